@@ -1,0 +1,62 @@
+# The two commands: `make run` starts the whole tower with demo data; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+CT_HOST ?= 127.0.0.1
+# The services the second test pass and `make bench-services` use when they answer.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/controltower
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
+
+.PHONY: install run test test-embedded test-services lint bench bench-services clean
+
+$(BIN)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	CT_DEMO=1 $(BIN)/python manage.py migrate --noinput
+	CT_DEMO=1 $(BIN)/python manage.py load_demo
+	@echo ""
+	@echo "  Integration Control Tower: http://$(CT_HOST):$(PORT)/"
+	@echo "  Sign in as admin / admin (also operator, approver, viewer; password = username)"
+	@echo "  API docs: http://$(CT_HOST):$(PORT)/api/docs/    Ctrl-C stops everything."
+	@echo ""
+	CT_DEMO=1 CT_HOST=$(CT_HOST) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Every test on the embedded default (SQLite, file-system broker, a real worker), then again
+# on PostgreSQL and Redis whenever they answer. CT_REQUIRE_SERVICES=1 turns "not answering"
+# into a failure instead of a skip.
+test: install lint test-embedded test-services
+
+test-embedded:
+	CT_DEMO=1 $(BIN)/pytest
+
+test-services:
+	@if $(BIN)/python -m tests.support.services "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"; then \
+		echo "== PostgreSQL and Redis answer: running the suite against them =="; \
+		CT_DEMO=1 DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" $(BIN)/pytest; \
+	elif [ "$$CT_REQUIRE_SERVICES" = "1" ]; then \
+		echo "CT_REQUIRE_SERVICES=1 but PostgreSQL or Redis does not answer"; exit 1; \
+	else \
+		echo "== PostgreSQL or Redis does not answer: the services pass is skipped =="; \
+	fi
+
+bench: install
+	CT_DEMO=1 $(BIN)/python manage.py bench $(BENCH_ARGS)
+
+bench-services: install
+	CT_DEMO=1 DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" $(BIN)/python manage.py bench $(BENCH_ARGS)
+
+clean:
+	rm -rf var .pytest_cache

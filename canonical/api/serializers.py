@@ -1,0 +1,245 @@
+"""Read serializers: every foreign key is shown by its business key."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from canonical.models import (
+    Assignment,
+    BillingMilestone,
+    Contract,
+    ContractVersion,
+    Customer,
+    Invoice,
+    InvoiceLine,
+    LegalEntity,
+    Project,
+    RateCard,
+    RateCardLine,
+    Resource,
+    TimeEntry,
+)
+
+RECORD_FIELDS = ["version", "source_system", "created_at", "updated_at"]
+
+
+def key(slug_field: str) -> serializers.SlugRelatedField:
+    """A foreign key shown as the related record's business key."""
+    return serializers.SlugRelatedField(slug_field=slug_field, read_only=True)
+
+
+class LegalEntitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LegalEntity
+        fields = ["id", "code", "name", "country", "currency", "active", *RECORD_FIELDS]
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    legal_entity = key("code")
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "number",
+            "name",
+            "legal_entity",
+            "currency",
+            "active",
+            "billing_hold",
+            *RECORD_FIELDS,
+        ]
+
+
+class RateCardLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RateCardLine
+        fields = ["role", "rate"]
+
+
+class RateCardSerializer(serializers.ModelSerializer):
+    legal_entity = key("code")
+    lines = RateCardLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = RateCard
+        fields = ["id", "code", "name", "currency", "legal_entity", "lines", *RECORD_FIELDS]
+
+
+class ContractVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ContractVersion
+        fields = ["version", "terms", "effective_date", "created_at"]
+
+
+class BillingMilestoneSerializer(serializers.ModelSerializer):
+    contract = key("number")
+    project = key("code")
+
+    class Meta:
+        model = BillingMilestone
+        fields = [
+            "id",
+            "contract",
+            "project",
+            "code",
+            "name",
+            "due_date",
+            "amount",
+            "status",
+            *RECORD_FIELDS,
+        ]
+
+
+class ContractSerializer(serializers.ModelSerializer):
+    customer = key("number")
+    legal_entity = key("code")
+    rate_card = key("code")
+    versions = ContractVersionSerializer(many=True, read_only=True)
+    milestones = BillingMilestoneSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Contract
+        fields = [
+            "id",
+            "number",
+            "customer",
+            "legal_entity",
+            "rate_card",
+            "billing_model",
+            "currency",
+            "start_date",
+            "end_date",
+            "cap_amount",
+            "status",
+            "signed_at",
+            "correlation_id",
+            "versions",
+            "milestones",
+            *RECORD_FIELDS,
+        ]
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    contract = key("number")
+    customer = key("number")
+    legal_entity = key("code")
+
+    class Meta:
+        model = Project
+        fields = [
+            "id",
+            "code",
+            "name",
+            "contract",
+            "customer",
+            "legal_entity",
+            "status",
+            "billable",
+            "billing_hold",
+            "start_date",
+            "end_date",
+            *RECORD_FIELDS,
+        ]
+
+
+class ResourceSerializer(serializers.ModelSerializer):
+    legal_entity = key("code")
+
+    class Meta:
+        model = Resource
+        fields = [
+            "id",
+            "employee_number",
+            "name",
+            "email",
+            "role",
+            "legal_entity",
+            "cost_rate",
+            "active",
+            *RECORD_FIELDS,
+        ]
+
+
+class AssignmentSerializer(serializers.ModelSerializer):
+    project = key("code")
+    resource = key("employee_number")
+
+    class Meta:
+        model = Assignment
+        fields = [
+            "id",
+            "number",
+            "project",
+            "resource",
+            "role",
+            "start_date",
+            "end_date",
+            "allocation_percent",
+            "bill_rate",
+            *RECORD_FIELDS,
+        ]
+
+
+class TimeEntrySerializer(serializers.ModelSerializer):
+    project = key("code")
+    resource = key("employee_number")
+    assignment = key("number")
+    invoice = key("number")
+
+    class Meta:
+        model = TimeEntry
+        fields = [
+            "id",
+            "number",
+            "project",
+            "resource",
+            "assignment",
+            "work_date",
+            "hours",
+            "billable",
+            "status",
+            "approved_at",
+            "invoice",
+            *RECORD_FIELDS,
+        ]
+
+
+class InvoiceLineSerializer(serializers.ModelSerializer):
+    time_entry = key("number")
+    milestone = key("code")
+
+    class Meta:
+        model = InvoiceLine
+        fields = ["description", "time_entry", "milestone", "quantity", "rate", "amount"]
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    project = key("code")
+    customer = key("number")
+    legal_entity = key("code")
+    prepared_by = key("username")
+    approved_by = key("username")
+    lines = InvoiceLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id",
+            "number",
+            "project",
+            "customer",
+            "legal_entity",
+            "period_start",
+            "period_end",
+            "currency",
+            "amount",
+            "status",
+            "erp_number",
+            "prepared_by",
+            "approved_by",
+            "posted_at",
+            "paid_at",
+            "lines",
+            *RECORD_FIELDS,
+        ]

@@ -1,0 +1,87 @@
+"""Read-only API over the canonical records; they change only through integration flows."""
+
+from __future__ import annotations
+
+from rest_framework import viewsets
+
+from canonical import filtersets, selectors
+from canonical.api import serializers
+
+RECORD_ORDERING = ["id", "version", "updated_at", "created_at"]
+
+
+class CanonicalRecordViewSet(viewsets.ReadOnlyModelViewSet):
+    """The shared base: a subclass names its queryset, serializer, filters and orderings.
+
+    The default order is the model's (its business key).
+    """
+
+
+class LegalEntityViewSet(CanonicalRecordViewSet):
+    queryset = selectors.legal_entity_list()
+    serializer_class = serializers.LegalEntitySerializer
+    filterset_class = filtersets.LegalEntityFilterSet
+    ordering_fields = ["code", "name", "country", *RECORD_ORDERING]
+
+
+class CustomerViewSet(CanonicalRecordViewSet):
+    queryset = selectors.customer_list()
+    serializer_class = serializers.CustomerSerializer
+    filterset_class = filtersets.CustomerFilterSet
+    ordering_fields = ["number", "name", "legal_entity__code", *RECORD_ORDERING]
+
+
+class RateCardViewSet(CanonicalRecordViewSet):
+    queryset = selectors.rate_card_list()
+    serializer_class = serializers.RateCardSerializer
+    filterset_class = filtersets.RateCardFilterSet
+    ordering_fields = ["code", "name", *RECORD_ORDERING]
+
+
+class ContractViewSet(CanonicalRecordViewSet):
+    queryset = selectors.contract_list()
+    serializer_class = serializers.ContractSerializer
+    filterset_class = filtersets.ContractFilterSet
+    ordering_fields = ["number", "start_date", "end_date", "status", *RECORD_ORDERING]
+
+
+class ProjectViewSet(CanonicalRecordViewSet):
+    queryset = selectors.project_list()
+    serializer_class = serializers.ProjectSerializer
+    filterset_class = filtersets.ProjectFilterSet
+    ordering_fields = ["code", "name", "start_date", "status", *RECORD_ORDERING]
+
+
+class ResourceViewSet(CanonicalRecordViewSet):
+    queryset = selectors.resource_list()
+    serializer_class = serializers.ResourceSerializer
+    filterset_class = filtersets.ResourceFilterSet
+    ordering_fields = ["employee_number", "name", "role", *RECORD_ORDERING]
+
+
+class AssignmentViewSet(CanonicalRecordViewSet):
+    queryset = selectors.assignment_list()
+    serializer_class = serializers.AssignmentSerializer
+    filterset_class = filtersets.AssignmentFilterSet
+    ordering_fields = ["number", "start_date", "end_date", *RECORD_ORDERING]
+
+
+class TimeEntryViewSet(CanonicalRecordViewSet):
+    queryset = selectors.time_entry_list()
+    serializer_class = serializers.TimeEntrySerializer
+    filterset_class = filtersets.TimeEntryFilterSet
+    ordering_fields = ["number", "work_date", "hours", "status", *RECORD_ORDERING]
+
+
+class BillingMilestoneViewSet(CanonicalRecordViewSet):
+    queryset = selectors.billing_milestone_list()
+    serializer_class = serializers.BillingMilestoneSerializer
+    filterset_class = filtersets.BillingMilestoneFilterSet
+    ordering_fields = ["code", "due_date", "amount", "status", *RECORD_ORDERING]
+
+
+class InvoiceViewSet(CanonicalRecordViewSet):
+    queryset = selectors.invoice_list()
+    serializer_class = serializers.InvoiceSerializer
+    filterset_class = filtersets.InvoiceFilterSet
+    ordering_fields = ["number", "period_start", "amount", "status", *RECORD_ORDERING]

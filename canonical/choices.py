@@ -1,0 +1,95 @@
+"""Choices of the canonical records, with the badge colour the UI shows beside each."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class BillingModel(models.TextChoices):
+    TIME_AND_MATERIALS = "time_and_materials", "Time and materials"
+    FIXED_FEE = "fixed_fee", "Fixed fee"
+    RETAINER = "retainer", "Retainer"
+    MILESTONE = "milestone", "Milestone"
+
+
+BILLING_MODEL_BADGES = {
+    BillingModel.TIME_AND_MATERIALS: "primary",
+    BillingModel.FIXED_FEE: "info",
+    BillingModel.RETAINER: "secondary",
+    BillingModel.MILESTONE: "warning",
+}
+
+
+class ContractStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SIGNED = "signed", "Signed"
+    AMENDED = "amended", "Amended"
+    TERMINATED = "terminated", "Terminated"
+
+
+CONTRACT_STATUS_BADGES = {
+    ContractStatus.DRAFT: "secondary",
+    ContractStatus.SIGNED: "success",
+    ContractStatus.AMENDED: "info",
+    ContractStatus.TERMINATED: "danger",
+}
+
+
+class ProjectStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    ACTIVE = "active", "Active"
+    CLOSED = "closed", "Closed"
+
+
+PROJECT_STATUS_BADGES = {
+    ProjectStatus.PLANNED: "secondary",
+    ProjectStatus.ACTIVE: "success",
+    ProjectStatus.CLOSED: "info",
+}
+
+
+class TimeEntryStatus(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    INVOICED = "invoiced", "Invoiced"
+
+
+TIME_ENTRY_STATUS_BADGES = {
+    TimeEntryStatus.SUBMITTED: "secondary",
+    TimeEntryStatus.APPROVED: "success",
+    TimeEntryStatus.REJECTED: "danger",
+    TimeEntryStatus.INVOICED: "info",
+}
+
+
+class MilestoneStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    REACHED = "reached", "Reached"
+    INVOICED = "invoiced", "Invoiced"
+
+
+MILESTONE_STATUS_BADGES = {
+    MilestoneStatus.PLANNED: "secondary",
+    MilestoneStatus.REACHED: "warning",
+    MilestoneStatus.INVOICED: "success",
+}
+
+
+class InvoiceStatus(models.TextChoices):
+    CANDIDATE = "candidate", "Candidate"
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    APPROVED = "approved", "Approved"
+    POSTED = "posted", "Posted to ERP"
+    PAID = "paid", "Paid"
+    REJECTED = "rejected", "Rejected"
+
+
+INVOICE_STATUS_BADGES = {
+    InvoiceStatus.CANDIDATE: "secondary",
+    InvoiceStatus.AWAITING_APPROVAL: "warning",
+    InvoiceStatus.APPROVED: "primary",
+    InvoiceStatus.POSTED: "info",
+    InvoiceStatus.PAID: "success",
+    InvoiceStatus.REJECTED: "danger",
+}

@@ -1,0 +1,38 @@
+"""Refusals of the canonical layer, in the one ``ApplicationError`` family."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import status
+
+from controltower.errors import ApplicationError, ConflictError
+
+
+class RuleViolation(ApplicationError):
+    """A business rule refused the change; ``code`` names the business exception."""
+
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        details: dict[str, Any] | None = None,
+        errors: dict[str, list[str]] | None = None,
+        status_code: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.code = code
+        self.details = details or {}
+        super().__init__(
+            message,
+            errors=errors,
+            status_code=status_code,
+            extra={"code": code, "details": self.details, **(extra or {})},
+        )
+
+
+class ImmutableRecordError(ConflictError):
+    """A record that is history (a contract version) cannot be changed or deleted."""

@@ -1,0 +1,28 @@
+from canonical.models.base import CanonicalRecord
+from canonical.models.billing import Invoice, InvoiceLine
+from canonical.models.commercial import (
+    BillingMilestone,
+    Contract,
+    ContractVersion,
+    RateCard,
+    RateCardLine,
+)
+from canonical.models.delivery import Assignment, Project, TimeEntry
+from canonical.models.parties import Customer, LegalEntity, Resource
+
+__all__ = [
+    "Assignment",
+    "BillingMilestone",
+    "CanonicalRecord",
+    "Contract",
+    "ContractVersion",
+    "Customer",
+    "Invoice",
+    "InvoiceLine",
+    "LegalEntity",
+    "Project",
+    "RateCard",
+    "RateCardLine",
+    "Resource",
+    "TimeEntry",
+]

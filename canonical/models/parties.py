@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from django.db import models
+
+from canonical.models.base import CanonicalRecord, currency_field
+
+
+class LegalEntity(CanonicalRecord):
+    """A company of the group that signs contracts, employs people and sends invoices."""
+
+    code = models.CharField(max_length=20, unique=True, help_text="Business key, e.g. US01.")
+    name = models.CharField(max_length=200)
+    country = models.CharField(max_length=2, help_text="ISO 3166 alpha-2 code, e.g. US.")
+    currency = currency_field()
+    active = models.BooleanField(default=True, help_text="Inactive entities take no new records.")
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "legal entities"
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Customer(CanonicalRecord):
+    """A client the group bills, as mastered in the CRM."""
+
+    number = models.CharField(max_length=40, unique=True, help_text="Business key, e.g. C-1001.")
+    name = models.CharField(max_length=200)
+    legal_entity = models.ForeignKey(
+        LegalEntity,
+        on_delete=models.PROTECT,
+        related_name="customers",
+        help_text="The group company that contracts with and bills this customer.",
+    )
+    currency = currency_field()
+    active = models.BooleanField(default=True)
+    billing_hold = models.BooleanField(
+        default=False, help_text="While set, no invoice is sent to this customer."
+    )
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.name}"
+
+
+class Resource(CanonicalRecord):
+    """A consultant who can be staffed on projects, as mastered in the HRIS."""
+
+    employee_number = models.CharField(
+        max_length=40, unique=True, help_text="Business key from the HRIS, e.g. E-2001."
+    )
+    name = models.CharField(max_length=200)
+    email = models.EmailField(blank=True)
+    role = models.CharField(max_length=100, help_text="Role used to look up rate-card rates.")
+    legal_entity = models.ForeignKey(
+        LegalEntity,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="resources",
+        help_text="The employing group company.",
+    )
+    cost_rate = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True, help_text="Hourly cost."
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["employee_number"]
+
+    def __str__(self) -> str:
+        return f"{self.employee_number} {self.name}"

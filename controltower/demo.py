@@ -1,0 +1,121 @@
+"""The demo configuration: systems, flows, master data and users to try the tower with.
+
+Idempotent: running it again changes nothing that is already there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from canonical.models import Customer, LegalEntity, RateCard, RateCardLine, Resource
+from integrations.choices import Adapter, SystemKind
+from integrations.models import ConnectedSystem
+
+SYSTEMS = [
+    ("crm", "CRM", SystemKind.CRM),
+    ("clm", "Contract lifecycle", SystemKind.CLM),
+    ("psa", "PSA", SystemKind.PSA),
+    ("erp", "ERP", SystemKind.ERP),
+    ("hris", "HRIS", SystemKind.HRIS),
+]
+LEGAL_ENTITIES = [
+    ("US01", "Northwind Consulting Inc.", "US", "USD"),
+    ("GB01", "Northwind Consulting Ltd", "GB", "GBP"),
+    ("DE01", "Northwind Beratung GmbH", "DE", "EUR"),
+]
+CUSTOMERS = [
+    ("C-1001", "Acme Corporation", "US01", "USD"),
+    ("C-1002", "Globex Ltd", "GB01", "GBP"),
+    ("C-1003", "Initech GmbH", "DE01", "EUR"),
+    ("C-1004", "Umbrella Health", "US01", "USD"),
+    ("C-1005", "Stark Industries", "US01", "USD"),
+]
+RATE_CARDS = [
+    ("RC-US-STD", "US standard", "USD", "US01", {"Partner": 450, "Manager": 300, "Consultant": 190, "Analyst": 120}),
+    ("RC-GB-STD", "UK standard", "GBP", "GB01", {"Partner": 380, "Manager": 250, "Consultant": 160}),
+    ("RC-DE-STD", "DE standard", "EUR", "DE01", {"Partner": 420, "Manager": 280, "Consultant": 175}),
+]
+RESOURCES = [
+    ("E-0001", "Ada Byron", "Partner", "US01"),
+    ("E-0002", "Grace Hopper", "Manager", "US01"),
+    ("E-0003", "Alan Turing", "Consultant", "GB01"),
+    ("E-0004", "Emmy Noether", "Consultant", "DE01"),
+    ("E-0005", "Katherine Johnson", "Analyst", "US01"),
+]
+# username, password, role; the demo's people, one per role.
+USERS = [
+    ("admin", "admin", "admin"),
+    ("operator", "operator", "operator"),
+    ("approver", "approver", "approver"),
+    ("viewer", "viewer", "viewer"),
+]
+SOURCE = "demo"
+
+
+@dataclass
+class DemoSummary:
+    systems: int
+    legal_entities: int
+    customers: int
+    users: list[str]
+
+
+@transaction.atomic
+def demo_load() -> DemoSummary:
+    for slug, name, kind in SYSTEMS:
+        ConnectedSystem.objects.get_or_create(
+            slug=slug, defaults={"name": name, "kind": kind, "adapter": Adapter.CANONICAL}
+        )
+    entities = {}
+    for code, name, country, currency in LEGAL_ENTITIES:
+        entities[code], _ = LegalEntity.objects.get_or_create(
+            code=code,
+            defaults={"name": name, "country": country, "currency": currency, "source_system": SOURCE},
+        )
+    for number, name, entity, currency in CUSTOMERS:
+        Customer.objects.get_or_create(
+            number=number,
+            defaults={
+                "name": name, "legal_entity": entities[entity], "currency": currency,
+                "source_system": SOURCE,
+            },
+        )
+    for code, name, currency, entity, lines in RATE_CARDS:
+        card, _ = RateCard.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": name, "currency": currency, "legal_entity": entities[entity],
+                "source_system": SOURCE,
+            },
+        )
+        for role, rate in lines.items():
+            RateCardLine.objects.get_or_create(rate_card=card, role=role, defaults={"rate": Decimal(rate)})
+    for number, name, role, entity in RESOURCES:
+        Resource.objects.get_or_create(
+            employee_number=number,
+            defaults={
+                "name": name, "email": f"{number.lower()}@example.com", "role": role,
+                "legal_entity": entities[entity], "source_system": SOURCE,
+            },
+        )
+    User = get_user_model()
+    for username, password, role in USERS:
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={"is_staff": role == "admin", "is_superuser": role == "admin"},
+        )
+        if created:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        user.groups.add(Group.objects.get(name=role))
+    return DemoSummary(
+        systems=ConnectedSystem.objects.count(),
+        legal_entities=LegalEntity.objects.count(),
+        customers=Customer.objects.count(),
+        users=[f"{u} / {p} ({r})" for u, p, r in USERS],
+    )

@@ -1,0 +1,3 @@
+from controltower.models.audit import AuditEvent
+
+__all__ = ["AuditEvent"]

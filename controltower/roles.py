@@ -1,0 +1,60 @@
+"""The four roles, as groups of permissions.
+
+viewer reads everything; operator also retries, replays and cancels;
+approver also approves; admin also configures systems and flows.
+``roles_sync`` is run by migrations (and is safe to run again) so that a new
+permission reaches its roles with the migration that adds it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+VIEW_APPS = ("canonical", "integrations", "controltower")
+
+OPERATOR = [
+    "integrations.retry_transaction",
+    "integrations.replay_transaction",
+    "integrations.cancel_transaction",
+]
+APPROVER: list[str] = []
+ADMIN = [
+    "integrations.pause_flow",
+    "integrations.add_connectedsystem",
+    "integrations.change_connectedsystem",
+    "integrations.delete_connectedsystem",
+    "integrations.change_flow",
+]
+
+ROLE_NAMES = ("viewer", "operator", "approver", "admin")
+
+
+def role_permissions() -> dict[str, list[str]]:
+    operator = OPERATOR
+    approver = operator + APPROVER
+    return {"viewer": [], "operator": operator, "approver": approver, "admin": approver + ADMIN}
+
+
+def roles_sync(apps: Any) -> None:
+    """Creates the groups and gives each exactly its permissions."""
+    from django.contrib.auth.management import create_permissions
+
+    for app_config in apps.get_app_configs():
+        app_config.models_module = True
+        create_permissions(app_config, verbosity=0, apps=apps)
+        app_config.models_module = None
+
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    views = list(
+        Permission.objects.filter(
+            content_type__app_label__in=VIEW_APPS, codename__startswith="view_"
+        )
+    )
+    for name, extra in role_permissions().items():
+        group, _ = Group.objects.get_or_create(name=name)
+        perms = list(views)
+        for label in extra:
+            app_label, codename = label.split(".")
+            perms.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        group.permissions.set(perms)

@@ -1,0 +1,193 @@
+"""The tower's own dialect.
+
+``{"type": "<entity>.<event>", "id": "<event id>", "occurred_at": "<ISO 8601>",
+"version": <int>, "data": {...}}``, one event or a JSON array of them. Each type
+has a JSON Schema file in ``integrations/schemas/canonical/<type>.json`` naming
+its flow (``x-flow``) and the data field that is its business key (``x-business-key``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from integrations import signatures
+from integrations.adapters.base import EventRejected, InboundEvent
+
+if TYPE_CHECKING:
+    from integrations.models import ConnectedSystem
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "canonical"
+ENVELOPE = "envelope.json"
+
+
+def _field_path(prefix: str, error: ValidationError) -> str:
+    parts = list(error.absolute_path)
+    # "'currency' is a required property" is reported on the parent: name the field.
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        if missing:
+            parts.append(missing)
+    path = prefix
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(root)"
+
+
+def _message(error: ValidationError) -> str:
+    if error.validator == "required":
+        return "This field is required."
+    if error.validator == "const":
+        return f"Must be {error.validator_value!r}."
+    return error.message
+
+
+def errors_of(validator: Draft202012Validator, instance: Any, prefix: str) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    for error in sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]):
+        messages = errors.setdefault(_field_path(prefix, error), [])
+        if _message(error) not in messages:
+            messages.append(_message(error))
+    return errors
+
+
+def parse_iso8601(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("no time zone")
+    return parsed
+
+
+class CanonicalAdapter:
+    name = "canonical"
+
+    @cached_property
+    def _schemas(self) -> dict[str, dict[str, Any]]:
+        return {
+            path.name.removesuffix(".json"): json.loads(path.read_text())
+            for path in sorted(SCHEMA_DIR.glob("*.json"))
+            if path.name != ENVELOPE
+        }
+
+    @cached_property
+    def _registry(self) -> Registry:
+        envelope = json.loads((SCHEMA_DIR / ENVELOPE).read_text())
+        return Registry().with_resource(ENVELOPE, Resource.from_contents(envelope))
+
+    @cached_property
+    def _envelope_validator(self) -> Draft202012Validator:
+        return Draft202012Validator(json.loads((SCHEMA_DIR / ENVELOPE).read_text()))
+
+    @cached_property
+    def _validators(self) -> dict[str, Draft202012Validator]:
+        return {
+            event_type: Draft202012Validator(schema, registry=self._registry)
+            for event_type, schema in self._schemas.items()
+        }
+
+    @property
+    def event_types(self) -> list[str]:
+        return sorted(self._schemas)
+
+    def schema(self, event_type: str) -> dict[str, Any]:
+        return self._schemas[event_type]
+
+    def verify(self, *, system: ConnectedSystem, headers: Mapping[str, str], body: bytes) -> None:
+        signatures.verify(
+            headers.get(signatures.HEADER),
+            body,
+            system.inbound_secrets(),
+            tolerance_seconds=settings.CT_SIGNATURE_TOLERANCE_SECONDS,
+        )
+
+    def parse(self, *, body: bytes) -> list[InboundEvent]:
+        try:
+            document = json.loads(body)
+        except UnicodeDecodeError:
+            raise EventRejected("The body is not UTF-8 encoded JSON.") from None
+        except json.JSONDecodeError as exc:
+            raise EventRejected(
+                f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
+                errors={"(body)": [f"{exc.msg} (line {exc.lineno}, column {exc.colno})"]},
+            ) from None
+        if isinstance(document, list):
+            if not document:
+                raise EventRejected("The batch is empty.", errors={"(root)": ["Send 1 to n events."]})
+            limit = settings.CT_INBOUND_MAX_EVENTS
+            if len(document) > limit:
+                raise EventRejected(
+                    f"A batch holds at most {limit} events; this one holds {len(document)}.",
+                    errors={"(root)": [f"At most {limit} events per request."]},
+                )
+            items = [(f"[{index}]", item) for index, item in enumerate(document)]
+        else:
+            items = [("", document)]
+        events: list[InboundEvent] = []
+        errors: dict[str, list[str]] = {}
+        for prefix, item in items:
+            try:
+                events.append(self._read(item, prefix))
+            except EventRejected as exc:
+                errors.update(exc.errors)
+        if errors:
+            path, messages = next(iter(errors.items()))
+            count = len({key.split("]")[0] for key in errors}) if len(items) > 1 else 1
+            raise EventRejected(
+                f"{count} event(s) refused; first: {path}: {messages[0]}", errors=errors
+            )
+        return events
+
+    def validate_normalized(self, normalized: Any) -> InboundEvent:
+        return self._read(normalized, "")
+
+    def _read(self, item: Any, prefix: str) -> InboundEvent:
+        event_type = item.get("type") if isinstance(item, dict) else None
+        validator = self._validators.get(event_type) if isinstance(event_type, str) else None
+        # A known type's schema includes the envelope, so one pass names every fault.
+        errors = errors_of(validator or self._envelope_validator, item, prefix)
+        if errors:
+            raise EventRejected("The event does not fit its schema.", errors=errors)
+        if validator is None:
+            known = ", ".join(self.event_types)
+            raise EventRejected(
+                "Unknown event type.",
+                errors={
+                    f"{prefix}.type" if prefix else "type": [
+                        f"Unknown event type {event_type!r}; known types: {known}."
+                    ]
+                },
+            )
+        try:
+            occurred_at = parse_iso8601(item["occurred_at"])
+        except ValueError:
+            raise EventRejected(
+                "occurred_at is not an ISO 8601 date-time with a time zone.",
+                errors={
+                    f"{prefix}.occurred_at" if prefix else "occurred_at": [
+                        "Must be an ISO 8601 date-time with a time zone, e.g. 2026-11-02T09:30:00Z."
+                    ]
+                },
+            ) from None
+        schema = self._schemas[event_type]
+        data = item["data"]
+        return InboundEvent(
+            event_type=event_type,
+            flow_kind=schema["x-flow"],
+            idempotency_key=item["id"],
+            business_key=str(data[schema["x-business-key"]]),
+            version=item.get("version"),
+            occurred_at=occurred_at,
+            payload=item,
+            normalized=item,
+            external_id=str(data.get("external_id", "")),
+            correlation_id=str(item.get("correlation_id", "")),
+        )

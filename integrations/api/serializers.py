@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from integrations.models import Attempt, ConnectedSystem, Flow, SyncState, Transaction
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attempt
+        fields = [
+            "number", "started_at", "duration_ms", "outcome", "error_class", "error_message",
+            "outbound_status", "outbound_summary", "worker",
+        ]
+
+
+class TransactionSerializer(serializers.ModelSerializer):
+    flow = serializers.SlugRelatedField(slug_field="kind", read_only=True)
+    source_system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    target_system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Transaction
+        fields = [
+            "id", "flow", "source_system", "target_system", "event_type", "business_key",
+            "external_id", "idempotency_key", "event_version", "correlation_id", "parent",
+            "state", "outcome", "attempts_count", "next_attempt_at", "error_class", "error_code",
+            "last_error", "errors", "sla_due_at", "received_at", "finished_at", "updated_at",
+        ]
+
+
+class TransactionDetailSerializer(TransactionSerializer):
+    attempts = AttemptSerializer(many=True, read_only=True)
+
+    class Meta(TransactionSerializer.Meta):
+        fields = [*TransactionSerializer.Meta.fields, "payload", "normalized", "raw_body", "attempts"]
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class RequiredReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class ReplaySerializer(ReasonSerializer):
+    payload = serializers.JSONField(
+        required=False, help_text="An edited canonical event; omit to replay the event as it was."
+    )
+
+
+class BulkRetryResultSerializer(serializers.Serializer):
+    retried = serializers.IntegerField()
+
+
+class ConnectedSystemSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ConnectedSystem
+        fields = [
+            "id", "slug", "name", "kind", "adapter", "base_url", "enabled",
+            "rate_limit_per_minute", "created_at", "updated_at",
+        ]
+
+
+class FlowSerializer(serializers.ModelSerializer):
+    queue = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Flow
+        fields = [
+            "id", "kind", "name", "paused", "queue", "max_attempts", "backoff_base_seconds",
+            "backoff_cap_seconds", "sla_seconds", "updated_at",
+        ]
+
+
+class SyncStateSerializer(serializers.ModelSerializer):
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    record_type = serializers.CharField(source="content_type.model", read_only=True)
+
+    class Meta:
+        model = SyncState
+        fields = [
+            "id", "record_type", "object_id", "system", "external_id", "last_version",
+            "content_hash", "synced_at", "outcome", "last_transaction",
+        ]
+
+
+class InboundResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    transaction_ids = serializers.ListField(child=serializers.IntegerField())
+    results = serializers.ListField(child=serializers.DictField())
+
+
+class ErrorSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from integrations.api import views
+
+router = DefaultRouter(trailing_slash=True)
+router.register("transactions", views.TransactionViewSet, basename="transaction")
+router.register("systems", views.ConnectedSystemViewSet, basename="system")
+router.register("flows", views.FlowViewSet, basename="flow")
+router.register("sync-states", views.SyncStateViewSet, basename="sync-state")
+
+urlpatterns = [
+    path("inbound/<slug:system_slug>/", views.InboundView.as_view(), name="inbound"),
+    *router.urls,
+]

@@ -1,0 +1,103 @@
+"""Choices of the integration engine, with the badge colour the UI shows beside each."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class SystemKind(models.TextChoices):
+    CRM = "crm", "CRM"
+    CLM = "clm", "Contract lifecycle / e-signature"
+    PSA = "psa", "PSA / resource management"
+    TIME = "time", "Time capture"
+    HRIS = "hris", "HRIS"
+    ERP = "erp", "ERP"
+
+
+class Adapter(models.TextChoices):
+    CANONICAL = "canonical", "Tower canonical JSON"
+
+
+class FlowKind(models.TextChoices):
+    CONTRACT_TO_PROJECT = "contract_to_project", "Contract to project"
+    PROJECT_TO_STAFFING = "project_to_staffing", "Project to staffing"
+    TIME_TO_BILLING = "time_to_billing", "Time to billing"
+    AMENDMENT_PROPAGATION = "amendment_propagation", "Amendment propagation"
+    MASTER_DATA_SYNC = "master_data_sync", "Master-data sync"
+    RECONCILIATION = "reconciliation", "Reconciliation"
+
+
+class TransactionState(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSING = "processing", "Processing"
+    SUCCEEDED = "succeeded", "Succeeded"
+    RETRY_SCHEDULED = "retry_scheduled", "Retry scheduled"
+    DEAD = "dead", "Dead letter"
+    BLOCKED = "blocked", "Blocked"
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    CANCELLED = "cancelled", "Cancelled"
+    REJECTED = "rejected", "Rejected"
+
+
+TRANSACTION_STATE_BADGES = {
+    TransactionState.RECEIVED: "secondary",
+    TransactionState.PROCESSING: "info",
+    TransactionState.SUCCEEDED: "success",
+    TransactionState.RETRY_SCHEDULED: "warning",
+    TransactionState.DEAD: "danger",
+    TransactionState.BLOCKED: "danger",
+    TransactionState.AWAITING_APPROVAL: "primary",
+    TransactionState.CANCELLED: "secondary",
+    TransactionState.REJECTED: "dark",
+}
+
+# States a worker may claim (a ``retry_scheduled`` row only once it is due).
+CLAIMABLE_STATES = (TransactionState.RECEIVED, TransactionState.RETRY_SCHEDULED)
+# States from which nothing happens any more without a person.
+FINAL_STATES = (
+    TransactionState.SUCCEEDED,
+    TransactionState.CANCELLED,
+    TransactionState.REJECTED,
+)
+RETRYABLE_STATES = (
+    TransactionState.RETRY_SCHEDULED,
+    TransactionState.DEAD,
+    TransactionState.BLOCKED,
+)
+CANCELLABLE_STATES = (
+    TransactionState.RECEIVED,
+    TransactionState.RETRY_SCHEDULED,
+    TransactionState.DEAD,
+    TransactionState.BLOCKED,
+    TransactionState.AWAITING_APPROVAL,
+)
+
+
+class Outcome(models.TextChoices):
+    """What a succeeded transaction did to the canonical record."""
+
+    APPLIED = "applied", "Applied"
+    UNCHANGED = "unchanged", "Unchanged (same version already held)"
+    STALE = "stale", "Stale (older than the version held; not applied)"
+
+
+class ErrorClass(models.TextChoices):
+    TRANSIENT = "transient", "Transient"
+    DATA = "data", "Data"
+    CONFIGURATION = "configuration", "Configuration"
+    AUTHENTICATION = "authentication", "Authentication"
+    DOWNSTREAM_REJECTION = "downstream_rejection", "Downstream rejection"
+    INTERNAL = "internal", "Internal"
+
+
+class AttemptOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded", "Succeeded"
+    RETRY = "retry", "Failed, will retry"
+    DEAD = "dead", "Failed, no attempts left"
+    BLOCKED = "blocked", "Blocked by a business rule"
+
+
+class SyncOutcome(models.TextChoices):
+    SYNCED = "synced", "Synced"
+    FAILED = "failed", "Failed"
+    STALE = "stale", "Stale"

@@ -1,0 +1,59 @@
+"""The engine's one error type: transient failures are retried, the rest block."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from integrations.choices import ErrorClass
+
+
+class IntegrationError(Exception):
+    """A failure while running a flow.
+
+    ``transient`` says whether to retry (timeouts, 5xx, 429) or to block the
+    transaction with a business exception of type ``code``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        transient: bool,
+        error_class: ErrorClass,
+        code: str = "",
+        retry_after: float | None = None,
+        outbound_status: int | None = None,
+        outbound_summary: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.transient = transient
+        self.error_class = error_class
+        self.code = code
+        self.retry_after = retry_after
+        self.outbound_status = outbound_status
+        self.outbound_summary = outbound_summary
+        self.details = details or {}
+
+    @classmethod
+    def transient_failure(
+        cls, message: str, *, retry_after: float | None = None, **kwargs: Any
+    ) -> IntegrationError:
+        return cls(
+            message,
+            transient=True,
+            error_class=kwargs.pop("error_class", ErrorClass.TRANSIENT),
+            retry_after=retry_after,
+            **kwargs,
+        )
+
+    @classmethod
+    def business(cls, message: str, *, code: str, **kwargs: Any) -> IntegrationError:
+        return cls(
+            message,
+            transient=False,
+            error_class=kwargs.pop("error_class", ErrorClass.DATA),
+            code=code,
+            **kwargs,
+        )

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import django_filters as filters
+from django.db.models import Q, QuerySet
+
+from integrations.choices import ErrorClass, FlowKind, TransactionState
+from integrations.models import SyncState, Transaction
+
+
+class TransactionFilterSet(filters.FilterSet):
+    """One filter set for the API list and the pages' transaction explorer."""
+
+    flow = filters.ChoiceFilter(field_name="flow__kind", choices=FlowKind.choices)
+    state = filters.MultipleChoiceFilter(choices=TransactionState.choices)
+    system = filters.CharFilter(method="filter_system", help_text="Source or target system slug.")
+    source_system = filters.CharFilter(field_name="source_system__slug")
+    event_type = filters.CharFilter()
+    business_key = filters.CharFilter()
+    correlation_id = filters.CharFilter()
+    idempotency_key = filters.CharFilter()
+    error_class = filters.ChoiceFilter(choices=ErrorClass.choices)
+    error_code = filters.CharFilter()
+    parent = filters.NumberFilter(field_name="parent_id")
+    received_after = filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
+    received_before = filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
+
+    class Meta:
+        model = Transaction
+        fields = ["outcome"]
+
+    def filter_system(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(Q(source_system__slug=value) | Q(target_system__slug=value))
+
+
+class SyncStateFilterSet(filters.FilterSet):
+    system = filters.CharFilter(field_name="system__slug")
+    record_type = filters.CharFilter(field_name="content_type__model")
+    object_id = filters.NumberFilter()
+    external_id = filters.CharFilter()
+
+    class Meta:
+        model = SyncState
+        fields = ["outcome"]

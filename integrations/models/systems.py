@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import os
+
+from django.conf import settings
+from django.db import models
+
+from integrations.choices import Adapter, FlowKind, SystemKind
+
+
+class ConnectedSystem(models.Model):
+    """A system the tower talks to (a CRM, a CLM, a PSA, an ERP, ...).
+
+    Secrets are never stored here: the inbound signing secret is read from the
+    environment variable named by ``secret_env``, which may hold several
+    comma-separated secrets while one is being rotated.
+    """
+
+    slug = models.SlugField(max_length=50, unique=True, help_text="Used in the inbound URL.")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=SystemKind.choices)
+    adapter = models.CharField(
+        max_length=30,
+        choices=Adapter.choices,
+        default=Adapter.CANONICAL,
+        help_text="The payload dialect this system speaks.",
+    )
+    base_url = models.URLField(blank=True, help_text="Where the tower calls this system.")
+    secret_env = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Environment variable holding the inbound signing secret(s), comma-separated "
+        "while rotating. Defaults to CT_SECRET_<SLUG>.",
+    )
+    enabled = models.BooleanField(
+        default=True, help_text="A disabled system's inbound events are refused (409)."
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Outbound calls per minute; empty for no limit."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def secret_env_name(self) -> str:
+        return self.secret_env or f"CT_SECRET_{self.slug.upper().replace('-', '_')}"
+
+    def inbound_secrets(self) -> list[str]:
+        """The secrets a signature may match; the demo secret only in demo mode."""
+        raw = os.environ.get(self.secret_env_name, "")
+        secrets = [item.strip() for item in raw.split(",") if item.strip()]
+        if not secrets and settings.DEMO:
+            secrets = [f"demo-{self.slug}-secret"]
+        return secrets
+
+
+class Flow(models.Model):
+    """One integration process, with its queue and retry policy.
+
+    A paused flow accepts and stores events but does not process them until resumed.
+    """
+
+    kind = models.CharField(max_length=40, choices=FlowKind.choices, unique=True)
+    name = models.CharField(max_length=100)
+    paused = models.BooleanField(default=False)
+    max_attempts = models.PositiveSmallIntegerField(
+        default=8, help_text="After this many failed attempts a transaction is dead."
+    )
+    backoff_base_seconds = models.FloatField(
+        default=2.0, help_text="Backoff before retry n is drawn from [0, min(cap, base * 2^(n-1))]."
+    )
+    backoff_cap_seconds = models.FloatField(default=600.0)
+    sla_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Time from receipt to success before the SLA is breached."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind"]
+        permissions = [("pause_flow", "Can pause and resume a flow")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(max_attempts__gte=1), name="flow_max_attempts_at_least_one"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(backoff_base_seconds__gt=0)
+                & models.Q(backoff_cap_seconds__gte=models.F("backoff_base_seconds")),
+                name="flow_backoff_positive_and_capped",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def queue(self) -> str:
+        return f"flow.{self.kind}"

@@ -1,0 +1,1 @@
+"""Writes of the integration engine, split by area: inbound, processing, actions, sync."""

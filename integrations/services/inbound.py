@@ -1,0 +1,170 @@
+"""Receiving signed events at ``/api/v1/inbound/<system-slug>/``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework import status
+
+from controltower.errors import ApplicationError, ConflictError, NotFoundError
+from integrations.adapters import EventRejected, InboundEvent, adapter_for
+from integrations.choices import ErrorClass, TransactionState
+from integrations.models import ConnectedSystem, Flow, Transaction
+from integrations.services.processing import transactions_enqueue
+from integrations.signatures import SignatureError
+
+
+class SignatureRefused(ApplicationError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+
+
+class PayloadTooLarge(ApplicationError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+
+@dataclass
+class InboundResult:
+    status_code: int
+    accepted: list[Transaction] = field(default_factory=list)
+    duplicates: list[tuple[InboundEvent, int]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        results = [
+            {"event_id": tx.idempotency_key, "transaction_id": tx.pk, "duplicate": False}
+            for tx in self.accepted
+        ] + [
+            {"event_id": event.idempotency_key, "transaction_id": tx_id, "duplicate": True}
+            for event, tx_id in self.duplicates
+        ]
+        results.sort(key=lambda row: row["transaction_id"])
+        return {
+            "accepted": len(self.accepted),
+            "duplicates": len(self.duplicates),
+            "transaction_ids": [row["transaction_id"] for row in results],
+            "results": results,
+        }
+
+
+def inbound_receive(
+    *, system_slug: str, headers: Mapping[str, str], body: bytes | None, content_length: int | None
+) -> InboundResult:
+    """Authenticate, read and store one request's events, then enqueue them.
+
+    ``body`` is None when the server refused to read a body over the size limit.
+    """
+    system = ConnectedSystem.objects.filter(slug=system_slug).first()
+    if system is None:
+        raise NotFoundError(f"Unknown system {system_slug!r}.", errors={"system": [system_slug]})
+    if not system.enabled:
+        raise ConflictError(
+            f"System {system.slug!r} is disabled; its events are refused until it is enabled.",
+            errors={"system": ["disabled"]},
+        )
+    limit = settings.CT_INBOUND_MAX_BYTES
+    if body is None or (content_length or 0) > limit or len(body) > limit:
+        raise PayloadTooLarge(
+            f"The request body is over the limit of {limit} bytes.",
+            errors={"(body)": [f"At most {limit} bytes."]},
+        )
+    adapter = adapter_for(system)
+    try:
+        adapter.verify(system=system, headers=headers, body=body)
+    except SignatureError as exc:
+        raise SignatureRefused(
+            str(exc), errors={"signature": [exc.reason]}, extra={"reason": exc.reason}
+        ) from None
+    try:
+        events = adapter.parse(body=body)
+    except EventRejected as exc:
+        rejected = transaction_reject(system=system, body=body, rejection=exc)
+        raise ApplicationError(
+            exc.message, errors=exc.errors, extra={"transaction_id": rejected.pk}
+        ) from None
+    return _store(system=system, events=events)
+
+
+def transaction_reject(*, system: ConnectedSystem, body: bytes, rejection: EventRejected) -> Transaction:
+    """Keeps a refused request (bounded) so that nobody has to ask the sender for it."""
+    limit = settings.CT_REJECTED_BODY_MAX_BYTES
+    text = body[:limit].decode("utf-8", errors="replace")
+    if len(body) > limit:
+        text += f"\n... [{len(body) - limit} more bytes not kept]"
+    return Transaction.objects.create(
+        source_system=system,
+        state=TransactionState.REJECTED,
+        raw_body=text,
+        correlation_id=uuid.uuid4().hex,
+        error_class=ErrorClass.DATA,
+        last_error=rejection.message,
+        errors=rejection.errors,
+    )
+
+
+def _store(*, system: ConnectedSystem, events: list[InboundEvent]) -> InboundResult:
+    flows = Flow.objects.in_bulk(field_name="kind")
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                return _store_once(system=system, events=events, flows=flows)
+        except IntegrityError:
+            # Another request stored one of these event ids between our look-up and
+            # our insert: look again, and the newcomer is now a duplicate.
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _store_once(
+    *, system: ConnectedSystem, events: list[InboundEvent], flows: dict[str, Flow]
+) -> InboundResult:
+    keys = {event.idempotency_key for event in events}
+    existing = dict(
+        Transaction.objects.filter(source_system=system, idempotency_key__in=keys)
+        .exclude(state=TransactionState.REJECTED)
+        .values_list("idempotency_key", "pk")
+    )
+    now = timezone.now()
+    fresh: dict[str, Transaction] = {}
+    repeats: list[InboundEvent] = []
+    for index, event in enumerate(events):
+        if event.idempotency_key in existing or event.idempotency_key in fresh:
+            repeats.append(event)
+            continue
+        flow = flows.get(event.flow_kind)
+        if flow is None:
+            raise ApplicationError(
+                f"The flow {event.flow_kind!r} is not configured.",
+                errors={f"[{index}].type" if len(events) > 1 else "type": [event.event_type]},
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        fresh[event.idempotency_key] = Transaction(
+            flow=flow,
+            source_system=system,
+            event_type=event.event_type,
+            business_key=event.business_key[:100],
+            external_id=event.external_id[:100],
+            idempotency_key=event.idempotency_key,
+            event_version=event.version,
+            correlation_id=event.correlation_id or uuid.uuid4().hex,
+            payload=event.payload,
+            normalized=event.normalized,
+            received_at=now,
+            sla_due_at=now + timedelta(seconds=flow.sla_seconds) if flow.sla_seconds else None,
+        )
+    created = Transaction.objects.bulk_create(list(fresh.values()))
+    ids = {tx.idempotency_key: tx.pk for tx in created} | existing
+    result = InboundResult(
+        status_code=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+        accepted=created,
+        duplicates=[(event, ids[event.idempotency_key]) for event in repeats],
+    )
+    if created:
+        transactions_enqueue(transactions=created)
+    return result

@@ -1,0 +1,295 @@
+"""Claiming and running transactions.
+
+The database is the source of truth. A task gets ids; it claims those still ready
+(``select_for_update(skip_locked=True)`` on PostgreSQL, a conditional update in
+one write transaction elsewhere), runs each through its flow's handler, writes an
+Attempt, and moves the row on. The final state update is conditional on the
+claim still being ours, in the same database transaction as the flow's effect,
+so a claim taken back from a vanished worker can never be applied twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from canonical.errors import RuleViolation
+from controltower.logging import correlation_id_var
+from integrations.choices import AttemptOutcome, ErrorClass, TransactionState
+from integrations.errors import IntegrationError
+from integrations.flows import handler_for
+from integrations.models import Attempt, Flow, Transaction
+
+logger = logging.getLogger(__name__)
+
+WORKER = socket.gethostname()
+
+
+def backoff_delay(
+    *, attempt: int, base: float, cap: float, retry_after: float | None = None, rng: random.Random | None = None
+) -> float:
+    """Seconds to wait before retry ``attempt`` (1-based): exponential, full jitter.
+
+    A ``Retry-After`` from the other system is a floor: never call back sooner.
+    """
+    ceiling = min(cap, base * (2 ** max(attempt - 1, 0)))
+    delay = (rng or random).uniform(0, ceiling)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+def ready_q(now: datetime) -> Q:
+    return Q(state=TransactionState.RECEIVED) | Q(
+        state=TransactionState.RETRY_SCHEDULED, next_attempt_at__lte=now
+    )
+
+
+def transactions_enqueue(
+    *, transactions: Iterable[Transaction], countdown: float | None = None
+) -> None:
+    """Sends the ids of ready transactions to their flow's queue in chunks, after commit.
+
+    A paused flow's transactions are stored but not sent; resuming sends them.
+    """
+    from integrations.tasks import process_transactions_task
+
+    by_flow: dict[int, list[int]] = defaultdict(list)
+    flows: dict[int, Flow] = {}
+    for tx in transactions:
+        if tx.flow_id is None:
+            continue
+        by_flow[tx.flow_id].append(tx.pk)
+        flows.setdefault(tx.flow_id, tx.flow)
+    size = settings.CT_CHUNK_SIZE
+    messages: list[tuple[str, list[int]]] = []
+    for flow_id, ids in by_flow.items():
+        flow = flows[flow_id]
+        if flow.paused:
+            continue
+        messages.extend((flow.queue, ids[i : i + size]) for i in range(0, len(ids), size))
+    if not messages:
+        return
+    all_ids = [pk for _, ids in messages for pk in ids]
+    Transaction.objects.filter(pk__in=all_ids).update(enqueued_at=timezone.now())
+
+    def send() -> None:
+        for queue, ids in messages:
+            process_transactions_task.apply_async(args=[ids], queue=queue, countdown=countdown)
+
+    transaction.on_commit(send)
+
+
+def transactions_claim(*, ids: list[int]) -> list[Transaction]:
+    now = timezone.now()
+    ready = Transaction.objects.filter(ready_q(now), pk__in=ids, flow__paused=False)
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            claimable = list(
+                ready.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True)
+            )
+        else:
+            # SQLite takes the write lock when the transaction begins (IMMEDIATE),
+            # so this read and the conditional update below cannot interleave.
+            claimable = list(ready.values_list("pk", flat=True))
+        if not claimable:
+            return []
+        Transaction.objects.filter(ready_q(now), pk__in=claimable).update(
+            state=TransactionState.PROCESSING, claimed_at=now
+        )
+    return list(
+        Transaction.objects.filter(
+            pk__in=claimable, state=TransactionState.PROCESSING, claimed_at=now
+        )
+        .select_related("flow", "source_system")
+        .order_by("pk")
+    )
+
+
+@dataclass
+class ProcessSummary:
+    claimed: int = 0
+    succeeded: int = 0
+    retried: int = 0
+    dead: int = 0
+    blocked: int = 0
+    lost_claim: int = 0
+
+
+def transactions_process(*, ids: list[int]) -> ProcessSummary:
+    """Claims and runs the given transactions, oldest first."""
+    summary = ProcessSummary()
+    for tx in transactions_claim(ids=ids):
+        summary.claimed += 1
+        state = transaction_run(tx)
+        if state is None:
+            summary.lost_claim += 1
+        elif state == TransactionState.SUCCEEDED:
+            summary.succeeded += 1
+        elif state == TransactionState.RETRY_SCHEDULED:
+            summary.retried += 1
+        elif state == TransactionState.DEAD:
+            summary.dead += 1
+        elif state == TransactionState.BLOCKED:
+            summary.blocked += 1
+    return summary
+
+
+class ClaimLost(Exception):
+    """Another worker took this transaction over; our work is rolled back."""
+
+
+def _ours(tx: Transaction):
+    return Transaction.objects.filter(
+        pk=tx.pk, state=TransactionState.PROCESSING, claimed_at=tx.claimed_at
+    )
+
+
+def transaction_run(tx: Transaction) -> TransactionState | None:
+    """Runs one claimed transaction and records the attempt. Returns its new state."""
+    number = tx.attempts_count + 1
+    started_at = timezone.now()
+    clock = time.perf_counter()
+    token = correlation_id_var.set(tx.correlation_id)
+    try:
+        handler = handler_for(tx.event_type)
+        with transaction.atomic():
+            outcome = handler(tx)
+            finished_at = timezone.now()
+            if not _ours(tx).update(
+                state=TransactionState.SUCCEEDED,
+                outcome=outcome,
+                attempts_count=F("attempts_count") + 1,
+                finished_at=finished_at,
+                next_attempt_at=None,
+                claimed_at=None,
+                error_class="",
+                error_code="",
+                last_error="",
+            ):
+                raise ClaimLost
+            _attempt(tx, number, started_at, clock, AttemptOutcome.SUCCEEDED)
+        return TransactionState.SUCCEEDED
+    except ClaimLost:
+        logger.warning("Transaction %s was taken over by another worker; skipped.", tx.pk)
+        return None
+    except RuleViolation as exc:
+        failure = IntegrationError.business(exc.message, code=exc.code, details=exc.details)
+    except IntegrationError as exc:
+        failure = exc
+    except Exception as exc:  # a bug or an unexpected outage: retried, and visible
+        logger.exception("Transaction %s failed unexpectedly.", tx.pk)
+        failure = IntegrationError(
+            f"{type(exc).__name__}: {exc}", transient=True, error_class=ErrorClass.INTERNAL
+        )
+    finally:
+        correlation_id_var.reset(token)
+    return _record_failure(tx, number, started_at, clock, failure)
+
+
+def _attempt(
+    tx: Transaction,
+    number: int,
+    started_at: datetime,
+    clock: float,
+    outcome: AttemptOutcome,
+    failure: IntegrationError | None = None,
+) -> None:
+    Attempt.objects.create(
+        transaction_id=tx.pk,
+        number=number,
+        started_at=started_at,
+        duration_ms=int((time.perf_counter() - clock) * 1000),
+        outcome=outcome,
+        error_class=failure.error_class if failure else "",
+        error_message=failure.message if failure else "",
+        outbound_status=failure.outbound_status if failure else None,
+        outbound_summary=failure.outbound_summary if failure else "",
+        worker=WORKER,
+    )
+
+
+def _record_failure(
+    tx: Transaction, number: int, started_at: datetime, clock: float, failure: IntegrationError
+) -> TransactionState | None:
+    flow = tx.flow
+    now = timezone.now()
+    changes: dict[str, object] = {
+        "attempts_count": F("attempts_count") + 1,
+        "claimed_at": None,
+        "error_class": failure.error_class,
+        "error_code": failure.code,
+        "last_error": failure.message,
+    }
+    delay = None
+    if not failure.transient:
+        state, attempt_outcome = TransactionState.BLOCKED, AttemptOutcome.BLOCKED
+        changes.update(next_attempt_at=None, finished_at=now)
+    elif number - tx.retry_round_start >= flow.max_attempts:
+        state, attempt_outcome = TransactionState.DEAD, AttemptOutcome.DEAD
+        changes.update(next_attempt_at=None, finished_at=now)
+    else:
+        state, attempt_outcome = TransactionState.RETRY_SCHEDULED, AttemptOutcome.RETRY
+        delay = backoff_delay(
+            attempt=number - tx.retry_round_start,
+            base=flow.backoff_base_seconds,
+            cap=flow.backoff_cap_seconds,
+            retry_after=failure.retry_after,
+        )
+        changes.update(next_attempt_at=now + timedelta(seconds=delay))
+    with transaction.atomic():
+        if not _ours(tx).update(state=state, **changes):
+            return None
+        _attempt(tx, number, started_at, clock, attempt_outcome, failure)
+        if delay is not None:
+            transactions_enqueue(transactions=[tx], countdown=delay)
+    return state
+
+
+@dataclass
+class SweepSummary:
+    taken_back: int = 0
+    enqueued: int = 0
+
+
+def transactions_sweep(
+    *,
+    lease_seconds: int | None = None,
+    grace_seconds: int | None = None,
+    limit: int = 10_000,
+) -> SweepSummary:
+    """Takes back rows whose worker vanished and re-enqueues everything due.
+
+    A message lost by the broker, a killed worker or a resumed flow delays work;
+    this sweep makes sure it never loses it.
+    """
+    lease = settings.CT_PROCESSING_LEASE_SECONDS if lease_seconds is None else lease_seconds
+    grace = settings.CT_RECEIVED_GRACE_SECONDS if grace_seconds is None else grace_seconds
+    now = timezone.now()
+    summary = SweepSummary()
+    summary.taken_back = Transaction.objects.filter(
+        state=TransactionState.PROCESSING, claimed_at__lt=now - timedelta(seconds=lease)
+    ).update(state=TransactionState.RECEIVED, claimed_at=None, enqueued_at=None)
+    if summary.taken_back:
+        logger.warning("Took back %s transactions from vanished workers.", summary.taken_back)
+    not_recently_sent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - timedelta(seconds=grace))
+    due = list(
+        Transaction.objects.filter(ready_q(now), not_recently_sent, flow__paused=False)
+        .select_related("flow")
+        .order_by("pk")[:limit]
+    )
+    with transaction.atomic():
+        transactions_enqueue(transactions=due)
+    summary.enqueued = len(due)
+    return summary

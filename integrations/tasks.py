@@ -1,0 +1,19 @@
+"""Thin Celery tasks: take ids, call one service."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from celery import shared_task
+
+from integrations.services.processing import transactions_process, transactions_sweep
+
+
+@shared_task(name="integrations.tasks.process_transactions_task")
+def process_transactions_task(transaction_ids: list[int]) -> dict[str, int]:
+    return asdict(transactions_process(ids=transaction_ids))
+
+
+@shared_task(name="integrations.tasks.sweep_transactions_task")
+def sweep_transactions_task() -> dict[str, int]:
+    return asdict(transactions_sweep())

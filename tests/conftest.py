@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_broker() -> None:
+    """Messages left by an earlier run must not reach this run's worker."""
+    from django.conf import settings
+
+    folder = settings.BROKER_DIR
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def user_with_role(db) -> Callable[..., object]:
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    counter = iter(range(1, 10_000))
+
+    def make(role: str | None, username: str | None = None):
+        user = get_user_model().objects.create_user(
+            username=username or f"{role or 'nobody'}-{next(counter)}", password="pw-for-tests-9"
+        )
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def api_client_for() -> Callable[..., object]:
+    from rest_framework.test import APIClient
+
+    def make(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def operator(user_with_role):
+    return user_with_role("operator", "olivia")
+
+
+@pytest.fixture
+def demo(db):
+    from controltower.demo import demo_load
+
+    return demo_load()
+
+
+@pytest.fixture(scope="session")
+def worker_env(django_db_setup, django_db_blocker) -> dict[str, str]:
+    """The environment a Celery worker process needs to see the test database."""
+    from django.db import connection
+
+    from tests.support.worker import worker_environment
+
+    with django_db_blocker.unblock():
+        return worker_environment(connection.settings_dict)
+
+
+@pytest.fixture
+def celery_worker(worker_env, transactional_db) -> Iterator[object]:
+    """A real Celery worker process on this run's broker and test database."""
+    from tests.support.worker import WorkerProcess
+
+    worker = WorkerProcess(worker_env)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
