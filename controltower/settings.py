@@ -209,6 +209,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TransactionStateEnum": "integrations.choices.TransactionState",
         "SystemKindEnum": "integrations.choices.SystemKind",
+        "FlowKindEnum": "integrations.choices.FlowKind",
+        "TransactionOutcomeEnum": "integrations.choices.Outcome",
+        "AttemptOutcomeEnum": "integrations.choices.AttemptOutcome",
+        "SyncOutcomeEnum": "integrations.choices.SyncOutcome",
+        "ErrorClassEnum": "integrations.choices.ErrorClass",
     },
 }
 

@@ -1,16 +1,14 @@
 from django.db import migrations
 
-# The audit log is append-only in the database itself, not only in the app.
+# The audit log is append-only in the database itself, not only in the app. PostgreSQL
+# refuses row updates and deletes (TRUNCATE, an operator's whole-database reset, still
+# works). SQLite, the embedded default, refuses updates; it has no TRUNCATE, so a row
+# DELETE trigger would also stop resetting a database, and the app refuses deletes.
 SQLITE = [
     """CREATE TRIGGER controltower_auditevent_no_update BEFORE UPDATE ON controltower_auditevent
        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
-    """CREATE TRIGGER controltower_auditevent_no_delete BEFORE DELETE ON controltower_auditevent
-       BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END""",
 ]
-SQLITE_REVERSE = [
-    "DROP TRIGGER IF EXISTS controltower_auditevent_no_update",
-    "DROP TRIGGER IF EXISTS controltower_auditevent_no_delete",
-]
+SQLITE_REVERSE = ["DROP TRIGGER IF EXISTS controltower_auditevent_no_update"]
 POSTGRESQL = [
     """CREATE OR REPLACE FUNCTION controltower_auditevent_refuse() RETURNS trigger AS $$
        BEGIN RAISE EXCEPTION 'the audit log is append-only'; END; $$ LANGUAGE plpgsql""",

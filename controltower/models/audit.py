@@ -25,7 +25,8 @@ class AuditEvent(models.Model):
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        # A user with a history is deactivated, not deleted: the rows must not change.
+        on_delete=models.PROTECT,
         related_name="+",
         help_text="The person or machine user who acted; empty for the system itself.",
     )

@@ -36,10 +36,12 @@ class WorkerProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.log = Path(tempfile.mkstemp(prefix="ct-worker-", suffix=".log")[1])
 
-    def start(self) -> None:
+    def start(self, *, purge: bool = True) -> None:
+        """Starts the worker; ``purge`` drops messages left by earlier tests first."""
         from controltower.celery import app
 
-        app.control.purge()
+        if purge:
+            app.control.purge()
         self.log.write_text("")
         self.process = subprocess.Popen(
             [
@@ -78,9 +80,10 @@ class WorkerProcess:
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
+        # Cold shutdown: the database, not the worker, holds what is unfinished.
+        os.killpg(self.process.pid, signal.SIGQUIT)
         try:
-            self.process.wait(timeout=30)
+            self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)

@@ -1,0 +1,211 @@
+"""The engine's state machine, driven by calling the services as a task would."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from canonical.models import Customer, LegalEntity
+from integrations.choices import AttemptOutcome, ErrorClass, Outcome, TransactionState
+from integrations.errors import IntegrationError
+from integrations.flows import _HANDLERS
+from integrations.models import Flow, SyncState, Transaction
+from integrations.services.processing import (
+    transaction_run,
+    transactions_claim,
+    transactions_process,
+    transactions_sweep,
+)
+from integrations.tasks import process_transactions_task
+from tests.support.inbound import customer_event, legal_entity_event, signed_post
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def send(demo, client):
+    def post(*events, system="crm") -> list[int]:
+        response = signed_post(client, system, list(events))
+        assert response.status_code in (200, 202), response.content
+        return response.json()["transaction_ids"]
+
+    return post
+
+
+def run(ids: list[int]) -> list[Transaction]:
+    transactions_process(ids=ids)
+    return list(Transaction.objects.filter(pk__in=ids).order_by("pk"))
+
+
+def test_a_customer_event_creates_the_customer_and_its_sync_state(send):
+    [tx] = run(send(customer_event("C-5001", name="Wayne Enterprises", version=3)))
+    assert tx.state == TransactionState.SUCCEEDED
+    assert tx.outcome == Outcome.APPLIED
+    assert tx.attempts_count == 1 and tx.finished_at is not None
+    customer = Customer.objects.get(number="C-5001")
+    assert (customer.name, customer.version, customer.source_system) == ("Wayne Enterprises", 3, "crm")
+    assert customer.legal_entity.code == "US01"
+    sync = SyncState.objects.get(object_id=customer.pk, system__slug="crm")
+    assert (sync.external_id, sync.last_version, sync.outcome) == ("C-5001", 3, "synced")
+    assert len(sync.content_hash) == 64 and sync.last_transaction_id == tx.pk
+    [attempt] = tx.attempts.all()
+    assert attempt.outcome == AttemptOutcome.SUCCEEDED and attempt.number == 1
+
+
+def test_the_task_does_the_same_as_the_service(send):
+    ids = send(customer_event("C-5002"))
+    assert process_transactions_task(ids)["succeeded"] == 1
+    assert Customer.objects.filter(number="C-5002").exists()
+
+
+def test_a_legal_entity_event_creates_the_legal_entity(send):
+    [tx] = run(send(legal_entity_event("FR01", name="Northwind SAS"), system="erp"))
+    assert tx.state == TransactionState.SUCCEEDED
+    assert LegalEntity.objects.get(code="FR01").name == "Northwind SAS"
+
+
+def test_an_older_version_after_a_newer_one_is_stale_and_not_applied(send):
+    run(send(customer_event("C-5003", version=5, name="Newer")))
+    [tx] = run(send(customer_event("C-5003", version=4, name="Older")))
+    assert tx.state == TransactionState.SUCCEEDED and tx.outcome == Outcome.STALE
+    customer = Customer.objects.get(number="C-5003")
+    assert (customer.name, customer.version) == ("Newer", 5)
+    assert SyncState.objects.get(object_id=customer.pk).last_version == 5
+
+
+def test_the_same_version_again_under_another_event_id_changes_nothing(send):
+    run(send(customer_event("C-5004", version=2, name="Same")))
+    [tx] = run(send(customer_event("C-5004", version=2, name="Same")))
+    assert tx.outcome == Outcome.UNCHANGED
+
+
+def test_an_unknown_legal_entity_blocks_the_transaction_with_its_reason(send):
+    [tx] = run(send(customer_event("C-5005", legal_entity="ZZ99")))
+    assert tx.state == TransactionState.BLOCKED
+    assert tx.error_code == "invalid_legal_entity"
+    assert tx.error_class == ErrorClass.DATA
+    assert "ZZ99" in tx.last_error
+    assert tx.attempts.get().outcome == AttemptOutcome.BLOCKED
+    assert not Customer.objects.filter(number="C-5005").exists()
+
+
+@pytest.fixture
+def flaky_handler(monkeypatch):
+    """Replaces the customer handler with one that fails as told, then succeeds."""
+    original = _HANDLERS["customer.upserted"]
+    failures: list[IntegrationError] = []
+
+    def handler(tx):
+        if failures:
+            raise failures.pop(0)
+        return original(tx)
+
+    monkeypatch.setitem(_HANDLERS, "customer.upserted", handler)
+    return failures
+
+
+def test_a_technical_failure_is_retried_later_with_backoff(send, flaky_handler):
+    flaky_handler.append(IntegrationError.transient_failure("ERP timed out"))
+    [tx] = run(send(customer_event("C-5006")))
+    assert tx.state == TransactionState.RETRY_SCHEDULED
+    assert tx.error_class == ErrorClass.TRANSIENT and tx.last_error == "ERP timed out"
+    assert timezone.now() <= tx.next_attempt_at <= timezone.now() + timedelta(seconds=2.1)
+    assert tx.attempts.get().outcome == AttemptOutcome.RETRY
+    # Not due yet: nobody may claim it.
+    Transaction.objects.filter(pk=tx.pk).update(next_attempt_at=timezone.now() + timedelta(hours=1))
+    assert transactions_claim(ids=[tx.pk]) == []
+    Transaction.objects.filter(pk=tx.pk).update(next_attempt_at=timezone.now())
+    [tx] = run([tx.pk])
+    assert tx.state == TransactionState.SUCCEEDED and tx.attempts_count == 2
+    assert [a.outcome for a in tx.attempts.all()] == [AttemptOutcome.RETRY, AttemptOutcome.SUCCEEDED]
+
+
+def test_a_retry_after_from_the_other_system_is_honoured(send, flaky_handler):
+    flaky_handler.append(IntegrationError.transient_failure("429 Too Many Requests", retry_after=90))
+    [tx] = run(send(customer_event("C-5007")))
+    assert tx.next_attempt_at >= timezone.now() + timedelta(seconds=89)
+
+
+def test_after_the_last_attempt_the_transaction_is_dead(send, flaky_handler):
+    Flow.objects.filter(kind="master_data_sync").update(max_attempts=3)
+    flaky_handler.extend(IntegrationError.transient_failure(f"503 #{i}") for i in range(3))
+    [tx] = run(send(customer_event("C-5008")))
+    for _ in range(2):
+        Transaction.objects.filter(pk=tx.pk).update(next_attempt_at=timezone.now())
+        [tx] = run([tx.pk])
+    assert tx.state == TransactionState.DEAD
+    assert tx.attempts_count == 3 and tx.next_attempt_at is None
+    assert [a.outcome for a in tx.attempts.all()] == ["retry", "retry", "dead"]
+
+
+def test_an_unexpected_exception_is_retried_as_an_internal_error(send, monkeypatch):
+    def broken(tx):
+        raise KeyError("surprise")
+
+    monkeypatch.setitem(_HANDLERS, "customer.upserted", broken)
+    [tx] = run(send(customer_event("C-5009")))
+    assert tx.state == TransactionState.RETRY_SCHEDULED
+    assert tx.error_class == ErrorClass.INTERNAL and "surprise" in tx.last_error
+
+
+def test_a_failed_handler_leaves_no_partial_effect(send, monkeypatch):
+    original = _HANDLERS["customer.upserted"]
+
+    def half_done(tx):
+        original(tx)
+        raise IntegrationError.transient_failure("failed after writing")
+
+    monkeypatch.setitem(_HANDLERS, "customer.upserted", half_done)
+    run(send(customer_event("C-5010")))
+    assert not Customer.objects.filter(number="C-5010").exists()
+
+
+def test_a_transaction_already_claimed_is_not_claimed_again(send):
+    ids = send(customer_event("C-5011"))
+    assert len(transactions_claim(ids=ids)) == 1
+    assert transactions_claim(ids=ids) == []
+
+
+def test_a_worker_that_lost_its_claim_applies_nothing(send):
+    ids = send(customer_event("C-5012"))
+    [stale_claim] = transactions_claim(ids=ids)
+    # The sweep took the row back and another worker claimed it meanwhile.
+    Transaction.objects.filter(pk=stale_claim.pk).update(claimed_at=timezone.now() + timedelta(seconds=1))
+    assert transaction_run(stale_claim) is None
+    assert not Customer.objects.filter(number="C-5012").exists()
+    assert stale_claim.attempts.count() == 0
+
+
+def test_the_sweep_takes_back_a_row_whose_worker_vanished(send):
+    ids = send(customer_event("C-5013"))
+    transactions_claim(ids=ids)
+    assert transactions_sweep(lease_seconds=60).taken_back == 0
+    with time_machine.travel(timezone.now() + timedelta(seconds=61)):
+        summary = transactions_sweep(lease_seconds=60)
+    assert summary.taken_back == 1 and summary.enqueued == 1
+    [tx] = run(ids)
+    assert tx.state == TransactionState.SUCCEEDED and tx.attempts_count == 1
+
+
+def test_the_sweep_re_enqueues_due_retries_and_forgotten_events(send, django_capture_on_commit_callbacks):
+    ids = send(customer_event("C-5014"), customer_event("C-5015"))
+    Transaction.objects.filter(pk=ids[1]).update(
+        state=TransactionState.RETRY_SCHEDULED, next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        assert transactions_sweep(grace_seconds=0).enqueued == 2
+        # Just sent: not sent again by the next sweep within the grace period.
+        assert transactions_sweep(grace_seconds=60).enqueued == 0
+
+
+def test_a_paused_flow_is_not_processed_until_resumed(send):
+    Flow.objects.filter(kind="master_data_sync").update(paused=True)
+    ids = send(customer_event("C-5016"))
+    [tx] = run(ids)
+    assert tx.state == TransactionState.RECEIVED
+    Flow.objects.filter(kind="master_data_sync").update(paused=False)
+    [tx] = run(ids)
+    assert tx.state == TransactionState.SUCCEEDED
