@@ -36,9 +36,27 @@ CUSTOMERS = [
     ("C-1005", "Stark Industries", "US01", "USD"),
 ]
 RATE_CARDS = [
-    ("RC-US-STD", "US standard", "USD", "US01", {"Partner": 450, "Manager": 300, "Consultant": 190, "Analyst": 120}),
-    ("RC-GB-STD", "UK standard", "GBP", "GB01", {"Partner": 380, "Manager": 250, "Consultant": 160}),
-    ("RC-DE-STD", "DE standard", "EUR", "DE01", {"Partner": 420, "Manager": 280, "Consultant": 175}),
+    (
+        "RC-US-STD",
+        "US standard",
+        "USD",
+        "US01",
+        {"Partner": 450, "Manager": 300, "Consultant": 190, "Analyst": 120},
+    ),
+    (
+        "RC-GB-STD",
+        "UK standard",
+        "GBP",
+        "GB01",
+        {"Partner": 380, "Manager": 250, "Consultant": 160},
+    ),
+    (
+        "RC-DE-STD",
+        "DE standard",
+        "EUR",
+        "DE01",
+        {"Partner": 420, "Manager": 280, "Consultant": 175},
+    ),
 ]
 RESOURCES = [
     ("E-0001", "Ada Byron", "Partner", "US01"),
@@ -75,13 +93,20 @@ def demo_load() -> DemoSummary:
     for code, name, country, currency in LEGAL_ENTITIES:
         entities[code], _ = LegalEntity.objects.get_or_create(
             code=code,
-            defaults={"name": name, "country": country, "currency": currency, "source_system": SOURCE},
+            defaults={
+                "name": name,
+                "country": country,
+                "currency": currency,
+                "source_system": SOURCE,
+            },
         )
     for number, name, entity, currency in CUSTOMERS:
         Customer.objects.get_or_create(
             number=number,
             defaults={
-                "name": name, "legal_entity": entities[entity], "currency": currency,
+                "name": name,
+                "legal_entity": entities[entity],
+                "currency": currency,
                 "source_system": SOURCE,
             },
         )
@@ -89,18 +114,25 @@ def demo_load() -> DemoSummary:
         card, _ = RateCard.objects.get_or_create(
             code=code,
             defaults={
-                "name": name, "currency": currency, "legal_entity": entities[entity],
+                "name": name,
+                "currency": currency,
+                "legal_entity": entities[entity],
                 "source_system": SOURCE,
             },
         )
         for role, rate in lines.items():
-            RateCardLine.objects.get_or_create(rate_card=card, role=role, defaults={"rate": Decimal(rate)})
+            RateCardLine.objects.get_or_create(
+                rate_card=card, role=role, defaults={"rate": Decimal(rate)}
+            )
     for number, name, role, entity in RESOURCES:
         Resource.objects.get_or_create(
             employee_number=number,
             defaults={
-                "name": name, "email": f"{number.lower()}@example.com", "role": role,
-                "legal_entity": entities[entity], "source_system": SOURCE,
+                "name": name,
+                "email": f"{number.lower()}@example.com",
+                "role": role,
+                "legal_entity": entities[entity],
+                "source_system": SOURCE,
             },
         )
     User = get_user_model()

@@ -56,5 +56,7 @@ def roles_sync(apps: Any) -> None:
         perms = list(views)
         for label in extra:
             app_label, codename = label.split(".")
-            perms.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+            perms.append(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
         group.permissions.set(perms)

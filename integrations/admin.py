@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -16,6 +17,7 @@ from integrations.services import actions
 
 @admin.register(ConnectedSystem)
 class ConnectedSystemAdmin(AuditedModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = ["slug", "name", "kind", "adapter", "enabled", "secret_env_name"]
     list_filter = ["kind", "adapter", "enabled"]
     search_fields = ["slug", "name"]
@@ -23,7 +25,14 @@ class ConnectedSystemAdmin(AuditedModelAdmin):
 
 @admin.register(Flow)
 class FlowAdmin(AuditedModelAdmin):
-    list_display = ["name", "kind", "paused", "max_attempts", "backoff_base_seconds", "backoff_cap_seconds"]
+    list_display = [
+        "name",
+        "kind",
+        "paused",
+        "max_attempts",
+        "backoff_base_seconds",
+        "backoff_cap_seconds",
+    ]
     readonly_fields = ["kind", "paused"]
     actions = ["pause", "resume"]
 
@@ -53,7 +62,16 @@ class AttemptInline(admin.TabularInline):
     model = Attempt
     extra = 0
     can_delete = False
-    fields = ["number", "started_at", "duration_ms", "outcome", "error_class", "error_message", "outbound_status", "worker"]
+    fields = [
+        "number",
+        "started_at",
+        "duration_ms",
+        "outcome",
+        "error_class",
+        "error_message",
+        "outbound_status",
+        "worker",
+    ]
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -62,7 +80,17 @@ class AttemptInline(admin.TabularInline):
 
 @admin.register(Transaction)
 class TransactionAdmin(admin.ModelAdmin):
-    list_display = ["id", "flow", "source_system", "event_type", "business_key", "state", "outcome", "attempts_count", "received_at"]
+    list_display = [
+        "id",
+        "flow",
+        "source_system",
+        "event_type",
+        "business_key",
+        "state",
+        "outcome",
+        "attempts_count",
+        "received_at",
+    ]
     list_filter = ["state", "flow", "source_system", "error_class", "outcome"]
     search_fields = ["business_key", "idempotency_key", "correlation_id", "external_id"]
     list_select_related = ["flow", "source_system"]
@@ -74,7 +102,9 @@ class TransactionAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [f.name for f in Transaction._meta.fields if f.name not in self.exclude] + self.readonly_fields
+        return [
+            f.name for f in Transaction._meta.fields if f.name not in self.exclude
+        ] + self.readonly_fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -84,7 +114,10 @@ class TransactionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Payload as received")
     def payload_pretty(self, obj: Transaction) -> str:
-        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2) if obj.payload is not None else obj.raw_body)
+        return format_html(
+            "<pre>{}</pre>",
+            json.dumps(obj.payload, indent=2) if obj.payload is not None else obj.raw_body,
+        )
 
     @admin.display(description="Normalized payload")
     def normalized_pretty(self, obj: Transaction) -> str:
@@ -107,7 +140,15 @@ class TransactionAdmin(admin.ModelAdmin):
 
 @admin.register(SyncState)
 class SyncStateAdmin(admin.ModelAdmin):
-    list_display = ["content_type", "object_id", "system", "external_id", "last_version", "synced_at", "outcome"]
+    list_display = [
+        "content_type",
+        "object_id",
+        "system",
+        "external_id",
+        "last_version",
+        "synced_at",
+        "outcome",
+    ]
     list_filter = ["system", "content_type", "outcome"]
     search_fields = ["external_id"]
     list_select_related = ["system", "content_type"]

@@ -90,3 +90,44 @@ def celery_worker(worker_env, transactional_db) -> Iterator[object]:
         yield worker
     finally:
         worker.stop()
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Playwright drives the system Chromium; CT_REQUIRE_BROWSER=1 makes its absence a failure."""
+    if not Path(CHROMIUM).exists():
+        message = "Chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CT_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"CT_REQUIRE_BROWSER=1 but {message}")
+        pytest.skip(message)
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-quic",
+        ],
+    }
+
+
+@pytest.fixture
+def screenshot(page, request) -> Callable[[str], Path]:
+    """Saves the page as a PNG into the ignored artifacts folder, named after the test."""
+
+    def take(label: str = "") -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{request.node.name}{'-' + label if label else ''}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

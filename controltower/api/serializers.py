@@ -9,6 +9,16 @@ class AuditEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditEvent
         fields = [
-            "id", "at", "actor", "actor_name", "action", "object_type", "object_id",
-            "object_repr", "before", "after", "reason", "correlation_id",
+            "id",
+            "at",
+            "actor",
+            "actor_name",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "before",
+            "after",
+            "reason",
+            "correlation_id",
         ]

@@ -5,7 +5,7 @@ from django.db import models
 
 
 class AuditEventQuerySet(models.QuerySet):
-    def update(self, **kwargs):  # noqa: ARG002
+    def update(self, **kwargs):
         raise PermissionError("The audit log is append-only.")
 
     def delete(self):
@@ -31,7 +31,9 @@ class AuditEvent(models.Model):
         help_text="The person or machine user who acted; empty for the system itself.",
     )
     actor_name = models.CharField(max_length=150, blank=True, help_text="Kept if the user goes.")
-    action = models.CharField(max_length=64, db_index=True, help_text="For example transaction.retry.")
+    action = models.CharField(
+        max_length=64, db_index=True, help_text="For example transaction.retry."
+    )
     object_type = models.CharField(max_length=100, db_index=True)
     object_id = models.CharField(max_length=64, db_index=True)
     object_repr = models.CharField(max_length=200, blank=True)

@@ -53,7 +53,9 @@ def _message(error: ValidationError) -> str:
 
 def errors_of(validator: Draft202012Validator, instance: Any, prefix: str) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    for error in sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]):
+    for error in sorted(
+        validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]
+    ):
         messages = errors.setdefault(_field_path(prefix, error), [])
         if _message(error) not in messages:
             messages.append(_message(error))
@@ -121,7 +123,9 @@ class CanonicalAdapter:
             ) from None
         if isinstance(document, list):
             if not document:
-                raise EventRejected("The batch is empty.", errors={"(root)": ["Send 1 to n events."]})
+                raise EventRejected(
+                    "The batch is empty.", errors={"(root)": ["Send 1 to n events."]}
+                )
             limit = settings.CT_INBOUND_MAX_EVENTS
             if len(document) > limit:
                 raise EventRejected(

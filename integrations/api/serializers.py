@@ -9,8 +9,15 @@ class AttemptSerializer(serializers.ModelSerializer):
     class Meta:
         model = Attempt
         fields = [
-            "number", "started_at", "duration_ms", "outcome", "error_class", "error_message",
-            "outbound_status", "outbound_summary", "worker",
+            "number",
+            "started_at",
+            "duration_ms",
+            "outcome",
+            "error_class",
+            "error_message",
+            "outbound_status",
+            "outbound_summary",
+            "worker",
         ]
 
 
@@ -22,10 +29,29 @@ class TransactionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Transaction
         fields = [
-            "id", "flow", "source_system", "target_system", "event_type", "business_key",
-            "external_id", "idempotency_key", "event_version", "correlation_id", "parent",
-            "state", "outcome", "attempts_count", "next_attempt_at", "error_class", "error_code",
-            "last_error", "errors", "sla_due_at", "received_at", "finished_at", "updated_at",
+            "id",
+            "flow",
+            "source_system",
+            "target_system",
+            "event_type",
+            "business_key",
+            "external_id",
+            "idempotency_key",
+            "event_version",
+            "correlation_id",
+            "parent",
+            "state",
+            "outcome",
+            "attempts_count",
+            "next_attempt_at",
+            "error_class",
+            "error_code",
+            "last_error",
+            "errors",
+            "sla_due_at",
+            "received_at",
+            "finished_at",
+            "updated_at",
         ]
 
 
@@ -33,7 +59,13 @@ class TransactionDetailSerializer(TransactionSerializer):
     attempts = AttemptSerializer(many=True, read_only=True)
 
     class Meta(TransactionSerializer.Meta):
-        fields = [*TransactionSerializer.Meta.fields, "payload", "normalized", "raw_body", "attempts"]
+        fields = [
+            *TransactionSerializer.Meta.fields,
+            "payload",
+            "normalized",
+            "raw_body",
+            "attempts",
+        ]
 
 
 class ReasonSerializer(serializers.Serializer):
@@ -58,8 +90,16 @@ class ConnectedSystemSerializer(serializers.ModelSerializer):
     class Meta:
         model = ConnectedSystem
         fields = [
-            "id", "slug", "name", "kind", "adapter", "base_url", "enabled",
-            "rate_limit_per_minute", "created_at", "updated_at",
+            "id",
+            "slug",
+            "name",
+            "kind",
+            "adapter",
+            "base_url",
+            "enabled",
+            "rate_limit_per_minute",
+            "created_at",
+            "updated_at",
         ]
 
 
@@ -69,8 +109,16 @@ class FlowSerializer(serializers.ModelSerializer):
     class Meta:
         model = Flow
         fields = [
-            "id", "kind", "name", "paused", "queue", "max_attempts", "backoff_base_seconds",
-            "backoff_cap_seconds", "sla_seconds", "updated_at",
+            "id",
+            "kind",
+            "name",
+            "paused",
+            "queue",
+            "max_attempts",
+            "backoff_base_seconds",
+            "backoff_cap_seconds",
+            "sla_seconds",
+            "updated_at",
         ]
 
 
@@ -81,8 +129,16 @@ class SyncStateSerializer(serializers.ModelSerializer):
     class Meta:
         model = SyncState
         fields = [
-            "id", "record_type", "object_id", "system", "external_id", "last_version",
-            "content_hash", "synced_at", "outcome", "last_transaction",
+            "id",
+            "record_type",
+            "object_id",
+            "system",
+            "external_id",
+            "last_version",
+            "content_hash",
+            "synced_at",
+            "outcome",
+            "last_transaction",
         ]
 
 

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from django.http.request import RawPostDataException
 from django.core.exceptions import RequestDataTooBig
+from django.http.request import RawPostDataException
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import mixins, serializers, status, viewsets
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -33,7 +33,7 @@ class InboundView(APIView):
         summary="Push one event or a batch of events",
         description=(
             "Body: one canonical event or a JSON array of up to 1,000. Header "
-            "`X-CT-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\">`. "
+            '`X-CT-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`. '
             "202 with the new transaction ids; 200 when every event was a duplicate; 400 names "
             "the field path and the refused request is kept as a `rejected` transaction."
         ),
@@ -51,7 +51,12 @@ class InboundView(APIView):
                     "id": "evt-0001",
                     "occurred_at": "2026-11-02T09:30:00Z",
                     "version": 1,
-                    "data": {"number": "C-1001", "name": "Acme", "legal_entity": "US01", "currency": "USD"},
+                    "data": {
+                        "number": "C-1001",
+                        "name": "Acme",
+                        "legal_entity": "US01",
+                        "currency": "USD",
+                    },
                 },
             )
         ],
@@ -66,7 +71,9 @@ class InboundView(APIView):
             system_slug=system_slug,
             headers=request.headers,
             body=body,
-            content_length=int(content_length) if content_length and content_length.isdigit() else None,
+            content_length=int(content_length)
+            if content_length and content_length.isdigit()
+            else None,
         )
         return Response(result.as_dict(), status=result.status_code)
 
@@ -77,7 +84,14 @@ class TransactionViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = selectors.transaction_list()
     serializer_class = s.TransactionSerializer
     filterset_class = TransactionFilterSet
-    ordering_fields = ["id", "received_at", "finished_at", "state", "business_key", "attempts_count"]
+    ordering_fields = [
+        "id",
+        "received_at",
+        "finished_at",
+        "state",
+        "business_key",
+        "attempts_count",
+    ]
     ordering = ["-id"]
 
     def get_queryset(self):
@@ -86,14 +100,18 @@ class TransactionViewSet(viewsets.ReadOnlyModelViewSet):
         return super().get_queryset()
 
     def get_serializer_class(self):
-        return s.TransactionDetailSerializer if self.action == "retrieve" else s.TransactionSerializer
+        return (
+            s.TransactionDetailSerializer if self.action == "retrieve" else s.TransactionSerializer
+        )
 
     @extend_schema(request=s.ReasonSerializer, responses={200: s.TransactionSerializer, **ERRORS})
     @action(detail=True, methods=["post"])
     @requires("integrations.retry_transaction")
     def retry(self, request: Request, pk: str) -> Response:
         data = _valid(s.ReasonSerializer, request)
-        tx = actions.transaction_retry(transaction_id=int(pk), actor=request.user, reason=data["reason"])
+        tx = actions.transaction_retry(
+            transaction_id=int(pk), actor=request.user, reason=data["reason"]
+        )
         return Response(s.TransactionSerializer(tx).data)
 
     @extend_schema(request=s.ReplaySerializer, responses={201: s.TransactionSerializer, **ERRORS})
@@ -102,17 +120,23 @@ class TransactionViewSet(viewsets.ReadOnlyModelViewSet):
     def replay(self, request: Request, pk: str) -> Response:
         data = _valid(s.ReplaySerializer, request)
         tx = actions.transaction_replay(
-            transaction_id=int(pk), actor=request.user, payload=data.get("payload"),
+            transaction_id=int(pk),
+            actor=request.user,
+            payload=data.get("payload"),
             reason=data["reason"],
         )
         return Response(s.TransactionSerializer(tx).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.RequiredReasonSerializer, responses={200: s.TransactionSerializer, **ERRORS})
+    @extend_schema(
+        request=s.RequiredReasonSerializer, responses={200: s.TransactionSerializer, **ERRORS}
+    )
     @action(detail=True, methods=["post"])
     @requires("integrations.cancel_transaction")
     def cancel(self, request: Request, pk: str) -> Response:
         data = _valid(s.RequiredReasonSerializer, request)
-        tx = actions.transaction_cancel(transaction_id=int(pk), actor=request.user, reason=data["reason"])
+        tx = actions.transaction_cancel(
+            transaction_id=int(pk), actor=request.user, reason=data["reason"]
+        )
         return Response(s.TransactionSerializer(tx).data)
 
     @extend_schema(
@@ -126,7 +150,9 @@ class TransactionViewSet(viewsets.ReadOnlyModelViewSet):
         data = _valid(s.ReasonSerializer, request)
         queryset = self.filter_queryset(self.get_queryset())
         count = actions.transactions_bulk_retry(
-            queryset=queryset, actor=request.user, reason=data["reason"],
+            queryset=queryset,
+            actor=request.user,
+            reason=data["reason"],
             description=request.META.get("QUERY_STRING", ""),
         )
         return Response({"retried": count})
@@ -160,7 +186,9 @@ class FlowViewSet(viewsets.ReadOnlyModelViewSet):
     @requires("integrations.pause_flow")
     def resume(self, request: Request, kind: str) -> Response:
         data = _valid(s.ReasonSerializer, request)
-        flow = actions.flow_resume(flow=self.get_object(), actor=request.user, reason=data["reason"])
+        flow = actions.flow_resume(
+            flow=self.get_object(), actor=request.user, reason=data["reason"]
+        )
         return Response(s.FlowSerializer(flow).data)
 
 

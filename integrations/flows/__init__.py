@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from integrations.errors import IntegrationError
 from integrations.choices import ErrorClass
+from integrations.errors import IntegrationError
 
 if TYPE_CHECKING:
     from integrations.models import Transaction

@@ -39,16 +39,21 @@ class Transaction(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
-    event_type = models.CharField(max_length=64, blank=True, help_text="For example customer.upserted.")
+    event_type = models.CharField(
+        max_length=64, blank=True, help_text="For example customer.upserted."
+    )
     business_key = models.CharField(
         max_length=100, blank=True, db_index=True, help_text="Customer no., contract no., ..."
     )
     external_id = models.CharField(max_length=100, blank=True, help_text="The source's record id.")
-    idempotency_key = models.CharField(
+    # NULL, not "", for replays and refused requests: NULLs never collide in the unique index.
+    idempotency_key = models.CharField(  # noqa: DJ001
         max_length=200, null=True, blank=True, help_text="Unique per source system (the event id)."
     )
     event_version = models.PositiveBigIntegerField(null=True, blank=True)
-    correlation_id = models.CharField(max_length=64, db_index=True, help_text="Lineage across flows.")
+    correlation_id = models.CharField(
+        max_length=64, db_index=True, help_text="Lineage across flows."
+    )
     parent = models.ForeignKey(
         "self",
         null=True,
@@ -68,14 +73,17 @@ class Transaction(models.Model):
     outcome = models.CharField(max_length=20, choices=Outcome.choices, blank=True)
     attempts_count = models.PositiveSmallIntegerField(default=0)
     retry_round_start = models.PositiveSmallIntegerField(
-        default=0, help_text="attempts_count when a person last retried; the budget counts from here."
+        default=0,
+        help_text="attempts_count when a person last retried; the budget counts from here.",
     )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     error_class = models.CharField(max_length=30, choices=ErrorClass.choices, blank=True)
     error_code = models.CharField(
-        max_length=64, blank=True, help_text="The business exception type, e.g. invalid_legal_entity."
+        max_length=64,
+        blank=True,
+        help_text="The business exception type, e.g. invalid_legal_entity.",
     )
     last_error = models.TextField(blank=True)
     errors = models.JSONField(null=True, blank=True, help_text="Field errors of a refused event.")

@@ -26,7 +26,11 @@ class SyncState(models.Model):
     synced_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=20, choices=SyncOutcome.choices, blank=True)
     last_transaction = models.ForeignKey(
-        "integrations.Transaction", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "integrations.Transaction",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
 
     class Meta:
@@ -39,4 +43,6 @@ class SyncState(models.Model):
         indexes = [models.Index(fields=["system", "external_id"], name="sync_system_external")]
 
     def __str__(self) -> str:
-        return f"{self.content_type.model} {self.object_id} @ {self.system_id}: v{self.last_version}"
+        return (
+            f"{self.content_type.model} {self.object_id} @ {self.system_id}: v{self.last_version}"
+        )

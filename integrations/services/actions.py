@@ -52,7 +52,11 @@ def transaction_retry(*, transaction_id: int, actor: Actor, reason: str = "") ->
         before = _state_of(tx)
         _make_ready(tx)
         audit_record(
-            actor=actor, action="transaction.retry", obj=tx, before=before, after=_state_of(tx),
+            actor=actor,
+            action="transaction.retry",
+            obj=tx,
+            before=before,
+            after=_state_of(tx),
             reason=reason,
         )
         transactions_enqueue(transactions=[tx])
@@ -64,7 +68,9 @@ def _make_ready(tx: Transaction) -> None:
     tx.next_attempt_at = None
     tx.finished_at = None
     tx.retry_round_start = tx.attempts_count
-    tx.save(update_fields=["state", "next_attempt_at", "finished_at", "retry_round_start", "updated_at"])
+    tx.save(
+        update_fields=["state", "next_attempt_at", "finished_at", "retry_round_start", "updated_at"]
+    )
 
 
 def transactions_bulk_retry(
@@ -72,8 +78,9 @@ def transactions_bulk_retry(
 ) -> int:
     """Retries every retryable transaction the filter selects; returns how many."""
     with transaction.atomic():
+        # The filter may use DISTINCT, which cannot be locked: lock by id instead.
         selected = list(
-            queryset.filter(state__in=RETRYABLE_STATES)
+            Transaction.objects.filter(pk__in=queryset.values("pk"), state__in=RETRYABLE_STATES)
             .select_for_update(of=("self",))
             .select_related("flow")
         )
@@ -166,9 +173,15 @@ def transaction_cancel(*, transaction_id: int, actor: Actor, reason: str) -> Tra
         tx.finished_at = timezone.now()
         tx.next_attempt_at = None
         tx.last_error = f"Cancelled: {reason}"
-        tx.save(update_fields=["state", "finished_at", "next_attempt_at", "last_error", "updated_at"])
+        tx.save(
+            update_fields=["state", "finished_at", "next_attempt_at", "last_error", "updated_at"]
+        )
         audit_record(
-            actor=actor, action="transaction.cancel", obj=tx, before=before, after=_state_of(tx),
+            actor=actor,
+            action="transaction.cancel",
+            obj=tx,
+            before=before,
+            after=_state_of(tx),
             reason=reason,
         )
     return tx
@@ -182,8 +195,12 @@ def flow_pause(*, flow: Flow, actor: Actor, reason: str = "") -> Flow:
             flow.paused = True
             flow.save(update_fields=["paused", "updated_at"])
             audit_record(
-                actor=actor, action="flow.pause", obj=flow, before={"paused": False},
-                after={"paused": True}, reason=reason,
+                actor=actor,
+                action="flow.pause",
+                obj=flow,
+                before={"paused": False},
+                after={"paused": True},
+                reason=reason,
             )
     return flow
 
@@ -196,12 +213,17 @@ def flow_resume(*, flow: Flow, actor: Actor, reason: str = "") -> Flow:
             flow.paused = False
             flow.save(update_fields=["paused", "updated_at"])
             audit_record(
-                actor=actor, action="flow.resume", obj=flow, before={"paused": True},
-                after={"paused": False}, reason=reason,
+                actor=actor,
+                action="flow.resume",
+                obj=flow,
+                before={"paused": True},
+                after={"paused": False},
+                reason=reason,
             )
             waiting = list(
                 Transaction.objects.filter(
-                    flow=flow, state__in=[TransactionState.RECEIVED, TransactionState.RETRY_SCHEDULED]
+                    flow=flow,
+                    state__in=[TransactionState.RECEIVED, TransactionState.RETRY_SCHEDULED],
                 )
                 .select_related("flow")
                 .order_by("pk")

@@ -90,7 +90,9 @@ def inbound_receive(
     return _store(system=system, events=events)
 
 
-def transaction_reject(*, system: ConnectedSystem, body: bytes, rejection: EventRejected) -> Transaction:
+def transaction_reject(
+    *, system: ConnectedSystem, body: bytes, rejection: EventRejected
+) -> Transaction:
     """Keeps a refused request (bounded) so that nobody has to ask the sender for it."""
     limit = settings.CT_REJECTED_BODY_MAX_BYTES
     text = body[:limit].decode("utf-8", errors="replace")

@@ -37,7 +37,12 @@ WORKER = socket.gethostname()
 
 
 def backoff_delay(
-    *, attempt: int, base: float, cap: float, retry_after: float | None = None, rng: random.Random | None = None
+    *,
+    attempt: int,
+    base: float,
+    cap: float,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
 ) -> float:
     """Seconds to wait before retry ``attempt`` (1-based): exponential, full jitter.
 
@@ -283,7 +288,9 @@ def transactions_sweep(
     ).update(state=TransactionState.RECEIVED, claimed_at=None, enqueued_at=None)
     if summary.taken_back:
         logger.warning("Took back %s transactions from vanished workers.", summary.taken_back)
-    not_recently_sent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=now - timedelta(seconds=grace))
+    not_recently_sent = Q(enqueued_at__isnull=True) | Q(
+        enqueued_at__lt=now - timedelta(seconds=grace)
+    )
     due = list(
         Transaction.objects.filter(ready_q(now), not_recently_sent, flow__paused=False)
         .select_related("flow")

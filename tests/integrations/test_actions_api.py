@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def blocked(demo, client) -> Transaction:
     """A customer event blocked by an unknown legal entity."""
-    ids = signed_post(client, "crm", customer_event("C-7001", legal_entity="ZZ99")).json()["transaction_ids"]
+    ids = signed_post(client, "crm", customer_event("C-7001", legal_entity="ZZ99")).json()[
+        "transaction_ids"
+    ]
     transactions_process(ids=ids)
     return Transaction.objects.get(pk=ids[0])
 
@@ -32,8 +34,12 @@ def as_viewer(user_with_role, api_client_for):
     return api_client_for(user_with_role("viewer"))
 
 
-def test_an_operator_retries_a_blocked_transaction_and_it_is_audited(blocked, as_operator, operator):
-    response = as_operator.post(f"/api/v1/transactions/{blocked.pk}/retry/", {"reason": "ZZ99 created"})
+def test_an_operator_retries_a_blocked_transaction_and_it_is_audited(
+    blocked, as_operator, operator
+):
+    response = as_operator.post(
+        f"/api/v1/transactions/{blocked.pk}/retry/", {"reason": "ZZ99 created"}
+    )
     assert response.status_code == 200, response.content
     blocked.refresh_from_db()
     assert blocked.state == TransactionState.RECEIVED and blocked.retry_round_start == 1
@@ -68,8 +74,15 @@ def test_the_list_filters_by_state_business_key_and_flow(blocked, demo, client, 
     signed_post(client, "crm", customer_event("C-7003"))
     assert as_viewer.get("/api/v1/transactions/?state=blocked").json()["count"] == 1
     assert as_viewer.get("/api/v1/transactions/?business_key=C-7003").json()["count"] == 1
-    assert as_viewer.get("/api/v1/transactions/?flow=master_data_sync&state=received&state=blocked").json()["count"] == 2
-    assert as_viewer.get("/api/v1/transactions/?error_code=invalid_legal_entity").json()["count"] == 1
+    assert (
+        as_viewer.get(
+            "/api/v1/transactions/?flow=master_data_sync&state=received&state=blocked"
+        ).json()["count"]
+        == 2
+    )
+    assert (
+        as_viewer.get("/api/v1/transactions/?error_code=invalid_legal_entity").json()["count"] == 1
+    )
     assert as_viewer.get("/api/v1/transactions/?state=bogus").status_code == 400
 
 
@@ -78,17 +91,27 @@ def test_bulk_retry_retries_what_the_filter_selects(demo, client, as_operator):
         client, "crm", [customer_event(f"C-71{i:02}", legal_entity="ZZ99") for i in range(30)]
     ).json()["transaction_ids"]
     transactions_process(ids=ids)
-    response = as_operator.post("/api/v1/transactions/bulk-retry/?state=blocked&error_code=invalid_legal_entity", {"reason": "fixed"})
+    response = as_operator.post(
+        "/api/v1/transactions/bulk-retry/?state=blocked&error_code=invalid_legal_entity",
+        {"reason": "fixed"},
+    )
     assert response.json() == {"retried": 30}
     assert Transaction.objects.filter(state=TransactionState.RECEIVED).count() == 30
     audit = AuditEvent.objects.get(action="transaction.bulk_retry")
-    assert audit.after["count"] == 30 and "error_code=invalid_legal_entity" in audit.before["filter"]
+    assert (
+        audit.after["count"] == 30 and "error_code=invalid_legal_entity" in audit.before["filter"]
+    )
 
 
 def test_a_replay_with_an_edited_payload_is_a_new_linked_transaction(blocked, as_operator):
-    edited = dict(blocked.normalized, data={**blocked.normalized["data"], "legal_entity": "GB01", "currency": "GBP"})
+    edited = dict(
+        blocked.normalized,
+        data={**blocked.normalized["data"], "legal_entity": "GB01", "currency": "GBP"},
+    )
     response = as_operator.post(
-        f"/api/v1/transactions/{blocked.pk}/replay/", {"payload": edited, "reason": "wrong entity"}, format="json"
+        f"/api/v1/transactions/{blocked.pk}/replay/",
+        {"payload": edited, "reason": "wrong entity"},
+        format="json",
     )
     assert response.status_code == 201, response.content
     replay = Transaction.objects.get(pk=response.json()["id"])
@@ -104,31 +127,45 @@ def test_a_replay_with_an_edited_payload_is_a_new_linked_transaction(blocked, as
 
 def test_a_replay_with_an_invalid_payload_is_refused_naming_the_field(blocked, as_operator):
     edited = dict(blocked.normalized, data={**blocked.normalized["data"], "currency": "pounds"})
-    response = as_operator.post(f"/api/v1/transactions/{blocked.pk}/replay/", {"payload": edited}, format="json")
+    response = as_operator.post(
+        f"/api/v1/transactions/{blocked.pk}/replay/", {"payload": edited}, format="json"
+    )
     assert response.status_code == 400
     assert "payload.data.currency" in response.json()["errors"]
 
 
 def test_cancel_needs_a_reason_and_records_it(blocked, as_operator):
     assert as_operator.post(f"/api/v1/transactions/{blocked.pk}/cancel/", {}).status_code == 400
-    response = as_operator.post(f"/api/v1/transactions/{blocked.pk}/cancel/", {"reason": "duplicate customer"})
+    response = as_operator.post(
+        f"/api/v1/transactions/{blocked.pk}/cancel/", {"reason": "duplicate customer"}
+    )
     assert response.status_code == 200
     blocked.refresh_from_db()
     assert blocked.state == TransactionState.CANCELLED
     assert AuditEvent.objects.get(action="transaction.cancel").reason == "duplicate customer"
 
 
-def test_an_admin_pauses_and_resumes_a_flow_and_an_operator_may_not(demo, client, user_with_role, api_client_for, as_operator, django_capture_on_commit_callbacks):
+def test_an_admin_pauses_and_resumes_a_flow_and_an_operator_may_not(
+    demo, client, user_with_role, api_client_for, as_operator, django_capture_on_commit_callbacks
+):
     as_admin = api_client_for(user_with_role("admin"))
     assert as_operator.post("/api/v1/flows/master_data_sync/pause/", {}).status_code == 403
-    assert as_admin.post("/api/v1/flows/master_data_sync/pause/", {"reason": "ERP upgrade"}).json()["paused"] is True
+    assert (
+        as_admin.post("/api/v1/flows/master_data_sync/pause/", {"reason": "ERP upgrade"}).json()[
+            "paused"
+        ]
+        is True
+    )
     ids = signed_post(client, "crm", customer_event("C-7201")).json()["transaction_ids"]
     with django_capture_on_commit_callbacks(execute=False) as sent:
         assert as_admin.post("/api/v1/flows/master_data_sync/resume/", {}).json()["paused"] is False
     assert len(sent) == 1  # the waiting event was sent on resume
     transactions_process(ids=ids)
     assert Transaction.objects.get(pk=ids[0]).state == TransactionState.SUCCEEDED
-    assert list(AuditEvent.objects.order_by("id").values_list("action", flat=True)) == ["flow.pause", "flow.resume"]
+    assert list(AuditEvent.objects.order_by("id").values_list("action", flat=True)) == [
+        "flow.pause",
+        "flow.resume",
+    ]
     assert Flow.objects.get(kind="master_data_sync").paused is False
 
 

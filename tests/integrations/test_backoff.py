@@ -27,5 +27,7 @@ def test_the_delay_is_jittered_across_the_whole_window():
 
 @given(retry_after=st.floats(min_value=0, max_value=10_000), seed=st.integers())
 def test_a_retry_after_is_never_undercut(retry_after, seed):
-    delay = backoff_delay(attempt=1, base=1, cap=10, retry_after=retry_after, rng=random.Random(seed))
+    delay = backoff_delay(
+        attempt=1, base=1, cap=10, retry_after=retry_after, rng=random.Random(seed)
+    )
     assert delay >= retry_after

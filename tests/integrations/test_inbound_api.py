@@ -56,7 +56,10 @@ def test_it_accepts_a_batch_and_marks_repeats_inside_it_as_duplicates(client):
     assert body["accepted"] == 10 and body["duplicates"] == 2
     by_event = {r["event_id"]: r["transaction_id"] for r in body["results"] if not r["duplicate"]}
     repeats = [r for r in body["results"] if r["duplicate"]]
-    assert {r["transaction_id"] for r in repeats} == {by_event[events[0]["id"]], by_event[events[3]["id"]]}
+    assert {r["transaction_id"] for r in repeats} == {
+        by_event[events[0]["id"]],
+        by_event[events[3]["id"]],
+    }
 
 
 def test_it_accepts_a_batch_of_a_thousand_events(client):
@@ -143,7 +146,10 @@ def test_a_wrong_type_in_a_batch_is_refused_naming_the_event_and_the_field(clien
     assert response.status_code == 400
     errors = response.json()["errors"]
     assert set(errors) == {"[1].data.currency", "[1].version"}
-    assert "[1].data.currency" in response.json()["message"] or "[1].version" in response.json()["message"]
+    assert (
+        "[1].data.currency" in response.json()["message"]
+        or "[1].version" in response.json()["message"]
+    )
     # All or nothing: the valid first event is not accepted either, but it is kept.
     assert Transaction.objects.exclude(state=TransactionState.REJECTED).count() == 0
     assert Transaction.objects.get(state=TransactionState.REJECTED).raw_body
@@ -213,7 +219,9 @@ def test_a_body_over_the_size_limit_is_413(client, settings):
     assert Transaction.objects.count() == 0
 
 
-def test_events_for_a_paused_flow_are_stored_and_not_sent(client, django_capture_on_commit_callbacks):
+def test_events_for_a_paused_flow_are_stored_and_not_sent(
+    client, django_capture_on_commit_callbacks
+):
     Flow.objects.filter(kind="master_data_sync").update(paused=True)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = signed_post(client, "crm", customer_event())
@@ -225,7 +233,9 @@ def test_events_for_a_paused_flow_are_stored_and_not_sent(client, django_capture
 def test_the_inbound_endpoint_needs_no_session_or_token_only_the_signature(client):
     raw = json.dumps(customer_event()).encode()
     response = client.post(
-        "/api/v1/inbound/crm/", raw, content_type="application/json",
+        "/api/v1/inbound/crm/",
+        raw,
+        content_type="application/json",
         HTTP_X_CT_SIGNATURE=sign("demo-crm-secret", raw),
     )
     assert response.status_code == 202

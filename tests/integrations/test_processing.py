@@ -46,7 +46,11 @@ def test_a_customer_event_creates_the_customer_and_its_sync_state(send):
     assert tx.outcome == Outcome.APPLIED
     assert tx.attempts_count == 1 and tx.finished_at is not None
     customer = Customer.objects.get(number="C-5001")
-    assert (customer.name, customer.version, customer.source_system) == ("Wayne Enterprises", 3, "crm")
+    assert (customer.name, customer.version, customer.source_system) == (
+        "Wayne Enterprises",
+        3,
+        "crm",
+    )
     assert customer.legal_entity.code == "US01"
     sync = SyncState.objects.get(object_id=customer.pk, system__slug="crm")
     assert (sync.external_id, sync.last_version, sync.outcome) == ("C-5001", 3, "synced")
@@ -120,11 +124,16 @@ def test_a_technical_failure_is_retried_later_with_backoff(send, flaky_handler):
     Transaction.objects.filter(pk=tx.pk).update(next_attempt_at=timezone.now())
     [tx] = run([tx.pk])
     assert tx.state == TransactionState.SUCCEEDED and tx.attempts_count == 2
-    assert [a.outcome for a in tx.attempts.all()] == [AttemptOutcome.RETRY, AttemptOutcome.SUCCEEDED]
+    assert [a.outcome for a in tx.attempts.all()] == [
+        AttemptOutcome.RETRY,
+        AttemptOutcome.SUCCEEDED,
+    ]
 
 
 def test_a_retry_after_from_the_other_system_is_honoured(send, flaky_handler):
-    flaky_handler.append(IntegrationError.transient_failure("429 Too Many Requests", retry_after=90))
+    flaky_handler.append(
+        IntegrationError.transient_failure("429 Too Many Requests", retry_after=90)
+    )
     [tx] = run(send(customer_event("C-5007")))
     assert tx.next_attempt_at >= timezone.now() + timedelta(seconds=89)
 
@@ -173,7 +182,9 @@ def test_a_worker_that_lost_its_claim_applies_nothing(send):
     ids = send(customer_event("C-5012"))
     [stale_claim] = transactions_claim(ids=ids)
     # The sweep took the row back and another worker claimed it meanwhile.
-    Transaction.objects.filter(pk=stale_claim.pk).update(claimed_at=timezone.now() + timedelta(seconds=1))
+    Transaction.objects.filter(pk=stale_claim.pk).update(
+        claimed_at=timezone.now() + timedelta(seconds=1)
+    )
     assert transaction_run(stale_claim) is None
     assert not Customer.objects.filter(number="C-5012").exists()
     assert stale_claim.attempts.count() == 0
@@ -190,10 +201,13 @@ def test_the_sweep_takes_back_a_row_whose_worker_vanished(send):
     assert tx.state == TransactionState.SUCCEEDED and tx.attempts_count == 1
 
 
-def test_the_sweep_re_enqueues_due_retries_and_forgotten_events(send, django_capture_on_commit_callbacks):
+def test_the_sweep_re_enqueues_due_retries_and_forgotten_events(
+    send, django_capture_on_commit_callbacks
+):
     ids = send(customer_event("C-5014"), customer_event("C-5015"))
     Transaction.objects.filter(pk=ids[1]).update(
-        state=TransactionState.RETRY_SCHEDULED, next_attempt_at=timezone.now() - timedelta(seconds=1)
+        state=TransactionState.RETRY_SCHEDULED,
+        next_attempt_at=timezone.now() - timedelta(seconds=1),
     )
     with django_capture_on_commit_callbacks(execute=False):
         assert transactions_sweep(grace_seconds=0).enqueued == 2

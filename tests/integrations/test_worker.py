@@ -41,8 +41,12 @@ def unfinished() -> int:
 
 
 def wait_until_all_finished(worker, timeout: float = 120) -> None:
-    wait_for(lambda: unfinished() == 0, timeout=timeout, what="every transaction to finish",
-             on_timeout=lambda: f"{unfinished()} unfinished\n{worker.tail()}")
+    wait_for(
+        lambda: unfinished() == 0,
+        timeout=timeout,
+        what="every transaction to finish",
+        on_timeout=lambda: f"{unfinished()} unfinished\n{worker.tail()}",
+    )
 
 
 def test_a_thousand_events_with_duplicates_and_stale_versions_end_exactly_right(celery_worker):
@@ -69,7 +73,10 @@ def test_a_thousand_events_with_duplicates_and_stale_versions_end_exactly_right(
     outcomes = dict(transactions.values_list("outcome").annotate(n=Count("id")))
     assert outcomes == {Outcome.APPLIED: 850, Outcome.STALE: 50}
     stale_numbers = {e["data"]["number"] for e in stale_targets}
-    assert set(transactions.filter(outcome=Outcome.STALE).values_list("business_key", flat=True)) == stale_numbers
+    assert (
+        set(transactions.filter(outcome=Outcome.STALE).values_list("business_key", flat=True))
+        == stale_numbers
+    )
     created = Customer.objects.filter(number__startswith="C-0")
     assert created.count() == 850
     assert created.filter(version=2, name__endswith="v2").count() == 850
@@ -84,7 +91,9 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(celer
     post_in_batches(events, size=500)
     wait_for(
         lambda: Transaction.objects.filter(state=TransactionState.SUCCEEDED).count() >= 100,
-        timeout=60, what="the worker to get going", on_timeout=celery_worker.tail,
+        timeout=60,
+        what="the worker to get going",
+        on_timeout=celery_worker.tail,
     )
     celery_worker.kill()
     done_before = Transaction.objects.filter(state=TransactionState.SUCCEEDED).count()
@@ -99,7 +108,12 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(celer
     assert Customer.objects.filter(number__startswith="C-0").count() == 1000
     succeeded_attempts = Attempt.objects.filter(outcome=AttemptOutcome.SUCCEEDED)
     assert succeeded_attempts.count() == 1000
-    assert not succeeded_attempts.values("transaction").annotate(n=Count("id")).filter(n__gt=1).exists()
+    assert (
+        not succeeded_attempts.values("transaction")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .exists()
+    )
     assert not Transaction.objects.filter(~Q(attempts_count=1)).exists()
 
 

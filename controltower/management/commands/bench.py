@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import argparse
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from controltower.bench import BenchError, BenchOptions, run_bench
+from integrations.choices import TransactionState
+
+
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
+
+
+class Command(BaseCommand):
+    help = (
+        "Sends signed customer events in batches through the inbound API and measures accepted "
+        "and processed events/s end to end. Without --url it starts its own server and worker on "
+        "DATABASE_URL and REDIS_URL. The last line printed is one JSON object."
+    )
+
+    def add_arguments(self, parser) -> None:
+        defaults = BenchOptions()
+        parser.add_argument("--events", type=positive_int, default=defaults.events)
+        parser.add_argument(
+            "--batch",
+            type=positive_int,
+            default=defaults.batch,
+            help="Events per request (at most CT_INBOUND_MAX_EVENTS).",
+        )
+        parser.add_argument(
+            "--url",
+            default=None,
+            help="A running tower, e.g. http://127.0.0.1:8000; it must share this DATABASE_URL.",
+        )
+        parser.add_argument("--system", default=defaults.system, help="The sending system's slug.")
+        parser.add_argument(
+            "--concurrency",
+            type=positive_int,
+            default=defaults.concurrency,
+            help="Worker processes of the worker the bench starts (ignored with --url).",
+        )
+        parser.add_argument(
+            "--senders", type=positive_int, default=defaults.senders, help="Sending threads."
+        )
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=defaults.timeout,
+            help="Seconds to wait for processing after the last response.",
+        )
+
+    def handle(self, *args, **options) -> None:
+        if options["batch"] > settings.CT_INBOUND_MAX_EVENTS:
+            raise CommandError(f"--batch is at most {settings.CT_INBOUND_MAX_EVENTS}.")
+        bench = BenchOptions(
+            events=options["events"],
+            batch=options["batch"],
+            url=options["url"],
+            system=options["system"],
+            concurrency=options["concurrency"],
+            senders=options["senders"],
+            timeout=options["timeout"],
+        )
+        try:
+            result = run_bench(bench, report=self._report)
+        except BenchError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write("")
+        for line in result.summary_lines():
+            self.stdout.write(line)
+        self.stdout.write(result.as_json())
+        failed = bench.events - result.states.get(TransactionState.SUCCEEDED, 0)
+        if failed:
+            raise CommandError(f"{failed:,} of {bench.events:,} transactions did not succeed.")
+
+    def _report(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()
