@@ -8,13 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
 from canonical.models import Customer, LegalEntity, RateCard, RateCardLine, Resource
+from controltower.roles import roles_sync
 from integrations.choices import Adapter, SystemKind
-from integrations.models import ConnectedSystem
+from integrations.flows.catalog import flows_ensure
+from integrations.models import ConnectedSystem, Flow
 
 SYSTEMS = [
     ("crm", "CRM", SystemKind.CRM),
@@ -85,6 +88,9 @@ class DemoSummary:
 
 @transaction.atomic
 def demo_load() -> DemoSummary:
+    # Roles and flows come with the migrations; a flushed database gets them back here.
+    roles_sync(django_apps)
+    flows_ensure(Flow)
     for slug, name, kind in SYSTEMS:
         ConnectedSystem.objects.get_or_create(
             slug=slug, defaults={"name": name, "kind": kind, "adapter": Adapter.CANONICAL}

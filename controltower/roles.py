@@ -39,10 +39,15 @@ def roles_sync(apps: Any) -> None:
     """Creates the groups and gives each exactly its permissions."""
     from django.contrib.auth.management import create_permissions
 
+    # Permissions are normally created after migrating; a migration needs them now.
+    # Historical app configs have no models_module, which create_permissions requires.
     for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
+        original = app_config.models_module
+        app_config.models_module = original or True
+        try:
+            create_permissions(app_config, verbosity=0, apps=apps)
+        finally:
+            app_config.models_module = original
 
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")

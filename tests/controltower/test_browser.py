@@ -9,7 +9,7 @@ from tests.support.inbound import customer_event, signed_post
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 
 

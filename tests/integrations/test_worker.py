@@ -23,7 +23,7 @@ from integrations.tasks import process_transactions_task
 from tests.support.inbound import customer_event, signed_post
 from tests.support.worker import wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def post_in_batches(events: list[dict], size: int) -> list[dict]:
