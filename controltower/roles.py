@@ -42,7 +42,7 @@ def roles_sync(apps: Any) -> None:
     # Permissions are normally created after migrating; a migration needs them now.
     # Historical app configs have no models_module, which create_permissions requires.
     for app_config in apps.get_app_configs():
-        original = app_config.models_module
+        original = getattr(app_config, "models_module", None)
         app_config.models_module = original or True
         try:
             create_permissions(app_config, verbosity=0, apps=apps)
