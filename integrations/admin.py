@@ -97,14 +97,50 @@ class TransactionAdmin(admin.ModelAdmin):
     date_hierarchy = "received_at"
     inlines = [AttemptInline]
     actions = ["retry"]
-    readonly_fields = ["payload_pretty", "normalized_pretty"]
-    exclude = ["payload", "normalized"]
+    fieldsets = [
+        (
+            "Status",
+            {
+                "fields": [
+                    "state",
+                    "outcome",
+                    "attempts_count",
+                    "next_attempt_at",
+                    "error_class",
+                    "error_code",
+                    "last_error",
+                    "errors",
+                ]
+            },
+        ),
+        (
+            "Event",
+            {
+                "fields": [
+                    "flow",
+                    "source_system",
+                    "target_system",
+                    "event_type",
+                    "business_key",
+                    "external_id",
+                    "idempotency_key",
+                    "event_version",
+                    "correlation_id",
+                    "parent",
+                ]
+            },
+        ),
+        ("Payload", {"fields": ["payload_pretty", "normalized_pretty", "raw_body"]}),
+        (
+            "Times",
+            {"fields": ["received_at", "sla_due_at", "finished_at", "claimed_at", "enqueued_at"]},
+        ),
+    ]
     show_full_result_count = False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [
-            f.name for f in Transaction._meta.fields if f.name not in self.exclude
-        ] + self.readonly_fields
+        # Nothing is edited here: changes go through the actions, which are audited.
+        return [f.name for f in Transaction._meta.fields] + ["payload_pretty", "normalized_pretty"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -111,7 +111,7 @@ def transactions_claim(*, ids: list[int]) -> list[Transaction]:
         if not claimable:
             return []
         Transaction.objects.filter(ready_q(now), pk__in=claimable).update(
-            state=TransactionState.PROCESSING, claimed_at=now
+            state=TransactionState.PROCESSING, claimed_at=now, updated_at=now
         )
     return list(
         Transaction.objects.filter(
@@ -177,6 +177,7 @@ def transaction_run(tx: Transaction) -> TransactionState | None:
                 outcome=outcome,
                 attempts_count=F("attempts_count") + 1,
                 finished_at=finished_at,
+                updated_at=finished_at,
                 next_attempt_at=None,
                 claimed_at=None,
                 error_class="",
@@ -233,6 +234,7 @@ def _record_failure(
     changes: dict[str, object] = {
         "attempts_count": F("attempts_count") + 1,
         "claimed_at": None,
+        "updated_at": now,
         "error_class": failure.error_class,
         "error_code": failure.code,
         "last_error": failure.message,
@@ -285,7 +287,7 @@ def transactions_sweep(
     summary = SweepSummary()
     summary.taken_back = Transaction.objects.filter(
         state=TransactionState.PROCESSING, claimed_at__lt=now - timedelta(seconds=lease)
-    ).update(state=TransactionState.RECEIVED, claimed_at=None, enqueued_at=None)
+    ).update(state=TransactionState.RECEIVED, claimed_at=None, enqueued_at=None, updated_at=now)
     if summary.taken_back:
         logger.warning("Took back %s transactions from vanished workers.", summary.taken_back)
     not_recently_sent = Q(enqueued_at__isnull=True) | Q(

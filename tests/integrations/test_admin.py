@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+
+from controltower.models import AuditEvent
+from integrations.choices import TransactionState
+from integrations.models import Flow, Transaction
+from integrations.services.processing import transactions_process
+from tests.support.inbound import customer_event, signed_post
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client, demo):
+    client.login(username="admin", password="admin")
+    return client
+
+
+def test_the_transaction_page_shows_its_state_payload_and_attempts(admin_client):
+    ids = signed_post(admin_client, "crm", customer_event("C-6001", legal_entity="XX01")).json()[
+        "transaction_ids"
+    ]
+    transactions_process(ids=ids)
+    page = admin_client.get(f"/admin/integrations/transaction/{ids[0]}/change/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "XX01" in html and "Legal entity" in html and "blocked" in html.lower()
+    assert (
+        admin_client.get("/admin/integrations/transaction/?state__exact=blocked").status_code == 200
+    )
+
+
+def test_the_admin_retry_action_uses_the_audited_service(admin_client):
+    ids = signed_post(admin_client, "crm", customer_event("C-6002", legal_entity="XX01")).json()[
+        "transaction_ids"
+    ]
+    transactions_process(ids=ids)
+    response = admin_client.post(
+        "/admin/integrations/transaction/",
+        {"action": "retry", "_selected_action": ids},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert Transaction.objects.get(pk=ids[0]).state == TransactionState.RECEIVED
+    assert AuditEvent.objects.filter(action="transaction.bulk_retry", actor_name="admin").exists()
+
+
+def test_the_admin_pause_action_pauses_the_flow_and_is_audited(admin_client):
+    flow = Flow.objects.get(kind="master_data_sync")
+    admin_client.post(
+        "/admin/integrations/flow/", {"action": "pause", "_selected_action": [flow.pk]}
+    )
+    flow.refresh_from_db()
+    assert flow.paused is True
+    assert AuditEvent.objects.get(action="flow.pause").actor_name == "admin"
