@@ -37,6 +37,12 @@ def user_with_role(db) -> Callable[..., object]:
             username=username or f"{role or 'nobody'}-{next(counter)}", password="pw-for-tests-9"
         )
         if role:
+            if not Group.objects.filter(name=role).exists():  # flushed by a transactional test
+                from django.apps import apps
+
+                from controltower.roles import roles_sync
+
+                roles_sync(apps)
             user.groups.add(Group.objects.get(name=role))
         return user
 
