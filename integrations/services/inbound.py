@@ -31,22 +31,29 @@ class PayloadTooLarge(ApplicationError):
 
 @dataclass
 class InboundResult:
+    """What became of each event of a request, in the order they were sent."""
+
     status_code: int
+    events: list[InboundEvent] = field(default_factory=list)
     accepted: list[Transaction] = field(default_factory=list)
-    duplicates: list[tuple[InboundEvent, int]] = field(default_factory=list)
+    transaction_ids: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        results = [
-            {"event_id": tx.idempotency_key, "transaction_id": tx.pk, "duplicate": False}
-            for tx in self.accepted
-        ] + [
-            {"event_id": event.idempotency_key, "transaction_id": tx_id, "duplicate": True}
-            for event, tx_id in self.duplicates
-        ]
-        results.sort(key=lambda row: row["transaction_id"])
+        new = {tx.idempotency_key for tx in self.accepted}
+        results = []
+        for event in self.events:
+            key = event.idempotency_key
+            results.append(
+                {
+                    "event_id": key,
+                    "transaction_id": self.transaction_ids[key],
+                    "duplicate": key not in new,
+                }
+            )
+            new.discard(key)  # a repeat later in the same batch is a duplicate
         return {
             "accepted": len(self.accepted),
-            "duplicates": len(self.duplicates),
+            "duplicates": len(results) - len(self.accepted),
             "transaction_ids": [row["transaction_id"] for row in results],
             "results": results,
         }
@@ -134,10 +141,8 @@ def _store_once(
     )
     now = timezone.now()
     fresh: dict[str, Transaction] = {}
-    repeats: list[InboundEvent] = []
     for index, event in enumerate(events):
         if event.idempotency_key in existing or event.idempotency_key in fresh:
-            repeats.append(event)
             continue
         flow = flows.get(event.flow_kind)
         if flow is None:
@@ -161,12 +166,11 @@ def _store_once(
             sla_due_at=now + timedelta(seconds=flow.sla_seconds) if flow.sla_seconds else None,
         )
     created = Transaction.objects.bulk_create(list(fresh.values()))
-    ids = {tx.idempotency_key: tx.pk for tx in created} | existing
-    result = InboundResult(
-        status_code=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
-        accepted=created,
-        duplicates=[(event, ids[event.idempotency_key]) for event in repeats],
-    )
     if created:
         transactions_enqueue(transactions=created)
-    return result
+    return InboundResult(
+        status_code=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+        events=events,
+        accepted=created,
+        transaction_ids={tx.idempotency_key: tx.pk for tx in created} | existing,
+    )

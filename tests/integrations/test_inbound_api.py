@@ -239,3 +239,13 @@ def test_the_inbound_endpoint_needs_no_session_or_token_only_the_signature(clien
         HTTP_X_CT_SIGNATURE=sign("demo-crm-secret", raw),
     )
     assert response.status_code == 202
+
+
+def test_the_results_follow_the_order_of_the_events_sent(client):
+    events = [customer_event(f"C-4{i:03}") for i in range(5)]
+    signed_post(client, "crm", events[2])
+    body = signed_post(client, "crm", [events[4], events[2], events[0], events[4]]).json()
+    assert [r["event_id"] for r in body["results"]] == [events[i]["id"] for i in (4, 2, 0, 4)]
+    assert [r["duplicate"] for r in body["results"]] == [False, True, False, True]
+    assert body["results"][0]["transaction_id"] == body["results"][3]["transaction_id"]
+    assert (body["accepted"], body["duplicates"]) == (2, 2)
