@@ -113,21 +113,20 @@ def transaction_reject(
         error_class=ErrorClass.DATA,
         last_error=rejection.message,
         errors=rejection.errors,
+        finished_at=timezone.now(),
     )
 
 
 def _store(*, system: ConnectedSystem, events: list[InboundEvent]) -> InboundResult:
     flows = Flow.objects.in_bulk(field_name="kind")
-    for attempt in range(2):
-        try:
-            with transaction.atomic():
-                return _store_once(system=system, events=events, flows=flows)
-        except IntegrityError:
-            # Another request stored one of these event ids between our look-up and
-            # our insert: look again, and the newcomer is now a duplicate.
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+    try:
+        with transaction.atomic():
+            return _store_once(system=system, events=events, flows=flows)
+    except IntegrityError:
+        # Another request stored one of these event ids between our look-up and our
+        # insert: look again, and what it stored is now a duplicate.
+        with transaction.atomic():
+            return _store_once(system=system, events=events, flows=flows)
 
 
 def _store_once(
