@@ -104,6 +104,7 @@ class BenchResult:
     database: str
     broker: str
     chunk_size: int | None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def accepted_per_s(self) -> float:
@@ -158,6 +159,7 @@ class BenchResult:
             f" max {max(self.sent.latencies, default=0) * 1000:,.0f} ms"
             f" ({len(self.sent.latencies):,} requests)",
             f"  final states     {states or 'none'}",
+            *(f"  note             {note}" for note in self.notes),
         ]
 
 
@@ -518,6 +520,7 @@ def _measure(
     options: BenchOptions, base_url: str, children: list[ChildProcess], report: Report
 ) -> BenchResult:
     _check_same_database(base_url)
+    notes = refresh_statistics()
     secret = signing_secret(options.system)
     run_id = new_run_id()
     bodies = batch_bodies(run_id, options.events, options.batch)
@@ -550,7 +553,29 @@ def _measure(
         database=database_vendor(),
         broker=broker_name(),
         chunk_size=None if options.url else settings.CT_CHUNK_SIZE,
+        notes=notes,
     )
+
+
+def refresh_statistics() -> list[str]:
+    """ANALYZE on PostgreSQL, so that every run starts from statistics that match the tables.
+
+    Without autovacuum the planner never learns how the tables grew, and plans picked for
+    empty tables (a scan of every transaction of the system to find duplicates) make each
+    run slower than the one before.
+    """
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        autovacuum = cursor.fetchone()[0]
+        cursor.execute("ANALYZE")
+    if autovacuum == "on":
+        return ["statistics refreshed with ANALYZE before the run"]
+    return [
+        "PostgreSQL autovacuum is off here: statistics refreshed with ANALYZE before the run, "
+        "and not again during it"
+    ]
 
 
 def _check_same_database(base_url: str) -> None:
