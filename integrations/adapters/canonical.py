@@ -92,7 +92,10 @@ class CanonicalAdapter:
     @cached_property
     def _validators(self) -> dict[str, Draft202012Validator]:
         return {
-            event_type: Draft202012Validator(schema, registry=self._registry)
+            # The format checker refuses impossible dates such as 2026-13-01.
+            event_type: Draft202012Validator(
+                schema, registry=self._registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+            )
             for event_type, schema in self._schemas.items()
         }
 
