@@ -20,12 +20,15 @@ class RuleViolation(ApplicationError):
         *,
         code: str,
         details: dict[str, Any] | None = None,
+        waiting_on: str = "",
         errors: dict[str, list[str]] | None = None,
         status_code: int | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
         self.code = code
         self.details = details or {}
+        # The missing record whose arrival clears this, e.g. legal_entity:ZZ99.
+        self.waiting_on = waiting_on
         super().__init__(
             message,
             errors=errors,

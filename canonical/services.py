@@ -133,5 +133,8 @@ def _active_legal_entity(*, code: str) -> LegalEntity:
     else:
         return legal_entity
     raise RuleViolation(
-        message=message, code="invalid_legal_entity", details={"legal_entity": code}
+        message=message,
+        code="invalid_legal_entity",
+        details={"legal_entity": code},
+        waiting_on=f"legal_entity:{code}",
     )

@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from controltower.models import AuditEvent
+from controltower.models import AuditEvent, BusinessException
 from controltower.services import audit_record, snapshot
 
 
@@ -55,4 +55,26 @@ class AuditEventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(BusinessException)
+class BusinessExceptionAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "exception_type",
+        "severity",
+        "status",
+        "flow",
+        "business_key",
+        "money_at_risk",
+        "currency",
+        "occurrences",
+        "created_at",
+    ]
+    list_filter = ["status", "exception_type", "severity", "flow"]
+    search_fields = ["business_key", "waiting_on", "message"]
+    readonly_fields = [f.name for f in BusinessException._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import django_filters as filters
 
-from controltower.models import AuditEvent
+from controltower.choices import ExceptionStatus, ExceptionType, Severity
+from controltower.models import AuditEvent, BusinessException
+from integrations.choices import FlowKind
 
 
 class AuditEventFilterSet(filters.FilterSet):
@@ -15,4 +17,19 @@ class AuditEventFilterSet(filters.FilterSet):
 
     class Meta:
         model = AuditEvent
+        fields: list[str] = []
+
+
+class BusinessExceptionFilterSet(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=ExceptionStatus.choices)
+    exception_type = filters.MultipleChoiceFilter(choices=ExceptionType.choices)
+    severity = filters.MultipleChoiceFilter(choices=Severity.choices)
+    flow = filters.ChoiceFilter(choices=FlowKind.choices)
+    waiting_on = filters.CharFilter()
+    business_key = filters.CharFilter()
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = BusinessException
         fields: list[str] = []

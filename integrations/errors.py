@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from integrations.choices import ErrorClass
@@ -25,6 +26,9 @@ class IntegrationError(Exception):
         outbound_status: int | None = None,
         outbound_summary: str = "",
         details: dict[str, Any] | None = None,
+        waiting_on: str = "",
+        money_at_risk: Decimal | None = None,
+        currency: str = "",
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -35,6 +39,10 @@ class IntegrationError(Exception):
         self.outbound_status = outbound_status
         self.outbound_summary = outbound_summary
         self.details = details or {}
+        # The missing record whose arrival clears a business failure, e.g. legal_entity:ZZ99.
+        self.waiting_on = waiting_on
+        self.money_at_risk = money_at_risk
+        self.currency = currency
 
     @classmethod
     def transient_failure(

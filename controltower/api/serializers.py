@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from controltower.models import AuditEvent
+from controltower.models import AuditEvent, BusinessException
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -21,4 +21,35 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "after",
             "reason",
             "correlation_id",
+        ]
+
+
+class BusinessExceptionSerializer(serializers.ModelSerializer):
+    record_type = serializers.CharField(source="record_type.model", read_only=True, default=None)
+    transaction_ids = serializers.PrimaryKeyRelatedField(
+        source="transactions", many=True, read_only=True
+    )
+
+    class Meta:
+        model = BusinessException
+        fields = [
+            "id",
+            "exception_type",
+            "severity",
+            "status",
+            "flow",
+            "message",
+            "details",
+            "waiting_on",
+            "business_key",
+            "record_type",
+            "record_id",
+            "money_at_risk",
+            "currency",
+            "occurrences",
+            "transaction_ids",
+            "created_at",
+            "updated_at",
+            "resolved_at",
+            "resolution",
         ]

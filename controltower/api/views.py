@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from rest_framework import viewsets
 
-from controltower.api.serializers import AuditEventSerializer
-from controltower.filtersets import AuditEventFilterSet
-from controltower.models import AuditEvent
+from controltower.api.serializers import AuditEventSerializer, BusinessExceptionSerializer
+from controltower.filtersets import AuditEventFilterSet, BusinessExceptionFilterSet
+from controltower.models import AuditEvent, BusinessException
 
 
 class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
@@ -15,3 +15,15 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = AuditEventFilterSet
     ordering_fields = ["at", "id"]
     ordering = ["-at", "-id"]
+
+
+class BusinessExceptionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Business exceptions: what stopped work, why, and the money it holds up."""
+
+    queryset = BusinessException.objects.select_related("record_type").prefetch_related(
+        "transactions"
+    )
+    serializer_class = BusinessExceptionSerializer
+    filterset_class = BusinessExceptionFilterSet
+    ordering_fields = ["money_at_risk", "created_at", "severity", "occurrences"]
+    ordering = ["-money_at_risk", "-created_at"]

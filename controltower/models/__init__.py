@@ -1,3 +1,4 @@
 from controltower.models.audit import AuditEvent
+from controltower.models.exceptions import BusinessException
 
-__all__ = ["AuditEvent"]
+__all__ = ["AuditEvent", "BusinessException"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from canonical import services as canonical
+from integrations.choices import Outcome
 from integrations.flows import handles
+from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.sync import sync_state_record
 
 if TYPE_CHECKING:
@@ -24,6 +26,11 @@ def legal_entity_sync(tx: Transaction) -> str:
         version=tx.event_version or 1,
         source_system=tx.source_system.slug,
     )
+    if result.outcome == Outcome.APPLIED and result.record.active:
+        exceptions_clear(
+            waiting_on=waiting_key("legal_entity", result.record.code),
+            resolution=f"Legal entity {result.record.code} arrived from {tx.source_system.slug}.",
+        )
     sync_state_record(
         record=result.record,
         system=tx.source_system,

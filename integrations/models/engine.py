@@ -87,6 +87,14 @@ class Transaction(models.Model):
     )
     last_error = models.TextField(blank=True)
     errors = models.JSONField(null=True, blank=True, help_text="Field errors of a refused event.")
+    exception = models.ForeignKey(
+        "controltower.BusinessException",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="transactions",
+        help_text="The business exception this transaction is blocked by.",
+    )
     sla_due_at = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -30,6 +30,7 @@ from integrations.choices import AttemptOutcome, ErrorClass, TransactionState
 from integrations.errors import IntegrationError
 from integrations.flows import handler_for
 from integrations.models import Attempt, Flow, Transaction
+from integrations.services.exceptions import exception_raise
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +192,9 @@ def transaction_run(tx: Transaction) -> TransactionState | None:
         logger.warning("Transaction %s was taken over by another worker; skipped.", tx.pk)
         return None
     except RuleViolation as exc:
-        failure = IntegrationError.business(exc.message, code=exc.code, details=exc.details)
+        failure = IntegrationError.business(
+            exc.message, code=exc.code, details=exc.details, waiting_on=exc.waiting_on
+        )
     except IntegrationError as exc:
         failure = exc
     except Exception as exc:  # a bug or an unexpected outage: retried, and visible
@@ -255,12 +258,17 @@ def _record_failure(
             retry_after=failure.retry_after,
         )
         changes.update(next_attempt_at=now + timedelta(seconds=delay))
-    with transaction.atomic():
-        if not _ours(tx).update(state=state, **changes):
-            return None
-        _attempt(tx, number, started_at, clock, attempt_outcome, failure)
-        if delay is not None:
-            transactions_enqueue(transactions=[tx], countdown=delay)
+    try:
+        with transaction.atomic():
+            if state == TransactionState.BLOCKED:
+                changes["exception"] = exception_raise(tx=tx, failure=failure)
+            if not _ours(tx).update(state=state, **changes):
+                raise ClaimLost
+            _attempt(tx, number, started_at, clock, attempt_outcome, failure)
+            if delay is not None:
+                transactions_enqueue(transactions=[tx], countdown=delay)
+    except ClaimLost:
+        return None
     return state
 
 

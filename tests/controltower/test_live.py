@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
@@ -17,6 +19,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 application = URLRouter(websocket_urlpatterns)
 
 
+def run(scenario):
+    """Runs a coroutine on its own loop in its own thread (Playwright may own this thread's loop)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, scenario()).result(timeout=30)
+
+
 def test_an_anonymous_socket_is_closed():
     async def scenario():
         communicator = WebsocketCommunicator(application, "/ws/live/")
@@ -24,7 +32,7 @@ def test_an_anonymous_socket_is_closed():
         connected, code = await communicator.connect()
         return connected, code
 
-    assert async_to_sync(scenario)() == (False, 4401)
+    assert run(scenario) == (False, 4401)
 
 
 def test_a_signed_in_socket_receives_the_live_group_messages(user_with_role):
@@ -43,4 +51,4 @@ def test_a_signed_in_socket_receives_the_live_group_messages(user_with_role):
         await communicator.disconnect()
         return message
 
-    assert async_to_sync(scenario)() == {"kind": "transaction", "state": "succeeded"}
+    assert run(scenario) == {"kind": "transaction", "state": "succeeded"}
