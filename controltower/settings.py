@@ -233,6 +233,9 @@ CT_PROCESSING_LEASE_SECONDS = env_int("CT_PROCESSING_LEASE_SECONDS", 120)
 CT_RECEIVED_GRACE_SECONDS = env_int("CT_RECEIVED_GRACE_SECONDS", 30)
 CT_SWEEP_INTERVAL_SECONDS = env_int("CT_SWEEP_INTERVAL_SECONDS", 15)
 
+# --- Outbound calls ---------------------------------------------------------
+CT_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("CT_OUTBOUND_TIMEOUT_SECONDS", "10"))
+
 # --- Celery -------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 BROKER_DIR = env_path("CT_BROKER_DIR", VAR_DIR / "broker")

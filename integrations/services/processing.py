@@ -27,6 +27,7 @@ from django.utils import timezone
 from canonical.errors import RuleViolation
 from controltower.logging import correlation_id_var
 from integrations.choices import AttemptOutcome, ErrorClass, TransactionState
+from integrations.clients.http import calls_var
 from integrations.errors import IntegrationError
 from integrations.flows import handler_for
 from integrations.models import Attempt, Flow, Transaction
@@ -164,10 +165,19 @@ def _ours(tx: Transaction):
 
 def transaction_run(tx: Transaction) -> TransactionState | None:
     """Runs one claimed transaction and records the attempt. Returns its new state."""
+    correlation = correlation_id_var.set(tx.correlation_id)
+    calls = calls_var.set([])  # the attempt's outbound calls, for its Attempt row
+    try:
+        return _run(tx)
+    finally:
+        calls_var.reset(calls)
+        correlation_id_var.reset(correlation)
+
+
+def _run(tx: Transaction) -> TransactionState | None:
     number = tx.attempts_count + 1
     started_at = timezone.now()
     clock = time.perf_counter()
-    token = correlation_id_var.set(tx.correlation_id)
     try:
         handler = handler_for(tx.event_type)
         with transaction.atomic():
@@ -202,8 +212,6 @@ def transaction_run(tx: Transaction) -> TransactionState | None:
         failure = IntegrationError(
             f"{type(exc).__name__}: {exc}", transient=True, error_class=ErrorClass.INTERNAL
         )
-    finally:
-        correlation_id_var.reset(token)
     return _record_failure(tx, number, started_at, clock, failure)
 
 
@@ -215,6 +223,7 @@ def _attempt(
     outcome: AttemptOutcome,
     failure: IntegrationError | None = None,
 ) -> None:
+    calls = calls_var.get() or []
     Attempt.objects.create(
         transaction_id=tx.pk,
         number=number,
@@ -223,8 +232,8 @@ def _attempt(
         outcome=outcome,
         error_class=failure.error_class if failure else "",
         error_message=failure.message if failure else "",
-        outbound_status=failure.outbound_status if failure else None,
-        outbound_summary=failure.outbound_summary if failure else "",
+        outbound_status=calls[-1].status if calls else None,
+        outbound_summary="\n".join(str(call) for call in calls),
         worker=WORKER,
     )
 

@@ -1,0 +1,1 @@
+"""Outbound clients: the tower calling ERP and PSA over HTTP."""

@@ -1,0 +1,95 @@
+"""An ERP in the NetSuite REST style (``/services/rest/record/v1/<record>``).
+
+Creates answer 204 with the new record's URL in ``Location``. The ERP does not
+de-duplicate, so every create first looks the record up by its ``externalId``
+(our business key): a create whose answer was lost is found, not made twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from integrations.choices import ErrorClass
+from integrations.clients.http import request
+from integrations.errors import IntegrationError
+from integrations.models import ConnectedSystem
+
+
+def netsuite_message(response: httpx.Response) -> str:
+    """The vendor's own words from NetSuite's error body."""
+    try:
+        body = response.json()
+        details = body.get("o:errorDetails") or []
+        if details:
+            first = details[0]
+            code = first.get("o:errorCode", "")
+            path = first.get("o:errorPath", "")
+            return f"{first.get('detail', '')} [{code}{' at ' + path if path else ''}]".strip()
+        return str(body.get("title") or response.reason_phrase)
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+
+
+class ErpClient:
+    def __init__(self, system: ConnectedSystem) -> None:
+        if not system.base_url:
+            raise IntegrationError(
+                f"System {system.slug!r} has no base URL.",
+                transient=False,
+                error_class=ErrorClass.CONFIGURATION,
+                code="other",
+            )
+        self.system = system
+        self.base = system.base_url.rstrip("/") + "/services/rest/record/v1"
+
+    def _url(self, *parts: str) -> str:
+        return "/".join([self.base, *parts])
+
+    def find(self, record: str, external_id: str) -> str | None:
+        response = request(
+            "GET",
+            self._url(record),
+            params={"q": f'externalId IS "{external_id}"'},
+            vendor_message=netsuite_message,
+        )
+        items = response.json().get("items") or []
+        return str(items[0]["id"]) if items else None
+
+    def get(self, record: str, record_id: str) -> dict[str, Any]:
+        return request("GET", self._url(record, record_id), vendor_message=netsuite_message).json()
+
+    def create(self, record: str, body: dict[str, Any], *, idempotency_key: str) -> str:
+        response = request(
+            "POST",
+            self._url(record),
+            json=body,
+            idempotency_key=idempotency_key,
+            vendor_message=netsuite_message,
+        )
+        location = response.headers.get("Location", "")
+        record_id = location.rstrip("/").rsplit("/", 1)[-1]
+        if not record_id:
+            raise IntegrationError.transient_failure(
+                f"ERP created a {record} without a Location header.",
+                outbound_status=response.status_code,
+            )
+        return record_id
+
+    def ensure(self, record: str, body: dict[str, Any], *, idempotency_key: str) -> str:
+        """The id of the record with ``body['externalId']``, created if the ERP has none."""
+        return self.find(record, body["externalId"]) or self.create(
+            record, body, idempotency_key=idempotency_key
+        )
+
+    def update(
+        self, record: str, record_id: str, body: dict[str, Any], *, idempotency_key: str
+    ) -> None:
+        request(
+            "PATCH",
+            self._url(record, record_id),
+            json=body,
+            idempotency_key=idempotency_key,
+            vendor_message=netsuite_message,
+        )

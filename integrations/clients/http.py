@@ -1,0 +1,126 @@
+"""One way of calling another system: pooled httpx clients, timeouts, error classes.
+
+429, 5xx, timeouts and connection failures are transient (retried with backoff,
+honouring ``Retry-After``); 401/403 are an authentication failure and other 4xx a
+``downstream_rejected`` business exception carrying the vendor's own message.
+Every call of an attempt is logged so that the Attempt row shows its outbound calls.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import email.utils
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from integrations.choices import ErrorClass
+from integrations.errors import IntegrationError
+
+_clients: dict[str, httpx.Client] = {}
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    url: str
+    status: int | None
+    duration_ms: int
+    summary: str
+
+    def __str__(self) -> str:
+        status = self.status if self.status is not None else "no answer"
+        return f"{self.method} {self.url} -> {status} ({self.duration_ms} ms){' ' + self.summary if self.summary else ''}"
+
+
+calls_var: contextvars.ContextVar[list[Call] | None] = contextvars.ContextVar("calls", default=None)
+
+
+def client() -> httpx.Client:
+    """The process's pooled client (one pool per worker process)."""
+    key = "default"
+    if key not in _clients:
+        timeout = settings.CT_OUTBOUND_TIMEOUT_SECONDS
+        _clients[key] = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+            headers={"User-Agent": "integration-control-tower"},
+        )
+    return _clients[key]
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _log(call: Call) -> None:
+    calls = calls_var.get()
+    if calls is not None:
+        calls.append(call)
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    json: Any = None,
+    params: dict[str, str] | None = None,
+    idempotency_key: str | None = None,
+    vendor_message: Callable[[httpx.Response], str],
+) -> httpx.Response:
+    headers = {"Accept": "application/json"}
+    if idempotency_key:
+        headers["Idempotency-Key"] = idempotency_key
+    started = time.perf_counter()
+    try:
+        response = client().request(method, url, json=json, params=params, headers=headers)
+    except httpx.TimeoutException as exc:
+        _log(Call(method, url, None, _ms(started), "timed out"))
+        raise IntegrationError.transient_failure(f"{method} {url} timed out: {exc}") from exc
+    except httpx.TransportError as exc:
+        _log(Call(method, url, None, _ms(started), type(exc).__name__))
+        raise IntegrationError.transient_failure(f"{method} {url} failed: {exc}") from exc
+    summary = "" if response.is_success else _summary(response)
+    _log(Call(method, url, response.status_code, _ms(started), summary))
+    if response.is_success:
+        return response
+    status = response.status_code
+    common = {"outbound_status": status, "outbound_summary": summary}
+    if status == 429 or status >= 500:
+        raise IntegrationError.transient_failure(
+            f"{method} {url} answered {status}: {vendor_message(response)}",
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            **common,
+        )
+    error_class = (
+        ErrorClass.AUTHENTICATION if status in (401, 403) else ErrorClass.DOWNSTREAM_REJECTION
+    )
+    raise IntegrationError.business(
+        f"{method} {url} was refused ({status}): {vendor_message(response)}",
+        code="downstream_rejected",
+        error_class=error_class,
+        details={"status": status, "vendor_message": vendor_message(response), "url": url},
+        **common,
+    )
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def _summary(response: httpx.Response) -> str:
+    return response.text[:500]

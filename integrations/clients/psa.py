@@ -1,0 +1,58 @@
+"""A PSA REST API (``/api/v1/<resource>``): creates answer 201 with the record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from integrations.choices import ErrorClass
+from integrations.clients.http import request
+from integrations.errors import IntegrationError
+from integrations.models import ConnectedSystem
+
+
+def psa_message(response: httpx.Response) -> str:
+    try:
+        error = response.json().get("error") or {}
+        return f"{error.get('message', '')} [{error.get('code', '')}]".strip()
+    except (ValueError, AttributeError):
+        return response.text[:200] or response.reason_phrase
+
+
+class PsaClient:
+    def __init__(self, system: ConnectedSystem) -> None:
+        if not system.base_url:
+            raise IntegrationError(
+                f"System {system.slug!r} has no base URL.",
+                transient=False,
+                error_class=ErrorClass.CONFIGURATION,
+                code="other",
+            )
+        self.base = system.base_url.rstrip("/") + "/api/v1"
+
+    def find(self, resource: str, *, field: str, value: str) -> dict[str, Any] | None:
+        response = request(
+            "GET", f"{self.base}/{resource}", params={field: value}, vendor_message=psa_message
+        )
+        body = response.json()
+        items = body.get("results", body) if isinstance(body, dict) else body
+        return next((item for item in items if str(item.get(field)) == value), None)
+
+    def create(
+        self, resource: str, body: dict[str, Any], *, idempotency_key: str
+    ) -> dict[str, Any]:
+        return request(
+            "POST",
+            f"{self.base}/{resource}",
+            json=body,
+            idempotency_key=idempotency_key,
+            vendor_message=psa_message,
+        ).json()
+
+    def ensure(
+        self, resource: str, body: dict[str, Any], *, key_field: str, idempotency_key: str
+    ) -> str:
+        found = self.find(resource, field=key_field, value=str(body[key_field]))
+        record = found or self.create(resource, body, idempotency_key=idempotency_key)
+        return str(record["id"])
