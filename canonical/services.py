@@ -7,14 +7,27 @@ neither writes anything. Callers run these inside their own ``transaction.atomic
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, models, transaction
 
+from canonical.choices import BillingModel, ContractStatus, ProjectStatus
 from canonical.errors import RuleViolation
-from canonical.models import Customer, LegalEntity
+from canonical.models import (
+    BillingMilestone,
+    Contract,
+    ContractVersion,
+    Customer,
+    LegalEntity,
+    Project,
+    RateCard,
+)
 
 M = TypeVar("M", bound=models.Model)
 
@@ -138,3 +151,136 @@ def _active_legal_entity(*, code: str) -> LegalEntity:
         details={"legal_entity": code},
         waiting_on=f"legal_entity:{code}",
     )
+
+
+def _customer_for(*, number: str) -> Customer:
+    customer = Customer.objects.filter(number=_key(number)).first()
+    if customer is None:
+        raise RuleViolation(
+            message=f"Customer '{_key(number)}' does not exist.",
+            code="unknown_customer",
+            details={"customer": _key(number)},
+            waiting_on=f"customer:{_key(number)}",
+        )
+    return customer
+
+
+def _rate_card_for(*, code: str) -> RateCard:
+    rate_card = RateCard.objects.filter(code=_key(code)).first()
+    if rate_card is None:
+        raise RuleViolation(
+            message=f"Rate card '{_key(code)}' does not exist.",
+            code="missing_rate_card",
+            details={"rate_card": _key(code)},
+            waiting_on=f"rate_card:{_key(code)}",
+        )
+    return rate_card
+
+
+@dataclass(frozen=True)
+class ContractTerms:
+    """A contract's terms as signed or amended: what a ContractVersion keeps."""
+
+    number: str
+    customer: str
+    legal_entity: str
+    currency: str
+    billing_model: str
+    start_date: date
+    end_date: date | None = None
+    rate_card: str = ""
+    rates: dict[str, Decimal] = field(default_factory=dict)
+    cap_amount: Decimal | None = None
+    milestones: tuple[dict[str, Any], ...] = ()
+    project_code: str = ""
+    project_name: str = ""
+    signed_at: datetime | None = None
+
+    def snapshot(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self), cls=DjangoJSONEncoder))
+
+
+@dataclass(frozen=True)
+class ContractResult:
+    contract: Contract
+    project: Project | None
+    outcome: UpsertOutcome
+    created: bool
+
+
+def contract_sign(
+    *, terms: ContractTerms, version: int, source_system: str, correlation_id: str
+) -> ContractResult:
+    """Records a signed contract, its immutable version, its project and milestones.
+
+    Refuses (RuleViolation) a contract whose customer, legal entity or rate card the
+    tower does not know, or a time-and-materials contract with no rate at all.
+    """
+    customer = _customer_for(number=terms.customer)
+    legal_entity = _active_legal_entity(code=_key(terms.legal_entity))
+    rate_card = _rate_card_for(code=terms.rate_card) if terms.rate_card else None
+    if terms.billing_model in (BillingModel.TIME_AND_MATERIALS, BillingModel.RETAINER):
+        if rate_card is None and not terms.rates:
+            raise RuleViolation(
+                message=f"Contract {terms.number} bills time but names no rate card and no rates.",
+                code="missing_rate_card",
+                details={"contract": terms.number},
+                waiting_on=f"contract_rates:{_key(terms.number)}",
+            )
+    result = _upsert(
+        Contract,
+        lookup={"number": _key(terms.number)},
+        version=version,
+        source_system=source_system,
+        values=lambda: {
+            "customer": customer,
+            "legal_entity": legal_entity,
+            "rate_card": rate_card,
+            "billing_model": terms.billing_model,
+            "currency": _key(terms.currency),
+            "start_date": terms.start_date,
+            "end_date": terms.end_date,
+            "cap_amount": terms.cap_amount,
+            "status": ContractStatus.SIGNED,
+            "signed_at": terms.signed_at,
+            "correlation_id": correlation_id,
+        },
+    )
+    contract: Contract = result.record  # type: ignore[assignment]
+    if result.outcome != "applied":
+        return ContractResult(contract, contract.projects.first(), result.outcome, False)
+    ContractVersion.objects.create(
+        contract=contract, version=version, terms=terms.snapshot(), effective_date=terms.start_date
+    )
+    project = None
+    if terms.project_code:
+        project = _upsert(
+            Project,
+            lookup={"code": _key(terms.project_code)},
+            version=version,
+            source_system=source_system,
+            values=lambda: {
+                "name": terms.project_name or terms.project_code,
+                "contract": contract,
+                "customer": customer,
+                "legal_entity": legal_entity,
+                "status": ProjectStatus.ACTIVE,
+                "billable": True,
+                "start_date": terms.start_date,
+                "end_date": terms.end_date,
+            },
+        ).record
+    for milestone in terms.milestones:
+        BillingMilestone.objects.update_or_create(
+            contract=contract,
+            code=_key(milestone["code"]),
+            defaults={
+                "project": project,
+                "name": milestone["name"],
+                "due_date": milestone.get("due_date"),
+                "amount": Decimal(str(milestone["amount"])),
+                "version": version,
+                "source_system": source_system,
+            },
+        )
+    return ContractResult(contract, project, "applied", result.created)  # type: ignore[arg-type]

@@ -1,8 +1,16 @@
 """Flow handlers, found by event type.
 
-A handler takes a claimed Transaction, applies it inside the caller's database
-transaction, and returns its Outcome; it raises ``IntegrationError`` (or a
-canonical ``RuleViolation``) when it cannot.
+A handler takes a claimed Transaction and returns its Outcome; it raises
+``IntegrationError`` (or a canonical ``RuleViolation``) when it cannot.
+
+By default the engine runs a handler inside the database transaction that also
+records its success, so its effect and the transaction's new state commit
+together. A handler that calls other systems is registered with ``atomic=False``:
+no database transaction may stay open across an HTTP call (on SQLite the other
+system's own writes would wait on it), so such a handler commits its canonical
+writes in short transactions of its own and must be safe to run again: canonical
+writes are versioned, and each push is skipped when the sync state shows the
+target already holds the record's version.
 """
 
 from __future__ import annotations
@@ -19,14 +27,21 @@ if TYPE_CHECKING:
 Handler = Callable[["Transaction"], str]
 
 _HANDLERS: dict[str, Handler] = {}
+_NON_ATOMIC: set[str] = set()
 
 
-def handles(event_type: str) -> Callable[[Handler], Handler]:
+def handles(event_type: str, *, atomic: bool = True) -> Callable[[Handler], Handler]:
     def register(func: Handler) -> Handler:
         _HANDLERS[event_type] = func
+        if not atomic:
+            _NON_ATOMIC.add(event_type)
         return func
 
     return register
+
+
+def runs_atomically(event_type: str) -> bool:
+    return event_type not in _NON_ATOMIC
 
 
 def handler_for(event_type: str) -> Handler:
@@ -41,4 +56,7 @@ def handler_for(event_type: str) -> Handler:
         ) from None
 
 
-from integrations.flows import master_data  # noqa: E402,F401  (registers its handlers)
+from integrations.flows import (  # noqa: E402,F401  (register handlers)
+    contract_to_project,
+    master_data,
+)

@@ -55,6 +55,11 @@ def customer_sync(tx: Transaction) -> str:
         version=tx.event_version or 1,
         source_system=tx.source_system.slug,
     )
+    if result.outcome == Outcome.APPLIED:
+        exceptions_clear(
+            waiting_on=waiting_key("customer", result.record.number),
+            resolution=f"Customer {result.record.number} arrived from {tx.source_system.slug}.",
+        )
     sync_state_record(
         record=result.record,
         system=tx.source_system,

@@ -29,7 +29,7 @@ from controltower.logging import correlation_id_var
 from integrations.choices import AttemptOutcome, ErrorClass, TransactionState
 from integrations.clients.http import calls_var
 from integrations.errors import IntegrationError
-from integrations.flows import handler_for
+from integrations.flows import handler_for, runs_atomically
 from integrations.models import Attempt, Flow, Transaction
 from integrations.services.exceptions import exception_raise
 
@@ -180,8 +180,10 @@ def _run(tx: Transaction) -> TransactionState | None:
     clock = time.perf_counter()
     try:
         handler = handler_for(tx.event_type)
+        outcome = None if runs_atomically(tx.event_type) else handler(tx)
         with transaction.atomic():
-            outcome = handler(tx)
+            if outcome is None:
+                outcome = handler(tx)
             finished_at = timezone.now()
             if not _ours(tx).update(
                 state=TransactionState.SUCCEEDED,

@@ -69,3 +69,38 @@ def signed_post(
     return client.generic(
         "POST", f"/api/v1/inbound/{system}/", raw, content_type="application/json", **headers
     )
+
+
+def contract_event(
+    number: str = "K-5001",
+    *,
+    customer: str = "C-1001",
+    legal_entity: str = "US01",
+    project_code: str | None = None,
+    rate_card: str = "RC-US-STD",
+    version: int = 1,
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "type": "contract.signed",
+        "id": event_id or f"evt-k-{next(_ids)}-{time.monotonic_ns()}",
+        "occurred_at": "2026-11-02T09:30:00Z",
+        "version": version,
+        "data": {
+            "number": number,
+            "customer": customer,
+            "legal_entity": legal_entity,
+            "currency": "USD",
+            "billing_model": "time_and_materials",
+            "start_date": "2026-11-02",
+            "end_date": "2027-06-30",
+            "rate_card": rate_card,
+            "cap_amount": "250000.00",
+            "milestones": [
+                {"code": "M1", "name": "Discovery signed off", "due_date": "2026-12-15", "amount": "20000"},
+                {"code": "M2", "name": "Go-live", "due_date": "2027-05-30", "amount": 45000.5},
+            ],
+            "project": {"code": project_code or f"P-{number}", "name": f"Delivery for {number}"},
+            "signed_at": "2026-11-02T09:00:00Z",
+        },
+    }

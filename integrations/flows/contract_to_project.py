@@ -1,0 +1,175 @@
+"""Contract to project: a signed contract becomes a project shell and billing schedule in
+the ERP and a project in the PSA, each created once whatever the redelivery."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from django.db import transaction
+
+from canonical import services as canonical
+from canonical.models import Contract, Project
+from integrations.choices import Outcome, SystemKind
+from integrations.clients.erp import ErpClient
+from integrations.clients.psa import PsaClient
+from integrations.flows import handles
+from integrations.selectors import holds_version, sync_state_for, target_system
+from integrations.services.sync import sync_state_record
+
+if TYPE_CHECKING:
+    from integrations.models import Transaction
+
+
+def terms_from(data: dict[str, Any]) -> canonical.ContractTerms:
+    project = data.get("project") or {}
+    return canonical.ContractTerms(
+        number=data["number"],
+        customer=data["customer"],
+        legal_entity=data["legal_entity"],
+        currency=data["currency"],
+        billing_model=data["billing_model"],
+        start_date=date.fromisoformat(data["start_date"]),
+        end_date=date.fromisoformat(data["end_date"]) if data.get("end_date") else None,
+        rate_card=data.get("rate_card", ""),
+        rates={line["role"]: Decimal(str(line["rate"])) for line in data.get("rates", [])},
+        cap_amount=Decimal(str(data["cap_amount"])) if data.get("cap_amount") is not None else None,
+        milestones=tuple(data.get("milestones", [])),
+        project_code=project.get("code", ""),
+        project_name=project.get("name", ""),
+        signed_at=datetime.fromisoformat(data["signed_at"].replace("Z", "+00:00"))
+        if data.get("signed_at")
+        else None,
+    )
+
+
+@handles("contract.signed", atomic=False)
+def contract_to_project(tx: Transaction) -> str:
+    data = tx.normalized["data"]
+    with transaction.atomic():
+        result = canonical.contract_sign(
+            terms=terms_from(data),
+            version=tx.event_version or 1,
+            source_system=tx.source_system.slug,
+            correlation_id=tx.correlation_id,
+        )
+        if result.outcome == Outcome.STALE:
+            return result.outcome
+        contract = result.contract
+        source_state = sync_state_for(contract, tx.source_system)
+        # A retry of this transaction finds its own earlier write: still "applied".
+        outcome = (
+            Outcome.APPLIED
+            if result.outcome == Outcome.APPLIED
+            or (source_state and source_state.last_transaction_id == tx.pk)
+            else result.outcome
+        )
+        sync_state_record(
+            record=contract,
+            system=tx.source_system,
+            external_id=data.get("external_id") or contract.number,
+            version=contract.version,
+            content=data,
+            outcome=result.outcome,
+            transaction=tx,
+        )
+    if result.project is not None:
+        _push_project(tx, contract, result.project)
+    return outcome
+
+
+def _push(tx: Transaction, record, system, *, external_id_of, content: dict[str, Any]) -> str:
+    """Pushes ``record`` to ``system`` unless it already holds this version; returns its id there."""
+    held = holds_version(record, system)
+    if held:
+        return held.external_id
+    external_id = external_id_of()
+    with transaction.atomic():
+        sync_state_record(
+            record=record,
+            system=system,
+            external_id=external_id,
+            version=record.version,
+            content=content,
+            outcome=Outcome.APPLIED,
+            transaction=tx,
+        )
+    return external_id
+
+
+def _push_project(tx: Transaction, contract: Contract, project: Project) -> None:
+    """Creates the ERP project shell with its billing schedule, and the PSA project, once."""
+    erp_system = target_system(SystemKind.ERP)
+    erp = ErpClient(erp_system)
+    customer = contract.customer
+    erp_customer = {
+        "externalId": customer.number,
+        "entityId": customer.number,
+        "companyName": customer.name,
+        "subsidiary": {"id": customer.legal_entity.code},
+        "currency": {"refName": customer.currency},
+    }
+    customer_id = _push(
+        tx,
+        customer,
+        erp_system,
+        content=erp_customer,
+        external_id_of=lambda: erp.ensure(
+            "customer",
+            erp_customer,
+            idempotency_key=f"customer:{customer.number}:v{customer.version}",
+        ),
+    )
+    job = {
+        "externalId": project.code,
+        "entityId": project.code,
+        "companyName": project.name,
+        "customer": {"id": customer_id},
+        "subsidiary": {"id": contract.legal_entity.code},
+        "startDate": project.start_date.isoformat(),
+        "endDate": project.end_date.isoformat() if project.end_date else None,
+        "custentity_contract_number": contract.number,
+        "billingSchedule": {
+            "items": [
+                {
+                    "code": m.code,
+                    "name": m.name,
+                    "dueDate": m.due_date.isoformat() if m.due_date else None,
+                    "amount": str(m.amount),
+                }
+                for m in contract.milestones.order_by("code")
+            ]
+        },
+    }
+    _push(
+        tx,
+        project,
+        erp_system,
+        content=job,
+        external_id_of=lambda: erp.ensure(
+            "job", job, idempotency_key=f"project:{project.code}:v{project.version}:erp"
+        ),
+    )
+    psa_system = target_system(SystemKind.PSA)
+    psa_project = {
+        "code": project.code,
+        "name": project.name,
+        "customer": customer.number,
+        "contract": contract.number,
+        "status": project.status,
+        "start_date": project.start_date.isoformat(),
+        "end_date": project.end_date.isoformat() if project.end_date else None,
+    }
+    _push(
+        tx,
+        project,
+        psa_system,
+        content=psa_project,
+        external_id_of=lambda: PsaClient(psa_system).ensure(
+            "projects",
+            psa_project,
+            key_field="code",
+            idempotency_key=f"project:{project.code}:v{project.version}:psa",
+        ),
+    )
