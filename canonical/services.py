@@ -27,6 +27,8 @@ from canonical.models import (
     LegalEntity,
     Project,
     RateCard,
+    RateCardLine,
+    Resource,
 )
 
 M = TypeVar("M", bound=models.Model)
@@ -284,3 +286,93 @@ def contract_sign(
             },
         )
     return ContractResult(contract, project, "applied", result.created)  # type: ignore[arg-type]
+
+
+def resource_upsert(
+    *,
+    employee_number: str,
+    name: str,
+    role: str,
+    legal_entity_code: str,
+    version: int,
+    source_system: str,
+    email: str = "",
+    cost_rate: Decimal | None = None,
+    active: bool = True,
+) -> UpsertResult:
+    return _upsert(
+        Resource,
+        lookup={"employee_number": _key(employee_number)},
+        version=version,
+        source_system=source_system,
+        values=lambda: {
+            "name": name.strip(),
+            "email": email.strip(),
+            "role": role.strip(),
+            "legal_entity": _active_legal_entity(code=_key(legal_entity_code)),
+            "cost_rate": cost_rate,
+            "active": active,
+        },
+    )
+
+
+def rate_card_upsert(
+    *,
+    code: str,
+    name: str,
+    currency: str,
+    lines: dict[str, Decimal],
+    version: int,
+    source_system: str,
+    legal_entity_code: str = "",
+) -> UpsertResult:
+    """Creates or changes a rate card; its lines become exactly ``lines`` (role -> rate)."""
+    result = _upsert(
+        RateCard,
+        lookup={"code": _key(code)},
+        version=version,
+        source_system=source_system,
+        values=lambda: {
+            "name": name.strip(),
+            "currency": _key(currency),
+            "legal_entity": _active_legal_entity(code=_key(legal_entity_code))
+            if legal_entity_code
+            else None,
+        },
+    )
+    if result.outcome == "applied":
+        card: RateCard = result.record  # type: ignore[assignment]
+        card.lines.exclude(role__in=list(lines)).delete()
+        for role, rate in lines.items():
+            RateCardLine.objects.update_or_create(rate_card=card, role=role, defaults={"rate": rate})
+    return result
+
+
+def project_for(*, code: str) -> Project:
+    project = Project.objects.filter(code=_key(code)).first()
+    if project is None:
+        raise RuleViolation(
+            message=f"Project '{_key(code)}' does not exist.",
+            code="unknown_project",
+            details={"project": _key(code)},
+            waiting_on=f"project:{_key(code)}",
+        )
+    return project
+
+
+def project_change(*, code: str, source_system: str, changes: dict[str, Any]) -> Project:
+    """Applies another system's change to a project the tower holds; its version grows by one.
+
+    A project hears from the contract and from the PSA, each with its own version
+    numbers, so the caller judges staleness against that system's sync state.
+    """
+    project = Project.objects.select_for_update().filter(code=_key(code)).first()
+    if project is None:
+        project_for(code=code)  # raises unknown_project
+    for field_name, value in changes.items():
+        if value is not None:
+            setattr(project, field_name, value)
+    project.version += 1
+    project.source_system = source_system
+    project.save()
+    return project

@@ -97,10 +97,28 @@ def contract_event(
             "rate_card": rate_card,
             "cap_amount": "250000.00",
             "milestones": [
-                {"code": "M1", "name": "Discovery signed off", "due_date": "2026-12-15", "amount": "20000"},
+                {
+                    "code": "M1",
+                    "name": "Discovery signed off",
+                    "due_date": "2026-12-15",
+                    "amount": "20000",
+                },
                 {"code": "M2", "name": "Go-live", "due_date": "2027-05-30", "amount": 45000.5},
             ],
             "project": {"code": project_code or f"P-{number}", "name": f"Delivery for {number}"},
             "signed_at": "2026-11-02T09:00:00Z",
         },
+    }
+
+
+def event(
+    event_type: str, data: dict[str, Any], *, version: int = 1, event_id: str | None = None
+) -> dict[str, Any]:
+    """Any canonical event."""
+    return {
+        "type": event_type,
+        "id": event_id or f"evt-{event_type}-{next(_ids)}-{time.monotonic_ns()}",
+        "occurred_at": "2026-11-02T09:30:00Z",
+        "version": version,
+        "data": data,
     }
