@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "controltower",
     "canonical",
     "integrations",
+    "integrations.simulator",
 ]
 
 MIDDLEWARE = [
@@ -233,6 +234,13 @@ CT_PROCESSING_LEASE_SECONDS = env_int("CT_PROCESSING_LEASE_SECONDS", 120)
 CT_RECEIVED_GRACE_SECONDS = env_int("CT_RECEIVED_GRACE_SECONDS", 30)
 CT_SWEEP_INTERVAL_SECONDS = env_int("CT_SWEEP_INTERVAL_SECONDS", 15)
 
+# --- Simulator ------------------------------------------------------------------
+# The simulated ERP, PSA, CRM and CLM under /simulator/ have no authentication: on only
+# in demo mode unless asked for.
+CT_SIMULATOR_ENABLED = env_bool("CT_SIMULATOR_ENABLED", default=DEMO)
+# Where the simulator's CRM and CLM send their signed events.
+CT_TOWER_URL = os.environ.get("CT_TOWER_URL", "http://127.0.0.1:8000")
+
 # --- Outbound calls ---------------------------------------------------------
 CT_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("CT_OUTBOUND_TIMEOUT_SECONDS", "10"))
 
@@ -270,6 +278,7 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR),
         "data_folder_out": str(BROKER_DIR),
+        "control_folder": str(BROKER_DIR / "control"),
         # kombu polls the folder once a second by default; a quarter second keeps the demo brisk.
         "polling_interval": 0.25,
     }

@@ -1,0 +1,85 @@
+"""The system simulator: ERP, PSA, CRM and CLM as HTTP APIs with their own stored state.
+
+Served by the tower's own server under ``/simulator/<system>/`` (``urls.py`` has the map),
+so the demo and the tests reach them over real HTTP on loopback. No authentication:
+these mimic machine APIs for loopback use, and they answer 404 unless the simulator is
+enabled (``CT_DEMO=1``, or the setting ``CT_SIMULATOR_ENABLED``), because ``_emit``
+signs whatever it is given with the systems' secrets.
+
+ERP, NetSuite REST record style, base ``/simulator/erp/services/rest/record/v1/``
+-------------------------------------------------------------------------------------
+
+``POST {kind}`` answers ``204 No Content`` with ``Location: .../record/v1/{kind}/{id}``
+(ids are numeric strings). Nothing is de-duplicated: a second POST is a second record.
+The ``Idempotency-Key`` (or ``X-NetSuite-Idempotency-Key``) header is stored on the
+record for inspection only. ``GET {kind}/{id}`` answers the record with ``id``,
+``createdDate`` and ``lastModifiedDate``; ``PATCH {kind}/{id}`` merges the top-level
+fields sent (204); ``DELETE`` (204). ``GET {kind}`` answers ``{"items": [...],
+"count", "totalResults", "hasMore", "offset", "links"}`` (``limit``/``offset``);
+``?q=externalId IS "K-5001"`` finds by ``externalId`` (the one query form understood).
+
+Request fields the tower sends, by record type:
+
+- ``customer``: ``{"entityId", "companyName", "subsidiary": {"id"},
+  "currency": {"refName"}, "externalId"}``
+- ``job`` (a project): ``{"entityId", "companyName", "customer": {"id"} or
+  {"externalId"}, "subsidiary": {"id"}, "startDate", "endDate", "externalId",
+  "custentity_contract_number", "billingSchedule": {"items": [{"code", "name",
+  "dueDate", "amount"}]}}``
+- ``projectCostForecast``: ``{"job": {"id"}, "resource", "role", "startDate",
+  "endDate", "allocationPercent", "costRate", "externalId"}``
+- ``invoice``: ``{"entity": {"id"}, "job": {"id"}, "subsidiary": {"id"},
+  "currency": {"refName"}, "tranDate", "externalId", "taxCode",
+  "item": {"items": [{"description", "quantity", "rate", "amount"}]}}``
+
+References: a ``{"id"}`` in ``job.customer``, ``projectCostForecast.job``,
+``invoice.entity`` or ``invoice.job`` must name an existing record (else 400
+``INVALID_KEY_OR_REF`` at that path); an ``{"externalId"}`` gets the ``id`` of the
+record with that external id when there is one, and is kept as sent otherwise.
+
+An invoice is answered with ``tranId`` (``INV<10000 + id>``, assigned on create),
+``total`` (sum of ``item.items[].amount``; ``quantity * rate`` for a line without one),
+``amountRemaining``, and ``status`` ``{"id": "open", "refName": "Open"}`` that becomes
+``{"id": "paidInFull", "refName": "Paid In Full"}`` once ``pay_after_seconds`` (a knob,
+default 60, 0 = never) have passed since creation; a PATCH of ``status`` sets it by hand.
+
+Errors come in NetSuite's body::
+
+    {"type": "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.1",
+     "title": "Bad Request", "status": 400,
+     "o:errorDetails": [{"detail": "...", "o:errorCode": "INVALID_KEY_OR_REF",
+                         "o:errorPath": "subsidiary"}]}
+
+with ``o:errorCode`` ``NONEXISTENT_ID`` (404, unknown id), ``INVALID_RCRD_TYPE`` (404,
+record type not simulated), ``USER_ERROR`` (400, body not a JSON object, bad query),
+``INVALID_KEY_OR_REF`` (400), ``INVALID_FLD_VALUE`` (400, a ``reject`` rule),
+``SERVICE_UNAVAILABLE`` (503, outage), ``CONCURRENCY_LIMIT_EXCEEDED`` (429, with
+``Retry-After``), ``UNEXPECTED_ERROR`` (500, error rate).
+
+PSA, CRM and CLM, plain REST, base ``/simulator/<system>/api/v1/``
+----------------------------------------------------------------------
+
+Collections: psa ``projects``, ``assignments``, ``time-entries``; crm ``accounts``,
+``opportunities``; clm ``contracts``, ``amendments``. ``POST`` answers 201 with the
+record (any JSON object, plus ``id``, ``created_at``, ``updated_at``) and a
+``Location``; ``GET {id}``, ``PATCH {id}`` (200, merges), ``DELETE {id}`` (204);
+``GET`` lists ``{"count": n, "results": [...]}``, filtered by ``?changed_since=<ISO
+8601>`` (updated at or after) and ``?external_id=``. Errors: ``{"error": {"code",
+"message", "field"?}}`` with codes ``not_found``, ``invalid_body``,
+``invalid_parameter``, ``invalid_field_value``, ``service_unavailable``,
+``rate_limited``, ``internal_error``.
+
+Control endpoints, every system (fault knobs not applied to them)
+-----------------------------------------------------------------
+
+- ``GET/PUT /simulator/<system>/_faults``: the knobs (``faults.py``); a PUT sets the
+  knobs it names, 400 ``{"message", "errors": {"<knob or reject[i].key>": [...]}}``.
+- ``POST /simulator/<system>/_reset``: deletes the system's records, restores the knobs.
+- ``POST /simulator/<system>/_emit`` ``{"events": [...], "tower_url": optional}``:
+  sends the events as one signed JSON array to ``<tower_url>/api/v1/inbound/<system>/``
+  (secret ``CT_SECRET_<SYSTEM>`` or ``demo-<system>-secret``; tower URL setting/env
+  ``CT_TOWER_URL``, default ``http://127.0.0.1:8000``) and answers with the tower's
+  status and body (502 if the tower does not answer).
+
+``manage.py generate_traffic`` sends realistic canonical traffic (``traffic.py``).
+"""

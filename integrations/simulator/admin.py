@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from integrations.simulator.models import SimulatedRecord, SimulatedSystem
+from integrations.simulator.services import system_reset
+
+
+@admin.register(SimulatedSystem)
+class SimulatedSystemAdmin(admin.ModelAdmin):
+    """The fault knobs, editable here as through ``PUT /simulator/<system>/_faults``."""
+
+    list_display = [
+        "slug",
+        "latency_ms",
+        "error_rate",
+        "throttle",
+        "retry_after_seconds",
+        "outage",
+        "pay_after_seconds",
+        "updated_at",
+    ]
+    list_editable = ["latency_ms", "error_rate", "throttle", "outage"]
+    readonly_fields = ["updated_at"]
+    fieldsets = [
+        (None, {"fields": ["slug"]}),
+        (
+            "Fault knobs",
+            {
+                "fields": [
+                    "latency_ms",
+                    "error_rate",
+                    "throttle",
+                    "retry_after_seconds",
+                    "outage",
+                    "reject",
+                ]
+            },
+        ),
+        ("ERP", {"fields": ["pay_after_seconds"]}),
+        (None, {"fields": ["updated_at"]}),
+    ]
+    actions = ["reset"]
+
+    @admin.action(description="Reset: delete their records and restore the default knobs")
+    def reset(self, request: HttpRequest, queryset: QuerySet[SimulatedSystem]) -> None:
+        deleted = sum(system_reset(system=system) for system in queryset)
+        self.message_user(
+            request, f"Reset {queryset.count()} system(s); {deleted} record(s) deleted."
+        )
+
+
+@admin.register(SimulatedRecord)
+class SimulatedRecordAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "system",
+        "kind",
+        "external_id",
+        "idempotency_key",
+        "created_at",
+        "updated_at",
+    ]
+    list_filter = ["system", "kind"]
+    search_fields = ["external_id", "idempotency_key"]
+    date_hierarchy = "created_at"
+    list_select_related = ["system"]

@@ -1,0 +1,170 @@
+"""Sends realistic signed canonical events, good and bad, to a tower's inbound API.
+
+    python manage.py generate_traffic --contracts 5 --days 10 --volume 4 --error-share 0.1 \\
+        [--tower-url http://127.0.0.1:8000] [--seed 7] [--batch 100] [--start 2026-11-02] \\
+        [--dry-run]
+
+The events come from ``integrations.simulator.traffic`` (the same seed gives the same
+events); each request is one signed JSON array from the system that owns the events
+(clm, psa, hris, crm). Prints what was sent and the tower's answers by status code;
+the last line is one JSON object. Exits non-zero if the tower refused a request.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from datetime import date
+from typing import Any
+
+import httpx
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from integrations.simulator.services import TOWER_TIMEOUT, events_send, tower_url_default
+from integrations.simulator.traffic import traffic_build, window_start
+
+
+def _share(value: str) -> float:
+    share = float(value)
+    if not 0 <= share <= 1:
+        raise ValueError(value)
+    return share
+
+
+class Command(BaseCommand):
+    help = (
+        "Sends realistic signed canonical events (a share of them bad) to the tower's inbound API."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--contracts", type=int, default=5, help="Contracts signed (5).")
+        parser.add_argument(
+            "--days", type=int, default=5, help="Working days of approved time (5)."
+        )
+        parser.add_argument(
+            "--volume", type=int, default=4, help="Time entries per contract and day (4)."
+        )
+        parser.add_argument(
+            "--error-share",
+            type=_share,
+            default=0.1,
+            help="Bad scenarios as a share of the good events, 0 to 1 (0.1).",
+        )
+        parser.add_argument(
+            "--tower-url",
+            default=None,
+            help="The tower (CT_TOWER_URL, else http://127.0.0.1:8000).",
+        )
+        parser.add_argument("--seed", type=int, default=None, help="Random seed (a new one).")
+        parser.add_argument("--batch", type=int, default=100, help="Events per request (100).")
+        parser.add_argument(
+            "--start",
+            type=date.fromisoformat,
+            default=None,
+            help="First working day of the time (default: so that the last one is before today).",
+        )
+        parser.add_argument("--dry-run", action="store_true", help="Build and count; send nothing.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["contracts"] < 0 or options["volume"] < 0 or options["days"] < 1:
+            raise CommandError("--contracts and --volume must be 0 or more, --days 1 or more.")
+        if not 1 <= options["batch"] <= 1000:
+            raise CommandError("--batch must be from 1 to 1000.")
+        seed = (
+            options["seed"]
+            if options["seed"] is not None
+            else random.SystemRandom().randrange(10**6)
+        )
+        start = options["start"] or window_start(end=timezone.localdate(), days=options["days"])
+        plan = traffic_build(
+            contracts=options["contracts"],
+            days=options["days"],
+            volume=options["volume"],
+            error_share=options["error_share"],
+            seed=seed,
+            start=start,
+        )
+        requests = plan.requests(batch_size=options["batch"])
+        tower_url = (options["tower_url"] or tower_url_default()).rstrip("/")
+
+        statuses: Counter[str] = Counter()
+        accepted = duplicates = 0
+        refusals: list[str] = []
+        began = time.monotonic()
+        if not options["dry_run"]:
+            with httpx.Client(timeout=TOWER_TIMEOUT) as client:
+                for request in requests:
+                    try:
+                        answer = events_send(
+                            system_slug=request.system,
+                            events=request.events,
+                            tower_url=tower_url,
+                            client=client,
+                        )
+                    except httpx.HTTPError as exc:
+                        raise CommandError(
+                            f"The tower at {tower_url} did not answer: {exc!r}"
+                        ) from exc
+                    statuses[str(answer.status_code)] += 1
+                    body = _json(answer)
+                    if answer.status_code in (200, 202):
+                        accepted += int(body.get("accepted", 0))
+                        duplicates += int(body.get("duplicates", 0))
+                    else:
+                        refusals.append(
+                            f"{request.system} {answer.status_code}: "
+                            f"{body.get('message') or body.get('reason') or answer.text[:200]}"
+                        )
+        elapsed = time.monotonic() - began
+
+        by_type = dict(sorted(plan.count_by_type().items()))
+        by_scenario = dict(sorted(plan.count_by_scenario().items()))
+        self.stdout.write(
+            f"{'Built' if options['dry_run'] else 'Sent'} {len(plan.events)} events "
+            f"({plan.unique_event_count} unique) in {len(requests)} requests"
+            f"{'' if options['dry_run'] else f' to {tower_url}'}; seed {seed}, "
+            f"time from {start.isoformat()}."
+        )
+        self.stdout.write("  by type:     " + ", ".join(f"{k} {v}" for k, v in by_type.items()))
+        self.stdout.write("  by scenario: " + ", ".join(f"{k} {v}" for k, v in by_scenario.items()))
+        if not options["dry_run"]:
+            self.stdout.write(
+                "  answers:     "
+                + ", ".join(f"{code} x{n}" for code, n in sorted(statuses.items()))
+                + f"; accepted {accepted}, duplicates {duplicates}, in {elapsed:.1f} s"
+            )
+            for refusal in refusals[:10]:
+                self.stdout.write(self.style.ERROR(f"  refused: {refusal}"))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "seed": seed,
+                    "start": start.isoformat(),
+                    "tower_url": tower_url,
+                    "events": len(plan.events),
+                    "unique_events": plan.unique_event_count,
+                    "requests": len(requests),
+                    "by_type": by_type,
+                    "by_scenario": by_scenario,
+                    "status_counts": dict(sorted(statuses.items())),
+                    "accepted": accepted,
+                    "duplicates": duplicates,
+                    "refused": len(refusals),
+                    "dry_run": options["dry_run"],
+                },
+                sort_keys=False,
+            )
+        )
+        if refusals:
+            raise CommandError(f"The tower refused {len(refusals)} request(s).")
+
+
+def _json(answer: httpx.Response) -> dict[str, Any]:
+    try:
+        body = answer.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}

@@ -1,0 +1,106 @@
+"""The simulator's own state: one row per simulated system and the records it holds.
+
+These tables belong to the simulator only; the tower never reads them. A
+``SimulatedSystem`` row is created on first use, so no data migration is needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from integrations.simulator.choices import SimulatedSystemSlug
+
+
+class SimulatedSystem(models.Model):
+    """A simulated ERP, PSA, CRM or CLM and its fault knobs.
+
+    The knobs apply to every call of the system's simulated API (not to the
+    ``_faults``, ``_reset`` and ``_emit`` control endpoints).
+    """
+
+    slug = models.SlugField(max_length=10, unique=True, choices=SimulatedSystemSlug.choices)
+    latency_ms = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(60_000)],
+        help_text="Every call waits this long before it answers.",
+    )
+    error_rate = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of calls (0 to 1) that answer 500.",
+    )
+    throttle = models.BooleanField(
+        default=False, help_text="Every call answers 429 with a Retry-After header."
+    )
+    retry_after_seconds = models.PositiveIntegerField(
+        default=1,
+        validators=[MaxValueValidator(3600)],
+        help_text="The Retry-After a throttled call carries.",
+    )
+    outage = models.BooleanField(default=False, help_text="Every call answers 503.")
+    pay_after_seconds = models.PositiveIntegerField(
+        default=60,
+        help_text="ERP: an invoice reads as paid in full this long after it was created; "
+        "0 = never.",
+    )
+    reject = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Rules refusing a create or update with 400, e.g. [{"record": "invoice", '
+        '"field": "taxCode", "value": "XX", "message": "Invalid tax code"}]. Without '
+        '"value" any value of the field is refused.',
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def clean(self) -> None:
+        from integrations.simulator.faults import reject_rules_validate
+
+        errors = reject_rules_validate(system=self.slug, rules=self.reject)
+        if errors:
+            raise ValidationError(
+                {"reject": [f"{path}: {'; '.join(messages)}" for path, messages in errors.items()]}
+            )
+
+    def knobs(self) -> dict[str, Any]:
+        """The knobs as the ``_faults`` API shows them."""
+        from integrations.simulator.faults import KNOB_DEFAULTS
+
+        return {name: getattr(self, name) for name in KNOB_DEFAULTS}
+
+
+class SimulatedRecord(models.Model):
+    """One record held by a simulated system: an ERP invoice, a PSA project, a CRM account.
+
+    The numeric id the system hands out is the primary key. ``idempotency_key`` is the
+    ``Idempotency-Key`` header of the creating request, kept for inspection only: the
+    simulator never de-duplicates on it, so a duplicate sent by the tower shows.
+    """
+
+    system = models.ForeignKey(SimulatedSystem, on_delete=models.CASCADE, related_name="records")
+    kind = models.CharField(max_length=40, help_text="invoice, job, project, time_entry, ...")
+    external_id = models.CharField(max_length=200, blank=True)
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["system", "kind", "external_id"], name="simrecord_external_id"),
+            models.Index(fields=["system", "kind", "updated_at"], name="simrecord_changed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pk}"

@@ -1,0 +1,146 @@
+"""Reads of the simulator's state, and records as each system's API shows them."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from integrations.simulator.choices import InvoiceStatus
+from integrations.simulator.errors import SimulatorError
+from integrations.simulator.models import SimulatedRecord, SimulatedSystem
+
+# NetSuite's query syntax, in the one form the simulator understands.
+_EXTERNAL_ID_QUERY = re.compile(r'^\s*externalId\s+IS\s+(?:"([^"]*)"|(\S+))\s*$', re.IGNORECASE)
+
+_LOST_PLUS = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
+
+
+def record_get(*, system: SimulatedSystem, kind: str, record_id: str | int) -> SimulatedRecord:
+    record = (
+        SimulatedRecord.objects.filter(system=system, kind=kind, pk=record_id).first()
+        if str(record_id).isdigit()
+        else None
+    )
+    if record is None:
+        raise SimulatorError(
+            404,
+            "NONEXISTENT_ID",
+            f"The record instance does not exist. Provide a valid record instance ID "
+            f"({kind} {record_id}).",
+            rest_code="not_found",
+        )
+    return record
+
+
+def records_list(
+    *,
+    system: SimulatedSystem,
+    kind: str,
+    external_id: str | None = None,
+    changed_since: datetime | None = None,
+) -> QuerySet[SimulatedRecord]:
+    records = SimulatedRecord.objects.filter(system=system, kind=kind)
+    if external_id is not None:
+        records = records.filter(external_id=external_id)
+    if changed_since is not None:
+        records = records.filter(updated_at__gte=changed_since)
+    return records.order_by("id")
+
+
+def erp_query_external_id(query: str) -> str:
+    """The external id in ``externalId IS "K-5001"``; anything else is refused."""
+    match = _EXTERNAL_ID_QUERY.match(query)
+    if not match:
+        raise SimulatorError(
+            400,
+            "USER_ERROR",
+            'Invalid query. The simulator understands only q=externalId IS "<value>".',
+            field="q",
+        )
+    return match.group(1) if match.group(1) is not None else match.group(2)
+
+
+def changed_since_parse(value: str) -> datetime:
+    """An ISO 8601 date-time (naive means UTC) or date."""
+    # An unencoded "+01:00" in a query string arrives as " 01:00".
+    text = _LOST_PLUS.sub(r"\1+\2", value.strip()).replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise SimulatorError(
+            400,
+            "USER_ERROR",
+            "changed_since must be an ISO 8601 date-time, e.g. 2026-11-02T09:30:00Z.",
+            rest_code="invalid_parameter",
+            field="changed_since",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _amount(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return Decimal(0)
+
+
+def invoice_total(data: dict[str, Any]) -> Decimal:
+    """Sum of ``item.items[].amount`` (``quantity * rate`` for a line without an amount)."""
+    items = (data.get("item") or {}).get("items") if isinstance(data.get("item"), dict) else None
+    total = Decimal(0)
+    for line in items or []:
+        if not isinstance(line, dict):
+            continue
+        if line.get("amount") is not None:
+            total += _amount(line["amount"])
+        else:
+            total += _amount(line.get("quantity", 0)) * _amount(line.get("rate", 0))
+    return total
+
+
+def invoice_status(*, record: SimulatedRecord, pay_after_seconds: int) -> InvoiceStatus:
+    """Open until ``pay_after_seconds`` have passed since creation (0 = never paid)."""
+    patched = record.data.get("status")
+    if isinstance(patched, dict) and patched.get("id") in InvoiceStatus.values:
+        return InvoiceStatus(patched["id"])
+    if pay_after_seconds and timezone.now() >= record.created_at + timedelta(
+        seconds=pay_after_seconds
+    ):
+        return InvoiceStatus.PAID_IN_FULL
+    return InvoiceStatus.OPEN
+
+
+def _number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def erp_record_json(record: SimulatedRecord, *, system: SimulatedSystem) -> dict[str, Any]:
+    """A record as NetSuite's GET shows it."""
+    body: dict[str, Any] = {
+        **record.data,
+        "id": str(record.pk),
+        "createdDate": record.created_at.isoformat().replace("+00:00", "Z"),
+        "lastModifiedDate": record.updated_at.isoformat().replace("+00:00", "Z"),
+    }
+    if record.kind == "invoice":
+        status = invoice_status(record=record, pay_after_seconds=system.pay_after_seconds)
+        total = invoice_total(record.data)
+        body["status"] = {"id": status.value, "refName": status.label}
+        body["total"] = _number(total)
+        body["amountRemaining"] = 0 if status == InvoiceStatus.PAID_IN_FULL else _number(total)
+    return body
+
+
+def rest_record_json(record: SimulatedRecord) -> dict[str, Any]:
+    """A record as the PSA, CRM and CLM APIs show it."""
+    return {
+        **record.data,
+        "id": str(record.pk),
+        "created_at": record.created_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+    }

@@ -1,0 +1,288 @@
+"""Writes of the simulated systems: records, fault knobs, and events sent to the tower.
+
+Each system keeps its own records; nothing here touches the tower's tables. The
+knobs are applied by ``call_admit`` at the start of every simulated API call.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integrations import signatures
+from integrations.simulator.choices import ERP_KINDS, SimulatedSystemSlug
+from integrations.simulator.errors import SimulatorError
+from integrations.simulator.faults import (
+    KNOB_DEFAULTS,
+    fault_for_call,
+    knobs_validate,
+    reject_rule_matching,
+)
+from integrations.simulator.models import SimulatedRecord, SimulatedSystem
+
+TOWER_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+INBOUND_PATH = "/api/v1/inbound/{system}/"
+
+# Fields an ERP record type refers to other records by: {"id": ...} or {"externalId": ...}.
+ERP_REFERENCES: dict[str, dict[str, str]] = {
+    "job": {"customer": "customer"},
+    "projectCostForecast": {"job": "job"},
+    "invoice": {"entity": "customer", "job": "job"},
+}
+# Fields a system assigns itself; a value sent by the caller is ignored.
+ERP_ASSIGNED = {"id", "createdDate", "lastModifiedDate", "links"}
+ERP_INVOICE_ASSIGNED = {"tranId", "status", "total", "amountRemaining"}
+REST_ASSIGNED = {"id", "created_at", "updated_at"}
+
+FAULT_REST_CODES = {503: "service_unavailable", 429: "rate_limited", 500: "internal_error"}
+
+
+def simulator_enabled() -> bool:
+    """The simulator serves only where it is wanted: the demo and the tests by default.
+
+    Its endpoints have no authentication (they are meant for loopback) and ``_emit``
+    signs whatever it is given, so a production tower must not expose them.
+    """
+    return settings.CT_SIMULATOR_ENABLED
+
+
+def system_get(*, slug: str) -> SimulatedSystem:
+    """The system's row, created with default knobs on first use."""
+    system, _ = SimulatedSystem.objects.get_or_create(slug=slug)
+    return system
+
+
+def call_admit(*, system: SimulatedSystem) -> None:
+    """Applies the knobs to one simulated call: waits, or raises the injected failure."""
+    fault = fault_for_call(system)
+    if fault is not None:
+        raise SimulatorError(
+            fault.status,
+            fault.code,
+            fault.message,
+            rest_code=FAULT_REST_CODES.get(fault.status),
+            retry_after_seconds=fault.retry_after_seconds,
+        )
+
+
+def system_faults_update(*, system: SimulatedSystem, payload: Any) -> SimulatedSystem:
+    """Sets the knobs ``payload`` names; the others keep their value. ``KnobsInvalid`` if bad."""
+    knobs = knobs_validate(system=system.slug, payload=payload)
+    for name, value in knobs.items():
+        setattr(system, name, value)
+    system.save(update_fields=[*knobs, "updated_at"])
+    return system
+
+
+@transaction.atomic
+def system_reset(*, system: SimulatedSystem) -> int:
+    """Deletes the system's records and puts its knobs back to the defaults."""
+    deleted, _ = system.records.all().delete()
+    for name, value in KNOB_DEFAULTS.items():
+        setattr(system, name, copy.deepcopy(value))
+    system.save()
+    return deleted
+
+
+def _body_check(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise SimulatorError(
+            400, "USER_ERROR", "The request body must be a JSON object.", rest_code="invalid_body"
+        )
+    return dict(data)
+
+
+def _reject_check(*, system: SimulatedSystem, kind: str, data: dict[str, Any]) -> None:
+    rule = reject_rule_matching(rules=system.reject, kind=kind, data=data)
+    if rule is not None:
+        field = str(rule["field"])
+        raise SimulatorError(
+            400,
+            "INVALID_FLD_VALUE",
+            rule.get("message") or f"Invalid field value for {field}.",
+            field=field,
+            rest_code="invalid_field_value",
+        )
+
+
+def erp_kind_check(kind: str) -> None:
+    if kind not in ERP_KINDS:
+        raise SimulatorError(
+            404,
+            "INVALID_RCRD_TYPE",
+            f"Record type '{kind}' does not exist here; the simulator serves: "
+            f"{', '.join(ERP_KINDS)}.",
+            rest_code="not_found",
+        )
+
+
+def _erp_references_resolve(
+    *, system: SimulatedSystem, kind: str, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Checks ``{"id"}`` references exist; fills the id of a known ``{"externalId"}``.
+
+    An ``externalId`` that matches nothing is kept as sent: the tower need not mirror
+    every customer into the ERP before it creates a project for one.
+    """
+    for field, target in ERP_REFERENCES.get(kind, {}).items():
+        ref = data.get(field)
+        if ref is None:
+            continue
+        if not isinstance(ref, dict):
+            raise SimulatorError(
+                400,
+                "INVALID_KEY_OR_REF",
+                f'Invalid {field} reference: send {{"id": ...}} or {{"externalId": ...}}.',
+                field=field,
+            )
+        if ref.get("id") not in (None, ""):
+            ref_id = str(ref["id"])
+            if not (
+                ref_id.isdigit()
+                and SimulatedRecord.objects.filter(system=system, kind=target, pk=ref_id).exists()
+            ):
+                raise SimulatorError(
+                    400,
+                    "INVALID_KEY_OR_REF",
+                    f"Invalid {field} reference key {ref_id}.",
+                    field=field,
+                )
+            data[field] = {**ref, "id": ref_id}
+        elif ref.get("externalId"):
+            match = (
+                SimulatedRecord.objects.filter(
+                    system=system, kind=target, external_id=str(ref["externalId"])
+                )
+                .order_by("id")
+                .first()
+            )
+            if match is not None:
+                data[field] = {**ref, "id": str(match.pk)}
+    return data
+
+
+def _external_id_of(system: SimulatedSystem, data: dict[str, Any]) -> str | None:
+    key = "externalId" if system.slug == SimulatedSystemSlug.ERP else "external_id"
+    if key not in data:
+        return None
+    return "" if data[key] is None else str(data[key])[:200]
+
+
+def _writable(
+    system: SimulatedSystem, kind: str, data: dict[str, Any], *, creating: bool
+) -> dict[str, Any]:
+    if system.slug == SimulatedSystemSlug.ERP:
+        assigned = ERP_ASSIGNED | (ERP_INVOICE_ASSIGNED if kind == "invoice" else set())
+        if not creating:
+            # An update may set the invoice status, to mark it paid by hand.
+            assigned = assigned - {"status"}
+    else:
+        assigned = REST_ASSIGNED
+    return {key: value for key, value in data.items() if key not in assigned}
+
+
+def record_create(
+    *, system: SimulatedSystem, kind: str, data: Any, idempotency_key: str = ""
+) -> SimulatedRecord:
+    """Stores a new record. Never de-duplicates: the same body twice is two records."""
+    data = _writable(system, kind, _body_check(data), creating=True)
+    _reject_check(system=system, kind=kind, data=data)
+    if system.slug == SimulatedSystemSlug.ERP:
+        data = _erp_references_resolve(system=system, kind=kind, data=data)
+    now = timezone.now()
+    with transaction.atomic():
+        record = SimulatedRecord.objects.create(
+            system=system,
+            kind=kind,
+            external_id=_external_id_of(system, data) or "",
+            idempotency_key=idempotency_key[:200],
+            data=data,
+            created_at=now,
+            updated_at=now,
+        )
+        if kind == "invoice" and system.slug == SimulatedSystemSlug.ERP:
+            record.data["tranId"] = f"INV{10000 + record.pk}"
+            record.save(update_fields=["data"])
+    return record
+
+
+def record_update(*, record: SimulatedRecord, changes: Any) -> SimulatedRecord:
+    """Merges the fields sent into the record (top level; a nested object is replaced)."""
+    system = record.system
+    changes = _writable(system, record.kind, _body_check(changes), creating=False)
+    _reject_check(system=system, kind=record.kind, data=changes)
+    if system.slug == SimulatedSystemSlug.ERP:
+        changes = _erp_references_resolve(system=system, kind=record.kind, data=changes)
+    record.data = {**record.data, **changes}
+    external_id = _external_id_of(system, changes)
+    if external_id is not None:
+        record.external_id = external_id
+    record.updated_at = timezone.now()
+    record.save(update_fields=["data", "external_id", "updated_at"])
+    return record
+
+
+def record_delete(*, record: SimulatedRecord) -> None:
+    record.delete()
+
+
+def system_secret(slug: str) -> str:
+    """The signing secret a system uses: ``CT_SECRET_<SLUG>`` (the first while rotating)."""
+    raw = os.environ.get(f"CT_SECRET_{slug.upper().replace('-', '_')}", "")
+    secrets = [item.strip() for item in raw.split(",") if item.strip()]
+    return secrets[0] if secrets else f"demo-{slug}-secret"
+
+
+def tower_url_default() -> str:
+    return settings.CT_TOWER_URL
+
+
+def events_send(
+    *,
+    system_slug: str,
+    events: list[dict[str, Any]],
+    tower_url: str | None = None,
+    client: httpx.Client | None = None,
+) -> httpx.Response:
+    """Posts ``events`` as one signed JSON array to the tower's inbound API."""
+    body = json.dumps(events, separators=(",", ":")).encode()
+    url = (tower_url or tower_url_default()).rstrip("/") + INBOUND_PATH.format(system=system_slug)
+    headers = {
+        "Content-Type": "application/json",
+        signatures.HEADER: signatures.sign(system_secret(system_slug), body),
+    }
+    if client is not None:
+        return client.post(url, content=body, headers=headers)
+    with httpx.Client(timeout=TOWER_TIMEOUT) as own_client:
+        return own_client.post(url, content=body, headers=headers)
+
+
+def events_emit(*, system: str, payload: Any) -> httpx.Response:
+    """``_emit``: sends ``payload["events"]`` to the tower as ``system`` would."""
+    if not isinstance(payload, dict):
+        raise SimulatorError(400, "USER_ERROR", "The body must be a JSON object.", field="(body)")
+    events = payload.get("events")
+    if not isinstance(events, list) or not events:
+        raise SimulatorError(
+            400, "USER_ERROR", "events must be a non-empty list of events.", field="events"
+        )
+    tower_url = payload.get("tower_url")
+    if tower_url is not None and (
+        not isinstance(tower_url, str) or not tower_url.startswith(("http://", "https://"))
+    ):
+        raise SimulatorError(
+            400, "USER_ERROR", "tower_url must be an http(s) URL.", field="tower_url"
+        )
+    try:
+        return events_send(system_slug=system, events=events, tower_url=tower_url)
+    except httpx.HTTPError as exc:
+        raise SimulatorError(
+            502, "TOWER_UNREACHABLE", f"The tower did not answer: {exc!r}", rest_code="bad_gateway"
+        ) from exc

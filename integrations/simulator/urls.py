@@ -1,0 +1,53 @@
+"""The simulator's URL map, mounted at ``/simulator/``.
+
+ERP (NetSuite REST record API style)::
+
+    /simulator/erp/services/rest/record/v1/<kind>          POST (204 + Location), GET list (?q=)
+    /simulator/erp/services/rest/record/v1/<kind>/<id>     GET, PATCH (204), DELETE (204)
+      kind: customer, job, projectCostForecast, invoice
+
+PSA, CRM, CLM (plain REST)::
+
+    /simulator/<system>/api/v1/<collection>                POST (201), GET list (?changed_since=)
+    /simulator/<system>/api/v1/<collection>/<id>           GET, PATCH (200), DELETE (204)
+      psa: projects, assignments, time-entries; crm: accounts, opportunities;
+      clm: contracts, amendments
+
+Control (every system; fault knobs not applied)::
+
+    /simulator/<system>/_faults    GET, PUT (partial update of the knobs)
+    /simulator/<system>/_reset     POST (deletes its records, resets the knobs)
+    /simulator/<system>/_emit      POST {"events": [...], "tower_url": optional}
+
+A trailing slash is accepted everywhere.
+"""
+
+from __future__ import annotations
+
+from django.urls import re_path
+
+from integrations.simulator import views
+
+app_name = "simulator"
+
+SYSTEMS = r"(?P<system>erp|psa|crm|clm)"
+REST_SYSTEMS = r"(?P<system>psa|crm|clm)"
+ERP_BASE = r"^erp/services/rest/record/v1/(?P<kind>[A-Za-z]+)"
+
+urlpatterns = [
+    re_path(rf"^{SYSTEMS}/_faults/?$", views.faults, name="faults"),
+    re_path(rf"^{SYSTEMS}/_reset/?$", views.reset, name="reset"),
+    re_path(rf"^{SYSTEMS}/_emit/?$", views.emit, name="emit"),
+    re_path(rf"{ERP_BASE}/?$", views.erp_collection, name="erp-collection"),
+    re_path(rf"{ERP_BASE}/(?P<record_id>[^/]+)/?$", views.erp_record, name="erp-record"),
+    re_path(
+        rf"^{REST_SYSTEMS}/api/v1/(?P<collection>[a-z-]+)/?$",
+        views.rest_collection,
+        name="rest-collection",
+    ),
+    re_path(
+        rf"^{REST_SYSTEMS}/api/v1/(?P<collection>[a-z-]+)/(?P<record_id>[^/]+)/?$",
+        views.rest_record,
+        name="rest-record",
+    ),
+]

@@ -1,0 +1,301 @@
+"""HTTP doors of the simulated ERP, PSA, CRM and CLM, and their control endpoints.
+
+Plain Django views answering JSON, ``csrf_exempt`` and without authentication: they
+mimic machine APIs and are meant for loopback (the demo and the tests). They serve
+only while ``simulator_enabled()`` (``CT_DEMO=1`` unless ``CT_SIMULATOR_ENABLED`` says
+otherwise); elsewhere every URL answers 404. The logic is in ``services``,
+``selectors`` and ``faults``; ``urls.py`` has the URL map, and the package docstring
+(``integrations/simulator/__init__.py``) the API each system speaks and its fields.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+
+from integrations.simulator import selectors, services
+from integrations.simulator.choices import REST_COLLECTIONS
+from integrations.simulator.errors import SimulatorError
+from integrations.simulator.faults import KnobsInvalid
+
+NETSUITE_TITLES = {
+    400: ("Bad Request", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.1"),
+    404: ("Not Found", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.5"),
+    405: ("Method Not Allowed", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.6"),
+    429: ("Too Many Requests", "https://www.rfc-editor.org/rfc/rfc6585.html#section-4"),
+    500: ("Internal Server Error", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.6.1"),
+    503: ("Service Unavailable", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.6.4"),
+}
+ERP_LIST_LIMIT = 1000
+
+
+def _endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not services.simulator_enabled():
+            raise Http404("The system simulator is not enabled.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _no_content() -> HttpResponse:
+    response = HttpResponse(status=204)
+    del response["Content-Type"]
+    return response
+
+
+def _json_body(request: HttpRequest) -> Any:
+    if not request.body:
+        return None
+    try:
+        return json.loads(request.body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise SimulatorError(
+            400, "USER_ERROR", "The request body is not valid JSON.", rest_code="invalid_body"
+        ) from None
+
+
+def _idempotency_key(request: HttpRequest) -> str:
+    return request.headers.get("Idempotency-Key") or request.headers.get(
+        "X-NetSuite-Idempotency-Key", ""
+    )
+
+
+def _not_allowed(request: HttpRequest) -> SimulatorError:
+    return SimulatorError(
+        405,
+        "METHOD_NOT_ALLOWED",
+        f"{request.method} is not allowed here.",
+        rest_code="method_not_allowed",
+    )
+
+
+def _with_retry_after(response: HttpResponse, error: SimulatorError) -> HttpResponse:
+    if error.retry_after_seconds is not None:
+        response["Retry-After"] = str(error.retry_after_seconds)
+    return response
+
+
+def netsuite_error(error: SimulatorError) -> JsonResponse:
+    title, link = NETSUITE_TITLES.get(error.status, ("Error", NETSUITE_TITLES[500][1]))
+    detail: dict[str, Any] = {"detail": error.message, "o:errorCode": error.code}
+    if error.field:
+        detail["o:errorPath"] = error.field
+    body = {"type": link, "title": title, "status": error.status, "o:errorDetails": [detail]}
+    return _with_retry_after(JsonResponse(body, status=error.status), error)
+
+
+def rest_error(error: SimulatorError) -> JsonResponse:
+    body: dict[str, Any] = {"code": error.rest_code, "message": error.message}
+    if error.field:
+        body["field"] = error.field
+    return _with_retry_after(JsonResponse({"error": body}, status=error.status), error)
+
+
+def control_error(error: SimulatorError) -> JsonResponse:
+    """The control endpoints answer in the tower's own error shape."""
+    errors = {error.field: [error.message]} if error.field else {}
+    return JsonResponse({"message": error.message, "errors": errors}, status=error.status)
+
+
+# --- ERP (NetSuite REST record API) ---------------------------------------------------
+
+
+@_endpoint
+def erp_collection(request: HttpRequest, kind: str) -> HttpResponse:
+    system = services.system_get(slug="erp")
+    try:
+        services.call_admit(system=system)
+        services.erp_kind_check(kind)
+        if request.method == "POST":
+            record = services.record_create(
+                system=system,
+                kind=kind,
+                data=_json_body(request),
+                idempotency_key=_idempotency_key(request),
+            )
+            response = _no_content()
+            response["Location"] = request.build_absolute_uri(
+                reverse("simulator:erp-record", kwargs={"kind": kind, "record_id": record.pk})
+            )
+            return response
+        if request.method == "GET":
+            query = request.GET.get("q")
+            external_id = selectors.erp_query_external_id(query) if query else None
+            records = selectors.records_list(system=system, kind=kind, external_id=external_id)
+            limit = min(_int_param(request, "limit", ERP_LIST_LIMIT), ERP_LIST_LIMIT)
+            offset = _int_param(request, "offset", 0)
+            total = records.count()
+            items = [
+                selectors.erp_record_json(record, system=system)
+                for record in records[offset : offset + limit]
+            ]
+            return JsonResponse(
+                {
+                    "links": [],
+                    "count": len(items),
+                    "hasMore": offset + len(items) < total,
+                    "items": items,
+                    "offset": offset,
+                    "totalResults": total,
+                }
+            )
+        raise _not_allowed(request)
+    except SimulatorError as error:
+        return netsuite_error(error)
+
+
+@_endpoint
+def erp_record(request: HttpRequest, kind: str, record_id: str) -> HttpResponse:
+    system = services.system_get(slug="erp")
+    try:
+        services.call_admit(system=system)
+        services.erp_kind_check(kind)
+        record = selectors.record_get(system=system, kind=kind, record_id=record_id)
+        if request.method == "GET":
+            return JsonResponse(selectors.erp_record_json(record, system=system))
+        if request.method == "PATCH":
+            services.record_update(record=record, changes=_json_body(request))
+            return _no_content()
+        if request.method == "DELETE":
+            services.record_delete(record=record)
+            return _no_content()
+        raise _not_allowed(request)
+    except SimulatorError as error:
+        return netsuite_error(error)
+
+
+def _int_param(request: HttpRequest, name: str, default: int) -> int:
+    value = request.GET.get(name)
+    if value is None:
+        return default
+    if not value.isdigit():
+        raise SimulatorError(400, "USER_ERROR", f"{name} must be a whole number.", field=name)
+    return int(value)
+
+
+# --- PSA, CRM, CLM (plain REST) ---------------------------------------------------------
+
+
+def _rest_kind(system: str, collection: str) -> str:
+    kind = REST_COLLECTIONS.get(system, {}).get(collection)
+    if kind is None:
+        known = ", ".join(REST_COLLECTIONS.get(system, {}))
+        raise SimulatorError(
+            404, "NOT_FOUND", f"No collection {collection!r} here; known: {known}."
+        )
+    return kind
+
+
+@_endpoint
+def rest_collection(request: HttpRequest, system: str, collection: str) -> HttpResponse:
+    simulated = services.system_get(slug=system)
+    try:
+        services.call_admit(system=simulated)
+        kind = _rest_kind(system, collection)
+        if request.method == "POST":
+            record = services.record_create(
+                system=simulated,
+                kind=kind,
+                data=_json_body(request),
+                idempotency_key=_idempotency_key(request),
+            )
+            response = JsonResponse(selectors.rest_record_json(record), status=201)
+            response["Location"] = request.build_absolute_uri(
+                reverse(
+                    "simulator:rest-record",
+                    kwargs={"system": system, "collection": collection, "record_id": record.pk},
+                )
+            )
+            return response
+        if request.method == "GET":
+            changed_since = request.GET.get("changed_since")
+            records = selectors.records_list(
+                system=simulated,
+                kind=kind,
+                external_id=request.GET.get("external_id"),
+                changed_since=selectors.changed_since_parse(changed_since)
+                if changed_since
+                else None,
+            )
+            results = [selectors.rest_record_json(record) for record in records]
+            return JsonResponse({"count": len(results), "results": results})
+        raise _not_allowed(request)
+    except SimulatorError as error:
+        return rest_error(error)
+
+
+@_endpoint
+def rest_record(request: HttpRequest, system: str, collection: str, record_id: str) -> HttpResponse:
+    simulated = services.system_get(slug=system)
+    try:
+        services.call_admit(system=simulated)
+        kind = _rest_kind(system, collection)
+        record = selectors.record_get(system=simulated, kind=kind, record_id=record_id)
+        if request.method == "GET":
+            return JsonResponse(selectors.rest_record_json(record))
+        if request.method == "PATCH":
+            record = services.record_update(record=record, changes=_json_body(request))
+            return JsonResponse(selectors.rest_record_json(record))
+        if request.method == "DELETE":
+            services.record_delete(record=record)
+            return _no_content()
+        raise _not_allowed(request)
+    except SimulatorError as error:
+        return rest_error(error)
+
+
+# --- Control endpoints (no fault knobs applied) ------------------------------------------
+
+
+@_endpoint
+def faults(request: HttpRequest, system: str) -> HttpResponse:
+    simulated = services.system_get(slug=system)
+    if request.method in ("PUT", "PATCH"):
+        try:
+            payload = _json_body(request)
+        except SimulatorError as error:
+            return control_error(SimulatorError(400, error.code, error.message, field="(body)"))
+        try:
+            services.system_faults_update(system=simulated, payload=payload)
+        except KnobsInvalid as exc:
+            first = next(iter(exc.errors))
+            return JsonResponse(
+                {"message": f"Invalid knob {first}: {exc.errors[first][0]}", "errors": exc.errors},
+                status=400,
+            )
+    elif request.method != "GET":
+        return control_error(_not_allowed(request))
+    return JsonResponse(simulated.knobs())
+
+
+@_endpoint
+def reset(request: HttpRequest, system: str) -> HttpResponse:
+    if request.method != "POST":
+        return control_error(_not_allowed(request))
+    simulated = services.system_get(slug=system)
+    deleted = services.system_reset(system=simulated)
+    return JsonResponse({"deleted": deleted, "knobs": simulated.knobs()})
+
+
+@_endpoint
+def emit(request: HttpRequest, system: str) -> HttpResponse:
+    if request.method != "POST":
+        return control_error(_not_allowed(request))
+    try:
+        answer = services.events_emit(system=system, payload=_json_body(request))
+    except SimulatorError as error:
+        return control_error(error)
+    return HttpResponse(
+        answer.content,
+        status=answer.status_code,
+        content_type=answer.headers.get("Content-Type", "application/json"),
+    )
