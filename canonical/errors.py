@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import status
@@ -21,6 +22,8 @@ class RuleViolation(ApplicationError):
         code: str,
         details: dict[str, Any] | None = None,
         waiting_on: str = "",
+        money_at_risk: Decimal | None = None,
+        currency: str = "",
         errors: dict[str, list[str]] | None = None,
         status_code: int | None = None,
         extra: dict[str, Any] | None = None,
@@ -29,6 +32,9 @@ class RuleViolation(ApplicationError):
         self.details = details or {}
         # The missing record whose arrival clears this, e.g. legal_entity:ZZ99.
         self.waiting_on = waiting_on
+        # What this refusal holds up: unbilled time at its rate, an invoice amount, a cap overrun.
+        self.money_at_risk = money_at_risk
+        self.currency = currency
         super().__init__(
             message,
             errors=errors,

@@ -7,6 +7,7 @@ neither writes anything. Callers run these inside their own ``transaction.atomic
 
 from __future__ import annotations
 
+import calendar
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -16,19 +17,30 @@ from typing import Any, Literal, TypeVar
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, models, transaction
+from django.db.models import Q, Sum
 
-from canonical.choices import BillingModel, ContractStatus, ProjectStatus
+from canonical.choices import (
+    BillingModel,
+    ContractStatus,
+    InvoiceStatus,
+    ProjectStatus,
+    TimeEntryStatus,
+)
 from canonical.errors import RuleViolation
 from canonical.models import (
+    Assignment,
     BillingMilestone,
     Contract,
     ContractVersion,
     Customer,
+    Invoice,
+    InvoiceLine,
     LegalEntity,
     Project,
     RateCard,
     RateCardLine,
     Resource,
+    TimeEntry,
 )
 
 M = TypeVar("M", bound=models.Model)
@@ -344,7 +356,9 @@ def rate_card_upsert(
         card: RateCard = result.record  # type: ignore[assignment]
         card.lines.exclude(role__in=list(lines)).delete()
         for role, rate in lines.items():
-            RateCardLine.objects.update_or_create(rate_card=card, role=role, defaults={"rate": rate})
+            RateCardLine.objects.update_or_create(
+                rate_card=card, role=role, defaults={"rate": rate}
+            )
     return result
 
 
@@ -376,3 +390,252 @@ def project_change(*, code: str, source_system: str, changes: dict[str, Any]) ->
     project.source_system = source_system
     project.save()
     return project
+
+
+# --- Staffing and time ----------------------------------------------------------------
+
+
+def resource_for(*, employee_number: str) -> Resource:
+    resource = Resource.objects.filter(employee_number=_key(employee_number)).first()
+    if resource is None or not resource.active:
+        raise RuleViolation(
+            message=f"Resource '{_key(employee_number)}' "
+            + ("does not exist." if resource is None else "is not active."),
+            code="unknown_resource",
+            details={"resource": _key(employee_number)},
+            waiting_on=f"resource:{_key(employee_number)}",
+        )
+    return resource
+
+
+def assignment_upsert(
+    *,
+    number: str,
+    project_code: str,
+    employee_number: str,
+    role: str,
+    start_date: date,
+    end_date: date | None,
+    allocation_percent: int,
+    bill_rate: Decimal | None,
+    version: int,
+    source_system: str,
+) -> UpsertResult:
+    project = project_for(code=project_code)
+    resource = resource_for(employee_number=employee_number)
+    if bill_rate is None:
+        rate_for(project=project, role=role)  # refuses a role the contract cannot bill
+    return _upsert(
+        Assignment,
+        lookup={"number": _key(number)},
+        version=version,
+        source_system=source_system,
+        values=lambda: {
+            "project": project,
+            "resource": resource,
+            "role": role.strip(),
+            "start_date": start_date,
+            "end_date": end_date,
+            "allocation_percent": allocation_percent,
+            "bill_rate": bill_rate,
+        },
+    )
+
+
+def rate_for(*, project: Project, role: str, assignment: Assignment | None = None) -> Decimal:
+    """The hourly bill rate: the assignment's own, else the contract's, else its rate card's."""
+    if assignment is not None and assignment.bill_rate is not None:
+        return assignment.bill_rate
+    contract = project.contract
+    if contract is not None:
+        current = contract.versions.order_by("-version").first()
+        rates = (current.terms.get("rates") or {}) if current else {}
+        if role in rates:
+            return Decimal(str(rates[role]))
+        if contract.rate_card_id:
+            line = contract.rate_card.lines.filter(role=role).first()
+            if line is not None:
+                return line.rate
+    card = contract.rate_card.code if contract is not None and contract.rate_card_id else ""
+    raise RuleViolation(
+        message=f"No {role} rate for project {project.code}"
+        + (f": rate card {card} has no {role} line." if card else "."),
+        code="missing_rate_card",
+        details={"project": project.code, "role": role, "rate_card": card},
+        waiting_on=f"rate_card:{_key(card)}:{_key(role)}" if card else f"project:{project.code}",
+    )
+
+
+@dataclass(frozen=True)
+class TimeResult:
+    entry: TimeEntry
+    outcome: UpsertOutcome
+    invoice: Invoice | None
+
+
+def time_entry_approve(
+    *,
+    number: str,
+    project_code: str,
+    employee_number: str,
+    work_date: date,
+    hours: Decimal,
+    billable: bool,
+    approved_at: datetime | None,
+    version: int,
+    source_system: str,
+) -> TimeResult:
+    """Checks approved time against the billing rules and puts it on its invoice candidate.
+
+    Refused, with the money it holds up: time on an unknown or inactive project, by
+    an unknown or unassigned resource, without a rate, under a billing hold, or past
+    the contract's cap.
+    """
+    project = project_for(code=project_code)
+    existing = TimeEntry.objects.filter(number=_key(number)).first()
+    if existing is not None and version <= existing.version:
+        return TimeResult(
+            existing, "stale" if version < existing.version else "unchanged", existing.invoice
+        )
+    resource = resource_for(employee_number=employee_number)
+    assignment = (
+        Assignment.objects.filter(project=project, resource=resource, start_date__lte=work_date)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=work_date))
+        .order_by("-start_date")
+        .first()
+    )
+    rate = (
+        rate_for(project=project, role=assignment.role, assignment=assignment)
+        if assignment
+        else None
+    )
+    value = (
+        (hours * rate).quantize(Decimal("0.01")) if rate is not None and billable else Decimal("0")
+    )
+    currency = project.contract.currency if project.contract_id else project.customer.currency
+    at_risk = {"money_at_risk": value, "currency": currency}
+    if project.status != ProjectStatus.ACTIVE:
+        raise RuleViolation(
+            message=f"Project {project.code} is {project.status}; time on {work_date} cannot be billed.",
+            code="project_not_active",
+            details={"project": project.code, "status": project.status, "entry": number},
+            waiting_on=f"project:{project.code}",
+            **at_risk,
+        )
+    if assignment is None:
+        raise RuleViolation(
+            message=f"{resource.employee_number} is not assigned to {project.code} on {work_date}.",
+            code="resource_not_assigned",
+            details={
+                "project": project.code,
+                "resource": resource.employee_number,
+                "entry": number,
+            },
+            waiting_on=f"assignment:{project.code}:{resource.employee_number}",
+        )
+    if billable and (project.billing_hold or project.customer.billing_hold):
+        holder = (
+            f"project:{project.code}"
+            if project.billing_hold
+            else f"customer:{project.customer.number}"
+        )
+        raise RuleViolation(
+            message=f"Billing is on hold for {holder.split(':', 1)[1]}.",
+            code="billing_hold",
+            details={"project": project.code, "entry": number},
+            waiting_on=holder,
+            **at_risk,
+        )
+    contract = project.contract
+    if billable and contract is not None and contract.cap_amount is not None:
+        billed = InvoiceLine.objects.filter(invoice__project__contract=contract).exclude(
+            invoice__status=InvoiceStatus.REJECTED
+        ).exclude(time_entry__number=_key(number)).aggregate(total=Sum("amount"))[
+            "total"
+        ] or Decimal("0")
+        if billed + value > contract.cap_amount:
+            raise RuleViolation(
+                message=f"Contract {contract.number} cap {contract.cap_amount} would be exceeded: "
+                f"{billed} billed, {value} more.",
+                code="cap_exceeded",
+                details={
+                    "contract": contract.number,
+                    "cap": str(contract.cap_amount),
+                    "billed": str(billed),
+                },
+                waiting_on=f"contract:{contract.number}",
+                **at_risk,
+            )
+    result = _upsert(
+        TimeEntry,
+        lookup={"number": _key(number)},
+        version=version,
+        source_system=source_system,
+        values=lambda: {
+            "project": project,
+            "resource": resource,
+            "assignment": assignment,
+            "work_date": work_date,
+            "hours": hours,
+            "billable": billable,
+            "status": TimeEntryStatus.APPROVED,
+            "approved_at": approved_at,
+        },
+    )
+    entry: TimeEntry = result.record  # type: ignore[assignment]
+    invoice = invoice_candidate_add(entry=entry, rate=rate, currency=currency) if billable else None
+    return TimeResult(entry, result.outcome, invoice)
+
+
+def invoice_candidate_add(*, entry: TimeEntry, rate: Decimal, currency: str) -> Invoice:
+    """Puts approved time on its project's candidate for the month (replacing an older line)."""
+    period_start = entry.work_date.replace(day=1)
+    period_end = period_start.replace(
+        day=calendar.monthrange(period_start.year, period_start.month)[1]
+    )
+    project = entry.project
+    invoice = (
+        Invoice.objects.select_for_update()
+        .filter(project=project, period_start=period_start, period_end=period_end)
+        .exclude(status=InvoiceStatus.REJECTED)
+        .first()
+    )
+    if invoice is None:
+        earlier = Invoice.objects.filter(project=project, period_start=period_start).count()
+        invoice = Invoice.objects.create(
+            number=f"INV-{project.code}-{period_start:%Y%m}"
+            + (f"-{earlier + 1}" if earlier else ""),
+            project=project,
+            customer=project.customer,
+            legal_entity=project.legal_entity,
+            period_start=period_start,
+            period_end=period_end,
+            currency=currency,
+            amount=Decimal("0"),
+            status=InvoiceStatus.AWAITING_APPROVAL,
+            source_system="tower",
+        )
+    elif invoice.status not in (InvoiceStatus.CANDIDATE, InvoiceStatus.AWAITING_APPROVAL):
+        raise RuleViolation(
+            message=f"Invoice {invoice.number} for {period_start:%B %Y} is already {invoice.status}; "
+            f"time entry {entry.number} needs a credit or a later invoice.",
+            code="other",
+            details={"invoice": invoice.number, "entry": entry.number},
+            money_at_risk=(entry.hours * rate).quantize(Decimal("0.01")),
+            currency=currency,
+        )
+    amount = (entry.hours * rate).quantize(Decimal("0.01"))
+    InvoiceLine.objects.filter(invoice=invoice, time_entry=entry).delete()
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        time_entry=entry,
+        description=f"{entry.work_date} {entry.resource.name} ({entry.assignment.role if entry.assignment else entry.resource.role})",
+        quantity=entry.hours,
+        rate=rate,
+        amount=amount,
+    )
+    invoice.amount = invoice.lines.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    invoice.version += 1
+    invoice.save(update_fields=["amount", "version", "updated_at"])
+    TimeEntry.objects.filter(pk=entry.pk).update(invoice=invoice)
+    return invoice

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.apps import apps as django_apps
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -19,12 +20,18 @@ from integrations.choices import Adapter, SystemKind
 from integrations.flows.catalog import flows_ensure
 from integrations.models import ConnectedSystem, Flow
 
+# slug, name, kind, adapter (the payload dialect the system speaks)
 SYSTEMS = [
-    ("crm", "CRM", SystemKind.CRM),
-    ("clm", "Contract lifecycle", SystemKind.CLM),
-    ("psa", "PSA", SystemKind.PSA),
-    ("erp", "ERP", SystemKind.ERP),
-    ("hris", "HRIS", SystemKind.HRIS),
+    ("crm", "CRM", SystemKind.CRM, Adapter.CANONICAL),
+    ("clm", "Contract lifecycle", SystemKind.CLM, Adapter.CANONICAL),
+    ("psa", "PSA", SystemKind.PSA, Adapter.CANONICAL),
+    ("erp", "ERP", SystemKind.ERP, Adapter.CANONICAL),
+    ("hris", "HRIS", SystemKind.HRIS, Adapter.CANONICAL),
+    ("salesforce", "Salesforce", SystemKind.CRM, Adapter.SALESFORCE),
+    ("docusign", "DocuSign", SystemKind.CLM, Adapter.DOCUSIGN),
+    ("harvest", "Harvest", SystemKind.TIME, Adapter.HARVEST),
+    ("bamboohr", "BambooHR", SystemKind.HRIS, Adapter.BAMBOOHR),
+    ("workday", "Workday", SystemKind.HRIS, Adapter.WORKDAY),
 ]
 LEGAL_ENTITIES = [
     ("US01", "Northwind Consulting Inc.", "US", "USD"),
@@ -91,9 +98,12 @@ def demo_load() -> DemoSummary:
     # Roles and flows come with the migrations; a flushed database gets them back here.
     roles_sync(django_apps)
     flows_ensure(Flow)
-    for slug, name, kind in SYSTEMS:
+    for slug, name, kind, adapter in SYSTEMS:
+        # The tower writes to the ERP and the PSA: in the demo, the simulated ones.
+        base_url = f"{settings.CT_SIMULATOR_URL}/{slug}" if slug in ("erp", "psa") else ""
         ConnectedSystem.objects.get_or_create(
-            slug=slug, defaults={"name": name, "kind": kind, "adapter": Adapter.CANONICAL}
+            slug=slug,
+            defaults={"name": name, "kind": kind, "adapter": adapter, "base_url": base_url},
         )
     entities = {}
     for code, name, country, currency in LEGAL_ENTITIES:

@@ -17,7 +17,7 @@ OPERATOR = [
     "integrations.replay_transaction",
     "integrations.cancel_transaction",
 ]
-APPROVER: list[str] = []
+APPROVER = ["canonical.approve_invoice"]
 ADMIN = [
     "integrations.pause_flow",
     "integrations.add_connectedsystem",

@@ -239,7 +239,9 @@ CT_SWEEP_INTERVAL_SECONDS = env_int("CT_SWEEP_INTERVAL_SECONDS", 15)
 # in demo mode unless asked for.
 CT_SIMULATOR_ENABLED = env_bool("CT_SIMULATOR_ENABLED", default=DEMO)
 # Where the simulator's CRM and CLM send their signed events.
-CT_TOWER_URL = os.environ.get("CT_TOWER_URL", "http://127.0.0.1:8000")
+CT_TOWER_URL = os.environ.get("CT_TOWER_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
+# Where the demo's ERP and PSA systems point: the simulator served beside the tower.
+CT_SIMULATOR_URL = os.environ.get("CT_SIMULATOR_URL", f"{CT_TOWER_URL}/simulator")
 
 # --- Outbound calls ---------------------------------------------------------
 CT_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("CT_OUTBOUND_TIMEOUT_SECONDS", "10"))
@@ -260,6 +262,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-transactions": {
         "task": "integrations.tasks.sweep_transactions_task",
         "schedule": float(CT_SWEEP_INTERVAL_SECONDS),
+    },
+    "poll-erp-invoices": {
+        "task": "integrations.tasks.poll_invoices_task",
+        "schedule": float(env_int("CT_INVOICE_POLL_SECONDS", 60)),
     },
 }
 if REDIS_URL:

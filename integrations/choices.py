@@ -16,6 +16,11 @@ class SystemKind(models.TextChoices):
 
 class Adapter(models.TextChoices):
     CANONICAL = "canonical", "Tower canonical JSON"
+    SALESFORCE = "salesforce", "Salesforce Opportunity (Change Data Capture or REST)"
+    DOCUSIGN = "docusign", "DocuSign Connect (JSON SIM)"
+    HARVEST = "harvest", "Harvest time entries (API v2)"
+    BAMBOOHR = "bamboohr", "BambooHR field-based webhook"
+    WORKDAY = "workday", "Workday worker report (RaaS JSON)"
 
 
 class FlowKind(models.TextChoices):

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from canonical import filtersets, selectors
 from canonical.api import serializers
+from controltower.permissions import requires
+from integrations.api.serializers import ReasonSerializer, RequiredReasonSerializer
+from integrations.services import billing
 
 RECORD_ORDERING = ["id", "version", "updated_at", "created_at"]
 
@@ -85,3 +92,25 @@ class InvoiceViewSet(CanonicalRecordViewSet):
     serializer_class = serializers.InvoiceSerializer
     filterset_class = filtersets.InvoiceFilterSet
     ordering_fields = ["number", "period_start", "amount", "status", *RECORD_ORDERING]
+
+    @extend_schema(request=ReasonSerializer, responses={200: serializers.InvoiceSerializer})
+    @action(detail=True, methods=["post"])
+    @requires("canonical.approve_invoice")
+    def approve(self, request: Request, pk: str) -> Response:
+        reason = _reason(request, required=False)
+        billing.invoice_approve(invoice_id=int(pk), actor=request.user, reason=reason)
+        return Response(serializers.InvoiceSerializer(self.get_queryset().get(pk=pk)).data)
+
+    @extend_schema(request=RequiredReasonSerializer, responses={200: serializers.InvoiceSerializer})
+    @action(detail=True, methods=["post"])
+    @requires("canonical.approve_invoice")
+    def reject(self, request: Request, pk: str) -> Response:
+        reason = _reason(request, required=True)
+        billing.invoice_reject(invoice_id=int(pk), actor=request.user, reason=reason)
+        return Response(serializers.InvoiceSerializer(self.get_queryset().get(pk=pk)).data)
+
+
+def _reason(request: Request, *, required: bool) -> str:
+    serializer = (RequiredReasonSerializer if required else ReasonSerializer)(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data["reason"]

@@ -50,6 +50,7 @@ class Invoice(CanonicalRecord):
 
     class Meta:
         ordering = ["number"]
+        permissions = [("approve_invoice", "Can approve or reject invoice candidates")]
         constraints = [
             # A rejected candidate leaves room for a new one for the same period.
             models.UniqueConstraint(

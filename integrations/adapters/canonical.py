@@ -22,6 +22,7 @@ from referencing import Registry, Resource
 
 from integrations import signatures
 from integrations.adapters.base import EventRejected, InboundEvent
+from integrations.adapters.jsonbody import load
 
 if TYPE_CHECKING:
     from integrations.models import ConnectedSystem
@@ -115,15 +116,7 @@ class CanonicalAdapter:
         )
 
     def parse(self, *, body: bytes) -> list[InboundEvent]:
-        try:
-            document = json.loads(body)
-        except UnicodeDecodeError:
-            raise EventRejected("The body is not UTF-8 encoded JSON.") from None
-        except json.JSONDecodeError as exc:
-            raise EventRejected(
-                f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
-                errors={"(body)": [f"{exc.msg} (line {exc.lineno}, column {exc.colno})"]},
-            ) from None
+        document = load(body, exact=False)
         if isinstance(document, list):
             if not document:
                 raise EventRejected(

@@ -2,13 +2,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from integrations.adapters.bamboohr import BambooHRAdapter
 from integrations.adapters.base import InboundAdapter
 from integrations.adapters.canonical import CanonicalAdapter
+from integrations.adapters.docusign import DocuSignAdapter
+from integrations.adapters.harvest import HarvestAdapter
+from integrations.adapters.salesforce import SalesforceAdapter
+from integrations.adapters.workday import WorkdayAdapter
 
 if TYPE_CHECKING:
     from integrations.models import ConnectedSystem
 
-_ADAPTERS: dict[str, InboundAdapter] = {adapter.name: adapter for adapter in (CanonicalAdapter(),)}
+_ADAPTERS: dict[str, InboundAdapter] = {
+    adapter.name: adapter
+    for adapter in (
+        CanonicalAdapter(),
+        SalesforceAdapter(),
+        DocuSignAdapter(),
+        HarvestAdapter(),
+        BambooHRAdapter(),
+        WorkdayAdapter(),
+    )
+}
 
 
 def get_adapter(name: str) -> InboundAdapter:

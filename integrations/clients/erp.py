@@ -83,6 +83,15 @@ class ErpClient:
             record, body, idempotency_key=idempotency_key
         )
 
+    def upsert(
+        self, record: str, body: dict[str, Any], *, record_id: str | None, idempotency_key: str
+    ) -> str:
+        """Updates the record the tower already knows the id of, or ensures it exists."""
+        if record_id:
+            self.update(record, record_id, body, idempotency_key=idempotency_key)
+            return record_id
+        return self.ensure(record, body, idempotency_key=idempotency_key)
+
     def update(
         self, record: str, record_id: str, body: dict[str, Any], *, idempotency_key: str
     ) -> None:

@@ -59,4 +59,6 @@ def handler_for(event_type: str) -> Handler:
 from integrations.flows import (  # noqa: E402,F401  (register handlers)
     contract_to_project,
     master_data,
+    project_to_staffing,
+    time_to_billing,
 )

@@ -15,7 +15,9 @@ from integrations.choices import Outcome, SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.clients.psa import PsaClient
 from integrations.flows import handles
-from integrations.selectors import holds_version, sync_state_for, target_system
+from integrations.flows.pushing import push
+from integrations.selectors import sync_state_for, target_system
+from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.sync import sync_state_record
 
 if TYPE_CHECKING:
@@ -79,25 +81,6 @@ def contract_to_project(tx: Transaction) -> str:
     return outcome
 
 
-def _push(tx: Transaction, record, system, *, external_id_of, content: dict[str, Any]) -> str:
-    """Pushes ``record`` to ``system`` unless it already holds this version; returns its id there."""
-    held = holds_version(record, system)
-    if held:
-        return held.external_id
-    external_id = external_id_of()
-    with transaction.atomic():
-        sync_state_record(
-            record=record,
-            system=system,
-            external_id=external_id,
-            version=record.version,
-            content=content,
-            outcome=Outcome.APPLIED,
-            transaction=tx,
-        )
-    return external_id
-
-
 def _push_project(tx: Transaction, contract: Contract, project: Project) -> None:
     """Creates the ERP project shell with its billing schedule, and the PSA project, once."""
     erp_system = target_system(SystemKind.ERP)
@@ -110,12 +93,13 @@ def _push_project(tx: Transaction, contract: Contract, project: Project) -> None
         "subsidiary": {"id": customer.legal_entity.code},
         "currency": {"refName": customer.currency},
     }
-    customer_id = _push(
+    customer_id = push(
         tx,
         customer,
         erp_system,
         content=erp_customer,
-        external_id_of=lambda: erp.ensure(
+        external_id_of=lambda current: current
+        or erp.ensure(
             "customer",
             erp_customer,
             idempotency_key=f"customer:{customer.number}:v{customer.version}",
@@ -142,15 +126,23 @@ def _push_project(tx: Transaction, contract: Contract, project: Project) -> None
             ]
         },
     }
-    _push(
+    push(
         tx,
         project,
         erp_system,
         content=job,
-        external_id_of=lambda: erp.ensure(
-            "job", job, idempotency_key=f"project:{project.code}:v{project.version}:erp"
+        external_id_of=lambda current: erp.upsert(
+            "job",
+            job,
+            record_id=current,
+            idempotency_key=f"project:{project.code}:v{project.version}:erp",
         ),
     )
+    with transaction.atomic():  # the cost forecasts that waited for the ERP project
+        exceptions_clear(
+            waiting_on=waiting_key("erp_project", project.code),
+            resolution=f"Project {project.code} was created in {erp_system.slug}.",
+        )
     psa_system = target_system(SystemKind.PSA)
     psa_project = {
         "code": project.code,
@@ -161,12 +153,13 @@ def _push_project(tx: Transaction, contract: Contract, project: Project) -> None
         "start_date": project.start_date.isoformat(),
         "end_date": project.end_date.isoformat() if project.end_date else None,
     }
-    _push(
+    push(
         tx,
         project,
         psa_system,
         content=psa_project,
-        external_id_of=lambda: PsaClient(psa_system).ensure(
+        external_id_of=lambda current: current
+        or PsaClient(psa_system).ensure(
             "projects",
             psa_project,
             key_field="code",

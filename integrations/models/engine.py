@@ -30,7 +30,12 @@ class Transaction(models.Model):
         help_text="Empty only for a request refused before its flow was known.",
     )
     source_system = models.ForeignKey(
-        "integrations.ConnectedSystem", on_delete=models.PROTECT, related_name="+"
+        "integrations.ConnectedSystem",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Empty for work the tower itself starts (an approved invoice to post).",
     )
     target_system = models.ForeignKey(
         "integrations.ConnectedSystem",

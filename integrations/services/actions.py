@@ -110,6 +110,11 @@ def transaction_replay(
     """
     with transaction.atomic():
         original = _locked(transaction_id)
+        if original.source_system_id is None:
+            raise InvalidStateError(
+                f"Transaction {original.pk} is the tower's own work; retry it instead of replaying it.",
+                errors={"source_system": ["none"]},
+            )
         if original.flow_id is None or original.normalized is None:
             raise InvalidStateError(
                 f"Transaction {original.pk} was refused at the door and has no event to replay; "

@@ -205,7 +205,12 @@ def _run(tx: Transaction) -> TransactionState | None:
         return None
     except RuleViolation as exc:
         failure = IntegrationError.business(
-            exc.message, code=exc.code, details=exc.details, waiting_on=exc.waiting_on
+            exc.message,
+            code=exc.code,
+            details=exc.details,
+            waiting_on=exc.waiting_on,
+            money_at_risk=exc.money_at_risk,
+            currency=exc.currency,
         )
     except IntegrationError as exc:
         failure = exc

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, InternalError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from controltower.models import AuditEvent
 from controltower.services import audit_record
@@ -42,7 +42,7 @@ def test_the_app_refuses_to_change_or_delete_an_audit_row(event):
 
 def test_the_database_refuses_to_change_an_audit_row(event):
     with (
-        pytest.raises((IntegrityError, InternalError)),
+        pytest.raises(DatabaseError),
         transaction.atomic(),
         connection.cursor() as cursor,
     ):
@@ -55,7 +55,7 @@ def test_the_database_refuses_to_change_an_audit_row(event):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row DELETE trigger is PostgreSQL's")
 def test_postgresql_refuses_to_delete_an_audit_row(event):
     with (
-        pytest.raises((IntegrityError, InternalError)),
+        pytest.raises(DatabaseError),
         transaction.atomic(),
         connection.cursor() as cursor,
     ):

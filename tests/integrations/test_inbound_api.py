@@ -249,3 +249,17 @@ def test_the_results_follow_the_order_of_the_events_sent(client):
     assert [r["duplicate"] for r in body["results"]] == [False, True, False, True]
     assert body["results"][0]["transaction_id"] == body["results"][3]["transaction_id"]
     assert (body["accepted"], body["duplicates"]) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        (b"[" * 5000 + b"]" * 5000, "nested deeper"),
+        (b'{"type": NaN}', "NaN"),
+        (b'{"type": "customer.upserted", "id": "a\\u0000b"}', "NUL"),
+    ],
+)
+def test_a_body_no_json_column_could_keep_is_refused_not_a_500(client, raw, why):
+    response = signed_post(client, "crm", raw)
+    assert response.status_code == 400, why
+    assert response.json()["errors"]

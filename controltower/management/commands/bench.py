@@ -70,6 +70,8 @@ class Command(BaseCommand):
             result = run_bench(bench, report=self._report)
         except BenchError as exc:
             raise CommandError(str(exc)) from None
+        except KeyboardInterrupt:
+            raise CommandError("Interrupted.", returncode=130) from None
         self.stdout.write("")
         for line in result.summary_lines():
             self.stdout.write(line)

@@ -1,0 +1,102 @@
+"""Project to staffing: a PSA assignment, checked against the contract's rates, becomes the
+ERP's cost forecast for the project."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+
+from canonical import services as canonical
+from integrations.choices import Outcome, SystemKind
+from integrations.clients.erp import ErpClient
+from integrations.errors import IntegrationError
+from integrations.flows import handles
+from integrations.flows.pushing import push
+from integrations.selectors import sync_state_for, target_system
+from integrations.services.exceptions import exceptions_clear, waiting_key
+from integrations.services.sync import sync_state_record
+
+if TYPE_CHECKING:
+    from integrations.models import Transaction
+
+
+@handles("assignment.upserted", atomic=False)
+def project_to_staffing(tx: Transaction) -> str:
+    data = tx.normalized["data"]
+    with transaction.atomic():
+        result = canonical.assignment_upsert(
+            number=data["number"],
+            project_code=data["project"],
+            employee_number=data["resource"],
+            role=data["role"],
+            start_date=date.fromisoformat(data["start_date"]),
+            end_date=date.fromisoformat(data["end_date"]) if data.get("end_date") else None,
+            allocation_percent=data["allocation_percent"],
+            bill_rate=Decimal(str(data["bill_rate"]))
+            if data.get("bill_rate") is not None
+            else None,
+            version=tx.event_version or 1,
+            source_system=tx.source_system.slug,
+        )
+        if result.outcome == Outcome.STALE:
+            return result.outcome
+        assignment = result.record
+        if result.outcome == Outcome.APPLIED:
+            exceptions_clear(
+                waiting_on=waiting_key(
+                    "assignment", assignment.project.code, assignment.resource.employee_number
+                ),
+                resolution=f"Assignment {assignment.number} arrived from {tx.source_system.slug}.",
+            )
+        sync_state_record(
+            record=assignment,
+            system=tx.source_system,
+            external_id=data.get("external_id") or assignment.number,
+            version=tx.event_version,
+            content=data,
+            outcome=result.outcome,
+            transaction=tx,
+        )
+    erp_system = target_system(SystemKind.ERP)
+    job = _erp_job(assignment.project, erp_system)
+    erp = ErpClient(erp_system)
+    forecast = {
+        "externalId": assignment.number,
+        "job": {"id": job.external_id},
+        "resource": assignment.resource.employee_number,
+        "role": assignment.role,
+        "startDate": assignment.start_date.isoformat(),
+        "endDate": assignment.end_date.isoformat() if assignment.end_date else None,
+        "allocationPercent": assignment.allocation_percent,
+        "costRate": str(assignment.resource.cost_rate)
+        if assignment.resource.cost_rate is not None
+        else None,
+    }
+    push(
+        tx,
+        assignment,
+        erp_system,
+        content=forecast,
+        external_id_of=lambda current: erp.upsert(
+            "projectCostForecast",
+            forecast,
+            record_id=current,
+            idempotency_key=f"assignment:{assignment.number}:v{assignment.version}:erp",
+        ),
+    )
+    return result.outcome
+
+
+def _erp_job(project, erp_system):
+    """The project's ERP sync state, or a wait for contract-to-project to create it there."""
+    state = sync_state_for(project, erp_system)
+    if state is None or not state.external_id:
+        raise IntegrationError.business(
+            f"Project {project.code} is not in the ERP yet; its cost forecast waits for it.",
+            code="unknown_project",
+            waiting_on=waiting_key("erp_project", project.code),
+        )
+    return state

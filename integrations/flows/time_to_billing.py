@@ -1,0 +1,114 @@
+"""Time to billing: approved time, checked against the billing rules, grouped into invoice
+candidates per project and month; an approved candidate is posted to the ERP, whose invoice
+number and payment status the tower then follows."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.utils import timezone
+
+from canonical import services as canonical
+from canonical.choices import InvoiceStatus
+from canonical.models import Invoice
+from integrations.choices import Outcome, SystemKind
+from integrations.clients.erp import ErpClient
+from integrations.errors import IntegrationError
+from integrations.flows import handles
+from integrations.flows.pushing import push
+from integrations.selectors import sync_state_for, target_system
+from integrations.services.exceptions import waiting_key
+from integrations.services.sync import sync_state_record
+
+if TYPE_CHECKING:
+    from integrations.models import Transaction
+
+
+@handles("time_entry.approved")
+def time_entry_approved(tx: Transaction) -> str:
+    data = tx.normalized["data"]
+    result = canonical.time_entry_approve(
+        number=data["number"],
+        project_code=data["project"],
+        employee_number=data["resource"],
+        work_date=date.fromisoformat(data["work_date"]),
+        hours=Decimal(str(data["hours"])),
+        billable=data["billable"],
+        approved_at=datetime.fromisoformat(data["approved_at"].replace("Z", "+00:00"))
+        if data.get("approved_at")
+        else None,
+        version=tx.event_version or 1,
+        source_system=tx.source_system.slug,
+    )
+    if result.outcome != Outcome.STALE:
+        sync_state_record(
+            record=result.entry,
+            system=tx.source_system,
+            external_id=data.get("external_id") or data["number"],
+            version=tx.event_version,
+            content=data,
+            outcome=result.outcome,
+            transaction=tx,
+        )
+    return result.outcome
+
+
+@handles("invoice.approved", atomic=False)
+def invoice_post(tx: Transaction) -> str:
+    """Posts an approved invoice to the ERP once, and records the ERP's invoice number."""
+    invoice = Invoice.objects.select_related("project", "customer", "legal_entity").get(
+        number=tx.normalized["data"]["number"]
+    )
+    if invoice.status in (InvoiceStatus.POSTED, InvoiceStatus.PAID):
+        return Outcome.UNCHANGED
+    erp_system = target_system(SystemKind.ERP)
+    erp = ErpClient(erp_system)
+    job = sync_state_for(invoice.project, erp_system)
+    customer = sync_state_for(invoice.customer, erp_system)
+    if job is None or customer is None:
+        raise IntegrationError.business(
+            f"Project {invoice.project.code} is not in the ERP yet; invoice {invoice.number} waits for it.",
+            code="unknown_project",
+            waiting_on=waiting_key("erp_project", invoice.project.code),
+            money_at_risk=invoice.amount,
+            currency=invoice.currency,
+        )
+    body = {
+        "externalId": invoice.number,
+        "entity": {"id": customer.external_id},
+        "job": {"id": job.external_id},
+        "subsidiary": {"id": invoice.legal_entity.code},
+        "currency": {"refName": invoice.currency},
+        "tranDate": invoice.period_end.isoformat(),
+        "memo": f"{invoice.project.code} {invoice.period_start:%B %Y}",
+        "item": {
+            "items": [
+                {
+                    "description": line.description,
+                    "quantity": str(line.quantity),
+                    "rate": str(line.rate),
+                    "amount": str(line.amount),
+                }
+                for line in invoice.lines.order_by("id")
+            ]
+        },
+    }
+    erp_id = push(
+        tx,
+        invoice,
+        erp_system,
+        content=body,
+        external_id_of=lambda current: current
+        or erp.ensure("invoice", body, idempotency_key=f"invoice:{invoice.number}"),
+    )
+    erp_invoice = erp.get("invoice", erp_id)
+    with transaction.atomic():
+        Invoice.objects.filter(pk=invoice.pk).update(
+            status=InvoiceStatus.POSTED,
+            erp_number=erp_invoice.get("tranId", ""),
+            posted_at=timezone.now(),
+        )
+    return Outcome.APPLIED

@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from integrations.models import Transaction
+from tests.integrations.adapters.support import (
+    accepted,
+    assert_duplicate,
+    assert_refused,
+    assert_rejected,
+    assert_skipped,
+    bamboohr_signed,
+    document,
+    post,
+    raw,
+)
+
+pytestmark = pytest.mark.django_db
+
+SLUG = "bamboohr"
+
+
+def send(client, body, **signing):
+    return post(client, SLUG, body, **bamboohr_signed(body, **signing))
+
+
+def test_each_employee_of_a_field_based_webhook_becomes_resource_upserted(client):
+    transactions = accepted(send(client, raw(SLUG, "employees_updated.json")), 2)
+    tx = transactions[0]
+    assert tx.event_type == "resource.upserted"
+    assert tx.flow.kind == "master_data_sync"
+    assert tx.business_key == "E-0107"
+    assert tx.external_id == "107"
+    assert tx.idempotency_key == "107:2026-11-02T09:30:00+0000"
+    assert tx.event_version == 1793611800000
+    assert tx.normalized["data"] == {
+        "employee_number": "E-0107",
+        "name": "Margaret Hamilton",
+        "email": "margaret.hamilton@northwind.example",
+        "role": "Manager",
+        "legal_entity": "US01",
+        "active": True,
+        "external_id": "107",
+    }
+    assert tx.payload == document(SLUG, "employees_updated.json")["employees"][0]
+    assert transactions[1].business_key == "E-0108"
+    assert transactions[1].normalized["data"]["legal_entity"] == "GB01"
+
+
+def test_fields_posted_under_their_api_aliases_are_read(client):
+    body = document(SLUG, "employees_updated.json")
+    aliases = {
+        "Employee #": "employeeNumber",
+        "First Name": "firstName",
+        "Last Name": "lastName",
+        "Work Email": "workEmail",
+        "Job Title": "jobTitle",
+        "Division": "division",
+        "Status": "status",
+    }
+    for employee in body["employees"]:
+        employee["fields"] = {aliases.get(k, k): v for k, v in employee["fields"].items()}
+    body["employees"][1]["fields"]["status"] = "Inactive"
+    transactions = accepted(send(client, body), 2)
+    assert transactions[0].normalized["data"]["name"] == "Margaret Hamilton"
+    assert transactions[1].normalized["data"]["active"] is False
+
+
+def test_the_same_delivery_again_is_a_duplicate(client):
+    first = send(client, raw(SLUG, "employees_updated.json"))
+    accepted(first, 2)
+    assert_duplicate(send(client, raw(SLUG, "employees_updated.json")), first)
+    assert Transaction.objects.count() == 2
+
+
+def test_a_deleted_employee_is_skipped(client):
+    assert_skipped(send(client, raw(SLUG, "employee_deleted.json")))
+
+
+@pytest.mark.parametrize(
+    ("fixture", "path"),
+    [
+        ("malformed_division.json", "employees[0].fields.Division"),
+        ("malformed_timestamp.json", "employees[1].timestamp"),
+        ("malformed_missing_employee_number.json", "employees[0].fields.Employee #"),
+        ("malformed_event_based.json", "type"),
+    ],
+)
+def test_a_malformed_webhook_is_refused_naming_the_bamboohr_field(client, fixture, path):
+    body = raw(SLUG, fixture)
+    errors = assert_rejected(send(client, body), path, body)
+    assert list(errors) == [path]
+
+
+def test_an_iso_8601_timestamp_header_is_accepted(client):
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    accepted(send(client, raw(SLUG, "employees_updated.json"), timestamp=now), 2)
+
+
+def test_a_signature_over_another_timestamp_is_a_mismatch(client):
+    body = raw(SLUG, "employees_updated.json")
+    headers = bamboohr_signed(body)
+    headers["HTTP_X_BAMBOOHR_TIMESTAMP"] = str(int(headers["HTTP_X_BAMBOOHR_TIMESTAMP"]) - 1)
+    assert_refused(post(client, SLUG, body, **headers), "mismatch")
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"HTTP_X_BAMBOOHR_SIGNATURE": None}, "missing"),
+        ({"HTTP_X_BAMBOOHR_TIMESTAMP": None}, "missing"),
+        ({"HTTP_X_BAMBOOHR_SIGNATURE": "sha256=not-hex"}, "malformed"),
+        ({"HTTP_X_BAMBOOHR_TIMESTAMP": "yesterday"}, "malformed"),
+        ({"age": 600}, "expired"),
+        ({"age": -600}, "expired"),
+        ({"secret": "not-the-private-key"}, "mismatch"),
+    ],
+)
+def test_a_bad_signature_is_refused_with_the_reason(client, change, reason):
+    body = raw(SLUG, "employees_updated.json")
+    signing = {key: value for key, value in change.items() if not key.startswith("HTTP_")}
+    if "age" in signing:  # signed that many seconds ago (negative: ahead of our clock)
+        signing = {"timestamp": str(int(time.time()) - signing["age"])}
+    headers = bamboohr_signed(body, **signing)
+    for key, value in change.items():
+        if key.startswith("HTTP_"):
+            if value is None:
+                del headers[key]
+            else:
+                headers[key] = value
+    assert_refused(post(client, SLUG, body, **headers), reason)

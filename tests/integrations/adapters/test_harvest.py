@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from integrations.models import Transaction
+from tests.integrations.adapters.support import (
+    accepted,
+    assert_duplicate,
+    assert_refused,
+    assert_rejected,
+    assert_skipped,
+    document,
+    post,
+    raw,
+    tower_signed,
+)
+
+pytestmark = pytest.mark.django_db
+
+SLUG = "harvest"
+
+
+def send(client, body, **signing):
+    return post(client, SLUG, body, **tower_signed(SLUG, body, **signing))
+
+
+def test_an_approved_time_entry_becomes_time_entry_approved(client):
+    [tx] = accepted(send(client, raw(SLUG, "time_entry_approved.json")), 1)
+    assert tx.event_type == "time_entry.approved"
+    assert tx.flow.kind == "time_to_billing"
+    assert tx.business_key == "2364519735"
+    assert tx.idempotency_key == "2364519735:2026-11-03T14:05:12Z"
+    assert tx.event_version == 1793714712000  # updated_at in epoch milliseconds
+    data = tx.normalized["data"]
+    assert data["project"] == "P-1042"
+    assert data["resource"] == "HARVEST-4105327"
+    assert data["work_date"] == "2026-11-02"
+    assert data["hours"] == 7.5
+    assert data["billable"] is True
+    assert data["notes"] == "Finance workshop: chart of accounts mapping"
+    assert tx.payload == document(SLUG, "time_entry_approved.json")
+
+
+def test_a_list_response_keeps_the_approved_entries_and_skips_the_unlocked_one(client):
+    transactions = accepted(send(client, raw(SLUG, "time_entries_list.json")), 2)
+    assert [tx.business_key for tx in transactions] == ["2364519735", "2364519736"]
+    assert transactions[1].normalized["data"]["hours"] == 0.25
+    assert transactions[1].normalized["data"]["billable"] is False
+    assert transactions[1].payload == document(SLUG, "time_entries_list.json")["time_entries"][2]
+
+
+def test_a_plain_array_of_entries_is_read_too(client):
+    entries = document(SLUG, "time_entries_list.json")["time_entries"]
+    accepted(send(client, entries), 2)
+
+
+def test_the_same_delivery_again_is_a_duplicate(client):
+    first = send(client, raw(SLUG, "time_entry_approved.json"))
+    accepted(first, 1)
+    assert_duplicate(send(client, raw(SLUG, "time_entry_approved.json")), first)
+    assert Transaction.objects.count() == 1
+
+
+def test_an_unlocked_entry_is_skipped(client):
+    assert_skipped(send(client, raw(SLUG, "time_entry_unlocked.json")))
+
+
+def test_an_empty_page_is_accepted_with_nothing_to_do(client):
+    assert_skipped(send(client, {"time_entries": [], "page": 1, "total_entries": 0}))
+
+
+@pytest.mark.parametrize(
+    ("fixture", "path"),
+    [
+        ("malformed_hours_in_batch.json", "[2].hours"),
+        ("malformed_project_code.json", "project.code"),
+        ("malformed_id.json", "id"),
+        ("malformed_spent_date.json", "spent_date"),
+    ],
+)
+def test_a_malformed_entry_is_refused_naming_the_harvest_field(client, fixture, path):
+    body = raw(SLUG, fixture)
+    errors = assert_rejected(send(client, body), path, body)
+    assert list(errors) == [path]
+
+
+@pytest.mark.parametrize(
+    ("signing", "reason"),
+    [
+        ({"HTTP_X_CT_SIGNATURE": ""}, "missing"),
+        ({"HTTP_X_CT_SIGNATURE": "t=now,v1=abc"}, "malformed"),
+        ({"age": 600}, "expired"),
+        ({"secret": "demo-salesforce-secret"}, "mismatch"),
+    ],
+)
+def test_a_bad_signature_is_refused_with_the_reason(client, signing, reason):
+    body = raw(SLUG, "time_entry_approved.json")
+    if "HTTP_X_CT_SIGNATURE" in signing:
+        response = post(client, SLUG, body, **signing)
+    elif "age" in signing:  # a signature made that many seconds ago (negative: ahead)
+        response = send(client, body, timestamp=int(time.time()) - signing["age"])
+    else:
+        response = send(client, body, **signing)
+    assert_refused(response, reason)

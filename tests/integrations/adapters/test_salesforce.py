@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from integrations.models import Transaction
+from tests.integrations.adapters.support import (
+    accepted,
+    assert_duplicate,
+    assert_refused,
+    assert_rejected,
+    assert_skipped,
+    body_of,
+    document,
+    post,
+    raw,
+    tower_signed,
+)
+
+pytestmark = pytest.mark.django_db
+
+SLUG = "salesforce"
+BIG_COMMIT = 10596028384950123  # over 2**53: a float would change it
+
+
+def send(client, body, **signing):
+    return post(client, SLUG, body, **tower_signed(SLUG, body, **signing))
+
+
+def test_a_change_event_closing_an_opportunity_won_becomes_a_signed_contract(client):
+    [tx] = accepted(send(client, raw(SLUG, "cdc_closed_won.json")), 1)
+    assert tx.event_type == "contract.signed"
+    assert tx.flow.kind == "contract_to_project"
+    assert tx.business_key == "K-2026-0042"
+    assert tx.external_id == "0065g00000XyZ1qAAF"
+    assert tx.idempotency_key == f"0065g00000XyZ1qAAF:{BIG_COMMIT}:1"
+    assert tx.event_version == BIG_COMMIT
+    data = tx.normalized["data"]
+    assert data["customer"] == "C-1001"
+    assert data["legal_entity"] == "US01"
+    assert data["currency"] == "USD"
+    assert data["billing_model"] == "time_and_materials"
+    assert (data["start_date"], data["end_date"]) == ("2026-11-02", "2027-10-31")
+    assert data["rate_card"] == "RC-US-STD"
+    assert data["cap_amount"] == "250000.00"
+    assert data["project"] == {"code": "P-1042", "name": "Acme ERP rollout"}
+    assert tx.normalized["occurred_at"] == "2026-11-02T09:30:00Z"
+    assert tx.payload == document(SLUG, "cdc_closed_won.json")
+
+
+def test_a_big_commit_number_round_trips_exactly_into_the_version_and_the_key(client):
+    event = document(SLUG, "cdc_closed_won.json")
+    event["ChangeEventHeader"]["commitNumber"] = BIG_COMMIT + 2
+    response = send(client, event)
+    [tx] = accepted(response, 1)
+    tx = Transaction.objects.get(pk=tx.pk)
+    assert tx.event_version == BIG_COMMIT + 2
+    assert tx.normalized["version"] == BIG_COMMIT + 2
+    assert tx.idempotency_key.split(":")[1] == str(BIG_COMMIT + 2)
+    assert tx.payload["ChangeEventHeader"]["commitNumber"] == BIG_COMMIT + 2
+    assert response.json()["results"][0]["event_id"] == tx.idempotency_key
+
+
+def test_a_rest_opportunity_closed_won_becomes_a_signed_contract(client):
+    [tx] = accepted(send(client, raw(SLUG, "rest_closed_won.json")), 1)
+    assert tx.event_type == "contract.signed"
+    assert tx.business_key == "K-2026-0043"
+    assert tx.idempotency_key == "0065g00000XyZ2rAAF:2026-11-02T09:30:00.250+0000"
+    assert tx.event_version == 1793611800250  # SystemModstamp in epoch milliseconds
+    data = tx.normalized["data"]
+    assert (data["currency"], data["legal_entity"], data["billing_model"]) == (
+        "GBP",
+        "GB01",
+        "retainer",
+    )
+    assert data["cap_amount"] == "120000.50"
+    assert "end_date" not in data  # null in Salesforce: absent, not an error
+    assert data["external_id"] == "0065g00000XyZ2rAAF"
+    assert tx.payload == document(SLUG, "rest_closed_won.json")
+
+
+@pytest.mark.parametrize("fixture", ["cdc_closed_won.json", "rest_closed_won.json"])
+def test_the_same_delivery_again_is_a_duplicate(client, fixture):
+    first = send(client, raw(SLUG, fixture))
+    accepted(first, 1)
+    assert_duplicate(send(client, raw(SLUG, fixture)), first)
+    assert Transaction.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "fixture", ["cdc_stage_changed_not_won.json", "rest_query_mixed_stages.json"]
+)
+def test_an_opportunity_that_is_not_closed_won_is_skipped(client, fixture):
+    assert_skipped(send(client, raw(SLUG, fixture)))
+
+
+def test_an_update_touching_neither_the_stage_nor_the_terms_is_skipped(client):
+    event = document(SLUG, "cdc_closed_won.json")
+    event["ChangeEventHeader"]["changedFields"] = ["Description", "LastModifiedDate"]
+    assert_skipped(send(client, event))
+
+
+@pytest.mark.parametrize("change_type", ["DELETE", "GAP_UPDATE", "GAP_OVERFLOW"])
+def test_delete_and_gap_change_events_are_skipped(client, change_type):
+    event = document(SLUG, "cdc_closed_won.json")
+    event["ChangeEventHeader"]["changeType"] = change_type
+    assert_skipped(send(client, event))
+
+
+def test_a_change_event_for_several_records_yields_one_event_per_record(client):
+    event = document(SLUG, "cdc_closed_won.json")
+    event["ChangeEventHeader"]["changeType"] = "CREATE"
+    event["ChangeEventHeader"]["recordIds"] = ["0065g00000XyZ1qAAF", "0065g00000XyZ9zAAF"]
+    transactions = accepted(send(client, event), 2)
+    assert [tx.external_id for tx in transactions] == ["0065g00000XyZ1qAAF", "0065g00000XyZ9zAAF"]
+    assert {tx.event_version for tx in transactions} == {BIG_COMMIT}
+
+
+def test_money_never_goes_through_a_float(client):
+    body = raw(SLUG, "rest_closed_won.json").replace(
+        b'"Cap_Amount__c": 120000.50', b'"Cap_Amount__c": 99999999999999.99'
+    )
+    [tx] = accepted(send(client, body), 1)
+    assert tx.normalized["data"]["cap_amount"] == "99999999999999.99"
+    # float(99999999999999.99) is ...98: the stored payload keeps the exact digits as text
+    assert tx.payload["Cap_Amount__c"] == "99999999999999.99"
+
+
+@pytest.mark.parametrize(
+    ("fixture", "path"),
+    [
+        ("malformed_commit_timestamp.json", "ChangeEventHeader.commitTimestamp"),
+        ("malformed_missing_contract_number.json", "Contract_Number__c"),
+        ("malformed_cap_amount.json", "Cap_Amount__c"),
+        ("malformed_batch_legal_entity.json", "[1].Legal_Entity__c"),
+    ],
+)
+def test_a_malformed_payload_is_refused_naming_the_salesforce_field(client, fixture, path):
+    body = raw(SLUG, fixture)
+    errors = assert_rejected(send(client, body), path, body)
+    assert list(errors) == [path]
+
+
+def test_a_change_event_for_another_object_is_refused(client):
+    event = document(SLUG, "cdc_closed_won.json")
+    event["ChangeEventHeader"]["entityName"] = "Account"
+    assert_rejected(send(client, event), "ChangeEventHeader.entityName", body_of(event))
+
+
+def test_a_commit_number_beyond_a_64_bit_version_is_refused(client):
+    event = document(SLUG, "cdc_closed_won.json")
+    event["ChangeEventHeader"]["commitNumber"] = 2**63
+    assert_rejected(send(client, event), "ChangeEventHeader.commitNumber", body_of(event))
+
+
+def test_a_body_that_is_neither_shape_is_refused_at_the_root(client):
+    body = b'{"Id": "0065g00000XyZ2rAAF", "StageName": "Closed Won"}'
+    assert_rejected(send(client, body), "(root)", body)
+
+
+@pytest.mark.parametrize(
+    ("signing", "reason"),
+    [
+        ({"HTTP_X_CT_SIGNATURE": ""}, "missing"),
+        ({"HTTP_X_CT_SIGNATURE": "sha256=abc"}, "malformed"),
+        ({"age": 600}, "expired"),
+        ({"secret": "not-the-secret"}, "mismatch"),
+    ],
+)
+def test_a_bad_signature_is_refused_with_the_reason(client, signing, reason):
+    body = raw(SLUG, "cdc_closed_won.json")
+    if "HTTP_X_CT_SIGNATURE" in signing:
+        response = post(client, SLUG, body, **signing)
+    elif "age" in signing:  # a signature made that many seconds ago (negative: ahead)
+        response = send(client, body, timestamp=int(time.time()) - signing["age"])
+    else:
+        response = send(client, body, **signing)
+    assert_refused(response, reason)

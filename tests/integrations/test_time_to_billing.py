@@ -1,0 +1,222 @@
+"""Staffing and time to billing against the simulated ERP over real HTTP."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import httpx
+import pytest
+from django.test import Client
+
+from canonical.choices import InvoiceStatus
+from canonical.models import Customer, Invoice
+from controltower.demo import demo_load
+from controltower.models import AuditEvent
+from integrations.choices import TransactionState
+from integrations.models import ConnectedSystem, Transaction
+from integrations.services.billing import invoices_poll
+from integrations.services.processing import transactions_process
+from tests.support.inbound import contract_event, event, signed_post
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def erp(live_server):
+    demo_load()
+    base = f"{live_server.url}/simulator"
+    ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
+    ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
+    with httpx.Client(base_url=f"{base}/erp", timeout=10) as http:
+        http.post("/_reset")
+        yield http
+
+
+def run(*events, system: str) -> list[Transaction]:
+    response = signed_post(Client(), system, list(events))
+    assert response.status_code == 202, response.content
+    ids = response.json()["transaction_ids"]
+    transactions_process(ids=ids)
+    return list(Transaction.objects.filter(pk__in=ids).order_by("pk"))
+
+
+def assignment(number, resource, role="Manager", project="P-K-6001", **extra):
+    return event(
+        "assignment.upserted",
+        {
+            "number": number,
+            "project": project,
+            "resource": resource,
+            "role": role,
+            "start_date": "2026-11-01",
+            "allocation_percent": 50,
+            **extra,
+        },
+    )
+
+
+def time_entry(
+    number, resource="E-0002", hours=8, project="P-K-6001", work_date="2026-11-03", billable=True
+):
+    return event(
+        "time_entry.approved",
+        {
+            "number": number,
+            "project": project,
+            "resource": resource,
+            "work_date": work_date,
+            "hours": hours,
+            "billable": billable,
+        },
+    )
+
+
+@pytest.fixture
+def staffed(erp):
+    """Contract K-6001 (US rate card, Manager 300/h) signed, with Grace Hopper assigned as Manager."""
+    [signed] = run(contract_event("K-6001"), system="clm")
+    assert signed.state == TransactionState.SUCCEEDED, signed.last_error
+    [staffing] = run(assignment("A-1", "E-0002"), system="psa")
+    assert staffing.state == TransactionState.SUCCEEDED, staffing.last_error
+    return erp
+
+
+def test_an_assignment_updates_the_erp_cost_forecast(staffed):
+    forecasts = staffed.get("/services/rest/record/v1/projectCostForecast").json()["items"]
+    assert [(f["externalId"], f["resource"], f["role"]) for f in forecasts] == [
+        ("A-1", "E-0002", "Manager")
+    ]
+    run(assignment("A-1", "E-0002", allocation_percent=80) | {"version": 2}, system="psa")
+    forecasts = staffed.get("/services/rest/record/v1/projectCostForecast").json()["items"]
+    assert len(forecasts) == 1 and forecasts[0]["allocationPercent"] == 80
+
+
+def test_an_assignment_for_a_role_the_contract_cannot_bill_waits_for_the_rate(staffed):
+    [tx] = run(assignment("A-2", "E-0003", role="Architect"), system="psa")
+    assert tx.state == TransactionState.BLOCKED
+    assert tx.exception.exception_type == "missing_rate_card"
+    assert tx.exception.waiting_on == "rate_card:RC-US-STD:ARCHITECT"
+    run(
+        event(
+            "rate_card.upserted",
+            {
+                "code": "RC-US-STD",
+                "name": "US",
+                "currency": "USD",
+                "lines": [{"role": "Manager", "rate": 300}, {"role": "Architect", "rate": 260}],
+            },
+            version=2,
+        ),
+        system="erp",
+    )
+    transactions_process(ids=[tx.pk])
+    assert Transaction.objects.get(pk=tx.pk).state == TransactionState.SUCCEEDED
+
+
+def test_approved_time_is_grouped_into_one_candidate_per_project_and_month(staffed):
+    run(
+        time_entry("T-1", hours=8),
+        time_entry("T-2", hours=4),
+        time_entry("T-3", hours=2, work_date="2026-12-01"),
+        system="psa",
+    )
+    november = Invoice.objects.get(number="INV-P-K-6001-202611")
+    assert (november.status, november.amount, november.lines.count()) == (
+        InvoiceStatus.AWAITING_APPROVAL,
+        Decimal("3600.00"),
+        2,
+    )
+    assert Invoice.objects.get(number="INV-P-K-6001-202612").amount == Decimal("600.00")
+
+
+def test_time_that_breaks_a_billing_rule_is_blocked_with_its_own_exception_and_money(staffed):
+    Customer.objects.filter(number="C-1004").update(billing_hold=True)
+    run(contract_event("K-6002", customer="C-1004"), system="clm")
+    run(assignment("A-3", "E-0002", project="P-K-6002"), system="psa")
+    txs = run(
+        time_entry("T-10", project="P-NOPE"),
+        time_entry("T-11", resource="E-0003"),
+        time_entry("T-12", project="P-K-6002"),
+        system="psa",
+    )
+    assert [tx.exception.exception_type for tx in txs] == [
+        "unknown_project",
+        "resource_not_assigned",
+        "billing_hold",
+    ]
+    assert txs[2].exception.money_at_risk == Decimal("2400.00")
+    run(
+        event("project.upserted", {"code": "P-K-6001", "status": "closed"}, version=2), system="psa"
+    )
+    [closed] = run(time_entry("T-13"), system="psa")
+    assert closed.exception.exception_type == "project_not_active"
+
+
+def test_time_past_the_contract_cap_is_blocked_with_the_overrun_at_risk(staffed):
+    run(contract_event("K-6003", project_code="P-CAP") | {}, system="clm")
+    from canonical.models import Contract
+
+    Contract.objects.filter(number="K-6003").update(cap_amount=Decimal("3000"))
+    run(assignment("A-4", "E-0002", project="P-CAP"), system="psa")
+    ok, over = run(
+        time_entry("T-20", project="P-CAP", hours=8),
+        time_entry("T-21", project="P-CAP", hours=8),
+        system="psa",
+    )
+    assert ok.state == TransactionState.SUCCEEDED
+    assert (
+        over.exception.exception_type == "cap_exceeded"
+        and over.exception.money_at_risk == Decimal("2400.00")
+    )
+
+
+def test_an_approver_approves_a_candidate_and_it_is_posted_to_the_erp_once_then_paid(
+    staffed, user_with_role, api_client_for
+):
+    run(time_entry("T-30", hours=8), system="psa")
+    invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
+    approver = api_client_for(user_with_role("approver"))
+    assert (
+        api_client_for(user_with_role("operator"))
+        .post(f"/api/v1/invoices/{invoice.pk}/approve/", {})
+        .status_code
+        == 403
+    )
+    staffed.put("/_faults", json={"outage": True, "pay_after_seconds": 1})
+    response = approver.post(f"/api/v1/invoices/{invoice.pk}/approve/", {"reason": "checked"})
+    assert response.status_code == 200 and response.json()["status"] == InvoiceStatus.APPROVED
+    assert approver.post(f"/api/v1/invoices/{invoice.pk}/approve/", {}).status_code == 409
+    posting = Transaction.objects.get(event_type="invoice.approved")
+    transactions_process(ids=[posting.pk])
+    posting.refresh_from_db()
+    assert posting.state == TransactionState.RETRY_SCHEDULED  # the ERP is down: retried, not lost
+    staffed.put("/_faults", json={"outage": False})
+    Transaction.objects.filter(pk=posting.pk).update(next_attempt_at=posting.received_at)
+    transactions_process(ids=[posting.pk])
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.POSTED and invoice.erp_number.startswith("INV")
+    erp_invoices = staffed.get("/services/rest/record/v1/invoice").json()["items"]
+    assert len(erp_invoices) == 1 and Decimal(str(erp_invoices[0]["total"])) == Decimal("2400")
+    assert AuditEvent.objects.get(action="invoice.approve").reason == "checked"
+    time.sleep(1.1)
+    assert invoices_poll() == 1
+    assert Invoice.objects.get(pk=invoice.pk).status == InvoiceStatus.PAID
+
+
+def test_a_rejected_candidate_releases_its_time(staffed, user_with_role, api_client_for):
+    run(time_entry("T-40"), system="psa")
+    invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
+    approver = api_client_for(user_with_role("approver"))
+    assert approver.post(f"/api/v1/invoices/{invoice.pk}/reject/", {}).status_code == 400
+    assert (
+        approver.post(f"/api/v1/invoices/{invoice.pk}/reject/", {"reason": "wrong month"}).json()[
+            "status"
+        ]
+        == "rejected"
+    )
+    run(time_entry("T-40", hours=6) | {"version": 2}, system="psa")
+    replacement = Invoice.objects.exclude(status="rejected").get(project__code="P-K-6001")
+    assert replacement.number == "INV-P-K-6001-202611-2" and replacement.amount == Decimal(
+        "1800.00"
+    )
