@@ -7,6 +7,7 @@ from dataclasses import asdict
 from celery import shared_task
 
 from integrations.services.billing import invoices_poll
+from integrations.services.exceptions import exceptions_recheck
 from integrations.services.processing import transactions_process, transactions_sweep
 
 
@@ -17,7 +18,7 @@ def process_transactions_task(transaction_ids: list[int]) -> dict[str, int]:
 
 @shared_task(name="integrations.tasks.sweep_transactions_task")
 def sweep_transactions_task() -> dict[str, int]:
-    return asdict(transactions_sweep())
+    return {**asdict(transactions_sweep()), "exceptions_resolved": exceptions_recheck()}
 
 
 @shared_task(name="integrations.tasks.poll_invoices_task")

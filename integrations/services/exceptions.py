@@ -97,3 +97,55 @@ def exceptions_clear(*, waiting_on: str, resolution: str) -> int:
         )
         transactions_enqueue(transactions=parked)
     return len(resolved)
+
+
+def _present(kind: str, parts: list[str]) -> bool:
+    """Whether the record a ``waiting_on`` key names is there now."""
+    from django.db.models import Q
+
+    from canonical.models import Assignment, Customer, LegalEntity, Project, RateCard, Resource
+    from integrations.models import SyncState
+
+    checks = {
+        "legal_entity": lambda: LegalEntity.objects.filter(code=parts[0], active=True).exists(),
+        "customer": lambda: Customer.objects.filter(number=parts[0]).exists(),
+        "resource": lambda: Resource.objects.filter(employee_number=parts[0], active=True).exists(),
+        "project": lambda: Project.objects.filter(code=parts[0]).exists(),
+        "erp_project": lambda: SyncState.objects.filter(
+            content_type__model="project",
+            object_id__in=Project.objects.filter(code=parts[0]).values("pk"),
+            system__kind="erp",
+        ).exists(),
+        "rate_card": lambda: RateCard.objects.filter(code=parts[0]).exists()
+        if len(parts) == 1
+        else RateCard.objects.filter(code=parts[0], lines__role__iexact=parts[1]).exists(),
+        "assignment": lambda: Assignment.objects.filter(
+            Q(project__code=parts[0]) & Q(resource__employee_number=parts[1])
+        ).exists(),
+    }
+    check = checks.get(kind)
+    return bool(check and check())
+
+
+def exceptions_recheck(*, limit: int = 500) -> int:
+    """Resolves open exceptions whose missing record is there now; returns how many.
+
+    The arrival of a record clears what waits on it at once; this sweep also catches
+    a record fixed by a person in the admin, and a wait raised in the instant after
+    its record arrived (two workers racing).
+    """
+    keys = (
+        BusinessException.objects.filter(status__in=OPEN_STATUSES)
+        .exclude(waiting_on="")
+        .values_list("waiting_on", flat=True)
+        .distinct()[:limit]
+    )
+    resolved = 0
+    for key in list(keys):
+        kind, *parts = key.split(":")
+        if _present(kind, parts):
+            with transaction.atomic():
+                resolved += exceptions_clear(
+                    waiting_on=key, resolution=f"{key.replace(':', ' ', 1)} is there now (recheck)."
+                )
+    return resolved

@@ -87,3 +87,17 @@ def test_the_api_lists_open_exceptions_by_money_at_risk_with_their_transactions(
     assert body["count"] == 1
     assert body["results"][0]["transaction_ids"] == [tx_id]
     assert body["results"][0]["waiting_on"] == "legal_entity:FR01"
+
+
+def test_a_record_fixed_by_a_person_is_found_by_the_recheck_and_the_work_reruns(send):
+    from canonical.models import LegalEntity
+    from integrations.services.exceptions import exceptions_recheck
+
+    [tx_id] = send(customer_event("C-9110", legal_entity="FR01"))
+    assert exceptions_recheck() == 0
+    LegalEntity.objects.create(code="FR01", name="Northwind SAS", country="FR", currency="EUR")
+    assert exceptions_recheck() == 1
+    assert Transaction.objects.get(pk=tx_id).state == TransactionState.RECEIVED
+    transactions_process(ids=[tx_id])
+    assert Transaction.objects.get(pk=tx_id).state == TransactionState.SUCCEEDED
+    assert BusinessException.objects.get().status == ExceptionStatus.RESOLVED
