@@ -563,7 +563,7 @@ def time_entry_approve(
                     "cap": str(contract.cap_amount),
                     "billed": str(billed),
                 },
-                waiting_on=f"contract:{contract.number}",
+                waiting_on=f"contract_cap:{contract.number}",
                 **at_risk,
             )
     result = _upsert(
@@ -639,3 +639,99 @@ def invoice_candidate_add(*, entry: TimeEntry, rate: Decimal, currency: str) -> 
     invoice.save(update_fields=["amount", "version", "updated_at"])
     TimeEntry.objects.filter(pk=entry.pk).update(invoice=invoice)
     return invoice
+
+
+# --- Amendments -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AmendmentResult:
+    contract: Contract
+    project: Project | None
+    outcome: UpsertOutcome
+
+
+def contract_amend(
+    *, terms: ContractTerms, effective_date: date, version: int, source_system: str
+) -> AmendmentResult:
+    """Records an amendment as a new immutable version and applies it to the contract.
+
+    Refuses an amendment for a contract the tower has not seen signed (it waits for it),
+    and a rate cut on time already invoiced at the old rate (an ``amendment_conflict``
+    for finance to decide).
+    """
+    contract = Contract.objects.select_for_update().filter(number=_key(terms.number)).first()
+    if contract is None:
+        raise RuleViolation(
+            message=f"Amendment to contract {_key(terms.number)} arrived before the contract.",
+            code="amendment_before_contract",
+            details={"contract": _key(terms.number)},
+            waiting_on=f"contract_signed:{_key(terms.number)}",
+        )
+    if version <= contract.version:
+        outcome: UpsertOutcome = "stale" if version < contract.version else "unchanged"
+        return AmendmentResult(contract, contract.projects.first(), outcome)
+    _refuse_rate_cuts_on_invoiced_time(contract, terms.rates, effective_date)
+    rate_card = _rate_card_for(code=terms.rate_card) if terms.rate_card else contract.rate_card
+    contract.rate_card = rate_card
+    contract.end_date = terms.end_date
+    contract.cap_amount = terms.cap_amount
+    contract.status = ContractStatus.AMENDED
+    contract.version = version
+    contract.source_system = source_system
+    contract.save()
+    ContractVersion.objects.create(
+        contract=contract, version=version, terms=terms.snapshot(), effective_date=effective_date
+    )
+    project = contract.projects.select_for_update().first()
+    if project is not None and project.end_date != terms.end_date:
+        project.end_date = terms.end_date
+        project.version += 1
+        project.save(update_fields=["end_date", "version", "updated_at"])
+    for milestone in terms.milestones:
+        BillingMilestone.objects.update_or_create(
+            contract=contract,
+            code=_key(milestone["code"]),
+            defaults={
+                "project": project,
+                "name": milestone["name"],
+                "due_date": milestone.get("due_date"),
+                "amount": Decimal(str(milestone["amount"])),
+                "version": version,
+                "source_system": source_system,
+            },
+        )
+    return AmendmentResult(contract, project, "applied")
+
+
+def _refuse_rate_cuts_on_invoiced_time(
+    contract: Contract, new_rates: dict[str, Decimal], effective_date: date
+) -> None:
+    """A lower rate from a date on which time was already invoiced at the old rate is a conflict."""
+    invoiced = (InvoiceStatus.APPROVED, InvoiceStatus.POSTED, InvoiceStatus.PAID)
+    for role, new in new_rates.items():
+        lines = InvoiceLine.objects.filter(
+            invoice__project__contract=contract,
+            invoice__status__in=invoiced,
+            time_entry__work_date__gte=effective_date,
+            time_entry__assignment__role=role,
+            rate__gt=new,
+        )
+        totals = lines.aggregate(hours=Sum("quantity"), billed=Sum("amount"))
+        hours = totals["hours"]
+        if hours:
+            old = (totals["billed"] / hours).quantize(Decimal("0.01"))
+            raise RuleViolation(
+                message=f"Amendment cuts the {role} rate from {old} to {new} from {effective_date}, "
+                f"but {hours} h at the old rate are already invoiced.",
+                code="amendment_conflict",
+                details={
+                    "contract": contract.number,
+                    "role": role,
+                    "from": str(old),
+                    "to": str(new),
+                    "hours": str(hours),
+                },
+                money_at_risk=(totals["billed"] - new * hours).quantize(Decimal("0.01")),
+                currency=contract.currency,
+            )

@@ -56,3 +56,23 @@ class PsaClient:
         found = self.find(resource, field=key_field, value=str(body[key_field]))
         record = found or self.create(resource, body, idempotency_key=idempotency_key)
         return str(record["id"])
+
+    def update(self, resource: str, record_id: str, body: dict[str, Any]) -> None:
+        request(
+            "PATCH", f"{self.base}/{resource}/{record_id}", json=body, vendor_message=psa_message
+        )
+
+    def upsert(
+        self,
+        resource: str,
+        body: dict[str, Any],
+        *,
+        record_id: str | None,
+        key_field: str,
+        idempotency_key: str,
+    ) -> str:
+        """Updates the record the tower knows the id of, or ensures it exists."""
+        if record_id:
+            self.update(resource, record_id, body)
+            return record_id
+        return self.ensure(resource, body, key_field=key_field, idempotency_key=idempotency_key)

@@ -57,6 +57,7 @@ def handler_for(event_type: str) -> Handler:
 
 
 from integrations.flows import (  # noqa: E402,F401  (register handlers)
+    amendment_propagation,
     contract_to_project,
     master_data,
     project_to_staffing,

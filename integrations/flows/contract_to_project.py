@@ -67,6 +67,11 @@ def contract_to_project(tx: Transaction) -> str:
             or (source_state and source_state.last_transaction_id == tx.pk)
             else result.outcome
         )
+        if result.outcome == Outcome.APPLIED:
+            exceptions_clear(
+                waiting_on=waiting_key("contract_signed", contract.number),
+                resolution=f"Contract {contract.number} was signed.",
+            )
         sync_state_record(
             record=contract,
             system=tx.source_system,
@@ -77,11 +82,11 @@ def contract_to_project(tx: Transaction) -> str:
             transaction=tx,
         )
     if result.project is not None:
-        _push_project(tx, contract, result.project)
+        push_project(tx, contract, result.project)
     return outcome
 
 
-def _push_project(tx: Transaction, contract: Contract, project: Project) -> None:
+def push_project(tx: Transaction, contract: Contract, project: Project) -> None:
     """Creates the ERP project shell with its billing schedule, and the PSA project, once."""
     erp_system = target_system(SystemKind.ERP)
     erp = ErpClient(erp_system)
@@ -158,10 +163,10 @@ def _push_project(tx: Transaction, contract: Contract, project: Project) -> None
         project,
         psa_system,
         content=psa_project,
-        external_id_of=lambda current: current
-        or PsaClient(psa_system).ensure(
+        external_id_of=lambda current: PsaClient(psa_system).upsert(
             "projects",
             psa_project,
+            record_id=current,
             key_field="code",
             idempotency_key=f"project:{project.code}:v{project.version}:psa",
         ),

@@ -103,7 +103,15 @@ def _present(kind: str, parts: list[str]) -> bool:
     """Whether the record a ``waiting_on`` key names is there now."""
     from django.db.models import Q
 
-    from canonical.models import Assignment, Customer, LegalEntity, Project, RateCard, Resource
+    from canonical.models import (
+        Assignment,
+        Contract,
+        Customer,
+        LegalEntity,
+        Project,
+        RateCard,
+        Resource,
+    )
     from integrations.models import SyncState
 
     checks = {
@@ -111,6 +119,7 @@ def _present(kind: str, parts: list[str]) -> bool:
         "customer": lambda: Customer.objects.filter(number=parts[0]).exists(),
         "resource": lambda: Resource.objects.filter(employee_number=parts[0], active=True).exists(),
         "project": lambda: Project.objects.filter(code=parts[0]).exists(),
+        "contract_signed": lambda: Contract.objects.filter(number=parts[0]).exists(),
         "erp_project": lambda: SyncState.objects.filter(
             content_type__model="project",
             object_id__in=Project.objects.filter(code=parts[0]).values("pk"),

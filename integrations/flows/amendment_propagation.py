@@ -1,0 +1,51 @@
+"""Amendment propagation: an amended contract becomes a new version; what changed (rates,
+dates, milestones, cap) reaches the ERP's billing schedule and the PSA's plan."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import transaction
+
+from canonical import services as canonical
+from integrations.choices import Outcome
+from integrations.flows import handles
+from integrations.flows.contract_to_project import push_project, terms_from
+from integrations.models import Transaction
+from integrations.services.exceptions import exceptions_clear, waiting_key
+from integrations.services.sync import sync_state_record
+
+
+@handles("contract.amended", atomic=False)
+def amendment_propagate(tx: Transaction) -> str:
+    data = tx.normalized["data"]
+    with transaction.atomic():
+        result = canonical.contract_amend(
+            terms=terms_from(data),
+            effective_date=date.fromisoformat(data["effective_date"]),
+            version=tx.event_version or 1,
+            source_system=tx.source_system.slug,
+        )
+        contract = result.contract
+        # Lineage: the amendment belongs to its contract's story.
+        if contract.correlation_id and tx.correlation_id != contract.correlation_id:
+            Transaction.objects.filter(pk=tx.pk).update(correlation_id=contract.correlation_id)
+        if result.outcome == Outcome.STALE:
+            return result.outcome
+        if result.outcome == Outcome.APPLIED:
+            exceptions_clear(
+                waiting_on=waiting_key("contract_cap", contract.number),
+                resolution=f"Contract {contract.number} was amended (v{contract.version}).",
+            )
+            sync_state_record(
+                record=contract,
+                system=tx.source_system,
+                external_id=data.get("external_id") or contract.number,
+                version=contract.version,
+                content=data,
+                outcome=result.outcome,
+                transaction=tx,
+            )
+    if result.project is not None:
+        push_project(tx, contract, result.project)
+    return result.outcome

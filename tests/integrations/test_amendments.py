@@ -1,0 +1,141 @@
+"""Amendment propagation against the simulated ERP and PSA over real HTTP."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+import pytest
+from django.test import Client
+
+from canonical.choices import InvoiceStatus
+from canonical.models import Contract, ContractVersion, Invoice
+from controltower.demo import demo_load
+from integrations.choices import Outcome, TransactionState
+from integrations.models import ConnectedSystem, Transaction
+from integrations.services.processing import transactions_process
+from tests.support.inbound import contract_event, event, signed_post
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def simulator(live_server):
+    demo_load()
+    base = f"{live_server.url}/simulator"
+    ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
+    ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
+    with httpx.Client(base_url=base, timeout=10) as http:
+        for system in ("erp", "psa"):
+            http.post(f"/{system}/_reset")
+        yield http
+
+
+def run(*events, system: str = "clm") -> list[Transaction]:
+    response = signed_post(Client(), system, list(events))
+    assert response.status_code == 202, response.content
+    ids = response.json()["transaction_ids"]
+    transactions_process(ids=ids)
+    return list(Transaction.objects.filter(pk__in=ids).order_by("pk"))
+
+
+def amendment(
+    number="K-7001",
+    *,
+    version=2,
+    end_date="2027-12-31",
+    rates=None,
+    milestones=None,
+    effective="2026-12-01",
+):
+    signed = contract_event(number)["data"]
+    data = {k: v for k, v in signed.items() if k not in ("project", "signed_at")}
+    data.update(end_date=end_date, effective_date=effective, amendment=f"{number}-A{version - 1}")
+    if rates is not None:
+        data["rates"] = rates
+    if milestones is not None:
+        data["milestones"] = milestones
+    return event("contract.amended", data, version=version)
+
+
+def test_an_amendment_is_a_new_version_and_reaches_the_erp_schedule_and_the_psa_plan(simulator):
+    [signed] = run(contract_event("K-7001"))
+    milestones = contract_event("K-7001")["data"]["milestones"] + [
+        {"code": "M3", "name": "Hypercare", "amount": "15000"}
+    ]
+    [amended] = run(amendment(milestones=milestones, rates=[{"role": "Manager", "rate": "320"}]))
+    assert amended.state == TransactionState.SUCCEEDED, amended.last_error
+    assert amended.correlation_id == signed.correlation_id  # one lineage
+    contract = Contract.objects.get(number="K-7001")
+    assert (contract.version, contract.status, str(contract.end_date)) == (
+        2,
+        "amended",
+        "2027-12-31",
+    )
+    assert list(
+        ContractVersion.objects.filter(contract=contract).values_list("version", flat=True)
+    ) == [1, 2]
+    jobs = simulator.get("/erp/services/rest/record/v1/job").json()["items"]
+    assert len(jobs) == 1 and jobs[0]["endDate"] == "2027-12-31"
+    assert [i["code"] for i in jobs[0]["billingSchedule"]["items"]] == ["M1", "M2", "M3"]
+    projects = simulator.get("/psa/api/v1/projects").json()["results"]
+    assert len(projects) == 1 and projects[0]["end_date"] == "2027-12-31"
+
+
+def test_an_amendment_before_its_contract_waits_and_runs_after_it(simulator):
+    [early] = run(amendment("K-7002"))
+    assert early.state == TransactionState.BLOCKED
+    assert early.exception.exception_type == "amendment_before_contract"
+    run(contract_event("K-7002"))
+    transactions_process(ids=[early.pk])
+    early.refresh_from_db()
+    assert early.state == TransactionState.SUCCEEDED and early.outcome == Outcome.APPLIED
+    assert Contract.objects.get(number="K-7002").version == 2
+
+
+def test_an_older_amendment_after_a_newer_one_is_stale(simulator):
+    run(contract_event("K-7003"))
+    run(amendment("K-7003", version=3, end_date="2028-01-31"))
+    [older] = run(amendment("K-7003", version=2, end_date="2027-01-31"))
+    assert older.outcome == Outcome.STALE
+    assert str(Contract.objects.get(number="K-7003").end_date) == "2028-01-31"
+
+
+def test_a_rate_cut_on_invoiced_time_is_an_amendment_conflict_with_the_money_at_stake(simulator):
+    run(contract_event("K-7004", project_code="P-7004") | {}, system="clm")
+    run(
+        event(
+            "assignment.upserted",
+            {
+                "number": "A-74",
+                "project": "P-7004",
+                "resource": "E-0002",
+                "role": "Manager",
+                "start_date": "2026-11-01",
+                "allocation_percent": 100,
+            },
+        ),
+        system="psa",
+    )
+    run(
+        event(
+            "time_entry.approved",
+            {
+                "number": "T-74",
+                "project": "P-7004",
+                "resource": "E-0002",
+                "work_date": "2026-12-02",
+                "hours": 10,
+                "billable": True,
+            },
+        ),
+        system="psa",
+    )
+    Invoice.objects.filter(project__code="P-7004").update(status=InvoiceStatus.APPROVED)
+    [cut] = run(amendment("K-7004", rates=[{"role": "Manager", "rate": "250"}]))
+    assert cut.state == TransactionState.BLOCKED
+    exc = cut.exception
+    assert exc.exception_type == "amendment_conflict"
+    assert exc.money_at_risk == Decimal("500.00")  # 10 h x (300 - 250)
+    assert exc.details["role"] == "Manager" and Decimal(exc.details["hours"]) == 10
+    assert Contract.objects.get(number="K-7004").version == 1  # nothing applied
