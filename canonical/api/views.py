@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -12,6 +13,7 @@ from canonical import filtersets, selectors
 from canonical.api import serializers
 from controltower.permissions import requires
 from integrations.api.serializers import ReasonSerializer, RequiredReasonSerializer
+from integrations.selectors import contract_lineage
 from integrations.services import billing
 
 RECORD_ORDERING = ["id", "version", "updated_at", "created_at"]
@@ -50,6 +52,12 @@ class ContractViewSet(CanonicalRecordViewSet):
     serializer_class = serializers.ContractSerializer
     filterset_class = filtersets.ContractFilterSet
     ordering_fields = ["number", "start_date", "end_date", "status", *RECORD_ORDERING]
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"])
+    def lineage(self, request: Request, pk: str) -> Response:
+        """Every transaction and record downstream of the contract, with each system's sync state."""
+        return Response(contract_lineage(self.get_object()))
 
 
 class ProjectViewSet(CanonicalRecordViewSet):

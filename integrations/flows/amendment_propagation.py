@@ -13,6 +13,7 @@ from integrations.flows import handles
 from integrations.flows.contract_to_project import push_project, terms_from
 from integrations.models import Transaction
 from integrations.services.exceptions import exceptions_clear, waiting_key
+from integrations.services.lineage import link_to_contract
 from integrations.services.sync import sync_state_record
 
 
@@ -27,9 +28,7 @@ def amendment_propagate(tx: Transaction) -> str:
             source_system=tx.source_system.slug,
         )
         contract = result.contract
-        # Lineage: the amendment belongs to its contract's story.
-        if contract.correlation_id and tx.correlation_id != contract.correlation_id:
-            Transaction.objects.filter(pk=tx.pk).update(correlation_id=contract.correlation_id)
+        link_to_contract(tx, contract)
         if result.outcome == Outcome.STALE:
             return result.outcome
         if result.outcome == Outcome.APPLIED:

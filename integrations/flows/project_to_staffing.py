@@ -17,6 +17,7 @@ from integrations.flows import handles
 from integrations.flows.pushing import push
 from integrations.selectors import sync_state_for, target_system
 from integrations.services.exceptions import exceptions_clear, waiting_key
+from integrations.services.lineage import link_to_contract
 from integrations.services.sync import sync_state_record
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def project_to_staffing(tx: Transaction) -> str:
         if result.outcome == Outcome.STALE:
             return result.outcome
         assignment = result.record
+        link_to_contract(tx, assignment.project)
         if result.outcome == Outcome.APPLIED:
             exceptions_clear(
                 waiting_on=waiting_key(

@@ -21,6 +21,7 @@ from integrations.flows import handles
 from integrations.flows.pushing import push
 from integrations.selectors import sync_state_for, target_system
 from integrations.services.exceptions import waiting_key
+from integrations.services.lineage import link_to_contract
 from integrations.services.sync import sync_state_record
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ def time_entry_approved(tx: Transaction) -> str:
         version=tx.event_version or 1,
         source_system=tx.source_system.slug,
     )
+    link_to_contract(tx, result.entry.project)
     if result.outcome != Outcome.STALE:
         sync_state_record(
             record=result.entry,

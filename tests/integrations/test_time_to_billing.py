@@ -220,3 +220,31 @@ def test_a_rejected_candidate_releases_its_time(staffed, user_with_role, api_cli
     assert replacement.number == "INV-P-K-6001-202611-2" and replacement.amount == Decimal(
         "1800.00"
     )
+
+
+def test_a_contracts_lineage_lists_its_transactions_and_each_systems_copy(
+    staffed, user_with_role, api_client_for
+):
+    from canonical.models import Contract
+
+    run(time_entry("T-50"), system="psa")
+    contract = Contract.objects.get(number="K-6001")
+    body = (
+        api_client_for(user_with_role("viewer"))
+        .get(f"/api/v1/contracts/{contract.pk}/lineage/")
+        .json()
+    )
+    assert [t["event_type"] for t in body["transactions"]] == [
+        "contract.signed",
+        "assignment.upserted",
+        "time_entry.approved",
+    ]
+    [project] = body["records"]["projects"]
+    assert {s["system"] for s in project["systems"]} == {"erp", "psa"}
+    assert all(s["behind"] == 0 for s in project["systems"])
+    [staffing] = body["records"]["assignments"]
+    assert {s["system"] for s in staffing["systems"]} == {
+        "psa",
+        "erp",
+    }  # from the PSA, forecast in the ERP
+    assert body["records"]["invoices"][0]["status"] == "awaiting_approval"
