@@ -23,6 +23,7 @@ from canonical.choices import (
     BillingModel,
     ContractStatus,
     InvoiceStatus,
+    MilestoneStatus,
     ProjectStatus,
     TimeEntryStatus,
 )
@@ -589,11 +590,37 @@ def time_entry_approve(
 
 def invoice_candidate_add(*, entry: TimeEntry, rate: Decimal, currency: str) -> Invoice:
     """Puts approved time on its project's candidate for the month (replacing an older line)."""
-    period_start = entry.work_date.replace(day=1)
+    amount = (entry.hours * rate).quantize(Decimal("0.01"))
+    invoice = _open_candidate(
+        project=entry.project,
+        day=entry.work_date,
+        currency=currency,
+        what=f"time entry {entry.number}",
+        amount=amount,
+    )
+    role = entry.assignment.role if entry.assignment else entry.resource.role
+    InvoiceLine.objects.filter(invoice=invoice, time_entry=entry).delete()
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        time_entry=entry,
+        description=f"{entry.work_date} {entry.resource.name} ({role})",
+        quantity=entry.hours,
+        rate=rate,
+        amount=amount,
+    )
+    _total(invoice)
+    TimeEntry.objects.filter(pk=entry.pk).update(invoice=invoice)
+    return invoice
+
+
+def _open_candidate(
+    *, project: Project, day: date, currency: str, what: str, amount: Decimal
+) -> Invoice:
+    """The project's candidate for the month of ``day``, created when there is none."""
+    period_start = day.replace(day=1)
     period_end = period_start.replace(
         day=calendar.monthrange(period_start.year, period_start.month)[1]
     )
-    project = entry.project
     invoice = (
         Invoice.objects.select_for_update()
         .filter(project=project, period_start=period_start, period_end=period_end)
@@ -602,7 +629,7 @@ def invoice_candidate_add(*, entry: TimeEntry, rate: Decimal, currency: str) -> 
     )
     if invoice is None:
         earlier = Invoice.objects.filter(project=project, period_start=period_start).count()
-        invoice = Invoice.objects.create(
+        return Invoice.objects.create(
             number=f"INV-{project.code}-{period_start:%Y%m}"
             + (f"-{earlier + 1}" if earlier else ""),
             project=project,
@@ -615,29 +642,82 @@ def invoice_candidate_add(*, entry: TimeEntry, rate: Decimal, currency: str) -> 
             status=InvoiceStatus.AWAITING_APPROVAL,
             source_system="tower",
         )
-    elif invoice.status not in (InvoiceStatus.CANDIDATE, InvoiceStatus.AWAITING_APPROVAL):
+    if invoice.status not in (InvoiceStatus.CANDIDATE, InvoiceStatus.AWAITING_APPROVAL):
         raise RuleViolation(
             message=f"Invoice {invoice.number} for {period_start:%B %Y} is already {invoice.status}; "
-            f"time entry {entry.number} needs a credit or a later invoice.",
+            f"{what} needs a credit or a later invoice.",
             code="other",
-            details={"invoice": invoice.number, "entry": entry.number},
-            money_at_risk=(entry.hours * rate).quantize(Decimal("0.01")),
+            details={"invoice": invoice.number, "item": what},
+            money_at_risk=amount,
             currency=currency,
         )
-    amount = (entry.hours * rate).quantize(Decimal("0.01"))
-    InvoiceLine.objects.filter(invoice=invoice, time_entry=entry).delete()
-    InvoiceLine.objects.create(
-        invoice=invoice,
-        time_entry=entry,
-        description=f"{entry.work_date} {entry.resource.name} ({entry.assignment.role if entry.assignment else entry.resource.role})",
-        quantity=entry.hours,
-        rate=rate,
-        amount=amount,
-    )
+    return invoice
+
+
+def _total(invoice: Invoice) -> None:
     invoice.amount = invoice.lines.aggregate(total=Sum("amount"))["total"] or Decimal("0")
     invoice.version += 1
     invoice.save(update_fields=["amount", "version", "updated_at"])
-    TimeEntry.objects.filter(pk=entry.pk).update(invoice=invoice)
+
+
+def milestone_reach(
+    *, contract_number: str, code: str, reached_on: date, source_system: str
+) -> Invoice | None:
+    """A reached milestone goes on its project's candidate for the month, once (None if it was)."""
+    contract = Contract.objects.filter(number=_key(contract_number)).first()
+    if contract is None:
+        raise RuleViolation(
+            message=f"Milestone {code} of contract {_key(contract_number)} arrived before the contract.",
+            code="amendment_before_contract",
+            details={"contract": _key(contract_number), "milestone": code},
+            waiting_on=f"contract_signed:{_key(contract_number)}",
+        )
+    milestone = (
+        BillingMilestone.objects.select_for_update()
+        .filter(contract=contract, code=_key(code))
+        .select_related("project")
+        .first()
+    )
+    if milestone is None:
+        raise RuleViolation(
+            message=f"Contract {contract.number} has no milestone {_key(code)}.",
+            code="other",
+            details={"contract": contract.number, "milestone": _key(code)},
+            waiting_on=f"contract_terms:{contract.number}",
+        )
+    if milestone.status != MilestoneStatus.PLANNED:
+        return None
+    project = milestone.project or contract.projects.first()
+    at_risk = {"money_at_risk": milestone.amount, "currency": contract.currency}
+    if project is None or project.billing_hold or contract.customer.billing_hold:
+        raise RuleViolation(
+            message=f"Billing is on hold for contract {contract.number}; milestone {milestone.code} waits.",
+            code="billing_hold",
+            details={"contract": contract.number, "milestone": milestone.code},
+            waiting_on=f"project:{project.code}"
+            if project
+            else f"contract_signed:{contract.number}",
+            **at_risk,
+        )
+    invoice = _open_candidate(
+        project=project,
+        day=reached_on,
+        currency=contract.currency,
+        what=f"milestone {milestone.code}",
+        amount=milestone.amount,
+    )
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        milestone=milestone,
+        description=f"Milestone {milestone.code}: {milestone.name}",
+        quantity=Decimal("1"),
+        rate=milestone.amount,
+        amount=milestone.amount,
+    )
+    _total(invoice)
+    milestone.status = MilestoneStatus.REACHED
+    milestone.source_system = source_system
+    milestone.save(update_fields=["status", "source_system", "updated_at"])
     return invoice
 
 

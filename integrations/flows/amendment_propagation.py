@@ -32,10 +32,12 @@ def amendment_propagate(tx: Transaction) -> str:
         if result.outcome == Outcome.STALE:
             return result.outcome
         if result.outcome == Outcome.APPLIED:
-            exceptions_clear(
-                waiting_on=waiting_key("contract_cap", contract.number),
-                resolution=f"Contract {contract.number} was amended (v{contract.version}).",
-            )
+            # A new cap or new milestones may unblock what waited on the old terms.
+            for wait in ("contract_cap", "contract_terms"):
+                exceptions_clear(
+                    waiting_on=waiting_key(wait, contract.number),
+                    resolution=f"Contract {contract.number} was amended (v{contract.version}).",
+                )
             sync_state_record(
                 record=contract,
                 system=tx.source_system,

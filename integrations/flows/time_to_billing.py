@@ -58,6 +58,20 @@ def time_entry_approved(tx: Transaction) -> str:
     return result.outcome
 
 
+@handles("milestone.reached")
+def milestone_reached(tx: Transaction) -> str:
+    data = tx.normalized["data"]
+    invoice = canonical.milestone_reach(
+        contract_number=data["contract"],
+        code=data["code"],
+        reached_on=date.fromisoformat(data["reached_on"]),
+        source_system=tx.source_system.slug,
+    )
+    if invoice is not None:
+        link_to_contract(tx, invoice.project)
+    return Outcome.APPLIED if invoice is not None else Outcome.UNCHANGED
+
+
 @handles("invoice.approved", atomic=False)
 def invoice_post(tx: Transaction) -> str:
     """Posts an approved invoice to the ERP once, and records the ERP's invoice number."""

@@ -248,3 +248,32 @@ def test_a_contracts_lineage_lists_its_transactions_and_each_systems_copy(
         "erp",
     }  # from the PSA, forecast in the ERP
     assert body["records"]["invoices"][0]["status"] == "awaiting_approval"
+
+
+def test_a_reached_milestone_goes_on_the_candidate_once(staffed):
+    from canonical.models import BillingMilestone
+
+    reached = event(
+        "milestone.reached", {"contract": "K-6001", "code": "M1", "reached_on": "2026-11-20"}
+    )
+    [first] = run(reached, system="clm")
+    [again] = run(
+        event(
+            "milestone.reached", {"contract": "K-6001", "code": "M1", "reached_on": "2026-11-21"}
+        ),
+        system="clm",
+    )
+    assert (first.outcome, again.outcome) == ("applied", "unchanged")
+    invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
+    assert invoice.amount == Decimal("20000.00") and invoice.lines.get().milestone.code == "M1"
+    assert BillingMilestone.objects.get(contract__number="K-6001", code="M1").status == "reached"
+    [unknown] = run(
+        event(
+            "milestone.reached", {"contract": "K-6001", "code": "M9", "reached_on": "2026-11-21"}
+        ),
+        system="clm",
+    )
+    assert (
+        unknown.state == TransactionState.BLOCKED
+        and unknown.exception.waiting_on == "contract_terms:K-6001"
+    )
