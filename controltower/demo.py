@@ -16,9 +16,9 @@ from django.db import transaction
 
 from canonical.models import Customer, LegalEntity, RateCard, RateCardLine, Resource
 from controltower.roles import roles_sync
-from integrations.choices import Adapter, SystemKind
+from integrations.choices import Adapter, Domain, SystemKind
 from integrations.flows.catalog import flows_ensure
-from integrations.models import ConnectedSystem, Flow
+from integrations.models import ConnectedSystem, Flow, SystemOfRecord
 
 # slug, name, kind, adapter (the payload dialect the system speaks)
 SYSTEMS = [
@@ -33,6 +33,8 @@ SYSTEMS = [
     ("bamboohr", "BambooHR", SystemKind.HRIS, Adapter.BAMBOOHR),
     ("workday", "Workday", SystemKind.HRIS, Adapter.WORKDAY),
 ]
+# Systems of record: company codes live in the ERP, customers in the CRM.
+OWNERS = {Domain.LEGAL_ENTITY: "erp", Domain.CUSTOMER: "crm"}
 LEGAL_ENTITIES = [
     ("US01", "Northwind Consulting Inc.", "US", "USD"),
     ("GB01", "Northwind Consulting Ltd", "GB", "GBP"),
@@ -104,6 +106,10 @@ def demo_load() -> DemoSummary:
         ConnectedSystem.objects.get_or_create(
             slug=slug,
             defaults={"name": name, "kind": kind, "adapter": adapter, "base_url": base_url},
+        )
+    for domain, slug in OWNERS.items():
+        SystemOfRecord.objects.get_or_create(
+            domain=domain, defaults={"system": ConnectedSystem.objects.get(slug=slug)}
         )
     entities = {}
     for code, name, country, currency in LEGAL_ENTITIES:

@@ -11,7 +11,14 @@ from django.utils.html import format_html
 
 from controltower.admin import AuditedModelAdmin
 from controltower.errors import ApplicationError
-from integrations.models import Attempt, ConnectedSystem, Flow, SyncState, Transaction
+from integrations.models import (
+    Attempt,
+    ConnectedSystem,
+    Flow,
+    SyncState,
+    SystemOfRecord,
+    Transaction,
+)
 from integrations.services import actions
 
 
@@ -194,3 +201,9 @@ class SyncStateAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(SystemOfRecord)
+class SystemOfRecordAdmin(AuditedModelAdmin):
+    list_display = ["domain", "system", "updated_at"]
+    list_select_related = ["system"]

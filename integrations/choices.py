@@ -106,3 +106,15 @@ class SyncOutcome(models.TextChoices):
     SYNCED = "synced", "Synced"
     FAILED = "failed", "Failed"
     STALE = "stale", "Stale"
+
+
+class Domain(models.TextChoices):
+    """Kinds of business data, each with at most one owning system (its system of record)."""
+
+    LEGAL_ENTITY = "legal_entity", "Legal entities"
+    CUSTOMER = "customer", "Customers"
+    RATE_CARD = "rate_card", "Rate cards"
+    CONTRACT = "contract", "Contracts"
+    PROJECT = "project", "Projects and staffing"
+    RESOURCE = "resource", "Resources"
+    TIME = "time", "Time"

@@ -28,16 +28,27 @@ Handler = Callable[["Transaction"], str]
 
 _HANDLERS: dict[str, Handler] = {}
 _NON_ATOMIC: set[str] = set()
+_DOMAINS: dict[str, str] = {}
 
 
-def handles(event_type: str, *, atomic: bool = True) -> Callable[[Handler], Handler]:
+def handles(
+    event_type: str, *, atomic: bool = True, domain: str = ""
+) -> Callable[[Handler], Handler]:
+    """Registers a handler; ``domain`` names the data it changes, for the system-of-record rule."""
+
     def register(func: Handler) -> Handler:
         _HANDLERS[event_type] = func
         if not atomic:
             _NON_ATOMIC.add(event_type)
+        if domain:
+            _DOMAINS[event_type] = domain
         return func
 
     return register
+
+
+def domain_of(event_type: str) -> str:
+    return _DOMAINS.get(event_type, "")
 
 
 def runs_atomically(event_type: str) -> bool:

@@ -8,7 +8,7 @@ from datetime import date
 from django.db import transaction
 
 from canonical import services as canonical
-from integrations.choices import Outcome
+from integrations.choices import Domain, Outcome
 from integrations.flows import handles
 from integrations.flows.contract_to_project import push_project, terms_from
 from integrations.models import Transaction
@@ -17,7 +17,7 @@ from integrations.services.lineage import link_to_contract
 from integrations.services.sync import sync_state_record
 
 
-@handles("contract.amended", atomic=False)
+@handles("contract.amended", atomic=False, domain=Domain.CONTRACT)
 def amendment_propagate(tx: Transaction) -> str:
     data = tx.normalized["data"]
     with transaction.atomic():

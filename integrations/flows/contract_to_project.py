@@ -11,7 +11,7 @@ from django.db import transaction
 
 from canonical import services as canonical
 from canonical.models import Contract, Project
-from integrations.choices import Outcome, SystemKind
+from integrations.choices import Domain, Outcome, SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.clients.psa import PsaClient
 from integrations.flows import handles
@@ -46,7 +46,7 @@ def terms_from(data: dict[str, Any]) -> canonical.ContractTerms:
     )
 
 
-@handles("contract.signed", atomic=False)
+@handles("contract.signed", atomic=False, domain=Domain.CONTRACT)
 def contract_to_project(tx: Transaction) -> str:
     data = tx.normalized["data"]
     with transaction.atomic():

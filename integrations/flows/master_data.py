@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from canonical import services as canonical
-from integrations.choices import Outcome
+from integrations.choices import Domain, Outcome
 from integrations.flows import handles
 from integrations.selectors import sync_state_for
 from integrations.services.exceptions import exceptions_clear, waiting_key
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from integrations.models import Transaction
 
 
-@handles("legal_entity.upserted")
+@handles("legal_entity.upserted", domain=Domain.LEGAL_ENTITY)
 def legal_entity_sync(tx: Transaction) -> str:
     data = tx.normalized["data"]
     result = canonical.legal_entity_upsert(
@@ -46,7 +46,7 @@ def legal_entity_sync(tx: Transaction) -> str:
     return result.outcome
 
 
-@handles("customer.upserted")
+@handles("customer.upserted", domain=Domain.CUSTOMER)
 def customer_sync(tx: Transaction) -> str:
     data = tx.normalized["data"]
     result = canonical.customer_upsert(
@@ -75,7 +75,7 @@ def customer_sync(tx: Transaction) -> str:
     return result.outcome
 
 
-@handles("resource.upserted")
+@handles("resource.upserted", domain=Domain.RESOURCE)
 def resource_sync(tx: Transaction) -> str:
     data = tx.normalized["data"]
     result = canonical.resource_upsert(
@@ -106,7 +106,7 @@ def resource_sync(tx: Transaction) -> str:
     return result.outcome
 
 
-@handles("rate_card.upserted")
+@handles("rate_card.upserted", domain=Domain.RATE_CARD)
 def rate_card_sync(tx: Transaction) -> str:
     data = tx.normalized["data"]
     lines = {line["role"]: Decimal(str(line["rate"])) for line in data["lines"]}
@@ -137,7 +137,7 @@ def rate_card_sync(tx: Transaction) -> str:
     return result.outcome
 
 
-@handles("project.upserted")
+@handles("project.upserted", domain=Domain.PROJECT)
 def project_sync(tx: Transaction) -> str:
     """A PSA's change to a project (status, dates, holds), judged against the PSA's own versions."""
     data = tx.normalized["data"]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 
 from canonical import services as canonical
-from integrations.choices import Outcome, SystemKind
+from integrations.choices import Domain, Outcome, SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
 from integrations.flows import handles
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from integrations.models import Transaction
 
 
-@handles("assignment.upserted", atomic=False)
+@handles("assignment.upserted", atomic=False, domain=Domain.PROJECT)
 def project_to_staffing(tx: Transaction) -> str:
     data = tx.normalized["data"]
     with transaction.atomic():

@@ -14,7 +14,7 @@ from django.utils import timezone
 from canonical import services as canonical
 from canonical.choices import InvoiceStatus
 from canonical.models import Invoice
-from integrations.choices import Outcome, SystemKind
+from integrations.choices import Domain, Outcome, SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
 from integrations.flows import handles
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from integrations.models import Transaction
 
 
-@handles("time_entry.approved")
+@handles("time_entry.approved", domain=Domain.TIME)
 def time_entry_approved(tx: Transaction) -> str:
     data = tx.normalized["data"]
     result = canonical.time_entry_approve(
@@ -58,7 +58,7 @@ def time_entry_approved(tx: Transaction) -> str:
     return result.outcome
 
 
-@handles("milestone.reached")
+@handles("milestone.reached", domain=Domain.CONTRACT)
 def milestone_reached(tx: Transaction) -> str:
     data = tx.normalized["data"]
     invoice = canonical.milestone_reach(

@@ -1,5 +1,5 @@
 from integrations.models.engine import Attempt, Transaction
 from integrations.models.sync import SyncState
-from integrations.models.systems import ConnectedSystem, Flow
+from integrations.models.systems import ConnectedSystem, Flow, SystemOfRecord
 
-__all__ = ["Attempt", "ConnectedSystem", "Flow", "SyncState", "Transaction"]
+__all__ = ["Attempt", "ConnectedSystem", "Flow", "SyncState", "SystemOfRecord", "Transaction"]

@@ -5,7 +5,7 @@ import os
 from django.conf import settings
 from django.db import models
 
-from integrations.choices import Adapter, FlowKind, SystemKind
+from integrations.choices import Adapter, Domain, FlowKind, SystemKind
 
 
 class ConnectedSystem(models.Model):
@@ -102,3 +102,25 @@ class Flow(models.Model):
     @property
     def queue(self) -> str:
         return f"flow.{self.kind}"
+
+
+class SystemOfRecord(models.Model):
+    """The one system that owns a kind of business data.
+
+    An update of that data from any other system is not applied: it raises a
+    ``non_owner_update`` exception. A domain with no owner accepts every system.
+    """
+
+    domain = models.CharField(max_length=20, choices=Domain.choices, unique=True)
+    system = models.ForeignKey(
+        ConnectedSystem, on_delete=models.PROTECT, related_name="owned_domains"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["domain"]
+        verbose_name = "system of record"
+        verbose_name_plural = "systems of record"
+
+    def __str__(self) -> str:
+        return f"{self.get_domain_display()}: {self.system.slug}"

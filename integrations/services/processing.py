@@ -29,9 +29,10 @@ from controltower.logging import correlation_id_var
 from integrations.choices import AttemptOutcome, ErrorClass, TransactionState
 from integrations.clients.http import calls_var
 from integrations.errors import IntegrationError
-from integrations.flows import handler_for, runs_atomically
+from integrations.flows import domain_of, handler_for, runs_atomically
 from integrations.models import Attempt, Flow, Transaction
 from integrations.services.exceptions import exception_raise
+from integrations.services.ownership import ownership_check
 
 logger = logging.getLogger(__name__)
 
@@ -180,6 +181,8 @@ def _run(tx: Transaction) -> TransactionState | None:
     clock = time.perf_counter()
     try:
         handler = handler_for(tx.event_type)
+        if domain := domain_of(tx.event_type):
+            ownership_check(tx=tx, domain=domain)
         outcome = None if runs_atomically(tx.event_type) else handler(tx)
         with transaction.atomic():
             if outcome is None:

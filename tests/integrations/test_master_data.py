@@ -129,3 +129,17 @@ def test_a_project_change_from_the_psa_is_applied_and_an_older_one_is_stale(send
 def test_a_change_to_an_unknown_project_waits_for_the_project(send):
     [tx] = send(event("project.upserted", {"code": "P-404", "status": "closed"}), system="psa")
     assert tx.state == TransactionState.BLOCKED and tx.exception.waiting_on == "project:P-404"
+
+
+def test_an_update_from_a_system_that_does_not_own_the_data_is_not_applied(send):
+    from tests.support.inbound import customer_event
+
+    [tx] = send(customer_event("C-1001", name="Renamed by the ERP", version=9), system="erp")
+    assert tx.state == TransactionState.BLOCKED
+    assert tx.exception.exception_type == "non_owner_update"
+    assert tx.exception.details["owner"] == "crm" and tx.exception.details["sender"] == "erp"
+    from canonical.models import Customer
+
+    assert Customer.objects.get(number="C-1001").name == "Acme Corporation"
+    [owned] = send(customer_event("C-1001", name="Acme Corp.", version=9), system="crm")
+    assert owned.state == TransactionState.SUCCEEDED
