@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from integrations.choices import FlowKind
@@ -262,6 +263,10 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-transactions": {
         "task": "integrations.tasks.sweep_transactions_task",
         "schedule": float(CT_SWEEP_INTERVAL_SECONDS),
+    },
+    "reconcile-nightly": {
+        "task": "integrations.tasks.reconcile_task",
+        "schedule": crontab(hour=env_int("CT_RECONCILE_HOUR", 2), minute=30),
     },
     "poll-erp-invoices": {
         "task": "integrations.tasks.poll_invoices_task",

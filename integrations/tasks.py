@@ -6,6 +6,7 @@ from dataclasses import asdict
 
 from celery import shared_task
 
+from integrations.services.actions import reconciliation_start
 from integrations.services.billing import invoices_poll
 from integrations.services.exceptions import exceptions_recheck
 from integrations.services.processing import transactions_process, transactions_sweep
@@ -24,3 +25,8 @@ def sweep_transactions_task() -> dict[str, int]:
 @shared_task(name="integrations.tasks.poll_invoices_task")
 def poll_invoices_task() -> int:
     return invoices_poll()
+
+
+@shared_task(name="integrations.tasks.reconcile_task")
+def reconcile_task() -> int:
+    return reconciliation_start(actor=None).pk

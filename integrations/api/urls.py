@@ -13,5 +13,6 @@ router.register("sync-states", views.SyncStateViewSet, basename="sync-state")
 
 urlpatterns = [
     path("inbound/<slug:system_slug>/", views.InboundView.as_view(), name="inbound"),
+    path("reconciliation/runs/", views.ReconciliationView.as_view(), name="reconciliation-run"),
     *router.urls,
 ]

@@ -192,6 +192,18 @@ class FlowViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(s.FlowSerializer(flow).data)
 
 
+class ReconciliationView(APIView):
+    """Starts a reconciliation run now (beat runs one nightly)."""
+
+    required_permission = "integrations.retry_transaction"
+
+    @extend_schema(request=s.ReasonSerializer, responses={202: s.TransactionSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = _valid(s.ReasonSerializer, request)
+        run = actions.reconciliation_start(actor=request.user, reason=data["reason"])
+        return Response(s.TransactionSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
 class SyncStateViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = selectors.sync_state_list()
     serializer_class = s.SyncStateSerializer

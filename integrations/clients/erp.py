@@ -57,6 +57,20 @@ class ErpClient:
         items = response.json().get("items") or []
         return str(items[0]["id"]) if items else None
 
+    def list(self, record: str, *, page_size: int = 1000) -> list[dict[str, Any]]:
+        """Every record of a kind, page by page."""
+        items: list[dict[str, Any]] = []
+        while True:
+            body = request(
+                "GET",
+                self._url(record),
+                params={"limit": str(page_size), "offset": str(len(items))},
+                vendor_message=netsuite_message,
+            ).json()
+            items.extend(body.get("items") or [])
+            if not body.get("hasMore"):
+                return items
+
     def get(self, record: str, record_id: str) -> dict[str, Any]:
         return request("GET", self._url(record, record_id), vendor_message=netsuite_message).json()
 

@@ -72,5 +72,6 @@ from integrations.flows import (  # noqa: E402,F401  (register handlers)
     contract_to_project,
     master_data,
     project_to_staffing,
+    reconciliation,
     time_to_billing,
 )

@@ -6,6 +6,7 @@ writes an audit row: who, what, before and after, and the reason.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -16,7 +17,12 @@ from django.utils import timezone
 from controltower.errors import ApplicationError, InvalidStateError, NotFoundError
 from controltower.services import audit_record
 from integrations.adapters import EventRejected, adapter_for
-from integrations.choices import CANCELLABLE_STATES, RETRYABLE_STATES, TransactionState
+from integrations.choices import (
+    CANCELLABLE_STATES,
+    RETRYABLE_STATES,
+    FlowKind,
+    TransactionState,
+)
 from integrations.models import Flow, Transaction
 from integrations.services.processing import transactions_enqueue
 
@@ -235,3 +241,21 @@ def flow_resume(*, flow: Flow, actor: Actor, reason: str = "") -> Flow:
             )
             transactions_enqueue(transactions=waiting)
     return flow
+
+
+def reconciliation_start(*, actor: Actor, reason: str = "") -> Transaction:
+    """Queues a reconciliation run (beat starts one nightly; a person may start one now)."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = Transaction.objects.create(
+            flow=Flow.objects.get(kind=FlowKind.RECONCILIATION),
+            source_system=None,
+            event_type="reconciliation.run",
+            business_key=f"reconciliation {now:%Y-%m-%d %H:%M}",
+            correlation_id=uuid.uuid4().hex,
+            normalized={"type": "reconciliation.run", "data": {"requested_at": now.isoformat()}},
+        )
+        if actor is not None:
+            audit_record(actor=actor, action="reconciliation.start", obj=run, reason=reason)
+        transactions_enqueue(transactions=[run])
+    return run

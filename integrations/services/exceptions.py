@@ -20,10 +20,12 @@ def waiting_key(kind: str, *parts: str) -> str:
     return ":".join([kind, *(str(part).strip().upper() for part in parts)])
 
 
-def exception_raise(*, tx: Transaction, failure: IntegrationError) -> BusinessException:
+def exception_raise(
+    *, tx: Transaction, failure: IntegrationError, cause: str = ""
+) -> BusinessException:
     """The open exception for this failure's cause, created or joined; call inside a transaction."""
     flow = tx.flow.kind if tx.flow_id else ""
-    cause = failure.waiting_on or tx.business_key or f"transaction:{tx.pk}"
+    cause = cause or failure.waiting_on or tx.business_key or f"transaction:{tx.pk}"
     fingerprint = f"{failure.code}|{flow}|{cause}"[:300]
     money = failure.money_at_risk or Decimal("0")
     existing = (
@@ -44,7 +46,7 @@ def exception_raise(*, tx: Transaction, failure: IntegrationError) -> BusinessEx
                     details={"code": failure.code, **failure.details},
                     waiting_on=failure.waiting_on,
                     fingerprint=fingerprint,
-                    business_key=tx.business_key,
+                    business_key=tx.business_key or cause[:100],
                     money_at_risk=money,
                     currency=failure.currency,
                 )

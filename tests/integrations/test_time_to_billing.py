@@ -277,3 +277,59 @@ def test_a_reached_milestone_goes_on_the_candidate_once(staffed):
         unknown.state == TransactionState.BLOCKED
         and unknown.exception.waiting_on == "contract_terms:K-6001"
     )
+
+
+def test_reconciliation_finds_an_invoice_the_erp_holds_twice_and_one_never_posted(
+    staffed, user_with_role, api_client_for
+):
+    from controltower.models import BusinessException
+    from integrations.models import SyncState
+
+    run(time_entry("T-60", hours=8), system="psa")
+    invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
+    approver = api_client_for(user_with_role("approver"))
+    approver.post(f"/api/v1/invoices/{invoice.pk}/approve/", {})
+    transactions_process(ids=[Transaction.objects.get(event_type="invoice.approved").pk])
+    operator = api_client_for(user_with_role("operator"))
+
+    def reconcile() -> Transaction:
+        response = operator.post("/api/v1/reconciliation/runs/", {"reason": "month end"})
+        assert response.status_code == 202, response.content
+        transactions_process(ids=[response.json()["id"]])
+        return Transaction.objects.get(pk=response.json()["id"])
+
+    clean = reconcile()
+    assert clean.state == TransactionState.SUCCEEDED
+    assert not BusinessException.objects.filter(exception_type="reconciliation_drift").exists()
+
+    erp_job = SyncState.objects.get(content_type__model="project", system__slug="erp").external_id
+    copy = staffed.get("/services/rest/record/v1/invoice").json()["items"][0]
+    staffed.post(
+        "/services/rest/record/v1/invoice",
+        json={
+            k: copy[k] for k in ("externalId", "entity", "job", "subsidiary", "currency", "item")
+        },
+    )
+    staffed.post(
+        "/services/rest/record/v1/invoice",
+        json={
+            "externalId": "HAND-1",
+            "entity": copy["entity"],
+            "job": {"id": erp_job},
+            "subsidiary": copy["subsidiary"],
+            "item": {
+                "items": [{"description": "keyed by hand", "quantity": 1, "rate": 99, "amount": 99}]
+            },
+        },
+    )
+    reconcile()
+    drifts = {
+        e.message: e.money_at_risk
+        for e in BusinessException.objects.filter(exception_type="reconciliation_drift")
+    }
+    assert drifts == {
+        "The ERP holds invoice INV-P-K-6001-202611 2 times.": Decimal("2400.00"),
+        next(m for m in drifts if "never posted" in m): Decimal("99"),
+    }
+    reconcile()  # the same drift again joins the open exceptions
+    assert BusinessException.objects.filter(exception_type="reconciliation_drift").count() == 2

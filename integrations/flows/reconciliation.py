@@ -1,0 +1,107 @@
+"""Reconciliation: the ERP's invoices against the tower's, per project and period.
+
+Every posted invoice must be in the ERP once, with the same total; an ERP invoice on a
+project that the tower never posted (a duplicate, or one keyed by hand) is drift too.
+Each drift is a ``reconciliation_drift`` exception with the amount at stake; the run
+itself succeeds.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+
+from canonical.choices import InvoiceStatus
+from canonical.models import Invoice
+from integrations.choices import Outcome, SystemKind
+from integrations.clients.erp import ErpClient
+from integrations.errors import IntegrationError
+from integrations.flows import handles
+from integrations.selectors import sync_state_for, target_system
+from integrations.services.exceptions import exception_raise
+
+if TYPE_CHECKING:
+    from integrations.models import Transaction
+
+
+@handles("reconciliation.run", atomic=False)
+def reconciliation_run(tx: Transaction) -> str:
+    erp_system = target_system(SystemKind.ERP)
+    erp = ErpClient(erp_system)
+    erp_invoices = erp.list("invoice")
+    by_external_id: dict[str, list[dict]] = {}
+    for item in erp_invoices:
+        by_external_id.setdefault(str(item.get("externalId") or ""), []).append(item)
+    posted = Invoice.objects.filter(
+        status__in=(InvoiceStatus.POSTED, InvoiceStatus.PAID)
+    ).select_related("project")
+    known_jobs: set[str] = set()
+    drifts: list[tuple[str, str, Decimal, str, dict]] = []
+    for invoice in posted:
+        job = sync_state_for(invoice.project, erp_system)
+        if job:
+            known_jobs.add(job.external_id)
+        copies = by_external_id.get(invoice.number, [])
+        if not copies:
+            drifts.append(
+                (
+                    invoice.number,
+                    f"Invoice {invoice.number} was posted but the ERP has no such invoice.",
+                    invoice.amount,
+                    invoice.currency,
+                    {"invoice": invoice.number},
+                )
+            )
+            continue
+        if len(copies) > 1:
+            drifts.append(
+                (
+                    invoice.number,
+                    f"The ERP holds invoice {invoice.number} {len(copies)} times.",
+                    invoice.amount * (len(copies) - 1),
+                    invoice.currency,
+                    {"invoice": invoice.number, "erp_ids": [c["id"] for c in copies]},
+                )
+            )
+        total = Decimal(str(copies[0].get("total") or "0"))
+        if total != invoice.amount:
+            drifts.append(
+                (
+                    invoice.number,
+                    f"Invoice {invoice.number}: the tower billed {invoice.amount}, the ERP holds {total}.",
+                    abs(invoice.amount - total),
+                    invoice.currency,
+                    {"invoice": invoice.number, "tower": str(invoice.amount), "erp": str(total)},
+                )
+            )
+    tower_numbers = set(Invoice.objects.values_list("number", flat=True))
+    for item in erp_invoices:
+        job_id = str((item.get("job") or {}).get("id") or "")
+        if job_id in known_jobs and str(item.get("externalId") or "") not in tower_numbers:
+            key = f"erp:{item['id']}"
+            drifts.append(
+                (
+                    key,
+                    f"The ERP holds invoice {item.get('tranId') or item['id']} on a tower project that the tower never posted.",
+                    Decimal(str(item.get("total") or "0")),
+                    "",
+                    {"erp_id": item["id"]},
+                )
+            )
+    with transaction.atomic():
+        for key, message, amount, currency, details in drifts:
+            exception_raise(
+                tx=tx,
+                failure=IntegrationError.business(
+                    message,
+                    code="reconciliation_drift",
+                    details=details,
+                    money_at_risk=amount,
+                    currency=currency,
+                    waiting_on="",
+                ),
+                cause=key,
+            )
+    return Outcome.APPLIED
