@@ -1,0 +1,143 @@
+"""The ERP failing while a real worker posts invoices: retried, honoured, never duplicated."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+from django.test import Client
+
+from canonical.choices import InvoiceStatus
+from canonical.models import Invoice
+from controltower.demo import demo_load
+from integrations.choices import FINAL_STATES, TransactionState
+from integrations.models import ConnectedSystem, Flow, Transaction
+from integrations.services.billing import invoice_approve
+from tests.support.inbound import contract_event, event, signed_post
+from tests.support.worker import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def erp(live_server, celery_worker, user_with_role):
+    demo_load()
+    base = f"{live_server.url}/simulator"
+    ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
+    ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
+    # Quick retries, so that the test waits seconds, not minutes.
+    Flow.objects.update(backoff_base_seconds=0.2, backoff_cap_seconds=1.0, max_attempts=50)
+    with httpx.Client(base_url=f"{base}/erp", timeout=10) as http:
+        http.post("/_reset")
+        yield http
+
+
+def settle(worker, timeout: float = 60) -> None:
+    wait_for(
+        lambda: not Transaction.objects.exclude(
+            state__in=[*FINAL_STATES, TransactionState.BLOCKED]
+        ).exists(),
+        timeout=timeout,
+        what="the worker to settle",
+        on_timeout=worker.tail,
+    )
+
+
+def send(*events, system: str) -> None:
+    response = signed_post(Client(), system, list(events))
+    assert response.status_code == 202, response.content
+
+
+def test_an_erp_outage_during_invoice_posting_is_ridden_out_without_a_duplicate(
+    erp, celery_worker, user_with_role
+):
+    for n in range(3):
+        send(contract_event(f"K-80{n}", project_code=f"P-80{n}"), system="clm")
+    settle(celery_worker)
+    send(
+        *[
+            event(
+                "assignment.upserted",
+                {
+                    "number": f"A-80{n}",
+                    "project": f"P-80{n}",
+                    "resource": "E-0002",
+                    "role": "Manager",
+                    "start_date": "2026-11-01",
+                    "allocation_percent": 30,
+                },
+            )
+            for n in range(3)
+        ],
+        system="psa",
+    )
+    settle(celery_worker)
+    send(
+        *[
+            event(
+                "time_entry.approved",
+                {
+                    "number": f"T-80{n}",
+                    "project": f"P-80{n}",
+                    "resource": "E-0002",
+                    "work_date": "2026-11-04",
+                    "hours": 5,
+                    "billable": True,
+                },
+            )
+            for n in range(3)
+        ],
+        system="psa",
+    )
+    settle(celery_worker)
+    assert Invoice.objects.filter(status=InvoiceStatus.AWAITING_APPROVAL).count() == 3
+
+    erp.put("/_faults", json={"outage": True})
+    approver = user_with_role("approver")
+    for invoice in Invoice.objects.all():
+        invoice_approve(invoice_id=invoice.pk, actor=approver)
+    wait_for(
+        lambda: Transaction.objects.filter(
+            event_type="invoice.approved", attempts_count__gte=3
+        ).count()
+        == 3,
+        timeout=30,
+        what="the postings to fail and retry",
+        on_timeout=celery_worker.tail,
+    )
+    assert not Transaction.objects.filter(
+        event_type="invoice.approved", state=TransactionState.DEAD
+    ).exists()
+    erp.put("/_faults", json={"outage": False})
+    wait_for(
+        lambda: Invoice.objects.filter(status=InvoiceStatus.POSTED).count() == 3,
+        timeout=60,
+        what="the invoices to be posted",
+        on_timeout=celery_worker.tail,
+    )
+    items = erp.get("/services/rest/record/v1/invoice").json()["items"]
+    assert sorted(i["externalId"] for i in items) == sorted(
+        Invoice.objects.values_list("number", flat=True)
+    )
+
+
+def test_a_429_retry_after_is_honoured_before_the_next_call(erp, celery_worker):
+    erp.put("/_faults", json={"throttle": True, "retry_after_seconds": 3})
+    send(contract_event("K-8100"), system="clm")
+    wait_for(
+        lambda: Transaction.objects.filter(state=TransactionState.RETRY_SCHEDULED).exists(),
+        timeout=30,
+        what="the first throttled attempt",
+        on_timeout=celery_worker.tail,
+    )
+    tx = Transaction.objects.get()
+    first = tx.attempts.get()
+    assert first.outbound_status == 429
+    assert tx.next_attempt_at >= first.started_at + timedelta(seconds=3)
+    erp.put("/_faults", json={"throttle": False})
+    settle(celery_worker)
+    tx.refresh_from_db()
+    assert tx.state == TransactionState.SUCCEEDED
+    second = tx.attempts.order_by("number").last()
+    assert (second.started_at - first.started_at).total_seconds() >= 3
