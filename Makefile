@@ -28,6 +28,12 @@ run: install
 	@echo "  Sign in as admin / admin (also operator, approver, viewer; password = username)"
 	@echo "  API docs: http://$(CT_HOST):$(PORT)/api/docs/    Ctrl-C stops everything."
 	@echo ""
+	@# At first start, a little traffic through every flow (some of it bad) so that the tower is alive.
+	@if [ ! -f var/.demo-traffic-sent ]; then \
+		( CT_DEMO=1 $(BIN)/python manage.py generate_traffic --wait 60 --contracts 4 --days 5 --volume 2 \
+			--error-share 0.15 --tower-url http://$(CT_HOST):$(PORT) > var/demo-traffic.log 2>&1 \
+			&& touch var/.demo-traffic-sent ) & \
+	fi
 	CT_DEMO=1 CT_HOST=$(CT_HOST) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
 
 lint: install

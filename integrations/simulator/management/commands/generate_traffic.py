@@ -34,6 +34,20 @@ def _share(value: str) -> float:
     return share
 
 
+def _wait_for(tower_url: str, *, seconds: float) -> None:
+    """Waits until the tower answers, for a generator started beside it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(f"{tower_url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise CommandError(f"The tower at {tower_url} did not answer within {seconds:.0f} s.")
+        time.sleep(0.5)
+
+
 class Command(BaseCommand):
     help = (
         "Sends realistic signed canonical events (a share of them bad) to the tower's inbound API."
@@ -52,6 +66,12 @@ class Command(BaseCommand):
             type=_share,
             default=0.1,
             help="Bad scenarios as a share of the good events, 0 to 1 (0.1).",
+        )
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=0,
+            help="Seconds to wait for the tower to answer /healthz before sending (0).",
         )
         parser.add_argument(
             "--tower-url",
@@ -94,6 +114,8 @@ class Command(BaseCommand):
         accepted = duplicates = 0
         refusals: list[str] = []
         began = time.monotonic()
+        if options["wait"] and not options["dry_run"]:
+            _wait_for(tower_url, seconds=options["wait"])
         if not options["dry_run"]:
             with httpx.Client(timeout=TOWER_TIMEOUT) as client:
                 for request in requests:
