@@ -141,3 +141,93 @@ def test_a_429_retry_after_is_honoured_before_the_next_call(erp, celery_worker):
     assert tx.state == TransactionState.SUCCEEDED
     second = tx.attempts.order_by("number").last()
     assert (second.started_at - first.started_at).total_seconds() >= 3
+
+
+def test_contract_to_cash_runs_through_every_flow_on_the_worker(erp, celery_worker, user_with_role):
+    """One contract's whole story, each flow run by the real worker against the simulator."""
+    from canonical.models import Contract, Resource
+    from controltower.models import BusinessException
+
+    send(
+        event(
+            "resource.upserted",
+            {
+                "employee_number": "E-0900",
+                "name": "Dorothy Vaughan",
+                "role": "Manager",
+                "legal_entity": "US01",
+            },
+        ),
+        system="hris",
+    )
+    send(contract_event("K-8200", project_code="P-8200"), system="clm")
+    settle(celery_worker)
+    assert Resource.objects.filter(employee_number="E-0900").exists()
+    send(
+        event(
+            "assignment.upserted",
+            {
+                "number": "A-8200",
+                "project": "P-8200",
+                "resource": "E-0900",
+                "role": "Manager",
+                "start_date": "2026-11-01",
+                "allocation_percent": 60,
+            },
+        ),
+        system="psa",
+    )
+    settle(celery_worker)
+    send(
+        event(
+            "time_entry.approved",
+            {
+                "number": "T-8200",
+                "project": "P-8200",
+                "resource": "E-0900",
+                "work_date": "2026-11-05",
+                "hours": 6,
+                "billable": True,
+            },
+        ),
+        event(
+            "milestone.reached", {"contract": "K-8200", "code": "M1", "reached_on": "2026-11-28"}
+        ),
+        system="psa",
+    )
+    amended = contract_event("K-8200", project_code="P-8200")["data"]
+    amended = {k: v for k, v in amended.items() if k not in ("project", "signed_at")} | {
+        "end_date": "2027-09-30",
+        "effective_date": "2027-01-01",
+    }
+    send(event("contract.amended", amended, version=2), system="clm")
+    settle(celery_worker)
+    invoice = Invoice.objects.get(number="INV-P-8200-202611")
+    assert invoice.amount == 6 * 300 + 20000
+    invoice_approve(invoice_id=invoice.pk, actor=user_with_role("approver"))
+    wait_for(
+        lambda: Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.POSTED).exists(),
+        timeout=30,
+        what="the invoice to be posted",
+        on_timeout=celery_worker.tail,
+    )
+    from integrations.services.actions import reconciliation_start
+
+    run = reconciliation_start(actor=None)
+    settle(celery_worker)
+    assert Transaction.objects.get(pk=run.pk).state == TransactionState.SUCCEEDED
+    assert not Transaction.objects.exclude(state=TransactionState.SUCCEEDED).exists()
+    assert not BusinessException.objects.exists()
+    assert Contract.objects.get(number="K-8200").version == 2
+    flows = set(Transaction.objects.values_list("flow__kind", flat=True))
+    assert flows == {
+        "master_data_sync",
+        "contract_to_project",
+        "project_to_staffing",
+        "time_to_billing",
+        "amendment_propagation",
+        "reconciliation",
+    }
+    job = erp.get("/services/rest/record/v1/job").json()["items"]
+    assert len(job) == 1 and job[0]["endDate"] == "2027-09-30"
+    assert len(erp.get("/services/rest/record/v1/invoice").json()["items"]) == 1
