@@ -467,6 +467,21 @@ def rate_for(*, project: Project, role: str, assignment: Assignment | None = Non
     )
 
 
+def contract_rates(contract: Contract) -> dict[str, Decimal]:
+    """Every role's bill rate under the contract's current terms: its own rates over its rate card's."""
+    rates = (
+        {line.role: line.rate for line in contract.rate_card.lines.all()}
+        if contract.rate_card_id
+        else {}
+    )
+    current = contract.versions.order_by("-version").first()
+    if current:
+        rates.update(
+            {role: Decimal(str(rate)) for role, rate in (current.terms.get("rates") or {}).items()}
+        )
+    return rates
+
+
 @dataclass(frozen=True)
 class TimeResult:
     entry: TimeEntry

@@ -119,6 +119,12 @@ def push_project(tx: Transaction, contract: Contract, project: Project) -> None:
         "startDate": project.start_date.isoformat(),
         "endDate": project.end_date.isoformat() if project.end_date else None,
         "custentity_contract_number": contract.number,
+        "billingRates": {
+            "items": [
+                {"role": role, "rate": str(rate)}
+                for role, rate in sorted(canonical.contract_rates(contract).items())
+            ]
+        },
         "billingSchedule": {
             "items": [
                 {

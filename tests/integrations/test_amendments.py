@@ -78,6 +78,10 @@ def test_an_amendment_is_a_new_version_and_reaches_the_erp_schedule_and_the_psa_
     jobs = simulator.get("/erp/services/rest/record/v1/job").json()["items"]
     assert len(jobs) == 1 and jobs[0]["endDate"] == "2027-12-31"
     assert [i["code"] for i in jobs[0]["billingSchedule"]["items"]] == ["M1", "M2", "M3"]
+    rates = {item["role"]: item["rate"] for item in jobs[0]["billingRates"]["items"]}
+    assert (
+        rates["Manager"] == "320.00" and rates["Partner"] == "450.00"
+    )  # the amendment over the card
     projects = simulator.get("/psa/api/v1/projects").json()["results"]
     assert len(projects) == 1 and projects[0]["end_date"] == "2027-12-31"
 
