@@ -477,7 +477,10 @@ def contract_rates(contract: Contract) -> dict[str, Decimal]:
     current = contract.versions.order_by("-version").first()
     if current:
         rates.update(
-            {role: Decimal(str(rate)) for role, rate in (current.terms.get("rates") or {}).items()}
+            {
+                role: Decimal(str(rate)).quantize(Decimal("0.01"))
+                for role, rate in (current.terms.get("rates") or {}).items()
+            }
         )
     return rates
 
