@@ -51,6 +51,25 @@ def domain_of(event_type: str) -> str:
     return _DOMAINS.get(event_type, "")
 
 
+BatchHandler = Callable[[list["Transaction"]], tuple[dict[int, str], list["Transaction"]]]
+_BATCH_HANDLERS: dict[str, BatchHandler] = {}
+
+
+def handles_batch(event_type: str) -> Callable[[BatchHandler], BatchHandler]:
+    """A set-based handler: applies many transactions of one type in the caller's
+    database transaction; returns {transaction id: outcome} and the ones it left."""
+
+    def register(func: BatchHandler) -> BatchHandler:
+        _BATCH_HANDLERS[event_type] = func
+        return func
+
+    return register
+
+
+def batch_handler_for(event_type: str) -> BatchHandler | None:
+    return _BATCH_HANDLERS.get(event_type)
+
+
 def runs_atomically(event_type: str) -> bool:
     return event_type not in _NON_ATOMIC
 

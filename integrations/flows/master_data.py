@@ -6,12 +6,19 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from django.contrib.contenttypes.models import ContentType
+from django.utils import timezone
+
 from canonical import services as canonical
-from integrations.choices import Domain, Outcome
-from integrations.flows import handles
+from canonical.models import Customer, LegalEntity
+from controltower.choices import OPEN_STATUSES
+from controltower.models import BusinessException
+from integrations.choices import Domain, Outcome, SyncOutcome
+from integrations.flows import handles, handles_batch
+from integrations.models import SyncState
 from integrations.selectors import sync_state_for
 from integrations.services.exceptions import exceptions_clear, waiting_key
-from integrations.services.sync import sync_state_record
+from integrations.services.sync import content_hash, sync_state_record
 
 if TYPE_CHECKING:
     from integrations.models import Transaction
@@ -174,3 +181,131 @@ def project_sync(tx: Transaction) -> str:
         transaction=tx,
     )
     return Outcome.APPLIED
+
+
+@handles_batch("customer.upserted")
+def customer_sync_batch(txs: list[Transaction]) -> tuple[dict[int, str], list[Transaction]]:
+    """The set-based customer_sync: a few statements for a whole chunk.
+
+    Left to the one-by-one path: a second event for a customer already in this batch
+    (so that versions apply in order), events from another system, and events whose
+    legal entity is missing or inactive (so that the failure is recorded as always).
+    """
+    key = canonical._key
+    system = txs[0].source_system
+    first: dict[str, Transaction] = {}
+    left: list[Transaction] = []
+    for tx in txs:
+        number = key(tx.normalized["data"]["number"])
+        if number in first or tx.source_system_id != system.pk:
+            left.append(tx)
+        else:
+            first[number] = tx
+    codes = {key(tx.normalized["data"]["legal_entity"]) for tx in first.values()}
+    entities = {le.code: le for le in LegalEntity.objects.filter(code__in=codes, active=True)}
+    existing = {
+        c.number: c for c in Customer.objects.select_for_update().filter(number__in=list(first))
+    }
+    now = timezone.now()
+    outcomes: dict[int, str] = {}
+    to_create: list[Customer] = []
+    to_update: list[Customer] = []
+    synced: list[tuple[Transaction, Customer]] = []
+    for number, tx in first.items():
+        data = tx.normalized["data"]
+        entity = entities.get(key(data["legal_entity"]))
+        if entity is None:
+            left.append(tx)
+            continue
+        version = tx.event_version or 1
+        values = {
+            "name": data["name"].strip(),
+            "legal_entity": entity,
+            "currency": key(data["currency"]),
+            "active": data.get("active", True),
+        }
+        record = existing.get(number)
+        if record is None:
+            record = Customer(number=number, version=version, source_system=system.slug, **values)
+            to_create.append(record)
+        elif version < record.version:
+            outcomes[tx.pk] = Outcome.STALE
+            continue
+        elif version == record.version:
+            outcomes[tx.pk] = Outcome.UNCHANGED
+            synced.append((tx, record))
+            continue
+        else:
+            for name, value in values.items():
+                setattr(record, name, value)
+            record.version, record.source_system, record.updated_at = version, system.slug, now
+            to_update.append(record)
+        outcomes[tx.pk] = Outcome.APPLIED
+        synced.append((tx, record))
+    Customer.objects.bulk_create(to_create)
+    if to_update:
+        Customer.objects.bulk_update(
+            to_update,
+            [
+                "name",
+                "legal_entity",
+                "currency",
+                "active",
+                "version",
+                "source_system",
+                "updated_at",
+            ],
+        )
+    # What waited on one of these customers is released, as customer_sync does one by one.
+    applied = {r.number: tx for tx, r in synced if outcomes[tx.pk] == Outcome.APPLIED}
+    waiting = set(
+        BusinessException.objects.filter(
+            waiting_on__in=[waiting_key("customer", n) for n in applied], status__in=OPEN_STATUSES
+        ).values_list("waiting_on", flat=True)
+    )
+    for number in applied:
+        if waiting_key("customer", number) in waiting:
+            exceptions_clear(
+                waiting_on=waiting_key("customer", number),
+                resolution=f"Customer {number} arrived from {system.slug}.",
+            )
+    content_type = ContentType.objects.get_for_model(Customer)
+    states = {
+        s.object_id: s
+        for s in SyncState.objects.select_for_update().filter(
+            content_type=content_type, system=system, object_id__in=[r.pk for _, r in synced]
+        )
+    }
+    new_states: list[SyncState] = []
+    for tx, record in synced:
+        data = tx.normalized["data"]
+        fields = {
+            "external_id": str(data.get("external_id") or data["number"])[:100],
+            "last_version": tx.event_version,
+            "content_hash": content_hash(data),
+            "synced_at": now,
+            "outcome": SyncOutcome.SYNCED,
+            "last_transaction": tx,
+        }
+        state = states.get(record.pk)
+        if state is None:
+            new_states.append(
+                SyncState(content_type=content_type, object_id=record.pk, system=system, **fields)
+            )
+        else:
+            for name, value in fields.items():
+                setattr(state, name, value)
+    SyncState.objects.bulk_create(new_states)
+    if states:
+        SyncState.objects.bulk_update(
+            list(states.values()),
+            [
+                "external_id",
+                "last_version",
+                "content_hash",
+                "synced_at",
+                "outcome",
+                "last_transaction",
+            ],
+        )
+    return outcomes, left

@@ -25,6 +25,7 @@ class Transaction(models.Model):
         "integrations.Flow",
         null=True,
         blank=True,
+        db_index=False,  # (flow, state) below serves every look-up by flow
         on_delete=models.PROTECT,
         related_name="+",
         help_text="Empty only for a request refused before its flow was known.",
@@ -48,7 +49,7 @@ class Transaction(models.Model):
         max_length=64, blank=True, help_text="For example customer.upserted."
     )
     business_key = models.CharField(
-        max_length=100, blank=True, db_index=True, help_text="Customer no., contract no., ..."
+        max_length=100, blank=True, help_text="Customer no., contract no., ..."
     )
     external_id = models.CharField(max_length=100, blank=True, help_text="The source's record id.")
     # NULL, not "", for replays and refused requests: NULLs never collide in the unique index.
@@ -56,9 +57,7 @@ class Transaction(models.Model):
         max_length=200, null=True, blank=True, help_text="Unique per source system (the event id)."
     )
     event_version = models.PositiveBigIntegerField(null=True, blank=True)
-    correlation_id = models.CharField(
-        max_length=64, db_index=True, help_text="Lineage across flows."
-    )
+    correlation_id = models.CharField(max_length=64, help_text="Lineage across flows.")
     parent = models.ForeignKey(
         "self",
         null=True,
@@ -125,6 +124,9 @@ class Transaction(models.Model):
             models.Index(fields=["flow", "state"], name="tx_flow_state"),
             models.Index(fields=["state", "claimed_at"], name="tx_state_claimed"),
             models.Index(fields=["-received_at"], name="tx_received"),
+            # Plain b-tree indexes: exact look-ups only, without PostgreSQL's extra LIKE index.
+            models.Index(fields=["business_key"], name="tx_business_key"),
+            models.Index(fields=["correlation_id"], name="tx_correlation"),
         ]
 
     def __str__(self) -> str:

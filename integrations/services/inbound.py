@@ -162,11 +162,12 @@ def _store_once(
             payload=event.payload,
             normalized=event.normalized,
             received_at=now,
+            enqueued_at=None if flow.paused else now,
             sla_due_at=now + timedelta(seconds=flow.sla_seconds) if flow.sla_seconds else None,
         )
     created = Transaction.objects.bulk_create(list(fresh.values()))
     if created:
-        transactions_enqueue(transactions=created)
+        transactions_enqueue(transactions=created, stamp=False)
     return InboundResult(
         status_code=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
         events=events,

@@ -12,6 +12,11 @@ if TYPE_CHECKING:
     from integrations.models import Transaction
 
 
+def owner_of(domain: str) -> int | None:
+    """The id of the system that owns ``domain``, if one does."""
+    return SystemOfRecord.objects.filter(domain=domain).values_list("system_id", flat=True).first()
+
+
 def ownership_check(*, tx: Transaction, domain: str) -> None:
     """Refuses ``tx`` with ``non_owner_update`` when another system owns ``domain``."""
     owner = SystemOfRecord.objects.filter(domain=domain).select_related("system").first()

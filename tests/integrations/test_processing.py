@@ -223,3 +223,28 @@ def test_a_paused_flow_is_not_processed_until_resumed(send):
     Flow.objects.filter(kind="master_data_sync").update(paused=False)
     [tx] = run(ids)
     assert tx.state == TransactionState.SUCCEEDED
+
+
+def test_a_chunk_applied_set_based_ends_as_one_by_one_would(send):
+    """Customers in one chunk go through the batch path; what it cannot take falls back."""
+    ids = [
+        *send(
+            customer_event("C-5101", version=1, name="First"),
+            customer_event("C-5101", version=2, name="Second"),
+            customer_event("C-5102", legal_entity="ZZ99"),
+            customer_event("C-5103"),
+        ),
+        *send(customer_event("C-5104"), system="erp"),  # not the system of record
+    ]
+    summary = transactions_process(ids=ids)
+    assert (summary.claimed, summary.succeeded, summary.blocked) == (5, 3, 2)
+    txs = {
+        tx.business_key + f"#{tx.event_version}": tx
+        for tx in Transaction.objects.filter(pk__in=ids)
+    }
+    assert txs["C-5101#1"].outcome == Outcome.APPLIED and txs["C-5101#2"].outcome == Outcome.APPLIED
+    assert Customer.objects.get(number="C-5101").name == "Second"
+    assert txs["C-5102#1"].error_code == "invalid_legal_entity"
+    assert txs["C-5104#1"].error_code == "non_owner_update"
+    assert SyncState.objects.filter(system__slug="crm", content_type__model="customer").count() == 2
+    assert all(tx.attempts.count() == 1 for tx in txs.values())
