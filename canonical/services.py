@@ -691,7 +691,7 @@ def milestone_reach(
             waiting_on=f"contract_signed:{_key(contract_number)}",
         )
     milestone = (
-        BillingMilestone.objects.select_for_update()
+        BillingMilestone.objects.select_for_update(of=("self",))
         .filter(contract=contract, code=_key(code))
         .select_related("project")
         .first()
