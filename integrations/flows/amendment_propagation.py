@@ -14,7 +14,7 @@ from integrations.flows.contract_to_project import push_project, terms_from
 from integrations.models import Transaction
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.lineage import link_to_contract
-from integrations.services.sync import sync_state_record
+from integrations.services.sync import sync_state_from_sender
 
 
 @handles("contract.amended", atomic=False, domain=Domain.CONTRACT)
@@ -38,14 +38,12 @@ def amendment_propagate(tx: Transaction) -> str:
                     waiting_on=waiting_key(wait, contract.number),
                     resolution=f"Contract {contract.number} was amended (v{contract.version}).",
                 )
-            sync_state_record(
+            sync_state_from_sender(
+                tx=tx,
                 record=contract,
-                system=tx.source_system,
-                external_id=data.get("external_id") or contract.number,
-                version=contract.version,
-                content=data,
                 outcome=result.outcome,
-                transaction=tx,
+                key=contract.number,
+                version=contract.version,
             )
     if result.project is not None:
         push_project(tx, contract, result.project)

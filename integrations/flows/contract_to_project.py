@@ -18,7 +18,7 @@ from integrations.flows import handles
 from integrations.flows.pushing import push
 from integrations.selectors import sync_state_for, target_system
 from integrations.services.exceptions import exceptions_clear, waiting_key
-from integrations.services.sync import sync_state_record
+from integrations.services.sync import sync_state_from_sender
 
 if TYPE_CHECKING:
     from integrations.models import Transaction
@@ -72,14 +72,12 @@ def contract_to_project(tx: Transaction) -> str:
                 waiting_on=waiting_key("contract_signed", contract.number),
                 resolution=f"Contract {contract.number} was signed.",
             )
-        sync_state_record(
+        sync_state_from_sender(
+            tx=tx,
             record=contract,
-            system=tx.source_system,
-            external_id=data.get("external_id") or contract.number,
-            version=contract.version,
-            content=data,
             outcome=result.outcome,
-            transaction=tx,
+            key=contract.number,
+            version=contract.version,
         )
     if result.project is not None:
         push_project(tx, contract, result.project)

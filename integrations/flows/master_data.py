@@ -18,7 +18,7 @@ from integrations.flows import handles, handles_batch
 from integrations.models import SyncState
 from integrations.selectors import sync_state_for
 from integrations.services.exceptions import exceptions_clear, waiting_key
-from integrations.services.sync import content_hash, sync_state_record
+from integrations.services.sync import content_hash, sync_state_from_sender
 
 if TYPE_CHECKING:
     from integrations.models import Transaction
@@ -41,14 +41,11 @@ def legal_entity_sync(tx: Transaction) -> str:
             waiting_on=waiting_key("legal_entity", result.record.code),
             resolution=f"Legal entity {result.record.code} arrived from {tx.source_system.slug}.",
         )
-    sync_state_record(
+    sync_state_from_sender(
+        tx=tx,
         record=result.record,
-        system=tx.source_system,
-        external_id=data.get("external_id") or data["code"],
-        version=tx.event_version,
-        content=data,
         outcome=result.outcome,
-        transaction=tx,
+        key=data["code"],
     )
     return result.outcome
 
@@ -70,14 +67,11 @@ def customer_sync(tx: Transaction) -> str:
             waiting_on=waiting_key("customer", result.record.number),
             resolution=f"Customer {result.record.number} arrived from {tx.source_system.slug}.",
         )
-    sync_state_record(
+    sync_state_from_sender(
+        tx=tx,
         record=result.record,
-        system=tx.source_system,
-        external_id=data.get("external_id") or data["number"],
-        version=tx.event_version,
-        content=data,
         outcome=result.outcome,
-        transaction=tx,
+        key=data["number"],
     )
     return result.outcome
 
@@ -101,14 +95,11 @@ def resource_sync(tx: Transaction) -> str:
             waiting_on=waiting_key("resource", result.record.employee_number),
             resolution=f"Resource {result.record.employee_number} arrived from {tx.source_system.slug}.",
         )
-    sync_state_record(
+    sync_state_from_sender(
+        tx=tx,
         record=result.record,
-        system=tx.source_system,
-        external_id=data.get("external_id") or data["employee_number"],
-        version=tx.event_version,
-        content=data,
         outcome=result.outcome,
-        transaction=tx,
+        key=data["employee_number"],
     )
     return result.outcome
 
@@ -132,14 +123,11 @@ def rate_card_sync(tx: Transaction) -> str:
         exceptions_clear(waiting_on=waiting_key("rate_card", code), resolution=resolution)
         for role in lines:
             exceptions_clear(waiting_on=waiting_key("rate_card", code, role), resolution=resolution)
-    sync_state_record(
+    sync_state_from_sender(
+        tx=tx,
         record=result.record,
-        system=tx.source_system,
-        external_id=data.get("external_id") or data["code"],
-        version=tx.event_version,
-        content=data,
         outcome=result.outcome,
-        transaction=tx,
+        key=data["code"],
     )
     return result.outcome
 
@@ -171,14 +159,12 @@ def project_sync(tx: Transaction) -> str:
         waiting_on=waiting_key("project", project.code),
         resolution=f"Project {project.code} changed in {tx.source_system.slug}.",
     )
-    sync_state_record(
+    sync_state_from_sender(
+        tx=tx,
         record=project,
-        system=tx.source_system,
-        external_id=data.get("external_id") or data["code"],
-        version=version,
-        content=data,
         outcome=Outcome.APPLIED,
-        transaction=tx,
+        key=data["code"],
+        version=version,
     )
     return Outcome.APPLIED
 

@@ -18,7 +18,7 @@ from integrations.flows.pushing import push
 from integrations.selectors import sync_state_for, target_system
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.lineage import link_to_contract
-from integrations.services.sync import sync_state_record
+from integrations.services.sync import sync_state_from_sender
 
 if TYPE_CHECKING:
     from integrations.models import Transaction
@@ -53,14 +53,11 @@ def project_to_staffing(tx: Transaction) -> str:
                 ),
                 resolution=f"Assignment {assignment.number} arrived from {tx.source_system.slug}.",
             )
-        sync_state_record(
+        sync_state_from_sender(
+            tx=tx,
             record=assignment,
-            system=tx.source_system,
-            external_id=data.get("external_id") or assignment.number,
-            version=tx.event_version,
-            content=data,
             outcome=result.outcome,
-            transaction=tx,
+            key=assignment.number,
         )
     erp_system = target_system(SystemKind.ERP)
     job = _erp_job(assignment.project, erp_system)

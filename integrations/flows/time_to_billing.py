@@ -22,7 +22,7 @@ from integrations.flows.pushing import push
 from integrations.selectors import sync_state_for, target_system
 from integrations.services.exceptions import waiting_key
 from integrations.services.lineage import link_to_contract
-from integrations.services.sync import sync_state_record
+from integrations.services.sync import sync_state_from_sender
 
 if TYPE_CHECKING:
     from integrations.models import Transaction
@@ -46,14 +46,11 @@ def time_entry_approved(tx: Transaction) -> str:
     )
     link_to_contract(tx, result.entry.project)
     if result.outcome != Outcome.STALE:
-        sync_state_record(
+        sync_state_from_sender(
+            tx=tx,
             record=result.entry,
-            system=tx.source_system,
-            external_id=data.get("external_id") or data["number"],
-            version=tx.event_version,
-            content=data,
             outcome=result.outcome,
-            transaction=tx,
+            key=data["number"],
         )
     return result.outcome
 

@@ -50,3 +50,20 @@ def sync_state_record(
         },
     )
     return state
+
+
+def sync_state_from_sender(
+    *, tx: Transaction, record: models.Model, outcome: str, key: str, version: int | None = None
+) -> SyncState | None:
+    """Notes that the system that sent ``tx`` holds ``record`` (its id there: the event's
+    ``external_id``, else ``key``) at the event's version, or at ``version`` when given."""
+    data = tx.normalized["data"]
+    return sync_state_record(
+        record=record,
+        system=tx.source_system,
+        external_id=data.get("external_id") or key,
+        version=tx.event_version if version is None else version,
+        content=data,
+        outcome=outcome,
+        transaction=tx,
+    )
