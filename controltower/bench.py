@@ -69,6 +69,7 @@ class BenchOptions:
     concurrency: int = 2
     senders: int = 2
     timeout: float = 600.0
+    case: str = "master_data"
 
 
 @dataclass
@@ -123,6 +124,7 @@ class BenchResult:
             {
                 "accepted_per_s": round(self.accepted_per_s, 1),
                 "processed_per_s": round(self.processed_per_s, 1),
+                "case": self.options.case,
                 "events": self.options.events,
                 "batch": self.options.batch,
                 "database": self.database,
@@ -144,7 +146,7 @@ class BenchResult:
         states = ", ".join(f"{state} {n:,}" for state, n in sorted(self.states.items()))
         return [
             "Integration Control Tower benchmark",
-            f"  run              {self.run_id} (system {o.system})",
+            f"  run              {self.run_id} ({o.case}, system {CASES[o.case][0] if o.case != 'master_data' else o.system})",
             f"  events           {o.events:,} in {batches:,} batches of up to {o.batch:,}",
             f"  senders          {o.senders}",
             f"  tower            {tower}",
@@ -205,11 +207,91 @@ def customer_event(run_id: str, index: int) -> dict[str, Any]:
     }
 
 
-def batch_bodies(run_id: str, events: int, batch: int) -> list[bytes]:
+BENCH_PROJECTS = 10
+
+
+def time_entry_event(run_id: str, index: int) -> dict[str, Any]:
+    """Approved time on one of the run's projects, spread over the months of 2026."""
+    return {
+        "type": "time_entry.approved",
+        "id": f"{run_id}-{index:07d}",
+        "occurred_at": "2026-11-02T09:30:00Z",
+        "version": 1,
+        "data": {
+            "number": f"{run_id}-T{index:07d}".upper(),
+            "project": f"{run_id}-P{index % BENCH_PROJECTS}".upper(),
+            "resource": "E-0002",
+            "work_date": f"2026-{index // BENCH_PROJECTS % 12 + 1:02d}-{index % 28 + 1:02d}",
+            "hours": 1 + index % 8,
+            "billable": True,
+        },
+    }
+
+
+def time_to_billing_setup(run_id: str) -> None:
+    """Signed contracts with active projects and a Manager assigned, for the run's time."""
+    from datetime import date
+
+    from canonical.models import (
+        Assignment,
+        Contract,
+        ContractVersion,
+        Customer,
+        Project,
+        RateCard,
+        Resource,
+    )
+
+    customer = Customer.objects.select_related("legal_entity").get(number="C-1001")
+    card = RateCard.objects.get(code="RC-US-STD")
+    manager = Resource.objects.get(employee_number="E-0002")
+    for n in range(BENCH_PROJECTS):
+        contract = Contract.objects.create(
+            number=f"{run_id}-K{n}".upper(),
+            customer=customer,
+            legal_entity=customer.legal_entity,
+            rate_card=card,
+            currency="USD",
+            start_date=date(2026, 1, 1),
+            status="signed",
+            source_system="bench",
+        )
+        ContractVersion.objects.create(
+            contract=contract, version=1, terms={"rates": {}}, effective_date=date(2026, 1, 1)
+        )
+        project = Project.objects.create(
+            code=f"{run_id}-P{n}".upper(),
+            name=f"Bench {n}",
+            contract=contract,
+            customer=customer,
+            legal_entity=customer.legal_entity,
+            status="active",
+            start_date=date(2026, 1, 1),
+            source_system="bench",
+        )
+        Assignment.objects.create(
+            number=f"{run_id}-A{n}".upper(),
+            project=project,
+            resource=manager,
+            role="Manager",
+            start_date=date(2026, 1, 1),
+            allocation_percent=50,
+            source_system="bench",
+        )
+
+
+CASES: dict[str, tuple[str, Callable[[str, int], dict[str, Any]]]] = {
+    "master_data": ("crm", customer_event),
+    "time_to_billing": ("psa", time_entry_event),
+}
+
+
+def batch_bodies(run_id: str, events: int, batch: int, case: str = "master_data") -> list[bytes]:
     """The request bodies, serialized before the clock starts."""
+    _, make = CASES[case]
     return [
         json.dumps(
-            [customer_event(run_id, i) for i in range(start, min(start + batch, events))],
+            [make(run_id, i) for i in range(start, min(start + batch, events))],
             separators=(",", ":"),
         ).encode()
         for start in range(0, events, batch)
@@ -536,13 +618,16 @@ def _measure(
 ) -> BenchResult:
     _check_same_database(base_url)
     notes = refresh_statistics()
-    secret = signing_secret(options.system)
+    system = CASES[options.case][0] if options.case != "master_data" else options.system
+    secret = signing_secret(system)
     run_id = new_run_id()
-    bodies = batch_bodies(run_id, options.events, options.batch)
+    if options.case == "time_to_billing":
+        time_to_billing_setup(run_id)
+    bodies = batch_bodies(run_id, options.events, options.batch, options.case)
     report(f"Sending {options.events:,} events in {len(bodies):,} batches as run {run_id} ...")
     sent = send_all(
         base_url=base_url,
-        system=options.system,
+        system=system,
         secret=secret,
         bodies=bodies,
         senders=options.senders,

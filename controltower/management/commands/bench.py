@@ -53,6 +53,12 @@ class Command(BaseCommand):
             default=defaults.timeout,
             help="Seconds to wait for processing after the last response.",
         )
+        parser.add_argument(
+            "--case",
+            choices=["master_data", "time_to_billing"],
+            default=defaults.case,
+            help="master_data: customer events; time_to_billing: approved time to invoice candidates.",
+        )
 
     def handle(self, *args, **options) -> None:
         if options["batch"] > settings.CT_INBOUND_MAX_EVENTS:
@@ -65,6 +71,7 @@ class Command(BaseCommand):
             concurrency=options["concurrency"],
             senders=options["senders"],
             timeout=options["timeout"],
+            case=options["case"],
         )
         try:
             result = run_bench(bench, report=self._report)
