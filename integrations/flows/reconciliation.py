@@ -1,6 +1,7 @@
 """Reconciliation: the ERP's invoices against the tower's, per project and period.
 
-Every posted invoice must be in the ERP once, with the same total; an ERP invoice on a
+Every posted invoice must be in the ERP once, with the same total and the same hours as
+the time the tower approved for that project and month; an ERP invoice on a
 project that the tower never posted (a duplicate, or one keyed by hand) is drift too.
 Each drift is a ``reconciliation_drift`` exception with the amount at stake; the run
 itself succeeds.
@@ -12,6 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.db.models import Sum
 
 from canonical.choices import InvoiceStatus
 from canonical.models import Invoice
@@ -21,6 +23,8 @@ from integrations.errors import IntegrationError
 from integrations.flows import handles
 from integrations.selectors import sync_state_for, target_system
 from integrations.services.exceptions import exception_raise
+
+CENT = Decimal("0.01")
 
 if TYPE_CHECKING:
     from integrations.models import Transaction
@@ -74,6 +78,36 @@ def reconciliation_run(tx: Transaction) -> str:
                     abs(invoice.amount - total),
                     invoice.currency,
                     {"invoice": invoice.number, "tower": str(invoice.amount), "erp": str(total)},
+                )
+            )
+        # Hours: what the tower approved and billed for the project and month, against the
+        # quantities the ERP's invoice carries.
+        tower_hours = invoice.lines.filter(time_entry__isnull=False).aggregate(h=Sum("quantity"))[
+            "h"
+        ] or Decimal("0")
+        erp_hours = sum(
+            (
+                Decimal(str(line.get("quantity") or 0))
+                for line in (copies[0].get("item") or {}).get("items", [])
+                if not str(line.get("description", "")).startswith("Milestone ")
+            ),
+            Decimal("0"),
+        )
+        tower_hours, erp_hours = tower_hours.quantize(CENT), erp_hours.quantize(CENT)
+        if tower_hours != erp_hours:
+            drifts.append(
+                (
+                    f"{invoice.number}:hours",
+                    f"{invoice.project.code} {invoice.period_start:%B %Y}: {tower_hours} h approved and billed, "
+                    f"the ERP invoice carries {erp_hours} h.",
+                    abs(tower_hours - erp_hours)
+                    * (invoice.amount / tower_hours if tower_hours else Decimal("0")),
+                    invoice.currency,
+                    {
+                        "invoice": invoice.number,
+                        "tower_hours": str(tower_hours),
+                        "erp_hours": str(erp_hours),
+                    },
                 )
             )
     tower_numbers = set(Invoice.objects.values_list("number", flat=True))

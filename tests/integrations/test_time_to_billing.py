@@ -333,3 +333,25 @@ def test_reconciliation_finds_an_invoice_the_erp_holds_twice_and_one_never_poste
     }
     reconcile()  # the same drift again joins the open exceptions
     assert BusinessException.objects.filter(exception_type="reconciliation_drift").count() == 2
+
+
+def test_reconciliation_finds_hours_the_erp_bills_differently(
+    staffed, user_with_role, api_client_for
+):
+    from controltower.models import BusinessException
+    from integrations.models import SyncState
+    from integrations.services.actions import reconciliation_start
+
+    run(time_entry("T-70", hours=8), time_entry("T-71", hours=4), system="psa")
+    invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
+    api_client_for(user_with_role("approver")).post(f"/api/v1/invoices/{invoice.pk}/approve/", {})
+    transactions_process(ids=[Transaction.objects.get(event_type="invoice.approved").pk])
+    erp_id = SyncState.objects.get(content_type__model="invoice", system__slug="erp").external_id
+    erp_invoice = staffed.get(f"/services/rest/record/v1/invoice/{erp_id}").json()
+    items = erp_invoice["item"]["items"]
+    items[0]["quantity"] = "7"  # someone corrected the hours in the ERP only
+    staffed.patch(f"/services/rest/record/v1/invoice/{erp_id}", json={"item": {"items": items}})
+    transactions_process(ids=[reconciliation_start(actor=None).pk])
+    drift = BusinessException.objects.get(exception_type="reconciliation_drift")
+    assert (drift.details["tower_hours"], drift.details["erp_hours"]) == ("12.00", "11.00")
+    assert drift.money_at_risk == Decimal("300.00")
