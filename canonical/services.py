@@ -799,7 +799,29 @@ def contract_amend(
                 "source_system": source_system,
             },
         )
+    _rerate_candidates(contract, effective_date)
     return AmendmentResult(contract, project, "applied")
+
+
+def _rerate_candidates(contract: Contract, effective_date: date) -> None:
+    """Time on candidates not yet approved is billed at the rates in force after the amendment."""
+    lines = InvoiceLine.objects.filter(
+        invoice__project__contract=contract,
+        invoice__status__in=(InvoiceStatus.CANDIDATE, InvoiceStatus.AWAITING_APPROVAL),
+        time_entry__work_date__gte=effective_date,
+    ).select_related("time_entry__assignment", "time_entry__resource", "invoice__project")
+    touched: dict[int, Invoice] = {}
+    for line in lines:
+        entry = line.time_entry
+        role = entry.assignment.role if entry.assignment else entry.resource.role
+        rate = rate_for(project=line.invoice.project, role=role, assignment=entry.assignment)
+        if rate != line.rate:
+            line.rate = rate
+            line.amount = (line.quantity * rate).quantize(Decimal("0.01"))
+            line.save(update_fields=["rate", "amount"])
+            touched[line.invoice_id] = line.invoice
+    for invoice in touched.values():
+        _total(invoice)
 
 
 def _refuse_rate_cuts_on_invoiced_time(

@@ -117,6 +117,9 @@ def push_project(tx: Transaction, contract: Contract, project: Project) -> None:
         "startDate": project.start_date.isoformat(),
         "endDate": project.end_date.isoformat() if project.end_date else None,
         "custentity_contract_number": contract.number,
+        "custentity_cap_amount": str(contract.cap_amount)
+        if contract.cap_amount is not None
+        else None,
         "billingRates": {
             "items": [
                 {"role": role, "rate": str(rate)}

@@ -77,6 +77,7 @@ def test_an_amendment_is_a_new_version_and_reaches_the_erp_schedule_and_the_psa_
     ) == [1, 2]
     jobs = simulator.get("/erp/services/rest/record/v1/job").json()["items"]
     assert len(jobs) == 1 and jobs[0]["endDate"] == "2027-12-31"
+    assert jobs[0]["custentity_cap_amount"] == "250000.00"
     assert [i["code"] for i in jobs[0]["billingSchedule"]["items"]] == ["M1", "M2", "M3"]
     rates = {item["role"]: item["rate"] for item in jobs[0]["billingRates"]["items"]}
     assert (
@@ -143,3 +144,54 @@ def test_a_rate_cut_on_invoiced_time_is_an_amendment_conflict_with_the_money_at_
     assert exc.money_at_risk == Decimal("500.00")  # 10 h x (300 - 250)
     assert exc.details["role"] == "Manager" and Decimal(exc.details["hours"]) == 10
     assert Contract.objects.get(number="K-7004").version == 1  # nothing applied
+
+
+def test_a_rate_rise_re_rates_time_on_candidates_not_yet_approved(simulator):
+    run(contract_event("K-7005", project_code="P-7005"), system="clm")
+    run(
+        event(
+            "assignment.upserted",
+            {
+                "number": "A-75",
+                "project": "P-7005",
+                "resource": "E-0002",
+                "role": "Manager",
+                "start_date": "2026-11-01",
+                "allocation_percent": 100,
+            },
+        ),
+        system="psa",
+    )
+    run(
+        event(
+            "time_entry.approved",
+            {
+                "number": "T-75a",
+                "project": "P-7005",
+                "resource": "E-0002",
+                "work_date": "2026-11-20",
+                "hours": 10,
+                "billable": True,
+            },
+        ),
+        event(
+            "time_entry.approved",
+            {
+                "number": "T-75b",
+                "project": "P-7005",
+                "resource": "E-0002",
+                "work_date": "2026-12-02",
+                "hours": 10,
+                "billable": True,
+            },
+        ),
+        system="psa",
+    )
+    [rise] = run(
+        amendment("K-7005", rates=[{"role": "Manager", "rate": "330"}], effective="2026-12-01")
+    )
+    assert rise.state == TransactionState.SUCCEEDED, rise.last_error
+    november = Invoice.objects.get(number="INV-P-7005-202611")
+    december = Invoice.objects.get(number="INV-P-7005-202612")
+    assert november.amount == Decimal("3000.00")  # before the effective date: the old rate
+    assert december.amount == Decimal("3300.00")  # from it: the amended rate
