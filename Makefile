@@ -32,6 +32,7 @@ run: install
 	@if [ ! -f var/.demo-traffic-sent ]; then \
 		( CT_DEMO=1 $(BIN)/python manage.py generate_traffic --wait 60 --contracts 4 --days 5 --volume 2 \
 			--error-share 0.15 --tower-url http://$(CT_HOST):$(PORT) > var/demo-traffic.log 2>&1 \
+			&& CT_DEMO=1 $(BIN)/python manage.py reconcile >> var/demo-traffic.log 2>&1 \
 			&& touch var/.demo-traffic-sent ) & \
 	fi
 	CT_DEMO=1 CT_HOST=$(CT_HOST) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
