@@ -154,42 +154,49 @@ def customer_upsert(
 
 def _active_legal_entity(*, code: str) -> LegalEntity:
     legal_entity = LegalEntity.objects.filter(code=code).first()
-    if legal_entity is None:
-        message = f"Legal entity '{code}' does not exist."
-    elif not legal_entity.active:
-        message = f"Legal entity '{code}' is not active."
-    else:
-        return legal_entity
-    raise RuleViolation(
-        message=message,
+    return _required(
+        legal_entity,
+        kind="legal_entity",
+        key=code,
+        label="Legal entity",
         code="invalid_legal_entity",
-        details={"legal_entity": code},
-        waiting_on=f"legal_entity:{code}",
+        active=legal_entity is None or legal_entity.active,
     )
 
 
-def _customer_for(*, number: str) -> Customer:
-    customer = Customer.objects.filter(number=_key(number)).first()
-    if customer is None:
+def _required(
+    record: M | None, *, kind: str, key: str, label: str, code: str, active: bool = True
+) -> M:
+    """``record``, or a RuleViolation ``code`` that waits for ``kind:key`` to arrive (or turn active)."""
+    if record is None or not active:
         raise RuleViolation(
-            message=f"Customer '{_key(number)}' does not exist.",
-            code="unknown_customer",
-            details={"customer": _key(number)},
-            waiting_on=f"customer:{_key(number)}",
+            message=f"{label} '{key}' "
+            + ("does not exist." if record is None else "is not active."),
+            code=code,
+            details={kind: key},
+            waiting_on=f"{kind}:{key}",
         )
-    return customer
+    return record
+
+
+def _customer_for(*, number: str) -> Customer:
+    return _required(
+        Customer.objects.filter(number=_key(number)).first(),
+        kind="customer",
+        key=_key(number),
+        label="Customer",
+        code="unknown_customer",
+    )
 
 
 def _rate_card_for(*, code: str) -> RateCard:
-    rate_card = RateCard.objects.filter(code=_key(code)).first()
-    if rate_card is None:
-        raise RuleViolation(
-            message=f"Rate card '{_key(code)}' does not exist.",
-            code="missing_rate_card",
-            details={"rate_card": _key(code)},
-            waiting_on=f"rate_card:{_key(code)}",
-        )
-    return rate_card
+    return _required(
+        RateCard.objects.filter(code=_key(code)).first(),
+        kind="rate_card",
+        key=_key(code),
+        label="Rate card",
+        code="missing_rate_card",
+    )
 
 
 @dataclass(frozen=True)
@@ -364,15 +371,13 @@ def rate_card_upsert(
 
 
 def project_for(*, code: str) -> Project:
-    project = Project.objects.filter(code=_key(code)).first()
-    if project is None:
-        raise RuleViolation(
-            message=f"Project '{_key(code)}' does not exist.",
-            code="unknown_project",
-            details={"project": _key(code)},
-            waiting_on=f"project:{_key(code)}",
-        )
-    return project
+    return _required(
+        Project.objects.filter(code=_key(code)).first(),
+        kind="project",
+        key=_key(code),
+        label="Project",
+        code="unknown_project",
+    )
 
 
 def project_change(*, code: str, source_system: str, changes: dict[str, Any]) -> Project:
@@ -398,15 +403,14 @@ def project_change(*, code: str, source_system: str, changes: dict[str, Any]) ->
 
 def resource_for(*, employee_number: str) -> Resource:
     resource = Resource.objects.filter(employee_number=_key(employee_number)).first()
-    if resource is None or not resource.active:
-        raise RuleViolation(
-            message=f"Resource '{_key(employee_number)}' "
-            + ("does not exist." if resource is None else "is not active."),
-            code="unknown_resource",
-            details={"resource": _key(employee_number)},
-            waiting_on=f"resource:{_key(employee_number)}",
-        )
-    return resource
+    return _required(
+        resource,
+        kind="resource",
+        key=_key(employee_number),
+        label="Resource",
+        code="unknown_resource",
+        active=resource is None or resource.active,
+    )
 
 
 def assignment_upsert(
