@@ -617,8 +617,6 @@ def invoice_candidate_add(*, entry: TimeEntry, rate: Decimal, currency: str) -> 
         project=entry.project,
         day=entry.work_date,
         currency=currency,
-        what=f"time entry {entry.number}",
-        amount=amount,
     )
     role = entry.assignment.role if entry.assignment else entry.resource.role
     InvoiceLine.objects.filter(invoice=invoice, time_entry=entry).delete()
@@ -635,44 +633,60 @@ def invoice_candidate_add(*, entry: TimeEntry, rate: Decimal, currency: str) -> 
     return invoice
 
 
-def _open_candidate(
-    *, project: Project, day: date, currency: str, what: str, amount: Decimal
-) -> Invoice:
-    """The project's candidate for the month of ``day``, created when there is none."""
+def _open_candidate(*, project: Project, day: date, currency: str) -> Invoice:
+    """The project's open candidate for the month of ``day``, created when there is none.
+
+    Late time for a month whose invoice is already approved goes on a supplementary
+    candidate for the same month (INV-…-2), not onto the approved invoice.
+    """
     period_start = day.replace(day=1)
     period_end = period_start.replace(
         day=calendar.monthrange(period_start.year, period_start.month)[1]
     )
-    invoice = (
-        Invoice.objects.select_for_update()
-        .filter(project=project, period_start=period_start, period_end=period_end)
-        .exclude(status=InvoiceStatus.REJECTED)
-        .first()
+    month = Invoice.objects.select_for_update().filter(
+        project=project, period_start=period_start, period_end=period_end
     )
-    if invoice is None:
-        earlier = Invoice.objects.filter(project=project, period_start=period_start).count()
-        return Invoice.objects.create(
-            number=f"INV-{project.code}-{period_start:%Y%m}"
-            + (f"-{earlier + 1}" if earlier else ""),
+    invoice = month.filter(
+        status__in=(InvoiceStatus.CANDIDATE, InvoiceStatus.AWAITING_APPROVAL)
+    ).first()
+    if invoice is not None:
+        return invoice
+    earlier = month.count()
+    return Invoice.objects.create(
+        number=f"INV-{project.code}-{period_start:%Y%m}" + (f"-{earlier + 1}" if earlier else ""),
+        project=project,
+        customer=project.customer,
+        legal_entity=project.legal_entity,
+        period_start=period_start,
+        period_end=period_end,
+        currency=currency,
+        amount=Decimal("0"),
+        status=InvoiceStatus.AWAITING_APPROVAL,
+        source_system="tower",
+    )
+
+
+def invoice_candidate_rebuild(*, project: Project, period_start: date) -> Invoice | None:
+    """Puts the month's approved billable time that is on no invoice onto a new candidate."""
+    entries = (
+        TimeEntry.objects.filter(
             project=project,
-            customer=project.customer,
-            legal_entity=project.legal_entity,
-            period_start=period_start,
-            period_end=period_end,
-            currency=currency,
-            amount=Decimal("0"),
-            status=InvoiceStatus.AWAITING_APPROVAL,
-            source_system="tower",
+            billable=True,
+            invoice__isnull=True,
+            work_date__gte=period_start,
+            work_date__lte=period_start.replace(
+                day=calendar.monthrange(period_start.year, period_start.month)[1]
+            ),
         )
-    if invoice.status not in (InvoiceStatus.CANDIDATE, InvoiceStatus.AWAITING_APPROVAL):
-        raise RuleViolation(
-            message=f"Invoice {invoice.number} for {period_start:%B %Y} is already {invoice.status}; "
-            f"{what} needs a credit or a later invoice.",
-            code="other",
-            details={"invoice": invoice.number, "item": what},
-            money_at_risk=amount,
-            currency=currency,
-        )
+        .select_related("assignment", "resource", "project__contract", "project__customer")
+        .order_by("work_date", "number")
+    )
+    invoice = None
+    for entry in entries:
+        role = entry.assignment.role if entry.assignment else entry.resource.role
+        rate = rate_for(project=project, role=role, assignment=entry.assignment)
+        currency = project.contract.currency if project.contract_id else project.customer.currency
+        invoice = invoice_candidate_add(entry=entry, rate=rate, currency=currency)
     return invoice
 
 
@@ -725,8 +739,6 @@ def milestone_reach(
         project=project,
         day=reached_on,
         currency=contract.currency,
-        what=f"milestone {milestone.code}",
-        amount=milestone.amount,
     )
     InvoiceLine.objects.create(
         invoice=invoice,
@@ -754,13 +766,19 @@ class AmendmentResult:
 
 
 def contract_amend(
-    *, terms: ContractTerms, effective_date: date, version: int, source_system: str
+    *,
+    terms: ContractTerms,
+    effective_date: date,
+    version: int,
+    source_system: str,
+    invoiced_rate_cut_approved: bool = False,
 ) -> AmendmentResult:
     """Records an amendment as a new immutable version and applies it to the contract.
 
     Refuses an amendment for a contract the tower has not seen signed (it waits for it),
     and a rate cut on time already invoiced at the old rate (an ``amendment_conflict``
-    for finance to decide).
+    for finance to decide) unless an approver accepted it: then invoiced time stays as
+    billed and the new rates apply to what is not yet approved.
     """
     contract = Contract.objects.select_for_update().filter(number=_key(terms.number)).first()
     if contract is None:
@@ -773,7 +791,8 @@ def contract_amend(
     if version <= contract.version:
         outcome: UpsertOutcome = "stale" if version < contract.version else "unchanged"
         return AmendmentResult(contract, contract.projects.first(), outcome)
-    _refuse_rate_cuts_on_invoiced_time(contract, terms.rates, effective_date)
+    if not invoiced_rate_cut_approved:
+        _refuse_rate_cuts_on_invoiced_time(contract, terms.rates, effective_date)
     rate_card = _rate_card_for(code=terms.rate_card) if terms.rate_card else contract.rate_card
     contract.rate_card = rate_card
     contract.end_date = terms.end_date

@@ -29,6 +29,7 @@ class IntegrationError(Exception):
         waiting_on: str = "",
         money_at_risk: Decimal | None = None,
         currency: str = "",
+        record: Any = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -43,6 +44,8 @@ class IntegrationError(Exception):
         self.waiting_on = waiting_on
         self.money_at_risk = money_at_risk
         self.currency = currency
+        # The canonical record the failure is about, where the flow knows it better than the event.
+        self.record = record
 
     @classmethod
     def transient_failure(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers as drf_serializers
 from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -15,8 +16,15 @@ from controltower.permissions import requires
 from integrations.api.serializers import ReasonSerializer, RequiredReasonSerializer
 from integrations.selectors import contract_lineage
 from integrations.services import billing
+from integrations.services.sync import resource_link
 
 RECORD_ORDERING = ["id", "version", "updated_at", "created_at"]
+
+
+class PrepareSerializer(drf_serializers.Serializer):
+    note = drf_serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=2000, help_text="What was checked."
+    )
 
 
 class CanonicalRecordViewSet(viewsets.ReadOnlyModelViewSet):
@@ -67,11 +75,35 @@ class ProjectViewSet(CanonicalRecordViewSet):
     ordering_fields = ["code", "name", "start_date", "status", *RECORD_ORDERING]
 
 
+class ResourceLinkSerializer(drf_serializers.Serializer):
+    system = drf_serializers.SlugField(help_text="The system's slug, e.g. harvest.")
+    external_id = drf_serializers.CharField(max_length=100, help_text="The person's id there.")
+
+
 class ResourceViewSet(CanonicalRecordViewSet):
     queryset = selectors.resource_list()
     serializer_class = serializers.ResourceSerializer
     filterset_class = filtersets.ResourceFilterSet
     ordering_fields = ["employee_number", "name", "role", *RECORD_ORDERING]
+
+    @extend_schema(
+        request=ResourceLinkSerializer,
+        responses={200: serializers.ResourceSerializer},
+        description="Links the resource to its id in a system that names people by its own "
+        "ids (Harvest users); time that waited for the link runs.",
+    )
+    @action(detail=True, methods=["post"])
+    @requires("controltower.work_businessexception")
+    def link(self, request: Request, pk: str) -> Response:
+        data = ResourceLinkSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        resource_link(
+            resource_id=int(pk),
+            system_slug=data.validated_data["system"],
+            external_id=data.validated_data["external_id"],
+            actor=request.user,
+        )
+        return Response(serializers.ResourceSerializer(self.get_queryset().get(pk=pk)).data)
 
 
 class AssignmentViewSet(CanonicalRecordViewSet):
@@ -100,6 +132,22 @@ class InvoiceViewSet(CanonicalRecordViewSet):
     serializer_class = serializers.InvoiceSerializer
     filterset_class = filtersets.InvoiceFilterSet
     ordering_fields = ["number", "period_start", "amount", "status", *RECORD_ORDERING]
+
+    @extend_schema(
+        request=PrepareSerializer,
+        responses={200: serializers.InvoiceSerializer},
+        description="Puts a checked candidate forward for approval. Four eyes: whoever "
+        "prepares it cannot approve it.",
+    )
+    @action(detail=True, methods=["post"])
+    @requires("controltower.work_businessexception")
+    def prepare(self, request: Request, pk: str) -> Response:
+        data = PrepareSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        billing.invoice_prepare(
+            invoice_id=int(pk), actor=request.user, note=data.validated_data["note"]
+        )
+        return Response(serializers.InvoiceSerializer(self.get_queryset().get(pk=pk)).data)
 
     @extend_schema(request=ReasonSerializer, responses={200: serializers.InvoiceSerializer})
     @action(detail=True, methods=["post"])

@@ -52,11 +52,12 @@ class Invoice(CanonicalRecord):
         ordering = ["number"]
         permissions = [("approve_invoice", "Can approve or reject invoice candidates")]
         constraints = [
-            # A rejected candidate leaves room for a new one for the same period.
+            # One open candidate per project and period; a rejected one leaves room for a
+            # new one, and late time after approval goes on a supplementary candidate.
             models.UniqueConstraint(
                 fields=["project", "period_start", "period_end"],
-                condition=~Q(status=InvoiceStatus.REJECTED),
-                name="canonical_invoice_one_per_project_period",
+                condition=Q(status__in=[InvoiceStatus.CANDIDATE, InvoiceStatus.AWAITING_APPROVAL]),
+                name="canonical_invoice_one_open_per_project_period",
             ),
         ]
 

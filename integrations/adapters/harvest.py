@@ -17,8 +17,10 @@ Harvest field          canonical ``data`` field     note
 ``user.id``            ``resource``                 ``HARVEST-<user.id>``: a time entry
                                                     names its user only by id and name,
                                                     and Harvest users carry no employee
-                                                    number; the resource record holds
-                                                    the same key
+                                                    number; the tower maps the id to a
+                                                    resource through the resource's
+                                                    Harvest sync state (linked once)
+``user.name``          ``resource_name``            shown when the user is not linked
 ``spent_date``         ``work_date``                YYYY-MM-DD
 ``hours`` (decimal)    ``hours``                    not ``rounded_hours``
 ``billable``           ``billable``
@@ -58,6 +60,8 @@ RESOURCE_PREFIX = "HARVEST-"
 
 class HarvestAdapter:
     name = "harvest"
+    # Resources are named by Harvest user id; a resource's Harvest id is its sync state.
+    resource_prefix = RESOURCE_PREFIX
 
     def verify(self, *, system: ConnectedSystem, headers: Mapping[str, str], body: bytes) -> None:
         CANONICAL.verify(system=system, headers=headers, body=body)
@@ -93,6 +97,7 @@ class HarvestAdapter:
             ("hours", number(entry.get("hours"))),
             ("billable", entry.get("billable")),
             ("notes", entry.get("notes")),
+            ("resource_name", (user or {}).get("name")),
         ):
             if present(field):
                 data[canonical] = field
@@ -103,6 +108,7 @@ class HarvestAdapter:
             "data.number": "id",
             "data.external_id": "id",
             "data.resource": "user.id",
+            "data.resource_name": "user.name",
             "data.approved_at": "updated_at",
             "data.project": "project.code",
             "data.work_date": "spent_date",

@@ -8,13 +8,15 @@ from datetime import date
 from django.db import transaction
 
 from canonical import services as canonical
+from controltower.choices import ExceptionType
+from controltower.services.approvals import approval_granted
 from integrations.choices import Domain, Outcome
 from integrations.flows import handles
 from integrations.flows.contract_to_project import push_project, terms_from
 from integrations.models import Transaction
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.lineage import link_to_contract
-from integrations.services.sync import sync_state_from_sender
+from integrations.services.sync import outcome_for_retry, sync_state_from_sender
 
 
 @handles("contract.amended", atomic=False, domain=Domain.CONTRACT)
@@ -26,11 +28,15 @@ def amendment_propagate(tx: Transaction) -> str:
             effective_date=date.fromisoformat(data["effective_date"]),
             version=tx.event_version or 1,
             source_system=tx.source_system.slug,
+            invoiced_rate_cut_approved=approval_granted(
+                tx.exception, ExceptionType.AMENDMENT_CONFLICT
+            ),
         )
         contract = result.contract
         link_to_contract(tx, contract)
         if result.outcome == Outcome.STALE:
             return result.outcome
+        outcome = outcome_for_retry(tx=tx, record=contract, outcome=result.outcome)
         if result.outcome == Outcome.APPLIED:
             # A new cap or new milestones may unblock what waited on the old terms.
             for wait in ("contract_cap", "contract_terms"):
@@ -47,4 +53,4 @@ def amendment_propagate(tx: Transaction) -> str:
             )
     if result.project is not None:
         push_project(tx, contract, result.project)
-    return result.outcome
+    return outcome

@@ -16,9 +16,9 @@ from integrations.clients.erp import ErpClient
 from integrations.clients.psa import PsaClient
 from integrations.flows import handles
 from integrations.flows.pushing import push
-from integrations.selectors import sync_state_for, target_system
+from integrations.selectors import target_system
 from integrations.services.exceptions import exceptions_clear, waiting_key
-from integrations.services.sync import sync_state_from_sender
+from integrations.services.sync import outcome_for_retry, sync_state_from_sender
 
 if TYPE_CHECKING:
     from integrations.models import Transaction
@@ -59,14 +59,7 @@ def contract_to_project(tx: Transaction) -> str:
         if result.outcome == Outcome.STALE:
             return result.outcome
         contract = result.contract
-        source_state = sync_state_for(contract, tx.source_system)
-        # A retry of this transaction finds its own earlier write: still "applied".
-        outcome = (
-            Outcome.APPLIED
-            if result.outcome == Outcome.APPLIED
-            or (source_state and source_state.last_transaction_id == tx.pk)
-            else result.outcome
-        )
+        outcome = outcome_for_retry(tx=tx, record=contract, outcome=result.outcome)
         if result.outcome == Outcome.APPLIED:
             exceptions_clear(
                 waiting_on=waiting_key("contract_signed", contract.number),

@@ -18,7 +18,7 @@ from integrations.flows.pushing import push
 from integrations.selectors import sync_state_for, target_system
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.lineage import link_to_contract
-from integrations.services.sync import sync_state_from_sender
+from integrations.services.sync import outcome_for_retry, sync_state_from_sender
 
 if TYPE_CHECKING:
     from integrations.models import Transaction
@@ -45,6 +45,7 @@ def project_to_staffing(tx: Transaction) -> str:
         if result.outcome == Outcome.STALE:
             return result.outcome
         assignment = result.record
+        outcome = outcome_for_retry(tx=tx, record=assignment, outcome=result.outcome)
         link_to_contract(tx, assignment.project)
         if result.outcome == Outcome.APPLIED:
             exceptions_clear(
@@ -86,7 +87,7 @@ def project_to_staffing(tx: Transaction) -> str:
             idempotency_key=f"assignment:{assignment.number}:v{assignment.version}:erp",
         ),
     )
-    return result.outcome
+    return outcome
 
 
 def _erp_job(project, erp_system):

@@ -22,7 +22,7 @@ from integrations.flows.pushing import push
 from integrations.selectors import sync_state_for, target_system
 from integrations.services.exceptions import waiting_key
 from integrations.services.lineage import link_to_contract
-from integrations.services.sync import sync_state_from_sender
+from integrations.services.sync import resource_for_external_id, sync_state_from_sender
 
 if TYPE_CHECKING:
     from integrations.models import Transaction
@@ -34,7 +34,7 @@ def time_entry_approved(tx: Transaction) -> str:
     result = canonical.time_entry_approve(
         number=data["number"],
         project_code=data["project"],
-        employee_number=data["resource"],
+        employee_number=resource_for_external_id(system=tx.source_system, key=data["resource"]),
         work_date=date.fromisoformat(data["work_date"]),
         hours=Decimal(str(data["hours"])),
         billable=data["billable"],
@@ -66,6 +66,18 @@ def milestone_reached(tx: Transaction) -> str:
     )
     if invoice is not None:
         link_to_contract(tx, invoice.project)
+    return Outcome.APPLIED if invoice is not None else Outcome.UNCHANGED
+
+
+@handles("invoice.rebuild")
+def invoice_rebuild(tx: Transaction) -> str:
+    """After a rejection was worked: the month's unbilled time goes on a new candidate."""
+    data = tx.normalized["data"]
+    project = canonical.project_for(code=data["project"])
+    invoice = canonical.invoice_candidate_rebuild(
+        project=project, period_start=date.fromisoformat(data["period_start"])
+    )
+    link_to_contract(tx, project)
     return Outcome.APPLIED if invoice is not None else Outcome.UNCHANGED
 
 

@@ -12,12 +12,15 @@ from canonical.choices import InvoiceStatus
 from canonical.models import Invoice, TimeEntry
 from controltower.errors import ApplicationError, InvalidStateError, NotFoundError
 from controltower.services import audit_record
-from integrations.choices import FlowKind, SystemKind
+from controltower.services.approvals import four_eyes_check
+from integrations.choices import FlowKind, SystemKind, TransactionState
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
 from integrations.models import Flow, Transaction
 from integrations.selectors import sync_state_for, target_system
+from integrations.services.exceptions import exception_raise
 from integrations.services.processing import transactions_enqueue
+from integrations.services.rollups import rollups_received
 
 APPROVABLE = (InvoiceStatus.CANDIDATE, InvoiceStatus.AWAITING_APPROVAL)
 
@@ -35,10 +38,39 @@ def _locked_invoice(invoice_id: int) -> Invoice:
     return invoice
 
 
-def invoice_approve(*, invoice_id: int, actor: AbstractBaseUser, reason: str = "") -> Transaction:
-    """Approves a candidate and queues its posting to the ERP; returns the posting transaction."""
+def invoice_prepare(*, invoice_id: int, actor: AbstractBaseUser, note: str = "") -> Invoice:
+    """A person checked the candidate and puts it forward for approval; they cannot approve it."""
     with transaction.atomic():
         invoice = _locked_invoice(invoice_id)
+        before = {"status": invoice.status, "prepared_by": invoice.prepared_by_id}
+        invoice.status = InvoiceStatus.AWAITING_APPROVAL
+        invoice.prepared_by = actor
+        invoice.save(update_fields=["status", "prepared_by", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="invoice.prepare",
+            obj=invoice,
+            before=before,
+            after={
+                "status": invoice.status,
+                "prepared_by": actor.pk,
+                "amount": str(invoice.amount),
+            },
+            reason=note,
+        )
+    return invoice
+
+
+def invoice_approve(*, invoice_id: int, actor: AbstractBaseUser, reason: str = "") -> Transaction:
+    """Approves a candidate and queues its posting to the ERP; returns the posting transaction.
+
+    Four eyes: the person who prepared the candidate cannot approve it.
+    """
+    with transaction.atomic():
+        invoice = _locked_invoice(invoice_id)
+        four_eyes_check(
+            actor=actor, preparer_id=invoice.prepared_by_id, what=f"invoice {invoice.number}"
+        )
         if not invoice.lines.exists():
             raise ApplicationError(
                 f"Invoice {invoice.number} has no lines.", errors={"lines": ["Empty."]}
@@ -56,6 +88,7 @@ def invoice_approve(*, invoice_id: int, actor: AbstractBaseUser, reason: str = "
             correlation_id=(contract.correlation_id if contract else "") or uuid.uuid4().hex,
             normalized={"type": "invoice.approved", "data": {"number": invoice.number}},
         )
+        rollups_received(transactions=[posting])
         audit_record(
             actor=actor,
             action="invoice.approve",
@@ -73,7 +106,12 @@ def invoice_approve(*, invoice_id: int, actor: AbstractBaseUser, reason: str = "
 
 
 def invoice_reject(*, invoice_id: int, actor: AbstractBaseUser, reason: str) -> Invoice:
-    """Rejects a candidate; its time is released for a new candidate of the same period."""
+    """Rejects a candidate: its time is released and an exception sends it back for rework.
+
+    The exception holds an ``invoice.rebuild`` transaction: resolving the exception
+    (after the time was corrected at its source) builds a new candidate from the
+    month's unbilled time; dismissing it leaves that time unbilled, visibly.
+    """
     if not reason.strip():
         raise ApplicationError("A reason is required to reject.", errors={"reason": ["Required."]})
     with transaction.atomic():
@@ -82,12 +120,48 @@ def invoice_reject(*, invoice_id: int, actor: AbstractBaseUser, reason: str) -> 
         invoice.status = InvoiceStatus.REJECTED
         invoice.save(update_fields=["status", "updated_at"])
         TimeEntry.objects.filter(invoice=invoice).update(invoice=None)
+        contract = invoice.project.contract
+        rebuild = Transaction.objects.create(
+            flow=Flow.objects.get(kind=FlowKind.TIME_TO_BILLING),
+            source_system=None,
+            event_type="invoice.rebuild",
+            business_key=invoice.number,
+            idempotency_key=f"invoice:{invoice.number}:rebuild",
+            correlation_id=(contract.correlation_id if contract else "") or uuid.uuid4().hex,
+            normalized={
+                "type": "invoice.rebuild",
+                "data": {
+                    "project": invoice.project.code,
+                    "period_start": invoice.period_start.isoformat(),
+                    "rejected": invoice.number,
+                },
+            },
+        )
+        rollups_received(transactions=[rebuild])
+        failure = IntegrationError.business(
+            f"Invoice {invoice.number} ({invoice.amount} {invoice.currency}) was rejected by "
+            f"{actor.get_username()}: {reason.strip()}. Correct the time at its source, then "
+            "resolve this to build a new candidate.",
+            code="invoice_rejected",
+            details={"invoice": invoice.number, "reason": reason.strip()},
+            money_at_risk=invoice.amount,
+            currency=invoice.currency,
+            record=invoice,
+        )
+        rebuild.state = TransactionState.BLOCKED
+        rebuild.error_code = failure.code
+        rebuild.last_error = failure.message
+        rebuild.finished_at = timezone.now()
+        rebuild.exception = exception_raise(tx=rebuild, failure=failure)
+        rebuild.save(
+            update_fields=["state", "error_code", "last_error", "finished_at", "exception"]
+        )
         audit_record(
             actor=actor,
             action="invoice.reject",
             obj=invoice,
             before={"status": before},
-            after={"status": InvoiceStatus.REJECTED},
+            after={"status": InvoiceStatus.REJECTED, "exception": rebuild.exception_id},
             reason=reason,
         )
     return invoice

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from controltower.choices import DEFAULT_SEVERITY, OPEN_STATUSES, ExceptionStatus, ExceptionType
 from controltower.models import BusinessException
 from controltower.services import audit_record
+from controltower.services.routing import exception_route
 from integrations.choices import TransactionState
 from integrations.errors import IntegrationError
 from integrations.models import Transaction
+
+# What an exception holds: work blocked by a rule, and edited replays awaiting a second person.
+HELD_STATES = (TransactionState.BLOCKED, TransactionState.AWAITING_APPROVAL)
 
 
 def waiting_key(kind: str, *parts: str) -> str:
@@ -23,7 +29,11 @@ def waiting_key(kind: str, *parts: str) -> str:
 def exception_raise(
     *, tx: Transaction, failure: IntegrationError, cause: str = ""
 ) -> BusinessException:
-    """The open exception for this failure's cause, created or joined; call inside a transaction."""
+    """The open exception for this failure's cause, created or joined; call inside a transaction.
+
+    A new exception is linked to its canonical record, customer and legal entity where
+    they are known, and lands in the owning team's queue at once.
+    """
     flow = tx.flow.kind if tx.flow_id else ""
     cause = cause or failure.waiting_on or tx.business_key or f"transaction:{tx.pk}"
     fingerprint = f"{failure.code}|{flow}|{cause}"[:300]
@@ -34,22 +44,27 @@ def exception_raise(
         .first()
     )
     if existing is None:
+        context = exception_context(tx=tx, record=failure.record)
+        exc = BusinessException(
+            exception_type=failure.code
+            if failure.code in ExceptionType.values
+            else ExceptionType.OTHER,
+            severity=DEFAULT_SEVERITY.get(failure.code, "medium"),
+            flow=flow,
+            message=failure.message,
+            details={"code": failure.code, **failure.details},
+            waiting_on=failure.waiting_on,
+            fingerprint=fingerprint,
+            business_key=tx.business_key or cause[:100],
+            money_at_risk=money,
+            currency=failure.currency,
+            **context,
+        )
+        exception_route(exception=exc)
         try:
             with transaction.atomic():
-                return BusinessException.objects.create(
-                    exception_type=failure.code
-                    if failure.code in ExceptionType.values
-                    else ExceptionType.OTHER,
-                    severity=DEFAULT_SEVERITY.get(failure.code, "medium"),
-                    flow=flow,
-                    message=failure.message,
-                    details={"code": failure.code, **failure.details},
-                    waiting_on=failure.waiting_on,
-                    fingerprint=fingerprint,
-                    business_key=tx.business_key or cause[:100],
-                    money_at_risk=money,
-                    currency=failure.currency,
-                )
+                exc.save()
+                return exc
         except IntegrityError:  # raised by another worker a moment ago: join it
             existing = BusinessException.objects.select_for_update().get(
                 fingerprint=fingerprint, status__in=OPEN_STATUSES
@@ -60,14 +75,77 @@ def exception_raise(
     return existing
 
 
+# Where an event's canonical record is found: event type prefix → (model, data field).
+_RECORD_OF_EVENT = {
+    "contract.": ("canonical.contract", "number"),
+    "milestone.reached": ("canonical.contract", "contract"),
+    "time_entry.": ("canonical.timeentry", "number"),
+    "assignment.": ("canonical.assignment", "number"),
+    "project.": ("canonical.project", "code"),
+    "customer.": ("canonical.customer", "number"),
+    "resource.": ("canonical.resource", "employee_number"),
+    "rate_card.": ("canonical.ratecard", "code"),
+    "legal_entity.": ("canonical.legalentity", "code"),
+    "invoice.": ("canonical.invoice", "number"),
+}
+
+
+def exception_context(*, tx: Transaction, record: models.Model | None = None) -> dict:
+    """The record, customer and legal entity an exception on ``tx`` is about, where known.
+
+    ``record`` wins when the flow names it; otherwise the event's own record, if it is
+    stored yet, and then the customer, project or legal entity the event refers to.
+    """
+    from canonical.models import Customer, LegalEntity, Project
+
+    data = (tx.normalized or {}).get("data") or {}
+    if record is None:
+        for prefix, (label, field) in _RECORD_OF_EVENT.items():
+            if tx.event_type.startswith(prefix) and isinstance(data.get(field), str):
+                model = apps.get_model(label)
+                lookup = "number" if field == "contract" else field
+                record = model.objects.filter(**{lookup: data[field]}).first()
+                break
+    owner = record
+    if owner is not None and hasattr(owner, "project") and not hasattr(owner, "customer_id"):
+        owner = owner.project  # a time entry or an assignment belongs to its project's customer
+    context: dict = {
+        "record_type": ContentType.objects.get_for_model(record) if record is not None else None,
+        "record_id": record.pk if record is not None else None,
+        "customer_id": getattr(owner, "customer_id", None),
+        "legal_entity_id": getattr(owner, "legal_entity_id", None),
+    }
+    if record is not None and record._meta.label_lower == "canonical.customer":
+        context["customer_id"] = record.pk
+    if context["customer_id"] is None:
+        project = data.get("project")
+        code = project.get("code") if isinstance(project, dict) else project
+        if isinstance(data.get("customer"), str):
+            context["customer_id"] = (
+                Customer.objects.filter(number=data["customer"])
+                .values_list("pk", flat=True)
+                .first()
+            )
+        elif isinstance(code, str):
+            found = (
+                Project.objects.filter(code=code).values("customer_id", "legal_entity_id").first()
+            )
+            context.update(found or {})
+    if context["legal_entity_id"] is None and isinstance(data.get("legal_entity"), str):
+        context["legal_entity_id"] = (
+            LegalEntity.objects.filter(code=data["legal_entity"])
+            .values_list("pk", flat=True)
+            .first()
+        )
+    return context
+
+
 def exceptions_clear(*, waiting_on: str, resolution: str) -> int:
     """The missing record ``waiting_on`` arrived: resolve what waited on it and re-run its work.
 
     Returns how many exceptions were resolved. Call inside the transaction that
     stored the record, so the re-runs are sent only if it commits.
     """
-    from integrations.services.processing import transactions_enqueue
-
     resolved = list(
         BusinessException.objects.select_for_update().filter(
             waiting_on=waiting_on, status__in=OPEN_STATUSES
@@ -77,18 +155,10 @@ def exceptions_clear(*, waiting_on: str, resolution: str) -> int:
     for exc in resolved:
         exc.status = ExceptionStatus.RESOLVED
         exc.resolved_at = now
+        exc.resolved_by = None
         exc.resolution = resolution
-        exc.save(update_fields=["status", "resolved_at", "resolution", "updated_at"])
-        parked = list(
-            Transaction.objects.select_for_update(of=("self",))
-            .filter(exception=exc, state=TransactionState.BLOCKED)
-            .select_related("flow")
-        )
-        for tx in parked:
-            tx.state = TransactionState.RECEIVED
-            tx.retry_round_start = tx.attempts_count
-            tx.finished_at = None
-        Transaction.objects.bulk_update(parked, ["state", "retry_round_start", "finished_at"])
+        exc.save(update_fields=["status", "resolved_at", "resolved_by", "resolution", "updated_at"])
+        parked = blocked_rerun(exception=exc)
         audit_record(
             actor=None,
             action="exception.resolve_by_fix",
@@ -97,8 +167,45 @@ def exceptions_clear(*, waiting_on: str, resolution: str) -> int:
             after={"status": "resolved", "rerun_transactions": [tx.pk for tx in parked]},
             reason=resolution,
         )
-        transactions_enqueue(transactions=parked)
     return len(resolved)
+
+
+def blocked_rerun(*, exception: BusinessException) -> list[Transaction]:
+    """Sends the transactions ``exception`` holds back to work; call inside a transaction."""
+    from integrations.services.processing import transactions_enqueue
+
+    parked = list(
+        Transaction.objects.select_for_update(of=("self",))
+        .filter(exception=exception, state__in=HELD_STATES)
+        .select_related("flow")
+    )
+    for tx in parked:
+        tx.state = TransactionState.RECEIVED
+        tx.retry_round_start = tx.attempts_count
+        tx.next_attempt_at = None
+        tx.finished_at = None
+    Transaction.objects.bulk_update(
+        parked, ["state", "retry_round_start", "next_attempt_at", "finished_at"]
+    )
+    transactions_enqueue(transactions=parked)
+    return parked
+
+
+def blocked_cancel(*, exception: BusinessException, reason: str) -> list[Transaction]:
+    """Cancels the transactions ``exception`` holds, with the reason; call inside a transaction."""
+    held = list(
+        Transaction.objects.select_for_update(of=("self",)).filter(
+            exception=exception, state__in=HELD_STATES
+        )
+    )
+    now = timezone.now()
+    for tx in held:
+        tx.state = TransactionState.CANCELLED
+        tx.finished_at = now
+        tx.next_attempt_at = None
+        tx.last_error = f"Cancelled with exception {exception.pk}: {reason}"
+    Transaction.objects.bulk_update(held, ["state", "finished_at", "next_attempt_at", "last_error"])
+    return held
 
 
 def _present(kind: str, parts: list[str]) -> bool:
@@ -114,12 +221,20 @@ def _present(kind: str, parts: list[str]) -> bool:
         RateCard,
         Resource,
     )
+    from integrations.adapters.harvest import RESOURCE_PREFIX as HARVEST_RESOURCE_PREFIX
     from integrations.models import SyncState
 
     checks = {
         "legal_entity": lambda: LegalEntity.objects.filter(code=parts[0], active=True).exists(),
         "customer": lambda: Customer.objects.filter(number=parts[0]).exists(),
-        "resource": lambda: Resource.objects.filter(employee_number=parts[0], active=True).exists(),
+        "resource": lambda: Resource.objects.filter(employee_number=parts[0], active=True).exists()
+        or (
+            parts[0].startswith(HARVEST_RESOURCE_PREFIX)
+            and SyncState.objects.filter(
+                content_type__model="resource",
+                external_id=parts[0].removeprefix(HARVEST_RESOURCE_PREFIX),
+            ).exists()
+        ),
         "project": lambda: Project.objects.filter(code=parts[0]).exists(),
         "contract_signed": lambda: Contract.objects.filter(number=parts[0]).exists(),
         "erp_project": lambda: SyncState.objects.filter(

@@ -18,6 +18,7 @@ from integrations.adapters import EventRejected, InboundEvent, adapter_for
 from integrations.choices import ErrorClass, TransactionState
 from integrations.models import ConnectedSystem, Flow, Transaction
 from integrations.services.processing import transactions_enqueue
+from integrations.services.rollups import rollups_received
 from integrations.signatures import SignatureError
 
 
@@ -168,6 +169,8 @@ def _store_once(
     created = Transaction.objects.bulk_create(list(fresh.values()))
     if created:
         transactions_enqueue(transactions=created, stamp=False)
+        # One upsert per request, in its transaction: counted only if the events are stored.
+        rollups_received(transactions=created)
     return InboundResult(
         status_code=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
         events=events,

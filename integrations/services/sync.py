@@ -52,6 +52,21 @@ def sync_state_record(
     return state
 
 
+def outcome_for_retry(*, tx: Transaction, record: models.Model, outcome: str) -> str:
+    """``applied`` when ``tx`` finds its own earlier write (a retry after the canonical
+    write committed but a push failed), else ``outcome``. Call before this run's
+    ``sync_state_from_sender``, which would make every record look like its own."""
+    if outcome != Outcome.UNCHANGED or tx.source_system_id is None:
+        return outcome
+    state = SyncState.objects.filter(
+        content_type=ContentType.objects.get_for_model(record),
+        object_id=record.pk,
+        system_id=tx.source_system_id,
+        last_transaction_id=tx.pk,
+    )
+    return Outcome.APPLIED if state.exists() else outcome
+
+
 def sync_state_from_sender(
     *, tx: Transaction, record: models.Model, outcome: str, key: str, version: int | None = None
 ) -> SyncState | None:
@@ -67,3 +82,115 @@ def sync_state_from_sender(
         outcome=outcome,
         transaction=tx,
     )
+
+
+def resource_for_external_id(*, system: ConnectedSystem, key: str) -> str:
+    """The employee number a sender's own resource key stands for (``HARVEST-42`` → ``E-0042``).
+
+    Systems that name people only by their own ids (Harvest) prefix them; the resource
+    they mean is the one whose sync state in that system holds the id. A key without
+    the sender's prefix is an employee number already. Raises ``unknown_resource``
+    waiting on the key when nobody is linked to the id yet.
+    """
+    from canonical.errors import RuleViolation
+    from canonical.models import Resource
+    from integrations.adapters import adapter_for
+    from integrations.services.exceptions import waiting_key
+
+    prefix = getattr(adapter_for(system), "resource_prefix", "")
+    if not prefix or not key.upper().startswith(prefix):
+        return key
+    external_id = key[len(prefix) :]
+    resource_id = (
+        SyncState.objects.filter(
+            content_type=ContentType.objects.get_for_model(Resource),
+            system=system,
+            external_id=external_id,
+        )
+        .values_list("object_id", flat=True)
+        .first()
+    )
+    resource = Resource.objects.filter(pk=resource_id).first() if resource_id else None
+    if resource is None:
+        raise RuleViolation(
+            message=f"{system.name} user {external_id} is linked to no resource; link it on the "
+            "resource (its id in "
+            f"{system.name}) and the time waiting on it runs.",
+            code="unknown_resource",
+            details={"system": system.slug, "external_id": external_id},
+            waiting_on=waiting_key("resource", key),
+        )
+    return resource.employee_number
+
+
+def resource_link(*, resource_id: int, system_slug: str, external_id: str, actor: Any) -> SyncState:
+    """Records a resource's id in a system that names people by its own ids, and runs the
+    time that waited for the link."""
+    from django.db import transaction
+
+    from canonical.models import Resource
+    from controltower.errors import ApplicationError, NotFoundError
+    from controltower.services.audit import audit_record
+    from integrations.adapters import adapter_for
+    from integrations.services.exceptions import exceptions_clear, waiting_key
+
+    resource = Resource.objects.filter(pk=resource_id).first()
+    if resource is None:
+        raise NotFoundError(f"Resource {resource_id} does not exist.")
+    system = ConnectedSystem.objects.filter(slug=system_slug).first()
+    if system is None:
+        raise ApplicationError(
+            f"There is no system {system_slug!r}.", errors={"system": ["Unknown system."]}
+        )
+    external_id = str(external_id or "").strip()
+    if not external_id:
+        raise ApplicationError(
+            "The id in the system is required.", errors={"external_id": ["Required."]}
+        )
+    content_type = ContentType.objects.get_for_model(Resource)
+    with transaction.atomic():
+        taken = (
+            SyncState.objects.filter(
+                content_type=content_type, system=system, external_id=external_id
+            )
+            .exclude(object_id=resource.pk)
+            .first()
+        )
+        if taken is not None:
+            other = Resource.objects.filter(pk=taken.object_id).first()
+            raise ApplicationError(
+                f"{system.name} id {external_id} is already linked to {other}.",
+                errors={"external_id": ["Linked to another resource."]},
+                status_code=409,
+            )
+        before = (
+            SyncState.objects.filter(
+                content_type=content_type, object_id=resource.pk, system=system
+            )
+            .values_list("external_id", flat=True)
+            .first()
+        )
+        state, _ = SyncState.objects.update_or_create(
+            content_type=content_type,
+            object_id=resource.pk,
+            system=system,
+            defaults={
+                "external_id": external_id,
+                "synced_at": timezone.now(),
+                "outcome": SyncOutcome.SYNCED,
+            },
+        )
+        audit_record(
+            actor=actor,
+            action="resource.link",
+            obj=resource,
+            before={system.slug: before},
+            after={system.slug: external_id},
+        )
+        prefix = getattr(adapter_for(system), "resource_prefix", "")
+        if prefix:
+            exceptions_clear(
+                waiting_on=waiting_key("resource", f"{prefix}{external_id}"),
+                resolution=f"{system.name} user {external_id} was linked to {resource}.",
+            )
+    return state

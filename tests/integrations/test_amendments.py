@@ -146,6 +146,78 @@ def test_a_rate_cut_on_invoiced_time_is_an_amendment_conflict_with_the_money_at_
     assert Contract.objects.get(number="K-7004").version == 1  # nothing applied
 
 
+def test_an_approved_amendment_conflict_applies_the_cut_from_then_on(simulator, user_with_role):
+    from controltower.choices import ExceptionStatus
+    from controltower.errors import InvalidStateError
+    from controltower.services.approvals import exception_approve
+    from controltower.services.exceptions import exception_resolve
+
+    cut = _conflict("K-7006", "P-7006")
+    with pytest.raises(InvalidStateError, match="approver approves or rejects"):
+        exception_resolve(
+            exception_id=cut.exception_id, actor=user_with_role("operator"), resolution="ok"
+        )
+    exception_approve(
+        exception_id=cut.exception_id, actor=user_with_role("approver"), reason="credit agreed"
+    )
+    cut.refresh_from_db()
+    assert cut.exception.status == ExceptionStatus.RESOLVED and cut.state == "received"
+    transactions_process(ids=[cut.pk])
+    cut.refresh_from_db()
+    assert cut.state == TransactionState.SUCCEEDED, cut.last_error
+    assert Contract.objects.get(number="K-7006").version == 2
+    invoiced = Invoice.objects.get(project__code="P-7006")
+    assert invoiced.amount == Decimal("3000.00")  # invoiced time stays as billed
+
+
+def test_a_rejected_amendment_conflict_cancels_the_amendment(simulator, user_with_role):
+    from controltower.services.approvals import exception_reject
+
+    cut = _conflict("K-7007", "P-7007")
+    exception_reject(
+        exception_id=cut.exception_id, actor=user_with_role("approver"), reason="CLM error"
+    )
+    cut.refresh_from_db()
+    assert cut.state == TransactionState.CANCELLED and "CLM error" in cut.last_error
+    assert Contract.objects.get(number="K-7007").version == 1
+
+
+def _conflict(number: str, project: str) -> Transaction:
+    run(contract_event(number, project_code=project), system="clm")
+    run(
+        event(
+            "assignment.upserted",
+            {
+                "number": f"A-{number}",
+                "project": project,
+                "resource": "E-0002",
+                "role": "Manager",
+                "start_date": "2026-11-01",
+                "allocation_percent": 100,
+            },
+        ),
+        system="psa",
+    )
+    run(
+        event(
+            "time_entry.approved",
+            {
+                "number": f"T-{number}",
+                "project": project,
+                "resource": "E-0002",
+                "work_date": "2026-12-02",
+                "hours": 10,
+                "billable": True,
+            },
+        ),
+        system="psa",
+    )
+    Invoice.objects.filter(project__code=project).update(status=InvoiceStatus.APPROVED)
+    [cut] = run(amendment(number, rates=[{"role": "Manager", "rate": "250"}]))
+    assert cut.exception.exception_type == "amendment_conflict"
+    return cut
+
+
 def test_a_rate_rise_re_rates_time_on_candidates_not_yet_approved(simulator):
     run(contract_event("K-7005", project_code="P-7005"), system="clm")
     run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import httpx
@@ -19,6 +20,8 @@ from tests.support.worker import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+OUTAGE_SECONDS = 30
+
 
 @pytest.fixture
 def erp(live_server, celery_worker, user_with_role):
@@ -26,8 +29,9 @@ def erp(live_server, celery_worker, user_with_role):
     base = f"{live_server.url}/simulator"
     ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
     ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
-    # Quick retries, so that the test waits seconds, not minutes.
-    Flow.objects.update(backoff_base_seconds=0.2, backoff_cap_seconds=1.0, max_attempts=50)
+    # Quick retries, so that the test waits seconds, not minutes; a retry budget
+    # (about a second apart, up to 200 tries) that outlasts a 30 s outage by far.
+    Flow.objects.update(backoff_base_seconds=0.2, backoff_cap_seconds=2.0, max_attempts=200)
     with httpx.Client(base_url=f"{base}/erp", timeout=10) as http:
         http.post("/_reset")
         yield http
@@ -94,6 +98,7 @@ def test_an_erp_outage_during_invoice_posting_is_ridden_out_without_a_duplicate(
     assert Invoice.objects.filter(status=InvoiceStatus.AWAITING_APPROVAL).count() == 3
 
     erp.put("/_faults", json={"outage": True})
+    outage_began = time.monotonic()
     approver = user_with_role("approver")
     for invoice in Invoice.objects.all():
         invoice_approve(invoice_id=invoice.pk, actor=approver)
@@ -106,9 +111,12 @@ def test_an_erp_outage_during_invoice_posting_is_ridden_out_without_a_duplicate(
         what="the postings to fail and retry",
         on_timeout=celery_worker.tail,
     )
+    # The ERP stays down for 30 s: the postings keep retrying, none gives up, none posts.
+    time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - outage_began)))
     assert not Transaction.objects.filter(
         event_type="invoice.approved", state=TransactionState.DEAD
     ).exists()
+    assert not Invoice.objects.filter(status=InvoiceStatus.POSTED).exists()
     erp.put("/_faults", json={"outage": False})
     wait_for(
         lambda: Invoice.objects.filter(status=InvoiceStatus.POSTED).count() == 3,

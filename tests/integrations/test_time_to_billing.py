@@ -92,6 +92,17 @@ def test_an_assignment_updates_the_erp_cost_forecast(staffed):
     assert len(forecasts) == 1 and forecasts[0]["allocationPercent"] == 80
 
 
+def test_an_assignment_retried_after_an_erp_outage_still_reports_applied(staffed):
+    staffed.put("/_faults", json={"outage": True})
+    [tx] = run(assignment("A-9", "E-0003", role="Manager"), system="psa")
+    assert tx.state == TransactionState.RETRY_SCHEDULED  # stored in the tower, ERP down
+    staffed.put("/_faults", json={"outage": False})
+    Transaction.objects.filter(pk=tx.pk).update(next_attempt_at=tx.received_at)
+    transactions_process(ids=[tx.pk])
+    tx.refresh_from_db()
+    assert (tx.state, tx.outcome) == (TransactionState.SUCCEEDED, "applied")
+
+
 def test_an_assignment_for_a_role_the_contract_cannot_bill_waits_for_the_rate(staffed):
     [tx] = run(assignment("A-2", "E-0003", role="Architect"), system="psa")
     assert tx.state == TransactionState.BLOCKED
@@ -220,6 +231,123 @@ def test_a_rejected_candidate_releases_its_time(staffed, user_with_role, api_cli
     assert replacement.number == "INV-P-K-6001-202611-2" and replacement.amount == Decimal(
         "1800.00"
     )
+
+
+def test_the_preparer_of_a_candidate_cannot_approve_it_but_a_second_approver_can(
+    staffed, user_with_role, api_client_for
+):
+    run(time_entry("T-41"), system="psa")
+    invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
+    ada, bob = user_with_role("approver"), user_with_role("approver")
+    prepared = api_client_for(ada).post(f"/api/v1/invoices/{invoice.pk}/prepare/", {})
+    assert prepared.status_code == 200, prepared.content
+    refused = api_client_for(ada).post(f"/api/v1/invoices/{invoice.pk}/approve/", {})
+    assert refused.status_code == 403
+    assert "second person" in refused.json()["message"]
+    assert Invoice.objects.get(pk=invoice.pk).status == InvoiceStatus.AWAITING_APPROVAL
+    approved = api_client_for(bob).post(f"/api/v1/invoices/{invoice.pk}/approve/", {})
+    assert approved.status_code == 200 and approved.json()["status"] == InvoiceStatus.APPROVED
+    assert list(
+        AuditEvent.objects.filter(object_id=str(invoice.pk), object_type="canonical.invoice")
+        .order_by("at", "id")
+        .values_list("action", "actor_name")
+    ) == [("invoice.prepare", ada.username), ("invoice.approve", bob.username)]
+
+
+def test_a_rejected_candidate_comes_back_with_an_exception_and_resolving_rebuilds_it(
+    staffed, user_with_role
+):
+    from controltower.services.exceptions import exception_resolve
+    from integrations.services.billing import invoice_reject
+
+    run(time_entry("T-42", hours=8), time_entry("T-43", hours=2), system="psa")
+    invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
+    invoice_reject(invoice_id=invoice.pk, actor=user_with_role("approver"), reason="Hours wrong")
+    rebuild = Transaction.objects.get(event_type="invoice.rebuild")
+    exc = rebuild.exception
+    assert rebuild.state == TransactionState.BLOCKED and exc.exception_type == "invoice_rejected"
+    assert exc.money_at_risk == Decimal("3000.00") and exc.record == invoice
+    exception_resolve(
+        exception_id=exc.pk, actor=user_with_role("operator"), resolution="Hours confirmed."
+    )
+    transactions_process(ids=[rebuild.pk])
+    again = Invoice.objects.get(number="INV-P-K-6001-202611-2")
+    assert (again.status, again.amount, again.lines.count()) == (
+        InvoiceStatus.AWAITING_APPROVAL,
+        Decimal("3000.00"),
+        2,
+    )
+
+
+def test_late_time_for_an_approved_month_goes_on_a_supplementary_candidate(staffed):
+    run(time_entry("T-44", hours=8), system="psa")
+    Invoice.objects.filter(number="INV-P-K-6001-202611").update(status=InvoiceStatus.APPROVED)
+    [late] = run(time_entry("T-45", hours=1, work_date="2026-11-28"), system="psa")
+    assert late.state == TransactionState.SUCCEEDED, late.last_error
+    supplement = Invoice.objects.get(number="INV-P-K-6001-202611-2")
+    assert supplement.amount == Decimal("300.00") and supplement.status == "awaiting_approval"
+
+
+def test_an_edited_time_replay_waits_for_a_second_approver(staffed, user_with_role):
+    from controltower.services.approvals import FourEyesError, exception_approve
+    from integrations.services.actions import transaction_replay
+
+    [original] = run(time_entry("T-46", hours=8), system="psa")
+    ada, bob = user_with_role("approver"), user_with_role("approver")
+    edited = {**original.normalized, "data": {**original.normalized["data"], "hours": 6}}
+    replay = transaction_replay(
+        transaction_id=original.pk, actor=ada, payload=edited, reason="PSA had 6 h"
+    )
+    assert replay.state == TransactionState.AWAITING_APPROVAL
+    assert (
+        replay.exception.exception_type == "edited_replay" and replay.exception.prepared_by == ada
+    )
+    with pytest.raises(FourEyesError):
+        exception_approve(exception_id=replay.exception_id, actor=ada)
+    exception_approve(exception_id=replay.exception_id, actor=bob, reason="matches the PSA")
+    transactions_process(ids=[replay.pk])
+    replay.refresh_from_db()
+    assert replay.state == TransactionState.SUCCEEDED, replay.last_error
+
+
+def test_harvest_time_waits_for_its_user_to_be_linked_to_a_resource_then_runs(
+    staffed, user_with_role, api_client_for
+):
+    from canonical.models import Resource
+    from controltower.models import BusinessException
+    from tests.integrations.adapters.support import document, post, tower_signed
+
+    entry = document("harvest", "time_entry_approved.json")
+    entry.update(spent_date="2026-11-04", hours=5.0)
+    entry["project"]["code"] = "P-K-6001"
+    response = post(Client(), "harvest", entry, **tower_signed("harvest", entry))
+    assert response.status_code == 202, response.content
+    [tx_id] = response.json()["transaction_ids"]
+    transactions_process(ids=[tx_id])
+    tx = Transaction.objects.get(pk=tx_id)
+    assert tx.state == TransactionState.BLOCKED
+    exc = tx.exception
+    user_id = str(entry["user"]["id"])
+    assert (
+        exc.exception_type == "unknown_resource" and exc.waiting_on == f"resource:HARVEST-{user_id}"
+    )
+    assert f"user {user_id} is linked to no resource" in exc.message
+    grace = Resource.objects.get(employee_number="E-0002")
+    operator = api_client_for(user_with_role("operator"))
+    linked = operator.post(
+        f"/api/v1/resources/{grace.pk}/link/", {"system": "harvest", "external_id": user_id}
+    )
+    assert linked.status_code == 200, linked.content
+    assert BusinessException.objects.get(pk=exc.pk).status == "resolved"
+    transactions_process(ids=[tx_id])
+    tx.refresh_from_db()
+    assert tx.state == TransactionState.SUCCEEDED, tx.last_error
+    assert Invoice.objects.get(number="INV-P-K-6001-202611").amount == Decimal("1500.00")
+    other = Resource.objects.get(employee_number="E-0003")
+    taken = operator.post(
+        f"/api/v1/resources/{other.pk}/link/", {"system": "harvest", "external_id": user_id}
+    )
+    assert taken.status_code == 409 and "already linked" in taken.json()["message"]
 
 
 def test_a_contracts_lineage_lists_its_transactions_and_each_systems_copy(
