@@ -21,6 +21,8 @@ class ExceptionType(models.TextChoices):
     DOWNSTREAM_REJECTED = "downstream_rejected", "Rejected by the target system"
     RECONCILIATION_DRIFT = "reconciliation_drift", "Reconciliation drift"
     UNHANDLED_EVENT_TYPE = "unhandled_event_type", "No flow handles this event type"
+    INVOICE_REJECTED = "invoice_rejected", "Invoice candidate rejected"
+    EDITED_REPLAY = "edited_replay", "Edited replay of a financial document, awaiting approval"
     OTHER = "other", "Other"
 
 
@@ -65,3 +67,57 @@ DEFAULT_SEVERITY = {
     ExceptionType.RECONCILIATION_DRIFT: Severity.HIGH,
     ExceptionType.UNHANDLED_EVENT_TYPE: Severity.CRITICAL,
 }
+
+
+class SlaKind(models.TextChoices):
+    FLOW = "flow", "Flow: work finished in time"
+    EXCEPTION = "exception", "Exception: resolved in time"
+
+
+class SlaState(models.TextChoices):
+    AT_RISK = "at_risk", "At risk"
+    BREACHED = "breached", "Breached"
+    MET = "met", "Met"
+
+
+SLA_STATE_BADGES = {
+    SlaState.AT_RISK: "warning",
+    SlaState.BREACHED: "danger",
+    SlaState.MET: "success",
+}
+
+
+class NotificationKind(models.TextChoices):
+    AT_RISK = "at_risk", "At risk"
+    BREACH = "breach", "Breach"
+    ESCALATION = "escalation", "Escalation"
+
+
+class NotificationChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Chat webhook"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    HELD = "held", "Held (maintenance window)"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed after retries"
+
+
+class BulkAction(models.TextChoices):
+    ASSIGN = "assign", "Assign"
+    RESOLVE = "resolve", "Resolve"
+    DISMISS = "dismiss", "Dismiss"
+    RETRY = "retry", "Retry the blocked transactions"
+
+
+class BulkStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+# Exceptions that hold work for a second person's approval (four eyes), not for a fix.
+APPROVAL_TYPES = (ExceptionType.AMENDMENT_CONFLICT, ExceptionType.EDITED_REPLAY)

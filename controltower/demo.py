@@ -5,6 +5,7 @@ Idempotent: running it again changes nothing that is already there.
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -13,10 +14,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
 from canonical.models import Customer, LegalEntity, RateCard, RateCardLine, Resource
 from controltower.roles import roles_sync
-from integrations.choices import Adapter, Domain, SystemKind
+from integrations.choices import Adapter, Domain, FlowKind, SystemKind
 from integrations.flows.catalog import flows_ensure
 from integrations.models import ConnectedSystem, Flow, SystemOfRecord
 
@@ -173,3 +175,86 @@ def demo_load() -> DemoSummary:
         customers=Customer.objects.count(),
         users=[f"{u} / {p} ({r})" for u, p, r in USERS],
     )
+
+
+@transaction.atomic
+def demo_operations_load() -> int:
+    """Teams, ownership rules, a business calendar and SLA policies for the demo; returns teams.
+
+    Kept apart from ``demo_load`` (which tests use as their base) so that tests set
+    up the ownership they are about.
+    """
+    from controltower.models import BusinessCalendar, OwnershipRule, PeriodClose, SlaPolicy, Team
+
+    london, _ = BusinessCalendar.objects.get_or_create(
+        name="London office", defaults={"time_zone": "Europe/London"}
+    )
+    User = get_user_model()
+    teams = {}
+    for name, default, members, email in (
+        ("Integration support", True, ["operator", "admin"], "support@example.com"),
+        ("Finance operations", False, ["approver", "operator"], "finance-ops@example.com"),
+        ("Master data", False, ["operator"], "master-data@example.com"),
+    ):
+        team, created = Team.objects.get_or_create(
+            name=name,
+            defaults={
+                "is_default": default and not Team.objects.filter(is_default=True).exists(),
+                "email": email,
+                "escalation_email": "pmo-lead@example.com",
+                "calendar": london,
+            },
+        )
+        if created:
+            team.members.set(User.objects.filter(username__in=members))
+        teams[name] = team
+    for team, criteria in (
+        ("Finance operations", {"flow": FlowKind.TIME_TO_BILLING}),
+        ("Finance operations", {"flow": FlowKind.RECONCILIATION}),
+        ("Finance operations", {"exception_type": "amendment_conflict"}),
+        ("Master data", {"flow": FlowKind.MASTER_DATA_SYNC}),
+        ("Master data", {"exception_type": "invalid_legal_entity"}),
+        ("Master data", {"exception_type": "unknown_customer"}),
+    ):
+        OwnershipRule.objects.get_or_create(team=teams[team], **criteria)
+    for name, values in (
+        (
+            "Contract signed → project in ERP",
+            {
+                "kind": "flow",
+                "flow": FlowKind.CONTRACT_TO_PROJECT,
+                "event_type": "contract.signed",
+                "target_minutes": 4 * 60,
+                "business_hours": True,
+            },
+        ),
+        (
+            "Approved time → invoice candidate",
+            {
+                "kind": "flow",
+                "flow": FlowKind.TIME_TO_BILLING,
+                "event_type": "time_entry.approved",
+                "target_minutes": 24 * 60,
+            },
+        ),
+        (
+            "High-severity exceptions resolved",
+            {
+                "kind": "exception",
+                "severity": "high",
+                "target_minutes": 8 * 60,
+                "business_hours": True,
+            },
+        ),
+        (
+            "Critical exceptions resolved",
+            {"kind": "exception", "severity": "critical", "target_minutes": 2 * 60},
+        ),
+    ):
+        SlaPolicy.objects.get_or_create(name=name, defaults=values)
+    today = timezone.localdate()
+    month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
+    PeriodClose.objects.get_or_create(
+        closes_on=month_end, defaults={"name": f"{month_end:%B %Y} close", "lead_days": 3}
+    )
+    return len(teams)

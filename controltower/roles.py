@@ -1,7 +1,9 @@
 """The four roles, as groups of permissions.
 
-viewer reads everything; operator also retries, replays and cancels;
-approver also approves; admin also configures systems and flows.
+viewer reads everything; operator also retries, replays and cancels transactions and
+works exceptions (assign, comment, snooze, resolve, dismiss, bulk actions); approver
+also approves; admin also configures systems, flows, teams, ownership rules, calendars
+and SLA policies.
 ``roles_sync`` is run by migrations (and is safe to run again) so that a new
 permission reaches its roles with the migration that adds it.
 """
@@ -16,14 +18,31 @@ OPERATOR = [
     "integrations.retry_transaction",
     "integrations.replay_transaction",
     "integrations.cancel_transaction",
+    "controltower.work_businessexception",
+    "controltower.add_exceptioncomment",
+    "controltower.add_bulkoperation",
 ]
-APPROVER = ["canonical.approve_invoice"]
+APPROVER = ["canonical.approve_invoice", "controltower.approve_businessexception"]
+CONFIGURABLE = (
+    "team",
+    "ownershiprule",
+    "businesscalendar",
+    "holiday",
+    "slapolicy",
+    "maintenancewindow",
+    "periodclose",
+)
 ADMIN = [
     "integrations.pause_flow",
     "integrations.add_connectedsystem",
     "integrations.change_connectedsystem",
     "integrations.delete_connectedsystem",
     "integrations.change_flow",
+    *(
+        f"controltower.{verb}_{model}"
+        for model in CONFIGURABLE
+        for verb in ("add", "change", "delete")
+    ),
 ]
 
 ROLE_NAMES = ("viewer", "operator", "approver", "admin")
@@ -61,7 +80,9 @@ def roles_sync(apps: Any) -> None:
         perms = list(views)
         for label in extra:
             app_label, codename = label.split(".")
-            perms.append(
-                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            # An earlier migration runs before a later one has made its permission; the
+            # migration that adds a permission runs this again and grants it then.
+            perms.extend(
+                Permission.objects.filter(content_type__app_label=app_label, codename=codename)
             )
         group.permissions.set(perms)

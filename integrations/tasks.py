@@ -10,6 +10,7 @@ from integrations.services.actions import reconciliation_start
 from integrations.services.billing import invoices_poll
 from integrations.services.exceptions import exceptions_recheck
 from integrations.services.processing import transactions_process, transactions_sweep
+from integrations.services.rollups import rollups_prune
 
 
 @shared_task(name="integrations.tasks.process_transactions_task")
@@ -19,7 +20,11 @@ def process_transactions_task(transaction_ids: list[int]) -> dict[str, int]:
 
 @shared_task(name="integrations.tasks.sweep_transactions_task")
 def sweep_transactions_task() -> dict[str, int]:
-    return {**asdict(transactions_sweep()), "exceptions_resolved": exceptions_recheck()}
+    return {
+        **asdict(transactions_sweep()),
+        "exceptions_resolved": exceptions_recheck(),
+        "rollup_minutes_pruned": rollups_prune(),
+    }
 
 
 @shared_task(name="integrations.tasks.poll_invoices_task")

@@ -14,19 +14,27 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from controltower.errors import ApplicationError, InvalidStateError, NotFoundError
+from controltower.choices import ExceptionType
+from controltower.errors import ApplicationError, ConflictError, InvalidStateError, NotFoundError
 from controltower.services import audit_record
 from integrations.adapters import EventRejected, adapter_for
 from integrations.choices import (
     CANCELLABLE_STATES,
     RETRYABLE_STATES,
     FlowKind,
+    SystemKind,
     TransactionState,
 )
-from integrations.models import Flow, Transaction
+from integrations.errors import IntegrationError
+from integrations.models import ConnectedSystem, Flow, Transaction
+from integrations.services.exceptions import exception_raise
 from integrations.services.processing import transactions_enqueue
+from integrations.services.rollups import rollups_received
 
 Actor = AbstractBaseUser | None
+
+# Flows whose events end in invoices: an edited replay of one needs four eyes.
+FINANCIAL_FLOWS = (FlowKind.TIME_TO_BILLING,)
 
 
 def _locked(transaction_id: int) -> Transaction:
@@ -157,16 +165,46 @@ def transaction_replay(
             normalized=normalized,
             sla_due_at=original.sla_due_at,
         )
+        rollups_received(transactions=[replay])
+        held = edited and original.flow.kind in FINANCIAL_FLOWS
+        if held:
+            _hold_for_approval(replay, original=original, actor=actor, reason=reason)
         audit_record(
             actor=actor,
             action="transaction.replay_edited" if edited else "transaction.replay",
             obj=original,
             before={"normalized": original.normalized},
-            after={"replay_id": replay.pk, "normalized": normalized},
+            after={
+                "replay_id": replay.pk,
+                "normalized": normalized,
+                "awaiting_approval": replay.exception_id if held else None,
+            },
             reason=reason,
         )
-        transactions_enqueue(transactions=[replay])
+        if not held:
+            transactions_enqueue(transactions=[replay])
     return replay
+
+
+def _hold_for_approval(
+    replay: Transaction, *, original: Transaction, actor: Actor, reason: str
+) -> None:
+    """An edited event that ends in a financial document waits for a second person."""
+    failure = IntegrationError.business(
+        f"{actor.get_username() if actor else 'Someone'} replayed transaction {original.pk} "
+        f"({original.event_type} {original.business_key}) with an edited payload; it posts "
+        "billing data, so another approver must approve it before it runs.",
+        code=ExceptionType.EDITED_REPLAY,
+        details={"original": original.pk, "replay": replay.pk, "reason": reason},
+    )
+    exc = exception_raise(tx=replay, failure=failure, cause=f"replay:{replay.pk}")
+    exc.prepared_by = actor if getattr(actor, "is_authenticated", False) else None
+    exc.save(update_fields=["prepared_by", "updated_at"])
+    replay.state = TransactionState.AWAITING_APPROVAL
+    replay.exception = exc
+    replay.error_code = failure.code
+    replay.last_error = failure.message
+    replay.save(update_fields=["state", "exception", "error_code", "last_error", "updated_at"])
 
 
 def transaction_cancel(*, transaction_id: int, actor: Actor, reason: str) -> Transaction:
@@ -255,7 +293,101 @@ def reconciliation_start(*, actor: Actor, reason: str = "") -> Transaction:
             correlation_id=uuid.uuid4().hex,
             normalized={"type": "reconciliation.run", "data": {"requested_at": now.isoformat()}},
         )
+        rollups_received(transactions=[run])
         if actor is not None:
             audit_record(actor=actor, action="reconciliation.start", obj=run, reason=reason)
         transactions_enqueue(transactions=[run])
     return run
+
+
+# States in which a re-push is still to run: a second request for the same record waits.
+_REPUSH_PENDING = (
+    TransactionState.RECEIVED,
+    TransactionState.PROCESSING,
+    TransactionState.RETRY_SCHEDULED,
+)
+
+
+def record_repush(
+    *, record: Any, system: ConnectedSystem, actor: Actor, reason: str = ""
+) -> Transaction:
+    """Queues a transaction that sends ``record`` to ``system`` again, whatever its sync
+    state says (a copy someone changed there, a push that was lost).
+
+    The tower writes projects to the ERP (the project shell with its billing schedule) and
+    the PSA; a contract is re-pushed as its projects. The push runs in the
+    contract-to-project flow like the first one, and is audited here.
+    """
+    from canonical.models import Contract, Project
+    from integrations.selectors import REPUSH_EVENT
+
+    if isinstance(record, Project):
+        contract, key, record_type = record.contract, record.code, "project"
+        if contract is None:
+            raise ApplicationError(
+                f"Project {record.code} has no contract; the tower pushes projects from their "
+                "contract, so there is nothing to re-push.",
+                errors={"record": ["No contract."]},
+            )
+    elif isinstance(record, Contract):
+        contract, key, record_type = record, record.number, "contract"
+        if not record.projects.exists():
+            raise ApplicationError(
+                f"Contract {record.number} has no project yet; nothing to re-push.",
+                errors={"record": ["No project."]},
+            )
+    else:
+        raise ApplicationError(
+            f"The tower does not write {record._meta.verbose_name_plural} to other systems; "
+            "there is nothing to re-push.",
+            errors={"record": ["Not pushed by the tower."]},
+        )
+    if system.kind not in (SystemKind.ERP, SystemKind.PSA) or not system.base_url:
+        raise ApplicationError(
+            f"The tower does not push projects to {system.name}; it pushes them to the ERP "
+            "and the PSA.",
+            errors={"system": [f"{system.slug} takes no projects."]},
+        )
+    if not system.enabled:
+        raise ApplicationError(
+            f"{system.name} is disabled; enable it before re-pushing to it.",
+            errors={"system": ["Disabled."]},
+        )
+    with transaction.atomic():
+        pending = (
+            Transaction.objects.filter(
+                business_key=key,
+                event_type=REPUSH_EVENT,
+                target_system=system,
+                state__in=_REPUSH_PENDING,
+            )
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if pending is not None:
+            raise ConflictError(
+                f"A re-push of {key} to {system.name} is already queued (transaction {pending}).",
+                errors={"record": [f"Queued as transaction {pending}."]},
+            )
+        tx = Transaction.objects.create(
+            flow=Flow.objects.get(kind=FlowKind.CONTRACT_TO_PROJECT),
+            source_system=None,
+            target_system=system,
+            event_type=REPUSH_EVENT,
+            business_key=key,
+            correlation_id=contract.correlation_id or uuid.uuid4().hex,
+            normalized={
+                "type": REPUSH_EVENT,
+                "data": {"record_type": record_type, "key": key, "system": system.slug},
+            },
+        )
+        rollups_received(transactions=[tx])
+        audit_record(
+            actor=actor,
+            action="record.repush",
+            obj=record,
+            after={"system": system.slug, "transaction": tx.pk},
+            reason=reason,
+        )
+        transactions_enqueue(transactions=[tx])
+    return tx

@@ -25,6 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from canonical.errors import RuleViolation
+from controltower.live import figures_changed
 from controltower.logging import correlation_id_var
 from integrations.choices import AttemptOutcome, ErrorClass, TransactionState
 from integrations.clients.http import calls_var
@@ -33,6 +34,7 @@ from integrations.flows import batch_handler_for, domain_of, handler_for, runs_a
 from integrations.models import Attempt, Flow, Transaction
 from integrations.services.exceptions import exception_raise
 from integrations.services.ownership import owner_of, ownership_check
+from integrations.services.rollups import rollups_attempt, rollups_batch
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +145,15 @@ def transactions_process(*, ids: list[int]) -> ProcessSummary:
     database transaction (set-based); the ones it leaves, and all of them when the
     batch fails, run one by one as before.
     """
+    # Roll-up counts of the whole chunk are written in one statement when it is done.
+    with rollups_batch():
+        summary = _process(ids)
+    if summary.claimed:  # one "figures changed" per chunk, throttled, for the live pages
+        figures_changed()
+    return summary
+
+
+def _process(ids: list[int]) -> ProcessSummary:
     summary = ProcessSummary()
     claimed = transactions_claim(ids=ids)
     summary.claimed = len(claimed)
@@ -226,6 +237,10 @@ def _run_batch(batch, txs: list[Transaction]) -> tuple[int, list[Transaction]]:
         # Whatever went wrong, nothing of the batch was kept: run them one by one.
         logger.info("Batch of %s %s fell back to one by one.", len(txs), txs[0].event_type)
         return 0, txs
+    for tx in done:
+        rollups_attempt(
+            tx=tx, outcome=AttemptOutcome.SUCCEEDED, started_at=started_at, finished_at=finished_at
+        )
     return len(done), left
 
 
@@ -277,6 +292,9 @@ def _run(tx: Transaction) -> TransactionState | None:
             ):
                 raise ClaimLost
             _attempt(tx, number, started_at, clock, AttemptOutcome.SUCCEEDED)
+        rollups_attempt(
+            tx=tx, outcome=AttemptOutcome.SUCCEEDED, started_at=started_at, finished_at=finished_at
+        )
         return TransactionState.SUCCEEDED
     except ClaimLost:
         logger.warning("Transaction %s was taken over by another worker; skipped.", tx.pk)
@@ -363,6 +381,7 @@ def _record_failure(
                 transactions_enqueue(transactions=[tx], countdown=delay)
     except ClaimLost:
         return None
+    rollups_attempt(tx=tx, outcome=attempt_outcome, started_at=started_at)
     return state
 
 

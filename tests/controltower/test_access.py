@@ -2,77 +2,322 @@
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 
 import pytest
 from django.core.management import call_command
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.db import transaction
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
 
 
-def api_routes() -> list[tuple[str, str]]:
-    """(name, pattern) of every named route under /api/v1/, from the URL configuration."""
-    found: list[tuple[str, str]] = []
+ROLES = ("anonymous", "nobody", "viewer", "operator", "approver", "admin")
+# The least role an endpoint admits; every role after it in ROLES is admitted too.
+PUBLIC, SIGNED_IN, VIEWER, OPERATOR, APPROVER, ADMIN = (
+    "anonymous",
+    "nobody",
+    "viewer",
+    "operator",
+    "approver",
+    "admin",
+)
+
+READ = {"GET": VIEWER}
+CONFIG_LIST = {"GET": VIEWER, "POST": ADMIN}
+CONFIG_DETAIL = {"GET": VIEWER, "PUT": ADMIN, "PATCH": ADMIN, "DELETE": ADMIN}
+
+# Every route under /api/v1/ and each of its methods, with the least role it admits.
+# A route or method missing here fails the walk: a new endpoint must say who may call it.
+EXPECTED: dict[str, dict[str, str]] = {
+    "api-root": {"GET": SIGNED_IN},
+    # Signed by the sending system, not by a user: every caller gets the same answer.
+    "inbound": {"POST": PUBLIC},
+    # Canonical records: read-only; invoice candidates are prepared, then approved.
+    **{
+        f"{model}-{kind}": READ
+        for model in (
+            "legalentity",
+            "customer",
+            "ratecard",
+            "contract",
+            "project",
+            "resource",
+            "assignment",
+            "timeentry",
+            "billingmilestone",
+            "invoice",
+        )
+        for kind in ("list", "detail")
+    },
+    "contract-lineage": READ,
+    "resource-link": {"POST": OPERATOR},
+    "invoice-prepare": {"POST": OPERATOR},
+    "invoice-approve": {"POST": APPROVER},
+    "invoice-reject": {"POST": APPROVER},
+    # Integration engine.
+    "transaction-list": READ,
+    "transaction-detail": READ,
+    "transaction-retry": {"POST": OPERATOR},
+    "transaction-replay": {"POST": OPERATOR},
+    "transaction-cancel": {"POST": OPERATOR},
+    "transaction-bulk-retry": {"POST": OPERATOR},
+    "reconciliation-run": {"POST": OPERATOR},
+    "system-list": READ,
+    "system-detail": READ,
+    "flow-list": READ,
+    "flow-detail": READ,
+    "flow-pause": {"POST": ADMIN},
+    "flow-resume": {"POST": ADMIN},
+    "sync-state-list": READ,
+    "sync-state-detail": READ,
+    # The audit log: read by all, written by nobody through the API.
+    "audit-event-list": READ,
+    "audit-event-detail": READ,
+    "audit-event-export": READ,
+    # Exceptions: operators work them, approvers also approve.
+    "exception-list": READ,
+    "exception-detail": READ,
+    "exception-assign": {"POST": OPERATOR},
+    "exception-comments": {"GET": VIEWER, "POST": OPERATOR},
+    "exception-snooze": {"POST": OPERATOR},
+    "exception-resolve": {"POST": OPERATOR},
+    "exception-dismiss": {"POST": OPERATOR},
+    "exception-reopen": {"POST": OPERATOR},
+    "exception-approve": {"POST": APPROVER},
+    "exception-reject": {"POST": APPROVER},
+    "bulk-operation-list": {"GET": VIEWER, "POST": OPERATOR},
+    "bulk-operation-detail": READ,
+    # Configuration: admins.
+    "team-list": CONFIG_LIST,
+    "team-detail": CONFIG_DETAIL,
+    "ownership-rule-list": CONFIG_LIST,
+    "ownership-rule-detail": CONFIG_DETAIL,
+    "ownership-rule-preview": READ,
+    "ownership-rule-preview-draft": {"POST": VIEWER},  # a what-if: it changes nothing
+    "ownership-rule-reroute": {"POST": ADMIN},
+    "business-calendar-list": CONFIG_LIST,
+    "business-calendar-detail": CONFIG_DETAIL,
+    "holiday-list": CONFIG_LIST,
+    "holiday-detail": CONFIG_DETAIL,
+    "sla-policy-list": CONFIG_LIST,
+    "sla-policy-detail": CONFIG_DETAIL,
+    "maintenance-window-list": CONFIG_LIST,
+    "maintenance-window-detail": CONFIG_DETAIL,
+    "period-close-list": CONFIG_LIST,
+    "period-close-detail": CONFIG_DETAIL,
+    # Service levels: written by the sweep, read by all.
+    "sla-breach-list": READ,
+    "sla-breach-detail": READ,
+    "notification-list": READ,
+    "notification-detail": READ,
+}
+# URL parameters that are not a viewset's lookup of its own records.
+PARAMS = {"system_slug": "crm"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    method: str
+    view: type
+    handler: str  # the viewset action or view method that answers
+    params: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.name}"
+
+
+def api_endpoints() -> list[Endpoint]:
+    """Every (route, method) under /api/v1/, read from the URL configuration."""
+    found: dict[tuple[str, str], Endpoint] = {}
 
     def walk(patterns, prefix: str) -> None:
         for entry in patterns:
             if isinstance(entry, URLResolver):
                 walk(entry.url_patterns, prefix + str(entry.pattern))
-            elif isinstance(entry, URLPattern) and entry.name:
-                found.append((entry.name, prefix + str(entry.pattern)))
+            elif isinstance(entry, URLPattern):
+                add(entry, prefix + str(entry.pattern))
+
+    def add(entry: URLPattern, route: str) -> None:
+        if not route.startswith("api/v1/") or "<drf_format_suffix" in route or "format" in route:
+            return
+        view = entry.callback.cls
+        actions = getattr(entry.callback, "actions", None)
+        handlers = actions or {
+            m: m
+            for m in view.http_method_names
+            if m not in ("options", "head") and hasattr(view, m)
+        }
+        params = tuple(entry.pattern.regex.groupindex)
+        for method, handler in handlers.items():
+            endpoint = Endpoint(entry.name or route, method.upper(), view, handler, params)
+            found.setdefault((endpoint.name, endpoint.method), endpoint)
 
     walk(get_resolver().url_patterns, "")
-    return [
-        (name, path)
-        for name, path in found
-        if path.startswith("api/v1/") and "<drf_format_suffix" not in path and "format" not in path
-    ]
+    return sorted(found.values(), key=str)
 
 
-def concrete(route: str) -> str:
-    """A URL for a route pattern, with 1 for every parameter."""
-    url = re.sub(r"\(\?P<\w+>[^)]*\)", "1", route)
-    url = re.sub(r"<(\w+:)?\w+>", "1", url)
-    return "/" + url.replace("^", "").replace("$", "")
+ENDPOINTS = api_endpoints()
 
 
-LIST_ROUTES = sorted({path for name, path in api_routes() if name.endswith("-list")})
-ACTION_ROUTES = sorted(
-    {
-        path
-        for name, path in api_routes()
-        if not name.endswith(("-list", "-detail")) and name not in ("api-root", "inbound")
-    }
-)
+def expected_level(endpoint: Endpoint) -> str | None:
+    return EXPECTED.get(endpoint.name, {}).get(endpoint.method)
 
 
-def test_the_walk_finds_the_routes():
-    assert "/api/v1/transactions/" in {concrete(p) for p in LIST_ROUTES}
-    assert len(ACTION_ROUTES) >= 5
+@pytest.fixture
+def world(db):
+    """One record of every kind an endpoint shows, so each is walked with a real record."""
+    from django.contrib.contenttypes.models import ContentType
+
+    from canonical.models import Project
+    from controltower.services import audit_record
+    from integrations.choices import FlowKind, TransactionState
+    from integrations.models import ConnectedSystem, SyncState
+    from tests.factories import canonical as c
+    from tests.factories import operations as f
+
+    for slug, kind in (("crm", "crm"), ("erp", "erp")):
+        ConnectedSystem.objects.create(slug=slug, name=slug.upper(), kind=kind)
+    exc = f.BusinessExceptionFactory()
+    f.FlowTransactionFactory(
+        kind=FlowKind.TIME_TO_BILLING, state=TransactionState.BLOCKED, exception=exc
+    )
+    f.ExceptionCommentFactory(exception=exc)
+    f.BulkOperationFactory()
+    rule = f.OwnershipRuleFactory()
+    f.HolidayFactory()
+    f.MaintenanceWindowFactory(team=rule.team)
+    f.PeriodCloseFactory()
+    f.NotificationAttemptFactory(notification__breach__exception=exc)
+    c.RateCardLineFactory()
+    c.AssignmentFactory()
+    c.TimeEntryFactory()
+    c.BillingMilestoneFactory()
+    c.InvoiceLineFactory()
+    project = Project.objects.first()
+    SyncState.objects.create(
+        content_type=ContentType.objects.get_for_model(Project),
+        object_id=project.pk,
+        system=ConnectedSystem.objects.get(slug="erp"),
+        external_id="PRJ-1",
+    )
+    audit_record(actor=None, action="demo.load", object_type="demo", object_id=1)
 
 
-@pytest.mark.parametrize("route", LIST_ROUTES)
-@pytest.mark.parametrize("role", ["viewer", "operator", "approver", "admin"])
-def test_every_role_reads_every_list(route, role, user_with_role, api_client_for):
-    url = concrete(route)
-    assert api_client_for(user_with_role(role)).get(url).status_code == 200
+def url_for(endpoint: Endpoint) -> str:
+    kwargs = {}
+    lookup = getattr(endpoint.view, "lookup_url_kwarg", None) or getattr(
+        endpoint.view, "lookup_field", "pk"
+    )
+    for param in endpoint.params:
+        if param in PARAMS:
+            kwargs[param] = PARAMS[param]
+            continue
+        assert param == lookup, (
+            f"{endpoint}: no value for the URL parameter {param!r}; add it to PARAMS"
+        )
+        model = endpoint.view.queryset.model
+        sample = model.objects.order_by("pk").first()
+        if sample is None:
+            pytest.fail(f"{endpoint}: the world fixture has no {model.__name__}; add one")
+        kwargs[param] = getattr(sample, endpoint.view.lookup_field)
+    return reverse(endpoint.name, kwargs=kwargs)
 
 
-@pytest.mark.parametrize("route", LIST_ROUTES)
-def test_no_list_is_open_to_anonymous_callers_or_users_without_a_role(
-    route, user_with_role, api_client_for
-):
-    url = concrete(route)
-    assert api_client_for().get(url).status_code == 401
-    assert api_client_for(user_with_role(None)).get(url).status_code == 403
+def test_the_walk_finds_every_route_of_the_operations_layer():
+    names = {endpoint.name for endpoint in ENDPOINTS}
+    assert {
+        "team-list",
+        "ownership-rule-preview-draft",
+        "ownership-rule-reroute",
+        "business-calendar-detail",
+        "holiday-list",
+        "sla-policy-detail",
+        "maintenance-window-list",
+        "period-close-list",
+        "sla-breach-list",
+        "notification-detail",
+        "exception-assign",
+        "exception-comments",
+        "exception-approve",
+        "bulk-operation-list",
+        "audit-event-export",
+        "invoice-prepare",
+        "transaction-retry",
+    } <= names
+    assert {str(e) for e in ENDPOINTS} >= {"POST exception-comments", "GET exception-comments"}
 
 
-@pytest.mark.parametrize("route", ACTION_ROUTES)
-def test_a_viewer_may_call_no_action(route, user_with_role, api_client_for):
-    assert api_client_for(user_with_role("viewer")).post(concrete(route), {}).status_code == 403
+def test_every_declared_expectation_names_a_route_that_exists():
+    walked = {(e.name, e.method) for e in ENDPOINTS}
+    declared = {(name, method) for name, methods in EXPECTED.items() for method in methods}
+    assert declared - walked == set(), "stale entries in EXPECTED"
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=str)
+def test_each_role_gets_what_the_endpoint_declares(endpoint, world, user_with_role, api_client_for):
+    level = expected_level(endpoint)
+    assert level is not None, (
+        f"{endpoint} has no declared expectation: add it to EXPECTED in {__name__}"
+    )
+    users = {role: user_with_role(None if role == "nobody" else role) for role in ROLES[1:]}
+    url = url_for(endpoint)
+    answers = {}
+    for role in ROLES:
+        client = api_client_for(users.get(role))
+        call = getattr(client, endpoint.method.lower())
+        with transaction.atomic():  # each role meets the same records
+            response = call(url) if endpoint.method == "GET" else call(url, {}, format="json")
+            transaction.set_rollback(True)
+        answers[role] = response.status_code
+
+    if level == PUBLIC:
+        assert len(set(answers.values())) == 1 and max(answers.values()) < 500, answers
+        return
+    wrong = {}
+    for role, code in answers.items():
+        admitted = ROLES.index(role) >= ROLES.index(level)
+        if admitted:
+            ok = code < 500 and code not in (401, 403, 405)
+        else:
+            ok = code == (401 if role == "anonymous" else 403)
+        if not ok:
+            wrong[role] = code
+    assert not wrong, f"{endpoint} {url} admits {level} and up; got {answers}"
+
+
+def test_the_declared_levels_agree_with_the_roles_permissions():
+    """Each endpoint's declared least role is the least role holding the permission it checks."""
+    from controltower.permissions import RolePermissions
+    from controltower.roles import VIEW_APPS, role_permissions
+
+    held = role_permissions()
+    disagree = {}
+    for endpoint in ENDPOINTS:
+        handler = getattr(endpoint.view, endpoint.handler, None)
+        required = getattr(handler, "required_permission", None) or getattr(
+            endpoint.view, "required_permission", None
+        )
+        queryset = getattr(endpoint.view, "queryset", None)
+        if not required and queryset is not None:
+            opts = queryset.model._meta
+            [required] = [
+                perm % {"app_label": opts.app_label, "model_name": opts.model_name}
+                for perm in RolePermissions.perms_map[endpoint.method]
+            ]
+        if not required:
+            continue
+        app_label, codename = required.split(".")
+        if codename.startswith("view_") and app_label in VIEW_APPS:
+            least = VIEWER
+        else:
+            least = next((role for role in ROLES[3:] if required in held[role]), "nobody")
+        if expected_level(endpoint) != least:
+            disagree[str(endpoint)] = (required, least, expected_level(endpoint))
+    assert not disagree
 
 
 def test_createtoken_prints_a_token_that_authenticates(user_with_role, capsys):
@@ -92,7 +337,7 @@ def test_createtoken_names_an_unknown_user(db):
         call_command("createtoken", "nobody")
 
 
-def test_the_login_page_signs_a_user_in_and_shows_the_home_page(client, user_with_role, demo):
+def test_the_login_page_signs_a_user_in_and_shows_the_overview(client, user_with_role, demo):
     user_with_role("operator", "opal")
     assert client.get("/").status_code == 302
     page = client.get("/login/")
@@ -101,8 +346,8 @@ def test_the_login_page_signs_a_user_in_and_shows_the_home_page(client, user_wit
         "/login/", {"username": "opal", "password": "pw-for-tests-9"}, follow=True
     )
     assert response.status_code == 200
-    assert b"Transactions by state" in response.content
-    assert b"/api/v1/inbound/crm/" in response.content
+    assert b"<h1>Overview</h1>" in response.content
+    assert b"/api/v1/inbound/crm/" in response.content  # the empty state says where to send
 
 
 def test_a_wrong_password_is_refused_with_a_message(client, user_with_role):

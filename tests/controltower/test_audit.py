@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import csv
+import datetime as dt
+import io
+import json
+
 import pytest
+import time_machine
 from django.db import DatabaseError, connection, transaction
 
 from controltower.models import AuditEvent
@@ -120,3 +126,118 @@ def test_admin_changes_to_a_system_are_audited(client, demo):
     audit = AuditEvent.objects.get(action="connectedsystem.change")
     assert audit.before["name"] == "CRM" and audit.after["name"] == "Salesforce CRM"
     assert audit.before["enabled"] is True and audit.after["enabled"] is False
+
+
+@pytest.fixture
+def history(user_with_role):
+    """A few days of changes by two people, one with a reason and a comma in it."""
+    ann, bob = user_with_role("admin", "ann"), user_with_role("operator", "bob")
+    rows = []
+    for day, actor, action, obj_id, repr_, reason in [
+        (1, ann, "team.create", 7, "Rates desk", ""),
+        (2, bob, "exception.assign", 41, "Missing rate: P-1042", "Taking it"),
+        (3, ann, "slapolicy.update", 3, "Rate cards in a day", 'Finance asked, "urgently"'),
+        (4, bob, "exception.resolve", 41, "Missing rate: P-1042", "Rate added in ERP"),
+    ]:
+        with time_machine.travel(dt.datetime(2026, 11, day, 10, tzinfo=dt.UTC), tick=False):
+            rows.append(
+                audit_record(
+                    actor=actor,
+                    action=action,
+                    object_type=action.split(".")[0],
+                    object_id=obj_id,
+                    object_repr=repr_,
+                    before={"n": day - 1},
+                    after={"n": day},
+                    reason=reason,
+                )
+            )
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"q": "P-1042"}, [3, 1]),
+        ({"q": "rate added"}, [3]),
+        ({"q": "ann"}, [2, 0]),
+        ({"q": "41"}, [3, 1]),
+        ({"user": "bob"}, [3, 1]),
+        ({"object_type": "exception", "object_id": "41"}, [3, 1]),
+        ({"at_after": "2026-11-02T00:00:00Z", "at_before": "2026-11-04T00:00:00Z"}, [2, 1]),
+        ({"action": "team.create"}, [0]),
+        ({"q": "nothing like this"}, []),
+    ],
+)
+def test_the_audit_log_is_searched_by_user_object_time_and_free_text(
+    history, user_with_role, api_client_for, query, expected
+):
+    rows = api_client_for(user_with_role("viewer")).get("/api/v1/audit-events/", query).data
+
+    assert [row["id"] for row in rows["results"]] == [history[i].pk for i in expected]
+
+
+def test_the_csv_export_holds_the_filtered_rows_with_a_header(
+    history, user_with_role, api_client_for
+):
+    client = api_client_for(user_with_role("viewer"))
+
+    response = client.get("/api/v1/audit-events/export/", {"user": "ann"})
+
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="audit-')
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row["action"] for row in rows] == ["slapolicy.update", "team.create"]
+    policy = rows[0]
+    assert policy["actor_name"] == "ann" and policy["object_repr"] == "Rate cards in a day"
+    assert policy["reason"] == 'Finance asked, "urgently"'
+    assert json.loads(policy["before"]) == {"n": 2} and json.loads(policy["after"]) == {"n": 3}
+    assert policy["at"].startswith("2026-11-03T10:00:00")
+
+
+def test_the_csv_export_with_no_match_is_only_the_header(history, user_with_role, api_client_for):
+    client = api_client_for(user_with_role("viewer"))
+
+    response = client.get("/api/v1/audit-events/export/", {"q": "nothing like this"})
+
+    body = b"".join(response.streaming_content).decode()
+    assert body.splitlines() == [
+        "id,at,actor_name,action,object_type,object_id,object_repr,reason,before,after,"
+        "correlation_id"
+    ]
+
+
+def test_the_csv_export_answers_a_client_that_asks_for_csv(history, user_with_role, api_client_for):
+    viewer = api_client_for(user_with_role("viewer"))
+    nobody = api_client_for(user_with_role(None))
+
+    asked = viewer.get("/api/v1/audit-events/export/", HTTP_ACCEPT="text/csv")
+    refused = nobody.get("/api/v1/audit-events/export/", HTTP_ACCEPT="text/csv")
+
+    assert asked.status_code == 200
+    assert len(list(csv.reader(io.StringIO(b"".join(asked.streaming_content).decode())))) == 5
+    assert refused.status_code == 403
+    assert refused.content.decode().startswith("message\r\n")
+
+
+def test_a_configuration_change_through_the_api_is_found_by_its_object(
+    user_with_role, api_client_for
+):
+    admin = api_client_for(user_with_role("admin", "ann"))
+    team = admin.post(
+        "/api/v1/teams/", {"name": "Rates desk", "change_reason": "New desk"}, format="json"
+    ).data
+    admin.patch(f"/api/v1/teams/{team['id']}/", {"email": "rates@example.com"}, format="json")
+
+    rows = admin.get(
+        "/api/v1/audit-events/",
+        {"object_type": "controltower.team", "object_id": team["id"], "ordering": "at"},
+    ).data["results"]
+
+    assert [(r["action"], r["actor_name"], r["reason"]) for r in rows] == [
+        ("team.create", "ann", "New desk"),
+        ("team.update", "ann", ""),
+    ]
+    assert (rows[1]["before"]["email"], rows[1]["after"]["email"]) == ("", "rates@example.com")

@@ -1,4 +1,4 @@
-"""Services of the operations layer: the audit log."""
+"""The audit log: who did what, when, before and after, and why."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ from controltower.models import AuditEvent
 def snapshot(instance: models.Model, *, exclude: Iterable[str] = ()) -> dict[str, Any]:
     """A JSON-safe picture of a model's fields, for the before/after of an audit row."""
     data = model_to_dict(instance, exclude=list(exclude))
+    for key, value in data.items():  # many-to-many values come as model instances
+        if isinstance(value, list) and value and isinstance(value[0], models.Model):
+            data[key] = sorted(item.pk for item in value)
     return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
 
 

@@ -1,0 +1,180 @@
+"""Bulk actions on exceptions: one request takes hundreds, a worker does them with progress.
+
+The selection (ids, or the queue's current filter) is fixed when the request is
+made, so the operation acts on what the person saw. Each item goes through the
+same service as a single action, in its own database transaction: one refusal
+(an exception closed meanwhile) is recorded and the rest go on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from controltower.choices import OPEN_STATUSES, BulkAction, BulkStatus
+from controltower.errors import ApplicationError, NotFoundError
+from controltower.models import BulkOperation, BusinessException
+from controltower.services.audit import audit_record
+from controltower.services.exceptions import (
+    exception_assign,
+    exception_dismiss,
+    exception_resolve,
+)
+
+MAX_ITEMS = 5000
+CHUNK = 50
+
+
+def _selected_ids(*, ids: list[int] | None, filters: dict[str, Any] | None) -> list[int]:
+    from controltower.filtersets import BusinessExceptionFilterSet
+
+    if ids:
+        if not all(isinstance(pk, int) for pk in ids):
+            raise ApplicationError("ids must be whole numbers.", errors={"ids": ["Not integers."]})
+        return list(
+            BusinessException.objects.filter(pk__in=ids).order_by("pk").values_list("pk", flat=True)
+        )
+    if filters is None:
+        raise ApplicationError(
+            "Choose exceptions by ids or by a filter.", errors={"ids": ["Required."]}
+        )
+    filterset = BusinessExceptionFilterSet(data=filters, queryset=BusinessException.objects.all())
+    if not filterset.is_valid():
+        raise ApplicationError(
+            "The filter is invalid.",
+            errors={f"filter.{k}": [str(m) for m in v] for k, v in filterset.errors.items()},
+        )
+    return list(
+        filterset.qs.filter(status__in=OPEN_STATUSES)
+        .order_by("pk")
+        .values_list("pk", flat=True)[: MAX_ITEMS + 1]
+    )
+
+
+def _check_params(action: str, params: dict[str, Any]) -> None:
+    required = {
+        BulkAction.RESOLVE: "resolution",
+        BulkAction.DISMISS: "reason",
+    }.get(action)
+    if required and not str(params.get(required) or "").strip():
+        raise ApplicationError(
+            f"A {required} is required to {action}.", errors={f"params.{required}": ["Required."]}
+        )
+    if action == BulkAction.ASSIGN and not (params.get("assignee_id") or params.get("team_id")):
+        raise ApplicationError(
+            "Name a person or a team to assign to.", errors={"params.assignee_id": ["Required."]}
+        )
+
+
+def bulk_operation_start(
+    *,
+    actor: Any,
+    action: str,
+    ids: list[int] | None = None,
+    filters: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
+) -> BulkOperation:
+    """Records the operation with what it selects and queues it for a worker."""
+    from controltower.tasks import bulk_operation_run_task
+
+    if action not in BulkAction.values:
+        raise ApplicationError(
+            f"Unknown bulk action {action!r}; one of {', '.join(BulkAction.values)}.",
+            errors={"action": ["Unknown."]},
+        )
+    params = params or {}
+    _check_params(action, params)
+    selected = _selected_ids(ids=ids, filters=filters)
+    if not selected:
+        raise ApplicationError(
+            "The selection matches no exceptions.", errors={"ids": ["Nothing selected."]}
+        )
+    if len(selected) > MAX_ITEMS:
+        raise ApplicationError(
+            f"The selection matches more than {MAX_ITEMS} exceptions; narrow the filter.",
+            errors={"filter": ["Too many."]},
+        )
+    with transaction.atomic():
+        operation = BulkOperation.objects.create(
+            action=action,
+            requested_by=actor,
+            selection={"ids": ids} if ids else {"filter": filters},
+            exception_ids=selected,
+            params=params,
+            total=len(selected),
+        )
+        audit_record(
+            actor=actor,
+            action=f"bulk.{action}",
+            obj=operation,
+            after={"count": len(selected), "selection": operation.selection, "params": params},
+            reason=str(params.get("reason") or params.get("resolution") or ""),
+        )
+        transaction.on_commit(lambda: bulk_operation_run_task.delay(operation.pk))
+    return operation
+
+
+def _apply(operation: BulkOperation, exception_id: int) -> None:
+    from integrations.choices import RETRYABLE_STATES
+    from integrations.models import Transaction
+    from integrations.services.actions import transaction_retry
+
+    actor = operation.requested_by
+    params = operation.params
+    if operation.action == BulkAction.ASSIGN:
+        exception_assign(
+            exception_id=exception_id,
+            actor=actor,
+            assignee_id=params.get("assignee_id"),
+            team_id=params.get("team_id"),
+            reason=params.get("reason", ""),
+        )
+    elif operation.action == BulkAction.RESOLVE:
+        exception_resolve(exception_id=exception_id, actor=actor, resolution=params["resolution"])
+    elif operation.action == BulkAction.DISMISS:
+        exception_dismiss(exception_id=exception_id, actor=actor, reason=params["reason"])
+    elif operation.action == BulkAction.RETRY:
+        held = Transaction.objects.filter(exception_id=exception_id, state__in=RETRYABLE_STATES)
+        for tx_id in held.values_list("pk", flat=True):
+            transaction_retry(
+                transaction_id=tx_id, actor=actor, reason=params.get("reason", "bulk retry")
+            )
+
+
+def bulk_operation_run(*, operation_id: int) -> dict[str, int]:
+    """Does a queued operation item by item, saving progress after each chunk."""
+    claimed = BulkOperation.objects.filter(pk=operation_id, status=BulkStatus.QUEUED).update(
+        status=BulkStatus.RUNNING
+    )
+    if not claimed:  # another worker has it, or it is done
+        if not BulkOperation.objects.filter(pk=operation_id).exists():
+            raise NotFoundError(f"Bulk operation {operation_id} does not exist.")
+        return {"done": 0, "failed": 0}
+    operation = BulkOperation.objects.select_related("requested_by").get(pk=operation_id)
+    done = failed = 0
+    ids = operation.exception_ids
+    for start in range(0, len(ids), CHUNK):
+        errors = []
+        chunk_done = chunk_failed = 0
+        for exception_id in ids[start : start + CHUNK]:
+            try:
+                _apply(operation, exception_id)
+                chunk_done += 1
+            except ApplicationError as error:
+                chunk_failed += 1
+                errors.append({"exception": exception_id, "message": error.message})
+        done += chunk_done
+        failed += chunk_failed
+        BulkOperation.objects.filter(pk=operation_id).update(
+            done=F("done") + chunk_done, failed=F("failed") + chunk_failed
+        )
+        if errors:
+            operation.refresh_from_db(fields=["errors"])
+            BulkOperation.objects.filter(pk=operation_id).update(errors=operation.errors + errors)
+    BulkOperation.objects.filter(pk=operation_id).update(
+        status=BulkStatus.DONE, finished_at=timezone.now()
+    )
+    return {"done": done, "failed": failed}

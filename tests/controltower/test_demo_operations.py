@@ -1,0 +1,25 @@
+"""The demo's operations configuration: teams, rules and SLA policies to try the queues with."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from controltower.models import OwnershipRule, SlaPolicy, Team
+from controltower.services.routing import team_for
+
+pytestmark = pytest.mark.django_db
+
+
+def test_load_demo_sets_up_teams_rules_and_valid_sla_policies_once():
+    call_command("load_demo")
+    call_command("load_demo")
+    assert Team.objects.count() == 3 and Team.objects.get(is_default=True).name == (
+        "Integration support"
+    )
+    assert team_for(flow="time_to_billing").name == "Finance operations"
+    assert team_for(flow="contract_to_project").name == "Integration support"
+    assert OwnershipRule.objects.count() == 6
+    for policy in SlaPolicy.objects.all():
+        policy.full_clean()
+    assert Team.objects.get(name="Finance operations").members.filter(username="approver").exists()
