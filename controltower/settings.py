@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "controltower.timezones.UserTimeZoneMiddleware",
     "controltower.middleware.CorrelationIdMiddleware",
 ]
 
@@ -247,6 +248,33 @@ CT_SIMULATOR_URL = os.environ.get("CT_SIMULATOR_URL", f"{CT_TOWER_URL}/simulator
 # --- Outbound calls ---------------------------------------------------------
 CT_OUTBOUND_TIMEOUT_SECONDS = float(os.environ.get("CT_OUTBOUND_TIMEOUT_SECONDS", "10"))
 
+# --- SLA notifications ----------------------------------------------------------
+# The demo prints mail to the console; production sends it through an SMTP server.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEMO
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "control-tower@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# A chat webhook that does not answer in this long is tried again later.
+CT_NOTIFY_TIMEOUT_SECONDS = float(os.environ.get("CT_NOTIFY_TIMEOUT_SECONDS", "5"))
+CT_NOTIFY_MAX_ATTEMPTS = env_int("CT_NOTIFY_MAX_ATTEMPTS", 6)
+# Retry n waits base * 2^(n-1) seconds, at most the cap (or the receiver's Retry-After).
+CT_NOTIFY_BACKOFF_SECONDS = env_int("CT_NOTIFY_BACKOFF_SECONDS", 30)
+CT_NOTIFY_BACKOFF_CAP_SECONDS = env_int("CT_NOTIFY_BACKOFF_CAP_SECONDS", 3600)
+CT_NOTIFY_BATCH = env_int("CT_NOTIFY_BATCH", 200)
+# Items each SLA policy looks at per sweep; the next sweep takes the rest.
+CT_SLA_SWEEP_BATCH = env_int("CT_SLA_SWEEP_BATCH", 500)
+
 # --- Celery -------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 BROKER_DIR = env_path("CT_BROKER_DIR", VAR_DIR / "broker")
@@ -267,6 +295,14 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-nightly": {
         "task": "integrations.tasks.reconcile_task",
         "schedule": crontab(hour=env_int("CT_RECONCILE_HOUR", 2), minute=30),
+    },
+    "sla-sweep": {
+        "task": "controltower.tasks.sla_sweep_task",
+        "schedule": float(env_int("CT_SLA_SWEEP_SECONDS", 60)),
+    },
+    "deliver-notifications": {
+        "task": "controltower.tasks.notifications_deliver_task",
+        "schedule": float(env_int("CT_NOTIFY_SECONDS", 30)),
     },
     "poll-erp-invoices": {
         "task": "integrations.tasks.poll_invoices_task",
@@ -304,6 +340,9 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Live pages: how often they poll without Redis, and at most how often the engine tells them.
+CT_LIVE_POLL_SECONDS = float(os.environ.get("CT_LIVE_POLL_SECONDS", "5"))
+CT_LIVE_THROTTLE_SECONDS = float(os.environ.get("CT_LIVE_THROTTLE_SECONDS", "1"))
 
 # --- Logging ------------------------------------------------------------------
 LOGGING = {

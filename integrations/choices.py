@@ -64,6 +64,15 @@ FINAL_STATES = (
     TransactionState.CANCELLED,
     TransactionState.REJECTED,
 )
+# States with work still to do or a person to act: the live queues, a small part of history.
+LIVE_STATES = (
+    TransactionState.RECEIVED,
+    TransactionState.PROCESSING,
+    TransactionState.RETRY_SCHEDULED,
+    TransactionState.DEAD,
+    TransactionState.BLOCKED,
+    TransactionState.AWAITING_APPROVAL,
+)
 RETRYABLE_STATES = (
     TransactionState.RETRY_SCHEDULED,
     TransactionState.DEAD,
@@ -76,6 +85,13 @@ CANCELLABLE_STATES = (
     TransactionState.BLOCKED,
     TransactionState.AWAITING_APPROVAL,
 )
+
+
+class RollupSpan(models.IntegerChoices):
+    """The length of a roll-up bucket, in seconds."""
+
+    MINUTE = 60, "Minute"
+    HOUR = 3600, "Hour"
 
 
 class Outcome(models.TextChoices):

@@ -11,9 +11,11 @@ class TransactionFilterSet(filters.FilterSet):
     """One filter set for the API list and the pages' transaction explorer."""
 
     flow = filters.ChoiceFilter(field_name="flow__kind", choices=FlowKind.choices)
-    state = filters.MultipleChoiceFilter(choices=TransactionState.choices)
+    # A column of the row itself: no DISTINCT, which would compare every column, payloads too.
+    state = filters.MultipleChoiceFilter(choices=TransactionState.choices, distinct=False)
     system = filters.CharFilter(method="filter_system", help_text="Source or target system slug.")
     source_system = filters.CharFilter(field_name="source_system__slug")
+    target_system = filters.CharFilter(field_name="target_system__slug")
     event_type = filters.CharFilter()
     business_key = filters.CharFilter()
     correlation_id = filters.CharFilter()
@@ -23,6 +25,11 @@ class TransactionFilterSet(filters.FilterSet):
     parent = filters.NumberFilter(field_name="parent_id")
     received_after = filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
     received_before = filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
+    customer = filters.CharFilter(
+        method="filter_customer",
+        help_text="Customer number: its own master-data events and every transaction in the "
+        "lineage of its contracts.",
+    )
 
     class Meta:
         model = Transaction
@@ -30,6 +37,19 @@ class TransactionFilterSet(filters.FilterSet):
 
     def filter_system(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(Q(source_system__slug=value) | Q(target_system__slug=value))
+
+    def filter_customer(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        # Both sides are exact matches on indexed columns (business key, correlation id),
+        # reached through the contracts' own indexed customer and correlation id.
+        from canonical.models import Contract
+
+        number = value.strip().upper()
+        lineage = (
+            Contract.objects.filter(customer__number=number)
+            .exclude(correlation_id="")
+            .values("correlation_id")
+        )
+        return queryset.filter(Q(business_key=number) | Q(correlation_id__in=lineage))
 
 
 class SyncStateFilterSet(filters.FilterSet):

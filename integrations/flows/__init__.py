@@ -92,5 +92,6 @@ from integrations.flows import (  # noqa: E402,F401  (register handlers)
     master_data,
     project_to_staffing,
     reconciliation,
+    repush,
     time_to_billing,
 )

@@ -1,5 +1,14 @@
 from integrations.models.engine import Attempt, Transaction
+from integrations.models.rollups import FlowRollup
 from integrations.models.sync import SyncState
 from integrations.models.systems import ConnectedSystem, Flow, SystemOfRecord
 
-__all__ = ["Attempt", "ConnectedSystem", "Flow", "SyncState", "SystemOfRecord", "Transaction"]
+__all__ = [
+    "Attempt",
+    "ConnectedSystem",
+    "Flow",
+    "FlowRollup",
+    "SyncState",
+    "SystemOfRecord",
+    "Transaction",
+]

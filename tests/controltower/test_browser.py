@@ -21,9 +21,7 @@ def sign_in(page: Page, base: str, username: str, password: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def test_an_operator_signs_in_and_sees_the_transactions_and_systems(
-    page: Page, live_server, screenshot
-):
+def test_an_operator_signs_in_and_sees_the_overview(page: Page, live_server, screenshot):
     from django.test import Client
 
     from controltower.demo import demo_load
@@ -36,11 +34,12 @@ def test_an_operator_signs_in_and_sees_the_transactions_and_systems(
     transactions_process(ids=ids)
 
     sign_in(page, live_server.url, "operator", "operator")
-    expect(page.get_by_role("heading", name="Control tower")).to_be_visible()
-    states = page.get_by_role("table").first
-    expect(states.get_by_role("row", name="succeeded 1")).to_be_visible()
-    expect(states.get_by_role("row", name="blocked 1")).to_be_visible()
-    expect(page.get_by_text("/api/v1/inbound/crm/")).to_be_visible()
+    expect(page.get_by_role("heading", name="Overview", level=1)).to_be_visible()
+    expect(page.locator('[data-figure="success_rate"] .tile-value')).to_have_text("50.0 %")
+    expect(page.locator('[data-figure="failed"] .tile-value')).to_have_text("1")
+    expect(page.locator('[data-figure="open_exceptions"] .tile-value')).to_have_text("1")
+    master = page.locator('tr[data-flow="master_data_sync"]')
+    expect(master.get_by_role("rowheader")).to_have_text("Master-data sync")
     screenshot()
 
 

@@ -5,7 +5,12 @@ import argparse
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from controltower.bench import BenchError, BenchOptions, run_bench
+from controltower.bench import BenchError, BenchOptions, prepare_database, run_bench
+from controltower.bench_dashboard import (
+    DashboardBenchError,
+    DashboardOptions,
+    run_dashboard_bench,
+)
 from integrations.choices import TransactionState
 
 
@@ -20,7 +25,8 @@ class Command(BaseCommand):
     help = (
         "Sends signed customer events in batches through the inbound API and measures accepted "
         "and processed events/s end to end. Without --url it starts its own server and worker on "
-        "DATABASE_URL and REDIS_URL. The last line printed is one JSON object."
+        "DATABASE_URL and REDIS_URL. --case dashboard instead seeds a history (COPY on PostgreSQL) "
+        "and times the overview and the list pages. The last line printed is one JSON object."
     )
 
     def add_arguments(self, parser) -> None:
@@ -55,12 +61,43 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--case",
-            choices=["master_data", "time_to_billing"],
+            choices=["master_data", "time_to_billing", "dashboard"],
             default=defaults.case,
-            help="master_data: customer events; time_to_billing: approved time to invoice candidates.",
+            help="master_data: customer events; time_to_billing: approved time to invoice "
+            "candidates; dashboard: the overview and list pages on a seeded history.",
+        )
+        dashboard = DashboardOptions()
+        parser.add_argument(
+            "--transactions",
+            type=positive_int,
+            default=dashboard.transactions,
+            help="dashboard: transactions seeded in all.",
+        )
+        parser.add_argument(
+            "--exceptions",
+            type=positive_int,
+            default=dashboard.exceptions,
+            help="dashboard: business exceptions seeded in all.",
+        )
+        parser.add_argument(
+            "--baseline",
+            type=positive_int,
+            default=dashboard.baseline,
+            help="dashboard: transactions of the last 7 days, the overview's point of comparison.",
+        )
+        parser.add_argument(
+            "--runs",
+            type=positive_int,
+            default=dashboard.runs,
+            help="dashboard: timed runs per page.",
+        )
+        parser.add_argument(
+            "--keep", action="store_true", help="dashboard: keep the seeded rows after the run."
         )
 
     def handle(self, *args, **options) -> None:
+        if options["case"] == "dashboard":
+            return self._dashboard(options)
         if options["batch"] > settings.CT_INBOUND_MAX_EVENTS:
             raise CommandError(f"--batch is at most {settings.CT_INBOUND_MAX_EVENTS}.")
         bench = BenchOptions(
@@ -86,6 +123,28 @@ class Command(BaseCommand):
         failed = bench.events - result.states.get(TransactionState.SUCCEEDED, 0)
         if failed:
             raise CommandError(f"{failed:,} of {bench.events:,} transactions did not succeed.")
+
+    def _dashboard(self, options: dict) -> None:
+        bench = DashboardOptions(
+            transactions=options["transactions"],
+            exceptions=options["exceptions"],
+            baseline=options["baseline"],
+            runs=options["runs"],
+            keep=options["keep"],
+        )
+        try:
+            prepare_database(self._report)
+            result = run_dashboard_bench(bench, report=self._report)
+        except (BenchError, DashboardBenchError) as exc:
+            raise CommandError(str(exc)) from None
+        except KeyboardInterrupt:
+            raise CommandError("Interrupted.", returncode=130) from None
+        self.stdout.write("")
+        for line in result.summary_lines():
+            self.stdout.write(line)
+        self.stdout.write(result.as_json())
+        if result.misses():
+            raise CommandError("Over target: " + "; ".join(result.misses()))
 
     def _report(self, line: str) -> None:
         self.stdout.write(line)

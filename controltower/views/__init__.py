@@ -1,0 +1,3 @@
+from controltower.views.home import healthz, home
+
+__all__ = ["healthz", "home"]

@@ -1,0 +1,233 @@
+"""Roll-ups: what each flow did per minute and per hour, kept by the engine as it works.
+
+The engine adds to the row of the current bucket when transactions arrive
+(``rollups_received``) and when an attempt ends (``rollups_attempt``). Inside
+``rollups_batch()`` (a chunk of transactions being processed) the counts are gathered
+in memory and written with one upsert when the chunk is done: the hot path pays one
+statement per chunk, not one per transaction.
+
+An upsert that adds (``INSERT ... ON CONFLICT DO UPDATE SET n = n + EXCLUDED.n``) is
+written as SQL: Django's ``bulk_create(update_conflicts=True)`` can only overwrite a
+column with the new value, and an ``F()`` update needs the row to exist first.
+
+The transactions and their attempts stay the source of truth. Counts are written
+after the work they count has committed, so a process that dies in between loses
+them; ``rollups_rebuild`` recomputes any period from the rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
+
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import TruncHour, TruncMinute
+from django.utils import timezone
+
+from integrations.choices import AttemptOutcome, RollupSpan
+from integrations.models import Attempt, FlowRollup, Transaction
+
+logger = logging.getLogger(__name__)
+
+SPANS = (RollupSpan.MINUTE, RollupSpan.HOUR)
+COUNTERS = ("received", "succeeded", "retried", "dead", "blocked", "latency_us")
+OUTCOME_COUNTER = {
+    AttemptOutcome.SUCCEEDED: "succeeded",
+    AttemptOutcome.RETRY: "retried",
+    AttemptOutcome.DEAD: "dead",
+    AttemptOutcome.BLOCKED: "blocked",
+}
+# Minute buckets serve the last hour's chart; hours serve everything longer.
+MINUTE_BUCKETS_KEPT = timedelta(days=2)
+UPSERT_ROWS = 100  # rows per statement, well under SQLite's limit on parameters
+
+Key = tuple[int, int, datetime]  # flow id, span, bucket start
+
+
+def bucket_start(at: datetime, span: int) -> datetime:
+    """The start (UTC) of the minute or hour that holds ``at``."""
+    at = at.astimezone(UTC)
+    if span == RollupSpan.HOUR:
+        return at.replace(minute=0, second=0, microsecond=0)
+    return at.replace(second=0, microsecond=0)
+
+
+class RollupCounts:
+    """Counts to add, per flow, span and bucket."""
+
+    def __init__(self) -> None:
+        self._rows: dict[Key, list[int]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._rows)
+
+    def add(
+        self, *, flow_id: int, at: datetime, spans: tuple[int, ...] = SPANS, **counts: int
+    ) -> None:
+        for span in spans:
+            row = self._rows.setdefault((flow_id, span, bucket_start(at, span)), [0] * 6)
+            for name, n in counts.items():
+                row[COUNTERS.index(name)] += n
+
+    def rows(self) -> list[tuple[Key, list[int]]]:
+        # Always the same order: two writers locking the same rows never deadlock.
+        return sorted(self._rows.items())
+
+    def write(self) -> None:
+        """Adds the counts to the stored rows in one statement (per 100 rows), then forgets them."""
+        rows = self.rows()
+        self._rows = {}
+        for start in range(0, len(rows), UPSERT_ROWS):
+            _upsert(rows[start : start + UPSERT_ROWS])
+
+
+def _upsert(rows: list[tuple[Key, list[int]]]) -> None:
+    qn = connection.ops.quote_name
+    table = qn(FlowRollup._meta.db_table)
+    columns = ["flow_id", "span", "bucket", *COUNTERS]
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    sql = (
+        f"INSERT INTO {table} ({', '.join(qn(c) for c in columns)}) "
+        f"VALUES {', '.join([placeholders] * len(rows))} "
+        f"ON CONFLICT ({qn('span')}, {qn('bucket')}, {qn('flow_id')}) DO UPDATE SET "
+        + ", ".join(f"{qn(c)} = {table}.{qn(c)} + EXCLUDED.{qn(c)}" for c in COUNTERS)
+    )
+    params: list[object] = []
+    for (flow_id, span, bucket), values in rows:
+        params += [flow_id, span, connection.ops.adapt_datetimefield_value(bucket), *values]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+_batch: ContextVar[RollupCounts | None] = ContextVar("rollups_batch", default=None)
+
+
+@contextmanager
+def rollups_batch() -> Iterator[RollupCounts]:
+    """Gathers the counts recorded inside and writes them once, on the way out."""
+    counts = RollupCounts()
+    token = _batch.set(counts)
+    try:
+        yield counts
+    finally:
+        _batch.reset(token)
+        _write(counts)
+
+
+@contextmanager
+def _recording() -> Iterator[RollupCounts]:
+    """The current batch to add to; outside one, counts of their own, written on the way out."""
+    batch = _batch.get()
+    if batch is not None:
+        yield batch
+        return
+    counts = RollupCounts()
+    yield counts
+    _write(counts)
+
+
+def _write(counts: RollupCounts) -> None:
+    """Writes the counts; a failure is logged, never raised: the work they count is done."""
+    if not counts:
+        return
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic():  # a savepoint: a failure leaves the caller's work alone
+                counts.write()
+        else:
+            counts.write()  # one statement in autocommit: no transaction to open around it
+    except DatabaseError:
+        logger.exception("Roll-up counts were not written; rollups_rebuild repairs them.")
+
+
+def rollups_received(*, transactions: Iterable[Transaction]) -> None:
+    """Counts transactions that arrived, in the bucket of their ``received_at``."""
+    with _recording() as counts:
+        for tx in transactions:
+            if tx.flow_id is not None:  # refused at the door before its flow was known
+                counts.add(flow_id=tx.flow_id, at=tx.received_at, received=1)
+
+
+def rollups_attempt(
+    *,
+    tx: Transaction,
+    outcome: AttemptOutcome,
+    started_at: datetime,
+    finished_at: datetime | None = None,
+) -> None:
+    """Counts one attempt's outcome in the bucket of its start (as its Attempt row says).
+
+    ``finished_at`` of a succeeded transaction adds its received-to-succeeded time.
+    """
+    extra = {}
+    if outcome == AttemptOutcome.SUCCEEDED and finished_at is not None:
+        extra["latency_us"] = (finished_at - tx.received_at) // timedelta(microseconds=1)
+    with _recording() as counts:
+        counts.add(flow_id=tx.flow_id, at=started_at, **{OUTCOME_COUNTER[outcome]: 1}, **extra)
+
+
+def rollups_rebuild(*, since: datetime) -> int:
+    """Recomputes the roll-ups from the hour that holds ``since`` up to now; returns rows written.
+
+    Arrivals are counted from the transactions, outcomes from their attempts; hour
+    buckets for the whole period, minute buckets only for the minutes still kept.
+    Counts that running workers write while this runs may be counted twice or not at
+    all for the current minute; rebuild a past period, or again when it is quiet.
+    """
+    start = bucket_start(since, RollupSpan.HOUR)
+    minutes_from = max(start, bucket_start(timezone.now() - MINUTE_BUCKETS_KEPT, RollupSpan.HOUR))
+    counts = RollupCounts()
+    for span, trunc, first in (
+        (RollupSpan.HOUR, TruncHour, start),
+        (RollupSpan.MINUTE, TruncMinute, minutes_from),
+    ):
+        _recount(counts, span=span, trunc=trunc, since=first)
+    rows = [
+        FlowRollup(
+            flow_id=flow_id, span=span, bucket=bucket, **dict(zip(COUNTERS, values, strict=True))
+        )
+        for (flow_id, span, bucket), values in counts.rows()
+    ]
+    with transaction.atomic():
+        FlowRollup.objects.filter(bucket__gte=start).delete()
+        FlowRollup.objects.bulk_create(rows, batch_size=2_000)
+    return len(rows)
+
+
+def _recount(counts: RollupCounts, *, span: int, trunc, since: datetime) -> None:
+    """Adds to ``counts`` the buckets of one span from ``since``, counted in the database."""
+    arrivals = (
+        Transaction.objects.filter(received_at__gte=since, flow__isnull=False)
+        .annotate(bucket=trunc("received_at", tzinfo=UTC))
+        .values_list("flow_id", "bucket")
+        .annotate(n=Count("*"))
+        .order_by()
+    )
+    for flow_id, bucket, n in arrivals:
+        counts.add(flow_id=flow_id, at=bucket, spans=(span,), received=n)
+    latency = ExpressionWrapper(
+        F("transaction__finished_at") - F("transaction__received_at"), output_field=DurationField()
+    )
+    outcomes = (
+        Attempt.objects.filter(started_at__gte=since, transaction__flow__isnull=False)
+        .annotate(bucket=trunc("started_at", tzinfo=UTC))
+        .values_list("transaction__flow_id", "bucket", "outcome")
+        .annotate(n=Count("*"), latency=Sum(latency, filter=Q(outcome=AttemptOutcome.SUCCEEDED)))
+        .order_by()
+    )
+    for flow_id, bucket, outcome, n, total in outcomes:
+        extra = {"latency_us": total // timedelta(microseconds=1)} if total else {}
+        counts.add(
+            flow_id=flow_id, at=bucket, spans=(span,), **{OUTCOME_COUNTER[outcome]: n}, **extra
+        )
+
+
+def rollups_prune(*, now: datetime | None = None) -> int:
+    """Deletes minute buckets older than the overview reads; hours are kept."""
+    before = (now or timezone.now()) - MINUTE_BUCKETS_KEPT
+    deleted, _ = FlowRollup.objects.filter(span=RollupSpan.MINUTE, bucket__lt=before).delete()
+    return deleted

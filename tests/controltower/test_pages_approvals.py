@@ -1,0 +1,228 @@
+"""The approvals inbox: invoice candidates, amendment conflicts and edited replays, with four eyes."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.test import Client
+
+from canonical.choices import InvoiceStatus
+from controltower.choices import ExceptionStatus
+from controltower.models import AuditEvent
+from integrations.choices import TransactionState
+from integrations.models import Transaction
+from tests.controltower.work_scene import SECOND_APPROVER, work_scene
+
+pytestmark = pytest.mark.django_db
+
+ROLES = ["viewer", "operator", "approver", "admin"]
+KINDS = ["invoices", "amendments", "replays"]
+
+
+@pytest.fixture
+def scene():
+    return work_scene()
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_sees_each_kind_of_approval(role, kind, scene):
+    response = signed_in(scene.users[role]).get(f"/approvals/?kind={kind}")
+    assert response.status_code == 200
+    tabs = {t["key"]: t["count"] for t in response.context["tabs"]}
+    assert tabs == {"invoices": 2, "amendments": 1, "replays": 1}
+    text = response.text
+    expected = {"invoices": "INV-3001", "amendments": "K-5001", "replays": "TE-7003"}[kind]
+    assert expected in text
+    # Operators prepare invoices; only approvers decide on what exceptions hold.
+    acts = role in ("approver", "admin") or (role == "operator" and kind == "invoices")
+    actions = ("/approvals/invoices/", "/approvals/exceptions/")
+    assert any(action in text for action in actions) == acts
+
+
+def test_an_invoice_candidate_shows_its_lines_hours_rates_and_total(scene):
+    text = signed_in(scene.users["viewer"]).get("/approvals/").text
+    assert "C-1001 Acme Corporation" in text and "P-1042" in text and "October 2026" in text
+    assert "8,925.00 USD" in text
+    assert "3 lines · 22.50 h" in text
+    assert "6.50 h" in text and "450.00" in text and "2,925.00" in text
+    assert "Time entry TE-1007" in text
+    assert "Prepared by <strong>approver</strong>" in text
+    assert "Not prepared yet" in text  # INV-3002
+
+
+def test_a_viewer_sees_no_buttons_and_gets_403_on_every_post(scene):
+    client = signed_in(scene.users["viewer"])
+    for kind in KINDS:
+        text = client.get(f"/approvals/?kind={kind}").text
+        assert (
+            ">Approve" not in text and "Reject" not in text and "Prepare for approval" not in text
+        )
+    before = AuditEvent.objects.count()
+    posts = [
+        (f"/approvals/invoices/{scene.candidate.pk}/prepare/", {}),
+        (f"/approvals/invoices/{scene.prepared.pk}/approve/", {}),
+        (f"/approvals/invoices/{scene.prepared.pk}/reject/", {"reject-reason": "no"}),
+        (f"/approvals/exceptions/{scene.amendment.pk}/approve/", {}),
+        (f"/approvals/exceptions/{scene.replay.pk}/reject/", {"reject-reason": "no"}),
+    ]
+    for url, data in posts:
+        assert client.post(url, data).status_code == 403, url
+    assert AuditEvent.objects.count() == before
+
+
+def test_the_preparer_is_told_four_eyes_and_refused_if_they_post_approve(scene):
+    preparer = signed_in(scene.users["approver"])
+    page = preparer.get("/approvals/")
+    card = page.text.split(f'id="invoice-{scene.prepared.pk}"')[1].split("</article>")[0]
+    assert "You prepared this;</strong> a second approver must approve it." in card
+    assert "Approve INV-3001" not in card
+    refused = preparer.post(f"/approvals/invoices/{scene.prepared.pk}/approve/?kind=invoices", {})
+    assert refused.status_code == 403
+    assert (
+        "You prepared invoice INV-3001; a second person with the approver role must approve it."
+        in refused.text
+    )
+    scene.prepared.refresh_from_db()
+    assert scene.prepared.status == InvoiceStatus.AWAITING_APPROVAL
+
+
+def test_a_second_approver_approves_and_the_invoice_goes_to_the_erp(scene):
+    second = signed_in(scene.users[SECOND_APPROVER])
+    assert "Approve INV-3001" in second.get("/approvals/").text
+    response = second.post(
+        f"/approvals/invoices/{scene.prepared.pk}/approve/?kind=invoices&sort=-amount",
+        {"approve-reason": "Checked against the timesheets"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/approvals/?kind=invoices&sort=-amount"
+    scene.prepared.refresh_from_db()
+    assert scene.prepared.status == InvoiceStatus.APPROVED
+    assert scene.prepared.approved_by == scene.users[SECOND_APPROVER]
+    posting = Transaction.objects.get(event_type="invoice.approved")
+    assert posting.business_key == "INV-3001"
+    assert (
+        AuditEvent.objects.get(action="invoice.approve").reason == "Checked against the timesheets"
+    )
+    assert "Approved invoice INV-3001" in second.get(response["Location"]).text
+
+
+def test_an_operator_prepares_a_candidate_and_may_not_approve_it(scene):
+    operator = signed_in(scene.users["operator"])
+    page = operator.get("/approvals/").text
+    assert "Prepare for approval" in page
+    assert "Approve INV-" not in page and "Reject INV-" not in page
+    operator.post(
+        f"/approvals/invoices/{scene.candidate.pk}/prepare/", {"prepare-note": "Milestone accepted"}
+    )
+    scene.candidate.refresh_from_db()
+    assert scene.candidate.status == InvoiceStatus.AWAITING_APPROVAL
+    assert scene.candidate.prepared_by == scene.users["operator"]
+    assert (
+        operator.post(f"/approvals/invoices/{scene.candidate.pk}/approve/", {}).status_code == 403
+    )
+
+
+def test_rejecting_needs_a_reason_and_releases_the_time(scene):
+    approver = signed_in(scene.users[SECOND_APPROVER])
+    empty = approver.post(f"/approvals/invoices/{scene.prepared.pk}/reject/", {"reject-reason": ""})
+    assert empty.status_code == 400
+    assert "A reason is required to reject." in empty.text
+    approver.post(
+        f"/approvals/invoices/{scene.prepared.pk}/reject/", {"reject-reason": "Wrong month"}
+    )
+    scene.prepared.refresh_from_db()
+    assert scene.prepared.status == InvoiceStatus.REJECTED
+    assert not scene.prepared.time_entries.exists()
+
+
+def test_an_amendment_conflict_shows_the_terms_before_and_after(scene):
+    response = signed_in(scene.users["viewer"]).get("/approvals/?kind=amendments")
+    [row] = response.context["table"].rows
+    changed = {r.label: (r.before, r.after) for r in row.obj.view["rows"] if r.changed}
+    assert changed == {
+        "End date": ("2026-12-31", "2027-03-31"),
+        "Cap": ("250,000.00", "300,000.00"),
+        "Rate: Consultant": ("190.00", "170.00"),
+    }
+    assert "800.00 USD" in response.text
+    assert "version 1" in response.text and "version 2, effective 2026-10-01" in response.text
+
+
+def test_approving_an_amendment_conflict_re_runs_the_held_amendment(scene):
+    approver = signed_in(scene.users["approver"])
+    response = approver.post(
+        f"/approvals/exceptions/{scene.amendment.pk}/approve/?kind=amendments",
+        {"approve-reason": "Credit note agreed"},
+    )
+    assert response.status_code == 302
+    scene.amendment.refresh_from_db()
+    assert scene.amendment.status == ExceptionStatus.RESOLVED
+    held = Transaction.objects.get(event_type="contract.amended")
+    assert held.state == TransactionState.RECEIVED
+
+
+def test_an_edited_replay_shows_the_edited_fields_and_four_eyes_holds(scene):
+    scene.replay.prepared_by = scene.users["approver"]
+    scene.replay.save()
+    approver = signed_in(scene.users["approver"])
+    text = approver.get("/approvals/?kind=replays").text
+    assert "data.hours" in text and "8.00" in text and "7.50" in text
+    assert "Hours were keyed as 8, the timesheet says 7.5" in text
+    assert "You prepared this;</strong> a second approver must approve it." in text
+    refused = approver.post(f"/approvals/exceptions/{scene.replay.pk}/approve/?kind=replays", {})
+    assert refused.status_code == 403
+    assert "a second person with the approver role must approve it" in refused.text
+    signed_in(scene.users[SECOND_APPROVER]).post(
+        f"/approvals/exceptions/{scene.replay.pk}/reject/", {"reject-reason": "Keep the 8 hours"}
+    )
+    scene.replay.refresh_from_db()
+    assert scene.replay.status == ExceptionStatus.DISMISSED
+    assert (
+        Transaction.objects.get(pk=scene.replay.details["replay"]).state
+        == TransactionState.CANCELLED
+    )
+
+
+def test_search_sort_and_csv_of_the_invoice_candidates(scene):
+    client = signed_in(scene.users["viewer"])
+    by_amount = [r.obj.number for r in client.get("/approvals/?sort=amount").context["table"].rows]
+    assert by_amount == ["INV-3002", "INV-3001"]
+    assert [r.obj.number for r in client.get("/approvals/?q=3002").context["table"].rows] == [
+        "INV-3002"
+    ]
+    response = client.get("/approvals/?kind=invoices&export=csv")
+    rows = list(
+        csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")))
+    )
+    assert [(r["Invoice"], r["Total"], r["Currency"], r["Prepared by"]) for r in rows] == [
+        ("INV-3001", "8925.00", "USD", "approver"),
+        ("INV-3002", "3800.00", "USD", ""),
+    ]
+    held = client.get("/approvals/?kind=amendments&export=csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(held.streaming_content).decode("utf-8-sig"))))
+    assert [(r["Business key"], r["Money at stake"]) for r in rows] == [("K-5001", "800.00")]
+
+
+def test_an_empty_inbox_says_what_happens_next(user_with_role):
+    from controltower.demo import demo_load
+
+    demo_load()
+    text = signed_in(user_with_role("approver")).get("/approvals/").text
+    assert "No invoice candidates wait for approval." in text
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_inbox_runs_a_bounded_number_of_queries(kind, scene, django_assert_max_num_queries):
+    client = signed_in(scene.users["approver"])
+    client.get(f"/approvals/?kind={kind}")
+    with django_assert_max_num_queries(20):
+        assert client.get(f"/approvals/?kind={kind}").status_code == 200
