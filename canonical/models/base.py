@@ -6,11 +6,12 @@ from django.db import models
 class CanonicalRecord(models.Model):
     """What every canonical record carries: a version and the system it came from.
 
-    The version is the one the source system sent; an update carrying a lower or
-    equal version is not applied (see ``canonical.services``).
+    The version is the one the source system sent (a counter or, for some vendors, a time
+    in epoch milliseconds, hence 64 bits); an update carrying a lower or equal version is
+    not applied (see ``canonical.services``).
     """
 
-    version = models.PositiveIntegerField(
+    version = models.PositiveBigIntegerField(
         default=1, help_text="Grows on every change; an update older than this one is stale."
     )
     source_system = models.CharField(

@@ -135,7 +135,7 @@ class ContractVersion(models.Model):
     """
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="versions")
-    version = models.PositiveIntegerField()
+    version = models.PositiveBigIntegerField()
     terms = models.JSONField(help_text="Snapshot of the contract's terms at this version.")
     effective_date = models.DateField(help_text="The day these terms take effect.")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -127,6 +127,8 @@ class BusinessException(models.Model):
             models.Index(fields=["status", "-money_at_risk"], name="bex_status_money"),
             models.Index(fields=["team", "status", "-money_at_risk"], name="bex_team_status_money"),
             models.Index(fields=["assignee", "status"], name="bex_assignee_status"),
+            # The unfiltered queue ("every status") sorts by money at risk.
+            models.Index(fields=["-money_at_risk", "-id"], name="bex_money"),
         ]
 
     def __str__(self) -> str:

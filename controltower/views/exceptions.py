@@ -78,6 +78,8 @@ LABELS = {
     "legal_entity": "Legal entity code",
     "money_min": "Money at risk at least",
     "sla_due_before": "SLA due before",
+    "created_after": "Raised at or after",
+    "created_before": "Raised before",
 }
 FILTERS = tuple(LABELS)
 
