@@ -41,10 +41,12 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Every test on the embedded default (SQLite, file-system broker, a real worker), then again
+# Every test on the embedded default (SQLite, file-system broker, a real worker), and again
 # on PostgreSQL and Redis whenever they answer. CT_REQUIRE_SERVICES=1 turns "not answering"
-# into a failure instead of a skip.
-test: install lint test-embedded test-services
+# into a failure instead of a skip. The two passes share nothing (database, broker, files),
+# so they run side by side; each one's output is printed whole when it ends.
+test: install lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-embedded test-services
 
 test-embedded:
 	CT_DEMO=1 $(BIN)/pytest
@@ -52,7 +54,8 @@ test-embedded:
 test-services:
 	@if $(BIN)/python -m tests.support.services "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"; then \
 		echo "== PostgreSQL and Redis answer: running the suite against them =="; \
-		CT_DEMO=1 DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" $(BIN)/pytest; \
+		CT_DEMO=1 DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" \
+			CT_BROKER_DIR=var/test-broker-services CT_SQLITE_TEST_PATH=var/test-services.sqlite3 $(BIN)/pytest; \
 	elif [ "$$CT_REQUIRE_SERVICES" = "1" ]; then \
 		echo "CT_REQUIRE_SERVICES=1 but PostgreSQL or Redis does not answer"; exit 1; \
 	else \
