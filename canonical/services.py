@@ -467,7 +467,11 @@ def rate_for(*, project: Project, role: str, assignment: Assignment | None = Non
         + (f": rate card {card} has no {role} line." if card else "."),
         code="missing_rate_card",
         details={"project": project.code, "role": role, "rate_card": card},
-        waiting_on=f"rate_card:{_key(card)}:{_key(role)}" if card else f"project:{project.code}",
+        waiting_on=f"rate_card:{_key(card)}:{_key(role)}"
+        if card
+        else f"contract_rates:{contract.number}"
+        if contract is not None
+        else f"project_rates:{project.code}",
     )
 
 
@@ -542,7 +546,7 @@ def time_entry_approve(
             message=f"Project {project.code} is {project.status}; time on {work_date} cannot be billed.",
             code="project_not_active",
             details={"project": project.code, "status": project.status, "entry": number},
-            waiting_on=f"project:{project.code}",
+            waiting_on=f"project_active:{project.code}",
             **at_risk,
         )
     if assignment is None:
@@ -558,9 +562,9 @@ def time_entry_approve(
         )
     if billable and (project.billing_hold or project.customer.billing_hold):
         holder = (
-            f"project:{project.code}"
+            f"project_hold:{project.code}"
             if project.billing_hold
-            else f"customer:{project.customer.number}"
+            else f"customer_hold:{project.customer.number}"
         )
         raise RuleViolation(
             message=f"Billing is on hold for {holder.split(':', 1)[1]}.",
@@ -725,14 +729,22 @@ def milestone_reach(
         return None
     project = milestone.project or contract.projects.first()
     at_risk = {"money_at_risk": milestone.amount, "currency": contract.currency}
-    if project is None or project.billing_hold or contract.customer.billing_hold:
+    if project is None:
+        raise RuleViolation(
+            message=f"Contract {contract.number} has no project yet; milestone {milestone.code} waits.",
+            code="billing_hold",
+            details={"contract": contract.number, "milestone": milestone.code},
+            waiting_on=f"contract_project:{contract.number}",
+            **at_risk,
+        )
+    if project.billing_hold or contract.customer.billing_hold:
         raise RuleViolation(
             message=f"Billing is on hold for contract {contract.number}; milestone {milestone.code} waits.",
             code="billing_hold",
             details={"contract": contract.number, "milestone": milestone.code},
-            waiting_on=f"project:{project.code}"
-            if project
-            else f"contract_signed:{contract.number}",
+            waiting_on=f"project_hold:{project.code}"
+            if project.billing_hold
+            else f"customer_hold:{contract.customer.number}",
             **at_risk,
         )
     invoice = _open_candidate(

@@ -450,6 +450,15 @@ def _admin_add(model_name: str, **initial: Any) -> str:
     return reverse_or_empty(f"admin:canonical_{model_name}_add", query=initial or None)
 
 
+PROJECT_FIXES = {
+    "project": "Open {key}",
+    "erp_project": "Re-push project {key} to the ERP",
+    "project_active": "Open {key} (its status is not active)",
+    "project_hold": "Lift the billing hold on {key}",
+    "project_rates": "Open {key} (no rate for the role)",
+}
+
+
 def exception_fix_link(exc: BusinessException) -> FixLink | None:
     """Where to fix what ``exc`` waits on, derived from ``waiting_on`` (``kind:key[:more]``).
 
@@ -509,12 +518,23 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
                 "Resources normally arrive from the HRIS; add one by hand only if it is late.",
             )
         return FixLink(f"Activate resource {key}", record_url(resource))
-    if kind in ("project", "erp_project") and key:
+    if kind == "customer_hold" and key:
+        customer = Customer.objects.filter(number=key).first()
+        if customer is not None:
+            return FixLink(f"Lift the billing hold on customer {key}", record_url(customer))
+    if kind in PROJECT_FIXES and key:
         project = Project.objects.filter(code=key).first()
         if project is None:
             return FixLink(f"Add project {key}", _admin_add("project", code=key))
-        label = f"Re-push project {key} to the ERP" if kind == "erp_project" else f"Open {key}"
-        return FixLink(label, record_url(project))
+        return FixLink(PROJECT_FIXES[kind].format(key=key), record_url(project))
+    if kind == "contract_project" and key:
+        contract = Contract.objects.filter(number=key).first()
+        if contract is not None:
+            return FixLink(
+                f"Open contract {key}",
+                record_url(contract),
+                "Its project is created by contract-to-project; check that flow's queue.",
+            )
     if kind.startswith("contract_") and key:
         contract = Contract.objects.filter(number=key).first()
         if contract is None:

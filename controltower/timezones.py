@@ -12,6 +12,7 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Callable
 from functools import lru_cache
+from urllib.parse import unquote
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -31,7 +32,8 @@ class UserTimeZoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        zone = _zone(request.COOKIES.get(COOKIE, "")[:64])
+        # The browser writes the cookie with encodeURIComponent: "Europe%2FParis".
+        zone = _zone(unquote(request.COOKIES.get(COOKIE, "")[:96]))
         if zone is None:
             timezone.deactivate()
         else:

@@ -103,7 +103,8 @@ def _sla_html(exc: BusinessException) -> Any:
     if exc.sla_due_at is None:
         return format_html('<span class="muted">{}</span>', "none")
     due = format_html(
-        '<time datetime="{}" title="{}">{}</time>',
+        '<time datetime="{}" data-relative="{}" title="{}">{}</time>',
+        exc.sla_due_at.isoformat(),
         exc.sla_due_at.isoformat(),
         timezone.localtime(exc.sla_due_at).strftime("%d %b %Y %H:%M %Z"),
         relative(exc.sla_due_at),
@@ -120,10 +121,11 @@ def _sla_html(exc: BusinessException) -> Any:
 
 def _age_html(exc: BusinessException) -> Any:
     return format_html(
-        '<time datetime="{}" title="Raised {}">{}</time>',
+        '<time datetime="{}" data-relative="{}" title="Raised {}">{}</time>',
+        exc.created_at.isoformat(),
         exc.created_at.isoformat(),
         timezone.localtime(exc.created_at).strftime("%d %b %Y %H:%M %Z"),
-        relative(exc.created_at).removesuffix(" ago"),
+        relative(exc.created_at),
     )
 
 
@@ -208,7 +210,7 @@ COLUMNS = (
     ),
     Column("currency", "Currency", lambda e: e.currency, table=False),
     Column("sla_due", "SLA due", lambda e: e.sla_due_at, "sla_due_at", html=_sla_html),
-    Column("age", "Age", lambda e: e.created_at, "created_at", html=_age_html),
+    Column("age", "Raised", lambda e: e.created_at, "created_at", html=_age_html),
     Column("occurrences", "Occurrences", lambda e: e.occurrences, table=False),
     # "Seen" in the table: how many times the cause stopped work (the CSV says Occurrences).
     Column("seen", "Seen", lambda e: e.occurrences, "occurrences", numeric=True, csv=False),

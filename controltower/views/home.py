@@ -226,7 +226,7 @@ def _operations_tiles(
         Tile(
             "money_at_risk",
             "Money at risk",
-            money(exceptions["money_at_risk"], "lines") or "None",
+            money(exceptions["money_at_risk"], "lines") or "Nothing",
             "on the open exceptions, largest first",
             "exceptions:list",
             {**open_exceptions, "sort": "-money"},

@@ -38,8 +38,8 @@ def amendment_propagate(tx: Transaction) -> str:
             return result.outcome
         outcome = outcome_for_retry(tx=tx, record=contract, outcome=result.outcome)
         if result.outcome == Outcome.APPLIED:
-            # A new cap or new milestones may unblock what waited on the old terms.
-            for wait in ("contract_cap", "contract_terms"):
+            # A new cap, rates or milestones may unblock what waited on the old terms.
+            for wait in ("contract_cap", "contract_rates", "contract_terms"):
                 exceptions_clear(
                     waiting_on=waiting_key(wait, contract.number),
                     resolution=f"Contract {contract.number} was amended (v{contract.version}).",

@@ -63,10 +63,11 @@ def customer_sync(tx: Transaction) -> str:
         source_system=tx.source_system.slug,
     )
     if result.outcome == Outcome.APPLIED:
-        exceptions_clear(
-            waiting_on=waiting_key("customer", result.record.number),
-            resolution=f"Customer {result.record.number} arrived from {tx.source_system.slug}.",
-        )
+        for kind in ("customer", "customer_hold"):
+            exceptions_clear(
+                waiting_on=waiting_key(kind, result.record.number),
+                resolution=f"Customer {result.record.number} arrived from {tx.source_system.slug}.",
+            )
     sync_state_from_sender(
         tx=tx,
         record=result.record,
@@ -155,10 +156,11 @@ def project_sync(tx: Transaction) -> str:
             "end_date": date.fromisoformat(data["end_date"]) if data.get("end_date") else None,
         },
     )
-    exceptions_clear(
-        waiting_on=waiting_key("project", project.code),
-        resolution=f"Project {project.code} changed in {tx.source_system.slug}.",
-    )
+    for kind in ("project", "project_active", "project_hold", "project_rates"):
+        exceptions_clear(
+            waiting_on=waiting_key(kind, project.code),
+            resolution=f"Project {project.code} changed in {tx.source_system.slug}.",
+        )
     sync_state_from_sender(
         tx=tx,
         record=project,

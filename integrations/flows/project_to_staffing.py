@@ -48,12 +48,18 @@ def project_to_staffing(tx: Transaction) -> str:
         outcome = outcome_for_retry(tx=tx, record=assignment, outcome=result.outcome)
         link_to_contract(tx, assignment.project)
         if result.outcome == Outcome.APPLIED:
+            resolution = f"Assignment {assignment.number} arrived from {tx.source_system.slug}."
             exceptions_clear(
                 waiting_on=waiting_key(
                     "assignment", assignment.project.code, assignment.resource.employee_number
                 ),
-                resolution=f"Assignment {assignment.number} arrived from {tx.source_system.slug}.",
+                resolution=resolution,
             )
+            if assignment.bill_rate is not None:
+                exceptions_clear(
+                    waiting_on=waiting_key("project_rates", assignment.project.code),
+                    resolution=resolution,
+                )
         sync_state_from_sender(
             tx=tx,
             record=assignment,

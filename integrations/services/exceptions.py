@@ -209,9 +209,15 @@ def blocked_cancel(*, exception: BusinessException, reason: str) -> list[Transac
 
 
 def _present(kind: str, parts: list[str]) -> bool:
-    """Whether the record a ``waiting_on`` key names is there now."""
+    """Whether what a ``waiting_on`` key waits for holds now: the record is there, or is
+    in the state the rule needs (``project_active``, ``project_hold``, ``customer_hold``).
+
+    A kind with no check here (``project_rates``) is cleared only by the event that can
+    change it; a check that merely found the record would re-run work that blocks again.
+    """
     from django.db.models import Q
 
+    from canonical.choices import ProjectStatus
     from canonical.models import (
         Assignment,
         Contract,
@@ -236,6 +242,14 @@ def _present(kind: str, parts: list[str]) -> bool:
             ).exists()
         ),
         "project": lambda: Project.objects.filter(code=parts[0]).exists(),
+        "project_active": lambda: Project.objects.filter(
+            code=parts[0], status=ProjectStatus.ACTIVE
+        ).exists(),
+        "project_hold": lambda: Project.objects.filter(code=parts[0], billing_hold=False).exists(),
+        "customer_hold": lambda: Customer.objects.filter(
+            number=parts[0], billing_hold=False
+        ).exists(),
+        "contract_project": lambda: Project.objects.filter(contract__number=parts[0]).exists(),
         "contract_signed": lambda: Contract.objects.filter(number=parts[0]).exists(),
         "erp_project": lambda: SyncState.objects.filter(
             content_type__model="project",

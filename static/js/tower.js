@@ -58,7 +58,8 @@
       if (!isNaN(date)) el.textContent = relative(date);
     });
     if (rewrite) {
-      scope.querySelectorAll("time[datetime]").forEach(function (el) {
+      // Only absolute times: a <time> that shows a relative text carries data-relative.
+      scope.querySelectorAll("time[datetime]:not([data-relative])").forEach(function (el) {
         var date = new Date(el.getAttribute("datetime"));
         if (!isNaN(date) && el.getAttribute("datetime").indexOf("T") > 0) {
           el.textContent = absolute.format(date).replace(",", "");

@@ -337,7 +337,7 @@ def test_the_week_counts_calendar_days_in_the_readers_time_zone(client, user_wit
     assert week["flows"][C2P]["succeeded"] == 4
     assert week["totals"]["success_rate"] == 1.0
 
-    client.cookies["tz"] = "America/New_York"
+    client.cookies["tz"] = "America%2FNew_York"  # as the page's script writes it
     html = signed_in(client, user_with_role).get("/?range=7d").content.decode()
     data = re.search(r'<script id="throughput-data" type="application/json">(.*?)</script>', html)
     assert '"Sun 01 Nov"' in data[1] and '"Mon 02 Nov (today)"' in data[1]

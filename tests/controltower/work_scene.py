@@ -227,7 +227,7 @@ def work_scene() -> Scene:
         flow=FlowKind.TIME_TO_BILLING,
         message="Billing is on hold for P-1042.",
         details={"project": "P-1042"},
-        waiting_on="project:P-1042",
+        waiting_on="project_hold:P-1042",
         business_key="TE-7002",
         customer=acme,
         legal_entity=us,

@@ -170,7 +170,7 @@ def test_a_correlation_id_and_a_time_range_in_the_readers_zone_filter_too(traffi
     Transaction.objects.filter(pk=traffic["ok"].pk).update(
         received_at=timezone.now() - dt.timedelta(days=3)
     )
-    client.cookies["tz"] = "America/New_York"
+    client.cookies["tz"] = "America%2FNew_York"  # as the page's script writes it
     since = timezone.localtime(
         timezone.now() - dt.timedelta(days=1), timezone.get_fixed_timezone(-300)
     )

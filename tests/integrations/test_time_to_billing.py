@@ -164,6 +164,34 @@ def test_time_that_breaks_a_billing_rule_is_blocked_with_its_own_exception_and_m
     assert closed.exception.exception_type == "project_not_active"
 
 
+def test_the_sweep_leaves_a_hold_or_a_closed_project_alone_until_it_is_lifted(staffed):
+    """The recheck re-runs work only when what it waits for holds, never in a loop."""
+    from canonical.models import Project
+    from integrations.services.exceptions import exceptions_recheck
+
+    run(
+        event("project.upserted", {"code": "P-K-6001", "status": "closed"}, version=2), system="psa"
+    )
+    [closed] = run(time_entry("T-14"), system="psa")
+    assert closed.exception.waiting_on == "project_active:P-K-6001"
+    Customer.objects.filter(number="C-1004").update(billing_hold=True)
+    run(contract_event("K-6004", customer="C-1004"), system="clm")
+    run(assignment("A-5", "E-0002", project="P-K-6004"), system="psa")
+    [held] = run(time_entry("T-15", project="P-K-6004"), system="psa")
+    assert held.exception.waiting_on == "customer_hold:C-1004"
+
+    assert exceptions_recheck() == 0
+    assert exceptions_recheck() == 0
+    Project.objects.filter(code="P-K-6001").update(status="active")
+    Customer.objects.filter(number="C-1004").update(billing_hold=False)
+    assert exceptions_recheck() == 2
+    transactions_process(ids=[closed.pk, held.pk])
+    assert set(
+        Transaction.objects.filter(pk__in=[closed.pk, held.pk]).values_list("state", flat=True)
+    ) == {TransactionState.SUCCEEDED}
+    assert exceptions_recheck() == 0
+
+
 def test_time_past_the_contract_cap_is_blocked_with_the_overrun_at_risk(staffed):
     run(contract_event("K-6003", project_code="P-CAP") | {}, system="clm")
     from canonical.models import Contract

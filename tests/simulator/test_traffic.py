@@ -117,6 +117,7 @@ def test_generate_traffic_sends_events_the_tower_accepts_and_duplicates_answer_2
         seed=5,
         start=START,
         tower_url=live_server.url,
+        phase_pause=0,
         stdout=out,
     )
     summary = json.loads(out.getvalue().strip().splitlines()[-1])

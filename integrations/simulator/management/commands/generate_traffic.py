@@ -78,6 +78,14 @@ class Command(BaseCommand):
             default=None,
             help="The tower (CT_TOWER_URL, else http://127.0.0.1:8000).",
         )
+        parser.add_argument(
+            "--phase-pause",
+            type=float,
+            default=1.0,
+            help="Seconds between phases (1), so that the tower has applied one before the next "
+            "arrives: a project is closed before time on it comes in, as it would be in the PSA. "
+            "Raise it with the volume.",
+        )
         parser.add_argument("--seed", type=int, default=None, help="Random seed (a new one).")
         parser.add_argument("--batch", type=int, default=100, help="Events per request (100).")
         parser.add_argument(
@@ -118,7 +126,9 @@ class Command(BaseCommand):
             _wait_for(tower_url, seconds=options["wait"])
         if not options["dry_run"]:
             with httpx.Client(timeout=TOWER_TIMEOUT) as client:
-                for request in requests:
+                for previous, request in zip([None, *requests], requests, strict=False):
+                    if previous is not None and previous.phase != request.phase:
+                        time.sleep(max(options["phase_pause"], 0))
                     try:
                         answer = events_send(
                             system_slug=request.system,
