@@ -125,7 +125,9 @@ def overview_context(*, chosen: str, now: datetime | None = None) -> dict[str, A
         "open_statuses": open_statuses,
         "failed_states": FAILED_STATES,
         "waiting_states": ["received", "processing"],
-        "operations_tiles": _operations_tiles(figures, totals, since, open_statuses),
+        "operations_tiles": _operations_tiles(
+            figures, totals, since, open_statuses, RANGES[chosen].lower()
+        ),
         "contract_to_cash_tiles": _contract_to_cash_tiles(figures),
         "throughput_chart": (chart := _throughput_chart(labels, series, names, unit)),
         "throughput_rows": [
@@ -152,10 +154,17 @@ def overview_context(*, chosen: str, now: datetime | None = None) -> dict[str, A
 
 
 def _operations_tiles(
-    figures: dict[str, Any], totals: dict[str, Any], since: datetime, open_statuses: list[str]
+    figures: dict[str, Any],
+    totals: dict[str, Any],
+    since: datetime,
+    open_statuses: list[str],
+    range_label: str,
 ) -> list[Tile]:
     queues, sla, exceptions = figures["queues"], figures["sla"], figures["exceptions"]
     waiting = queues["received"] + queues["processing"]
+    # What still stands failed, not every stop in the window: most blocked work re-runs
+    # by itself once its missing data arrives.
+    failed_now = queues["dead"] + queues["blocked"]
     window = {"received_after": since.isoformat()}
     open_exceptions = {"status": open_statuses, "snoozed": ""}  # snoozed ones count too
     return [
@@ -172,11 +181,12 @@ def _operations_tiles(
         Tile(
             "failed",
             "Failed",
-            thousands(totals["failed"]),
-            "dead letter or blocked on a business rule",
+            thousands(failed_now),
+            f"dead letters and blocked, now; {thousands(totals['failed'])} "
+            f"stop{'' if totals['failed'] == 1 else 's'} in the {range_label}, re-run ones included",
             "transactions:list",
-            {"state": FAILED_STATES, **window},
-            "Needs a look" if totals["failed"] else "",
+            {"state": FAILED_STATES},
+            "Needs a look" if failed_now else "",
         ),
         Tile(
             "retry_queue",
