@@ -343,6 +343,8 @@ else:
 # Live pages: how often they poll without Redis, and at most how often the engine tells them.
 CT_LIVE_POLL_SECONDS = float(os.environ.get("CT_LIVE_POLL_SECONDS", "5"))
 CT_LIVE_THROTTLE_SECONDS = float(os.environ.get("CT_LIVE_THROTTLE_SECONDS", "1"))
+# A live list re-renders a whole page, so it fetches at most this often.
+CT_LIVE_LIST_SECONDS = float(os.environ.get("CT_LIVE_LIST_SECONDS", "10"))
 
 # --- Logging ------------------------------------------------------------------
 LOGGING = {

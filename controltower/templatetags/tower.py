@@ -174,3 +174,44 @@ def duration(seconds: float | None) -> str:
 def ms_duration(milliseconds: float | None) -> str:
     """Milliseconds shown as ``duration`` does: "400 ms", "3 min 5 s"."""
     return "" if milliseconds is None else duration(milliseconds / 1000)
+
+
+@register.simple_tag(takes_context=True)
+def live_list(context: template.Context, table: Any) -> SafeString:
+    """The attributes that make a list's results live (``static/js/live.js``).
+
+    The page fetches itself again when the engine reports work (or on a timer in the
+    embedded mode), no more than once every ``CT_LIVE_LIST_SECONDS``, and swaps the
+    element only when the rows' fingerprint changed and the reader holds nothing in it
+    (a ticked row, a typed note); otherwise it says that the list changed.
+    """
+    from controltower.live import live_settings
+
+    request = context.get("request")
+    live = live_settings()
+    return format_html(
+        ' id="list-live" data-live-page data-live-url="{}" data-live-version="{}"'
+        ' data-live-mode="{}" data-live-poll="{}" data-live-socket="{}" data-live-min-gap="{}"',
+        request.get_full_path() if request is not None else "",
+        getattr(table, "version", ""),
+        live["mode"],
+        live["poll_seconds"],
+        live["socket_path"],
+        settings.CT_LIVE_LIST_SECONDS,
+    )
+
+
+@register.simple_tag
+def live_list_status() -> SafeString:
+    """Where a live list says how it keeps up (and that it changed, when it holds back)."""
+    from controltower.live import live_settings
+
+    live = live_settings()
+    text = (
+        "Live: updates as events arrive"
+        if live["mode"] == "socket"
+        else f"Updates every {max(float(live['poll_seconds']), settings.CT_LIVE_LIST_SECONDS):g} s"
+    )
+    return format_html(
+        '<p class="live-status" data-live-status="list-live" aria-live="polite">{}</p>', text
+    )

@@ -20,6 +20,8 @@ from django.http import HttpRequest, QueryDict, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from controltower.live import live_version
+
 PER_PAGE = 25
 PER_PAGE_CHOICES = (25, 50, 100)
 
@@ -87,6 +89,20 @@ class Listing:
 
     def page_url(self, number: int) -> str:
         return _url(self.params, page=number)
+
+    @property
+    def version(self) -> str:
+        """A fingerprint of what the page shows: its total and each row's identity and
+        last change. A live list (static/js/live.js) swaps itself only when it differs."""
+        marks = [str(self.total)]
+        for row in self.rows:
+            changed = getattr(row.obj, "updated_at", None)
+            marks.append(
+                f"{getattr(row.obj, 'pk', '')}@{changed.isoformat() if changed else ''}"
+                if changed is not None
+                else "|".join(str(cell.content) for cell in row.cells)
+            )
+        return live_version("\n".join(marks))
 
     @property
     def previous_url(self) -> str:

@@ -12,6 +12,11 @@
  *    fetch). While the socket is down the page polls, and it reconnects with backoff.
  *  - "poll": without a shared channel layer (the embedded mode), every
  *    data-live-poll seconds while the page is visible.
+ *
+ * A live list (data-live-page) fetches its own page again, whole, at most once every
+ * data-live-min-gap seconds, and takes the element with its id from it. It swaps only
+ * when the fresh data-live-version differs, and never under the reader's hands: while
+ * a row is ticked, a field typed into or focused, it only says that the list changed.
  */
 (function () {
   "use strict";
@@ -33,6 +38,36 @@
     this.stopped = false;
     this.backoff = 1000;
     this.connected = false;
+    this.wholePage = element.hasAttribute("data-live-page");
+    this.minGapMs = parseFloat(element.getAttribute("data-live-min-gap") || "0") * 1000;
+    this.lastFetch = 0;
+    this.deferred = null;
+  }
+
+  // Whether the reader holds something in the element that a swap would throw away.
+  function held(element) {
+    var fields = element.querySelectorAll("input, textarea, select");
+    for (var i = 0; i < fields.length; i++) {
+      var field = fields[i];
+      if (field === document.activeElement) return true;
+      if (field.type === "checkbox" || field.type === "radio") {
+        if (field.checked !== field.defaultChecked) return true;
+      } else if (field.tagName === "SELECT" && field.multiple) {
+        for (var j = 0; j < field.options.length; j++) {
+          if (field.options[j].selected !== field.options[j].defaultSelected) return true;
+        }
+      } else if (field.tagName === "SELECT") {
+        // A single select with no option marked selected shows its first one.
+        var initial = 0;
+        for (var k = 0; k < field.options.length; k++) {
+          if (field.options[k].defaultSelected) initial = k;
+        }
+        if (field.selectedIndex !== initial) return true;
+      } else if (field.type !== "hidden" && field.value !== field.defaultValue) {
+        return true;
+      }
+    }
+    return false;
   }
 
   Live.prototype.element = function () {
@@ -63,11 +98,29 @@
       this.again = true;
       return;
     }
+    if (this.wholePage) {
+      var wait = this.lastFetch + this.minGapMs - Date.now();
+      if (wait > 0) {
+        if (!this.deferred) {
+          this.deferred = setTimeout(function () {
+            self.deferred = null;
+            self.refresh();
+          }, wait);
+        }
+        return;
+      }
+      this.lastFetch = Date.now();
+    }
     this.inFlight = true;
     var url = current.getAttribute("data-live-url");
     var version = current.getAttribute("data-live-version") || "";
-    url += (url.indexOf("?") < 0 ? "?" : "&") + "v=" + encodeURIComponent(version);
-    fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin", cache: "no-store" })
+    var headers = { "HX-Request": "true" };
+    if (this.wholePage) {
+      headers = {};
+    } else {
+      url += (url.indexOf("?") < 0 ? "?" : "&") + "v=" + encodeURIComponent(version);
+    }
+    fetch(url, { headers: headers, credentials: "same-origin", cache: "no-store" })
       .then(function (response) {
         if (response.status === 204) return null;
         if (!response.ok || response.redirected) throw new Error("signed-out-or-failed:" + response.status);
@@ -75,7 +128,7 @@
       })
       .then(function (html) {
         if (html !== null) self.swap(html);
-        self.say(self.steady() + " · checked " + self.clock());
+        if (!self.stopped) self.say(self.steady() + " · checked " + self.clock());
       })
       .catch(function (error) {
         if (String(error.message).indexOf("signed-out-or-failed:200") === 0) {
@@ -99,6 +152,13 @@
     holder.innerHTML = html.trim();
     var fresh = holder.content.getElementById(this.id);
     if (!current || !fresh) return;
+    if (this.wholePage) {
+      if (fresh.getAttribute("data-live-version") === current.getAttribute("data-live-version")) return;
+      if (held(current)) {
+        this.stop("The list changed: reload the page to see it (your selection is kept until then).");
+        return;
+      }
+    }
     // What the reader holds stays held: the focused link, the opened details.
     var active = document.activeElement && current.contains(document.activeElement) ? document.activeElement : null;
     var activeId = active ? active.id : "";
@@ -136,6 +196,7 @@
     clearTimeout(this.timer);
     clearTimeout(this.followUp);
     if (this.socket) this.socket.close();
+    if (this.status) this.status.classList.add("stopped");
     this.say(text);
   };
 

@@ -246,7 +246,6 @@ def test_each_number_links_to_the_list_behind_it(client, user_with_role, seeded)
     shown = tiles(html)
     transactions = reverse("transactions:list")
     exceptions = reverse("exceptions:list")
-    day_start = (HOUR - timedelta(hours=23)).isoformat()
 
     assert link(shown["failed"]["href"]) == (transactions, {"state": ["dead", "blocked"]})
     assert link(shown["dead"]["href"]) == (transactions, {"state": ["dead"]})
