@@ -830,37 +830,46 @@ def reconciliation_runs() -> QuerySet[Transaction]:
     ).select_related("flow")
 
 
-def _run_drifts(run: Transaction) -> QuerySet[BusinessException]:
-    """The drift exceptions ``run`` raised: a drift found again by a later run joins the open one."""
-    found = BusinessException.objects.filter(
-        exception_type=RECONCILIATION_DRIFT,
-        business_key=run.business_key,
-        created_at__gte=run.received_at,
+def _drift_candidates(runs: list[Transaction]) -> QuerySet[BusinessException]:
+    """Drift exceptions that may belong to ``runs``: raised before the last of them ended
+    and not resolved before the first of them began."""
+    first = min(run.received_at for run in runs)
+    ends = [run.finished_at for run in runs]
+    found = BusinessException.objects.filter(exception_type=RECONCILIATION_DRIFT).filter(
+        Q(resolved_at__isnull=True) | Q(resolved_at__gte=first)
     )
-    if run.finished_at is not None:
-        found = found.filter(created_at__lte=run.finished_at + timedelta(seconds=5))
+    if all(ends):
+        found = found.filter(created_at__lte=max(ends) + timedelta(seconds=5))
     return found
+
+
+def _found_by(exc: BusinessException, run: Transaction) -> bool:
+    """Whether ``run`` found the drift ``exc``: every run that finds it again is listed in
+    its ``seen_by``; older drifts name only the run that raised them."""
+    seen_by = (exc.details or {}).get("seen_by")
+    if seen_by:
+        return run.pk in seen_by
+    if exc.business_key != run.business_key or exc.created_at < run.received_at:
+        return False
+    return run.finished_at is None or exc.created_at <= run.finished_at + timedelta(seconds=5)
+
+
+def _run_drifts(run: Transaction) -> QuerySet[BusinessException]:
+    """The drift exceptions ``run`` found, those raised before it and found again included."""
+    ids = [exc.pk for exc in _drift_candidates([run]) if _found_by(exc, run)]
+    return BusinessException.objects.filter(pk__in=ids)
 
 
 def reconciliation_drift_totals(runs: list[Transaction]) -> None:
     """Sets ``drift_count`` and ``drift_amounts`` on each run of a page, in one query."""
-    keys = {run.business_key for run in runs}
-    rows = list(
-        BusinessException.objects.filter(
-            exception_type=RECONCILIATION_DRIFT, business_key__in=keys
-        ).values_list("business_key", "created_at", "currency", "money_at_risk")
-    )
+    drifts = list(_drift_candidates(runs)) if runs else []
     for run in runs:
-        late = run.finished_at + timedelta(seconds=5) if run.finished_at else None
         amounts: dict[str, Decimal] = defaultdict(Decimal)
         count = 0
-        for key, created_at, currency, money in rows:
-            if key != run.business_key or created_at < run.received_at:
-                continue
-            if late is not None and created_at > late:
-                continue
-            count += 1
-            amounts[currency] += money
+        for exc in drifts:
+            if _found_by(exc, run):
+                count += 1
+                amounts[exc.currency] += exc.money_at_risk
         run.drift_count = count
         run.drift_amounts = _money(dict(amounts))
 

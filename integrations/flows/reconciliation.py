@@ -3,8 +3,9 @@
 Every posted invoice must be in the ERP once, with the same total and the same hours as
 the time the tower approved for that project and month; an ERP invoice on a
 project that the tower never posted (a duplicate, or one keyed by hand) is drift too.
-Each drift is a ``reconciliation_drift`` exception with the amount at stake; the run
-itself succeeds.
+Each drift is a ``reconciliation_drift`` exception with the amount at stake, restated by
+every run that finds it again and resolved by the first run that no longer does; the
+run itself succeeds.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from django.db.models import Sum
 
 from canonical.choices import InvoiceStatus
 from canonical.models import Invoice
+from controltower.choices import ExceptionType
+from controltower.models import BusinessException
 from integrations.choices import Outcome, SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
 from integrations.flows import handles
 from integrations.selectors import sync_state_for, target_system
-from integrations.services.exceptions import exception_raise
+from integrations.services.exceptions import exception_raise, exceptions_resolve_by_fix
 
 CENT = Decimal("0.01")
 
@@ -125,7 +128,9 @@ def reconciliation_run(tx: Transaction) -> str:
                 )
             )
     with transaction.atomic():
-        for key, message, amount, currency, details in drifts:
+        # A drift found again is the same exception, restated with today's amount; one
+        # no longer found was fixed (in the ERP or by a re-post) and resolves by itself.
+        found = {
             exception_raise(
                 tx=tx,
                 failure=IntegrationError.business(
@@ -137,5 +142,15 @@ def reconciliation_run(tx: Transaction) -> str:
                     waiting_on="",
                 ),
                 cause=key,
-            )
+                business_key=key,
+                restate=True,
+            ).pk
+            for key, message, amount, currency, details in drifts
+        }
+        exceptions_resolve_by_fix(
+            BusinessException.objects.filter(
+                exception_type=ExceptionType.RECONCILIATION_DRIFT
+            ).exclude(pk__in=found),
+            resolution=f"Reconciliation {tx.business_key or tx.pk} no longer finds this drift.",
+        )
     return Outcome.APPLIED

@@ -27,17 +27,27 @@ def waiting_key(kind: str, *parts: str) -> str:
 
 
 def exception_raise(
-    *, tx: Transaction, failure: IntegrationError, cause: str = ""
+    *,
+    tx: Transaction,
+    failure: IntegrationError,
+    cause: str = "",
+    business_key: str = "",
+    restate: bool = False,
 ) -> BusinessException:
     """The open exception for this failure's cause, created or joined; call inside a transaction.
 
     A new exception is linked to its canonical record, customer and legal entity where
-    they are known, and lands in the owning team's queue at once.
+    they are known, and lands in the owning team's queue at once. Joining adds the
+    failure's money to the exception's, unless ``restate``: a measurement taken again
+    (a reconciliation difference) replaces the money, message and details instead, and
+    ``details["seen_by"]`` lists the transactions that found it (the latest hundred).
+    ``business_key`` names the item when it is not the transaction's own.
     """
     flow = tx.flow.kind if tx.flow_id else ""
     cause = cause or failure.waiting_on or tx.business_key or f"transaction:{tx.pk}"
     fingerprint = f"{failure.code}|{flow}|{cause}"[:300]
     money = failure.money_at_risk or Decimal("0")
+    details = {"code": failure.code, **failure.details}
     existing = (
         BusinessException.objects.select_for_update()
         .filter(fingerprint=fingerprint, status__in=OPEN_STATUSES)
@@ -52,10 +62,10 @@ def exception_raise(
             severity=DEFAULT_SEVERITY.get(failure.code, "medium"),
             flow=flow,
             message=failure.message,
-            details={"code": failure.code, **failure.details},
+            details={**details, "seen_by": [tx.pk]} if restate else details,
             waiting_on=failure.waiting_on,
             fingerprint=fingerprint,
-            business_key=tx.business_key or cause[:100],
+            business_key=business_key or tx.business_key or cause[:100],
             money_at_risk=money,
             currency=failure.currency,
             **context,
@@ -70,8 +80,17 @@ def exception_raise(
                 fingerprint=fingerprint, status__in=OPEN_STATUSES
             )
     existing.occurrences += 1
-    existing.money_at_risk += money
-    existing.save(update_fields=["occurrences", "money_at_risk", "updated_at"])
+    if restate:
+        existing.money_at_risk = money
+        existing.message = failure.message
+        seen_by = [*(existing.details or {}).get("seen_by", []), tx.pk][-100:]
+        existing.details = {**details, "seen_by": seen_by}
+        existing.save(
+            update_fields=["occurrences", "money_at_risk", "message", "details", "updated_at"]
+        )
+    else:
+        existing.money_at_risk += money
+        existing.save(update_fields=["occurrences", "money_at_risk", "updated_at"])
     return existing
 
 
@@ -146,11 +165,20 @@ def exceptions_clear(*, waiting_on: str, resolution: str) -> int:
     Returns how many exceptions were resolved. Call inside the transaction that
     stored the record, so the re-runs are sent only if it commits.
     """
-    resolved = list(
-        BusinessException.objects.select_for_update().filter(
-            waiting_on=waiting_on, status__in=OPEN_STATUSES
-        )
+    return exceptions_resolve_by_fix(
+        BusinessException.objects.filter(waiting_on=waiting_on), resolution=resolution
     )
+
+
+def exceptions_resolve_by_fix(
+    exceptions: models.QuerySet[BusinessException], *, resolution: str
+) -> int:
+    """Resolves the open ones of ``exceptions``, whose cause is gone, and re-runs what they held.
+
+    Recorded in the audit log as resolved by the fix, with no person; call inside a
+    transaction. Returns how many were resolved.
+    """
+    resolved = list(exceptions.select_for_update().filter(status__in=OPEN_STATUSES))
     now = timezone.now()
     for exc in resolved:
         exc.status = ExceptionStatus.RESOLVED

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from decimal import Decimal
 
 import pytest
 from django.test import Client
@@ -163,3 +164,13 @@ def test_a_run_started_on_the_page_reports_the_hours_the_erp_bills_differently(
     assert group["project"] == "P-K-6001" and group["period"].isoformat() == "2026-11-01"
     [drift] = group["rows"]
     assert (drift.what, drift.tower, drift.erp) == ("Hours", "12.00 h", "11.00 h")
+
+    # The next run finds the same drift: one exception, reported under both runs, once.
+    client.post("/reconciliation/runs/", {"reason": "again"})
+    second = Transaction.objects.filter(event_type="reconciliation.run").latest("pk")
+    transactions_process(ids=[second.pk])
+    rows = client.get("/reconciliation/").context["table"].rows
+    assert [(r.obj.pk, r.obj.drift_count) for r in rows] == [(second.pk, 1), (started.pk, 1)]
+    [again] = client.get(f"/reconciliation/runs/{second.pk}/").context["groups"][0]["rows"]
+    assert again.exception.pk == drift.exception.pk
+    assert again.exception.money_at_risk == Decimal("300.00")

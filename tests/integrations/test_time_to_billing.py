@@ -487,8 +487,14 @@ def test_reconciliation_finds_an_invoice_the_erp_holds_twice_and_one_never_poste
         "The ERP holds invoice INV-P-K-6001-202611 2 times.": Decimal("2400.00"),
         next(m for m in drifts if "never posted" in m): Decimal("99"),
     }
-    reconcile()  # the same drift again joins the open exceptions
-    assert BusinessException.objects.filter(exception_type="reconciliation_drift").count() == 2
+    reconcile()  # the same drift again is the same exception, with the same amount
+    again = BusinessException.objects.filter(exception_type="reconciliation_drift")
+    assert {e.message: e.money_at_risk for e in again} == drifts
+    assert {e.business_key for e in again} == {
+        "INV-P-K-6001-202611",
+        next(e.business_key for e in again if e.business_key.startswith("erp:")),
+    }
+    assert {e.occurrences for e in again} == {2}
 
 
 def test_reconciliation_finds_hours_the_erp_bills_differently(
@@ -511,3 +517,11 @@ def test_reconciliation_finds_hours_the_erp_bills_differently(
     drift = BusinessException.objects.get(exception_type="reconciliation_drift")
     assert (drift.details["tower_hours"], drift.details["erp_hours"]) == ("12.00", "11.00")
     assert drift.money_at_risk == Decimal("300.00")
+
+    items[0]["quantity"] = "8"  # put right in the ERP: the next run resolves the drift
+    staffed.patch(f"/services/rest/record/v1/invoice/{erp_id}", json={"item": {"items": items}})
+    transactions_process(ids=[reconciliation_start(actor=None).pk])
+    drift.refresh_from_db()
+    assert drift.status == "resolved" and drift.resolved_by is None
+    assert "no longer finds this drift" in drift.resolution
+    assert drift.money_at_risk == Decimal("300.00")  # what was at stake while it lasted
