@@ -14,9 +14,10 @@ def bulk_operation_run_task(operation_id: int) -> dict[str, int]:
 
 @shared_task(name="controltower.tasks.sla_sweep_task")
 def sla_sweep_task() -> dict[str, int]:
+    from controltower.services.bulk import bulk_operations_resume
     from controltower.services.sla import sla_sweep
 
-    return sla_sweep()
+    return {**sla_sweep(), "bulk_operations_resumed": bulk_operations_resume()}
 
 
 @shared_task(name="controltower.tasks.notifications_deliver_task")

@@ -190,6 +190,9 @@ class BulkOperation(models.Model):
     failed = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True, help_text="Items refused, with why.")
     created_at = models.DateTimeField(auto_now_add=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the worker running it last saved progress."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

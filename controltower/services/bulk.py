@@ -8,6 +8,7 @@ same service as a single action, in its own database transaction: one refusal
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -145,9 +146,15 @@ def _apply(operation: BulkOperation, exception_id: int) -> None:
 
 
 def bulk_operation_run(*, operation_id: int) -> dict[str, int]:
-    """Does a queued operation item by item, saving progress after each chunk."""
+    """Does a queued operation item by item, saving progress after each chunk.
+
+    It starts after the items already counted, so an operation taken back from a
+    worker that died (``bulk_operations_resume``) goes on where its progress stopped;
+    the items of the chunk in hand when it died are done again, and each action is
+    safe to repeat (one already resolved is reported as refused).
+    """
     claimed = BulkOperation.objects.filter(pk=operation_id, status=BulkStatus.QUEUED).update(
-        status=BulkStatus.RUNNING
+        status=BulkStatus.RUNNING, heartbeat_at=timezone.now()
     )
     if not claimed:  # another worker has it, or it is done
         if not BulkOperation.objects.filter(pk=operation_id).exists():
@@ -156,7 +163,7 @@ def bulk_operation_run(*, operation_id: int) -> dict[str, int]:
     operation = BulkOperation.objects.select_related("requested_by").get(pk=operation_id)
     done = failed = 0
     ids = operation.exception_ids
-    for start in range(0, len(ids), CHUNK):
+    for start in range(operation.done + operation.failed, len(ids), CHUNK):
         errors = []
         chunk_done = chunk_failed = 0
         for exception_id in ids[start : start + CHUNK]:
@@ -169,7 +176,9 @@ def bulk_operation_run(*, operation_id: int) -> dict[str, int]:
         done += chunk_done
         failed += chunk_failed
         BulkOperation.objects.filter(pk=operation_id).update(
-            done=F("done") + chunk_done, failed=F("failed") + chunk_failed
+            done=F("done") + chunk_done,
+            failed=F("failed") + chunk_failed,
+            heartbeat_at=timezone.now(),
         )
         if errors:
             operation.refresh_from_db(fields=["errors"])
@@ -178,3 +187,25 @@ def bulk_operation_run(*, operation_id: int) -> dict[str, int]:
         status=BulkStatus.DONE, finished_at=timezone.now()
     )
     return {"done": done, "failed": failed}
+
+
+def bulk_operations_resume(
+    *, stale_after: timedelta = timedelta(minutes=5), lost_after: timedelta = timedelta(minutes=1)
+) -> int:
+    """Sends again what no worker is doing: operations whose worker has not saved progress
+    for ``stale_after`` (it died) and queued ones older than ``lost_after`` (their message
+    was lost). Returns how many were sent; a duplicate message finds nothing to claim."""
+    from controltower.tasks import bulk_operation_run_task
+
+    now = timezone.now()
+    BulkOperation.objects.filter(
+        status=BulkStatus.RUNNING, heartbeat_at__lt=now - stale_after
+    ).update(status=BulkStatus.QUEUED)
+    waiting = list(
+        BulkOperation.objects.filter(
+            status=BulkStatus.QUEUED, created_at__lt=now - lost_after
+        ).values_list("pk", flat=True)
+    )
+    for operation_id in waiting:
+        bulk_operation_run_task.delay(operation_id)
+    return len(waiting)

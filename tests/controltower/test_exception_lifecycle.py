@@ -11,7 +11,11 @@ from canonical.models import Customer, LegalEntity
 from controltower.choices import BulkStatus, ExceptionStatus, ExceptionType
 from controltower.errors import ApplicationError, InvalidStateError
 from controltower.models import AuditEvent, BulkOperation, BusinessException, OwnershipRule, Team
-from controltower.services.bulk import bulk_operation_run, bulk_operation_start
+from controltower.services.bulk import (
+    bulk_operation_run,
+    bulk_operation_start,
+    bulk_operations_resume,
+)
 from controltower.services.exceptions import (
     exception_assign,
     exception_comment,
@@ -238,6 +242,33 @@ def test_a_bulk_assign_records_the_items_it_could_not_take(demo, operator):
     operation.refresh_from_db()
     assert operation.errors[0]["exception"] == exceptions[0].pk
     assert "only open exceptions" in operation.errors[0]["message"]
+
+
+def test_an_operation_whose_worker_died_is_sent_again_and_goes_on_where_it_stopped(demo, operator):
+    exceptions = _many_blocked(120)
+    operation = bulk_operation_start(
+        actor=operator,
+        action="dismiss",
+        ids=[e.pk for e in exceptions],
+        params={"reason": "Sandbox data."},
+    )
+    # A worker took it, saved one chunk of progress and died ten minutes ago.
+    first_chunk = [e.pk for e in exceptions[:50]]
+    BusinessException.objects.filter(pk__in=first_chunk).update(status=ExceptionStatus.DISMISSED)
+    long_ago = timezone.now() - timedelta(minutes=10)
+    BulkOperation.objects.filter(pk=operation.pk).update(
+        status=BulkStatus.RUNNING, done=50, heartbeat_at=long_ago, created_at=long_ago
+    )
+    assert bulk_operations_resume() == 1
+    assert BulkOperation.objects.get(pk=operation.pk).status == BulkStatus.QUEUED
+
+    assert bulk_operation_run(operation_id=operation.pk) == {"done": 70, "failed": 0}
+    operation.refresh_from_db()
+    assert (operation.status, operation.done, operation.progress) == (BulkStatus.DONE, 120, 100)
+    assert BusinessException.objects.filter(status=ExceptionStatus.DISMISSED).count() == 120
+    dismissed_by_the_run = AuditEvent.objects.filter(action="exception.dismiss")
+    assert dismissed_by_the_run.count() == 70  # the first chunk was not done twice
+    assert bulk_operations_resume() == 0  # done: nothing to send
 
 
 def test_a_bulk_request_without_what_it_needs_is_refused_naming_it(demo, operator):
