@@ -12,10 +12,17 @@ from rest_framework.response import Response
 
 from canonical import filtersets, selectors
 from canonical.api import serializers
+from controltower.errors import ApplicationError
 from controltower.permissions import requires
-from integrations.api.serializers import ReasonSerializer, RequiredReasonSerializer
+from integrations.api.serializers import (
+    ReasonSerializer,
+    RequiredReasonSerializer,
+    TransactionSerializer,
+)
+from integrations.models import ConnectedSystem
 from integrations.selectors import contract_lineage
 from integrations.services import billing
+from integrations.services.actions import record_repush
 from integrations.services.sync import resource_link
 
 RECORD_ORDERING = ["id", "version", "updated_at", "created_at"]
@@ -32,6 +39,42 @@ class CanonicalRecordViewSet(viewsets.ReadOnlyModelViewSet):
 
     The default order is the model's (its business key).
     """
+
+
+class RepushSerializer(ReasonSerializer):
+    system = drf_serializers.SlugField(
+        help_text="Where to push it again: the ERP's or the PSA's slug."
+    )
+
+
+class RepushMixin:
+    """``POST <record>/<id>/repush/``: the record goes to a system again, whatever its sync
+    state says (a copy someone changed there, a push that was lost)."""
+
+    @extend_schema(
+        request=RepushSerializer,
+        responses={202: TransactionSerializer},
+        description="Queues a transaction that pushes the record (a project, or a contract's "
+        "projects) to the ERP or the PSA again; 409 while one is already queued.",
+    )
+    @action(detail=True, methods=["post"])
+    @requires("integrations.retry_transaction")
+    def repush(self, request: Request, pk: str) -> Response:
+        data = RepushSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        slug = data.validated_data["system"]
+        system = ConnectedSystem.objects.filter(slug=slug).first()
+        if system is None:
+            raise ApplicationError(
+                f"No connected system '{slug}'.", errors={"system": ["Unknown."]}
+            )
+        tx = record_repush(
+            record=self.get_object(),
+            system=system,
+            actor=request.user,
+            reason=data.validated_data["reason"],
+        )
+        return Response(TransactionSerializer(tx).data, status=202)
 
 
 class LegalEntityViewSet(CanonicalRecordViewSet):
@@ -55,7 +98,7 @@ class RateCardViewSet(CanonicalRecordViewSet):
     ordering_fields = ["code", "name", *RECORD_ORDERING]
 
 
-class ContractViewSet(CanonicalRecordViewSet):
+class ContractViewSet(RepushMixin, CanonicalRecordViewSet):
     queryset = selectors.contract_list()
     serializer_class = serializers.ContractSerializer
     filterset_class = filtersets.ContractFilterSet
@@ -68,7 +111,7 @@ class ContractViewSet(CanonicalRecordViewSet):
         return Response(contract_lineage(self.get_object()))
 
 
-class ProjectViewSet(CanonicalRecordViewSet):
+class ProjectViewSet(RepushMixin, CanonicalRecordViewSet):
     queryset = selectors.project_list()
     serializer_class = serializers.ProjectSerializer
     filterset_class = filtersets.ProjectFilterSet

@@ -54,6 +54,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     },
     "contract-lineage": READ,
     "resource-link": {"POST": OPERATOR},
+    "contract-repush": {"POST": OPERATOR},
+    "project-repush": {"POST": OPERATOR},
     "invoice-prepare": {"POST": OPERATOR},
     "invoice-approve": {"POST": APPROVER},
     "invoice-reject": {"POST": APPROVER},

@@ -340,6 +340,38 @@ def test_re_push_refusals_come_from_the_service_and_are_shown(project, operator)
 
 
 @pytest.mark.django_db
+def test_the_api_re_pushes_a_project_or_a_contract_and_refuses_what_it_cannot(
+    project, operator, user_with_role, api_client_for
+):
+    api = api_client_for(operator)
+    queued = api.post(
+        f"/api/v1/projects/{project.pk}/repush/", {"system": "psa", "reason": "fixed by hand"}
+    )
+    assert queued.status_code == 202, queued.content
+    tx = Transaction.objects.get(pk=queued.json()["id"])
+    assert (tx.event_type, tx.business_key, tx.target_system.slug) == (
+        "record.repush",
+        "P-8801",
+        "psa",
+    )
+    assert AuditEvent.objects.get(action="record.repush").reason == "fixed by hand"
+
+    again = api.post(f"/api/v1/projects/{project.pk}/repush/", {"system": "psa"})
+    assert again.status_code == 409 and f"transaction {tx.pk}" in again.json()["message"]
+    contract = api.post(f"/api/v1/contracts/{project.contract_id}/repush/", {"system": "erp"})
+    assert contract.status_code == 202
+    unknown = api.post(f"/api/v1/projects/{project.pk}/repush/", {"system": "nowhere"})
+    assert unknown.status_code == 400 and "nowhere" in unknown.json()["message"]
+    missing = api.post(f"/api/v1/projects/{project.pk}/repush/", {})
+    assert missing.status_code == 400 and "system" in missing.json()["errors"]
+    viewer = api_client_for(user_with_role("viewer"))
+    assert (
+        viewer.post(f"/api/v1/projects/{project.pk}/repush/", {"system": "erp"}).status_code == 403
+    )
+    assert Transaction.objects.filter(event_type="record.repush").count() == 2
+
+
+@pytest.mark.django_db
 def test_an_operator_links_a_resource_to_its_harvest_user_and_a_taken_id_is_refused(demo, operator):
     client = signed_in(operator)
     ada = Resource.objects.get(employee_number="E-0001")
