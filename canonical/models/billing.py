@@ -51,6 +51,11 @@ class Invoice(CanonicalRecord):
     class Meta:
         ordering = ["number"]
         permissions = [("approve_invoice", "Can approve or reject invoice candidates")]
+        indexes = [
+            # The overview's invoice figures (unbilled, awaiting approval, posted lately)
+            # read by status and posting time, not the whole table.
+            models.Index(fields=["status", "posted_at"], name="invoice_status_posted"),
+        ]
         constraints = [
             # One open candidate per project and period; a rejected one leaves room for a
             # new one, and late time after approval goes on a supplementary candidate.
