@@ -40,6 +40,7 @@
     this.connected = false;
     this.wholePage = element.hasAttribute("data-live-page");
     this.minGapMs = parseFloat(element.getAttribute("data-live-min-gap") || "0") * 1000;
+    if (this.wholePage) this.pollMs = Math.max(this.pollMs, this.minGapMs);
     this.lastFetch = 0;
     this.deferred = null;
   }
