@@ -734,13 +734,20 @@ def _detail_context(
     can_work = user.has_perm(WORK)
     can_approve = user.has_perm(APPROVE)
     record = exc.record if exc.record_id else None
+    details = dict(exc.details or {})
+    # A drift lists the reconciliation runs that found it: shown as links, not raw ids.
+    seen_by = details.pop("seen_by", [])
     context: dict[str, Any] = {
         "exc": exc,
         "forms": forms_by_action,
         "open_action": bound[0] if bound else "",
         "refusal": refusal,
         "money_at_risk": money(exc.money_at_risk, exc.currency),
-        "details": sorted((exc.details or {}).items()),
+        "details": sorted(details.items()),
+        "found_by": [
+            (pk, selectors.reverse_or_empty("reconciliation:run", pk)) for pk in seen_by[-10:]
+        ],
+        "found_by_count": len(seen_by),
         "fix": selectors.exception_fix_link(exc),
         "record": record,
         "record_url": selectors.record_url(record),

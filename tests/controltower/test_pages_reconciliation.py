@@ -174,3 +174,7 @@ def test_a_run_started_on_the_page_reports_the_hours_the_erp_bills_differently(
     [again] = client.get(f"/reconciliation/runs/{second.pk}/").context["groups"][0]["rows"]
     assert again.exception.pk == drift.exception.pk
     assert again.exception.money_at_risk == Decimal("300.00")
+    page = client.get(f"/exceptions/{drift.exception.pk}/").text
+    assert f'<a href="/reconciliation/runs/{started.pk}/">run #{started.pk}</a>' in page
+    assert f'<a href="/reconciliation/runs/{second.pk}/">run #{second.pk}</a>' in page
+    assert "seen_by" not in page
