@@ -88,6 +88,9 @@ class BusinessExceptionFilterSet(filters.FilterSet):
     unassigned = filters.BooleanFilter(
         field_name="assignee", lookup_expr="isnull", help_text="true: only items nobody holds."
     )
+    no_team = filters.BooleanFilter(
+        field_name="team", lookup_expr="isnull", help_text="true: only items no team owns."
+    )
     snoozed = filters.BooleanFilter(
         method="filter_snoozed",
         help_text="false hides items snoozed until later; true shows only those. "

@@ -73,6 +73,7 @@ LABELS = {
     "team": "Team",
     "assignee": "Assignee (username, or me)",
     "unassigned": "Nobody holds it",
+    "no_team": "No team owns it",
     "snoozed": "Snoozed",
     "customer": "Customer number",
     "legal_entity": "Legal entity code",

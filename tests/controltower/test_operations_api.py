@@ -589,6 +589,7 @@ class TestExceptionQueueAPI(ReadOnlyAPITests):
         (lambda objs: {"team": objs[0].team_id}, 2),
         ({"assignee": "mia"}, 1),
         ({"unassigned": "true"}, 2),
+        ({"no_team": "false"}, 3),
         ({"snoozed": "false"}, 2),
         ({"snoozed": "true"}, 1),
         ({"customer": "C-8001"}, 1),

@@ -121,6 +121,14 @@ def test_the_team_filter_offers_team_names(scene):
     assert ">Master data</option>" in response.text
 
 
+def test_the_queue_finds_what_no_team_owns(scene):
+    BusinessException.objects.filter(business_key="C-8002").update(team=None)
+    viewer = signed_in(scene.users["viewer"])
+    assert keys(viewer.get("/exceptions/?no_team=true")) == ["C-8002"]
+    assert "C-8002" not in keys(viewer.get("/exceptions/?no_team=false"))
+    assert "No team owns it" in viewer.get("/exceptions/").text
+
+
 def test_sla_due_says_breached_and_at_risk_in_words(scene):
     text = signed_in(scene.users["viewer"]).get("/exceptions/").text
     assert '<span class="badge danger">Breached</span>' in text
