@@ -98,7 +98,7 @@ class Listing:
         for row in self.rows:
             changed = getattr(row.obj, "updated_at", None)
             marks.append(
-                f"{getattr(row.obj, 'pk', '')}@{changed.isoformat() if changed else ''}"
+                f"{getattr(row.obj, 'pk', '')}@{changed.isoformat()}"
                 if changed is not None
                 else "|".join(str(cell.content) for cell in row.cells)
             )

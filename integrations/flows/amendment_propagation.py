@@ -39,11 +39,13 @@ def amendment_propagate(tx: Transaction) -> str:
         outcome = outcome_for_retry(tx=tx, record=contract, outcome=result.outcome)
         if result.outcome == Outcome.APPLIED:
             # A new cap, rates or milestones may unblock what waited on the old terms.
-            for wait in ("contract_cap", "contract_rates", "contract_terms"):
-                exceptions_clear(
-                    waiting_on=waiting_key(wait, contract.number),
-                    resolution=f"Contract {contract.number} was amended (v{contract.version}).",
-                )
+            exceptions_clear(
+                waiting_on=[
+                    waiting_key(wait, contract.number)
+                    for wait in ("contract_cap", "contract_rates", "contract_terms")
+                ],
+                resolution=f"Contract {contract.number} was amended (v{contract.version}).",
+            )
             sync_state_from_sender(
                 tx=tx,
                 record=contract,

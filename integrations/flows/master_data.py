@@ -63,11 +63,12 @@ def customer_sync(tx: Transaction) -> str:
         source_system=tx.source_system.slug,
     )
     if result.outcome == Outcome.APPLIED:
-        for kind in ("customer", "customer_hold"):
-            exceptions_clear(
-                waiting_on=waiting_key(kind, result.record.number),
-                resolution=f"Customer {result.record.number} arrived from {tx.source_system.slug}.",
-            )
+        exceptions_clear(
+            waiting_on=[
+                waiting_key(kind, result.record.number) for kind in ("customer", "customer_hold")
+            ],
+            resolution=f"Customer {result.record.number} arrived from {tx.source_system.slug}.",
+        )
     sync_state_from_sender(
         tx=tx,
         record=result.record,
@@ -156,11 +157,13 @@ def project_sync(tx: Transaction) -> str:
             "end_date": date.fromisoformat(data["end_date"]) if data.get("end_date") else None,
         },
     )
-    for kind in ("project", "project_active", "project_hold", "project_rates"):
-        exceptions_clear(
-            waiting_on=waiting_key(kind, project.code),
-            resolution=f"Project {project.code} changed in {tx.source_system.slug}.",
-        )
+    exceptions_clear(
+        waiting_on=[
+            waiting_key(kind, project.code)
+            for kind in ("project", "project_active", "project_hold", "project_rates")
+        ],
+        resolution=f"Project {project.code} changed in {tx.source_system.slug}.",
+    )
     sync_state_from_sender(
         tx=tx,
         record=project,

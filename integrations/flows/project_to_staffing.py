@@ -48,18 +48,19 @@ def project_to_staffing(tx: Transaction) -> str:
         outcome = outcome_for_retry(tx=tx, record=assignment, outcome=result.outcome)
         link_to_contract(tx, assignment.project)
         if result.outcome == Outcome.APPLIED:
-            resolution = f"Assignment {assignment.number} arrived from {tx.source_system.slug}."
+            project_code = assignment.project.code
             exceptions_clear(
-                waiting_on=waiting_key(
-                    "assignment", assignment.project.code, assignment.resource.employee_number
-                ),
-                resolution=resolution,
+                waiting_on=[
+                    waiting_key("assignment", project_code, assignment.resource.employee_number),
+                    # An assignment's own bill rate is a rate for the project's time.
+                    *(
+                        [waiting_key("project_rates", project_code)]
+                        if assignment.bill_rate is not None
+                        else []
+                    ),
+                ],
+                resolution=f"Assignment {assignment.number} arrived from {tx.source_system.slug}.",
             )
-            if assignment.bill_rate is not None:
-                exceptions_clear(
-                    waiting_on=waiting_key("project_rates", assignment.project.code),
-                    resolution=resolution,
-                )
         sync_state_from_sender(
             tx=tx,
             record=assignment,

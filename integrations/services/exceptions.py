@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.apps import apps
@@ -159,14 +160,16 @@ def exception_context(*, tx: Transaction, record: models.Model | None = None) ->
     return context
 
 
-def exceptions_clear(*, waiting_on: str, resolution: str) -> int:
-    """The missing record ``waiting_on`` arrived: resolve what waited on it and re-run its work.
+def exceptions_clear(*, waiting_on: str | Sequence[str], resolution: str) -> int:
+    """The missing record ``waiting_on`` arrived (or changed, for each of several keys):
+    resolve what waited on it and re-run its work.
 
     Returns how many exceptions were resolved. Call inside the transaction that
     stored the record, so the re-runs are sent only if it commits.
     """
+    keys = [waiting_on] if isinstance(waiting_on, str) else list(waiting_on)
     return exceptions_resolve_by_fix(
-        BusinessException.objects.filter(waiting_on=waiting_on), resolution=resolution
+        BusinessException.objects.filter(waiting_on__in=keys), resolution=resolution
     )
 
 

@@ -43,13 +43,18 @@ def rows(page: Page):
     return page.locator("#list-live tbody tr")
 
 
+def open_queue(page: Page, base: str) -> None:
+    """The operator's open queue, holding the one exception ``blocked_once`` raised."""
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, base, "operator", "operator")
+    page.goto(f"{base}/exceptions/")
+    expect(rows(page)).to_have_count(1)
+
+
 def test_a_new_exception_appears_in_the_open_queue_without_a_reload(
     page: Page, live_server, screenshot, blocked_once
 ):
-    page.set_viewport_size({"width": 1280, "height": 900})
-    sign_in(page, live_server.url, "operator", "operator")
-    page.goto(f"{live_server.url}/exceptions/")
-    expect(rows(page)).to_have_count(1)
+    open_queue(page, live_server.url)
     expect(page.locator('[data-live-status="list-live"]')).to_contain_text("Updates every")
     page.evaluate("window.__stillTheSamePage = true")
 
@@ -64,10 +69,7 @@ def test_a_new_exception_appears_in_the_open_queue_without_a_reload(
 def test_ticked_rows_are_kept_and_the_page_says_the_list_changed(
     page: Page, live_server, screenshot, blocked_once
 ):
-    page.set_viewport_size({"width": 1280, "height": 900})
-    sign_in(page, live_server.url, "operator", "operator")
-    page.goto(f"{live_server.url}/exceptions/")
-    expect(rows(page)).to_have_count(1)
+    open_queue(page, live_server.url)
     rows(page).first.get_by_role("checkbox").check()
 
     block(live_server.url, "C-8403", "ZZ01")
