@@ -32,22 +32,29 @@ def sync_state_record(
     content: Any,
     outcome: str,
     transaction: Transaction | None,
+    keep_external_id: bool = False,
 ) -> SyncState | None:
-    """Notes that ``system`` holds ``record`` at ``version``. A stale event changes nothing."""
+    """Notes that ``system`` holds ``record`` at ``version``. A stale event changes nothing.
+
+    ``keep_external_id``: ``external_id`` is only a stand-in (a business key), so a state
+    that already names the system's own id keeps it.
+    """
     if outcome == Outcome.STALE:
         return None
+    identity = {"external_id": str(external_id)[:100]}
+    observed = {
+        "last_version": version,
+        "content_hash": content_hash(content),
+        "synced_at": timezone.now(),
+        "outcome": SyncOutcome.SYNCED,
+        "last_transaction": transaction,
+    }
     state, _ = SyncState.objects.update_or_create(
         content_type=ContentType.objects.get_for_model(record),
         object_id=record.pk,
         system=system,
-        defaults={
-            "external_id": str(external_id)[:100],
-            "last_version": version,
-            "content_hash": content_hash(content),
-            "synced_at": timezone.now(),
-            "outcome": SyncOutcome.SYNCED,
-            "last_transaction": transaction,
-        },
+        defaults=observed if keep_external_id else {**identity, **observed},
+        create_defaults={**identity, **observed},
     )
     return state
 
@@ -70,8 +77,10 @@ def outcome_for_retry(*, tx: Transaction, record: models.Model, outcome: str) ->
 def sync_state_from_sender(
     *, tx: Transaction, record: models.Model, outcome: str, key: str, version: int | None = None
 ) -> SyncState | None:
-    """Notes that the system that sent ``tx`` holds ``record`` (its id there: the event's
-    ``external_id``, else ``key``) at the event's version, or at ``version`` when given."""
+    """Notes that the system that sent ``tx`` holds ``record`` at the event's version, or at
+    ``version`` when given. Its id there is the event's ``external_id``; an event without
+    one leaves the id the system is already known by (the one it answered when the tower
+    created the record there), and names a new state by ``key``."""
     data = tx.normalized["data"]
     return sync_state_record(
         record=record,
@@ -81,6 +90,7 @@ def sync_state_from_sender(
         content=data,
         outcome=outcome,
         transaction=tx,
+        keep_external_id=not data.get("external_id"),
     )
 
 

@@ -267,3 +267,29 @@ def test_a_rate_rise_re_rates_time_on_candidates_not_yet_approved(simulator):
     december = Invoice.objects.get(number="INV-P-7005-202612")
     assert november.amount == Decimal("3000.00")  # before the effective date: the old rate
     assert december.amount == Decimal("3300.00")  # from it: the amended rate
+
+
+def test_a_psa_change_to_the_project_keeps_its_psa_id_and_the_amendment_still_reaches_it(
+    simulator,
+):
+    from canonical.models import Project
+    from integrations.models import SyncState
+
+    run(contract_event("K-7004"))
+    [psa_project] = simulator.get("/psa/api/v1/projects").json()["results"]
+    project = Project.objects.get(code="P-K-7004")
+    # The PSA reports a change; its event names the project by code, not by the PSA's id.
+    [changed] = run(
+        event("project.upserted", {"code": "P-K-7004", "status": "active"}, version=2),
+        system="psa",
+    )
+    assert changed.state == TransactionState.SUCCEEDED, changed.last_error
+    state = SyncState.objects.get(
+        object_id=project.pk, content_type__model="project", system__slug="psa"
+    )
+    assert (state.external_id, state.last_version) == (str(psa_project["id"]), 2)
+
+    [amended] = run(amendment("K-7004"))
+    assert amended.state == TransactionState.SUCCEEDED, amended.last_error
+    [after] = simulator.get("/psa/api/v1/projects").json()["results"]
+    assert after["id"] == psa_project["id"] and after["end_date"] == "2027-12-31"
