@@ -10,6 +10,7 @@ or posted within a recent window.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -36,7 +37,7 @@ UNBILLED_INVOICE_STATUSES = (
 )
 POSTED_INVOICE_STATUSES = (InvoiceStatus.POSTED, InvoiceStatus.PAID)
 INVOICE_LATENCY_WINDOW = timedelta(days=30)
-COUNTERS = ("received", "succeeded", "retried", "dead", "blocked")
+COUNTERS = ("received", "succeeded", "retried", "dead", "blocked", "recovered")
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,8 @@ def overview_figures(*, now: datetime | None = None) -> dict[str, Any]:
         "generated_at": now,
         "flows": per_flow,
         "totals": {
-            "last_24h": _with_rates(_sum_flows(day.values())),
-            "last_7d": _with_rates(_sum_flows(week.values())),
+            "last_24h": _totals(day.values()),
+            "last_7d": _totals(week.values()),
         },
         "throughput": {"hourly": hourly, "minutely": minutely},
         "queues": {state: sum(by_flow.values()) for state, by_flow in queues.items()},
@@ -134,17 +135,34 @@ def _sum_flows(rows) -> dict[str, int]:
     return total
 
 
-def _with_rates(counts: dict[str, int] | None) -> dict[str, Any]:
+def _finished(counts: dict[str, int]) -> int:
+    """Successes and the stops that still stand.
+
+    A stop that a re-run made good counts once, as the success it became. Its re-run may
+    fall in the window while the stop fell before it: never fewer than the successes.
+    """
+    stops = counts["dead"] + counts["blocked"]
+    return max(counts["succeeded"] + stops - counts["recovered"], counts["succeeded"])
+
+
+def _with_rates(counts: dict[str, int] | None, *, finished: int | None = None) -> dict[str, Any]:
     counts = {**_empty(), **(counts or {})}
-    finished = counts["succeeded"] + counts["dead"] + counts["blocked"]
+    finished = _finished(counts) if finished is None else finished
     return {
         **{c: counts[c] for c in COUNTERS},
         "failed": counts["dead"] + counts["blocked"],
+        "finished": finished,
         "success_rate": counts["succeeded"] / finished if finished else None,
         "average_latency_ms": counts["latency_us"] / counts["succeeded"] / 1000
         if counts["succeeded"]
         else None,
     }
+
+
+def _totals(per_flow: Iterable[dict[str, int]]) -> dict[str, Any]:
+    """The rates over all flows; each flow's stops are set against its own re-runs."""
+    rows = [{**_empty(), **row} for row in per_flow]
+    return _with_rates(_sum_flows(rows), finished=sum(_finished(row) for row in rows))
 
 
 def _series(
@@ -390,7 +408,7 @@ def throughput_by_day(
         "start": start,
         "series": {kind: {c: counts[c] for c in COUNTERS} for kind, counts in series.items()},
         "flows": {kind: _with_rates(counts) for kind, counts in flows.items()},
-        "totals": _with_rates(_sum_flows(flows.values())),
+        "totals": _totals(flows.values()),
     }
 
 

@@ -110,7 +110,6 @@ def overview_context(*, chosen: str, now: datetime | None = None) -> dict[str, A
     queues = figures["queues"]
     exceptions = figures["exceptions"]
     empty = _is_empty(figures)
-    totals = {**totals, "finished": totals["succeeded"] + totals["failed"]}
     open_statuses = [str(s) for s in OPEN_STATUSES]
     return {
         "figures": figures,
@@ -153,6 +152,18 @@ def overview_context(*, chosen: str, now: datetime | None = None) -> dict[str, A
     }
 
 
+def _success_note(totals: dict[str, Any]) -> str:
+    if not totals["finished"]:
+        return "nothing finished yet"
+    note = f"{thousands(totals['succeeded'])} of {thousands(totals['finished'])} finished"
+    if recovered := totals["recovered"]:
+        note += (
+            f"; {thousands(recovered)} earlier stop{'' if recovered == 1 else 's'} "
+            "re-ran and succeeded"
+        )
+    return note
+
+
 def _operations_tiles(
     figures: dict[str, Any],
     totals: dict[str, Any],
@@ -172,9 +183,7 @@ def _operations_tiles(
             "success_rate",
             "Success rate",
             percent(totals["success_rate"]) or "—",
-            f"{thousands(totals['succeeded'])} of {thousands(totals['finished'])} finished"
-            if totals["finished"]
-            else "nothing finished yet",
+            _success_note(totals),
             "transactions:list",
             {"state": "succeeded", **window},
         ),

@@ -34,6 +34,11 @@ class FlowRollup(models.Model):
     blocked = models.PositiveIntegerField(
         default=0, help_text="Transactions a business rule stopped (each with an exception)."
     )
+    recovered = models.PositiveIntegerField(
+        default=0,
+        help_text="Earlier stops (dead or blocked) of transactions that succeeded here after a "
+        "re-run: they no longer stand.",
+    )
     latency_us = models.PositiveBigIntegerField(
         default=0,
         help_text="Sum of the received-to-succeeded times of the succeeded, in microseconds.",
@@ -52,7 +57,8 @@ class FlowRollup(models.Model):
 
     @property
     def finished(self) -> int:
-        return self.succeeded + self.dead + self.blocked
+        """Successes and the stops that still stand (a stop made good by a re-run counts once)."""
+        return max(self.succeeded + self.dead + self.blocked - self.recovered, self.succeeded)
 
     @property
     def success_rate(self) -> float | None:

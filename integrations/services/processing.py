@@ -34,7 +34,7 @@ from integrations.flows import batch_handler_for, domain_of, handler_for, runs_a
 from integrations.models import Attempt, Flow, Transaction
 from integrations.services.exceptions import exception_raise
 from integrations.services.ownership import owner_of, ownership_check
-from integrations.services.rollups import rollups_attempt, rollups_batch
+from integrations.services.rollups import rollups_batch, rollups_failed, rollups_succeeded
 
 logger = logging.getLogger(__name__)
 
@@ -237,10 +237,7 @@ def _run_batch(batch, txs: list[Transaction]) -> tuple[int, list[Transaction]]:
         # Whatever went wrong, nothing of the batch was kept: run them one by one.
         logger.info("Batch of %s %s fell back to one by one.", len(txs), txs[0].event_type)
         return 0, txs
-    for tx in done:
-        rollups_attempt(
-            tx=tx, outcome=AttemptOutcome.SUCCEEDED, started_at=started_at, finished_at=finished_at
-        )
+    rollups_succeeded(transactions=done, started_at=started_at, finished_at=finished_at)
     return len(done), left
 
 
@@ -292,9 +289,7 @@ def _run(tx: Transaction) -> TransactionState | None:
             ):
                 raise ClaimLost
             _attempt(tx, number, started_at, clock, AttemptOutcome.SUCCEEDED)
-        rollups_attempt(
-            tx=tx, outcome=AttemptOutcome.SUCCEEDED, started_at=started_at, finished_at=finished_at
-        )
+        rollups_succeeded(transactions=[tx], started_at=started_at, finished_at=finished_at)
         return TransactionState.SUCCEEDED
     except ClaimLost:
         logger.warning("Transaction %s was taken over by another worker; skipped.", tx.pk)
@@ -381,7 +376,7 @@ def _record_failure(
                 transactions_enqueue(transactions=[tx], countdown=delay)
     except ClaimLost:
         return None
-    rollups_attempt(tx=tx, outcome=attempt_outcome, started_at=started_at)
+    rollups_failed(tx=tx, outcome=attempt_outcome, started_at=started_at)
     return state
 
 

@@ -1,7 +1,8 @@
 """Roll-ups: what each flow did per minute and per hour, kept by the engine as it works.
 
 The engine adds to the row of the current bucket when transactions arrive
-(``rollups_received``) and when an attempt ends (``rollups_attempt``). Inside
+(``rollups_received``), when they succeed (``rollups_succeeded``) and when an attempt
+fails (``rollups_failed``). Inside
 ``rollups_batch()`` (a chunk of transactions being processed) the counts are gathered
 in memory and written with one upsert when the chunk is done: the hot path pays one
 statement per chunk, not one per transaction.
@@ -24,7 +25,16 @@ from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models import (
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import TruncHour, TruncMinute
 from django.utils import timezone
 
@@ -34,13 +44,15 @@ from integrations.models import Attempt, FlowRollup, Transaction
 logger = logging.getLogger(__name__)
 
 SPANS = (RollupSpan.MINUTE, RollupSpan.HOUR)
-COUNTERS = ("received", "succeeded", "retried", "dead", "blocked", "latency_us")
+COUNTERS = ("received", "succeeded", "retried", "dead", "blocked", "recovered", "latency_us")
 OUTCOME_COUNTER = {
     AttemptOutcome.SUCCEEDED: "succeeded",
     AttemptOutcome.RETRY: "retried",
     AttemptOutcome.DEAD: "dead",
     AttemptOutcome.BLOCKED: "blocked",
 }
+# Outcomes that stop a transaction until someone or something sends it round again.
+STOPS = (AttemptOutcome.DEAD, AttemptOutcome.BLOCKED)
 # Minute buckets serve the last hour's chart; hours serve everything longer.
 MINUTE_BUCKETS_KEPT = timedelta(days=2)
 UPSERT_ROWS = 100  # rows per statement, well under SQLite's limit on parameters
@@ -69,7 +81,9 @@ class RollupCounts:
         self, *, flow_id: int, at: datetime, spans: tuple[int, ...] = SPANS, **counts: int
     ) -> None:
         for span in spans:
-            row = self._rows.setdefault((flow_id, span, bucket_start(at, span)), [0] * 6)
+            row = self._rows.setdefault(
+                (flow_id, span, bucket_start(at, span)), [0] * len(COUNTERS)
+            )
             for name, n in counts.items():
                 row[COUNTERS.index(name)] += n
 
@@ -152,22 +166,39 @@ def rollups_received(*, transactions: Iterable[Transaction]) -> None:
                 counts.add(flow_id=tx.flow_id, at=tx.received_at, received=1)
 
 
-def rollups_attempt(
-    *,
-    tx: Transaction,
-    outcome: AttemptOutcome,
-    started_at: datetime,
-    finished_at: datetime | None = None,
-) -> None:
-    """Counts one attempt's outcome in the bucket of its start (as its Attempt row says).
-
-    ``finished_at`` of a succeeded transaction adds its received-to-succeeded time.
-    """
-    extra = {}
-    if outcome == AttemptOutcome.SUCCEEDED and finished_at is not None:
-        extra["latency_us"] = (finished_at - tx.received_at) // timedelta(microseconds=1)
+def rollups_failed(*, tx: Transaction, outcome: AttemptOutcome, started_at: datetime) -> None:
+    """Counts one failed attempt's outcome in the bucket of its start (as its Attempt row says)."""
     with _recording() as counts:
-        counts.add(flow_id=tx.flow_id, at=started_at, **{OUTCOME_COUNTER[outcome]: 1}, **extra)
+        counts.add(flow_id=tx.flow_id, at=started_at, **{OUTCOME_COUNTER[outcome]: 1})
+
+
+def rollups_succeeded(
+    *, transactions: list[Transaction], started_at: datetime, finished_at: datetime
+) -> None:
+    """Counts transactions that succeeded, with their received-to-succeeded time.
+
+    A transaction that a rule or the retry limit had stopped before, and that a fix or
+    a person sent round again, also counts its earlier stops as ``recovered``: they no
+    longer stand. Only such a re-run (``retry_round_start`` set) costs a query.
+    """
+    rerun = [tx.pk for tx in transactions if tx.retry_round_start]
+    stops = dict(
+        Attempt.objects.filter(transaction_id__in=rerun, outcome__in=STOPS)
+        .values_list("transaction_id")
+        .annotate(n=Count("*"))
+        .order_by()
+        if rerun
+        else ()
+    )
+    with _recording() as counts:
+        for tx in transactions:
+            counts.add(
+                flow_id=tx.flow_id,
+                at=started_at,
+                succeeded=1,
+                recovered=stops.get(tx.pk, 0),
+                latency_us=(finished_at - tx.received_at) // timedelta(microseconds=1),
+            )
 
 
 def rollups_rebuild(*, since: datetime) -> int:
@@ -224,6 +255,32 @@ def _recount(counts: RollupCounts, *, span: int, trunc, since: datetime) -> None
         counts.add(
             flow_id=flow_id, at=bucket, spans=(span,), **{OUTCOME_COUNTER[outcome]: n}, **extra
         )
+    # A success counts the stops of its transaction's earlier rounds as recovered.
+    earlier_stops = (
+        Attempt.objects.filter(
+            transaction_id=OuterRef("transaction_id"),
+            number__lt=OuterRef("number"),
+            outcome__in=STOPS,
+        )
+        .values("transaction_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    recoveries = (
+        Attempt.objects.filter(
+            started_at__gte=since,
+            outcome=AttemptOutcome.SUCCEEDED,
+            number__gt=1,
+            transaction__flow__isnull=False,
+        )
+        .annotate(bucket=trunc("started_at", tzinfo=UTC), stops=Subquery(earlier_stops))
+        .filter(stops__gt=0)
+        .values_list("transaction__flow_id", "bucket")
+        .annotate(n=Sum("stops"))
+        .order_by()
+    )
+    for flow_id, bucket, n in recoveries:
+        counts.add(flow_id=flow_id, at=bucket, spans=(span,), recovered=n)
 
 
 def rollups_prune(*, now: datetime | None = None) -> int:

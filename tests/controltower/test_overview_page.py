@@ -322,6 +322,20 @@ def test_a_page_that_does_not_exist_yet_gives_an_empty_link_and_lists_repeat_par
     assert url_or_empty("exceptions:list") == reverse("exceptions:list")
 
 
+def test_stops_made_good_by_a_re_run_are_not_failures_in_the_success_rate(
+    client, user_with_role, flows
+):
+    # Four blocked on a missing rate card line; the line arrived and three of them re-ran.
+    rollup(flows[BILLING], HOUR - timedelta(hours=2), received=10, succeeded=6, blocked=4)
+    rollup(flows[BILLING], HOUR, succeeded=3, recovered=3)
+
+    html = signed_in(client, user_with_role).get("/").content.decode()
+
+    tile = tiles(html)["success_rate"]
+    assert tile["value"] == "90.0 %"
+    assert tile["note"] == "9 of 10 finished; 3 earlier stops re-ran and succeeded"
+
+
 def test_the_week_counts_calendar_days_in_the_readers_time_zone(client, user_with_role, flows):
     new_york = ZoneInfo("America/New_York")
     # 02:00 UTC on 2 November is still 1 November in New York.

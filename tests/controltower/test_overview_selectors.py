@@ -57,6 +57,26 @@ def money(*pairs: tuple[str, str]) -> list[dict]:
     return [{"currency": c, "amount": Decimal(a)} for c, a in pairs]
 
 
+def test_a_stop_that_a_re_run_made_good_counts_once_as_its_success(flows):
+    billing = flows[BILLING]
+    # Three stops in the window; two of them re-ran and succeeded, one still stands.
+    rollup(billing, HOUR - timedelta(hours=5), received=10, succeeded=7, blocked=2, dead=1)
+    rollup(billing, HOUR, succeeded=2, recovered=2)
+    # A re-run in the window of a stop from before it: its success, never a negative stop.
+    rollup(flows[MASTER], HOUR - timedelta(hours=30), received=1, blocked=1)
+    rollup(flows[MASTER], HOUR, succeeded=1, recovered=1)
+
+    figures = overview_figures(now=NOW)
+
+    day = of_flow(figures, BILLING)["last_24h"]
+    assert (day["succeeded"], day["failed"], day["recovered"]) == (9, 3, 2)
+    assert (day["finished"], day["success_rate"]) == (10, 9 / 10)
+    master = of_flow(figures, MASTER)
+    assert (master["last_24h"]["finished"], master["last_24h"]["success_rate"]) == (1, 1.0)
+    assert (master["last_7d"]["finished"], master["last_7d"]["success_rate"]) == (1, 1.0)
+    assert figures["totals"]["last_24h"]["success_rate"] == 10 / 11
+
+
 def test_throughput_and_success_rates_come_from_the_rollups(flows):
     master = flows[MASTER]
     rollup(master, HOUR, received=7, succeeded=5, latency_us=5 * 2_000_000)
@@ -79,7 +99,9 @@ def test_throughput_and_success_rates_come_from_the_rollups(flows):
         "retried": 0,
         "dead": 1,
         "blocked": 1,
+        "recovered": 0,
         "failed": 2,
+        "finished": 12,
         "success_rate": 10 / 12,
         "average_latency_ms": 1000.0,
     }

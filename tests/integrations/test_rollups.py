@@ -15,7 +15,11 @@ from integrations.choices import FlowKind, RollupSpan, TransactionState
 from integrations.errors import IntegrationError
 from integrations.flows import _BATCH_HANDLERS, _HANDLERS
 from integrations.models import Flow, FlowRollup, Transaction
-from integrations.services.actions import reconciliation_start, transaction_replay
+from integrations.services.actions import (
+    reconciliation_start,
+    transaction_replay,
+    transaction_retry,
+)
 from integrations.services.processing import transactions_process
 from integrations.services.rollups import (
     bucket_start,
@@ -27,7 +31,7 @@ from tests.support.inbound import customer_event, signed_post
 
 pytestmark = pytest.mark.django_db
 
-COUNTS = ("received", "succeeded", "retried", "dead", "blocked", "latency_us")
+COUNTS = ("received", "succeeded", "retried", "dead", "blocked", "recovered", "latency_us")
 T0 = datetime(2026, 11, 2, 9, 59, 59, 500_000, tzinfo=UTC)
 
 
@@ -122,6 +126,7 @@ def test_the_rollups_of_a_processed_batch_match_a_recount(send, flaky_handler):
             "retried": 2,
             "dead": 1,
             "blocked": 1,
+            "recovered": 0,
             "latency_us": expected_latency,
         }
     kept = snapshot()
@@ -176,6 +181,44 @@ def test_a_chunk_writes_its_rollups_with_one_statement(send):
     writes = [q["sql"] for q in queries if "integrations_flowrollup" in q["sql"]]
     assert len(writes) == 1 and writes[0].startswith("INSERT")
     assert totals()["succeeded"] == 20 and totals()["blocked"] == 1
+
+
+def test_stops_that_a_re_run_makes_good_count_as_recovered_where_it_succeeds(
+    send, flaky_handler, operator
+):
+    Flow.objects.filter(kind=FlowKind.MASTER_DATA_SYNC).update(max_attempts=1)
+    flaky_handler["C-7501"] = [IntegrationError.transient_failure(f"503 #{i}") for i in range(2)]
+    with time_machine.travel(T0, tick=False) as clock:
+        ids = send(customer_event("C-7501"), customer_event("C-7502"))
+        transactions_process(ids=ids)  # C-7501 dead, C-7502 succeeded
+        for _ in range(2):  # dead again after the first retry, then it succeeds
+            clock.shift(timedelta(minutes=30))
+            transaction_retry(transaction_id=ids[0], actor=operator, reason="ERP is back")
+            transactions_process(ids=ids[:1])
+
+    assert Transaction.objects.get(pk=ids[0]).state == TransactionState.SUCCEEDED
+    hours = {row.bucket: row for row in FlowRollup.objects.filter(span=RollupSpan.HOUR)}
+    stopped, rerun = (
+        hours[bucket_start(T0, RollupSpan.HOUR)],
+        hours[bucket_start(T0 + timedelta(hours=1), RollupSpan.HOUR)],
+    )
+    assert (stopped.succeeded, stopped.dead, stopped.recovered) == (1, 1, 0)
+    assert stopped.success_rate == 0.5  # in its hour the stop still stood
+    assert (rerun.succeeded, rerun.dead, rerun.recovered) == (1, 1, 2)
+    assert rerun.success_rate == 1.0  # the stops it made good are not failures
+    assert totals() | {"latency_us": 0} == {
+        "received": 2,
+        "succeeded": 2,
+        "retried": 0,
+        "dead": 2,
+        "blocked": 0,
+        "recovered": 2,
+        "latency_us": 0,
+    }
+    kept = snapshot()
+    with time_machine.travel(T0 + timedelta(hours=2)):
+        rollups_rebuild(since=T0 - timedelta(hours=1))
+    assert snapshot() == kept
 
 
 def test_an_inbound_request_counts_its_new_events_once(send):
