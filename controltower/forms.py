@@ -156,12 +156,29 @@ class TeamForm(ConfigForm):
         return is_default
 
 
+class CustomerNumberField(forms.ModelChoiceField):
+    """A customer typed by its number: a firm has too many customers for a select."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            queryset=Customer.objects.all(),
+            to_field_name="number",
+            widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+            error_messages={"invalid_choice": "No customer has the number %(value)s."},
+            **kwargs,
+        )
+
+    def to_python(self, value: Any) -> Customer | None:
+        return super().to_python(value.strip().upper() if isinstance(value, str) else value)
+
+
 class OwnershipRuleForm(ConfigForm):
     legal_entity = forms.ModelChoiceField(
         queryset=LegalEntity.objects.order_by("code"), required=False, empty_label="Any"
     )
-    customer = forms.ModelChoiceField(
-        queryset=Customer.objects.order_by("number"), required=False, empty_label="Any"
+    customer = CustomerNumberField(
+        required=False,
+        help_text="Its number, for example C-1001. Empty matches every customer.",
     )
 
     class Meta(ConfigMeta):
@@ -182,6 +199,8 @@ class OwnershipRuleForm(ConfigForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.instance.customer_id and not self.is_bound:
+            self.initial["customer"] = self.instance.customer.number
         for name in ("exception_type", "flow"):
             choices = list(self.fields[name].choices)
             self.fields[name].choices = [("", "Any"), *[c for c in choices if c[0]]]

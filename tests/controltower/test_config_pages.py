@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from canonical.models import Customer
 from controltower.choices import ExceptionStatus, ExceptionType
 from controltower.models import (
     AuditEvent,
@@ -510,7 +509,7 @@ def test_the_preview_narrows_as_criteria_are_added_and_explains_an_invalid_rule(
     assert "Team: This field is required." in no_team.text
 
     inactive = client.get(
-        "/config/rules/preview/", {"team": team.pk, "customer": exceptions_to_route["acme"].pk}
+        "/config/rules/preview/", {"team": team.pk, "customer": exceptions_to_route["acme"].number}
     )
     assert 'data-preview-count="0"' in inactive.text and "it is not active" in inactive.text
 
@@ -640,8 +639,24 @@ def test_an_edit_page_shows_the_objects_recent_changes(admin):
     assert f"/audit/?object_type=controltower.periodclose&amp;object_id={close.pk}" in page
 
 
-def test_customers_are_offered_by_number_and_name_in_the_rule_form(admin):
-    CustomerFactory(number="C-7001", name="Wayne Enterprises")
-    page = signed_in(admin).get("/config/rules/new/").text
-    assert "C-7001 Wayne Enterprises" in page
-    assert Customer.objects.count() == 1
+def test_a_rule_names_its_customer_by_number_and_a_wrong_number_is_named(admin):
+    wayne = CustomerFactory(number="C-7001", name="Wayne Enterprises")
+    team = TeamFactory(name="Wayne desk")
+    client = signed_in(admin)
+    page = client.get("/config/rules/new/").text
+    assert 'name="customer"' in page and "C-7001 Wayne Enterprises" not in page  # no select
+
+    refused = client.post(
+        "/config/rules/new/", {"team": team.pk, "customer": "C-7999", "active": "on"}
+    )
+    assert refused.status_code == 200
+    assert "No customer has the number C-7999." in refused.text
+    assert not OwnershipRule.objects.exists()
+
+    saved = client.post(
+        "/config/rules/new/", {"team": team.pk, "customer": " c-7001 ", "active": "on"}
+    )
+    assert saved.status_code == 302
+    rule = OwnershipRule.objects.get()
+    assert rule.customer == wayne
+    assert 'value="C-7001"' in client.get(f"/config/rules/{rule.pk}/").text
