@@ -96,6 +96,11 @@ def money(amount: Decimal | None, currency: str = "") -> str:
     return f"{amount:,.2f} {currency}".strip()
 
 
+def _at_risk(exc: BusinessException, none: str) -> str:
+    """The exception's money at risk; ``none`` when it holds up no priced work."""
+    return money(exc.money_at_risk, exc.currency) if exc.money_at_risk else none
+
+
 # --- the queue ------------------------------------------------------------------------------
 
 
@@ -206,7 +211,7 @@ COLUMNS = (
         "Money at risk",
         lambda e: e.money_at_risk,
         "money_at_risk",
-        html=lambda e: money(e.money_at_risk, e.currency),
+        html=lambda e: _at_risk(e, "—"),
         numeric=True,
     ),
     Column("currency", "Currency", lambda e: e.currency, table=False),
@@ -743,7 +748,7 @@ def _detail_context(
         "forms": forms_by_action,
         "open_action": bound[0] if bound else "",
         "refusal": refusal,
-        "money_at_risk": money(exc.money_at_risk, exc.currency),
+        "money_at_risk": _at_risk(exc, "None: it holds up no priced work"),
         "details": sorted(details.items()),
         "found_by": [
             (pk, selectors.reverse_or_empty("reconciliation:run", pk)) for pk in seen_by[-10:]

@@ -65,6 +65,14 @@ def test_the_queue_shows_open_awake_items_biggest_money_first(scene):
     assert "TE-0900" not in shown  # resolved
     moneys = [row.obj.money_at_risk for row in response.context["table"].rows]
     assert moneys == sorted(moneys, reverse=True)
+    # Work with no price on it shows a dash, not a bare 0.00.
+    money = {
+        row.obj.business_key: next(str(c.content) for c in row.cells if c.key == "money")
+        for row in response.context["table"].rows
+    }
+    assert money["P-1042"] == "18,400.00 USD" and money["C-8002"] == "—"
+    detail = signed_in(scene.users["viewer"]).get(f"/exceptions/{scene.entity.pk}/")
+    assert "None: it holds up no priced work" in detail.text
 
 
 def test_the_status_and_snoozed_filters_bring_back_closed_and_snoozed_items(scene):
