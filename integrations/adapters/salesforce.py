@@ -8,7 +8,9 @@ Two shapes are read, one object or a JSON array of them (a REST query response
   ``sequenceNumber``, ``commitTimestamp`` in epoch milliseconds, ``changedFields``, ...)
   with the record's fields at the top level. Salesforce delivers CDC over CometD or the
   Pub/Sub API, not as webhooks, so a forwarder subscribes and posts each event's
-  payload here. An UPDATE event holds only the fields that changed: the channel must
+  payload here, or the Streaming API message as it came (``{"channel": ..., "data":
+  {"schema": ..., "payload": <the event>, "event": {"replayId": ...}}}``), which is kept
+  whole as the transaction's payload. An UPDATE event holds only the fields that changed: the channel must
   *enrich* Opportunity events with the contract fields below (``EnrichedFields`` on the
   ``PlatformEventChannelMember``) so that a stage change to Closed Won carries them.
 - a REST Opportunity record (``attributes.type == "Opportunity"``, ``Id``,
@@ -63,6 +65,7 @@ from integrations.adapters.vendor import (
     billing_model,
     canonical_event,
     iso,
+    join,
     listed,
     money,
     present,
@@ -129,6 +132,11 @@ class SalesforceAdapter:
 
     def _read(self, record: Record) -> list[InboundEvent]:
         fields = require_object(record)
+        data = fields.get("data")
+        if isinstance(data, dict) and isinstance(data.get("payload"), dict):
+            # A Streaming API (CometD) message: the change event sits in data.payload.
+            inner = Record(data["payload"], join(record.prefix, "data.payload"))
+            return self._read_change_event(inner, data["payload"], message=fields)
         if "ChangeEventHeader" in fields:
             return self._read_change_event(record, fields)
         if "attributes" in fields:
@@ -146,7 +154,10 @@ class SalesforceAdapter:
     def _stage(self, record: Record, fields: Mapping[str, Any]) -> str | None:
         return record.text(fields, "StageName", "StageName", required=False)
 
-    def _read_change_event(self, record: Record, fields: dict[str, Any]) -> list[InboundEvent]:
+    def _read_change_event(
+        self, record: Record, fields: dict[str, Any], message: dict[str, Any] | None = None
+    ) -> list[InboundEvent]:
+        """``message``: the CometD message around the event, kept as the payload."""
         header = record.object(fields, "ChangeEventHeader", "ChangeEventHeader")
         if header is None:
             record.check()
@@ -201,7 +212,9 @@ class SalesforceAdapter:
                 "data": {**data, "external_id": record_id},
             }
             events.append(
-                canonical_event(record, normalized=normalized, sources=sources, payload=fields)
+                canonical_event(
+                    record, normalized=normalized, sources=sources, payload=message or fields
+                )
             )
         return events
 

@@ -49,6 +49,26 @@ def test_a_change_event_closing_an_opportunity_won_becomes_a_signed_contract(cli
     assert tx.payload == document(SLUG, "cdc_closed_won.json")
 
 
+def test_a_streaming_api_message_is_read_as_its_change_event_and_kept_whole(client):
+    first = send(client, raw(SLUG, "cometd_closed_won.json"))
+    [tx] = accepted(first, 1)
+    assert (tx.event_type, tx.business_key) == ("contract.signed", "K-2026-0042")
+    assert tx.idempotency_key == f"0065g00000XyZ1qAAF:{BIG_COMMIT}:1"
+    assert tx.event_version == BIG_COMMIT
+    assert tx.normalized["data"]["project"] == {"code": "P-1042", "name": "Acme ERP rollout"}
+    assert tx.payload == document(SLUG, "cometd_closed_won.json")  # replayId and channel kept
+    # The same event posted bare is the same event: a duplicate.
+    assert_duplicate(send(client, raw(SLUG, "cdc_closed_won.json")), first)
+
+
+def test_a_fault_inside_a_streaming_api_message_is_named_by_its_path(client):
+    message = document(SLUG, "cometd_closed_won.json")
+    del message["data"]["payload"]["ChangeEventHeader"]["commitNumber"]
+    assert_rejected(
+        send(client, message), "data.payload.ChangeEventHeader.commitNumber", body_of(message)
+    )
+
+
 def test_a_big_commit_number_round_trips_exactly_into_the_version_and_the_key(client):
     event = document(SLUG, "cdc_closed_won.json")
     event["ChangeEventHeader"]["commitNumber"] = BIG_COMMIT + 2
