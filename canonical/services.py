@@ -380,18 +380,28 @@ def project_for(*, code: str) -> Project:
     )
 
 
-def project_change(*, code: str, source_system: str, changes: dict[str, Any]) -> Project:
+def project_change(
+    *, code: str, source_system: str, changes: dict[str, Any], changed_on: date
+) -> Project:
     """Applies another system's change to a project the tower holds; its version grows by one.
 
     A project hears from the contract and from the PSA, each with its own version
     numbers, so the caller judges staleness against that system's sync state.
+
+    Closing it records ``closed_on``: the end date the change gives, else ``changed_on``
+    (the day it closed). Time worked up to that day is still billed.
     """
     project = Project.objects.select_for_update().filter(code=_key(code)).first()
     if project is None:
         project_for(code=code)  # raises unknown_project
+    was_closed = project.status == ProjectStatus.CLOSED
     for field_name, value in changes.items():
         if value is not None:
             setattr(project, field_name, value)
+    if project.status != ProjectStatus.CLOSED:
+        project.closed_on = None
+    elif not was_closed or changes.get("end_date"):
+        project.closed_on = changes.get("end_date") or changed_on
     project.version += 1
     project.source_system = source_system
     project.save()
@@ -541,9 +551,13 @@ def time_entry_approve(
     )
     currency = project.contract.currency if project.contract_id else project.customer.currency
     at_risk = {"money_at_risk": value, "currency": currency}
-    if project.status != ProjectStatus.ACTIVE:
+    if not _open_for_time(project, work_date):
+        closed = project.status == ProjectStatus.CLOSED and project.closed_on is not None
         raise RuleViolation(
-            message=f"Project {project.code} is {project.status}; time on {work_date} cannot be billed.",
+            message=f"Project {project.code} closed on {project.closed_on}; time on {work_date} "
+            "is after that and cannot be billed."
+            if closed
+            else f"Project {project.code} is {project.status}; time on {work_date} cannot be billed.",
             code="project_not_active",
             details={"project": project.code, "status": project.status, "entry": number},
             waiting_on=f"project_active:{project.code}",
@@ -612,6 +626,17 @@ def time_entry_approve(
     entry: TimeEntry = result.record  # type: ignore[assignment]
     invoice = invoice_candidate_add(entry=entry, rate=rate, currency=currency) if billable else None
     return TimeResult(entry, result.outcome, invoice)
+
+
+def _open_for_time(project: Project, day: date) -> bool:
+    """Active, or closed after ``day``: time worked before a project closed is still billed."""
+    if project.status == ProjectStatus.ACTIVE:
+        return True
+    return (
+        project.status == ProjectStatus.CLOSED
+        and project.closed_on is not None
+        and day <= project.closed_on
+    )
 
 
 def invoice_candidate_add(*, entry: TimeEntry, rate: Decimal, currency: str) -> Invoice:

@@ -139,6 +139,7 @@ class ProjectSerializer(serializers.ModelSerializer):
             "billing_hold",
             "start_date",
             "end_date",
+            "closed_on",
             *RECORD_FIELDS,
         ]
 

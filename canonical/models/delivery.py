@@ -40,6 +40,12 @@ class Project(CanonicalRecord):
     )
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
+    closed_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="While closed: the last day whose time is still billed (the end date its "
+        "closure gave, else the day it closed).",
+    )
 
     class Meta:
         ordering = ["code"]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from canonical import services as canonical
 from canonical.models import Customer, LegalEntity
@@ -134,6 +135,14 @@ def rate_card_sync(tx: Transaction) -> str:
     return result.outcome
 
 
+def _day_of(tx: Transaction) -> date:
+    """The day the event happened in its system, else the day the tower received it."""
+    at = parse_datetime(tx.normalized.get("occurred_at") or "")
+    if at is None:
+        return timezone.localdate(tx.received_at)
+    return timezone.localdate(at) if timezone.is_aware(at) else at.date()
+
+
 @handles("project.upserted", domain=Domain.PROJECT)
 def project_sync(tx: Transaction) -> str:
     """A PSA's change to a project (status, dates, holds), judged against the PSA's own versions."""
@@ -156,6 +165,7 @@ def project_sync(tx: Transaction) -> str:
             else None,
             "end_date": date.fromisoformat(data["end_date"]) if data.get("end_date") else None,
         },
+        changed_on=_day_of(tx),
     )
     exceptions_clear(
         waiting_on=[

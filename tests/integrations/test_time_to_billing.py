@@ -164,6 +164,49 @@ def test_time_that_breaks_a_billing_rule_is_blocked_with_its_own_exception_and_m
     assert closed.exception.exception_type == "project_not_active"
 
 
+def test_time_worked_before_a_project_closed_is_still_billed_and_later_time_is_not(staffed):
+    from canonical.models import Project
+
+    # Closed in the PSA on 2 November (the event's day) without an end date.
+    run(
+        event("project.upserted", {"code": "P-K-6001", "status": "closed"}, version=2), system="psa"
+    )
+    assert Project.objects.get(code="P-K-6001").closed_on.isoformat() == "2026-11-02"
+    on_the_day, after = run(
+        time_entry("T-20", work_date="2026-11-02"),
+        time_entry("T-21", work_date="2026-11-03"),
+        system="psa",
+    )
+    assert on_the_day.state == TransactionState.SUCCEEDED, on_the_day.last_error
+    assert after.exception.exception_type == "project_not_active"
+    assert after.exception.message == (
+        "Project P-K-6001 closed on 2026-11-02; time on 2026-11-03 is after that "
+        "and cannot be billed."
+    )
+    assert after.exception.money_at_risk == Decimal("2400.00")
+
+    # The PSA moves the end to 5 November: the waiting time re-runs and is billed.
+    run(
+        event(
+            "project.upserted",
+            {"code": "P-K-6001", "status": "closed", "end_date": "2026-11-05"},
+            version=3,
+        ),
+        system="psa",
+    )
+    assert Project.objects.get(code="P-K-6001").closed_on.isoformat() == "2026-11-05"
+    transactions_process(ids=[after.pk])
+    after.refresh_from_db()
+    assert after.state == TransactionState.SUCCEEDED, after.last_error
+
+    # Reopened, it bills every day again.
+    run(
+        event("project.upserted", {"code": "P-K-6001", "status": "active"}, version=4),
+        system="psa",
+    )
+    assert Project.objects.get(code="P-K-6001").closed_on is None
+
+
 def test_the_sweep_leaves_a_hold_or_a_closed_project_alone_until_it_is_lifted(staffed):
     """The recheck re-runs work only when what it waits for holds, never in a loop."""
     from canonical.models import Project
