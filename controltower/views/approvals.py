@@ -8,6 +8,7 @@ step; approving and rejecting are an approver's.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
@@ -18,6 +19,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from canonical.choices import InvoiceStatus
@@ -55,11 +57,16 @@ class RejectForm(NoColon, forms.Form):
     )
 
 
-def _period(invoice: Invoice) -> str:
+def _period(invoice: Invoice, today: date) -> str:
+    """The billing period in words, and whether time for it can still arrive."""
     start, end = invoice.period_start, invoice.period_end
     if start.day == 1 and start.month == end.month and start.year == end.year:
-        return f"{start:%B %Y}"
-    return f"{start:%d %b %Y} to {end:%d %b %Y}"
+        text = f"{start:%B %Y}"
+    else:
+        text = f"{start:%d %b %Y} to {end:%d %b %Y}"
+    if end >= today:
+        text += f", still running until {end:%d %b}: more time may come"
+    return text
 
 
 INVOICE_COLUMNS = (
@@ -135,9 +142,10 @@ def _prepare_rows(kind: str, user: Any, problem: ApplicationError | None = None,
             item.problem = problem if target == f"{prefix}-{item.pk}" else None
         if kind == "invoices":
             selectors.invoice_lines_attach(objects)
+            today = timezone.localdate()
             for invoice in objects:
                 invoice.total_text = money(invoice.amount, invoice.currency)
-                invoice.period_text = _period(invoice)
+                invoice.period_text = _period(invoice, today)
                 invoice.prepared_by_me = invoice.prepared_by_id == user.pk
                 invoice.awaiting = invoice.status == InvoiceStatus.AWAITING_APPROVAL
                 invoice.record_url = selectors.record_url(invoice)

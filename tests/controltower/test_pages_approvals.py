@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import pytest
+import time_machine
 from django.test import Client
 
 from canonical.choices import InvoiceStatus
@@ -57,6 +59,10 @@ def test_an_invoice_candidate_shows_its_lines_hours_rates_and_total(scene):
     assert "Time entry TE-1007" in text
     assert "Prepared by <strong>approver</strong>" in text
     assert "Not prepared yet" in text  # INV-3002
+    assert "still running" not in text  # October is over
+    with time_machine.travel(dt.datetime(2026, 10, 20, 12, tzinfo=dt.UTC)):
+        during = signed_in(scene.users["viewer"]).get("/approvals/").text
+    assert "October 2026, still running until 31 Oct: more time may come" in during
 
 
 def test_a_viewer_sees_no_buttons_and_gets_403_on_every_post(scene):
