@@ -371,8 +371,11 @@ def rate_card_upsert(
 
 
 def project_for(*, code: str) -> Project:
+    """The project, with what the billing rules read of it (its contract, rate card, customer)."""
     return _required(
-        Project.objects.filter(code=_key(code)).first(),
+        Project.objects.select_related("contract__rate_card", "customer")
+        .filter(code=_key(code))
+        .first(),
         kind="project",
         key=_key(code),
         label="Project",
