@@ -178,6 +178,8 @@ def contract_records_lineage(contract) -> dict[str, list[dict]]:
 # The transaction explorer -------------------------------------------------------------
 
 REPUSH_EVENT = "record.repush"
+# A project changed in the PSA, to be brought to the ERP's copy.
+PROPAGATE_EVENT = "project.propagate"
 LINEAGE_LIMIT = 100
 CHILDREN_LIMIT = 50
 
@@ -281,6 +283,8 @@ def _business_seed(tx: Transaction) -> BusinessFields:
     elif kind == "invoice.rebuild":
         fields.project = _text(data.get("project"))
         fields.invoice = _text(data.get("rejected"))
+    elif kind == PROPAGATE_EVENT:
+        fields.project = _text(data.get("project"))
     elif kind == REPUSH_EVENT:
         key = _text(data.get("key"))
         if data.get("record_type") == "contract":
@@ -707,6 +711,7 @@ RECORD_KINDS: dict[str, RecordKind] = {
                 ("billing_hold", "Billing hold"),
                 ("start_date", "Start date"),
                 ("end_date", "End date"),
+                ("closed_on", "Time billed up to"),
             ),
             select_related=("customer", "contract", "legal_entity"),
             erp_record="job",

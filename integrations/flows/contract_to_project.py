@@ -16,7 +16,7 @@ from integrations.clients.erp import ErpClient
 from integrations.clients.psa import PsaClient
 from integrations.flows import handles
 from integrations.flows.pushing import push
-from integrations.selectors import target_system
+from integrations.selectors import PROPAGATE_EVENT, holds_version, sync_state_for, target_system
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.sync import outcome_for_retry, sync_state_from_sender
 
@@ -171,3 +171,27 @@ def push_project(tx: Transaction, contract: Contract, project: Project) -> None:
             idempotency_key=f"project:{project.code}:v{project.version}:psa",
         ),
     )
+
+
+@handles(PROPAGATE_EVENT, atomic=False)
+def project_propagate(tx: Transaction) -> str:
+    """A project changed in the PSA: the ERP's copy is brought to the new version.
+
+    Only a copy the ERP holds already: a project still on its way there is created at
+    its current version by its own contract-to-project transaction.
+    """
+    project = (
+        Project.objects.select_related("contract__customer__legal_entity", "contract__legal_entity")
+        .filter(code=tx.normalized["data"]["project"])
+        .first()
+    )
+    erp = target_system(SystemKind.ERP)
+    if (
+        project is None
+        or project.contract is None
+        or sync_state_for(project, erp) is None
+        or holds_version(project, erp)
+    ):
+        return Outcome.UNCHANGED
+    push_project(tx, project.contract, project)
+    return Outcome.APPLIED

@@ -11,13 +11,13 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from canonical import services as canonical
-from canonical.models import Customer, LegalEntity
+from canonical.models import Customer, LegalEntity, Project
 from controltower.choices import OPEN_STATUSES
 from controltower.models import BusinessException
-from integrations.choices import Domain, Outcome, SyncOutcome
+from integrations.choices import Domain, FlowKind, Outcome, SyncOutcome
 from integrations.flows import handles, handles_batch
 from integrations.models import SyncState
-from integrations.selectors import sync_state_for
+from integrations.selectors import PROPAGATE_EVENT, sync_state_for
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.sync import content_hash, sync_state_from_sender
 
@@ -150,8 +150,9 @@ def project_sync(tx: Transaction) -> str:
     project = canonical.project_for(code=data["code"])
     held = sync_state_for(project, tx.source_system)
     version = tx.event_version or 1
-    if held and held.last_version is not None and version <= held.last_version:
-        return Outcome.STALE if version < held.last_version else Outcome.UNCHANGED
+    # Judged by the PSA's own numbering: the tower's pushes count canonical versions.
+    if held and held.source_version is not None and version <= held.source_version:
+        return Outcome.STALE if version < held.source_version else Outcome.UNCHANGED
     project = canonical.project_change(
         code=data["code"],
         source_system=tx.source_system.slug,
@@ -179,9 +180,26 @@ def project_sync(tx: Transaction) -> str:
         record=project,
         outcome=Outcome.APPLIED,
         key=data["code"],
-        version=version,
+        version=project.version,  # the PSA holds what the tower now holds
     )
+    if project.contract_id:
+        _propagate(tx, project)
     return Outcome.APPLIED
+
+
+def _propagate(tx: Transaction, project: Project) -> None:
+    """Queues the push of the changed project to the other systems that hold a copy."""
+    from integrations.services.processing import transaction_internal_create, transactions_enqueue
+
+    propagation = transaction_internal_create(
+        flow=FlowKind.MASTER_DATA_SYNC,  # not contract to project: its cycle time stays true
+        event_type=PROPAGATE_EVENT,
+        business_key=project.code,
+        idempotency_key=f"project:{project.code}:v{project.version}:propagate",
+        correlation_id=project.contract.correlation_id or tx.correlation_id,
+        data={"project": project.code, "version": project.version, "changed_by": tx.pk},
+    )
+    transactions_enqueue(transactions=[propagation])
 
 
 @handles_batch("customer.upserted")
@@ -283,6 +301,7 @@ def customer_sync_batch(txs: list[Transaction]) -> tuple[dict[int, str], list[Tr
         fields = {
             "external_id": str(data.get("external_id") or data["number"])[:100],
             "last_version": tx.event_version,
+            "source_version": tx.event_version,
             "content_hash": content_hash(data),
             "synced_at": now,
             "outcome": SyncOutcome.SYNCED,
@@ -303,6 +322,7 @@ def customer_sync_batch(txs: list[Transaction]) -> tuple[dict[int, str], list[Tr
             [
                 "external_id",
                 "last_version",
+                "source_version",
                 "content_hash",
                 "synced_at",
                 "outcome",

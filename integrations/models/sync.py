@@ -21,7 +21,15 @@ class SyncState(models.Model):
         "integrations.ConnectedSystem", on_delete=models.CASCADE, related_name="sync_states"
     )
     external_id = models.CharField(max_length=100, blank=True)
-    last_version = models.PositiveBigIntegerField(null=True, blank=True)
+    last_version = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="The canonical version the system holds."
+    )
+    source_version = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="The system's own version of the record in the last event it sent: its next "
+        "event is judged against this, not against the canonical versions the tower pushes.",
+    )
     content_hash = models.CharField(max_length=64, blank=True)
     synced_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=20, choices=SyncOutcome.choices, blank=True)

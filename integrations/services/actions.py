@@ -6,7 +6,6 @@ writes an audit row: who, what, before and after, and the reason.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -28,7 +27,7 @@ from integrations.choices import (
 from integrations.errors import IntegrationError
 from integrations.models import ConnectedSystem, Flow, Transaction
 from integrations.services.exceptions import exception_raise
-from integrations.services.processing import transactions_enqueue
+from integrations.services.processing import transaction_internal_create, transactions_enqueue
 from integrations.services.rollups import rollups_received
 
 Actor = AbstractBaseUser | None
@@ -285,15 +284,12 @@ def reconciliation_start(*, actor: Actor, reason: str = "") -> Transaction:
     """Queues a reconciliation run (beat starts one nightly; a person may start one now)."""
     now = timezone.now()
     with transaction.atomic():
-        run = Transaction.objects.create(
-            flow=Flow.objects.get(kind=FlowKind.RECONCILIATION),
-            source_system=None,
+        run = transaction_internal_create(
+            flow=FlowKind.RECONCILIATION,
             event_type="reconciliation.run",
             business_key=f"reconciliation {now:%Y-%m-%d %H:%M}",
-            correlation_id=uuid.uuid4().hex,
-            normalized={"type": "reconciliation.run", "data": {"requested_at": now.isoformat()}},
+            data={"requested_at": now.isoformat()},
         )
-        rollups_received(transactions=[run])
         if actor is not None:
             audit_record(actor=actor, action="reconciliation.start", obj=run, reason=reason)
         transactions_enqueue(transactions=[run])
@@ -369,19 +365,14 @@ def record_repush(
                 f"A re-push of {key} to {system.name} is already queued (transaction {pending}).",
                 errors={"record": [f"Queued as transaction {pending}."]},
             )
-        tx = Transaction.objects.create(
-            flow=Flow.objects.get(kind=FlowKind.CONTRACT_TO_PROJECT),
-            source_system=None,
-            target_system=system,
+        tx = transaction_internal_create(
+            flow=FlowKind.CONTRACT_TO_PROJECT,
             event_type=REPUSH_EVENT,
             business_key=key,
-            correlation_id=contract.correlation_id or uuid.uuid4().hex,
-            normalized={
-                "type": REPUSH_EVENT,
-                "data": {"record_type": record_type, "key": key, "system": system.slug},
-            },
+            correlation_id=contract.correlation_id,
+            target_system=system,
+            data={"record_type": record_type, "key": key, "system": system.slug},
         )
-        rollups_received(transactions=[tx])
         audit_record(
             actor=actor,
             action="record.repush",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -16,11 +14,13 @@ from controltower.services.approvals import four_eyes_check
 from integrations.choices import FlowKind, SystemKind, TransactionState
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
-from integrations.models import Flow, Transaction
+from integrations.models import Transaction
 from integrations.selectors import sync_state_for, target_system
 from integrations.services.exceptions import exception_raise
-from integrations.services.processing import transactions_enqueue
-from integrations.services.rollups import rollups_received
+from integrations.services.processing import (
+    transaction_internal_create,
+    transactions_enqueue,
+)
 
 APPROVABLE = (InvoiceStatus.CANDIDATE, InvoiceStatus.AWAITING_APPROVAL)
 
@@ -79,16 +79,15 @@ def invoice_approve(*, invoice_id: int, actor: AbstractBaseUser, reason: str = "
         invoice.approved_by = actor
         invoice.save(update_fields=["status", "approved_by", "updated_at"])
         contract = invoice.project.contract
-        posting = Transaction.objects.create(
-            flow=Flow.objects.get(kind=FlowKind.TIME_TO_BILLING),
-            source_system=None,
+        posting = transaction_internal_create(
+            flow=FlowKind.TIME_TO_BILLING,
             event_type="invoice.approved",
             business_key=invoice.number,
             idempotency_key=f"invoice:{invoice.number}:approved",
-            correlation_id=(contract.correlation_id if contract else "") or uuid.uuid4().hex,
-            normalized={"type": "invoice.approved", "data": {"number": invoice.number}},
+            correlation_id=contract.correlation_id if contract else "",
+            data={"number": invoice.number},
         )
-        rollups_received(transactions=[posting])
+        transactions_enqueue(transactions=[posting])
         audit_record(
             actor=actor,
             action="invoice.approve",
@@ -101,7 +100,6 @@ def invoice_approve(*, invoice_id: int, actor: AbstractBaseUser, reason: str = "
             },
             reason=reason,
         )
-        transactions_enqueue(transactions=[posting])
     return posting
 
 
@@ -121,23 +119,18 @@ def invoice_reject(*, invoice_id: int, actor: AbstractBaseUser, reason: str) -> 
         invoice.save(update_fields=["status", "updated_at"])
         TimeEntry.objects.filter(invoice=invoice).update(invoice=None)
         contract = invoice.project.contract
-        rebuild = Transaction.objects.create(
-            flow=Flow.objects.get(kind=FlowKind.TIME_TO_BILLING),
-            source_system=None,
+        rebuild = transaction_internal_create(
+            flow=FlowKind.TIME_TO_BILLING,
             event_type="invoice.rebuild",
             business_key=invoice.number,
             idempotency_key=f"invoice:{invoice.number}:rebuild",
-            correlation_id=(contract.correlation_id if contract else "") or uuid.uuid4().hex,
-            normalized={
-                "type": "invoice.rebuild",
-                "data": {
-                    "project": invoice.project.code,
-                    "period_start": invoice.period_start.isoformat(),
-                    "rejected": invoice.number,
-                },
+            correlation_id=contract.correlation_id if contract else "",
+            data={
+                "project": invoice.project.code,
+                "period_start": invoice.period_start.isoformat(),
+                "rejected": invoice.number,
             },
         )
-        rollups_received(transactions=[rebuild])
         failure = IntegrationError.business(
             f"Invoice {invoice.number} ({invoice.amount} {invoice.currency}) was rejected by "
             f"{actor.get_username()}: {reason.strip()}. Correct the time at its source, then "

@@ -14,10 +14,12 @@ import logging
 import random
 import socket
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -27,14 +29,19 @@ from django.utils import timezone
 from canonical.errors import RuleViolation
 from controltower.live import figures_changed
 from controltower.logging import correlation_id_var
-from integrations.choices import AttemptOutcome, ErrorClass, TransactionState
+from integrations.choices import AttemptOutcome, ErrorClass, FlowKind, TransactionState
 from integrations.clients.http import calls_var
 from integrations.errors import IntegrationError
 from integrations.flows import batch_handler_for, domain_of, handler_for, runs_atomically
-from integrations.models import Attempt, Flow, Transaction
+from integrations.models import Attempt, ConnectedSystem, Flow, Transaction
 from integrations.services.exceptions import exception_raise
 from integrations.services.ownership import owner_of, ownership_check
-from integrations.services.rollups import rollups_batch, rollups_failed, rollups_succeeded
+from integrations.services.rollups import (
+    rollups_batch,
+    rollups_failed,
+    rollups_received,
+    rollups_succeeded,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +107,35 @@ def transactions_enqueue(
             process_transactions_task.apply_async(args=[ids], queue=queue, countdown=countdown)
 
     transaction.on_commit(send)
+
+
+def transaction_internal_create(
+    *,
+    flow: FlowKind,
+    event_type: str,
+    business_key: str,
+    data: dict[str, Any],
+    correlation_id: str = "",
+    idempotency_key: str | None = None,
+    target_system: ConnectedSystem | None = None,
+) -> Transaction:
+    """Stores work the tower gives itself (no sender); the caller queues or holds it.
+
+    It counts as an arrival in its flow, and carries the correlation id of the contract
+    it belongs to when there is one, so that it shows in that contract's lineage.
+    """
+    tx = Transaction.objects.create(
+        flow=Flow.objects.get(kind=flow),
+        source_system=None,
+        target_system=target_system,
+        event_type=event_type,
+        business_key=business_key,
+        idempotency_key=idempotency_key,
+        correlation_id=correlation_id or uuid.uuid4().hex,
+        normalized={"type": event_type, "data": data},
+    )
+    rollups_received(transactions=[tx])
+    return tx
 
 
 def transactions_claim(*, ids: list[int]) -> list[Transaction]:

@@ -33,11 +33,13 @@ def sync_state_record(
     outcome: str,
     transaction: Transaction | None,
     keep_external_id: bool = False,
+    source_version: int | None = None,
 ) -> SyncState | None:
     """Notes that ``system`` holds ``record`` at ``version``. A stale event changes nothing.
 
     ``keep_external_id``: ``external_id`` is only a stand-in (a business key), so a state
-    that already names the system's own id keeps it.
+    that already names the system's own id keeps it. ``source_version``: the system's own
+    version of the record, when the system sent it.
     """
     if outcome == Outcome.STALE:
         return None
@@ -49,6 +51,8 @@ def sync_state_record(
         "outcome": SyncOutcome.SYNCED,
         "last_transaction": transaction,
     }
+    if source_version is not None:
+        observed["source_version"] = source_version
     state, _ = SyncState.objects.update_or_create(
         content_type=ContentType.objects.get_for_model(record),
         object_id=record.pk,
@@ -78,9 +82,10 @@ def sync_state_from_sender(
     *, tx: Transaction, record: models.Model, outcome: str, key: str, version: int | None = None
 ) -> SyncState | None:
     """Notes that the system that sent ``tx`` holds ``record`` at the event's version, or at
-    ``version`` when given. Its id there is the event's ``external_id``; an event without
-    one leaves the id the system is already known by (the one it answered when the tower
-    created the record there), and names a new state by ``key``."""
+    ``version`` (the canonical one) when given, and that the event's version is the
+    system's own. Its id there is the event's ``external_id``; an event without one leaves
+    the id the system is already known by (the one it answered when the tower created the
+    record there), and names a new state by ``key``."""
     data = tx.normalized["data"]
     return sync_state_record(
         record=record,
@@ -91,6 +96,7 @@ def sync_state_from_sender(
         outcome=outcome,
         transaction=tx,
         keep_external_id=not data.get("external_id"),
+        source_version=tx.event_version,
     )
 
 

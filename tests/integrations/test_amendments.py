@@ -293,3 +293,53 @@ def test_a_psa_change_to_the_project_keeps_its_psa_id_and_the_amendment_still_re
     assert amended.state == TransactionState.SUCCEEDED, amended.last_error
     [after] = simulator.get("/psa/api/v1/projects").json()["results"]
     assert after["id"] == psa_project["id"] and after["end_date"] == "2027-12-31"
+
+
+def test_a_psa_change_after_the_tower_pushed_a_newer_project_version_is_not_taken_as_stale(
+    simulator,
+):
+    """The PSA numbers its own versions; the tower's pushes count the canonical ones."""
+    from canonical.models import Project
+
+    run(contract_event("K-7005"))
+    [amended] = run(amendment("K-7005"))  # the end date moves: project v2 goes to the PSA
+    assert amended.state == TransactionState.SUCCEEDED, amended.last_error
+    assert Project.objects.get(code="P-K-7005").version == 2
+
+    # The PSA's own first change to the project, its version 2: closed early.
+    [closed] = run(
+        event(
+            "project.upserted",
+            {"code": "P-K-7005", "status": "closed", "end_date": "2026-12-15"},
+            version=2,
+        ),
+        system="psa",
+    )
+    assert closed.outcome == Outcome.APPLIED
+    project = Project.objects.get(code="P-K-7005")
+    assert (project.status, str(project.end_date), project.version) == ("closed", "2026-12-15", 3)
+
+    # The change goes on to the ERP's copy, not back to the PSA.
+    [propagation] = Transaction.objects.filter(event_type="project.propagate")
+    assert (propagation.business_key, propagation.correlation_id) == (
+        "P-K-7005",
+        Contract.objects.get(number="K-7005").correlation_id,  # in the contract's lineage
+    )
+    transactions_process(ids=[propagation.pk])
+    propagation.refresh_from_db()
+    assert (propagation.state, propagation.outcome) == (TransactionState.SUCCEEDED, "applied")
+    [job] = simulator.get("/erp/services/rest/record/v1/job").json()["items"]
+    assert job["endDate"] == "2026-12-15"
+    [psa_project] = simulator.get("/psa/api/v1/projects").json()["results"]
+    assert psa_project["end_date"] == "2027-12-31"  # the PSA's own change is not pushed back
+    # A redelivery of the same PSA version, and an older one, are still judged by its numbers.
+    [again] = run(
+        event("project.upserted", {"code": "P-K-7005", "status": "active"}, version=2),
+        system="psa",
+    )
+    [older] = run(
+        event("project.upserted", {"code": "P-K-7005", "status": "active"}, version=1),
+        system="psa",
+    )
+    assert (again.outcome, older.outcome) == (Outcome.UNCHANGED, Outcome.STALE)
+    assert Project.objects.get(code="P-K-7005").status == "closed"
