@@ -189,6 +189,7 @@ class SyncStateAdmin(admin.ModelAdmin):
         "system",
         "external_id",
         "last_version",
+        "source_version",
         "synced_at",
         "outcome",
     ]

@@ -135,6 +135,7 @@ class SyncStateSerializer(serializers.ModelSerializer):
             "system",
             "external_id",
             "last_version",
+            "source_version",
             "content_hash",
             "synced_at",
             "outcome",
