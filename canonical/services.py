@@ -488,6 +488,14 @@ def rate_for(*, project: Project, role: str, assignment: Assignment | None = Non
     )
 
 
+def _rate_or_none(*, project: Project, role: str) -> Decimal | None:
+    """The rate ``role`` would bill at on ``project``, or None when nothing prices it."""
+    try:
+        return rate_for(project=project, role=role)
+    except RuleViolation:
+        return None
+
+
 def contract_rates(contract: Contract) -> dict[str, Decimal]:
     """Every role's bill rate under the contract's current terms: its own rates over its rate card's."""
     rates = (
@@ -547,7 +555,7 @@ def time_entry_approve(
     rate = (
         rate_for(project=project, role=assignment.role, assignment=assignment)
         if assignment
-        else None
+        else _rate_or_none(project=project, role=resource.role)  # what the time would bill
     )
     value = (
         (hours * rate).quantize(Decimal("0.01")) if rate is not None and billable else Decimal("0")
@@ -576,6 +584,7 @@ def time_entry_approve(
                 "entry": number,
             },
             waiting_on=f"assignment:{project.code}:{resource.employee_number}",
+            **at_risk,
         )
     if billable and (project.billing_hold or project.customer.billing_hold):
         holder = (

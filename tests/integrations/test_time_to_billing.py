@@ -157,6 +157,9 @@ def test_time_that_breaks_a_billing_rule_is_blocked_with_its_own_exception_and_m
         "billing_hold",
     ]
     assert txs[2].exception.money_at_risk == Decimal("2400.00")
+    # Unassigned: what the time would bill at the resource's own role (Consultant, 190/h).
+    assert txs[1].exception.money_at_risk == Decimal("1520.00")
+    assert txs[1].exception.currency == "USD"
     run(
         event("project.upserted", {"code": "P-K-6001", "status": "closed"}, version=2), system="psa"
     )
