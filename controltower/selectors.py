@@ -475,7 +475,7 @@ def _admin_add(model_name: str, **initial: Any) -> str:
 PROJECT_FIXES = {
     "project": "Open {key}",
     "erp_project": "Re-push project {key} to the ERP",
-    "project_active": "Open {key} (its status is not active)",
+    "project_active": "Open {key} (not active on the day worked)",
     "project_hold": "Lift the billing hold on {key}",
     "project_rates": "Open {key} (no rate for the role)",
 }
@@ -548,7 +548,13 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
         project = Project.objects.filter(code=key).first()
         if project is None:
             return FixLink(f"Add project {key}", _admin_add("project", code=key))
-        return FixLink(PROJECT_FIXES[kind].format(key=key), record_url(project))
+        hint = (
+            "Reopen it, or move its end date past the time, in the PSA; the held time then "
+            "runs by itself."
+            if kind == "project_active"
+            else ""
+        )
+        return FixLink(PROJECT_FIXES[kind].format(key=key), record_url(project), hint)
     if kind == "contract_project" and key:
         contract = Contract.objects.filter(number=key).first()
         if contract is not None:

@@ -460,6 +460,14 @@ def test_the_fix_of_a_project_the_erp_lacks_is_its_record_page(scene):
     assert fix.url == f"/records/project/{project.pk}/"
 
 
+def test_the_fix_of_time_on_a_closed_project_is_reopening_it_or_moving_its_end(scene):
+    project = scene.prepared.project
+    fix = exception_fix_link(_waiting(f"project_active:{project.code}"))
+    assert fix.label == f"Open {project.code} (not active on the day worked)"
+    assert fix.url == f"/records/project/{project.pk}/"
+    assert "move its end date past the time, in the PSA" in fix.hint
+
+
 def test_a_contract_not_signed_yet_has_nothing_to_fix_here(scene):
     fix = exception_fix_link(_waiting("contract_signed:K-0404"))
     assert fix.url == ""
