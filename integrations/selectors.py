@@ -85,12 +85,10 @@ def sync_state_for(record, system: ConnectedSystem) -> SyncState | None:
     ).first()
 
 
-def holds_version(record, system: ConnectedSystem) -> SyncState | None:
-    """The sync state when ``system`` already holds ``record`` at its current version."""
-    state = sync_state_for(record, system)
-    if state and state.outcome == "synced" and (state.last_version or 0) >= record.version:
-        return state
-    return None
+def holds_version(state: SyncState | None, record) -> bool:
+    """Whether ``state`` (a record's sync state in one system) shows the system holding
+    ``record`` at its current version."""
+    return bool(state and state.outcome == "synced" and (state.last_version or 0) >= record.version)
 
 
 def contract_lineage(contract) -> dict:

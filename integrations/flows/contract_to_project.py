@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from canonical import services as canonical
 from canonical.models import Contract, Project
@@ -75,6 +76,13 @@ def contract_to_project(tx: Transaction) -> str:
     if result.project is not None:
         push_project(tx, contract, result.project)
     return outcome
+
+
+def pushable_projects() -> QuerySet[Project]:
+    """Projects with what ``push_project`` reads of their contract."""
+    return Project.objects.select_related(
+        "contract__customer__legal_entity", "contract__legal_entity"
+    )
 
 
 def push_project(tx: Transaction, contract: Contract, project: Project) -> None:
@@ -180,18 +188,11 @@ def project_propagate(tx: Transaction) -> str:
     Only a copy the ERP holds already: a project still on its way there is created at
     its current version by its own contract-to-project transaction.
     """
-    project = (
-        Project.objects.select_related("contract__customer__legal_entity", "contract__legal_entity")
-        .filter(code=tx.normalized["data"]["project"])
-        .first()
-    )
-    erp = target_system(SystemKind.ERP)
-    if (
-        project is None
-        or project.contract is None
-        or sync_state_for(project, erp) is None
-        or holds_version(project, erp)
-    ):
+    project = pushable_projects().filter(code=tx.normalized["data"]["project"]).first()
+    if project is None or project.contract is None:
+        return Outcome.UNCHANGED
+    erp = sync_state_for(project, target_system(SystemKind.ERP))
+    if erp is None or holds_version(erp, project):
         return Outcome.UNCHANGED
     push_project(tx, project.contract, project)
     return Outcome.APPLIED

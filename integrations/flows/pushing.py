@@ -29,10 +29,9 @@ def push(
     or None (a create) and returns the id. No database transaction is open during
     the call; the sync state is written after it, in a short transaction of its own.
     """
-    held = holds_version(record, system)
-    if held:
-        return held.external_id
     state = sync_state_for(record, system)
+    if holds_version(state, record):
+        return state.external_id
     external_id = external_id_of(state.external_id if state and state.external_id else None)
     with transaction.atomic():
         sync_state_record(

@@ -17,7 +17,7 @@ from canonical.models import Project
 from integrations.choices import ErrorClass, Outcome, SyncOutcome
 from integrations.errors import IntegrationError
 from integrations.flows import handles
-from integrations.flows.contract_to_project import push_project
+from integrations.flows.contract_to_project import push_project, pushable_projects
 from integrations.models import ConnectedSystem, SyncState
 from integrations.selectors import REPUSH_EVENT
 
@@ -36,9 +36,7 @@ def record_repush_run(tx: Transaction) -> str:
             error_class=ErrorClass.CONFIGURATION,
             code="other",
         )
-    projects = Project.objects.select_related(
-        "contract__customer__legal_entity", "contract__legal_entity"
-    )
+    projects = pushable_projects()
     if data.get("record_type") == "contract":
         projects = projects.filter(contract__number=data["key"])
     else:
