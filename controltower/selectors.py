@@ -27,6 +27,8 @@ from controltower.choices import OPEN_STATUSES, ExceptionType, SlaState
 from controltower.models import BusinessException, SlaBreach
 from integrations.choices import LIVE_STATES, FlowKind, RollupSpan
 from integrations.models import Flow, FlowRollup, Transaction
+from integrations.models.rollups import finished_count
+from integrations.services.rollups import COUNTERS as ROLLUP_COUNTERS
 from integrations.services.rollups import bucket_start
 
 # Invoices whose time is approved but not yet billed in the ERP.
@@ -37,7 +39,7 @@ UNBILLED_INVOICE_STATUSES = (
 )
 POSTED_INVOICE_STATUSES = (InvoiceStatus.POSTED, InvoiceStatus.PAID)
 INVOICE_LATENCY_WINDOW = timedelta(days=30)
-COUNTERS = ("received", "succeeded", "retried", "dead", "blocked", "recovered")
+COUNTERS = tuple(c for c in ROLLUP_COUNTERS if c != "latency_us")  # the counts, not the times
 
 
 @dataclass(frozen=True)
@@ -136,13 +138,12 @@ def _sum_flows(rows) -> dict[str, int]:
 
 
 def _finished(counts: dict[str, int]) -> int:
-    """Successes and the stops that still stand.
-
-    A stop that a re-run made good counts once, as the success it became. Its re-run may
-    fall in the window while the stop fell before it: never fewer than the successes.
-    """
-    stops = counts["dead"] + counts["blocked"]
-    return max(counts["succeeded"] + stops - counts["recovered"], counts["succeeded"])
+    return finished_count(
+        succeeded=counts["succeeded"],
+        dead=counts["dead"],
+        blocked=counts["blocked"],
+        recovered=counts["recovered"],
+    )
 
 
 def _with_rates(counts: dict[str, int] | None, *, finished: int | None = None) -> dict[str, Any]:

@@ -5,6 +5,13 @@ from django.db import models
 from integrations.choices import RollupSpan
 
 
+def finished_count(*, succeeded: int, dead: int, blocked: int, recovered: int) -> int:
+    """Successes and the stops that still stand: a stop that a re-run made good counts once,
+    as the success it became. Its re-run may be counted where the stop is not (another
+    bucket or window): never fewer than the successes."""
+    return max(succeeded + dead + blocked - recovered, succeeded)
+
+
 class FlowRollup(models.Model):
     """What one flow did in one minute or one hour: the overview reads these, not the history.
 
@@ -57,8 +64,9 @@ class FlowRollup(models.Model):
 
     @property
     def finished(self) -> int:
-        """Successes and the stops that still stand (a stop made good by a re-run counts once)."""
-        return max(self.succeeded + self.dead + self.blocked - self.recovered, self.succeeded)
+        return finished_count(
+            succeeded=self.succeeded, dead=self.dead, blocked=self.blocked, recovered=self.recovered
+        )
 
     @property
     def success_rate(self) -> float | None:
