@@ -10,9 +10,10 @@ Two shapes are read, one object or a JSON array of them (a REST query response
   Pub/Sub API, not as webhooks, so a forwarder subscribes and posts each event's
   payload here, or the Streaming API message as it came (``{"channel": ..., "data":
   {"schema": ..., "payload": <the event>, "event": {"replayId": ...}}}``), which is kept
-  whole as the transaction's payload. An UPDATE event holds only the fields that changed: the channel must
-  *enrich* Opportunity events with the contract fields below (``EnrichedFields`` on the
-  ``PlatformEventChannelMember``) so that a stage change to Closed Won carries them.
+  whole as the transaction's payload. An UPDATE event holds only the fields that
+  changed: the channel must *enrich* Opportunity events with the contract fields below
+  (``EnrichedFields`` on the ``PlatformEventChannelMember``) so that a stage change to
+  Closed Won carries them.
 - a REST Opportunity record (``attributes.type == "Opportunity"``, ``Id``,
   ``StageName``, ``SystemModstamp`` such as ``2026-11-02T09:30:00.000+0000``), as
   returned by ``/sobjects/Opportunity/<Id>`` or a SOQL query.

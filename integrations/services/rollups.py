@@ -2,10 +2,9 @@
 
 The engine adds to the row of the current bucket when transactions arrive
 (``rollups_received``), when they succeed (``rollups_succeeded``) and when an attempt
-fails (``rollups_failed``). Inside
-``rollups_batch()`` (a chunk of transactions being processed) the counts are gathered
-in memory and written with one upsert when the chunk is done: the hot path pays one
-statement per chunk, not one per transaction.
+fails (``rollups_failed``). Inside ``rollups_batch()`` (a chunk of transactions being
+processed) the counts are gathered in memory and written with one upsert when the chunk
+is done: the hot path pays one statement per chunk, not one per transaction.
 
 An upsert that adds (``INSERT ... ON CONFLICT DO UPDATE SET n = n + EXCLUDED.n``) is
 written as SQL: Django's ``bulk_create(update_conflicts=True)`` can only overwrite a
