@@ -101,6 +101,37 @@ def celery_worker(worker_env, transactional_db) -> Iterator[object]:
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts"
 
+# How long an expectation waits for the page. Playwright's 5 s is too short when both test
+# passes share two cores, each with its own Chromium, live server and worker: a form post and
+# its redirect can take longer than that there, and a correct page then fails its test.
+BROWSER_EXPECT_MS = 20_000
+
+
+def pytest_configure(config) -> None:
+    try:
+        from playwright.sync_api import expect
+    except ImportError:  # pragma: no cover - Playwright is a test dependency
+        return
+    expect.set_options(timeout=BROWSER_EXPECT_MS)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test reports the page it saw (address and text) and leaves a screenshot,
+    so that a failure on a CI machine can be read from its log."""
+    outcome = yield
+    report = outcome.get_result()
+    page = getattr(item, "funcargs", {}).get("page")
+    if report.when != "call" or not report.failed or page is None:
+        return
+    try:
+        text = page.locator("body").inner_text(timeout=2_000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{item.name}-failed.png"), full_page=True)
+    except Exception as error:  # the page may be gone with the failure
+        text = f"(the page could not be read: {error})"
+    report.sections.append(("page at failure", f"{page.url}\n{text[:4_000]}"))
+
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):

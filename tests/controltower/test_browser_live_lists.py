@@ -60,7 +60,7 @@ def test_a_new_exception_appears_in_the_open_queue_without_a_reload(
 
     block(live_server.url, "C-8402", "YY01")
 
-    expect(rows(page)).to_have_count(2, timeout=10_000)
+    expect(rows(page)).to_have_count(2)
     expect(page.locator("#list-live")).to_contain_text("Legal entity 'YY01' does not exist.")
     assert page.evaluate("window.__stillTheSamePage") is True
     screenshot()
@@ -75,7 +75,7 @@ def test_ticked_rows_are_kept_and_the_page_says_the_list_changed(
     block(live_server.url, "C-8403", "ZZ01")
 
     status = page.locator('[data-live-status="list-live"]')
-    expect(status).to_contain_text("The list changed", timeout=10_000)
+    expect(status).to_contain_text("The list changed")
     expect(rows(page)).to_have_count(1)
     expect(rows(page).first.get_by_role("checkbox")).to_be_checked()
     screenshot()

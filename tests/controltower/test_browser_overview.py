@@ -152,14 +152,14 @@ def test_a_live_counter_changes_after_an_event_is_posted(
     ids = post_over_http(live_server.url, [customer_event("C-8304")])
 
     # Received counts the moment the event is stored; nothing has run it yet.
-    expect(master).to_have_text("4", timeout=10_000)
+    expect(master).to_have_text("4")
     expect(tile(page, "retry_queue").locator(".tile-note")).to_have_text("1 new waiting to run")
     expect(page.locator("[data-live-status]")).to_contain_text("checked")
     screenshot("received")
 
     transactions_process(ids=ids)
 
-    expect(tile(page, "success_rate").locator(".tile-value")).to_have_text("75.0 %", timeout=10_000)
+    expect(tile(page, "success_rate").locator(".tile-value")).to_have_text("75.0 %")
     expect(tile(page, "retry_queue").locator(".tile-note")).to_have_text(
         "nothing new waiting to run"
     )
@@ -243,7 +243,7 @@ def test_with_redis_the_overview_hears_the_engine_over_the_websocket(
     with ThreadPoolExecutor(max_workers=1) as pool:
         pool.submit(work).result(timeout=30)
 
-    expect(tile(page, "success_rate").locator(".tile-value")).to_have_text("75.0 %", timeout=8_000)
+    expect(tile(page, "success_rate").locator(".tile-value")).to_have_text("75.0 %")
     expect(page.locator('tr[data-flow="master_data_sync"] td').first).to_have_text("4")
     expect(status).to_contain_text("Live: updates as events arrive")
     screenshot()
