@@ -28,6 +28,7 @@ from canonical.choices import (
     TimeEntryStatus,
 )
 from canonical.errors import RuleViolation
+from canonical.formats import money_text
 from canonical.models import (
     Assignment,
     BillingMilestone,
@@ -608,13 +609,15 @@ def time_entry_approve(
         ] or Decimal("0")
         if billed + value > contract.cap_amount:
             raise RuleViolation(
-                message=f"Contract {contract.number} cap {contract.cap_amount} would be exceeded: "
-                f"{billed} billed, {value} more.",
+                message=f"Contract {contract.number}'s cap of "
+                f"{money_text(contract.cap_amount, currency)} would be exceeded: "
+                f"{money_text(billed, currency)} is billed and this entry adds "
+                f"{money_text(value, currency)}.",
                 code="cap_exceeded",
                 details={
                     "contract": contract.number,
                     "cap": str(contract.cap_amount),
-                    "billed": str(billed),
+                    "billed": str(billed.quantize(Decimal("0.01"))),
                 },
                 waiting_on=f"contract_cap:{contract.number}",
                 **at_risk,

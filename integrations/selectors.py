@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import Count, Max, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
 
+from canonical.formats import money_text
 from integrations.choices import (
     AttemptOutcome,
     FlowKind,
@@ -227,7 +228,7 @@ class BusinessFields:
     @property
     def amount_text(self) -> str:
         if self.amount is not None:
-            return f"{self.amount:,.2f} {self.currency}".strip()
+            return money_text(self.amount, self.currency)
         if self.hours is not None:
             return f"{self.hours.normalize():f} h"
         return ""

@@ -16,6 +16,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince, timeuntil
 
+from canonical.formats import money_text
+
 register = template.Library()
 
 
@@ -130,9 +132,9 @@ def thousands(value: Any) -> str:
 
 @register.filter
 def money(amounts: Any, layout: str = "") -> str:
-    """Amounts by currency, never added across currencies: "EUR 50.00 · USD 1,100.00";
+    """Amounts by currency, never added across currencies: "50.00 EUR · 1,100.00 USD";
     with ``"lines"``, one ``<span class="amount">`` per currency, for a column or a tile."""
-    parts = [f"{row['currency']} {Decimal(row['amount']):,.2f}" for row in amounts or []]
+    parts = [money_text(row["amount"], row["currency"]) for row in amounts or []]
     if layout == "lines":
         return format_html_join("", '<span class="amount">{}</span>', ((p,) for p in parts))
     return " · ".join(parts)

@@ -25,6 +25,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
+from canonical.formats import money_text
 from canonical.models import Customer, LegalEntity
 from controltower import selectors
 from controltower.choices import (
@@ -93,7 +94,7 @@ def _require(request: HttpRequest, permission: str) -> None:
 def money(amount: Decimal | None, currency: str = "") -> str:
     if amount is None:
         return ""
-    return f"{amount:,.2f} {currency}".strip()
+    return money_text(amount, currency)
 
 
 def _at_risk(exc: BusinessException, none: str) -> str:

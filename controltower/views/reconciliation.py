@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
+from canonical.formats import money_text
 from controltower import selectors
 from controltower.choices import OPEN_STATUSES, ExceptionType
 from controltower.errors import ApplicationError
@@ -38,7 +39,7 @@ class StartForm(NoColon, forms.Form):
 
 
 def _amounts_text(run: Any) -> str:
-    return ", ".join(f"{row['amount']:,.2f} {row['currency']}".strip() for row in run.drift_amounts)
+    return ", ".join(money_text(row["amount"], row["currency"]) for row in run.drift_amounts)
 
 
 def _run_link(run: Any) -> Any:

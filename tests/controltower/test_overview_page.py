@@ -187,7 +187,7 @@ def test_every_role_sees_the_seeded_figures(client, user_with_role, seeded, role
         "sla_breached": "1",
         "sla_at_risk": "2",
         "open_exceptions": "4",
-        "money_at_risk": "USD 1,300.00",
+        "money_at_risk": "1,300.00 USD",
         "contract_to_project": "1 min 30 s",
         "time_to_invoice": "—",
         "unbilled": "8 h",
@@ -201,8 +201,8 @@ def test_every_role_sees_the_seeded_figures(client, user_with_role, seeded, role
         == "dead letters and blocked, now; 3 stops in the last 24 hours, re-run ones included"
     )
     assert notes["retry_queue"] == "3 new waiting to run"
-    assert notes["unbilled"] == "USD 800.00 in 1 entry not yet invoiced"
-    assert notes["invoices_awaiting"] == "USD 800.00"
+    assert notes["unbilled"] == "800.00 USD in 1 entry not yet invoiced"
+    assert notes["invoices_awaiting"] == "800.00 USD"
     assert notes["sla_breached"] == "still open; 1 breached in the last 24 h"
     attention = {key: tile["attention"] for key, tile in tiles(html).items() if tile["attention"]}
     assert attention == {
@@ -238,7 +238,7 @@ def test_the_flow_table_and_the_exception_breakdowns_show_the_seeded_counts(
         ("3d_7d", "1"),
         ("over_7d", "1"),
     ]
-    assert "USD 300.00" in html  # the rate card type's money, over two exceptions
+    assert "300.00 USD" in html  # the rate card type's money, over two exceptions
 
 
 def test_each_number_links_to_the_list_behind_it(client, user_with_role, seeded):
@@ -471,9 +471,9 @@ def test_figures_are_written_as_people_read_them():
     assert thousands(12345) == "12,345" and thousands(Decimal("1234.50")) == "1,234.50"
     assert money(
         [{"currency": "EUR", "amount": Decimal("50")}, {"currency": "USD", "amount": 1100}]
-    ) == ("EUR 50.00 · USD 1,100.00")
+    ) == ("50.00 EUR · 1,100.00 USD")
     assert money([]) == ""
     two = [{"currency": "EUR", "amount": 50}, {"currency": "USD", "amount": Decimal("1100")}]
     assert money(two, "lines") == (
-        '<span class="amount">EUR 50.00</span><span class="amount">USD 1,100.00</span>'
+        '<span class="amount">50.00 EUR</span><span class="amount">1,100.00 USD</span>'
     )

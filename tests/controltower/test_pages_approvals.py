@@ -65,6 +65,15 @@ def test_an_invoice_candidate_shows_its_lines_hours_rates_and_total(scene):
     assert "October 2026, still running until 31 Oct: more time may come" in during
 
 
+def test_a_candidate_the_flow_built_says_any_approver_may_approve_it(scene):
+    from canonical.models import Invoice
+
+    Invoice.objects.filter(number="INV-3001").update(prepared_by=None)
+    text = signed_in(scene.users["approver"]).get("/approvals/").text
+    assert "no person prepared it, so any approver may approve it" in text
+    assert "Approve INV-3001" in text
+
+
 def test_a_viewer_sees_no_buttons_and_gets_403_on_every_post(scene):
     client = signed_in(scene.users["viewer"])
     for kind in KINDS:

@@ -254,6 +254,10 @@ def test_time_past_the_contract_cap_is_blocked_with_the_overrun_at_risk(staffed)
         over.exception.exception_type == "cap_exceeded"
         and over.exception.money_at_risk == Decimal("2400.00")
     )
+    assert over.exception.message == (
+        "Contract K-6003's cap of 3,000.00 USD would be exceeded: 2,400.00 USD is billed "
+        "and this entry adds 2,400.00 USD."
+    )
 
 
 def test_an_approver_approves_a_candidate_and_it_is_posted_to_the_erp_once_then_paid(
