@@ -20,6 +20,7 @@ from integrations.choices import (
     SystemKind,
     TransactionState,
 )
+from integrations.clients.erp import JOB_STATUS_CANONICAL
 from integrations.models import (
     Attempt,
     ConnectedSystem,
@@ -644,7 +645,8 @@ class RecordKind:
     """A kind of canonical record the record view shows, and how each system names its fields.
 
     ``fields`` are the canonical event's field names with their labels; ``remote`` maps a
-    canonical field to its path in the ERP's or the PSA's own copy (``customer.id``).
+    canonical field to its path in the ERP's or the PSA's own copy (``customer.id``), or to
+    a path and the canonical value of each of that system's values (``Closed`` → ``closed``).
     """
 
     slug: str
@@ -657,7 +659,7 @@ class RecordKind:
     select_related: tuple[str, ...] = ()
     erp_record: str = ""
     psa_collection: str = ""
-    remote: dict[str, dict[str, str]] = field(default_factory=dict)
+    remote: dict[str, dict[str, str | tuple[str, dict[str, str]]]] = field(default_factory=dict)
     repush: bool = False
 
     def model(self):
@@ -721,6 +723,7 @@ RECORD_KINDS: dict[str, RecordKind] = {
                     "name": "companyName",
                     "contract": "custentity_contract_number",
                     "legal_entity": "subsidiary.id",
+                    "status": ("entityStatus.refName", JOB_STATUS_CANONICAL),
                     "start_date": "startDate",
                     "end_date": "endDate",
                 },
@@ -911,6 +914,16 @@ class SystemCopy:
     def differences(self) -> int:
         return sum(1 for d in self.diff if not d.same)
 
+    @property
+    def compared(self) -> list[FieldDiff]:
+        """The fields this system holds, each against the canonical value."""
+        return [d for d in self.diff if d.compared]
+
+    @property
+    def not_held(self) -> str:
+        """The labels of the canonical fields this system does not hold ("Billable, Status")."""
+        return ", ".join(d.label for d in self.diff if not d.compared)
+
 
 @dataclass
 class RecordView:
@@ -967,6 +980,15 @@ def _path(data: Any, path: str) -> Any:
             return None
         data = data.get(part)
     return data
+
+
+def _remote_value(body: Any, spec: str | tuple[str, dict[str, str]]) -> Any:
+    """A field of a system's copy, in canonical terms where the system names values its way."""
+    if isinstance(spec, str):
+        return _path(body, spec)
+    path, canonical_values = spec
+    value = _path(body, path)
+    return canonical_values.get(value, value) if isinstance(value, str) else value
 
 
 def field_text(value: Any) -> str:
@@ -1230,7 +1252,7 @@ def _copy(
                 name,
                 labels[name],
                 field_text(canonical.get(name)),
-                field_text(_path(body, remote_map[name])) if name in remote_map else "",
+                field_text(_remote_value(body, remote_map[name])) if name in remote_map else "",
                 name in remote_map,
             )
             for name, _ in kind.fields

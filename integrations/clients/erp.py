@@ -16,6 +16,10 @@ from integrations.clients.http import request
 from integrations.errors import IntegrationError
 from integrations.models import ConnectedSystem
 
+# A project's status as NetSuite's standard project (job) statuses name it, and back.
+JOB_STATUS = {"planned": "Pending", "active": "In Progress", "closed": "Closed"}
+JOB_STATUS_CANONICAL = {name: status for status, name in JOB_STATUS.items()}
+
 
 def netsuite_message(response: httpx.Response) -> str:
     """The vendor's own words from NetSuite's error body."""

@@ -13,7 +13,7 @@ from django.db.models import QuerySet
 from canonical import services as canonical
 from canonical.models import Contract, Project
 from integrations.choices import Domain, Outcome, SystemKind
-from integrations.clients.erp import ErpClient
+from integrations.clients.erp import JOB_STATUS, ErpClient
 from integrations.clients.psa import PsaClient
 from integrations.flows import handles
 from integrations.flows.pushing import push
@@ -115,6 +115,7 @@ def push_project(tx: Transaction, contract: Contract, project: Project) -> None:
         "companyName": project.name,
         "customer": {"id": customer_id},
         "subsidiary": {"id": contract.legal_entity.code},
+        "entityStatus": {"refName": JOB_STATUS[project.status]},
         "startDate": project.start_date.isoformat(),
         "endDate": project.end_date.isoformat() if project.end_date else None,
         "custentity_contract_number": contract.number,

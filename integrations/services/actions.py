@@ -287,7 +287,7 @@ def reconciliation_start(*, actor: Actor, reason: str = "") -> Transaction:
         run = transaction_internal_create(
             flow=FlowKind.RECONCILIATION,
             event_type="reconciliation.run",
-            business_key=f"reconciliation {now:%Y-%m-%d %H:%M}",
+            business_key=f"reconciliation {now:%Y-%m-%d %H:%M} UTC",  # a key, read in any zone
             data={"requested_at": now.isoformat()},
         )
         if actor is not None:

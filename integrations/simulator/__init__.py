@@ -23,7 +23,8 @@ Request fields the tower sends, by record type:
 - ``customer``: ``{"entityId", "companyName", "subsidiary": {"id"},
   "currency": {"refName"}, "externalId"}``
 - ``job`` (a project): ``{"entityId", "companyName", "customer": {"id"} or
-  {"externalId"}, "subsidiary": {"id"}, "startDate", "endDate", "externalId",
+  {"externalId"}, "subsidiary": {"id"}, "entityStatus": {"refName"} (``Pending``,
+  ``In Progress``, ``Closed``), "startDate", "endDate", "externalId",
   "custentity_contract_number", "billingSchedule": {"items": [{"code", "name",
   "dueDate", "amount"}]}}``
 - ``projectCostForecast``: ``{"job": {"id"}, "resource", "role", "startDate",

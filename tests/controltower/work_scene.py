@@ -465,7 +465,7 @@ def work_scene() -> Scene:
     run = _tx(
         FlowKind.RECONCILIATION,
         event_type="reconciliation.run",
-        business_key=f"reconciliation {now:%Y-%m-%d %H:%M}",
+        business_key=f"reconciliation {now:%Y-%m-%d %H:%M} UTC",
         state=TransactionState.SUCCEEDED,
         received_at=now - dt.timedelta(seconds=5),
         normalized={"type": "reconciliation.run", "data": {}},

@@ -330,6 +330,7 @@ def test_a_psa_change_after_the_tower_pushed_a_newer_project_version_is_not_take
     assert (propagation.state, propagation.outcome) == (TransactionState.SUCCEEDED, "applied")
     [job] = simulator.get("/erp/services/rest/record/v1/job").json()["items"]
     assert job["endDate"] == "2026-12-15"
+    assert job["entityStatus"] == {"refName": "Closed"}  # closed in the ERP too
     [psa_project] = simulator.get("/psa/api/v1/projects").json()["results"]
     assert psa_project["end_date"] == "2027-12-31"  # the PSA's own change is not pushed back
     # A redelivery of the same PSA version, and an older one, are still judged by its numbers.

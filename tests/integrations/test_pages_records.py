@@ -97,6 +97,12 @@ def test_a_project_is_compared_with_the_copies_the_erp_and_the_psa_hold(
     assert compared["code"] == ("P-K-5001", "P-K-5001")
     assert compared["contract"] == ("K-5001", "K-5001")
     assert compared["end_date"] == ("2027-06-30", "2027-06-30")
+    assert compared["status"] == ("active", "active")  # NetSuite's "In Progress"
+    # What a system does not hold is named once, not compared row by row.
+    assert (
+        f"Not held in {erp.system.name}: Customer, Billable, Billing hold, Time billed up to."
+        in (page.text)
+    )
     assert "Re-push" not in page.text  # a viewer
 
 
