@@ -249,16 +249,36 @@ def _exceptions_due_set(*, policies: list[SlaPolicy], sweep: _Sweep) -> int:
     )
     done = 0
     for exc in pending[: sweep.batch]:
-        due = min(
-            business_add(sweep.hours(policy, exc.team), exc.created_at, policy.target_minutes)
-            for policy in policies
-            if _matches(policy, exc)
-        )
+        due = exception_sla_due(exc, policies=policies, sweep=sweep)
         # Not through save(): the sweep is not an edit of the exception.
         done += BusinessException.objects.filter(pk=exc.pk, sla_due_at__isnull=True).update(
             sla_due_at=due
         )
     return done
+
+
+def exception_sla_due(
+    exception: BusinessException,
+    *,
+    start: dt.datetime | None = None,
+    policies: list[SlaPolicy] | None = None,
+    sweep: _Sweep | None = None,
+) -> dt.datetime | None:
+    """When ``exception`` is due to be resolved: the earliest due of the active exception
+    policies it falls under, counted from ``start`` (its creation) on its team's clock;
+    None when no policy applies. Set when it is raised; the sweep fills any left empty."""
+    sweep = sweep or _Sweep(now=timezone.now())
+    if policies is None:
+        policies = list(SlaPolicy.objects.filter(active=True, kind=SlaKind.EXCEPTION))
+    start = start or exception.created_at
+    return min(
+        (
+            business_add(sweep.hours(policy, exception.team), start, policy.target_minutes)
+            for policy in policies
+            if _matches(policy, exception)
+        ),
+        default=None,
+    )
 
 
 def _matches(policy: SlaPolicy, exc: BusinessException) -> bool:

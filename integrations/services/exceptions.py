@@ -14,6 +14,7 @@ from controltower.choices import DEFAULT_SEVERITY, OPEN_STATUSES, ExceptionStatu
 from controltower.models import BusinessException
 from controltower.services import audit_record
 from controltower.services.routing import exception_route
+from controltower.services.sla import exception_sla_due
 from integrations.choices import TransactionState
 from integrations.errors import IntegrationError
 from integrations.models import Transaction
@@ -72,6 +73,7 @@ def exception_raise(
             **context,
         )
         exception_route(exception=exc)
+        exc.sla_due_at = exception_sla_due(exc, start=timezone.now())
         try:
             with transaction.atomic():
                 exc.save()

@@ -357,6 +357,33 @@ def test_an_exception_runs_on_its_owning_teams_calendar(exception_policy, receiv
     assert post["link"].endswith(f"/{exc.pk}/") and post["url"].endswith(post["link"])
 
 
+def test_an_exception_a_flow_raises_is_due_at_once_on_its_teams_calendar(exception_policy):
+    """The queue shows when it is due from the moment it is raised, not a sweep later."""
+    from django.db import transaction
+
+    from integrations.choices import ErrorClass
+    from integrations.errors import IntegrationError
+    from integrations.services.exceptions import exception_raise
+
+    team = TeamFactory(calendar=BusinessCalendarFactory(time_zone="Europe/Berlin"))
+    OwnershipRule.objects.create(team=team, exception_type="missing_rate_card")
+    tx = FlowTransactionFactory(kind=FlowKind.TIME_TO_BILLING, event_type="time_entry.approved")
+    failure = IntegrationError(
+        "No Analyst rate for project P-1.",
+        transient=False,
+        error_class=ErrorClass.DATA,
+        code="missing_rate_card",
+    )
+    with time_machine.travel(dt.datetime(2025, 6, 5, 15, 0, tzinfo=BERLIN), tick=False):
+        with transaction.atomic():
+            exc = exception_raise(tx=tx, failure=failure)
+        exc.refresh_from_db()
+        assert exc.team == team
+        # Eight business hours: two on Thursday, six on Friday.
+        assert exc.sla_due_at == dt.datetime(2025, 6, 6, 15, 0, tzinfo=BERLIN)
+        assert "due_set" not in sla_sweep()
+
+
 def test_a_resolved_exception_meets_its_sla(exception_policy, team, clock):
     exc = BusinessExceptionFactory(team=team)
     clock.move_to(at(7 * 60))
