@@ -21,6 +21,17 @@ def _fresh_broker() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _outbound_pool_closed() -> Iterator[None]:
+    """A test does not hand its keep-alive connections to the next. A pooled connection to the
+    live server keeps that server's request thread, and its database session, open: the
+    test database could not be dropped at the end of the run."""
+    yield
+    from integrations.clients.http import clients_close
+
+    clients_close()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -53,6 +53,12 @@ def client() -> httpx.Client:
     return _clients[key]
 
 
+def clients_close() -> None:
+    """Closes the pooled connections; the next call opens a new pool."""
+    while _clients:
+        _clients.popitem()[1].close()
+
+
 def retry_after_seconds(value: str | None) -> float | None:
     """``Retry-After`` as seconds: either delta-seconds or an HTTP date."""
     if not value:
