@@ -50,6 +50,7 @@ exception_urls = [
 
 approval_urls = [
     path("", approval_views.approval_list, name="list"),
+    path("invoices/approve/", approval_views.invoices_approve_view, name="invoices-approve"),
     path(
         "invoices/<int:pk>/<slug:action>/",
         approval_views.invoice_action,

@@ -34,6 +34,32 @@ class PrepareSerializer(drf_serializers.Serializer):
     )
 
 
+class ApproveManySerializer(ReasonSerializer):
+    ids = drf_serializers.ListField(
+        child=drf_serializers.IntegerField(min_value=1),
+        allow_empty=False,
+        max_length=billing.MAX_APPROVALS,
+        help_text=f"The candidates to approve, at most {billing.MAX_APPROVALS}.",
+    )
+
+
+class ApprovalSerializer(drf_serializers.Serializer):
+    id = drf_serializers.IntegerField()
+    number = drf_serializers.CharField()
+    posting = drf_serializers.IntegerField(help_text="The transaction that posts it to the ERP.")
+
+
+class RefusalSerializer(drf_serializers.Serializer):
+    id = drf_serializers.IntegerField()
+    number = drf_serializers.CharField(help_text="Empty when no invoice has this id.")
+    reason = drf_serializers.CharField()
+
+
+class ApprovalsSerializer(drf_serializers.Serializer):
+    approved = ApprovalSerializer(many=True)
+    refused = RefusalSerializer(many=True)
+
+
 class CanonicalRecordViewSet(viewsets.ReadOnlyModelViewSet):
     """The shared base: a subclass names its queryset, serializer, filters and orderings.
 
@@ -199,6 +225,25 @@ class InvoiceViewSet(CanonicalRecordViewSet):
         reason = _reason(request, required=False)
         billing.invoice_approve(invoice_id=int(pk), actor=request.user, reason=reason)
         return Response(serializers.InvoiceSerializer(self.get_queryset().get(pk=pk)).data)
+
+    @extend_schema(
+        request=ApproveManySerializer,
+        responses={200: ApprovalsSerializer},
+        description="Approves several candidates at once (a month's close). Each goes through "
+        "the same checks as a single approval; one refused (four eyes, approved meanwhile) is "
+        "listed with why and the rest are approved.",
+    )
+    @action(detail=False, methods=["post"], url_path="approve", url_name="approve-many")
+    @requires("canonical.approve_invoice")
+    def approve_many(self, request: Request) -> Response:
+        data = ApproveManySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = billing.invoices_approve(
+            invoice_ids=data.validated_data["ids"],
+            actor=request.user,
+            reason=data.validated_data["reason"],
+        )
+        return Response(ApprovalsSerializer(result).data)
 
     @extend_schema(request=RequiredReasonSerializer, responses={200: serializers.InvoiceSerializer})
     @action(detail=True, methods=["post"])

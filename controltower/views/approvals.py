@@ -33,7 +33,12 @@ from controltower.services.approvals import exception_approve, exception_reject
 from controltower.views.exceptions import money
 from controltower.views.lists import Column, csv_response, listing, listing_queryset, wants_csv
 from controltower.views.saved_views import saved_views_context
-from integrations.services.billing import invoice_approve, invoice_prepare, invoice_reject
+from integrations.services.billing import (
+    invoice_approve,
+    invoice_prepare,
+    invoice_reject,
+    invoices_approve,
+)
 
 PAGE = "approvals:list"
 PREPARE = "controltower.work_businessexception"
@@ -295,6 +300,33 @@ def invoice_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
             )
     except ApplicationError as error:
         return _refused(request, error, target)
+    return _back(request)
+
+
+@login_required
+@require_POST
+def invoices_approve_view(request: HttpRequest) -> HttpResponse:
+    """Approves the ticked candidates together; each refusal is named and the rest go on."""
+    if not request.user.has_perm(APPROVE_INVOICE):
+        raise PermissionDenied("Approving invoices needs the approver role.")
+    form = ApproveForm(request.POST, prefix="bulk")
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    ids = [int(value) for value in request.POST.getlist("invoice") if value.isdigit()]
+    try:
+        result = invoices_approve(invoice_ids=ids, actor=request.user, reason=reason)
+    except ApplicationError as error:
+        return _refused(request, error, "bulk-approve")
+    if result["approved"]:
+        count = len(result["approved"])
+        numbers = ", ".join(item["number"] for item in result["approved"])
+        messages.success(
+            request,
+            f"Approved {count} invoice{'s' if count != 1 else ''}; "
+            f"{'they are' if count != 1 else 'it is'} being posted: {numbers}.",
+        )
+    for item in result["refused"]:
+        name = item["number"] or f"Invoice {item['id']}"
+        messages.error(request, f"{name} was not approved: {item['reason']}")
     return _back(request)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -23,6 +26,8 @@ from integrations.services.processing import (
 )
 
 APPROVABLE = (InvoiceStatus.CANDIDATE, InvoiceStatus.AWAITING_APPROVAL)
+# Candidates one request may approve together (a month's close, a page of the inbox at a time).
+MAX_APPROVALS = 500
 
 
 def _locked_invoice(invoice_id: int) -> Invoice:
@@ -101,6 +106,37 @@ def invoice_approve(*, invoice_id: int, actor: AbstractBaseUser, reason: str = "
             reason=reason,
         )
     return posting
+
+
+def invoices_approve(
+    *, invoice_ids: Sequence[int], actor: AbstractBaseUser, reason: str = ""
+) -> dict[str, list[dict[str, Any]]]:
+    """Approves several candidates at once, each through ``invoice_approve`` in its own
+    database transaction: one that is refused (the approver prepared it, someone approved
+    it meanwhile, it has no lines) is named with why, and the rest go on.
+
+    Returns ``{"approved": [{"id", "number", "posting"}], "refused": [{"id", "number",
+    "reason"}]}`` in the order chosen.
+    """
+    ids = list(dict.fromkeys(invoice_ids))
+    if not ids:
+        raise ApplicationError("Choose the invoices to approve.", errors={"ids": ["Required."]})
+    if len(ids) > MAX_APPROVALS:
+        raise ApplicationError(
+            f"At most {MAX_APPROVALS} invoices can be approved at once; {len(ids)} were chosen.",
+            errors={"ids": [f"More than {MAX_APPROVALS}."]},
+        )
+    numbers = dict(Invoice.objects.filter(pk__in=ids).values_list("pk", "number"))
+    approved: list[dict[str, Any]] = []
+    refused: list[dict[str, Any]] = []
+    for pk in ids:
+        try:
+            posting = invoice_approve(invoice_id=pk, actor=actor, reason=reason)
+        except ApplicationError as error:
+            refused.append({"id": pk, "number": numbers.get(pk, ""), "reason": error.message})
+        else:
+            approved.append({"id": pk, "number": numbers[pk], "posting": posting.pk})
+    return {"approved": approved, "refused": refused}
 
 
 def invoice_reject(*, invoice_id: int, actor: AbstractBaseUser, reason: str) -> Invoice:

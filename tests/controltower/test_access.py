@@ -58,6 +58,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "project-repush": {"POST": OPERATOR},
     "invoice-prepare": {"POST": OPERATOR},
     "invoice-approve": {"POST": APPROVER},
+    "invoice-approve-many": {"POST": APPROVER},
     "invoice-reject": {"POST": APPROVER},
     # Integration engine.
     "transaction-list": READ,

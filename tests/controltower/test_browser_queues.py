@@ -249,3 +249,31 @@ def test_a_viewer_reads_every_queue_page_and_finds_no_action_button(
     ).to_be_visible()
     page.set_viewport_size(TABLET)
     screenshot("viewer-exception-tablet")
+
+
+def test_an_approver_ticks_every_candidate_on_the_page_and_approves_them_together(
+    page: Page, live_server, screenshot
+):
+    from canonical.choices import InvoiceStatus
+    from canonical.models import Invoice
+    from tests.controltower.work_scene import work_scene
+
+    scene = work_scene()
+    Invoice.objects.filter(pk=scene.candidate.pk).update(status=InvoiceStatus.AWAITING_APPROVAL)
+    page.set_viewport_size(WIDE)
+    sign_in(page, live_server.url, SECOND_APPROVER, SECOND_APPROVER)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Approvals").click()
+
+    page.get_by_label("Select every candidate on this page that you may approve").check()
+    for number in ("INV-3001", "INV-3002"):
+        expect(page.get_by_label(f"Select {number} to approve with others")).to_be_checked()
+    page.get_by_label("Note for all (optional)").fill("October close")
+    screenshot("ticked")
+    page.get_by_role("button", name="Approve selected").click()
+
+    expect(page.get_by_role("status")).to_contain_text("Approved 2 invoices; they are being posted")
+    expect(page.get_by_role("article", name=re.compile("Invoice INV-300"))).to_have_count(0)
+    assert set(
+        Invoice.objects.filter(number__in=["INV-3001", "INV-3002"]).values_list("status", flat=True)
+    ) == {InvoiceStatus.APPROVED}
+    both_widths(page, screenshot, "approved-together")

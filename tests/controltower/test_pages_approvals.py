@@ -130,6 +130,65 @@ def test_a_second_approver_approves_and_the_invoice_goes_to_the_erp(scene):
     assert "Approved invoice INV-3001" in second.get(response["Location"]).text
 
 
+def test_ticked_candidates_are_approved_together_and_a_refusal_is_named(scene):
+    from canonical.models import Invoice
+
+    Invoice.objects.filter(pk=scene.candidate.pk).update(status=InvoiceStatus.AWAITING_APPROVAL)
+    preparer = signed_in(scene.users["approver"])
+    page = preparer.get("/approvals/").text
+    # The preparer may tick only what someone else prepared (or no one did).
+    assert f'name="invoice" value="{scene.candidate.pk}"' in page
+    assert f'name="invoice" value="{scene.prepared.pk}"' not in page
+
+    response = preparer.post(
+        "/approvals/invoices/approve/?kind=invoices",
+        {"invoice": [scene.prepared.pk, scene.candidate.pk], "bulk-reason": "October close"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/approvals/?kind=invoices"
+    statuses = dict(Invoice.objects.values_list("number", "status"))
+    assert statuses["INV-3001"] == InvoiceStatus.AWAITING_APPROVAL  # four eyes
+    assert statuses["INV-3002"] == InvoiceStatus.APPROVED
+    assert Transaction.objects.get(event_type="invoice.approved").business_key == "INV-3002"
+    assert AuditEvent.objects.get(action="invoice.approve").reason == "October close"
+    after = preparer.get(response["Location"]).text
+    assert "Approved 1 invoice; it is being posted: INV-3002." in after
+    assert "INV-3001 was not approved: You prepared invoice INV-3001" in after
+
+
+def test_approving_together_needs_a_choice_and_the_approver_role(scene):
+    approver = signed_in(scene.users[SECOND_APPROVER])
+    nothing = approver.post("/approvals/invoices/approve/", {})
+    assert nothing.status_code == 400 and "Choose the invoices to approve." in nothing.text
+    operator = signed_in(scene.users["operator"])
+    assert (
+        operator.post("/approvals/invoices/approve/", {"invoice": [scene.prepared.pk]}).status_code
+        == 403
+    )
+    scene.prepared.refresh_from_db()
+    assert scene.prepared.status == InvoiceStatus.AWAITING_APPROVAL
+
+
+def test_the_api_approves_several_and_lists_what_it_refused(scene, api_client_for):
+    client = api_client_for(scene.users[SECOND_APPROVER])
+    response = client.post(
+        "/api/v1/invoices/approve/",
+        {"ids": [scene.prepared.pk, 999_999], "reason": "close"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [(a["id"], a["number"]) for a in body["approved"]] == [(scene.prepared.pk, "INV-3001")]
+    assert (
+        body["approved"][0]["posting"] == Transaction.objects.get(event_type="invoice.approved").pk
+    )
+    assert body["refused"] == [
+        {"id": 999_999, "number": "", "reason": "Invoice 999999 does not exist."}
+    ]
+    empty = client.post("/api/v1/invoices/approve/", {"ids": []}, format="json")
+    assert empty.status_code == 400 and "ids" in empty.json()["errors"]
+
+
 def test_an_operator_prepares_a_candidate_and_may_not_approve_it(scene):
     operator = signed_in(scene.users["operator"])
     page = operator.get("/approvals/").text
