@@ -227,6 +227,7 @@ class InvoiceViewSet(CanonicalRecordViewSet):
         return Response(serializers.InvoiceSerializer(self.get_queryset().get(pk=pk)).data)
 
     @extend_schema(
+        operation_id="v1_invoices_approve_many",
         request=ApproveManySerializer,
         responses={200: ApprovalsSerializer},
         description="Approves several candidates at once (a month's close). Each goes through "
