@@ -64,10 +64,9 @@ def customer_sync(tx: Transaction) -> str:
         source_system=tx.source_system.slug,
     )
     if result.outcome == Outcome.APPLIED:
+        # Not the holds: an event does not lift a billing hold; the recheck sees it lifted.
         exceptions_clear(
-            waiting_on=[
-                waiting_key(kind, result.record.number) for kind in ("customer", "customer_hold")
-            ],
+            waiting_on=waiting_key("customer", result.record.number),
             resolution=f"Customer {result.record.number} arrived from {tx.source_system.slug}.",
         )
     sync_state_from_sender(
@@ -298,8 +297,11 @@ def customer_sync_batch(txs: list[Transaction]) -> tuple[dict[int, str], list[Tr
     new_states: list[SyncState] = []
     for tx, record in synced:
         data = tx.normalized["data"]
+        state = states.get(record.pk)
+        # As one by one: an event without its own id keeps the id the system is known by.
+        known = state.external_id if state is not None else ""
         fields = {
-            "external_id": str(data.get("external_id") or data["number"])[:100],
+            "external_id": str(data.get("external_id") or known or data["number"])[:100],
             "last_version": tx.event_version,
             "source_version": tx.event_version,
             "content_hash": content_hash(data),
@@ -307,7 +309,6 @@ def customer_sync_batch(txs: list[Transaction]) -> tuple[dict[int, str], list[Tr
             "outcome": SyncOutcome.SYNCED,
             "last_transaction": tx,
         }
-        state = states.get(record.pk)
         if state is None:
             new_states.append(
                 SyncState(content_type=content_type, object_id=record.pk, system=system, **fields)

@@ -248,3 +248,21 @@ def test_a_chunk_applied_set_based_ends_as_one_by_one_would(send):
     assert txs["C-5104#1"].error_code == "non_owner_update"
     assert SyncState.objects.filter(system__slug="crm", content_type__model="customer").count() == 2
     assert all(tx.attempts.count() == 1 for tx in txs.values())
+
+
+def test_a_chunk_keeps_the_id_the_sender_knows_a_customer_by(send):
+    """As one by one: an event without its own id does not replace the system's id."""
+    first = customer_event("C-5201")
+    first["data"]["external_id"] = "001Dn00000AbCdE"
+    run(send(first))
+    ids = send(customer_event("C-5201", version=2), customer_event("C-5202"))
+    summary = transactions_process(ids=ids)
+    assert summary.succeeded == 2
+    states = dict(
+        SyncState.objects.filter(system__slug="crm", content_type__model="customer").values_list(
+            "object_id", "external_id"
+        )
+    )
+    customers = dict(Customer.objects.values_list("number", "pk"))
+    assert states[customers["C-5201"]] == "001Dn00000AbCdE"
+    assert states[customers["C-5202"]] == "C-5202"  # a new one is named by its number
