@@ -15,7 +15,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -126,10 +126,28 @@ def _held(exception_type: str) -> QuerySet[BusinessException]:
     ).select_related("team", "prepared_by", "customer")
 
 
-def _source(kind: str) -> tuple[QuerySet, tuple[Column, ...], str, tuple[str, ...]]:
+def _month_asked(request: HttpRequest) -> date | None:
+    """The billing month the invoice inbox is narrowed to (``?period=2026-11``), if any."""
+    if _kind(request) != "invoices":
+        return None
+    try:
+        year, month = (int(part) for part in request.GET.get("period", "").split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        return None
+
+
+def _source(
+    kind: str, period: date | None = None
+) -> tuple[QuerySet, tuple[Column, ...], str, tuple[str, ...]]:
     if kind == "invoices":
+        candidates = selectors.invoice_candidates()
+        if period is not None:
+            candidates = candidates.filter(
+                period_start__year=period.year, period_start__month=period.month
+            )
         return (
-            selectors.invoice_candidates(),
+            candidates,
             INVOICE_COLUMNS,
             "-amount",
             ("number", "customer__number", "customer__name", "project__code", "project__name"),
@@ -185,20 +203,43 @@ def _context(
     request: HttpRequest, *, problem: ApplicationError | None = None, target: str = ""
 ) -> dict[str, Any]:
     kind = _kind(request)
-    queryset, columns, default_sort, search = _source(kind)
+    month = _month_asked(request)
+    queryset, columns, default_sort, search = _source(kind, month)
     table = listing(
         request,
         queryset=queryset,
         columns=columns,
         default_sort=default_sort,
         search_fields=search,
+        filtered=month is not None,
         prepare=_prepare_rows(kind, request.user, problem, target),
     )
     shown = any(getattr(row.obj, "problem", None) for row in table.rows)
     counts = _counts()
     user = request.user
+    months, amounts = [], []
+    if kind == "invoices":
+        # What a close looks at: the months that have candidates, and what the list adds up to.
+        months = [
+            (f"{day:%Y-%m}", f"{day:%B %Y}")
+            for day in selectors.invoice_candidates().dates("period_start", "month", order="DESC")
+        ]
+        matching, _, _ = listing_queryset(
+            request,
+            queryset=queryset,
+            columns=columns,
+            default_sort=default_sort,
+            search_fields=search,
+        )
+        amounts = list(
+            matching.order_by("currency").values("currency").annotate(amount=Sum("amount"))
+        )
     return {
         "kind": kind,
+        "month": f"{month:%Y-%m}" if month else "",
+        "month_label": f"{month:%B %Y}" if month else "",
+        "months": months,
+        "amounts": amounts,
         "kind_label": KINDS[kind],
         "tabs": [
             {"key": key, "label": label, "count": counts[key], "url": f"?kind={key}"}
@@ -222,7 +263,7 @@ def _context(
 def approval_list(request: HttpRequest) -> HttpResponse:
     if wants_csv(request):
         kind = _kind(request)
-        queryset, columns, default_sort, search = _source(kind)
+        queryset, columns, default_sort, search = _source(kind, _month_asked(request))
         queryset, _, _ = listing_queryset(
             request,
             queryset=queryset,

@@ -264,6 +264,13 @@ def test_an_approver_ticks_every_candidate_on_the_page_and_approves_them_togethe
     sign_in(page, live_server.url, SECOND_APPROVER, SECOND_APPROVER)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Approvals").click()
 
+    # Choosing a billing month shows that month's candidates and what they add up to.
+    page.get_by_label("Billing month").select_option(label="September 2026")
+    expect(page.get_by_text("1 candidate for September 2026: 3,800.00 USD")).to_be_visible()
+    expect(page.get_by_role("article", name=re.compile("Invoice INV-3001"))).to_have_count(0)
+    page.get_by_label("Billing month").select_option(label="Every month")
+    expect(page.get_by_role("article", name=re.compile("Invoice INV-3001"))).to_have_count(1)
+
     page.get_by_label("Select every candidate on this page that you may approve").check()
     for number in ("INV-3001", "INV-3002"):
         expect(page.get_by_label(f"Select {number} to approve with others")).to_be_checked()

@@ -156,6 +156,26 @@ def test_ticked_candidates_are_approved_together_and_a_refusal_is_named(scene):
     assert "INV-3001 was not approved: You prepared invoice INV-3001" in after
 
 
+def test_the_inbox_narrows_to_a_billing_month_and_says_what_it_adds_up_to(scene):
+    viewer = signed_in(scene.users["viewer"])
+    every = viewer.get("/approvals/").text
+    assert '<option value="2026-10">October 2026</option>' in every
+    assert '<option value="2026-09">September 2026</option>' in every
+    assert "2 candidates</strong>: 12,725.00 USD" in every  # 8,925.00 + 3,800.00
+
+    october = viewer.get("/approvals/?kind=invoices&period=2026-10").text
+    assert "INV-3001" in october and "INV-3002" not in october
+    assert "1 candidate</strong> for October 2026: 8,925.00 USD" in october
+    assert '<option value="2026-10" selected>' in october
+    export = viewer.get("/approvals/?kind=invoices&period=2026-09&export=csv")
+    csv_text = b"".join(export.streaming_content).decode()
+    assert "INV-3002" in csv_text and "INV-3001" not in csv_text
+
+    empty = viewer.get("/approvals/?kind=invoices&period=2026-08").text
+    assert "Nothing waiting for August 2026." in empty
+    assert viewer.get("/approvals/?kind=invoices&period=soon").status_code == 200  # ignored
+
+
 def test_approving_together_needs_a_choice_and_the_approver_role(scene):
     approver = signed_in(scene.users[SECOND_APPROVER])
     nothing = approver.post("/approvals/invoices/approve/", {})
