@@ -224,13 +224,7 @@ def _context(
             (f"{day:%Y-%m}", f"{day:%B %Y}")
             for day in selectors.invoice_candidates().dates("period_start", "month", order="DESC")
         ]
-        matching, _, _ = listing_queryset(
-            request,
-            queryset=queryset,
-            columns=columns,
-            default_sort=default_sort,
-            search_fields=search,
-        )
+        matching = table.page.paginator.object_list  # the list as searched, every page
         amounts = list(
             matching.order_by("currency").values("currency").annotate(amount=Sum("amount"))
         )
