@@ -444,7 +444,6 @@ class SystemHealth:
     retrying: int = 0
     last_inbound_success: datetime | None = None
     last_sync: datetime | None = None
-    fault: dict[str, Any] | None = None
 
     @property
     def outbound(self) -> bool:
@@ -475,8 +474,8 @@ def _outbound_prefix(system: ConnectedSystem) -> str:
 
 
 def systems_health(*, now: datetime | None = None) -> list[SystemHealth]:
-    """Each connected system's last success, error rates over 1 h and 24 h, freshness and
-    the simulator's fault knobs, in four queries bounded by the last day.
+    """Each connected system's last success, error rates over 1 h and 24 h and freshness,
+    in four queries bounded by the last day.
 
     Inbound: the events the system sent in the window (the ``received_at`` index); failed
     means rejected at the door, dead or blocked. Outbound (a system the tower calls): the
@@ -534,40 +533,7 @@ def systems_health(*, now: datetime | None = None) -> list[SystemHealth]:
     ):
         if system_id in health:
             health[system_id].last_sync = last_sync
-    faults = simulator_faults()
-    for item in health.values():
-        item.fault = faults.get(_simulated_slug(item.system))
     return [health[system.pk] for system in systems]
-
-
-def _simulated_slug(system: ConnectedSystem) -> str:
-    """The simulated system behind ``system``: the one its base URL points at, or the
-    one of the same name for a system that only sends (the simulated CRM and CLM)."""
-    from django.conf import settings
-
-    base = getattr(settings, "CT_SIMULATOR_URL", "").rstrip("/")
-    if system.base_url and base and system.base_url.rstrip("/").startswith(base + "/"):
-        return system.base_url.rstrip("/")[len(base) + 1 :].split("/", 1)[0]
-    return "" if system.base_url else system.slug
-
-
-def simulator_faults() -> dict[str, dict[str, Any]]:
-    """The simulator's fault knobs by simulated system, when the simulator runs here."""
-    from django.apps import apps
-    from django.conf import settings
-
-    if not getattr(settings, "CT_SIMULATOR_ENABLED", False) or not apps.is_installed(
-        "integrations.simulator"
-    ):
-        return {}
-    from integrations.simulator.choices import SimulatedSystemSlug
-    from integrations.simulator.faults import KNOB_DEFAULTS
-    from integrations.simulator.models import SimulatedSystem
-
-    # A simulated system's row is made on its first call; until then its knobs are the defaults.
-    faults = {slug: dict(KNOB_DEFAULTS) for slug in SimulatedSystemSlug.values}
-    faults.update({system.slug: system.knobs() for system in SimulatedSystem.objects.all()})
-    return faults
 
 
 @dataclass

@@ -42,27 +42,6 @@ def _rate_text(rate: selectors.Rate) -> str:
     return f"{rate.failed} of {rate.total} ({percent(rate.share)})"
 
 
-def _fault_words(fault: dict[str, Any] | None) -> list[tuple[str, str]]:
-    """The simulator's knobs in words, with a badge colour each; empty when none is set."""
-    if not fault:
-        return []
-    words = []
-    if fault.get("outage"):
-        words.append(("Outage: every call answers 503", "danger"))
-    if fault.get("throttle"):
-        words.append(
-            (f"Throttled: 429, retry after {fault.get('retry_after_seconds')} s", "warning")
-        )
-    if fault.get("error_rate"):
-        words.append((f"Error rate {fault['error_rate'] * 100:.0f} % (500)", "warning"))
-    if fault.get("latency_ms"):
-        words.append((f"Latency {fault['latency_ms']} ms", "info"))
-    if fault.get("reject"):
-        count = len(fault["reject"])
-        words.append((f"{count} reject rule{'s' if count != 1 else ''} (400)", "warning"))
-    return words
-
-
 SYSTEM_COLUMNS = (
     Column("slug", "System", lambda h: h.system.slug),
     Column("name", "Name", lambda h: h.system.name),
@@ -72,7 +51,6 @@ SYSTEM_COLUMNS = (
     Column("errors_1h", "Failed in the last hour", lambda h: _rate_text(h.rate_1h)),
     Column("errors_24h", "Failed in the last 24 h", lambda h: _rate_text(h.rate_24h)),
     Column("retrying", "Retrying", lambda h: h.retrying),
-    Column("fault", "Simulator faults", lambda h: [w for w, _ in _fault_words(h.fault)]),
 )
 FLOW_COLUMNS = (
     Column("kind", "Flow", lambda f: f.flow.kind),
@@ -124,8 +102,6 @@ def systems_list(request: HttpRequest) -> HttpResponse:
     rows = [
         {
             "health": item,
-            "faults": _fault_words(item.fault),
-            "simulated": item.fault is not None,
             "quiet": item.last_success is None or item.last_success < quiet_before,
             "rate_1h": _rate_text(item.rate_1h),
             "rate_24h": _rate_text(item.rate_24h),

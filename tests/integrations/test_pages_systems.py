@@ -1,5 +1,5 @@
-"""Systems and flows: health per system from recent traffic, the simulator's fault knobs,
-queues and failure rates per flow, and pause/resume for admins only."""
+"""Systems and flows: health per system from recent traffic, queues and failure rates per
+flow, and pause/resume for admins only."""
 
 from __future__ import annotations
 
@@ -151,26 +151,6 @@ def test_a_system_without_success_for_a_day_shows_as_quiet(traffic, operator):
     crm = health_of(page, "crm")
     assert crm["quiet"] and crm["rate_24h"] == "no traffic"
     assert crm["health"].last_sync is not None  # still shown as its last success
-
-
-def test_the_simulators_fault_knobs_show_beside_the_simulated_systems(demo, operator):
-    client = signed_in(operator)
-    response = client.put(
-        "/simulator/erp/_faults",
-        data='{"outage": true, "latency_ms": 250, "error_rate": 0.2}',
-        content_type="application/json",
-    )
-    assert response.status_code == 200, response.content
-    page = client.get("/systems/")
-    erp = health_of(page, "erp")
-    assert [text for text, _ in erp["faults"]] == [
-        "Outage: every call answers 503",
-        "Error rate 20 % (500)",
-        "Latency 250 ms",
-    ]
-    assert health_of(page, "crm")["simulated"] and not health_of(page, "crm")["faults"]
-    assert not health_of(page, "harvest")["simulated"]
-    assert "No fault set" in page.text and "Not simulated" in page.text
 
 
 def test_each_flow_shows_its_queues_with_links_and_its_failure_rate_from_the_rollups(

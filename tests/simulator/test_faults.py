@@ -24,6 +24,16 @@ def test_the_knobs_have_their_defaults_on_first_use(sim):
     }
 
 
+def test_the_knobs_set_through_the_api_read_back_for_that_system_only(sim, knobs):
+    knobs("erp", outage=True, latency_ms=250, error_rate=0.2)
+    erp = sim.get("/simulator/erp/_faults").json()
+    assert (erp["outage"], erp["latency_ms"], erp["error_rate"]) == (True, 250, 0.2)
+    assert (erp["throttle"], erp["reject"]) == (False, [])
+    crm = sim.get("/simulator/crm/_faults").json()
+    assert not (crm["outage"] or crm["latency_ms"] or crm["error_rate"])
+    assert sim.get("/simulator/harvest/_faults").status_code == 404  # not a simulated system
+
+
 def test_an_outage_answers_503_in_netsuites_error_body(sim, knobs):
     knobs("erp", outage=True)
     response = sim.get(f"{ERP}/customer")
