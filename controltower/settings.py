@@ -80,7 +80,7 @@ INSTALLED_APPS = [
     "controltower",
     "canonical",
     "integrations",
-    "integrations.simulator",
+    "simulator",
 ]
 
 MIDDLEWARE = [

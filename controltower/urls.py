@@ -99,5 +99,5 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("simulator/", include("integrations.simulator.urls")),
+    path("simulator/", include("simulator.urls")),
 ]

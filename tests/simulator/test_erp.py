@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from integrations.simulator.models import SimulatedRecord
+from simulator.models import SimulatedRecord
 from tests.simulator.conftest import ERP
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from integrations.simulator.models import SimulatedSystem
+from simulator.models import SimulatedSystem
 from tests.simulator.conftest import ERP
 
 pytestmark = pytest.mark.django_db(transaction=True)

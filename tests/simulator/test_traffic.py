@@ -11,8 +11,8 @@ from django.core.management import call_command
 
 from integrations.adapters.canonical import CanonicalAdapter
 from integrations.models import Transaction
-from integrations.simulator import traffic
-from integrations.simulator.traffic import BAD_SCENARIOS, traffic_build
+from simulator import traffic
+from simulator.traffic import BAD_SCENARIOS, traffic_build
 
 START = date(2026, 11, 2)  # a Monday
 

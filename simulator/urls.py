@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from django.urls import re_path
 
-from integrations.simulator import views
+from simulator import views
 
 app_name = "simulator"
 

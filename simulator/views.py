@@ -5,7 +5,7 @@ mimic machine APIs and are meant for loopback (the demo and the tests). They ser
 only while ``simulator_enabled()`` (``CT_DEMO=1`` unless ``CT_SIMULATOR_ENABLED`` says
 otherwise); elsewhere every URL answers 404. The logic is in ``services``,
 ``selectors`` and ``faults``; ``urls.py`` has the URL map, and the package docstring
-(``integrations/simulator/__init__.py``) the API each system speaks and its fields.
+(``simulator/__init__.py``) the API each system speaks and its fields.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from integrations.simulator import selectors, services
-from integrations.simulator.choices import REST_COLLECTIONS
-from integrations.simulator.errors import SimulatorError
-from integrations.simulator.faults import KnobsInvalid
+from simulator import selectors, services
+from simulator.choices import REST_COLLECTIONS
+from simulator.errors import SimulatorError
+from simulator.faults import KnobsInvalid
 
 NETSUITE_TITLES = {
     400: ("Bad Request", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.1"),

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from integrations.simulator.choices import record_kinds
+from simulator.choices import record_kinds
 
 KNOB_DEFAULTS: dict[str, Any] = {
     "latency_ms": 0,

@@ -10,9 +10,9 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from integrations.simulator.choices import InvoiceStatus
-from integrations.simulator.errors import SimulatorError
-from integrations.simulator.models import SimulatedRecord, SimulatedSystem
+from simulator.choices import InvoiceStatus
+from simulator.errors import SimulatorError
+from simulator.models import SimulatedRecord, SimulatedSystem
 
 # NetSuite's query syntax, in the one form the simulator understands.
 _EXTERNAL_ID_QUERY = re.compile(r'^\s*externalId\s+IS\s+(?:"([^"]*)"|(\S+))\s*$', re.IGNORECASE)

@@ -13,7 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from integrations.simulator.choices import SimulatedSystemSlug
+from simulator.choices import SimulatedSystemSlug
 
 
 class SimulatedSystem(models.Model):
@@ -64,7 +64,7 @@ class SimulatedSystem(models.Model):
         return self.slug
 
     def clean(self) -> None:
-        from integrations.simulator.faults import reject_rules_validate
+        from simulator.faults import reject_rules_validate
 
         errors = reject_rules_validate(system=self.slug, rules=self.reject)
         if errors:
@@ -74,7 +74,7 @@ class SimulatedSystem(models.Model):
 
     def knobs(self) -> dict[str, Any]:
         """The knobs as the ``_faults`` API shows them."""
-        from integrations.simulator.faults import KNOB_DEFAULTS
+        from simulator.faults import KNOB_DEFAULTS
 
         return {name: getattr(self, name) for name in KNOB_DEFAULTS}
 

@@ -4,10 +4,10 @@
         [--tower-url http://127.0.0.1:8000] [--seed 7] [--batch 100] [--start 2026-11-02] \\
         [--dry-run]
 
-The events come from ``integrations.simulator.traffic`` (the same seed gives the same
-events); each request is one signed JSON array from the system that owns the events
-(clm, psa, hris, crm). Prints what was sent and the tower's answers by status code;
-the last line is one JSON object. Exits non-zero if the tower refused a request.
+The events come from ``simulator.traffic`` (the same seed gives the same events); each
+request is one signed JSON array from the system that owns the events (clm, psa, hris,
+crm). Prints what was sent and the tower's answers by status code; the last line is one
+JSON object. Exits non-zero if the tower refused a request.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import httpx
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from integrations.simulator.services import TOWER_TIMEOUT, events_send, tower_url_default
-from integrations.simulator.traffic import traffic_build, window_start
+from simulator.services import TOWER_TIMEOUT, events_send, tower_url_default
+from simulator.traffic import traffic_build, window_start
 
 
 def _share(value: str) -> float:

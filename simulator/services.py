@@ -17,15 +17,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations import signatures
-from integrations.simulator.choices import ERP_KINDS, SimulatedSystemSlug
-from integrations.simulator.errors import SimulatorError
-from integrations.simulator.faults import (
+from simulator.choices import ERP_KINDS, SimulatedSystemSlug
+from simulator.errors import SimulatorError
+from simulator.faults import (
     KNOB_DEFAULTS,
     fault_for_call,
     knobs_validate,
     reject_rule_matching,
 )
-from integrations.simulator.models import SimulatedRecord, SimulatedSystem
+from simulator.models import SimulatedRecord, SimulatedSystem
 
 TOWER_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 INBOUND_PATH = "/api/v1/inbound/{system}/"

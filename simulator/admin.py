@@ -4,8 +4,8 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from integrations.simulator.models import SimulatedRecord, SimulatedSystem
-from integrations.simulator.services import system_reset
+from simulator.models import SimulatedRecord, SimulatedSystem
+from simulator.services import system_reset
 
 
 @admin.register(SimulatedSystem)

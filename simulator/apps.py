@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class SimulatorConfig(AppConfig):
-    name = "integrations.simulator"
+    name = "simulator"
     label = "simulator"
     verbose_name = "System simulator"
