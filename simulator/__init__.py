@@ -6,6 +6,12 @@ these mimic machine APIs for loopback use, and they answer 404 unless the simula
 enabled (``CT_DEMO=1``, or the setting ``CT_SIMULATOR_ENABLED``), because ``_emit``
 signs whatever it is given with the systems' secrets.
 
+The simulator stands for other vendors' systems: it imports nothing from the tower
+(``integrations``, ``canonical``, ``controltower``) and reaches it only over HTTP. What
+it needs of the tower's conventions it has as its own copy, written to the published
+description: the sender's side of the ``X-CT-Signature`` scheme (``signing.py``) and the
+demo firm's master data that its traffic refers to (``demo_firm.py``).
+
 ERP, NetSuite REST record style, base ``/simulator/erp/services/rest/record/v1/``
 -------------------------------------------------------------------------------------
 

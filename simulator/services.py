@@ -16,7 +16,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from integrations import signatures
 from simulator.choices import ERP_KINDS, SimulatedSystemSlug
 from simulator.errors import SimulatorError
 from simulator.faults import (
@@ -26,6 +25,7 @@ from simulator.faults import (
     reject_rule_matching,
 )
 from simulator.models import SimulatedRecord, SimulatedSystem
+from simulator.signing import SIGNATURE_HEADER, signature_header
 
 TOWER_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 INBOUND_PATH = "/api/v1/inbound/{system}/"
@@ -256,7 +256,7 @@ def events_send(
     url = (tower_url or tower_url_default()).rstrip("/") + INBOUND_PATH.format(system=system_slug)
     headers = {
         "Content-Type": "application/json",
-        signatures.HEADER: signatures.sign(system_secret(system_slug), body),
+        SIGNATURE_HEADER: signature_header(secret=system_secret(system_slug), body=body),
     }
     if client is not None:
         return client.post(url, content=body, headers=headers)

@@ -5,7 +5,8 @@ Pure: ``traffic_build`` returns the events in the order to send them and does no
 same events, ids included, so a run can be repeated; sent again to the same tower,
 every event is a duplicate.
 
-What a plan holds, on the demo master data (``controltower.demo``):
+What a plan holds, on the demo firm's master data (``demo_firm.py``, the simulator's own
+copy of the demo data the tower loads):
 
 - ``resource.upserted`` (hris) for the demo consultants and ``customer.upserted`` (crm)
   for the demo customers;
@@ -26,7 +27,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from controltower.demo import CUSTOMERS, RATE_CARDS, RESOURCES
+from simulator.demo_firm import CUSTOMERS, RATE_CARDS, RESOURCES
 
 # The order in which the phases are sent; within one, events go in batches per system.
 PHASE_MASTER_DATA = 0

@@ -1,0 +1,56 @@
+"""The demo firm's master data as the simulated systems hold it: customers in the CRM,
+people in the HRIS, and the rate cards the firm's contracts are priced on.
+
+The traffic generator (``traffic.py``) builds its events on these: contracts for these
+customers on these rate cards, staffed by these people. It must match the demo data the
+tower loads (``controltower/demo.py``: ``CUSTOMERS``, ``RATE_CARDS``, ``RESOURCES``), or
+the generated traffic would name customers, rate card lines and people the tower does
+not know and every good event would turn into a business exception.
+
+It is a copy on purpose: the simulator stands for other vendors' systems, which reach
+the tower only over HTTP and share no code with it. When the tower's demo data changes,
+change this with it.
+"""
+
+from __future__ import annotations
+
+# number, name, legal entity, currency
+CUSTOMERS: list[tuple[str, str, str, str]] = [
+    ("C-1001", "Acme Corporation", "US01", "USD"),
+    ("C-1002", "Globex Ltd", "GB01", "GBP"),
+    ("C-1003", "Initech GmbH", "DE01", "EUR"),
+    ("C-1004", "Umbrella Health", "US01", "USD"),
+    ("C-1005", "Stark Industries", "US01", "USD"),
+]
+# code, name, currency, legal entity, {role: hourly rate}
+RATE_CARDS: list[tuple[str, str, str, str, dict[str, int]]] = [
+    (
+        "RC-US-STD",
+        "US standard",
+        "USD",
+        "US01",
+        {"Partner": 450, "Manager": 300, "Consultant": 190, "Analyst": 120},
+    ),
+    (
+        "RC-GB-STD",
+        "UK standard",
+        "GBP",
+        "GB01",
+        {"Partner": 380, "Manager": 250, "Consultant": 160},
+    ),
+    (
+        "RC-DE-STD",
+        "DE standard",
+        "EUR",
+        "DE01",
+        {"Partner": 420, "Manager": 280, "Consultant": 175},
+    ),
+]
+# employee number, name, role, legal entity
+RESOURCES: list[tuple[str, str, str, str]] = [
+    ("E-0001", "Ada Byron", "Partner", "US01"),
+    ("E-0002", "Grace Hopper", "Manager", "US01"),
+    ("E-0003", "Alan Turing", "Consultant", "GB01"),
+    ("E-0004", "Emmy Noether", "Consultant", "DE01"),
+    ("E-0005", "Katherine Johnson", "Analyst", "US01"),
+]
