@@ -93,3 +93,21 @@ INVOICE_STATUS_BADGES = {
     InvoiceStatus.PAID: "success",
     InvoiceStatus.REJECTED: "danger",
 }
+
+
+class RuleCode(models.TextChoices):
+    """What a canonical business rule refuses, as the code of the business exception it
+    becomes (the engine's ``ExceptionType`` has every one of these)."""
+
+    INVALID_LEGAL_ENTITY = "invalid_legal_entity", "Invalid legal entity"
+    UNKNOWN_CUSTOMER = "unknown_customer", "Unknown customer"
+    MISSING_RATE_CARD = "missing_rate_card", "Missing rate card or rate"
+    UNKNOWN_PROJECT = "unknown_project", "Unknown project"
+    UNKNOWN_RESOURCE = "unknown_resource", "Unknown resource"
+    UNKNOWN_MILESTONE = "unknown_milestone", "Unknown milestone"
+    PROJECT_NOT_ACTIVE = "project_not_active", "Project not active"
+    RESOURCE_NOT_ASSIGNED = "resource_not_assigned", "Resource not assigned"
+    BILLING_HOLD = "billing_hold", "Billing hold"
+    CAP_EXCEEDED = "cap_exceeded", "Contract cap exceeded"
+    AMENDMENT_CONFLICT = "amendment_conflict", "Amendment conflict"
+    AMENDMENT_BEFORE_CONTRACT = "amendment_before_contract", "Amendment before its contract"

@@ -25,6 +25,7 @@ from canonical.choices import (
     InvoiceStatus,
     MilestoneStatus,
     ProjectStatus,
+    RuleCode,
     TimeEntryStatus,
 )
 from canonical.errors import RuleViolation
@@ -160,13 +161,13 @@ def _active_legal_entity(*, code: str) -> LegalEntity:
         kind="legal_entity",
         key=code,
         label="Legal entity",
-        code="invalid_legal_entity",
+        code=RuleCode.INVALID_LEGAL_ENTITY,
         active=legal_entity is None or legal_entity.active,
     )
 
 
 def _required(
-    record: M | None, *, kind: str, key: str, label: str, code: str, active: bool = True
+    record: M | None, *, kind: str, key: str, label: str, code: RuleCode, active: bool = True
 ) -> M:
     """``record``, or a RuleViolation ``code`` that waits for ``kind:key`` to arrive (or turn active)."""
     if record is None or not active:
@@ -186,7 +187,7 @@ def _customer_for(*, number: str) -> Customer:
         kind="customer",
         key=_key(number),
         label="Customer",
-        code="unknown_customer",
+        code=RuleCode.UNKNOWN_CUSTOMER,
     )
 
 
@@ -196,7 +197,7 @@ def _rate_card_for(*, code: str) -> RateCard:
         kind="rate_card",
         key=_key(code),
         label="Rate card",
-        code="missing_rate_card",
+        code=RuleCode.MISSING_RATE_CARD,
     )
 
 
@@ -246,7 +247,7 @@ def contract_sign(
         if rate_card is None and not terms.rates:
             raise RuleViolation(
                 message=f"Contract {terms.number} bills time but names no rate card and no rates.",
-                code="missing_rate_card",
+                code=RuleCode.MISSING_RATE_CARD,
                 details={"contract": terms.number},
                 waiting_on=f"contract_rates:{_key(terms.number)}",
             )
@@ -380,7 +381,7 @@ def project_for(*, code: str) -> Project:
         kind="project",
         key=_key(code),
         label="Project",
-        code="unknown_project",
+        code=RuleCode.UNKNOWN_PROJECT,
     )
 
 
@@ -422,7 +423,7 @@ def resource_for(*, employee_number: str) -> Resource:
         kind="resource",
         key=_key(employee_number),
         label="Resource",
-        code="unknown_resource",
+        code=RuleCode.UNKNOWN_RESOURCE,
         active=resource is None or resource.active,
     )
 
@@ -479,7 +480,7 @@ def rate_for(*, project: Project, role: str, assignment: Assignment | None = Non
     raise RuleViolation(
         message=f"No {role} rate for project {project.code}"
         + (f": rate card {card} has no {role} line." if card else "."),
-        code="missing_rate_card",
+        code=RuleCode.MISSING_RATE_CARD,
         details={"project": project.code, "role": role, "rate_card": card},
         waiting_on=f"rate_card:{_key(card)}:{_key(role)}"
         if card
@@ -570,7 +571,7 @@ def time_entry_approve(
             "is after that and cannot be billed."
             if closed
             else f"Project {project.code} is {project.status}; time on {work_date} cannot be billed.",
-            code="project_not_active",
+            code=RuleCode.PROJECT_NOT_ACTIVE,
             details={"project": project.code, "status": project.status, "entry": number},
             waiting_on=f"project_active:{project.code}",
             **at_risk,
@@ -578,7 +579,7 @@ def time_entry_approve(
     if assignment is None:
         raise RuleViolation(
             message=f"{resource.employee_number} is not assigned to {project.code} on {work_date}.",
-            code="resource_not_assigned",
+            code=RuleCode.RESOURCE_NOT_ASSIGNED,
             details={
                 "project": project.code,
                 "resource": resource.employee_number,
@@ -595,7 +596,7 @@ def time_entry_approve(
         )
         raise RuleViolation(
             message=f"Billing is on hold for {holder.split(':', 1)[1]}.",
-            code="billing_hold",
+            code=RuleCode.BILLING_HOLD,
             details={"project": project.code, "entry": number},
             waiting_on=holder,
             **at_risk,
@@ -613,7 +614,7 @@ def time_entry_approve(
                 f"{money_text(contract.cap_amount, currency)} would be exceeded: "
                 f"{money_text(billed, currency)} is billed and this entry adds "
                 f"{money_text(value, currency)}.",
-                code="cap_exceeded",
+                code=RuleCode.CAP_EXCEEDED,
                 details={
                     "contract": contract.number,
                     "cap": str(contract.cap_amount),
@@ -748,7 +749,7 @@ def milestone_reach(
     if contract is None:
         raise RuleViolation(
             message=f"Milestone {code} of contract {_key(contract_number)} arrived before the contract.",
-            code="amendment_before_contract",
+            code=RuleCode.AMENDMENT_BEFORE_CONTRACT,
             details={"contract": _key(contract_number), "milestone": code},
             waiting_on=f"contract_signed:{_key(contract_number)}",
         )
@@ -761,7 +762,7 @@ def milestone_reach(
     if milestone is None:
         raise RuleViolation(
             message=f"Contract {contract.number} has no milestone {_key(code)}.",
-            code="other",
+            code=RuleCode.UNKNOWN_MILESTONE,
             details={"contract": contract.number, "milestone": _key(code)},
             waiting_on=f"contract_terms:{contract.number}",
         )
@@ -772,7 +773,7 @@ def milestone_reach(
     if project is None:
         raise RuleViolation(
             message=f"Contract {contract.number} has no project yet; milestone {milestone.code} waits.",
-            code="billing_hold",
+            code=RuleCode.BILLING_HOLD,
             details={"contract": contract.number, "milestone": milestone.code},
             waiting_on=f"contract_project:{contract.number}",
             **at_risk,
@@ -780,7 +781,7 @@ def milestone_reach(
     if project.billing_hold or contract.customer.billing_hold:
         raise RuleViolation(
             message=f"Billing is on hold for contract {contract.number}; milestone {milestone.code} waits.",
-            code="billing_hold",
+            code=RuleCode.BILLING_HOLD,
             details={"contract": contract.number, "milestone": milestone.code},
             waiting_on=f"project_hold:{project.code}"
             if project.billing_hold
@@ -836,7 +837,7 @@ def contract_amend(
     if contract is None:
         raise RuleViolation(
             message=f"Amendment to contract {_key(terms.number)} arrived before the contract.",
-            code="amendment_before_contract",
+            code=RuleCode.AMENDMENT_BEFORE_CONTRACT,
             details={"contract": _key(terms.number)},
             waiting_on=f"contract_signed:{_key(terms.number)}",
         )
@@ -919,7 +920,7 @@ def _refuse_rate_cuts_on_invoiced_time(
             raise RuleViolation(
                 message=f"Amendment cuts the {role} rate from {old} to {new} from {effective_date}, "
                 f"but {hours} h at the old rate are already invoiced.",
-                code="amendment_conflict",
+                code=RuleCode.AMENDMENT_CONFLICT,
                 details={
                     "contract": contract.number,
                     "role": role,

@@ -45,15 +45,18 @@ from django.utils import timezone
 
 from canonical.choices import InvoiceStatus, ProjectStatus, TimeEntryStatus
 from canonical.models import Customer, Invoice, InvoiceLine, Project, Resource, TimeEntry
-from controltower.choices import ExceptionStatus, ExceptionType, Severity, SlaKind, SlaState
+from controltower.choices import SlaKind, SlaState
 from controltower.filtersets import BusinessExceptionFilterSet
 from controltower.models import BusinessException, SlaBreach, SlaPolicy, Team
 from controltower.selectors import overview_figures
 from integrations.choices import (
     AttemptOutcome,
     ErrorClass,
+    ExceptionStatus,
+    ExceptionType,
     FlowKind,
     Outcome,
+    Severity,
     TransactionState,
 )
 from integrations.filtersets import TransactionFilterSet

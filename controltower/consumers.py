@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-LIVE_GROUP = "live"
+from integrations.live import LIVE_GROUP
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):

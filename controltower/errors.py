@@ -1,7 +1,8 @@
-"""One application error family and one error shape for the API.
+"""One error shape for the API.
 
-Every refusal answers ``{"message": "...", "errors": {"field.path": ["..."]}}`` with
-the right status code, whether it comes from a service, a serializer or DRF itself.
+Every refusal answers ``{"message": "...", "errors": {"field.path": ["..."]}}`` with the
+right status code, whether it comes from a service (the ``canonical.errors`` family), a
+serializer or DRF itself.
 """
 
 from __future__ import annotations
@@ -9,45 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework import exceptions as drf_exceptions
-from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-
-class ApplicationError(Exception):
-    """A refusal the caller can act on."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        errors: dict[str, list[str]] | None = None,
-        status_code: int | None = None,
-        extra: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.errors = errors or {}
-        self.extra = extra or {}
-        if status_code is not None:
-            self.status_code = status_code
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"message": self.message, "errors": self.errors, **self.extra}
-
-
-class NotFoundError(ApplicationError):
-    status_code = status.HTTP_404_NOT_FOUND
-
-
-class ConflictError(ApplicationError):
-    status_code = status.HTTP_409_CONFLICT
-
-
-class InvalidStateError(ConflictError):
-    """The action does not apply to the object in its current state."""
+from canonical.errors import ApplicationError
 
 
 def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -13,12 +13,9 @@ from django.utils import timezone
 from controltower.choices import (
     BulkAction,
     BulkStatus,
-    ExceptionStatus,
-    ExceptionType,
     NotificationChannel,
     NotificationKind,
     NotificationStatus,
-    Severity,
     SlaKind,
     SlaState,
 )
@@ -36,7 +33,7 @@ from controltower.models import (
     SlaPolicy,
     Team,
 )
-from integrations.choices import FlowKind
+from integrations.choices import ExceptionStatus, ExceptionType, FlowKind, Severity
 
 ME = "me"
 

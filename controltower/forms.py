@@ -8,8 +8,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.db import models
 
+from canonical.errors import ApplicationError
 from canonical.models import Customer, LegalEntity
-from controltower.errors import ApplicationError
 from controltower.models import (
     BusinessCalendar,
     Holiday,

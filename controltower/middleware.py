@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 
-from controltower.logging import correlation_id_var, new_correlation_id
+from integrations.correlation import correlation_id_var, new_correlation_id
 
 HEADER = "X-Correlation-ID"
 _VALID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")

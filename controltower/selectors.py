@@ -23,9 +23,9 @@ from django.utils import timezone
 
 from canonical.choices import InvoiceStatus
 from canonical.models import Invoice, InvoiceLine, TimeEntry
-from controltower.choices import OPEN_STATUSES, ExceptionType, SlaState
+from controltower.choices import SlaState
 from controltower.models import BusinessException, SlaBreach
-from integrations.choices import LIVE_STATES, FlowKind, RollupSpan
+from integrations.choices import LIVE_STATES, OPEN_STATUSES, ExceptionType, FlowKind, RollupSpan
 from integrations.models import Flow, FlowRollup, Transaction
 from integrations.models.rollups import finished_count
 from integrations.services.rollups import COUNTERS as ROLLUP_COUNTERS

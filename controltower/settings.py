@@ -352,7 +352,7 @@ CT_LIVE_LIST_SECONDS = float(os.environ.get("CT_LIVE_LIST_SECONDS", "10"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "controltower.logging.CorrelationIdFilter"}},
+    "filters": {"correlation": {"()": "integrations.correlation.CorrelationIdFilter"}},
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s",

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from controltower.services.bulk import bulk_operation_run, bulk_operations_resume
+from controltower.services.notifications import notifications_deliver
+from controltower.services.sla import sla_sweep
+
 
 @shared_task(name="controltower.tasks.bulk_operation_run_task")
 def bulk_operation_run_task(operation_id: int) -> dict[str, int]:
-    from controltower.services.bulk import bulk_operation_run
-
     return bulk_operation_run(operation_id=operation_id)
 
 
 @shared_task(name="controltower.tasks.sla_sweep_task")
 def sla_sweep_task() -> dict[str, int]:
-    from controltower.services.bulk import bulk_operations_resume
-    from controltower.services.sla import sla_sweep
-
     return {**sla_sweep(), "bulk_operations_resumed": bulk_operations_resume()}
 
 
 @shared_task(name="controltower.tasks.notifications_deliver_task")
 def notifications_deliver_task() -> dict[str, int]:
-    from controltower.services.notifications import notifications_deliver
-
     return notifications_deliver()

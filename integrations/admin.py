@@ -9,8 +9,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from canonical.errors import ApplicationError
 from controltower.admin import AuditedModelAdmin
-from controltower.errors import ApplicationError
+from controltower.services import actions
 from integrations.models import (
     Attempt,
     ConnectedSystem,
@@ -19,7 +20,6 @@ from integrations.models import (
     SystemOfRecord,
     Transaction,
 )
-from integrations.services import actions
 
 
 @admin.register(ConnectedSystem)

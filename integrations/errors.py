@@ -6,13 +6,15 @@ from decimal import Decimal
 from typing import Any
 
 from integrations.choices import ErrorClass
+from integrations.exception_types import exception_kind
 
 
 class IntegrationError(Exception):
     """A failure while running a flow.
 
     ``transient`` says whether to retry (timeouts, 5xx, 429) or to block the
-    transaction with a business exception of type ``code``.
+    transaction with a business exception of type ``code``, which must be in the
+    registry (``integrations.exception_types``).
     """
 
     def __init__(
@@ -31,6 +33,8 @@ class IntegrationError(Exception):
         currency: str = "",
         record: Any = None,
     ) -> None:
+        if code:
+            exception_kind(code)  # an unknown code fails here, where it is written
         super().__init__(message)
         self.message = message
         self.transient = transient

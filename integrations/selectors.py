@@ -59,7 +59,7 @@ def transaction_state_counts() -> dict[str, int]:
 
 def target_system(kind: str) -> ConnectedSystem:
     """The enabled system of ``kind`` the tower writes to (the first by slug with a base URL)."""
-    from integrations.choices import ErrorClass
+    from integrations.choices import ErrorClass, ExceptionType
     from integrations.errors import IntegrationError
 
     system = (
@@ -73,7 +73,7 @@ def target_system(kind: str) -> ConnectedSystem:
             f"No enabled {kind} system with a base URL is connected.",
             transient=False,
             error_class=ErrorClass.CONFIGURATION,
-            code="other",
+            code=ExceptionType.SYSTEM_NOT_CONFIGURED,
             waiting_on=f"system:{kind.upper()}",
         )
     return system

@@ -6,10 +6,10 @@ from dataclasses import asdict
 
 from celery import shared_task
 
-from integrations.services.actions import reconciliation_start
 from integrations.services.billing import invoices_poll
 from integrations.services.exceptions import exceptions_recheck
 from integrations.services.processing import transactions_process, transactions_sweep
+from integrations.services.reconciliation import reconciliation_queue
 from integrations.services.rollups import rollups_prune
 
 
@@ -34,4 +34,4 @@ def poll_invoices_task() -> int:
 
 @shared_task(name="integrations.tasks.reconcile_task")
 def reconcile_task() -> int:
-    return reconciliation_start(actor=None).pk
+    return reconciliation_queue().pk

@@ -12,8 +12,10 @@ from rest_framework.response import Response
 
 from canonical import filtersets, selectors
 from canonical.api import serializers
-from controltower.errors import ApplicationError
+from canonical.errors import ApplicationError
 from controltower.permissions import requires
+from controltower.services import approvals as billing
+from controltower.services.actions import record_repush, resource_link
 from integrations.api.serializers import (
     ReasonSerializer,
     RequiredReasonSerializer,
@@ -21,9 +23,6 @@ from integrations.api.serializers import (
 )
 from integrations.models import ConnectedSystem
 from integrations.selectors import contract_lineage
-from integrations.services import billing
-from integrations.services.actions import record_repush
-from integrations.services.sync import resource_link
 
 RECORD_ORDERING = ["id", "version", "updated_at", "created_at"]
 

@@ -27,7 +27,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from controltower.api import serializers as s
-from controltower.choices import OPEN_STATUSES, Severity
 from controltower.filtersets import (
     AuditEventFilterSet,
     BulkOperationFilterSet,
@@ -73,6 +72,7 @@ from integrations.api.serializers import (
     ReasonSerializer,
     RequiredReasonSerializer,
 )
+from integrations.choices import OPEN_STATUSES, Severity
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 409)}
 WORK = "controltower.work_businessexception"

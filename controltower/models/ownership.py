@@ -8,8 +8,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from controltower.choices import ExceptionType
-from integrations.choices import FlowKind
+from integrations.choices import ExceptionType, FlowKind
 
 
 def _valid_time_zone(value: str) -> None:

@@ -9,15 +9,13 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from controltower.choices import (
-    ExceptionType,
     NotificationChannel,
     NotificationKind,
     NotificationStatus,
-    Severity,
     SlaKind,
     SlaState,
 )
-from integrations.choices import FlowKind
+from integrations.choices import ExceptionType, FlowKind, Severity
 
 
 class SlaPolicy(models.Model):

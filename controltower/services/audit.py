@@ -11,8 +11,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.forms.models import model_to_dict
 
-from controltower.logging import correlation_id_var
 from controltower.models import AuditEvent
+from integrations.correlation import correlation_id_var
 
 
 def snapshot(instance: models.Model, *, exclude: Iterable[str] = ()) -> dict[str, Any]:

@@ -11,27 +11,33 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from celery import current_app
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from controltower.choices import OPEN_STATUSES, BulkAction, BulkStatus
-from controltower.errors import ApplicationError, NotFoundError
+from canonical.errors import ApplicationError, NotFoundError
+from controltower.choices import BulkAction, BulkStatus
+from controltower.filtersets import BusinessExceptionFilterSet
 from controltower.models import BulkOperation, BusinessException
+from controltower.services.actions import transaction_retry
 from controltower.services.audit import audit_record
 from controltower.services.exceptions import (
     exception_assign,
     exception_dismiss,
     exception_resolve,
 )
+from integrations.choices import OPEN_STATUSES, RETRYABLE_STATES
+from integrations.models import Transaction
 
 MAX_ITEMS = 5000
 CHUNK = 50
+# The task that runs an operation (``controltower.tasks``), sent by name: the tasks
+# module is the outer door and imports this one.
+RUN_TASK = "controltower.tasks.bulk_operation_run_task"
 
 
 def _selected_ids(*, ids: list[int] | None, filters: dict[str, Any] | None) -> list[int]:
-    from controltower.filtersets import BusinessExceptionFilterSet
-
     if ids:
         if not all(isinstance(pk, int) for pk in ids):
             raise ApplicationError("ids must be whole numbers.", errors={"ids": ["Not integers."]})
@@ -79,8 +85,6 @@ def bulk_operation_start(
     params: dict[str, Any] | None = None,
 ) -> BulkOperation:
     """Records the operation with what it selects and queues it for a worker."""
-    from controltower.tasks import bulk_operation_run_task
-
     if action not in BulkAction.values:
         raise ApplicationError(
             f"Unknown bulk action {action!r}; one of {', '.join(BulkAction.values)}.",
@@ -114,15 +118,15 @@ def bulk_operation_start(
             after={"count": len(selected), "selection": operation.selection, "params": params},
             reason=str(params.get("reason") or params.get("resolution") or ""),
         )
-        transaction.on_commit(lambda: bulk_operation_run_task.delay(operation.pk))
+        transaction.on_commit(lambda: _send(operation.pk))
     return operation
 
 
-def _apply(operation: BulkOperation, exception_id: int) -> None:
-    from integrations.choices import RETRYABLE_STATES
-    from integrations.models import Transaction
-    from integrations.services.actions import transaction_retry
+def _send(operation_id: int) -> None:
+    current_app.signature(RUN_TASK, args=[operation_id]).delay()
 
+
+def _apply(operation: BulkOperation, exception_id: int) -> None:
     actor = operation.requested_by
     params = operation.params
     if operation.action == BulkAction.ASSIGN:
@@ -195,8 +199,6 @@ def bulk_operations_resume(
     """Sends again what no worker is doing: operations whose worker has not saved progress
     for ``stale_after`` (it died) and queued ones older than ``lost_after`` (their message
     was lost). Returns how many were sent; a duplicate message finds nothing to claim."""
-    from controltower.tasks import bulk_operation_run_task
-
     now = timezone.now()
     BulkOperation.objects.filter(
         status=BulkStatus.RUNNING, heartbeat_at__lt=now - stale_after
@@ -207,5 +209,5 @@ def bulk_operations_resume(
         ).values_list("pk", flat=True)
     )
     for operation_id in waiting:
-        bulk_operation_run_task.delay(operation_id)
+        _send(operation_id)
     return len(waiting)

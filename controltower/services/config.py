@@ -11,7 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from controltower.errors import ApplicationError
+from canonical.errors import ApplicationError
 from controltower.services.audit import audit_record, snapshot
 
 

@@ -1,8 +1,14 @@
-"""The exception lifecycle people drive: assign, comment, snooze, resolve, dismiss, reopen.
+"""The exception lifecycle: opened in its team's queue, assigned, commented, snoozed,
+resolved or dismissed, reopened.
 
+The engine raises an exception (``integrations.services.exceptions.exception_raise``);
+``exception_case_open`` puts it in its owning team's queue with its SLA due time at once.
 Open → in progress (assigned to a person) → resolved or dismissed; reopened when
-needed. Resolving re-runs the transactions the exception holds; dismissing cancels
-them with the reason. Every step is audited with its before and after.
+needed. Every close, by a person here or by the engine when the cause is fixed, goes
+through the engine's one ``exception_close``: resolving re-runs the transactions the
+exception holds, dismissing cancels them with the reason. ``exception_closed_record``
+writes down what every close means here. Every step is audited with its before and
+after.
 """
 
 from __future__ import annotations
@@ -14,11 +20,16 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from controltower.choices import APPROVAL_TYPES, OPEN_STATUSES, ExceptionStatus
-from controltower.errors import ApplicationError, InvalidStateError, NotFoundError
-from controltower.live import figures_changed
+from canonical.errors import ApplicationError, InvalidStateError, NotFoundError
 from controltower.models import BusinessException, ExceptionComment, Team
 from controltower.services.audit import audit_record
+from controltower.services.routing import exception_route
+from controltower.services.sla import exception_sla_due
+from integrations.choices import OPEN_STATUSES, ExceptionStatus
+from integrations.exception_types import APPROVAL_TYPES
+from integrations.live import figures_changed
+from integrations.models import ExceptionRecord, Transaction
+from integrations.services.exceptions import exception_close
 
 
 def locked_exception(exception_id: int) -> BusinessException:
@@ -49,6 +60,52 @@ def required_text(text: str, what: str) -> str:
     if not (text or "").strip():
         raise ApplicationError(f"{what} is required.", errors={"reason": ["Required."]})
     return text.strip()
+
+
+def exception_case_open(*, record: ExceptionRecord) -> BusinessException:
+    """Opens the engine's new exception ``record`` in its owning team's queue, with the time
+    it is due by (the earliest SLA policy that applies, on the team's calendar).
+
+    Called when the engine raises it, inside the same database transaction.
+    """
+    exc = BusinessException(exceptionrecord_ptr=record)
+    for field in ExceptionRecord._meta.concrete_fields:
+        setattr(exc, field.attname, getattr(record, field.attname))
+    exception_route(exception=exc)
+    exc.sla_due_at = exception_sla_due(exc, start=record.created_at or timezone.now())
+    # The record's row is there: insert this extension's own row only.
+    exc.save_base(raw=True, force_insert=True)
+    return exc
+
+
+def exception_closed_record(
+    *,
+    exception: ExceptionRecord,
+    actor: Any,
+    text: str,
+    by_fix: bool,
+    previous_status: str,
+    released: list[Transaction],
+) -> None:
+    """What a close means for the queue: a closed exception is not snoozed any more, and
+    one that the engine closed because its cause was fixed is written in the audit log
+    (a person's close is audited by the service that made it)."""
+    BusinessException.objects.filter(pk=exception.pk).exclude(snoozed_until=None).update(
+        snoozed_until=None
+    )
+    if isinstance(exception, BusinessException):
+        exception.snoozed_until = None
+    if by_fix:
+        audit_record(
+            actor=None,
+            action="exception.resolve_by_fix",
+            object_type=BusinessException._meta.label_lower,
+            object_id=exception.pk,
+            object_repr=str(exception),
+            before={"status": previous_status},
+            after={"status": exception.status, "rerun_transactions": [tx.pk for tx in released]},
+            reason=text,
+        )
 
 
 def exception_assign(
@@ -144,31 +201,8 @@ def exception_snooze(
     return exc
 
 
-def exception_close(
-    exc: BusinessException, *, status: str, actor: Any, text: str, now: datetime | None = None
-) -> None:
-    exc.status = status
-    exc.resolved_at = now or timezone.now()
-    exc.resolved_by = actor if getattr(actor, "is_authenticated", False) else None
-    exc.resolution = text
-    exc.snoozed_until = None
-    exc.save(
-        update_fields=[
-            "status",
-            "resolved_at",
-            "resolved_by",
-            "resolution",
-            "snoozed_until",
-            "updated_at",
-        ]
-    )
-    figures_changed()
-
-
 def exception_resolve(*, exception_id: int, actor: Any, resolution: str) -> BusinessException:
     """Marks an exception resolved and re-runs the transactions it held."""
-    from integrations.services.exceptions import blocked_rerun
-
     text = required_text(resolution, "A resolution")
     with transaction.atomic():
         exc = locked_exception(exception_id)
@@ -179,8 +213,9 @@ def exception_resolve(*, exception_id: int, actor: Any, resolution: str) -> Busi
                 errors={"exception_type": [exc.exception_type]},
             )
         before = exception_state(exc)
-        exception_close(exc, status=ExceptionStatus.RESOLVED, actor=actor, text=text)
-        rerun = blocked_rerun(exception=exc)
+        rerun = exception_close(
+            exception=exc, status=ExceptionStatus.RESOLVED, actor=actor, text=text
+        )
         audit_record(
             actor=actor,
             action="exception.resolve",
@@ -194,15 +229,14 @@ def exception_resolve(*, exception_id: int, actor: Any, resolution: str) -> Busi
 
 def exception_dismiss(*, exception_id: int, actor: Any, reason: str) -> BusinessException:
     """Closes an exception as not to be fixed and cancels the transactions it held."""
-    from integrations.services.exceptions import blocked_cancel
-
     text = required_text(reason, "A reason")
     with transaction.atomic():
         exc = locked_exception(exception_id)
         ensure_open(exc, "dismissed")
         before = exception_state(exc)
-        exception_close(exc, status=ExceptionStatus.DISMISSED, actor=actor, text=text)
-        cancelled = blocked_cancel(exception=exc, reason=text)
+        cancelled = exception_close(
+            exception=exc, status=ExceptionStatus.DISMISSED, actor=actor, text=text
+        )
         audit_record(
             actor=actor,
             action="exception.dismiss",

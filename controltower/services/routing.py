@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import QuerySet
 
-from controltower.choices import OPEN_STATUSES
 from controltower.models import BusinessException, OwnershipRule, Team
 from controltower.services.audit import audit_record
+from integrations.choices import OPEN_STATUSES
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlencode
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 
-from controltower.errors import ApplicationError, NotFoundError
+from canonical.errors import ApplicationError, NotFoundError
 from controltower.models import SavedView
 
 # Parameters that say where one is in a list, not what the list is.

@@ -44,8 +44,6 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from controltower.choices import (
-    OPEN_STATUSES,
-    ExceptionStatus,
     NotificationChannel,
     NotificationKind,
     NotificationStatus,
@@ -63,7 +61,13 @@ from controltower.models import (
 from controltower.services.audit import audit_record
 from controltower.services.calendars import WorkingHours, business_add, business_subtract
 from controltower.services.routing import active_rules, team_for
-from integrations.choices import FINAL_STATES, FlowKind, TransactionState
+from integrations.choices import (
+    FINAL_STATES,
+    OPEN_STATUSES,
+    ExceptionStatus,
+    FlowKind,
+    TransactionState,
+)
 from integrations.models import Flow, Transaction
 
 logger = logging.getLogger(__name__)

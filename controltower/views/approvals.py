@@ -23,22 +23,23 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from canonical.choices import InvoiceStatus
+from canonical.errors import ApplicationError
 from canonical.models import Invoice
 from controltower import selectors
-from controltower.choices import OPEN_STATUSES, ExceptionType
-from controltower.errors import ApplicationError
 from controltower.forms import NoColon
 from controltower.models import BusinessException
-from controltower.services.approvals import exception_approve, exception_reject
-from controltower.views.exceptions import money
-from controltower.views.lists import Column, csv_response, listing, listing_queryset, wants_csv
-from controltower.views.saved_views import saved_views_context
-from integrations.services.billing import (
+from controltower.services.approvals import (
+    exception_approve,
+    exception_reject,
     invoice_approve,
     invoice_prepare,
     invoice_reject,
     invoices_approve,
 )
+from controltower.views.exceptions import money
+from controltower.views.lists import Column, csv_response, listing, listing_queryset, wants_csv
+from controltower.views.saved_views import saved_views_context
+from integrations.choices import OPEN_STATUSES, ExceptionType
 
 PAGE = "approvals:list"
 PREPARE = "controltower.work_businessexception"

@@ -28,9 +28,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
+from canonical.errors import ApplicationError
 from controltower import filtersets, forms
-from controltower.choices import OPEN_STATUSES
-from controltower.errors import ApplicationError
 from controltower.models import (
     AuditEvent,
     BusinessCalendar,
@@ -52,6 +51,7 @@ from controltower.views.lists import (
     page_filter_form,
     wants_csv,
 )
+from integrations.choices import OPEN_STATUSES
 
 PREVIEW_ROWS = 50
 PREVIEW_COUNT_LIMIT = 1000

@@ -25,21 +25,11 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
+from canonical.errors import ApplicationError
 from canonical.formats import money_text
 from canonical.models import Customer, LegalEntity
 from controltower import selectors
-from controltower.choices import (
-    APPROVAL_TYPES,
-    OPEN_STATUSES,
-    SEVERITY_BADGES,
-    SLA_STATE_BADGES,
-    BulkAction,
-    BulkStatus,
-    ExceptionType,
-    Severity,
-    SlaState,
-)
-from controltower.errors import ApplicationError
+from controltower.choices import SLA_STATE_BADGES, BulkAction, BulkStatus, SlaState
 from controltower.filtersets import ME, BusinessExceptionFilterSet
 from controltower.forms import DateTimeLocalInput, NoColon
 from controltower.models import AuditEvent, BulkOperation, BusinessException, Team
@@ -56,6 +46,8 @@ from controltower.services.exceptions import (
 from controltower.templatetags.tower import relative
 from controltower.views.lists import Column, csv_response, listing, listing_queryset, wants_csv
 from controltower.views.saved_views import saved_views_context
+from integrations.choices import OPEN_STATUSES, SEVERITY_BADGES, ExceptionType, Severity
+from integrations.exception_types import APPROVAL_TYPES
 
 WORK = "controltower.work_businessexception"
 COMMENT = "controltower.add_exceptioncomment"

@@ -23,11 +23,11 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from controltower.choices import OPEN_STATUSES
 from controltower.live import live_settings, live_version
 from controltower.selectors import AGE_BUCKETS, overview_figures, throughput_by_day
 from controltower.templatetags.tower import duration, money, percent, thousands
 from integrations import selectors as integration_selectors
+from integrations.choices import OPEN_STATUSES
 
 RANGES = {"24h": "Last 24 hours", "7d": "Last 7 days"}
 FIGURES_TEMPLATE = "controltower/partials/_overview_figures.html"

@@ -19,16 +19,16 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
+from canonical.errors import ApplicationError
 from canonical.formats import money_text
 from controltower import selectors
-from controltower.choices import OPEN_STATUSES, ExceptionType
-from controltower.errors import ApplicationError
 from controltower.forms import NoColon
 from controltower.models import BusinessException
+from controltower.services.actions import reconciliation_start
 from controltower.views.exceptions import money
 from controltower.views.lists import Column, csv_response, listing, listing_queryset, wants_csv
 from controltower.views.saved_views import saved_views_context
-from integrations.services.actions import reconciliation_start
+from integrations.choices import OPEN_STATUSES, ExceptionType
 
 PAGE = "reconciliation:index"
 START = "integrations.retry_transaction"

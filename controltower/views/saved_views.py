@@ -15,7 +15,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from controltower.errors import ApplicationError
+from canonical.errors import ApplicationError
 from controltower.models import SavedView
 from controltower.services.saved_views import (
     saved_view_delete,

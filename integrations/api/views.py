@@ -12,10 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controltower.permissions import requires
+from controltower.services import actions
 from integrations import selectors
 from integrations.api import serializers as s
 from integrations.filtersets import SyncStateFilterSet, TransactionFilterSet
-from integrations.services import actions
 from integrations.services.inbound import inbound_receive
 
 ERRORS = {code: s.ErrorSerializer for code in (400, 401, 403, 404, 409, 413)}

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from integrations.choices import ErrorClass
+from integrations.choices import ErrorClass, ExceptionType
 from integrations.clients.http import request
 from integrations.errors import IntegrationError
 from integrations.models import ConnectedSystem
@@ -43,7 +43,7 @@ class ErpClient:
                 f"System {system.slug!r} has no base URL.",
                 transient=False,
                 error_class=ErrorClass.CONFIGURATION,
-                code="other",
+                code=ExceptionType.SYSTEM_NOT_CONFIGURED,
             )
         self.system = system
         self.base = system.base_url.rstrip("/") + "/services/rest/record/v1"

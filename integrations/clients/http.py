@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from integrations.choices import ErrorClass
+from integrations.choices import ErrorClass, ExceptionType
 from integrations.errors import IntegrationError
 
 _clients: dict[str, httpx.Client] = {}
@@ -117,7 +117,7 @@ def request(
     )
     raise IntegrationError.business(
         f"{method} {url} was refused ({status}): {vendor_message(response)}",
-        code="downstream_rejected",
+        code=ExceptionType.DOWNSTREAM_REJECTED,
         error_class=error_class,
         details={"status": status, "vendor_message": vendor_message(response), "url": url},
         **common,

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from integrations.choices import ErrorClass
+from integrations.choices import ErrorClass, ExceptionType
 from integrations.clients.http import request
 from integrations.errors import IntegrationError
 from integrations.models import ConnectedSystem
@@ -27,7 +27,7 @@ class PsaClient:
                 f"System {system.slug!r} has no base URL.",
                 transient=False,
                 error_class=ErrorClass.CONFIGURATION,
-                code="other",
+                code=ExceptionType.SYSTEM_NOT_CONFIGURED,
             )
         self.base = system.base_url.rstrip("/") + "/api/v1"
 

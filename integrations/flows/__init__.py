@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from integrations.choices import ErrorClass
+from integrations.choices import ErrorClass, ExceptionType
 from integrations.errors import IntegrationError
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def handler_for(event_type: str) -> Handler:
             f"No handler for event type {event_type!r}.",
             transient=False,
             error_class=ErrorClass.CONFIGURATION,
-            code="unhandled_event_type",
+            code=ExceptionType.UNHANDLED_EVENT_TYPE,
         ) from None
 
 

@@ -8,13 +8,11 @@ from datetime import date
 from django.db import transaction
 
 from canonical import services as canonical
-from controltower.choices import ExceptionType
-from controltower.services.approvals import approval_granted
-from integrations.choices import Domain, Outcome
+from integrations.choices import Domain, ExceptionType, Outcome
 from integrations.flows import handles
 from integrations.flows.contract_to_project import push_project, terms_from
 from integrations.models import Transaction
-from integrations.services.exceptions import exceptions_clear, waiting_key
+from integrations.services.exceptions import exception_approved, exceptions_clear, waiting_key
 from integrations.services.lineage import link_to_contract
 from integrations.services.sync import outcome_for_retry, sync_state_from_sender
 
@@ -28,7 +26,7 @@ def amendment_propagate(tx: Transaction) -> str:
             effective_date=date.fromisoformat(data["effective_date"]),
             version=tx.event_version or 1,
             source_system=tx.source_system.slug,
-            invoiced_rate_cut_approved=approval_granted(
+            invoiced_rate_cut_approved=exception_approved(
                 tx.exception, ExceptionType.AMENDMENT_CONFLICT
             ),
         )

@@ -12,13 +12,12 @@ from django.utils.dateparse import parse_datetime
 
 from canonical import services as canonical
 from canonical.models import Customer, LegalEntity, Project
-from controltower.choices import OPEN_STATUSES
-from controltower.models import BusinessException
-from integrations.choices import Domain, FlowKind, Outcome, SyncOutcome
+from integrations.choices import OPEN_STATUSES, Domain, FlowKind, Outcome, SyncOutcome
 from integrations.flows import handles, handles_batch
-from integrations.models import SyncState
+from integrations.models import ExceptionRecord, SyncState
 from integrations.selectors import PROPAGATE_EVENT, sync_state_for
 from integrations.services.exceptions import exceptions_clear, waiting_key
+from integrations.services.queueing import transaction_internal_create, transactions_enqueue
 from integrations.services.sync import content_hash, sync_state_from_sender
 
 if TYPE_CHECKING:
@@ -188,8 +187,6 @@ def project_sync(tx: Transaction) -> str:
 
 def _propagate(tx: Transaction, project: Project) -> None:
     """Queues the push of the changed project to the other systems that hold a copy."""
-    from integrations.services.processing import transaction_internal_create, transactions_enqueue
-
     propagation = transaction_internal_create(
         flow=FlowKind.MASTER_DATA_SYNC,  # not contract to project: its cycle time stays true
         event_type=PROPAGATE_EVENT,
@@ -277,7 +274,7 @@ def customer_sync_batch(txs: list[Transaction]) -> tuple[dict[int, str], list[Tr
     # What waited on one of these customers is released, as customer_sync does one by one.
     applied = {r.number: tx for tx, r in synced if outcomes[tx.pk] == Outcome.APPLIED}
     waiting = set(
-        BusinessException.objects.filter(
+        ExceptionRecord.objects.filter(
             waiting_on__in=[waiting_key("customer", n) for n in applied], status__in=OPEN_STATUSES
         ).values_list("waiting_on", flat=True)
     )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 
 from canonical import services as canonical
-from integrations.choices import Domain, Outcome, SystemKind
+from integrations.choices import Domain, ExceptionType, Outcome, SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
 from integrations.flows import handles
@@ -103,7 +103,7 @@ def _erp_job(project, erp_system):
     if state is None or not state.external_id:
         raise IntegrationError.business(
             f"Project {project.code} is not in the ERP yet; its cost forecast waits for it.",
-            code="unknown_project",
+            code=ExceptionType.UNKNOWN_PROJECT,
             waiting_on=waiting_key("erp_project", project.code),
         )
     return state

@@ -18,12 +18,11 @@ from django.db.models import Sum
 
 from canonical.choices import InvoiceStatus
 from canonical.models import Invoice
-from controltower.choices import ExceptionType
-from controltower.models import BusinessException
-from integrations.choices import Outcome, SystemKind
+from integrations.choices import ExceptionType, Outcome, SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
 from integrations.flows import handles
+from integrations.models import ExceptionRecord
 from integrations.selectors import sync_state_for, target_system
 from integrations.services.exceptions import exception_raise, exceptions_resolve_by_fix
 
@@ -135,7 +134,7 @@ def reconciliation_run(tx: Transaction) -> str:
                 tx=tx,
                 failure=IntegrationError.business(
                     message,
-                    code="reconciliation_drift",
+                    code=ExceptionType.RECONCILIATION_DRIFT,
                     details=details,
                     money_at_risk=amount,
                     currency=currency,
@@ -148,7 +147,7 @@ def reconciliation_run(tx: Transaction) -> str:
             for key, message, amount, currency, details in drifts
         }
         exceptions_resolve_by_fix(
-            BusinessException.objects.filter(
+            ExceptionRecord.objects.filter(
                 exception_type=ExceptionType.RECONCILIATION_DRIFT
             ).exclude(pk__in=found),
             resolution=f"Reconciliation {tx.business_key or tx.pk} no longer finds this drift.",

@@ -1,6 +1,6 @@
 """Re-push: a person asks for a record to be sent to the ERP or the PSA again.
 
-The transaction (queued by ``integrations.services.actions.record_repush``) names the
+The transaction (queued by ``controltower.services.actions.record_repush``) names the
 record and the target system. The target's sync state is marked stale first, so that
 the usual once-per-version push sends the record even though the tower believed the
 system held it; the push itself is the contract-to-project flow's own.
@@ -14,7 +14,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
 from canonical.models import Project
-from integrations.choices import ErrorClass, Outcome, SyncOutcome
+from integrations.choices import ErrorClass, ExceptionType, Outcome, SyncOutcome
 from integrations.errors import IntegrationError
 from integrations.flows import handles
 from integrations.flows.contract_to_project import push_project, pushable_projects
@@ -34,7 +34,7 @@ def record_repush_run(tx: Transaction) -> str:
             f"System {data.get('system')!r} no longer exists.",
             transient=False,
             error_class=ErrorClass.CONFIGURATION,
-            code="other",
+            code=ExceptionType.SYSTEM_NOT_CONFIGURED,
         )
     projects = pushable_projects()
     if data.get("record_type") == "contract":
@@ -45,7 +45,7 @@ def record_repush_run(tx: Transaction) -> str:
     if not found:
         raise IntegrationError.business(
             f"There is no project of {data['key']} with a contract to re-push.",
-            code="unknown_project",
+            code=ExceptionType.UNKNOWN_PROJECT,
         )
     with transaction.atomic():
         SyncState.objects.filter(

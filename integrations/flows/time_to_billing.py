@@ -14,7 +14,7 @@ from django.utils import timezone
 from canonical import services as canonical
 from canonical.choices import InvoiceStatus
 from canonical.models import Invoice
-from integrations.choices import Domain, Outcome, SystemKind
+from integrations.choices import Domain, ExceptionType, Outcome, SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
 from integrations.flows import handles
@@ -96,7 +96,7 @@ def invoice_post(tx: Transaction) -> str:
     if job is None or customer is None:
         raise IntegrationError.business(
             f"Project {invoice.project.code} is not in the ERP yet; invoice {invoice.number} waits for it.",
-            code="unknown_project",
+            code=ExceptionType.UNKNOWN_PROJECT,
             waiting_on=waiting_key("erp_project", invoice.project.code),
             money_at_risk=invoice.amount,
             currency=invoice.currency,

@@ -1,4 +1,5 @@
 from integrations.models.engine import Attempt, Transaction
+from integrations.models.exceptions import ExceptionRecord
 from integrations.models.rollups import FlowRollup
 from integrations.models.sync import SyncState
 from integrations.models.systems import ConnectedSystem, Flow, SystemOfRecord
@@ -6,6 +7,7 @@ from integrations.models.systems import ConnectedSystem, Flow, SystemOfRecord
 __all__ = [
     "Attempt",
     "ConnectedSystem",
+    "ExceptionRecord",
     "Flow",
     "FlowRollup",
     "SyncState",

@@ -92,7 +92,7 @@ class Transaction(models.Model):
     last_error = models.TextField(blank=True)
     errors = models.JSONField(null=True, blank=True, help_text="Field errors of a refused event.")
     exception = models.ForeignKey(
-        "controltower.BusinessException",
+        "integrations.ExceptionRecord",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,

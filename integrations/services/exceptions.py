@@ -1,23 +1,43 @@
-"""Business exceptions raised by blocked transactions, and cleared when their cause is fixed."""
+"""Business exceptions as the engine records them: raised by blocked transactions, and
+closed, by a person or because their cause was fixed, through one function.
+
+``exception_raise`` records a failure as an exception (or joins the open one of the same
+cause); ``exception_close`` is the one way an exception closes: resolved, it re-runs the
+transactions it holds; dismissed, it cancels them. ``exceptions_clear`` and
+``exceptions_recheck`` close what waited on data that is there now. The operations
+layer hears of both through ``integrations.signals``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from controltower.choices import DEFAULT_SEVERITY, OPEN_STATUSES, ExceptionStatus, ExceptionType
-from controltower.models import BusinessException
-from controltower.services import audit_record
-from controltower.services.routing import exception_route
-from controltower.services.sla import exception_sla_due
-from integrations.choices import TransactionState
+from canonical.choices import ProjectStatus
+from canonical.models import (
+    Assignment,
+    Contract,
+    Customer,
+    LegalEntity,
+    Project,
+    RateCard,
+    Resource,
+)
+from integrations.adapters.harvest import RESOURCE_PREFIX as HARVEST_RESOURCE_PREFIX
+from integrations.choices import OPEN_STATUSES, ExceptionStatus, TransactionState
 from integrations.errors import IntegrationError
-from integrations.models import Transaction
+from integrations.exception_types import exception_kind
+from integrations.live import figures_changed
+from integrations.models import ExceptionRecord, SyncState, Transaction
+from integrations.services.queueing import transactions_requeue
+from integrations.signals import exception_closed, exception_raised
 
 # What an exception holds: work blocked by a rule, and edited replays awaiting a second person.
 HELD_STATES = (TransactionState.BLOCKED, TransactionState.AWAITING_APPROVAL)
@@ -35,11 +55,12 @@ def exception_raise(
     cause: str = "",
     business_key: str = "",
     restate: bool = False,
-) -> BusinessException:
+) -> ExceptionRecord:
     """The open exception for this failure's cause, created or joined; call inside a transaction.
 
     A new exception is linked to its canonical record, customer and legal entity where
-    they are known, and lands in the owning team's queue at once. Joining adds the
+    they are known, and announced (``exception_raised``) so that it lands in its owning
+    team's queue at once. Joining adds the
     failure's money to the exception's, unless ``restate``: a measurement taken again
     (a reconciliation difference) replaces the money, message and details instead, and
     ``details["seen_by"]`` lists the transactions that found it (the latest hundred).
@@ -50,18 +71,17 @@ def exception_raise(
     fingerprint = f"{failure.code}|{flow}|{cause}"[:300]
     money = failure.money_at_risk or Decimal("0")
     details = {"code": failure.code, **failure.details}
+    kind = exception_kind(failure.code)
     existing = (
-        BusinessException.objects.select_for_update()
+        ExceptionRecord.objects.select_for_update()
         .filter(fingerprint=fingerprint, status__in=OPEN_STATUSES)
         .first()
     )
     if existing is None:
         context = exception_context(tx=tx, record=failure.record)
-        exc = BusinessException(
-            exception_type=failure.code
-            if failure.code in ExceptionType.values
-            else ExceptionType.OTHER,
-            severity=DEFAULT_SEVERITY.get(failure.code, "medium"),
+        exc = ExceptionRecord(
+            exception_type=kind.code,
+            severity=kind.severity,
             flow=flow,
             message=failure.message,
             details={**details, "seen_by": [tx.pk]} if restate else details,
@@ -72,16 +92,16 @@ def exception_raise(
             currency=failure.currency,
             **context,
         )
-        exception_route(exception=exc)
-        exc.sla_due_at = exception_sla_due(exc, start=timezone.now())
         try:
             with transaction.atomic():
                 exc.save()
-                return exc
         except IntegrityError:  # raised by another worker a moment ago: join it
-            existing = BusinessException.objects.select_for_update().get(
+            existing = ExceptionRecord.objects.select_for_update().get(
                 fingerprint=fingerprint, status__in=OPEN_STATUSES
             )
+        else:
+            exception_raised.send(sender=ExceptionRecord, exception=exc)
+            return exc
     existing.occurrences += 1
     if restate:
         existing.money_at_risk = money
@@ -118,8 +138,6 @@ def exception_context(*, tx: Transaction, record: models.Model | None = None) ->
     ``record`` wins when the flow names it; otherwise the event's own record, if it is
     stored yet, and then the customer, project or legal entity the event refers to.
     """
-    from canonical.models import Customer, LegalEntity, Project
-
     data = (tx.normalized or {}).get("data") or {}
     if record is None:
         for prefix, (label, field) in _RECORD_OF_EVENT.items():
@@ -162,73 +180,103 @@ def exception_context(*, tx: Transaction, record: models.Model | None = None) ->
     return context
 
 
+def exception_close(
+    *,
+    exception: ExceptionRecord,
+    status: ExceptionStatus,
+    actor: Any,
+    text: str,
+    by_fix: bool = False,
+) -> list[Transaction]:
+    """Closes an open exception: the one way any exception closes.
+
+    ``resolved`` sends the transactions it holds back to work; ``dismissed`` cancels them
+    with ``text`` as the reason. ``actor`` is the person who closed it, or None when the
+    engine closed it because its cause was fixed (``by_fix``). Call inside a transaction,
+    with the exception locked; returns the transactions released.
+    """
+    previous = exception.status
+    exception.status = status
+    exception.resolved_at = timezone.now()
+    exception.resolved_by = actor if getattr(actor, "is_authenticated", False) else None
+    exception.resolution = text
+    exception.save(
+        update_fields=["status", "resolved_at", "resolved_by", "resolution", "updated_at"]
+    )
+    if status == ExceptionStatus.RESOLVED:
+        released = _held_rerun(exception)
+    else:
+        released = _held_cancel(exception, reason=text)
+    figures_changed()
+    exception_closed.send(
+        sender=ExceptionRecord,
+        exception=exception,
+        actor=actor,
+        text=text,
+        by_fix=by_fix,
+        previous_status=previous,
+        released=released,
+    )
+    return released
+
+
+def exception_approved(exception: ExceptionRecord | None, exception_type: str) -> bool:
+    """Whether ``exception`` is an exception of ``exception_type`` that a person approved
+    (what a flow that re-runs after an approval asks)."""
+    return bool(
+        exception is not None and exception.exception_type == exception_type and exception.approved
+    )
+
+
 def exceptions_clear(*, waiting_on: str | Sequence[str], resolution: str) -> int:
     """The missing record ``waiting_on`` arrived (or changed, for each of several keys):
-    resolve what waited on it and re-run its work.
+    close what waited on it and re-run its work.
 
     Returns how many exceptions were resolved. Call inside the transaction that
     stored the record, so the re-runs are sent only if it commits.
     """
     keys = [waiting_on] if isinstance(waiting_on, str) else list(waiting_on)
     return exceptions_resolve_by_fix(
-        BusinessException.objects.filter(waiting_on__in=keys), resolution=resolution
+        ExceptionRecord.objects.filter(waiting_on__in=keys), resolution=resolution
     )
 
 
 def exceptions_resolve_by_fix(
-    exceptions: models.QuerySet[BusinessException], *, resolution: str
+    exceptions: models.QuerySet[ExceptionRecord], *, resolution: str
 ) -> int:
     """Resolves the open ones of ``exceptions``, whose cause is gone, and re-runs what they held.
 
-    Recorded in the audit log as resolved by the fix, with no person; call inside a
-    transaction. Returns how many were resolved.
+    No person did it: the operations layer records it as resolved by the fix. Call
+    inside a transaction. Returns how many were resolved.
     """
     resolved = list(exceptions.select_for_update().filter(status__in=OPEN_STATUSES))
-    now = timezone.now()
     for exc in resolved:
-        exc.status = ExceptionStatus.RESOLVED
-        exc.resolved_at = now
-        exc.resolved_by = None
-        exc.resolution = resolution
-        exc.save(update_fields=["status", "resolved_at", "resolved_by", "resolution", "updated_at"])
-        parked = blocked_rerun(exception=exc)
-        audit_record(
+        exception_close(
+            exception=exc,
+            status=ExceptionStatus.RESOLVED,
             actor=None,
-            action="exception.resolve_by_fix",
-            obj=exc,
-            before={"status": "open"},
-            after={"status": "resolved", "rerun_transactions": [tx.pk for tx in parked]},
-            reason=resolution,
+            text=resolution,
+            by_fix=True,
         )
     return len(resolved)
 
 
-def blocked_rerun(*, exception: BusinessException) -> list[Transaction]:
-    """Sends the transactions ``exception`` holds back to work; call inside a transaction."""
-    from integrations.services.processing import transactions_enqueue
-
+def _held_rerun(exception: ExceptionRecord) -> list[Transaction]:
+    """Sends the transactions ``exception`` holds back to work."""
     parked = list(
         Transaction.objects.select_for_update(of=("self",))
-        .filter(exception=exception, state__in=HELD_STATES)
+        .filter(exception_id=exception.pk, state__in=HELD_STATES)
         .select_related("flow")
     )
-    for tx in parked:
-        tx.state = TransactionState.RECEIVED
-        tx.retry_round_start = tx.attempts_count
-        tx.next_attempt_at = None
-        tx.finished_at = None
-    Transaction.objects.bulk_update(
-        parked, ["state", "retry_round_start", "next_attempt_at", "finished_at"]
-    )
-    transactions_enqueue(transactions=parked)
+    transactions_requeue(transactions=parked)
     return parked
 
 
-def blocked_cancel(*, exception: BusinessException, reason: str) -> list[Transaction]:
-    """Cancels the transactions ``exception`` holds, with the reason; call inside a transaction."""
+def _held_cancel(exception: ExceptionRecord, *, reason: str) -> list[Transaction]:
+    """Cancels the transactions ``exception`` holds, with the reason."""
     held = list(
         Transaction.objects.select_for_update(of=("self",)).filter(
-            exception=exception, state__in=HELD_STATES
+            exception_id=exception.pk, state__in=HELD_STATES
         )
     )
     now = timezone.now()
@@ -248,21 +296,6 @@ def _present(kind: str, parts: list[str]) -> bool:
     A kind with no check here (``project_rates``) is cleared only by the event that can
     change it; a check that merely found the record would re-run work that blocks again.
     """
-    from django.db.models import Q
-
-    from canonical.choices import ProjectStatus
-    from canonical.models import (
-        Assignment,
-        Contract,
-        Customer,
-        LegalEntity,
-        Project,
-        RateCard,
-        Resource,
-    )
-    from integrations.adapters.harvest import RESOURCE_PREFIX as HARVEST_RESOURCE_PREFIX
-    from integrations.models import SyncState
-
     checks = {
         "legal_entity": lambda: LegalEntity.objects.filter(code=parts[0], active=True).exists(),
         "customer": lambda: Customer.objects.filter(number=parts[0]).exists(),
@@ -308,7 +341,7 @@ def exceptions_recheck(*, limit: int = 500) -> int:
     its record arrived (two workers racing).
     """
     keys = (
-        BusinessException.objects.filter(status__in=OPEN_STATUSES)
+        ExceptionRecord.objects.filter(status__in=OPEN_STATUSES)
         .exclude(waiting_on="")
         .values_list("waiting_on", flat=True)
         .distinct()[:limit]

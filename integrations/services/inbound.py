@@ -13,11 +13,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import status
 
-from controltower.errors import ApplicationError, ConflictError, NotFoundError
+from canonical.errors import ApplicationError, ConflictError, NotFoundError
 from integrations.adapters import EventRejected, InboundEvent, adapter_for
 from integrations.choices import ErrorClass, TransactionState
 from integrations.models import ConnectedSystem, Flow, Transaction
-from integrations.services.processing import transactions_enqueue
+from integrations.services.queueing import transactions_enqueue
 from integrations.services.rollups import rollups_received
 from integrations.signatures import SignatureError
 

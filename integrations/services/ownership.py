@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from integrations.choices import ErrorClass
+from integrations.choices import ErrorClass, ExceptionType
 from integrations.errors import IntegrationError
 from integrations.models import SystemOfRecord
 
@@ -25,7 +25,7 @@ def ownership_check(*, tx: Transaction, domain: str) -> None:
     raise IntegrationError.business(
         f"{tx.source_system.slug} sent a {domain.replace('_', ' ')} update, but {owner.system.slug} "
         f"is the system of record for {owner.get_domain_display().lower()}; it was not applied.",
-        code="non_owner_update",
+        code=ExceptionType.NON_OWNER_UPDATE,
         error_class=ErrorClass.DATA,
         details={"domain": domain, "owner": owner.system.slug, "sender": tx.source_system.slug},
     )

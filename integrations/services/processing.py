@@ -14,12 +14,9 @@ import logging
 import random
 import socket
 import time
-import uuid
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -27,19 +24,19 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from canonical.errors import RuleViolation
-from controltower.live import figures_changed
-from controltower.logging import correlation_id_var
-from integrations.choices import AttemptOutcome, ErrorClass, FlowKind, TransactionState
+from integrations.choices import AttemptOutcome, ErrorClass, TransactionState
 from integrations.clients.http import calls_var
+from integrations.correlation import correlation_id_var
 from integrations.errors import IntegrationError
 from integrations.flows import batch_handler_for, domain_of, handler_for, runs_atomically
-from integrations.models import Attempt, ConnectedSystem, Flow, Transaction
+from integrations.live import figures_changed
+from integrations.models import Attempt, Transaction
 from integrations.services.exceptions import exception_raise
 from integrations.services.ownership import owner_of, ownership_check
+from integrations.services.queueing import transactions_enqueue
 from integrations.services.rollups import (
     rollups_batch,
     rollups_failed,
-    rollups_received,
     rollups_succeeded,
 )
 
@@ -71,71 +68,6 @@ def ready_q(now: datetime) -> Q:
     return Q(state=TransactionState.RECEIVED) | Q(
         state=TransactionState.RETRY_SCHEDULED, next_attempt_at__lte=now
     )
-
-
-def transactions_enqueue(
-    *, transactions: Iterable[Transaction], countdown: float | None = None, stamp: bool = True
-) -> None:
-    """Sends the ids of ready transactions to their flow's queue in chunks, after commit.
-
-    A paused flow's transactions are stored but not sent; resuming sends them.
-    """
-    from integrations.tasks import process_transactions_task
-
-    by_flow: dict[int, list[int]] = defaultdict(list)
-    flows: dict[int, Flow] = {}
-    for tx in transactions:
-        if tx.flow_id is None:
-            continue
-        by_flow[tx.flow_id].append(tx.pk)
-        flows.setdefault(tx.flow_id, tx.flow)
-    size = settings.CT_CHUNK_SIZE
-    messages: list[tuple[str, list[int]]] = []
-    for flow_id, ids in by_flow.items():
-        flow = flows[flow_id]
-        if flow.paused:
-            continue
-        messages.extend((flow.queue, ids[i : i + size]) for i in range(0, len(ids), size))
-    if not messages:
-        return
-    all_ids = [pk for _, ids in messages for pk in ids]
-    if stamp:  # the inbound path stores enqueued_at with the insert
-        Transaction.objects.filter(pk__in=all_ids).update(enqueued_at=timezone.now())
-
-    def send() -> None:
-        for queue, ids in messages:
-            process_transactions_task.apply_async(args=[ids], queue=queue, countdown=countdown)
-
-    transaction.on_commit(send)
-
-
-def transaction_internal_create(
-    *,
-    flow: FlowKind,
-    event_type: str,
-    business_key: str,
-    data: dict[str, Any],
-    correlation_id: str = "",
-    idempotency_key: str | None = None,
-    target_system: ConnectedSystem | None = None,
-) -> Transaction:
-    """Stores work the tower gives itself (no sender); the caller queues or holds it.
-
-    It counts as an arrival in its flow, and carries the correlation id of the contract
-    it belongs to when there is one, so that it shows in that contract's lineage.
-    """
-    tx = Transaction.objects.create(
-        flow=Flow.objects.get(kind=flow),
-        source_system=None,
-        target_system=target_system,
-        event_type=event_type,
-        business_key=business_key,
-        idempotency_key=idempotency_key,
-        correlation_id=correlation_id or uuid.uuid4().hex,
-        normalized={"type": event_type, "data": data},
-    )
-    rollups_received(transactions=[tx])
-    return tx
 
 
 def transactions_claim(*, ids: list[int]) -> list[Transaction]:

@@ -10,8 +10,13 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
 
+from canonical.choices import RuleCode
+from canonical.errors import ConflictError, RuleViolation
+from canonical.models import Resource
+from integrations.adapters import adapter_for
 from integrations.choices import Outcome, SyncOutcome
 from integrations.models import ConnectedSystem, SyncState
+from integrations.services.exceptions import exceptions_clear, waiting_key
 
 if TYPE_CHECKING:
     from integrations.models import Transaction
@@ -108,11 +113,6 @@ def resource_for_external_id(*, system: ConnectedSystem, key: str) -> str:
     the sender's prefix is an employee number already. Raises ``unknown_resource``
     waiting on the key when nobody is linked to the id yet.
     """
-    from canonical.errors import RuleViolation
-    from canonical.models import Resource
-    from integrations.adapters import adapter_for
-    from integrations.services.exceptions import waiting_key
-
     prefix = getattr(adapter_for(system), "resource_prefix", "")
     if not prefix or not key.upper().startswith(prefix):
         return key
@@ -132,81 +132,53 @@ def resource_for_external_id(*, system: ConnectedSystem, key: str) -> str:
             message=f"{system.name} user {external_id} is linked to no resource; link it on the "
             "resource (its id in "
             f"{system.name}) and the time waiting on it runs.",
-            code="unknown_resource",
+            code=RuleCode.UNKNOWN_RESOURCE,
             details={"system": system.slug, "external_id": external_id},
             waiting_on=waiting_key("resource", key),
         )
     return resource.employee_number
 
 
-def resource_link(*, resource_id: int, system_slug: str, external_id: str, actor: Any) -> SyncState:
-    """Records a resource's id in a system that names people by its own ids, and runs the
-    time that waited for the link."""
-    from django.db import transaction
+def resource_link_record(
+    *, resource: Resource, system: ConnectedSystem, external_id: str
+) -> tuple[SyncState, str | None]:
+    """Records ``resource``'s id in ``system`` (a system that names people by its own ids)
+    and runs the time that waited for the link; returns the sync state and the id it held
+    before. Call inside a transaction.
 
-    from canonical.models import Resource
-    from controltower.errors import ApplicationError, NotFoundError
-    from controltower.services.audit import audit_record
-    from integrations.adapters import adapter_for
-    from integrations.services.exceptions import exceptions_clear, waiting_key
-
-    resource = Resource.objects.filter(pk=resource_id).first()
-    if resource is None:
-        raise NotFoundError(f"Resource {resource_id} does not exist.")
-    system = ConnectedSystem.objects.filter(slug=system_slug).first()
-    if system is None:
-        raise ApplicationError(
-            f"There is no system {system_slug!r}.", errors={"system": ["Unknown system."]}
-        )
-    external_id = str(external_id or "").strip()
-    if not external_id:
-        raise ApplicationError(
-            "The id in the system is required.", errors={"external_id": ["Required."]}
-        )
+    Refuses an id already linked to another resource.
+    """
     content_type = ContentType.objects.get_for_model(Resource)
-    with transaction.atomic():
-        taken = (
-            SyncState.objects.filter(
-                content_type=content_type, system=system, external_id=external_id
-            )
-            .exclude(object_id=resource.pk)
-            .first()
+    taken = (
+        SyncState.objects.filter(content_type=content_type, system=system, external_id=external_id)
+        .exclude(object_id=resource.pk)
+        .first()
+    )
+    if taken is not None:
+        other = Resource.objects.filter(pk=taken.object_id).first()
+        raise ConflictError(
+            f"{system.name} id {external_id} is already linked to {other}.",
+            errors={"external_id": ["Linked to another resource."]},
         )
-        if taken is not None:
-            other = Resource.objects.filter(pk=taken.object_id).first()
-            raise ApplicationError(
-                f"{system.name} id {external_id} is already linked to {other}.",
-                errors={"external_id": ["Linked to another resource."]},
-                status_code=409,
-            )
-        before = (
-            SyncState.objects.filter(
-                content_type=content_type, object_id=resource.pk, system=system
-            )
-            .values_list("external_id", flat=True)
-            .first()
+    before = (
+        SyncState.objects.filter(content_type=content_type, object_id=resource.pk, system=system)
+        .values_list("external_id", flat=True)
+        .first()
+    )
+    state, _ = SyncState.objects.update_or_create(
+        content_type=content_type,
+        object_id=resource.pk,
+        system=system,
+        defaults={
+            "external_id": external_id,
+            "synced_at": timezone.now(),
+            "outcome": SyncOutcome.SYNCED,
+        },
+    )
+    prefix = getattr(adapter_for(system), "resource_prefix", "")
+    if prefix:
+        exceptions_clear(
+            waiting_on=waiting_key("resource", f"{prefix}{external_id}"),
+            resolution=f"{system.name} user {external_id} was linked to {resource}.",
         )
-        state, _ = SyncState.objects.update_or_create(
-            content_type=content_type,
-            object_id=resource.pk,
-            system=system,
-            defaults={
-                "external_id": external_id,
-                "synced_at": timezone.now(),
-                "outcome": SyncOutcome.SYNCED,
-            },
-        )
-        audit_record(
-            actor=actor,
-            action="resource.link",
-            obj=resource,
-            before={system.slug: before},
-            after={system.slug: external_id},
-        )
-        prefix = getattr(adapter_for(system), "resource_prefix", "")
-        if prefix:
-            exceptions_clear(
-                waiting_on=waiting_key("resource", f"{prefix}{external_id}"),
-                resolution=f"{system.name} user {external_id} was linked to {resource}.",
-            )
-    return state
+    return state, before

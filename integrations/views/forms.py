@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from controltower.errors import ApplicationError
+from canonical.errors import ApplicationError
 from controltower.forms import NoColon
 
 REASON_HELP = "Kept in the audit log with who did it and when."

@@ -17,12 +17,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from controltower.errors import ApplicationError
+from canonical.errors import ApplicationError
+from controltower.services import actions
+from controltower.services.actions import resource_link
 from integrations import selectors
 from integrations.adapters import adapter_for
 from integrations.models import ConnectedSystem
-from integrations.services import actions
-from integrations.services.sync import resource_link
 from integrations.views.common import require, url_or_blank
 from integrations.views.forms import ActionForm, RecordLookupForm, RepushForm, ResourceLinkForm
 

@@ -15,12 +15,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from controltower.errors import ApplicationError
+from canonical.errors import ApplicationError
+from controltower.services import actions
 from controltower.views.lists import Column, csv_response
 from integrations import selectors
 from integrations.choices import TransactionState
 from integrations.models import Flow
-from integrations.services import actions
 from integrations.views.common import percent, require
 from integrations.views.forms import FlowToggleForm
 

@@ -20,8 +20,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
-from controltower.choices import ExceptionType
-from controltower.errors import ApplicationError
+from canonical.errors import ApplicationError
+from controltower.services import actions
 from controltower.templatetags.tower import when
 from controltower.views.lists import (
     Column,
@@ -33,10 +33,15 @@ from controltower.views.lists import (
 )
 from controltower.views.saved_views import saved_views_context
 from integrations import selectors
-from integrations.choices import RETRYABLE_STATES, ErrorClass, FlowKind, TransactionState
+from integrations.choices import (
+    RETRYABLE_STATES,
+    ErrorClass,
+    ExceptionType,
+    FlowKind,
+    TransactionState,
+)
 from integrations.filtersets import TransactionFilterSet
 from integrations.models import ConnectedSystem, Transaction
-from integrations.services import actions
 from integrations.views.common import badge, json_text, require, url_or_blank
 from integrations.views.forms import (
     ActionForm,

@@ -21,10 +21,9 @@ from controltower.bench_dashboard import (
     seed_recent,
     seed_settle,
 )
-from controltower.choices import OPEN_STATUSES
 from controltower.models import BusinessException, SlaBreach, SlaPolicy, Team
 from controltower.selectors import overview_figures
-from integrations.choices import LIVE_STATES, AttemptOutcome, RollupSpan
+from integrations.choices import LIVE_STATES, OPEN_STATUSES, AttemptOutcome, RollupSpan
 from integrations.models import Attempt, FlowRollup, Transaction
 from integrations.services.rollups import bucket_start
 

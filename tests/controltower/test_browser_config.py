@@ -20,8 +20,8 @@ pytestmark = [
 def open_exceptions():
     """The demo, a catch-all team, and open exceptions for two of its legal entities."""
     from canonical.models import Customer, LegalEntity
-    from controltower.choices import ExceptionType
     from controltower.demo import demo_load
+    from integrations.choices import ExceptionType
     from tests.factories.operations import BusinessExceptionFactory, TeamFactory
 
     demo_load()

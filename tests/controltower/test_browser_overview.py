@@ -219,7 +219,7 @@ def test_with_redis_the_overview_hears_the_engine_over_the_websocket(
 
     from django.db import connections
 
-    from controltower.live import live_mode, live_throttle_reset
+    from integrations.live import live_mode, live_throttle_reset
     from integrations.services.processing import transactions_process
 
     if live_mode() != "socket":

@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from controltower.choices import ExceptionStatus, ExceptionType
 from controltower.models import (
     AuditEvent,
     BusinessCalendar,
@@ -22,7 +21,7 @@ from controltower.models import (
     SlaPolicy,
     Team,
 )
-from integrations.choices import FlowKind
+from integrations.choices import ExceptionStatus, ExceptionType, FlowKind
 from tests.factories.canonical import CustomerFactory, LegalEntityFactory
 from tests.factories.operations import (
     BusinessCalendarFactory,

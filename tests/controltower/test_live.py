@@ -11,8 +11,8 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
-from controltower.consumers import LIVE_GROUP
 from controltower.routing import websocket_urlpatterns
+from integrations.live import LIVE_GROUP
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -57,7 +57,7 @@ def test_a_signed_in_socket_receives_the_live_group_messages(user_with_role):
 @pytest.fixture(autouse=True)
 def _fresh_throttle():
     """Another test in this process may have published a moment ago."""
-    from controltower.live import live_throttle_reset
+    from integrations.live import live_throttle_reset
 
     live_throttle_reset()
     yield
@@ -140,7 +140,7 @@ def test_closing_an_exception_tells_the_pages_after_it_commits(user_with_role):
 def test_messages_inside_the_throttle_window_are_sent_once(user_with_role, settings):
     import time
 
-    from controltower.live import figures_changed
+    from integrations.live import figures_changed
 
     settings.CT_LIVE_THROTTLE_SECONDS = 0.6
 
@@ -154,7 +154,7 @@ def test_messages_inside_the_throttle_window_are_sent_once(user_with_role, setti
 
 
 def test_pages_poll_in_the_embedded_mode_and_listen_on_the_socket_with_redis(settings):
-    from controltower.live import live_mode
+    from integrations.live import live_mode
 
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     assert live_mode() == "poll"

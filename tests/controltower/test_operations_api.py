@@ -12,15 +12,7 @@ from django.db import models
 from django.utils import timezone
 
 from canonical.choices import InvoiceStatus
-from controltower.choices import (
-    BulkStatus,
-    ExceptionStatus,
-    ExceptionType,
-    NotificationStatus,
-    Severity,
-    SlaKind,
-    SlaState,
-)
+from controltower.choices import BulkStatus, NotificationStatus, SlaKind, SlaState
 from controltower.models import (
     AuditEvent,
     BulkOperation,
@@ -29,7 +21,13 @@ from controltower.models import (
     Team,
 )
 from controltower.services.bulk import bulk_operation_run
-from integrations.choices import FlowKind, TransactionState
+from integrations.choices import (
+    ExceptionStatus,
+    ExceptionType,
+    FlowKind,
+    Severity,
+    TransactionState,
+)
 from tests.factories.canonical import (
     CustomerFactory,
     InvoiceFactory,

@@ -8,10 +8,16 @@ from decimal import Decimal
 import pytest
 
 from canonical.choices import InvoiceStatus, TimeEntryStatus
-from controltower.choices import ExceptionStatus, ExceptionType, SlaState
+from controltower.choices import SlaState
 from controltower.models import BusinessException, SlaBreach
 from controltower.selectors import overview_figures
-from integrations.choices import FlowKind, RollupSpan, TransactionState
+from integrations.choices import (
+    ExceptionStatus,
+    ExceptionType,
+    FlowKind,
+    RollupSpan,
+    TransactionState,
+)
 from integrations.flows.catalog import flows_ensure
 from integrations.models import Flow, FlowRollup
 from tests.factories.canonical import (

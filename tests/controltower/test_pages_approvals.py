@@ -11,9 +11,8 @@ import time_machine
 from django.test import Client
 
 from canonical.choices import InvoiceStatus
-from controltower.choices import ExceptionStatus
 from controltower.models import AuditEvent
-from integrations.choices import TransactionState
+from integrations.choices import ExceptionStatus, TransactionState
 from integrations.models import Transaction
 from tests.controltower.work_scene import SECOND_APPROVER, work_scene
 

@@ -137,8 +137,8 @@ def test_a_run_started_on_the_page_reports_the_hours_the_erp_bills_differently(
     user_with_role,
 ):
     from canonical.models import Invoice
+    from controltower.services.approvals import invoice_approve
     from integrations.models import SyncState
-    from integrations.services.billing import invoice_approve
     from integrations.services.processing import transactions_process
 
     run(time_entry("T-70", hours=8), time_entry("T-71", hours=4), system="psa")

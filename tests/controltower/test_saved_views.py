@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from controltower.errors import ApplicationError
+from canonical.errors import ApplicationError
 from controltower.models import SavedView
 from controltower.services.saved_views import saved_view_delete, saved_view_query, saved_view_save
 

@@ -376,7 +376,7 @@ def test_an_exception_a_flow_raises_is_due_at_once_on_its_teams_calendar(excepti
     )
     with time_machine.travel(dt.datetime(2025, 6, 5, 15, 0, tzinfo=BERLIN), tick=False):
         with transaction.atomic():
-            exc = exception_raise(tx=tx, failure=failure)
+            exc = exception_raise(tx=tx, failure=failure).businessexception
         exc.refresh_from_db()
         assert exc.team == team
         # Eight business hours: two on Thursday, six on Friday.

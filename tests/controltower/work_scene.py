@@ -32,15 +32,7 @@ from canonical.models import (
     Resource,
     TimeEntry,
 )
-from controltower.choices import (
-    ExceptionStatus,
-    ExceptionType,
-    NotificationChannel,
-    NotificationKind,
-    NotificationStatus,
-    Severity,
-    SlaState,
-)
+from controltower.choices import NotificationChannel, NotificationKind, NotificationStatus, SlaState
 from controltower.models import (
     BusinessException,
     Notification,
@@ -49,7 +41,13 @@ from controltower.models import (
     SlaPolicy,
     Team,
 )
-from integrations.choices import FlowKind, TransactionState
+from integrations.choices import (
+    ExceptionStatus,
+    ExceptionType,
+    FlowKind,
+    Severity,
+    TransactionState,
+)
 from integrations.models import Flow, Transaction
 
 SECOND_APPROVER = "approver2"

@@ -15,10 +15,8 @@ from factory.django import DjangoModelFactory
 
 from controltower.choices import (
     BulkAction,
-    ExceptionType,
     NotificationChannel,
     NotificationKind,
-    Severity,
     SlaKind,
     SlaState,
 )
@@ -37,7 +35,7 @@ from controltower.models import (
     SlaPolicy,
     Team,
 )
-from integrations.choices import FlowKind, TransactionState
+from integrations.choices import ExceptionType, FlowKind, Severity, TransactionState
 from integrations.flows.catalog import flows_ensure
 from integrations.models import Flow, Transaction
 

@@ -147,10 +147,10 @@ def test_a_rate_cut_on_invoiced_time_is_an_amendment_conflict_with_the_money_at_
 
 
 def test_an_approved_amendment_conflict_applies_the_cut_from_then_on(simulator, user_with_role):
-    from controltower.choices import ExceptionStatus
-    from controltower.errors import InvalidStateError
+    from canonical.errors import InvalidStateError
     from controltower.services.approvals import exception_approve
     from controltower.services.exceptions import exception_resolve
+    from integrations.choices import ExceptionStatus
 
     cut = _conflict("K-7006", "P-7006")
     with pytest.raises(InvalidStateError, match="approver approves or rejects"):

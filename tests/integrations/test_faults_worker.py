@@ -12,9 +12,9 @@ from django.test import Client
 from canonical.choices import InvoiceStatus
 from canonical.models import Invoice
 from controltower.demo import demo_load
+from controltower.services.approvals import invoice_approve
 from integrations.choices import FINAL_STATES, TransactionState
 from integrations.models import ConnectedSystem, Flow, Transaction
-from integrations.services.billing import invoice_approve
 from tests.support.inbound import contract_event, event, signed_post
 from tests.support.worker import wait_for
 
@@ -219,7 +219,7 @@ def test_contract_to_cash_runs_through_every_flow_on_the_worker(erp, celery_work
         what="the invoice to be posted",
         on_timeout=celery_worker.tail,
     )
-    from integrations.services.actions import reconciliation_start
+    from controltower.services.actions import reconciliation_start
 
     run = reconciliation_start(actor=None)
     settle(celery_worker)

@@ -75,7 +75,7 @@ def test_a_rate_card_event_makes_its_lines_exactly_the_ones_sent(send):
 
 
 def test_a_missing_rate_card_line_arriving_resolves_what_waited_on_it(send):
-    from controltower.choices import ExceptionStatus
+    from integrations.choices import ExceptionStatus
     from integrations.services.exceptions import waiting_key
 
     exc = BusinessException.objects.create(

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from canonical.models import Customer
-from controltower.choices import ExceptionStatus, ExceptionType, Severity
 from controltower.models import AuditEvent, BusinessException
-from integrations.choices import TransactionState
+from integrations.choices import ExceptionStatus, ExceptionType, Severity, TransactionState
 from integrations.models import Transaction
 from integrations.services.processing import transactions_process
 from tests.support.inbound import customer_event, legal_entity_event, signed_post

@@ -11,15 +11,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from integrations.choices import FlowKind, RollupSpan, TransactionState
-from integrations.errors import IntegrationError
-from integrations.flows import _BATCH_HANDLERS, _HANDLERS
-from integrations.models import Flow, FlowRollup, Transaction
-from integrations.services.actions import (
+from controltower.services.actions import (
     reconciliation_start,
     transaction_replay,
     transaction_retry,
 )
+from integrations.choices import FlowKind, RollupSpan, TransactionState
+from integrations.errors import IntegrationError
+from integrations.flows import _BATCH_HANDLERS, _HANDLERS
+from integrations.models import Flow, FlowRollup, Transaction
 from integrations.services.processing import transactions_process
 from integrations.services.rollups import (
     bucket_start,

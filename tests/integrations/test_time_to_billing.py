@@ -335,8 +335,8 @@ def test_the_preparer_of_a_candidate_cannot_approve_it_but_a_second_approver_can
 def test_a_rejected_candidate_comes_back_with_an_exception_and_resolving_rebuilds_it(
     staffed, user_with_role
 ):
+    from controltower.services.approvals import invoice_reject
     from controltower.services.exceptions import exception_resolve
-    from integrations.services.billing import invoice_reject
 
     run(time_entry("T-42", hours=8), time_entry("T-43", hours=2), system="psa")
     invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
@@ -367,8 +367,8 @@ def test_late_time_for_an_approved_month_goes_on_a_supplementary_candidate(staff
 
 
 def test_an_edited_time_replay_waits_for_a_second_approver(staffed, user_with_role):
+    from controltower.services.actions import transaction_replay
     from controltower.services.approvals import FourEyesError, exception_approve
-    from integrations.services.actions import transaction_replay
 
     [original] = run(time_entry("T-46", hours=8), system="psa")
     ada, bob = user_with_role("approver"), user_with_role("approver")
@@ -551,8 +551,8 @@ def test_reconciliation_finds_hours_the_erp_bills_differently(
     staffed, user_with_role, api_client_for
 ):
     from controltower.models import BusinessException
+    from controltower.services.actions import reconciliation_start
     from integrations.models import SyncState
-    from integrations.services.actions import reconciliation_start
 
     run(time_entry("T-70", hours=8), time_entry("T-71", hours=4), system="psa")
     invoice = Invoice.objects.get(number="INV-P-K-6001-202611")

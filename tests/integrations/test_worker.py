@@ -15,9 +15,9 @@ from django.test import Client
 
 from canonical.models import Customer
 from controltower.demo import demo_load
+from controltower.services.actions import flow_pause, flow_resume
 from integrations.choices import FINAL_STATES, AttemptOutcome, Outcome, TransactionState
 from integrations.models import Attempt, Flow, Transaction
-from integrations.services.actions import flow_pause, flow_resume
 from integrations.services.processing import transactions_sweep
 from integrations.tasks import process_transactions_task
 from tests.support.inbound import customer_event, signed_post

@@ -1,4 +1,8 @@
-"""Correlation ids carried through requests, tasks and log lines."""
+"""Correlation ids carried through requests, tasks and log lines.
+
+A request takes its caller's id (or gets a new one), a task takes its transaction's,
+and every log line and audit row written meanwhile carries it.
+"""
 
 from __future__ import annotations
 

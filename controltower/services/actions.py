@@ -1,7 +1,10 @@
-"""The people's actions on transactions and flows.
+"""The people's actions on the engine's work: transactions, flows and records.
 
-Each is one service used alike by the API, the admin and the pages, and each
-writes an audit row: who, what, before and after, and the reason.
+Retry, bulk retry, replay (with an edited payload held for a second person when it
+posts billing data), cancel, pause and resume a flow, start a reconciliation, re-push a
+record, link a resource. Each is one service used alike by the API, the admin and the
+pages; each checks what the person may do here, calls the engine, and writes an audit
+row: who, what, before and after, and the reason.
 """
 
 from __future__ import annotations
@@ -13,22 +16,30 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from controltower.choices import ExceptionType
-from controltower.errors import ApplicationError, ConflictError, InvalidStateError, NotFoundError
-from controltower.services import audit_record
+from canonical.errors import ApplicationError, ConflictError, InvalidStateError, NotFoundError
+from canonical.models import Contract, Project, Resource
+from controltower.services.audit import audit_record
 from integrations.adapters import EventRejected, adapter_for
 from integrations.choices import (
     CANCELLABLE_STATES,
     RETRYABLE_STATES,
+    ExceptionType,
     FlowKind,
     SystemKind,
     TransactionState,
 )
 from integrations.errors import IntegrationError
-from integrations.models import ConnectedSystem, Flow, Transaction
+from integrations.models import ConnectedSystem, Flow, SyncState, Transaction
+from integrations.selectors import REPUSH_EVENT
 from integrations.services.exceptions import exception_raise
-from integrations.services.processing import transaction_internal_create, transactions_enqueue
+from integrations.services.queueing import (
+    transaction_internal_create,
+    transactions_enqueue,
+    transactions_requeue,
+)
+from integrations.services.reconciliation import reconciliation_queue
 from integrations.services.rollups import rollups_received
+from integrations.services.sync import resource_link_record
 
 Actor = AbstractBaseUser | None
 
@@ -63,7 +74,7 @@ def transaction_retry(*, transaction_id: int, actor: Actor, reason: str = "") ->
                 errors={"state": [tx.state]},
             )
         before = _state_of(tx)
-        _make_ready(tx)
+        transactions_requeue(transactions=[tx])
         audit_record(
             actor=actor,
             action="transaction.retry",
@@ -72,18 +83,7 @@ def transaction_retry(*, transaction_id: int, actor: Actor, reason: str = "") ->
             after=_state_of(tx),
             reason=reason,
         )
-        transactions_enqueue(transactions=[tx])
     return tx
-
-
-def _make_ready(tx: Transaction) -> None:
-    tx.state = TransactionState.RECEIVED
-    tx.next_attempt_at = None
-    tx.finished_at = None
-    tx.retry_round_start = tx.attempts_count
-    tx.save(
-        update_fields=["state", "next_attempt_at", "finished_at", "retry_round_start", "updated_at"]
-    )
 
 
 def transactions_bulk_retry(
@@ -97,8 +97,7 @@ def transactions_bulk_retry(
             .select_for_update(of=("self",))
             .select_related("flow")
         )
-        for tx in selected:
-            _make_ready(tx)
+        transactions_requeue(transactions=selected)
         audit_record(
             actor=actor,
             action="transaction.bulk_retry",
@@ -109,7 +108,6 @@ def transactions_bulk_retry(
             after={"ids": [tx.pk for tx in selected], "count": len(selected)},
             reason=reason,
         )
-        transactions_enqueue(transactions=selected)
     return len(selected)
 
 
@@ -281,18 +279,10 @@ def flow_resume(*, flow: Flow, actor: Actor, reason: str = "") -> Flow:
 
 
 def reconciliation_start(*, actor: Actor, reason: str = "") -> Transaction:
-    """Queues a reconciliation run (beat starts one nightly; a person may start one now)."""
-    now = timezone.now()
+    """Queues a reconciliation run now, as a person asked (beat starts one nightly)."""
     with transaction.atomic():
-        run = transaction_internal_create(
-            flow=FlowKind.RECONCILIATION,
-            event_type="reconciliation.run",
-            business_key=f"reconciliation {now:%Y-%m-%d %H:%M} UTC",  # a key, read in any zone
-            data={"requested_at": now.isoformat()},
-        )
-        if actor is not None:
-            audit_record(actor=actor, action="reconciliation.start", obj=run, reason=reason)
-        transactions_enqueue(transactions=[run])
+        run = reconciliation_queue()
+        audit_record(actor=actor, action="reconciliation.start", obj=run, reason=reason)
     return run
 
 
@@ -314,9 +304,6 @@ def record_repush(
     the PSA; a contract is re-pushed as its projects. The push runs in the
     contract-to-project flow like the first one, and is audited here.
     """
-    from canonical.models import Contract, Project
-    from integrations.selectors import REPUSH_EVENT
-
     if isinstance(record, Project):
         contract, key, record_type = record.contract, record.code, "project"
         if contract is None:
@@ -382,3 +369,33 @@ def record_repush(
         )
         transactions_enqueue(transactions=[tx])
     return tx
+
+
+def resource_link(*, resource_id: int, system_slug: str, external_id: str, actor: Any) -> SyncState:
+    """Links a resource to its id in a system that names people by its own ids (Harvest),
+    so the time that waited for the link runs."""
+    resource = Resource.objects.filter(pk=resource_id).first()
+    if resource is None:
+        raise NotFoundError(f"Resource {resource_id} does not exist.")
+    system = ConnectedSystem.objects.filter(slug=system_slug).first()
+    if system is None:
+        raise ApplicationError(
+            f"There is no system {system_slug!r}.", errors={"system": ["Unknown system."]}
+        )
+    external_id = str(external_id or "").strip()
+    if not external_id:
+        raise ApplicationError(
+            "The id in the system is required.", errors={"external_id": ["Required."]}
+        )
+    with transaction.atomic():
+        state, before = resource_link_record(
+            resource=resource, system=system, external_id=external_id
+        )
+        audit_record(
+            actor=actor,
+            action="resource.link",
+            obj=resource,
+            before={system.slug: before},
+            after={system.slug: external_id},
+        )
+    return state

@@ -1,0 +1,110 @@
+"""Putting work in a flow's queue: the work the tower gives itself, and the ids of ready
+transactions sent to their flow's queue.
+
+The message carries only ids; the rows are the truth, so a lost message delays work
+but loses nothing (the sweep sends again what waits). The task is named, not imported:
+the tasks module is the engine's outermost door and imports the services.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.choices import FlowKind, TransactionState
+from integrations.models import ConnectedSystem, Flow, Transaction
+from integrations.services.rollups import rollups_received
+
+# The task that processes a chunk of transaction ids (``integrations.tasks``).
+PROCESS_TASK = "integrations.tasks.process_transactions_task"
+
+
+def transactions_enqueue(
+    *, transactions: Iterable[Transaction], countdown: float | None = None, stamp: bool = True
+) -> None:
+    """Sends the ids of ready transactions to their flow's queue in chunks, after commit.
+
+    A paused flow's transactions are stored but not sent; resuming sends them.
+    """
+    by_flow: dict[int, list[int]] = defaultdict(list)
+    flows: dict[int, Flow] = {}
+    for tx in transactions:
+        if tx.flow_id is None:
+            continue
+        by_flow[tx.flow_id].append(tx.pk)
+        flows.setdefault(tx.flow_id, tx.flow)
+    size = settings.CT_CHUNK_SIZE
+    messages: list[tuple[str, list[int]]] = []
+    for flow_id, ids in by_flow.items():
+        flow = flows[flow_id]
+        if flow.paused:
+            continue
+        messages.extend((flow.queue, ids[i : i + size]) for i in range(0, len(ids), size))
+    if not messages:
+        return
+    all_ids = [pk for _, ids in messages for pk in ids]
+    if stamp:  # the inbound path stores enqueued_at with the insert
+        Transaction.objects.filter(pk__in=all_ids).update(enqueued_at=timezone.now())
+
+    def send() -> None:
+        for queue, ids in messages:
+            current_app.signature(PROCESS_TASK, args=[ids]).apply_async(
+                queue=queue, countdown=countdown
+            )
+
+    transaction.on_commit(send)
+
+
+def transaction_internal_create(
+    *,
+    flow: FlowKind,
+    event_type: str,
+    business_key: str,
+    data: dict[str, Any],
+    correlation_id: str = "",
+    idempotency_key: str | None = None,
+    target_system: ConnectedSystem | None = None,
+) -> Transaction:
+    """Stores work the tower gives itself (no sender); the caller queues or holds it.
+
+    It counts as an arrival in its flow, and carries the correlation id of the contract
+    it belongs to when there is one, so that it shows in that contract's lineage.
+    """
+    tx = Transaction.objects.create(
+        flow=Flow.objects.get(kind=flow),
+        source_system=None,
+        target_system=target_system,
+        event_type=event_type,
+        business_key=business_key,
+        idempotency_key=idempotency_key,
+        correlation_id=correlation_id or uuid.uuid4().hex,
+        normalized={"type": event_type, "data": data},
+    )
+    rollups_received(transactions=[tx])
+    return tx
+
+
+def transactions_requeue(*, transactions: list[Transaction]) -> None:
+    """Makes blocked, failed or dead transactions ready again, with a fresh attempt budget,
+    and sends them to their queues once the current database transaction commits.
+
+    Call with the rows locked.
+    """
+    now = timezone.now()
+    for tx in transactions:
+        tx.state = TransactionState.RECEIVED
+        tx.retry_round_start = tx.attempts_count
+        tx.next_attempt_at = None
+        tx.finished_at = None
+        tx.updated_at = now  # bulk_update leaves auto_now alone
+    Transaction.objects.bulk_update(
+        transactions, ["state", "retry_round_start", "next_attempt_at", "finished_at", "updated_at"]
+    )
+    transactions_enqueue(transactions=transactions)
