@@ -64,7 +64,9 @@ def test_a_new_exception_lands_in_the_most_specific_owning_teams_queue(send, tea
     )
     [renamed] = send(customer_event("C-1001", name="Renamed by the ERP", version=9), system="erp")
     [foreign] = send(customer_event("C-9301", legal_entity="FR77"))
-    assert renamed.exception.businessexception.team == teams["us_finance"]  # customer beats flow alone
+    assert (
+        renamed.exception.businessexception.team == teams["us_finance"]
+    )  # customer beats flow alone
     assert foreign.exception.businessexception.team == teams["masterdata"]
     assert renamed.exception.record == Customer.objects.get(number="C-1001")
     assert renamed.exception.customer.number == "C-1001"
