@@ -5,12 +5,12 @@ import argparse
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from controltower.bench import BenchError, BenchOptions, prepare_database, run_bench
-from controltower.bench_dashboard import (
+from bench.dashboard import (
     DashboardBenchError,
     DashboardOptions,
     run_dashboard_bench,
 )
+from bench.ingest import BenchError, BenchOptions, prepare_database, run_bench
 from integrations.choices import TransactionState
 
 

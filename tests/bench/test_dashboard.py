@@ -10,9 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Q
 
-from canonical.choices import InvoiceStatus
-from canonical.models import Invoice, InvoiceLine, Project, TimeEntry
-from controltower.bench_dashboard import (
+from bench.dashboard import (
     RECENT,
     DashboardOptions,
     run_dashboard_bench,
@@ -21,6 +19,8 @@ from controltower.bench_dashboard import (
     seed_recent,
     seed_settle,
 )
+from canonical.choices import InvoiceStatus
+from canonical.models import Invoice, InvoiceLine, Project, TimeEntry
 from controltower.choices import OPEN_STATUSES
 from controltower.models import BusinessException, SlaBreach, SlaPolicy, Team
 from controltower.selectors import overview_figures
