@@ -10,10 +10,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Q
 
-from bench.dashboard import (
+from bench.dashboard import run_dashboard_bench
+from bench.dashboard_seed import (
     RECENT,
     DashboardOptions,
-    run_dashboard_bench,
     seed_delete,
     seed_prepare,
     seed_recent,
