@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "canonical",
     "integrations",
     "simulator",
+    "bench",
 ]
 
 MIDDLEWARE = [

@@ -1,54 +1,37 @@
-"""The dashboard case of ``make bench``: the overview and the list pages at a million transactions.
+"""The history the dashboard case times the pages on, seeded the way a tower fills at a steady rate.
 
-The tower is seeded the way a tower fills at a steady rate, in two steps:
-
-1. the last 7 days: ``baseline`` transactions (10,000) with today's live queues
-   (received, processing, retry scheduled, dead letters, blocked, awaiting
-   approval), their share of the exceptions with the open backlog and its SLA
-   breaches, and the invoices of this month (open) and last month (posted);
-2. the history before that, at the same rate: the other transactions, all finished,
-   the other exceptions, all closed, and the paid invoices of the months before.
-
-After each step the roll-ups are rebuilt from the rows and the tables vacuumed and
-analyzed; ``overview_figures`` is timed after both, and its ratio says whether the
-overview grows with history (target at most 1.5). The list querysets the pages use
-(through the same filter sets as the API) are timed after the second step, with the
-page count the paginator asks for.
+Two steps: the last 7 days (``seed_recent``: today's live queues, the open exception
+backlog and its SLA breaches, this month's open invoices and last month's posted ones),
+then the history before that (``seed_history``: finished transactions, closed exceptions,
+paid invoices). ``seed_settle`` rebuilds the roll-ups and analyzes the tables after each;
+``seed_delete`` takes everything away again.
 
 Rows go in with COPY on PostgreSQL (multi-row inserts elsewhere), into id ranges
-reserved for the run, and are deleted afterwards unless ``--keep``.
+reserved for the run, so that they are found again and deleted by range.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import random
-import statistics
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import DatabaseError, connection, models, transaction
-from django.http import QueryDict
-from django.test import Client, override_settings
-from django.urls import reverse
 from django.utils import timezone
 
+from bench.base import Report
+from bench.rows import Table, insert_rows, reserve_ids
 from canonical.choices import InvoiceStatus, ProjectStatus, TimeEntryStatus
 from canonical.models import Customer, Invoice, InvoiceLine, Project, Resource, TimeEntry
 from controltower.choices import SlaKind, SlaState
-from controltower.filtersets import BusinessExceptionFilterSet
 from controltower.models import BusinessException, SlaBreach, SlaPolicy, Team
-from controltower.selectors import overview_figures
 from integrations.choices import (
     AttemptOutcome,
     ErrorClass,
@@ -59,22 +42,21 @@ from integrations.choices import (
     Severity,
     TransactionState,
 )
-from integrations.filtersets import TransactionFilterSet
 from integrations.flows.catalog import FLOW_SLA_SECONDS
-from integrations.models import Attempt, ConnectedSystem, Flow, Transaction
+from integrations.models import (
+    Attempt,
+    ConnectedSystem,
+    ExceptionRecord,
+    Flow,
+    FlowRollup,
+    Transaction,
+)
 from integrations.services.rollups import rollups_rebuild
 
-Report = Callable[[str], None]
-
 RECENT = dt.timedelta(days=7)
-OVERVIEW_P95_TARGET_MS = 150.0
-LIST_P95_TARGET_MS = 300.0
-RATIO_TARGET = 1.5
-PAGE_SIZE = 25
 CHUNK = 20_000  # rows generated and written per statement
 PROJECTS = 200
 LINES_PER_INVOICE = 10
-TRANSACTIONS_PER_INVOICE = 100
 
 # Flows by share of the traffic (of 20), with the event each sends and its sender.
 FLOW_MIX = (
@@ -120,6 +102,8 @@ class DashboardBenchError(Exception):
 
 @dataclass(frozen=True)
 class DashboardOptions:
+    """How much history to seed, how often to time each page, and whether the rows stay."""
+
     transactions: int = 1_000_000
     exceptions: int = 100_000
     baseline: int = 10_000
@@ -127,209 +111,9 @@ class DashboardOptions:
     keep: bool = False
 
 
-@dataclass
-class Timing:
-    name: str
-    samples: list[float]  # milliseconds
-    rows: int = 0
-
-    def percentile(self, p: int) -> float:
-        return percentile_of(self.samples, p)
-
-
-@dataclass
-class DashboardResult:
-    """``baseline`` and ``overview``: the selector and the page, at the two sizes."""
-
-    options: DashboardOptions
-    run_id: str
-    database: str
-    seed_seconds: dict[str, float]
-    baseline: list[Timing]
-    overview: list[Timing]
-    lists: list[Timing]
-    kept: bool
-    notes: list[str] = field(default_factory=list)
-
-    def ratio(self, which: int = 1, percentile: int = 50) -> float:
-        """At the full size against the baseline: 0 the selector, 1 the page."""
-        before = self.baseline[which].percentile(percentile)
-        return self.overview[which].percentile(percentile) / max(before, 1e-9)
-
-    @property
-    def page(self) -> Timing:
-        return self.overview[1]
-
-    def misses(self) -> list[str]:
-        missed = []
-        if self.page.percentile(95) > OVERVIEW_P95_TARGET_MS:
-            missed.append(
-                f"overview page p95 {self.page.percentile(95):.1f} ms > {OVERVIEW_P95_TARGET_MS:.0f} ms"
-            )
-        if self.ratio() > RATIO_TARGET:
-            missed.append(f"overview page ratio {self.ratio():.2f} > {RATIO_TARGET}")
-        for timing in self.lists:
-            if timing.percentile(95) > LIST_P95_TARGET_MS:
-                missed.append(
-                    f"{timing.name} p95 {timing.percentile(95):.1f} ms > {LIST_P95_TARGET_MS:.0f} ms"
-                )
-        return missed
-
-    def summary_lines(self) -> list[str]:
-        o = self.options
-        seed = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.seed_seconds.items())
-        ratios = ", ".join(
-            f"{label} {self.ratio(i):.2f} at p50 and {self.ratio(i, 95):.2f} at p95"
-            for i, label in ((1, "page"), (0, "selector"))
-        )
-        return [
-            "Integration Control Tower benchmark: dashboard",
-            f"  run              {self.run_id} ({self.database})",
-            f"  seeded           {o.transactions:,} transactions, {o.exceptions:,} exceptions"
-            f" ({o.baseline:,} and {o.baseline * o.exceptions // o.transactions:,} in the last 7 days)",
-            f"  seed time        {seed}",
-            f"  runs             {o.runs} per page, after 2 warm-up runs",
-            f"  {'':<48} {'p50 ms':>8}  {'p95 ms':>8}   rows in the list",
-            *(_line(t.name, t) for t in (*self.baseline, *self.overview, *self.lists)),
-            f"  overview ratio   {ratios} ({o.transactions:,} against {o.baseline:,} "
-            f"transactions; target <= {RATIO_TARGET})",
-            f"  targets          overview page p95 <= {OVERVIEW_P95_TARGET_MS:.0f} ms, "
-            f"list pages p95 <= {LIST_P95_TARGET_MS:.0f} ms: "
-            + ("met" if not self.misses() else "MISSED: " + "; ".join(self.misses())),
-            f"  seeded rows      {'kept (--keep)' if self.kept else 'deleted after the run'}",
-            *(f"  note             {note}" for note in self.notes),
-        ]
-
-    def as_json(self) -> str:
-        def ms(t: Timing) -> dict[str, float]:
-            return {"p50_ms": round(t.percentile(50), 1), "p95_ms": round(t.percentile(95), 1)}
-
-        return json.dumps(
-            {
-                "case": "dashboard",
-                "database": self.database,
-                "transactions": self.options.transactions,
-                "exceptions": self.options.exceptions,
-                "baseline": self.options.baseline,
-                "overview_page": ms(self.overview[1]),
-                "overview_page_baseline": ms(self.baseline[1]),
-                "overview_figures": ms(self.overview[0]),
-                "overview_figures_baseline": ms(self.baseline[0]),
-                "ratio": round(self.ratio(), 2),
-                "ratio_figures": round(self.ratio(0), 2),
-                "lists": {t.name: ms(t) for t in self.lists},
-                "targets_met": not self.misses(),
-            }
-        )
-
-
-def _line(name: str, timing: Timing) -> str:
-    rows = f"{timing.rows:,}" if timing.rows else ""
-    return f"  {name:<48} {timing.percentile(50):>8.1f}  {timing.percentile(95):>8.1f}   {rows}"
-
-
-def percentile_of(values: list[float], percentile: int) -> float:
-    if not values:
-        return 0.0
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[percentile - 1]
-
-
-# --- Writing rows ----------------------------------------------------------------
-
-
-class Table:
-    """A model's columns in table order, with the value each takes unless a row says otherwise."""
-
-    def __init__(self, model: type[models.Model], *, with_id: bool = True) -> None:
-        self.name = model._meta.db_table
-        fields = [f for f in model._meta.concrete_fields if with_id or not f.primary_key]
-        self.columns = [f.column for f in fields]
-        self._index = {f.attname: i for i, f in enumerate(fields)}
-        self._defaults = [_default(f) for f in fields]
-
-    def index(self, attname: str) -> int:
-        return self._index[attname]
-
-    def row(self, **values: Any) -> tuple:
-        row = list(self._defaults)
-        index = self._index
-        for name, value in values.items():
-            row[index[name]] = value
-        return tuple(row)
-
-
-def _default(f: models.Field) -> Any:
-    if f.has_default():
-        value = f.get_default()
-        return json.dumps(value) if isinstance(f, models.JSONField) else value
-    if f.null or f.primary_key:
-        return None
-    if isinstance(f, models.CharField | models.TextField):
-        return ""
-    return None  # every other column is given by the rows
-
-
-def insert_rows(table: Table, rows: Iterable[tuple]) -> int:
-    """COPY on PostgreSQL; multi-row inserts elsewhere. Returns how many rows went in."""
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(c) for c in table.columns)
-    count = 0
-    if connection.vendor == "postgresql":
-        connection.ensure_connection()
-        with connection.connection.cursor() as cursor:
-            with cursor.copy(f"COPY {qn(table.name)} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    count += 1
-        return count
-    sql = f"INSERT INTO {qn(table.name)} ({columns}) VALUES ({', '.join(['%s'] * len(table.columns))})"
-    batch: list[list[Any]] = []
-    with connection.cursor() as cursor:
-        for row in rows:
-            batch.append([_adapt(value) for value in row])
-            if len(batch) >= 5_000:
-                cursor.executemany(sql, batch)
-                count += len(batch)
-                batch = []
-        if batch:
-            cursor.executemany(sql, batch)
-            count += len(batch)
-    return count
-
-
-def _adapt(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return connection.ops.adapt_datetimefield_value(value)
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
-def reserve_ids(model: type[models.Model], n: int) -> int:
-    """The first of ``n`` ids nobody else will take: the sequence is moved past them."""
-    table = model._meta.db_table
-    qn = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {qn(table)}")
-        top = cursor.fetchone()[0]
-        if connection.vendor != "postgresql":
-            return top + 1  # SQLite: the seed's write transaction keeps others out
-        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
-        sequence = cursor.fetchone()[0]
-        cursor.execute(f"SELECT last_value FROM {sequence}")
-        start = max(top, cursor.fetchone()[0])
-        cursor.execute("SELECT setval(%s::regclass, %s)", [sequence, start + n])
-    return start + 1
-
-
 def _pick(mix: tuple[tuple[Any, int], ...]) -> list[Any]:
     """A draw table: each choice as many times as its weight."""
     return [choice for choice, weight in mix for _ in range(weight)]
-
-
-# --- The seed --------------------------------------------------------------------
 
 
 @dataclass
@@ -413,7 +197,7 @@ def seed_prepare(options: DashboardOptions, report: Report) -> Seed:
         )
         seed.project_ids = [p.pk for p in projects]
         seed.tx_first = reserve_ids(Transaction, options.transactions)
-        seed.exc_first = reserve_ids(BusinessException, options.exceptions)
+        seed.exc_first = reserve_ids(ExceptionRecord, options.exceptions)
         months = int(seed.history_span / dt.timedelta(days=30)) + 2
         seed.invoices = PROJECTS * months
         seed.entries = seed.invoices * LINES_PER_INVOICE
@@ -551,15 +335,18 @@ def business_key_of(transaction_id: int) -> str:
 
 def _exceptions(
     seed: Seed, *, first_id: int, count: int, start: dt.datetime, end: dt.datetime, recent: bool
-) -> tuple[list[tuple], list[tuple]]:
-    """Exception rows, oldest first, and the SLA breach rows of the recent ones."""
+) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """Exception rows, oldest first (the engine's record and the operations layer's
+    extension of it), and the SLA breach rows of the recent ones."""
     rng = random.Random(f"{seed.run_id}-exceptions-{first_id}")
-    table, breaches = Table(BusinessException), Table(SlaBreach, with_id=False)
+    table, breaches = Table(ExceptionRecord), Table(SlaBreach, with_id=False)
+    cases = Table(BusinessException)
     types = [t for t in ExceptionType]
     statuses = _pick(RECENT_EXCEPTION_STATUSES if recent else HISTORY_EXCEPTION_STATUSES)
     teams = [*seed.team_ids, None]
     step = (end - start) / max(count, 1)
     rows: list[tuple] = []
+    case_rows: list[tuple] = []
     breach_rows: list[tuple] = []
     for i in range(count):
         pk = first_id + i
@@ -581,13 +368,14 @@ def _exceptions(
                 business_key=f"P-{pk}",
                 money_at_risk=Decimal(rng.randint(0, 5_000_000)) / 100,
                 currency=CURRENCIES[pk % len(CURRENCIES)],
-                team_id=teams[pk % len(teams)],
-                sla_due_at=due,
                 created_at=created,
                 updated_at=created,
                 resolved_at=created + dt.timedelta(hours=rng.randint(1, 72)) if closed else None,
                 resolution="Fixed at the source." if closed else "",
             )
+        )
+        case_rows.append(
+            cases.row(exceptionrecord_ptr_id=pk, team_id=teams[pk % len(teams)], sla_due_at=due)
         )
         resolved = rows[-1][table.index("resolved_at")]
         at_risk_at = created + dt.timedelta(hours=18)
@@ -616,7 +404,7 @@ def _exceptions(
                 met_at=met_at,
             )
         )
-    return rows, breach_rows
+    return rows, case_rows, breach_rows
 
 
 def _billing(
@@ -739,7 +527,7 @@ def seed_recent(seed: Seed, report: Report) -> float:
             end=seed.now,
             recent=True,
         )
-        exceptions, breaches = _exceptions(
+        exceptions, cases, breaches = _exceptions(
             seed,
             first_id=seed.exc_first + o.exceptions - seed.recent_exceptions,
             count=seed.recent_exceptions,
@@ -747,7 +535,8 @@ def seed_recent(seed: Seed, report: Report) -> float:
             end=seed.now,
             recent=True,
         )
-        insert_rows(Table(BusinessException), exceptions)
+        insert_rows(Table(ExceptionRecord), exceptions)
+        insert_rows(Table(BusinessException), cases)
         insert_rows(Table(SlaBreach, with_id=False), breaches)
         _write_billing(seed, months=range(0, 2), offset=0)
     report(f"  the last 7 days: {written:,} transactions, {len(exceptions):,} exceptions")
@@ -769,7 +558,7 @@ def seed_history(seed: Seed, report: Report) -> float:
             recent=False,
             report=report,
         )
-        exceptions, breaches = _exceptions(
+        exceptions, cases, breaches = _exceptions(
             seed,
             first_id=seed.exc_first,
             count=o.exceptions - seed.recent_exceptions,
@@ -777,7 +566,8 @@ def seed_history(seed: Seed, report: Report) -> float:
             end=seed.now - RECENT,
             recent=False,
         )
-        insert_rows(Table(BusinessException), exceptions)
+        insert_rows(Table(ExceptionRecord), exceptions)
+        insert_rows(Table(BusinessException), cases)
         insert_rows(Table(SlaBreach, with_id=False), breaches)
         months = seed.invoices // PROJECTS
         _write_billing(seed, months=range(2, months), offset=2)
@@ -833,6 +623,7 @@ def _checkpoint() -> None:
 SEEDED_MODELS = (
     Transaction,
     Attempt,
+    ExceptionRecord,
     BusinessException,
     SlaBreach,
     Invoice,
@@ -842,8 +633,6 @@ SEEDED_MODELS = (
 
 
 def _vacuum_analyze() -> None:
-    from integrations.models import FlowRollup
-
     with connection.cursor() as cursor:
         for model in (*SEEDED_MODELS, FlowRollup, Project):
             table = connection.ops.quote_name(model._meta.db_table)
@@ -878,7 +667,8 @@ def seed_delete(seed: Seed, report: Report) -> float:
         )
         delete(Attempt, "transaction_id", seed.tx_first, tx_last)
         delete(Transaction, "id", seed.tx_first, tx_last)
-        delete(BusinessException, "id", seed.exc_first, exc_last)
+        delete(BusinessException, "exceptionrecord_ptr_id", seed.exc_first, exc_last)
+        delete(ExceptionRecord, "id", seed.exc_first, exc_last)
         delete(InvoiceLine, "invoice_id", seed.invoice_first, invoice_last)
         delete(TimeEntry, "id", seed.entry_first, entry_last)
         delete(Invoice, "id", seed.invoice_first, invoice_last)
@@ -890,176 +680,3 @@ def seed_delete(seed: Seed, report: Report) -> float:
     _vacuum_analyze()
     report(f"Deleted the rows of run {seed.run_id}.")
     return time.perf_counter() - started
-
-
-# --- Timing ----------------------------------------------------------------------
-
-
-def time_it(name: str, call: Callable[[], Any], runs: int, rows: int = 0) -> Timing:
-    for _ in range(2):  # warm-up: plans cached, pages in memory
-        call()
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return Timing(name=name, samples=samples, rows=rows)
-
-
-@contextmanager
-def browser(seed: Seed) -> Iterator[Client]:
-    """A signed-in operator of the first bench team, asking the pages in process."""
-    user = get_user_model().objects.get(pk=seed.user_id)
-    with override_settings(ALLOWED_HOSTS=["testserver"], SECURE_SSL_REDIRECT=False):
-        client = Client()
-        client.force_login(user)
-        try:
-            yield client
-        finally:
-            client.logout()
-
-
-def _get(client: Client, url: str) -> Callable[[], None]:
-    def run() -> None:
-        response = client.get(url)
-        if response.status_code != 200:
-            raise DashboardBenchError(f"GET {url} answered {response.status_code}.")
-
-    return run
-
-
-def _count(filterset_class, queryset, data: dict[str, Any]) -> int:
-    """How many rows a list holds, through the filter set its page uses (not timed)."""
-    filterset = filterset_class(data=QueryDict(urlencode(data, doseq=True)), queryset=queryset)
-    if not filterset.is_valid():
-        raise DashboardBenchError(f"Invalid list filter {data}: {filterset.errors}")
-    return filterset.qs.count()
-
-
-def page_cases(seed: Seed) -> list[tuple[str, str, int]]:
-    """The list pages timed: (name, URL, rows the list holds)."""
-    day_ago = (seed.now - dt.timedelta(days=1)).isoformat()
-    month_ago = seed.now - dt.timedelta(days=30)
-    team = str(seed.team_ids[0])
-    key = business_key_of(seed.tx_first + seed.options.transactions // 2)
-    every_status = [str(s) for s in ExceptionStatus]
-    transactions = [
-        ("transactions: newest first", {}),
-        (
-            "transactions: a flow's dead letters",
-            {"flow": FlowKind.TIME_TO_BILLING, "state": ["dead"]},
-        ),
-        (
-            "transactions: a flow's succeeded",
-            {"flow": FlowKind.MASTER_DATA_SYNC, "state": ["succeeded"]},
-        ),
-        (
-            "transactions: a flow, last 24 h",
-            {"flow": FlowKind.MASTER_DATA_SYNC, "received_after": day_ago},
-        ),
-        (
-            "transactions: one day, a month ago",
-            {
-                "received_after": (month_ago - dt.timedelta(days=1)).isoformat(),
-                "received_before": month_ago.isoformat(),
-            },
-        ),
-        ("transactions: one business key", {"business_key": key}),
-    ]
-    exceptions = [
-        ("exceptions: the open queue", {"status": ["open", "in_progress"]}, {}),
-        (
-            "exceptions: a team's open queue",
-            {"team": team, "status": ["open", "in_progress"]},
-            {"team": team},
-        ),
-        (
-            "exceptions: a team's resolved",
-            {"team": team, "status": ["resolved"]},
-            {"team": team, "status": ["resolved"]},
-        ),
-        ("exceptions: every status", {"status": every_status}, {"status": every_status}),
-    ]
-    tx_url, exc_url = reverse("transactions:list"), reverse("exceptions:list")
-    all_tx, all_exc = Transaction.objects.all(), BusinessException.objects.all()
-    return [
-        (
-            name,
-            f"{tx_url}?{urlencode(data, doseq=True)}",
-            _count(TransactionFilterSet, all_tx, data),
-        )
-        for name, data in transactions
-    ] + [
-        (
-            name,
-            f"{exc_url}?{urlencode(query, doseq=True)}",
-            _count(BusinessExceptionFilterSet, all_exc, data),
-        )
-        for name, data, query in exceptions
-    ]
-
-
-def time_overview(seed: Seed, runs: int, label: str) -> list[Timing]:
-    with browser(seed) as client:
-        return [
-            time_it(f"overview_figures() at {label}", overview_figures, runs),
-            time_it(f"overview page at {label}", _get(client, reverse("home")), runs),
-        ]
-
-
-def time_lists(seed: Seed, runs: int) -> list[Timing]:
-    cases = page_cases(seed)
-    with browser(seed) as client:
-        return [time_it(name, _get(client, url), runs, rows) for name, url, rows in cases]
-
-
-# --- The run ---------------------------------------------------------------------
-
-
-def _load() -> float:
-    return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-
-
-def run_dashboard_bench(options: DashboardOptions, report: Report) -> DashboardResult:
-    if options.baseline >= options.transactions:
-        raise DashboardBenchError("--baseline must be smaller than --transactions.")
-    seed = seed_prepare(options, report)
-    seconds: dict[str, float] = {}
-    kept = options.keep
-    try:
-        seconds["last 7 days"] = seed_recent(seed, report)
-        seconds["settle"] = seed_settle(seed, since=seed.now - RECENT - dt.timedelta(hours=1))
-        report(f"Timing the overview at {options.baseline:,} transactions ...")
-        load = {f"overview at {options.baseline:,}": _load()}
-        baseline = time_overview(seed, options.runs, f"{options.baseline:,}")
-        seconds["history"] = seed_history(seed, report)
-        started = time.perf_counter()
-        seconds["settle"] += seed_settle(seed, since=seed.earliest)
-        report(f"  roll-ups rebuilt and tables analyzed in {time.perf_counter() - started:.1f} s")
-        report(f"Timing the overview and the lists at {options.transactions:,} transactions ...")
-        load[f"overview at {options.transactions:,}"] = _load()
-        overview = time_overview(seed, options.runs, f"{options.transactions:,}")
-        load["lists"] = _load()
-        lists = time_lists(seed, options.runs)
-    except BaseException:
-        kept = False
-        seed_delete(seed, report)
-        raise
-    if not options.keep:
-        seconds["delete"] = seed_delete(seed, report)
-    return DashboardResult(
-        options=options,
-        run_id=seed.run_id,
-        database=connection.vendor,
-        seed_seconds=seconds,
-        baseline=baseline,
-        overview=overview,
-        lists=lists,
-        kept=kept,
-        notes=[
-            "server time in process: a page is a GET through Django's test client by a "
-            f"signed-in operator (view, queries, template; {PAGE_SIZE} rows a page), no network",
-            f"load average when timing began ({os.cpu_count()} cores): "
-            + ", ".join(f"{name} {value:.2f}" for name, value in load.items()),
-        ],
-    )

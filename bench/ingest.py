@@ -1,49 +1,47 @@
-"""The end-to-end benchmark behind ``make bench``.
+"""The ingest case of ``make bench``: events in through the HTTP door and processed to the end.
 
-Signed batches of ``customer.upserted`` events go through the real inbound API of a
-running tower (the one at ``--url``, or one the bench starts for the run: an ASGI
-server and a Celery worker on the configured database and broker). Two rates come
-out: accepted events/s (first send to last 202) and processed events/s (first send
-until every transaction of the run is final, read from the shared database).
+Signed batches of ``customer.upserted`` events (``time_entry.approved`` in the
+time-to-billing case) go through the real inbound API of a running tower (the one at
+``--url``, or one the bench starts for the run: an ASGI server and a Celery worker on the
+configured database and broker). Two rates come out: accepted events/s (first send to
+last 202) and processed events/s (first send until every transaction of the run is
+final, read from the shared database).
 """
 
 from __future__ import annotations
 
-import io
 import json
-import logging
-import os
-import signal
-import socket
-import statistics
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import httpx
 from django.conf import settings
-from django.core.management import call_command
 from django.db import connection
 from django.db.models import Count
 
+from bench.base import BenchError, Report, percentile_of
+from bench.ingest_events import (
+    CASES,
+    batch_bodies,
+    new_run_id,
+    signing_secret,
+    time_to_billing_setup,
+)
+from bench.tower import (
+    START_TIMEOUT_SECONDS,
+    ChildProcess,
+    healthz,
+    local_tower,
+    prepare_database,
+)
 from integrations.choices import TransactionState
-from integrations.models import ConnectedSystem, Transaction
+from integrations.models import Transaction
 from integrations.signatures import HEADER, sign
 
-Report = Callable[[str], None]
-
-# The demo's legal entities (``load_demo``) and their currencies.
-LEGAL_ENTITIES = (("US01", "USD"), ("GB01", "GBP"), ("DE01", "EUR"))
 UNFINISHED = (
     TransactionState.RECEIVED,
     TransactionState.PROCESSING,
@@ -51,13 +49,7 @@ UNFINISHED = (
 )
 POLL_SECONDS = 0.25
 PROGRESS_SECONDS = 10.0
-START_TIMEOUT_SECONDS = 60.0
-STOP_TIMEOUT_SECONDS = 15.0
 REQUEST_TIMEOUT_SECONDS = 120.0
-
-
-class BenchError(Exception):
-    """The run could not be completed; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -166,147 +158,12 @@ class BenchResult:
         ]
 
 
-def percentile_of(values: list[float], percentile: int) -> float:
-    if not values:
-        return 0.0
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[percentile - 1]
-
-
 def database_vendor() -> str:
     return connection.vendor
 
 
 def broker_name() -> str:
     return "redis" if settings.REDIS_URL else "filesystem"
-
-
-# --- Events ----------------------------------------------------------------------
-
-
-def new_run_id() -> str:
-    return f"bench-{uuid.uuid4().hex[:10]}"
-
-
-def customer_event(run_id: str, index: int) -> dict[str, Any]:
-    """One event shaped like ``tests.support.inbound.customer_event`` (canonical dialect)."""
-    legal_entity, currency = LEGAL_ENTITIES[index % len(LEGAL_ENTITIES)]
-    number = f"{run_id}-{index:07d}".upper()
-    return {
-        "type": "customer.upserted",
-        "id": f"{run_id}-{index:07d}",
-        "occurred_at": "2026-11-02T09:30:00Z",
-        "version": 1,
-        "data": {
-            "number": number,
-            "name": f"Customer {number} v1",
-            "legal_entity": legal_entity,
-            "currency": currency,
-        },
-    }
-
-
-BENCH_PROJECTS = 10
-
-
-def time_entry_event(run_id: str, index: int) -> dict[str, Any]:
-    """Approved time on one of the run's projects, spread over the months of 2026."""
-    return {
-        "type": "time_entry.approved",
-        "id": f"{run_id}-{index:07d}",
-        "occurred_at": "2026-11-02T09:30:00Z",
-        "version": 1,
-        "data": {
-            "number": f"{run_id}-T{index:07d}".upper(),
-            "project": f"{run_id}-P{index % BENCH_PROJECTS}".upper(),
-            "resource": "E-0002",
-            "work_date": f"2026-{index // BENCH_PROJECTS % 12 + 1:02d}-{index % 28 + 1:02d}",
-            "hours": 1 + index % 8,
-            "billable": True,
-        },
-    }
-
-
-def time_to_billing_setup(run_id: str) -> None:
-    """Signed contracts with active projects and a Manager assigned, for the run's time."""
-    from datetime import date
-
-    from canonical.models import (
-        Assignment,
-        Contract,
-        ContractVersion,
-        Customer,
-        Project,
-        RateCard,
-        Resource,
-    )
-
-    customer = Customer.objects.select_related("legal_entity").get(number="C-1001")
-    card = RateCard.objects.get(code="RC-US-STD")
-    manager = Resource.objects.get(employee_number="E-0002")
-    for n in range(BENCH_PROJECTS):
-        contract = Contract.objects.create(
-            number=f"{run_id}-K{n}".upper(),
-            customer=customer,
-            legal_entity=customer.legal_entity,
-            rate_card=card,
-            currency="USD",
-            start_date=date(2026, 1, 1),
-            status="signed",
-            source_system="bench",
-        )
-        ContractVersion.objects.create(
-            contract=contract, version=1, terms={"rates": {}}, effective_date=date(2026, 1, 1)
-        )
-        project = Project.objects.create(
-            code=f"{run_id}-P{n}".upper(),
-            name=f"Bench {n}",
-            contract=contract,
-            customer=customer,
-            legal_entity=customer.legal_entity,
-            status="active",
-            start_date=date(2026, 1, 1),
-            source_system="bench",
-        )
-        Assignment.objects.create(
-            number=f"{run_id}-A{n}".upper(),
-            project=project,
-            resource=manager,
-            role="Manager",
-            start_date=date(2026, 1, 1),
-            allocation_percent=50,
-            source_system="bench",
-        )
-
-
-CASES: dict[str, tuple[str, Callable[[str, int], dict[str, Any]]]] = {
-    "master_data": ("crm", customer_event),
-    "time_to_billing": ("psa", time_entry_event),
-}
-
-
-def batch_bodies(run_id: str, events: int, batch: int, case: str = "master_data") -> list[bytes]:
-    """The request bodies, serialized before the clock starts."""
-    _, make = CASES[case]
-    return [
-        json.dumps(
-            [make(run_id, i) for i in range(start, min(start + batch, events))],
-            separators=(",", ":"),
-        ).encode()
-        for start in range(0, events, batch)
-    ]
-
-
-def signing_secret(system_slug: str) -> str:
-    """The secret the tower checks for this system (CT_SECRET_<SLUG>, or the demo one)."""
-    system = ConnectedSystem.objects.filter(slug=system_slug).first()
-    if system is None:
-        raise BenchError(f"No connected system {system_slug!r}; run `manage.py load_demo` first.")
-    secrets = system.inbound_secrets()
-    if not secrets:
-        raise BenchError(f"No inbound secret for {system_slug!r}: set {system.secret_env_name}.")
-    return secrets[0]
 
 
 # --- Sending ---------------------------------------------------------------------
@@ -439,167 +296,6 @@ def wait_until_finished(
 
 def _states(counts: Counter[str]) -> str:
     return ", ".join(f"{state} {n:,}" for state, n in sorted(counts.items()))
-
-
-# --- A tower for the run ---------------------------------------------------------
-
-
-def prepare_database(report: Report) -> None:
-    """Creates the PostgreSQL database when missing, then migrates and loads the demo."""
-    if settings.DATABASE_VENDOR == "postgresql":
-        _create_postgres_database(report)
-    report("Migrating and loading the demo configuration ...")
-    call_command("migrate", interactive=False, verbosity=0)
-    call_command("load_demo", stdout=io.StringIO())
-
-
-def _create_postgres_database(report: Report) -> None:
-    import psycopg
-    from psycopg import sql
-
-    db = settings.DATABASES["default"]
-    params = {
-        "dbname": "postgres",
-        "host": db.get("HOST") or None,
-        "port": db.get("PORT") or None,
-        "user": db.get("USER") or None,
-        "password": db.get("PASSWORD") or None,
-    }
-    with psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]
-        ).fetchone()
-        if not exists:
-            report(f"Creating the PostgreSQL database {db['NAME']!r} ...")
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class ChildProcess:
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def tail(self, lines: int = 30) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return f"--- last lines of the {self.name} log ({self.log}) ---\n" + "\n".join(
-            text.splitlines()[-lines:]
-        )
-
-    def stop(self) -> None:
-        if not self.alive():
-            return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except ProcessLookupError:
-            pass
-
-
-def _spawn(name: str, args: list[str], log_dir: Path) -> ChildProcess:
-    log = log_dir / f"{name}.log"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", *args],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return ChildProcess(name=name, process=process, log=log)
-
-
-def _wait_ready(child: ChildProcess, ready: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if ready():
-            return
-        if not child.alive():
-            raise BenchError(f"The {child.name} exited while starting.\n{child.tail()}")
-        time.sleep(0.2)
-    raise BenchError(f"Timed out waiting for {what}.\n{child.tail()}")
-
-
-def healthz(base_url: str) -> dict[str, Any] | None:
-    try:
-        response = httpx.get(f"{base_url}/healthz", timeout=2)
-    except httpx.HTTPError:
-        return None
-    return response.json() if response.status_code == 200 else None
-
-
-def purge_broker() -> int:
-    """Drops the messages waiting in the tower's queues (a run measures only its own)."""
-    from controltower.celery import app
-
-    # kombu warns that a filesystem:// URL names no host; nothing is wrong.
-    kombu_log = logging.getLogger("kombu.connection")
-    level = kombu_log.level
-    kombu_log.setLevel(logging.ERROR)
-    try:
-        return app.control.purge() or 0
-    finally:
-        kombu_log.setLevel(level)
-
-
-@contextmanager
-def local_tower(*, concurrency: int, report: Report) -> Iterator[tuple[str, list[ChildProcess]]]:
-    """An ASGI server and a Celery worker for the run; stopped on the way out, whatever happens."""
-    purged = purge_broker()
-    if purged:
-        report(f"Purged {purged:,} messages left in the broker queues.")
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    children: list[ChildProcess] = []
-    with tempfile.TemporaryDirectory(prefix="ct-bench-") as folder:
-        log_dir = Path(folder)
-        try:
-            report(f"Starting a worker (concurrency {concurrency}) and a server on port {port} ...")
-            worker = _spawn(
-                "worker",
-                [
-                    "celery", "-A", "controltower", "worker",
-                    f"--concurrency={concurrency}",
-                    # " ready." is logged at INFO: at WARNING nothing tells that the worker is up.
-                    "--loglevel=INFO",
-                    "--without-gossip", "--without-mingle", "--without-heartbeat",
-                    f"--hostname=bench-{os.getpid()}@%h",
-                ],
-                log_dir,
-            )  # fmt: skip
-            children.append(worker)
-            server = _spawn(
-                "server",
-                [
-                    "uvicorn", "controltower.asgi:application",
-                    "--host", "127.0.0.1", "--port", str(port),
-                    "--no-access-log", "--log-level", "warning",
-                ],
-                log_dir,
-            )  # fmt: skip
-            children.append(server)
-            _wait_ready(server, lambda: healthz(base_url) is not None, "the server to answer")
-            _wait_ready(
-                worker, lambda: " ready." in worker.log.read_text(errors="replace"), "the worker"
-            )
-            yield base_url, children
-        finally:
-            for child in reversed(children):
-                child.stop()
 
 
 # --- The run ---------------------------------------------------------------------

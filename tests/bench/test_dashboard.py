@@ -10,17 +10,17 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Q
 
-from canonical.choices import InvoiceStatus
-from canonical.models import Invoice, InvoiceLine, Project, TimeEntry
-from controltower.bench_dashboard import (
+from bench.dashboard import run_dashboard_bench
+from bench.dashboard_seed import (
     RECENT,
     DashboardOptions,
-    run_dashboard_bench,
     seed_delete,
     seed_prepare,
     seed_recent,
     seed_settle,
 )
+from canonical.choices import InvoiceStatus
+from canonical.models import Invoice, InvoiceLine, Project, TimeEntry
 from controltower.models import BusinessException, SlaBreach, SlaPolicy, Team
 from controltower.selectors import overview_figures
 from integrations.choices import LIVE_STATES, OPEN_STATUSES, AttemptOutcome, RollupSpan

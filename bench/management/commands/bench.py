@@ -1,3 +1,11 @@
+"""``manage.py bench``: the door onto the benchmark's cases.
+
+``master_data`` and ``time_to_billing`` run the ingest case (``bench.ingest``: accepted and
+processed events/s through the HTTP inbound API); ``dashboard`` runs the dashboard case
+(``bench.dashboard``: the overview and list pages on a seeded history). Either prints its
+summary, then one JSON line.
+"""
+
 from __future__ import annotations
 
 import argparse
@@ -5,12 +13,11 @@ import argparse
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from controltower.bench import BenchError, BenchOptions, prepare_database, run_bench
-from controltower.bench_dashboard import (
-    DashboardBenchError,
-    DashboardOptions,
-    run_dashboard_bench,
-)
+from bench.base import BenchError
+from bench.dashboard import run_dashboard_bench
+from bench.dashboard_seed import DashboardBenchError, DashboardOptions
+from bench.ingest import BenchOptions, run_bench
+from bench.tower import prepare_database
 from integrations.choices import TransactionState
 
 
