@@ -51,9 +51,9 @@ from bench.dashboard_seed import (
     seed_recent,
     seed_settle,
 )
-from controltower.filtersets import BusinessExceptionFilterSet
-from controltower.models import BusinessException
-from controltower.selectors import overview_figures
+from controltower.operations.filtersets import BusinessExceptionFilterSet
+from controltower.operations.models import BusinessException
+from controltower.operations.selectors import overview_figures
 from integrations.choices import ExceptionStatus, FlowKind
 from integrations.filtersets import TransactionFilterSet
 from integrations.models import Transaction

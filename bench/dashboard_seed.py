@@ -30,8 +30,8 @@ from bench.base import Report
 from bench.rows import Table, insert_rows, reserve_ids
 from canonical.choices import InvoiceStatus, ProjectStatus, TimeEntryStatus
 from canonical.models import Customer, Invoice, InvoiceLine, Project, Resource, TimeEntry
-from controltower.choices import SlaKind, SlaState
-from controltower.models import BusinessException, SlaBreach, SlaPolicy, Team
+from controltower.operations.choices import SlaKind, SlaState
+from controltower.operations.models import BusinessException, SlaBreach, SlaPolicy, Team
 from integrations.choices import (
     AttemptOutcome,
     ErrorClass,

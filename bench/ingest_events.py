@@ -22,7 +22,7 @@ from canonical.models import (
     RateCard,
     Resource,
 )
-from controltower.demo import LEGAL_ENTITIES as DEMO_LEGAL_ENTITIES
+from controltower.operations.demo import LEGAL_ENTITIES as DEMO_LEGAL_ENTITIES
 from integrations.models import ConnectedSystem
 
 # The demo's legal entities (``load_demo``) and their currencies.

@@ -77,7 +77,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "channels",
-    "controltower",
+    "controltower.operations",
+    "controltower.web",
     "canonical",
     "integrations",
     "simulator",
@@ -94,8 +95,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "controltower.timezones.UserTimeZoneMiddleware",
-    "controltower.middleware.CorrelationIdMiddleware",
+    "controltower.web.timezones.UserTimeZoneMiddleware",
+    "controltower.web.middleware.CorrelationIdMiddleware",
 ]
 
 ROOT_URLCONF = "controltower.urls"
@@ -187,15 +188,15 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["controltower.permissions.RolePermissions"],
+    "DEFAULT_PERMISSION_CLASSES": ["controltower.web.api.permissions.RolePermissions"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "controltower.api.pagination.StandardPagination",
+    "DEFAULT_PAGINATION_CLASS": "controltower.web.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "controltower.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "controltower.web.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG or DEMO else []),
 }

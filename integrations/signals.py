@@ -2,7 +2,7 @@
 
 The engine records business exceptions as facts and closes them when their cause is
 fixed; it knows nothing of teams, queues, SLAs or the audit log. The operations layer
-listens here to act on those facts (``controltower.receivers``): routing a new
+listens here to act on those facts (``controltower.operations.receivers``): routing a new
 exception to its team, writing down a close that no person made. Both signals are
 sent inside the database transaction that made the change, so a receiver's writes
 commit or roll back with it.

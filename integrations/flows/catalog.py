@@ -6,6 +6,11 @@ from integrations.choices import FlowKind
 
 HOUR = 3600
 
+# Work the tower gives itself: a record pushed again on a person's request, and a project
+# changed in the PSA, to be brought to the ERP's copy.
+REPUSH_EVENT = "record.repush"
+PROPAGATE_EVENT = "project.propagate"
+
 FLOW_SLA_SECONDS: dict[str, int] = {
     FlowKind.CONTRACT_TO_PROJECT: 4 * HOUR,
     FlowKind.PROJECT_TO_STAFFING: 8 * HOUR,

@@ -14,8 +14,9 @@ from canonical import services as canonical
 from canonical.models import Customer, LegalEntity, Project
 from integrations.choices import OPEN_STATUSES, Domain, FlowKind, Outcome, SyncOutcome
 from integrations.flows import handles, handles_batch
+from integrations.flows.catalog import PROPAGATE_EVENT
 from integrations.models import ExceptionRecord, SyncState
-from integrations.selectors import PROPAGATE_EVENT, sync_state_for
+from integrations.selectors.sync import sync_state_for
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.queueing import transaction_internal_create, transactions_enqueue
 from integrations.services.sync import content_hash, sync_state_from_sender

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import models, transaction
 
 from integrations.choices import Outcome
-from integrations.selectors import holds_version, sync_state_for
+from integrations.selectors.sync import holds_version, sync_state_for
 from integrations.services.sync import sync_state_record
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
 from integrations.flows import handles
 from integrations.models import ExceptionRecord
-from integrations.selectors import sync_state_for, target_system
+from integrations.selectors.sync import sync_state_for, target_system
 from integrations.services.exceptions import exception_raise, exceptions_resolve_by_fix
 
 CENT = Decimal("0.01")

@@ -1,6 +1,6 @@
 """Re-push: a person asks for a record to be sent to the ERP or the PSA again.
 
-The transaction (queued by ``controltower.services.actions.record_repush``) names the
+The transaction (queued by ``controltower.operations.services.actions.record_repush``) names the
 record and the target system. The target's sync state is marked stale first, so that
 the usual once-per-version push sends the record even though the tower believed the
 system held it; the push itself is the contract-to-project flow's own.
@@ -17,9 +17,9 @@ from canonical.models import Project
 from integrations.choices import ErrorClass, ExceptionType, Outcome, SyncOutcome
 from integrations.errors import IntegrationError
 from integrations.flows import handles
+from integrations.flows.catalog import REPUSH_EVENT
 from integrations.flows.contract_to_project import push_project, pushable_projects
 from integrations.models import ConnectedSystem, SyncState
-from integrations.selectors import REPUSH_EVENT
 
 if TYPE_CHECKING:
     from integrations.models import Transaction

@@ -19,7 +19,7 @@ from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
 from integrations.flows import handles
 from integrations.flows.pushing import push
-from integrations.selectors import sync_state_for, target_system
+from integrations.selectors.sync import sync_state_for, target_system
 from integrations.services.exceptions import waiting_key
 from integrations.services.lineage import link_to_contract
 from integrations.services.sync import resource_for_external_id, sync_state_from_sender

@@ -9,7 +9,7 @@ from canonical.models import Invoice
 from integrations.choices import SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
-from integrations.selectors import sync_state_for, target_system
+from integrations.selectors.sync import sync_state_for, target_system
 
 
 def invoices_poll(*, limit: int = 200) -> int:

@@ -1,0 +1,266 @@
+"""The demo configuration: systems, flows, master data and users to try the tower with.
+
+Idempotent: running it again changes nothing that is already there.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.apps import apps as django_apps
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from canonical.models import Customer, LegalEntity, RateCard, RateCardLine, Resource
+from controltower.operations.roles import roles_sync
+from integrations.choices import Adapter, Domain, FlowKind, SystemKind
+from integrations.flows.catalog import flows_ensure
+from integrations.models import ConnectedSystem, Flow, SystemOfRecord
+
+# slug, name, kind, adapter (the payload dialect the system speaks)
+SYSTEMS = [
+    ("crm", "CRM", SystemKind.CRM, Adapter.CANONICAL),
+    ("clm", "Contract lifecycle", SystemKind.CLM, Adapter.CANONICAL),
+    ("psa", "PSA", SystemKind.PSA, Adapter.CANONICAL),
+    ("erp", "ERP", SystemKind.ERP, Adapter.CANONICAL),
+    ("hris", "HRIS", SystemKind.HRIS, Adapter.CANONICAL),
+    ("salesforce", "Salesforce", SystemKind.CRM, Adapter.SALESFORCE),
+    ("docusign", "DocuSign", SystemKind.CLM, Adapter.DOCUSIGN),
+    ("harvest", "Harvest", SystemKind.TIME, Adapter.HARVEST),
+    ("bamboohr", "BambooHR", SystemKind.HRIS, Adapter.BAMBOOHR),
+    ("workday", "Workday", SystemKind.HRIS, Adapter.WORKDAY),
+]
+# Systems of record: company codes live in the ERP, customers in the CRM.
+OWNERS = {Domain.LEGAL_ENTITY: "erp", Domain.CUSTOMER: "crm"}
+LEGAL_ENTITIES = [
+    ("US01", "Northwind Consulting Inc.", "US", "USD"),
+    ("GB01", "Northwind Consulting Ltd", "GB", "GBP"),
+    ("DE01", "Northwind Beratung GmbH", "DE", "EUR"),
+]
+CUSTOMERS = [
+    ("C-1001", "Acme Corporation", "US01", "USD"),
+    ("C-1002", "Globex Ltd", "GB01", "GBP"),
+    ("C-1003", "Initech GmbH", "DE01", "EUR"),
+    ("C-1004", "Umbrella Health", "US01", "USD"),
+    ("C-1005", "Stark Industries", "US01", "USD"),
+]
+RATE_CARDS = [
+    (
+        "RC-US-STD",
+        "US standard",
+        "USD",
+        "US01",
+        {"Partner": 450, "Manager": 300, "Consultant": 190, "Analyst": 120},
+    ),
+    (
+        "RC-GB-STD",
+        "UK standard",
+        "GBP",
+        "GB01",
+        {"Partner": 380, "Manager": 250, "Consultant": 160},
+    ),
+    (
+        "RC-DE-STD",
+        "DE standard",
+        "EUR",
+        "DE01",
+        {"Partner": 420, "Manager": 280, "Consultant": 175},
+    ),
+]
+RESOURCES = [
+    ("E-0001", "Ada Byron", "Partner", "US01"),
+    ("E-0002", "Grace Hopper", "Manager", "US01"),
+    ("E-0003", "Alan Turing", "Consultant", "GB01"),
+    ("E-0004", "Emmy Noether", "Consultant", "DE01"),
+    ("E-0005", "Katherine Johnson", "Analyst", "US01"),
+]
+# username, password, role; the demo's people, one per role.
+USERS = [
+    ("admin", "admin", "admin"),
+    ("operator", "operator", "operator"),
+    ("approver", "approver", "approver"),
+    ("viewer", "viewer", "viewer"),
+]
+SOURCE = "demo"
+
+
+@dataclass
+class DemoSummary:
+    systems: int
+    legal_entities: int
+    customers: int
+    users: list[str]
+
+
+@transaction.atomic
+def demo_load() -> DemoSummary:
+    # Roles and flows come with the migrations; a flushed database gets them back here.
+    roles_sync(django_apps)
+    flows_ensure(Flow)
+    for slug, name, kind, adapter in SYSTEMS:
+        # The tower writes to the ERP and the PSA: in the demo, the simulated ones.
+        base_url = f"{settings.CT_SIMULATOR_URL}/{slug}" if slug in ("erp", "psa") else ""
+        ConnectedSystem.objects.get_or_create(
+            slug=slug,
+            defaults={"name": name, "kind": kind, "adapter": adapter, "base_url": base_url},
+        )
+    for domain, slug in OWNERS.items():
+        SystemOfRecord.objects.get_or_create(
+            domain=domain, defaults={"system": ConnectedSystem.objects.get(slug=slug)}
+        )
+    entities = {}
+    for code, name, country, currency in LEGAL_ENTITIES:
+        entities[code], _ = LegalEntity.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "country": country,
+                "currency": currency,
+                "source_system": SOURCE,
+            },
+        )
+    for number, name, entity, currency in CUSTOMERS:
+        Customer.objects.get_or_create(
+            number=number,
+            defaults={
+                "name": name,
+                "legal_entity": entities[entity],
+                "currency": currency,
+                "source_system": SOURCE,
+            },
+        )
+    for code, name, currency, entity, lines in RATE_CARDS:
+        card, _ = RateCard.objects.get_or_create(
+            code=code,
+            defaults={
+                "name": name,
+                "currency": currency,
+                "legal_entity": entities[entity],
+                "source_system": SOURCE,
+            },
+        )
+        for role, rate in lines.items():
+            RateCardLine.objects.get_or_create(
+                rate_card=card, role=role, defaults={"rate": Decimal(rate)}
+            )
+    for number, name, role, entity in RESOURCES:
+        Resource.objects.get_or_create(
+            employee_number=number,
+            defaults={
+                "name": name,
+                "email": f"{number.lower()}@example.com",
+                "role": role,
+                "legal_entity": entities[entity],
+                "source_system": SOURCE,
+            },
+        )
+    User = get_user_model()
+    for username, password, role in USERS:
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={"is_staff": role == "admin", "is_superuser": role == "admin"},
+        )
+        if created:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        user.groups.add(Group.objects.get(name=role))
+    return DemoSummary(
+        systems=ConnectedSystem.objects.count(),
+        legal_entities=LegalEntity.objects.count(),
+        customers=Customer.objects.count(),
+        users=[f"{u} / {p} ({r})" for u, p, r in USERS],
+    )
+
+
+@transaction.atomic
+def demo_operations_load() -> int:
+    """Teams, ownership rules, a business calendar and SLA policies for the demo; returns teams.
+
+    Kept apart from ``demo_load`` (which tests use as their base) so that tests set
+    up the ownership they are about.
+    """
+    from controltower.operations.models import (
+        BusinessCalendar,
+        OwnershipRule,
+        PeriodClose,
+        SlaPolicy,
+        Team,
+    )
+
+    london, _ = BusinessCalendar.objects.get_or_create(
+        name="London office", defaults={"time_zone": "Europe/London"}
+    )
+    User = get_user_model()
+    teams = {}
+    for name, default, members, email in (
+        ("Integration support", True, ["operator", "admin"], "support@example.com"),
+        ("Finance operations", False, ["approver", "operator"], "finance-ops@example.com"),
+        ("Master data", False, ["operator"], "master-data@example.com"),
+    ):
+        team, created = Team.objects.get_or_create(
+            name=name,
+            defaults={
+                "is_default": default and not Team.objects.filter(is_default=True).exists(),
+                "email": email,
+                "escalation_email": "pmo-lead@example.com",
+                "calendar": london,
+            },
+        )
+        if created:
+            team.members.set(User.objects.filter(username__in=members))
+        teams[name] = team
+    for team, criteria in (
+        ("Finance operations", {"flow": FlowKind.TIME_TO_BILLING}),
+        ("Finance operations", {"flow": FlowKind.RECONCILIATION}),
+        ("Finance operations", {"exception_type": "amendment_conflict"}),
+        ("Master data", {"flow": FlowKind.MASTER_DATA_SYNC}),
+        ("Master data", {"exception_type": "invalid_legal_entity"}),
+        ("Master data", {"exception_type": "unknown_customer"}),
+    ):
+        OwnershipRule.objects.get_or_create(team=teams[team], **criteria)
+    for name, values in (
+        (
+            "Contract signed → project in ERP",
+            {
+                "kind": "flow",
+                "flow": FlowKind.CONTRACT_TO_PROJECT,
+                "event_type": "contract.signed",
+                "target_minutes": 4 * 60,
+                "business_hours": True,
+            },
+        ),
+        (
+            "Approved time → invoice candidate",
+            {
+                "kind": "flow",
+                "flow": FlowKind.TIME_TO_BILLING,
+                "event_type": "time_entry.approved",
+                "target_minutes": 24 * 60,
+            },
+        ),
+        (
+            "High-severity exceptions resolved",
+            {
+                "kind": "exception",
+                "severity": "high",
+                "target_minutes": 8 * 60,
+                "business_hours": True,
+            },
+        ),
+        (
+            "Critical exceptions resolved",
+            {"kind": "exception", "severity": "critical", "target_minutes": 2 * 60},
+        ),
+    ):
+        SlaPolicy.objects.get_or_create(name=name, defaults=values)
+    today = timezone.localdate()
+    month_end = today.replace(day=calendar.monthrange(today.year, today.month)[1])
+    PeriodClose.objects.get_or_create(
+        closes_on=month_end, defaults={"name": f"{month_end:%B %Y} close", "lead_days": 3}
+    )
+    return len(teams)

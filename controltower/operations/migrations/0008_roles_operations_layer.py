@@ -1,0 +1,13 @@
+from django.db import migrations
+
+from controltower.operations.roles import roles_sync
+
+
+def sync(apps, schema_editor):
+    roles_sync(apps)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("controltower", "0007_operations_layer")]
+
+    operations = [migrations.RunPython(sync, migrations.RunPython.noop)]

@@ -1,0 +1,25 @@
+"""The operations layer's answers to the engine's hooks (``integrations.signals``).
+
+Each receiver calls one service: a new exception is opened in its team's queue, and
+every close is written down as the operations layer keeps it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver
+
+from controltower.operations.services.exceptions import exception_case_open, exception_closed_record
+from integrations.signals import exception_closed, exception_raised
+
+
+@receiver(exception_raised, dispatch_uid="controltower.exception_raised")
+def _exception_raised(sender: Any, *, exception: Any, **kwargs: Any) -> None:
+    exception_case_open(record=exception)
+
+
+@receiver(exception_closed, dispatch_uid="controltower.exception_closed")
+def _exception_closed(sender: Any, **kwargs: Any) -> None:
+    kwargs.pop("signal", None)
+    exception_closed_record(**kwargs)

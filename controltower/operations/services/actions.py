@@ -1,0 +1,401 @@
+"""The people's actions on the engine's work: transactions, flows and records.
+
+Retry, bulk retry, replay (with an edited payload held for a second person when it
+posts billing data), cancel, pause and resume a flow, start a reconciliation, re-push a
+record, link a resource. Each is one service used alike by the API, the admin and the
+pages; each checks what the person may do here, calls the engine, and writes an audit
+row: who, what, before and after, and the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from canonical.errors import ApplicationError, ConflictError, InvalidStateError, NotFoundError
+from canonical.models import Contract, Project, Resource
+from controltower.operations.services.audit import audit_record
+from integrations.adapters import EventRejected, adapter_for
+from integrations.choices import (
+    CANCELLABLE_STATES,
+    RETRYABLE_STATES,
+    ExceptionType,
+    FlowKind,
+    SystemKind,
+    TransactionState,
+)
+from integrations.errors import IntegrationError
+from integrations.flows.catalog import REPUSH_EVENT
+from integrations.models import ConnectedSystem, Flow, SyncState, Transaction
+from integrations.services.exceptions import exception_raise
+from integrations.services.queueing import (
+    transaction_internal_create,
+    transactions_enqueue,
+    transactions_requeue,
+)
+from integrations.services.reconciliation import reconciliation_queue
+from integrations.services.rollups import rollups_received
+from integrations.services.sync import resource_link_record
+
+Actor = AbstractBaseUser | None
+
+# Flows whose events end in invoices: an edited replay of one needs four eyes.
+FINANCIAL_FLOWS = (FlowKind.TIME_TO_BILLING,)
+
+
+def _locked(transaction_id: int) -> Transaction:
+    tx = (
+        Transaction.objects.select_for_update(of=("self",))
+        .select_related("flow", "source_system")
+        .filter(pk=transaction_id)
+        .first()
+    )
+    if tx is None:
+        raise NotFoundError(f"Transaction {transaction_id} does not exist.")
+    return tx
+
+
+def _state_of(tx: Transaction) -> dict[str, Any]:
+    return {"state": tx.state, "attempts_count": tx.attempts_count, "last_error": tx.last_error}
+
+
+def transaction_retry(*, transaction_id: int, actor: Actor, reason: str = "") -> Transaction:
+    """Runs a failed, dead or blocked transaction again, with a fresh attempt budget."""
+    with transaction.atomic():
+        tx = _locked(transaction_id)
+        if tx.state not in RETRYABLE_STATES:
+            raise InvalidStateError(
+                f"Transaction {tx.pk} is {tx.state}; only {', '.join(RETRYABLE_STATES)} "
+                "transactions can be retried.",
+                errors={"state": [tx.state]},
+            )
+        before = _state_of(tx)
+        transactions_requeue(transactions=[tx])
+        audit_record(
+            actor=actor,
+            action="transaction.retry",
+            obj=tx,
+            before=before,
+            after=_state_of(tx),
+            reason=reason,
+        )
+    return tx
+
+
+def transactions_bulk_retry(
+    *, queryset: QuerySet[Transaction], actor: Actor, reason: str = "", description: str = ""
+) -> int:
+    """Retries every retryable transaction the filter selects; returns how many."""
+    with transaction.atomic():
+        # The filter may use DISTINCT, which cannot be locked: lock by id instead.
+        selected = list(
+            Transaction.objects.filter(pk__in=queryset.values("pk"), state__in=RETRYABLE_STATES)
+            .select_for_update(of=("self",))
+            .select_related("flow")
+        )
+        transactions_requeue(transactions=selected)
+        audit_record(
+            actor=actor,
+            action="transaction.bulk_retry",
+            object_type="integrations.transaction",
+            object_id="bulk",
+            object_repr=f"{len(selected)} transactions",
+            before={"filter": description},
+            after={"ids": [tx.pk for tx in selected], "count": len(selected)},
+            reason=reason,
+        )
+    return len(selected)
+
+
+def transaction_replay(
+    *, transaction_id: int, actor: Actor, payload: Any = None, reason: str = ""
+) -> Transaction:
+    """Runs a transaction's event again as a new transaction linked to the original.
+
+    With ``payload`` the new transaction carries that edited canonical event,
+    checked against its schema first; the audit row keeps both versions.
+    """
+    with transaction.atomic():
+        original = _locked(transaction_id)
+        if original.source_system_id is None:
+            raise InvalidStateError(
+                f"Transaction {original.pk} is the tower's own work; retry it instead of replaying it.",
+                errors={"source_system": ["none"]},
+            )
+        if original.flow_id is None or original.normalized is None:
+            raise InvalidStateError(
+                f"Transaction {original.pk} was refused at the door and has no event to replay; "
+                "the sender must send a corrected event.",
+                errors={"state": [original.state]},
+            )
+        adapter = adapter_for(original.source_system)
+        edited = payload is not None
+        normalized = payload if edited else original.normalized
+        try:
+            event = adapter.validate_normalized(normalized)
+        except EventRejected as exc:
+            raise ApplicationError(
+                f"The edited payload is invalid: {exc.message}",
+                errors={f"payload.{key}": value for key, value in exc.errors.items()},
+            ) from None
+        if event.flow_kind != original.flow.kind:
+            raise ApplicationError(
+                f"The edited event belongs to flow {event.flow_kind}, not {original.flow.kind}.",
+                errors={"payload.type": [event.event_type]},
+            )
+        replay = Transaction.objects.create(
+            flow=original.flow,
+            source_system=original.source_system,
+            target_system=original.target_system,
+            event_type=event.event_type,
+            business_key=event.business_key[:100],
+            external_id=event.external_id[:100],
+            idempotency_key=None,
+            event_version=event.version,
+            correlation_id=original.correlation_id,
+            parent=original,
+            payload=original.payload,
+            normalized=normalized,
+            sla_due_at=original.sla_due_at,
+        )
+        rollups_received(transactions=[replay])
+        held = edited and original.flow.kind in FINANCIAL_FLOWS
+        if held:
+            _hold_for_approval(replay, original=original, actor=actor, reason=reason)
+        audit_record(
+            actor=actor,
+            action="transaction.replay_edited" if edited else "transaction.replay",
+            obj=original,
+            before={"normalized": original.normalized},
+            after={
+                "replay_id": replay.pk,
+                "normalized": normalized,
+                "awaiting_approval": replay.exception_id if held else None,
+            },
+            reason=reason,
+        )
+        if not held:
+            transactions_enqueue(transactions=[replay])
+    return replay
+
+
+def _hold_for_approval(
+    replay: Transaction, *, original: Transaction, actor: Actor, reason: str
+) -> None:
+    """An edited event that ends in a financial document waits for a second person."""
+    failure = IntegrationError.business(
+        f"{actor.get_username() if actor else 'Someone'} replayed transaction {original.pk} "
+        f"({original.event_type} {original.business_key}) with an edited payload; it posts "
+        "billing data, so another approver must approve it before it runs.",
+        code=ExceptionType.EDITED_REPLAY,
+        details={"original": original.pk, "replay": replay.pk, "reason": reason},
+    )
+    exc = exception_raise(tx=replay, failure=failure, cause=f"replay:{replay.pk}")
+    exc.prepared_by = actor if getattr(actor, "is_authenticated", False) else None
+    exc.save(update_fields=["prepared_by", "updated_at"])
+    replay.state = TransactionState.AWAITING_APPROVAL
+    replay.exception = exc
+    replay.error_code = failure.code
+    replay.last_error = failure.message
+    replay.save(update_fields=["state", "exception", "error_code", "last_error", "updated_at"])
+
+
+def transaction_cancel(*, transaction_id: int, actor: Actor, reason: str) -> Transaction:
+    if not reason.strip():
+        raise ApplicationError("A reason is required to cancel.", errors={"reason": ["Required."]})
+    with transaction.atomic():
+        tx = _locked(transaction_id)
+        if tx.state not in CANCELLABLE_STATES:
+            raise InvalidStateError(
+                f"Transaction {tx.pk} is {tx.state} and cannot be cancelled.",
+                errors={"state": [tx.state]},
+            )
+        before = _state_of(tx)
+        tx.state = TransactionState.CANCELLED
+        tx.finished_at = timezone.now()
+        tx.next_attempt_at = None
+        tx.last_error = f"Cancelled: {reason}"
+        tx.save(
+            update_fields=["state", "finished_at", "next_attempt_at", "last_error", "updated_at"]
+        )
+        audit_record(
+            actor=actor,
+            action="transaction.cancel",
+            obj=tx,
+            before=before,
+            after=_state_of(tx),
+            reason=reason,
+        )
+    return tx
+
+
+def flow_pause(*, flow: Flow, actor: Actor, reason: str = "") -> Flow:
+    """Stops processing; events keep arriving and are stored."""
+    with transaction.atomic():
+        flow = Flow.objects.select_for_update().get(pk=flow.pk)
+        if not flow.paused:
+            flow.paused = True
+            flow.save(update_fields=["paused", "updated_at"])
+            audit_record(
+                actor=actor,
+                action="flow.pause",
+                obj=flow,
+                before={"paused": False},
+                after={"paused": True},
+                reason=reason,
+            )
+    return flow
+
+
+def flow_resume(*, flow: Flow, actor: Actor, reason: str = "") -> Flow:
+    """Starts processing again, beginning with what arrived while paused."""
+    with transaction.atomic():
+        flow = Flow.objects.select_for_update().get(pk=flow.pk)
+        if flow.paused:
+            flow.paused = False
+            flow.save(update_fields=["paused", "updated_at"])
+            audit_record(
+                actor=actor,
+                action="flow.resume",
+                obj=flow,
+                before={"paused": True},
+                after={"paused": False},
+                reason=reason,
+            )
+            waiting = list(
+                Transaction.objects.filter(
+                    flow=flow,
+                    state__in=[TransactionState.RECEIVED, TransactionState.RETRY_SCHEDULED],
+                )
+                .select_related("flow")
+                .order_by("pk")
+            )
+            transactions_enqueue(transactions=waiting)
+    return flow
+
+
+def reconciliation_start(*, actor: Actor, reason: str = "") -> Transaction:
+    """Queues a reconciliation run now, as a person asked (beat starts one nightly)."""
+    with transaction.atomic():
+        run = reconciliation_queue()
+        audit_record(actor=actor, action="reconciliation.start", obj=run, reason=reason)
+    return run
+
+
+# States in which a re-push is still to run: a second request for the same record waits.
+_REPUSH_PENDING = (
+    TransactionState.RECEIVED,
+    TransactionState.PROCESSING,
+    TransactionState.RETRY_SCHEDULED,
+)
+
+
+def record_repush(
+    *, record: Any, system: ConnectedSystem, actor: Actor, reason: str = ""
+) -> Transaction:
+    """Queues a transaction that sends ``record`` to ``system`` again, whatever its sync
+    state says (a copy someone changed there, a push that was lost).
+
+    The tower writes projects to the ERP (the project shell with its billing schedule) and
+    the PSA; a contract is re-pushed as its projects. The push runs in the
+    contract-to-project flow like the first one, and is audited here.
+    """
+    if isinstance(record, Project):
+        contract, key, record_type = record.contract, record.code, "project"
+        if contract is None:
+            raise ApplicationError(
+                f"Project {record.code} has no contract; the tower pushes projects from their "
+                "contract, so there is nothing to re-push.",
+                errors={"record": ["No contract."]},
+            )
+    elif isinstance(record, Contract):
+        contract, key, record_type = record, record.number, "contract"
+        if not record.projects.exists():
+            raise ApplicationError(
+                f"Contract {record.number} has no project yet; nothing to re-push.",
+                errors={"record": ["No project."]},
+            )
+    else:
+        raise ApplicationError(
+            f"The tower does not write {record._meta.verbose_name_plural} to other systems; "
+            "there is nothing to re-push.",
+            errors={"record": ["Not pushed by the tower."]},
+        )
+    if system.kind not in (SystemKind.ERP, SystemKind.PSA) or not system.base_url:
+        raise ApplicationError(
+            f"The tower does not push projects to {system.name}; it pushes them to the ERP "
+            "and the PSA.",
+            errors={"system": [f"{system.slug} takes no projects."]},
+        )
+    if not system.enabled:
+        raise ApplicationError(
+            f"{system.name} is disabled; enable it before re-pushing to it.",
+            errors={"system": ["Disabled."]},
+        )
+    with transaction.atomic():
+        pending = (
+            Transaction.objects.filter(
+                business_key=key,
+                event_type=REPUSH_EVENT,
+                target_system=system,
+                state__in=_REPUSH_PENDING,
+            )
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if pending is not None:
+            raise ConflictError(
+                f"A re-push of {key} to {system.name} is already queued (transaction {pending}).",
+                errors={"record": [f"Queued as transaction {pending}."]},
+            )
+        tx = transaction_internal_create(
+            flow=FlowKind.CONTRACT_TO_PROJECT,
+            event_type=REPUSH_EVENT,
+            business_key=key,
+            correlation_id=contract.correlation_id,
+            target_system=system,
+            data={"record_type": record_type, "key": key, "system": system.slug},
+        )
+        audit_record(
+            actor=actor,
+            action="record.repush",
+            obj=record,
+            after={"system": system.slug, "transaction": tx.pk},
+            reason=reason,
+        )
+        transactions_enqueue(transactions=[tx])
+    return tx
+
+
+def resource_link(*, resource_id: int, system_slug: str, external_id: str, actor: Any) -> SyncState:
+    """Links a resource to its id in a system that names people by its own ids (Harvest),
+    so the time that waited for the link runs."""
+    resource = Resource.objects.filter(pk=resource_id).first()
+    if resource is None:
+        raise NotFoundError(f"Resource {resource_id} does not exist.")
+    system = ConnectedSystem.objects.filter(slug=system_slug).first()
+    if system is None:
+        raise ApplicationError(
+            f"There is no system {system_slug!r}.", errors={"system": ["Unknown system."]}
+        )
+    external_id = str(external_id or "").strip()
+    if not external_id:
+        raise ApplicationError(
+            "The id in the system is required.", errors={"external_id": ["Required."]}
+        )
+    with transaction.atomic():
+        state, before = resource_link_record(
+            resource=resource, system=system, external_id=external_id
+        )
+        audit_record(
+            actor=actor,
+            action="resource.link",
+            obj=resource,
+            before={system.slug: before},
+            after={system.slug: external_id},
+        )
+    return state

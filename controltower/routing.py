@@ -1,7 +1,0 @@
-from __future__ import annotations
-
-from django.urls import path
-
-from controltower.consumers import LiveConsumer
-
-websocket_urlpatterns = [path("ws/live/", LiveConsumer.as_asgi())]

@@ -1,5 +1,0 @@
-"""Services of the operations layer: audit, ownership, the exception lifecycle, SLAs."""
-
-from controltower.services.audit import audit_record, snapshot
-
-__all__ = ["audit_record", "snapshot"]

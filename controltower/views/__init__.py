@@ -1,3 +1,0 @@
-from controltower.views.home import healthz, home
-
-__all__ = ["healthz", "home"]

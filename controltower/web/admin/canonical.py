@@ -1,0 +1,248 @@
+"""The admin of the canonical records; every change is audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from canonical.models import (
+    Assignment,
+    BillingMilestone,
+    Contract,
+    ContractVersion,
+    Customer,
+    Invoice,
+    InvoiceLine,
+    LegalEntity,
+    Project,
+    RateCard,
+    RateCardLine,
+    Resource,
+    TimeEntry,
+)
+from controltower.web.admin.base import AuditedModelAdmin
+
+RECORD_FIELDS = ("version", "source_system", "created_at", "updated_at")
+
+
+class CanonicalRecordAdmin(AuditedModelAdmin):
+    readonly_fields = RECORD_FIELDS
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # A manual change is a change like any other: the version grows so that
+        # every connected system's copy shows as behind.
+        if change and form.has_changed():
+            obj.version += 1
+        super().save_model(request, obj, form, change)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(LegalEntity)
+class LegalEntityAdmin(CanonicalRecordAdmin):
+    list_display = ["code", "name", "country", "currency", "active", "version", "updated_at"]
+    list_filter = ["active", "country", "currency"]
+    search_fields = ["code", "name"]
+
+
+@admin.register(Customer)
+class CustomerAdmin(CanonicalRecordAdmin):
+    list_display = [
+        "number",
+        "name",
+        "legal_entity",
+        "currency",
+        "active",
+        "billing_hold",
+        "version",
+    ]
+    list_filter = ["active", "billing_hold", "legal_entity"]
+    list_select_related = ["legal_entity"]
+    search_fields = ["number", "name"]
+    autocomplete_fields = ["legal_entity"]
+
+
+class RateCardLineInline(admin.TabularInline):
+    model = RateCardLine
+    extra = 0
+
+
+@admin.register(RateCard)
+class RateCardAdmin(CanonicalRecordAdmin):
+    list_display = ["code", "name", "currency", "legal_entity", "version"]
+    list_filter = ["legal_entity", "currency"]
+    list_select_related = ["legal_entity"]
+    search_fields = ["code", "name"]
+    inlines = [RateCardLineInline]
+
+
+@admin.register(RateCardLine)
+class RateCardLineAdmin(AuditedModelAdmin):
+    list_display = ["rate_card", "role", "rate"]
+    list_filter = ["rate_card"]
+    list_select_related = ["rate_card"]
+    search_fields = ["rate_card__code", "role"]
+
+
+class ContractVersionInline(ReadOnlyInline):
+    model = ContractVersion
+    fields = ["version", "effective_date", "terms", "created_at"]
+    readonly_fields = fields
+
+
+class BillingMilestoneInline(admin.TabularInline):
+    model = BillingMilestone
+    fields = ["code", "name", "project", "due_date", "amount", "status"]
+    raw_id_fields = ["project"]
+    extra = 0
+
+
+@admin.register(Contract)
+class ContractAdmin(CanonicalRecordAdmin):
+    list_display = [
+        "number",
+        "customer",
+        "legal_entity",
+        "billing_model",
+        "status",
+        "start_date",
+        "end_date",
+        "version",
+    ]
+    list_filter = ["status", "billing_model", "legal_entity"]
+    list_select_related = ["customer", "legal_entity"]
+    search_fields = ["number", "customer__number", "customer__name", "correlation_id"]
+    autocomplete_fields = ["customer", "legal_entity", "rate_card"]
+    date_hierarchy = "start_date"
+    inlines = [ContractVersionInline, BillingMilestoneInline]
+
+
+@admin.register(ContractVersion)
+class ContractVersionAdmin(admin.ModelAdmin):
+    """History: shown, never added, changed or deleted by hand."""
+
+    list_display = ["contract", "version", "effective_date", "created_at"]
+    list_select_related = ["contract"]
+    search_fields = ["contract__number"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Project)
+class ProjectAdmin(CanonicalRecordAdmin):
+    list_display = [
+        "code",
+        "name",
+        "customer",
+        "contract",
+        "legal_entity",
+        "status",
+        "billable",
+        "billing_hold",
+        "version",
+    ]
+    list_filter = ["status", "billable", "billing_hold", "legal_entity"]
+    list_select_related = ["customer", "contract", "legal_entity"]
+    search_fields = ["code", "name", "customer__number", "contract__number"]
+    autocomplete_fields = ["contract", "customer", "legal_entity"]
+
+
+@admin.register(Resource)
+class ResourceAdmin(CanonicalRecordAdmin):
+    list_display = ["employee_number", "name", "role", "legal_entity", "active", "version"]
+    list_filter = ["active", "role", "legal_entity"]
+    list_select_related = ["legal_entity"]
+    search_fields = ["employee_number", "name", "email"]
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(CanonicalRecordAdmin):
+    list_display = [
+        "number",
+        "project",
+        "resource",
+        "role",
+        "start_date",
+        "end_date",
+        "allocation_percent",
+        "version",
+    ]
+    list_filter = ["role", "project__legal_entity"]
+    list_select_related = ["project", "resource"]
+    search_fields = ["number", "project__code", "resource__employee_number", "resource__name"]
+    autocomplete_fields = ["project", "resource"]
+
+
+@admin.register(TimeEntry)
+class TimeEntryAdmin(CanonicalRecordAdmin):
+    list_display = ["number", "project", "resource", "work_date", "hours", "billable", "status"]
+    list_filter = ["status", "billable", "project__legal_entity"]
+    list_select_related = ["project", "resource"]
+    search_fields = ["number", "project__code", "resource__employee_number"]
+    raw_id_fields = ["project", "resource", "assignment", "invoice"]
+    date_hierarchy = "work_date"
+
+
+@admin.register(BillingMilestone)
+class BillingMilestoneAdmin(CanonicalRecordAdmin):
+    list_display = ["code", "name", "contract", "project", "due_date", "amount", "status"]
+    list_filter = ["status"]
+    list_select_related = ["contract", "project"]
+    search_fields = ["code", "name", "contract__number"]
+    raw_id_fields = ["contract", "project"]
+
+
+class InvoiceLineInline(admin.TabularInline):
+    model = InvoiceLine
+    fields = ["description", "time_entry", "milestone", "quantity", "rate", "amount"]
+    raw_id_fields = ["time_entry", "milestone"]
+    extra = 0
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(CanonicalRecordAdmin):
+    list_display = [
+        "number",
+        "project",
+        "customer",
+        "legal_entity",
+        "period_start",
+        "period_end",
+        "amount",
+        "currency",
+        "status",
+    ]
+    list_filter = ["status", "legal_entity"]
+    list_select_related = ["project", "customer", "legal_entity"]
+    search_fields = ["number", "erp_number", "project__code", "customer__number", "customer__name"]
+    raw_id_fields = ["project", "customer", "legal_entity", "prepared_by", "approved_by"]
+    inlines = [InvoiceLineInline]
+
+
+@admin.register(InvoiceLine)
+class InvoiceLineAdmin(AuditedModelAdmin):
+    list_display = ["invoice", "description", "quantity", "rate", "amount"]
+    list_select_related = ["invoice"]
+    search_fields = ["invoice__number", "description"]
+    raw_id_fields = ["invoice", "time_entry", "milestone"]

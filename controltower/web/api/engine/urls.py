@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from controltower.web.api.engine import views
+
+router = DefaultRouter(trailing_slash=True)
+router.register("transactions", views.TransactionViewSet, basename="transaction")
+router.register("systems", views.ConnectedSystemViewSet, basename="system")
+router.register("flows", views.FlowViewSet, basename="flow")
+router.register("sync-states", views.SyncStateViewSet, basename="sync-state")
+
+urlpatterns = [
+    path("inbound/<slug:system_slug>/", views.InboundView.as_view(), name="inbound"),
+    path("reconciliation/runs/", views.ReconciliationView.as_view(), name="reconciliation-run"),
+    *router.urls,
+]

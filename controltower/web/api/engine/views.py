@@ -1,0 +1,220 @@
+from __future__ import annotations
+
+from django.core.exceptions import RequestDataTooBig
+from django.http.request import RawPostDataException
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from controltower.operations.services import actions
+from controltower.web.api.engine import serializers as s
+from controltower.web.api.permissions import requires
+from integrations.filtersets import SyncStateFilterSet, TransactionFilterSet
+from integrations.selectors.health import flow_list, system_list
+from integrations.selectors.sync import sync_state_list
+from integrations.selectors.transactions import transaction_detail_queryset, transaction_list
+from integrations.services.inbound import inbound_receive
+
+ERRORS = {code: s.ErrorSerializer for code in (400, 401, 403, 404, 409, 413)}
+
+
+class InboundView(APIView):
+    """Signed events from a connected system. The signature is the authentication."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    parser_classes: list = []  # the raw body is read as sent: the signature covers it
+
+    @extend_schema(
+        operation_id="inbound_receive",
+        summary="Push one event or a batch of events",
+        description=(
+            "Body: one canonical event or a JSON array of up to 1,000. Header "
+            '`X-CT-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`. '
+            "202 with the new transaction ids; 200 when every event was a duplicate; 400 names "
+            "the field path and the refused request is kept as a `rejected` transaction."
+        ),
+        request={"application/json": OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter("X-CT-Signature", str, OpenApiParameter.HEADER, required=True),
+        ],
+        responses={200: s.InboundResultSerializer, 202: s.InboundResultSerializer, **ERRORS},
+        examples=[
+            OpenApiExample(
+                "customer.upserted",
+                request_only=True,
+                value={
+                    "type": "customer.upserted",
+                    "id": "evt-0001",
+                    "occurred_at": "2026-11-02T09:30:00Z",
+                    "version": 1,
+                    "data": {
+                        "number": "C-1001",
+                        "name": "Acme",
+                        "legal_entity": "US01",
+                        "currency": "USD",
+                    },
+                },
+            )
+        ],
+    )
+    def post(self, request: Request, system_slug: str) -> Response:
+        try:
+            body: bytes | None = request.body
+        except (RequestDataTooBig, RawPostDataException):
+            body = None
+        content_length = request.META.get("CONTENT_LENGTH")
+        result = inbound_receive(
+            system_slug=system_slug,
+            headers=request.headers,
+            body=body,
+            content_length=int(content_length)
+            if content_length and content_length.isdigit()
+            else None,
+        )
+        return Response(result.as_dict(), status=result.status_code)
+
+
+class TransactionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every inbound event and unit of work, with its attempts, and the actions on it."""
+
+    queryset = transaction_list()
+    serializer_class = s.TransactionSerializer
+    filterset_class = TransactionFilterSet
+    ordering_fields = [
+        "id",
+        "received_at",
+        "finished_at",
+        "state",
+        "business_key",
+        "attempts_count",
+    ]
+    ordering = ["-id"]
+
+    def get_queryset(self):
+        if self.action == "retrieve":
+            return transaction_detail_queryset()
+        return super().get_queryset()
+
+    def get_serializer_class(self):
+        return (
+            s.TransactionDetailSerializer if self.action == "retrieve" else s.TransactionSerializer
+        )
+
+    @extend_schema(request=s.ReasonSerializer, responses={200: s.TransactionSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    @requires("integrations.retry_transaction")
+    def retry(self, request: Request, pk: str) -> Response:
+        data = _valid(s.ReasonSerializer, request)
+        tx = actions.transaction_retry(
+            transaction_id=int(pk), actor=request.user, reason=data["reason"]
+        )
+        return Response(s.TransactionSerializer(tx).data)
+
+    @extend_schema(request=s.ReplaySerializer, responses={201: s.TransactionSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    @requires("integrations.replay_transaction")
+    def replay(self, request: Request, pk: str) -> Response:
+        data = _valid(s.ReplaySerializer, request)
+        tx = actions.transaction_replay(
+            transaction_id=int(pk),
+            actor=request.user,
+            payload=data.get("payload"),
+            reason=data["reason"],
+        )
+        return Response(s.TransactionSerializer(tx).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.RequiredReasonSerializer, responses={200: s.TransactionSerializer, **ERRORS}
+    )
+    @action(detail=True, methods=["post"])
+    @requires("integrations.cancel_transaction")
+    def cancel(self, request: Request, pk: str) -> Response:
+        data = _valid(s.RequiredReasonSerializer, request)
+        tx = actions.transaction_cancel(
+            transaction_id=int(pk), actor=request.user, reason=data["reason"]
+        )
+        return Response(s.TransactionSerializer(tx).data)
+
+    @extend_schema(
+        request=s.ReasonSerializer,
+        responses={200: s.BulkRetryResultSerializer, **ERRORS},
+        description="Retries every failed, dead or blocked transaction the query-string filter selects.",
+    )
+    @action(detail=False, methods=["post"], url_path="bulk-retry")
+    @requires("integrations.retry_transaction")
+    def bulk_retry(self, request: Request) -> Response:
+        data = _valid(s.ReasonSerializer, request)
+        queryset = self.filter_queryset(self.get_queryset())
+        count = actions.transactions_bulk_retry(
+            queryset=queryset,
+            actor=request.user,
+            reason=data["reason"],
+            description=request.META.get("QUERY_STRING", ""),
+        )
+        return Response({"retried": count})
+
+
+class ConnectedSystemViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = system_list()
+    serializer_class = s.ConnectedSystemSerializer
+    lookup_field = "slug"
+    ordering_fields = ["slug", "kind"]
+    filterset_fields = ["kind", "enabled", "adapter"]
+
+
+class FlowViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = flow_list()
+    serializer_class = s.FlowSerializer
+    lookup_field = "kind"
+    ordering_fields = ["kind"]
+    filterset_fields = ["paused"]
+
+    @extend_schema(request=s.ReasonSerializer, responses={200: s.FlowSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    @requires("integrations.pause_flow")
+    def pause(self, request: Request, kind: str) -> Response:
+        data = _valid(s.ReasonSerializer, request)
+        flow = actions.flow_pause(flow=self.get_object(), actor=request.user, reason=data["reason"])
+        return Response(s.FlowSerializer(flow).data)
+
+    @extend_schema(request=s.ReasonSerializer, responses={200: s.FlowSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    @requires("integrations.pause_flow")
+    def resume(self, request: Request, kind: str) -> Response:
+        data = _valid(s.ReasonSerializer, request)
+        flow = actions.flow_resume(
+            flow=self.get_object(), actor=request.user, reason=data["reason"]
+        )
+        return Response(s.FlowSerializer(flow).data)
+
+
+class ReconciliationView(APIView):
+    """Starts a reconciliation run now (beat runs one nightly)."""
+
+    required_permission = "integrations.retry_transaction"
+
+    @extend_schema(request=s.ReasonSerializer, responses={202: s.TransactionSerializer, **ERRORS})
+    def post(self, request: Request) -> Response:
+        data = _valid(s.ReasonSerializer, request)
+        run = actions.reconciliation_start(actor=request.user, reason=data["reason"])
+        return Response(s.TransactionSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SyncStateViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = sync_state_list()
+    serializer_class = s.SyncStateSerializer
+    filterset_class = SyncStateFilterSet
+    ordering_fields = ["synced_at", "id"]
+    ordering = ["-synced_at"]
+
+
+def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

@@ -1,0 +1,12 @@
+"""The API under ``/api/v1/``: the canonical records, the engine's work and the
+operations layer's, each from its own module."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("controltower.web.api.canonical.urls")),
+    path("", include("controltower.web.api.engine.urls")),
+    path("", include("controltower.web.api.operations.urls")),
+]

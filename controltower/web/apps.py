@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class WebConfig(AppConfig):
+    """The pages and the API of every layer, their template tags and the admin."""
+
+    name = "controltower.web"
+    label = "web"
+    verbose_name = "Pages and API"

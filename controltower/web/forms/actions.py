@@ -1,0 +1,130 @@
+"""Forms of the engine's pages. They check input; the services decide and act."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+
+from canonical.errors import ApplicationError
+from controltower.web.forms.config import NoColon
+
+REASON_HELP = "Kept in the audit log with who did it and when."
+
+
+def _reason(required: bool, label: str = "Reason") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=required,
+        max_length=500,
+        help_text=REASON_HELP,
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+class ActionForm(NoColon, forms.Form):
+    """A form whose service may refuse: the refusal is shown on it, beside its field."""
+
+    required_css_class = "required"
+
+    def add_application_error(self, error: ApplicationError) -> None:
+        """Each field error beside its field (``payload.data.customer`` beside the payload);
+        the message on top when no field is named."""
+        placed = False
+        for name, messages in error.errors.items():
+            target = self._field_of(name)
+            if target is None:
+                continue
+            rest = name[len(target) :].lstrip(".")
+            for message in messages:
+                self.add_error(target, f"{rest}: {message}" if rest else message)
+                placed = True
+        if not placed:
+            self.add_error(None, error.message)
+
+    def _field_of(self, name: str) -> str | None:
+        head = name.split(".", 1)[0].split("[", 1)[0]
+        return head if head in self.fields else None
+
+
+class ReasonForm(ActionForm):
+    reason = _reason(required=False)
+
+
+class RequiredReasonForm(ActionForm):
+    reason = _reason(required=True)
+
+
+class ReplayForm(ActionForm):
+    """Replay as received, or with the normalized event edited (``edit`` set)."""
+
+    edit = forms.BooleanField(required=False, widget=forms.HiddenInput)
+    payload = forms.CharField(
+        label="Edited normalized event (JSON)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 16, "spellcheck": "false", "class": "code"}),
+        help_text="The whole canonical event: type, id, version and data. It is checked "
+        "against the event's schema before anything runs.",
+    )
+    reason = _reason(required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("edit"):
+            text = (data.get("payload") or "").strip()
+            if not text:
+                self.add_error("payload", "Paste the edited event, or replay it as received.")
+                return data
+            try:
+                data["payload_value"] = json.loads(text)
+            except json.JSONDecodeError as exc:
+                self.add_error(
+                    "payload",
+                    f"This is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
+                )
+        return data
+
+
+class BulkRetryForm(ActionForm):
+    reason = _reason(required=True)
+
+
+class FlowToggleForm(ActionForm):
+    reason = _reason(required=False, label="Reason (optional)")
+
+
+class RepushForm(ActionForm):
+    system = forms.ChoiceField(label="System")
+    reason = _reason(required=False)
+
+    def __init__(self, *args: Any, systems: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["system"].choices = [(s.slug, s.name) for s in systems]
+
+
+class ResourceLinkForm(ActionForm):
+    system = forms.ChoiceField(label="System")
+    external_id = forms.CharField(
+        label="User id there",
+        max_length=100,
+        help_text="The person's id in that system, e.g. the Harvest user id 4120587.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def __init__(self, *args: Any, systems: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["system"].choices = [(s.slug, s.name) for s in systems]
+
+
+class RecordLookupForm(NoColon, forms.Form):
+    kind = forms.ChoiceField(label="Kind of record")
+    key = forms.CharField(
+        label="Business key",
+        max_length=100,
+        help_text="Contract no., project code, employee no., time entry no. or invoice no.",
+    )
+
+    def __init__(self, *args: Any, kinds: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = kinds

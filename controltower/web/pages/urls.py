@@ -1,0 +1,116 @@
+"""URL maps of the pages, one per namespace, and the page routes they make together."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+
+from controltower.web.pages import (
+    approvals,
+    audit,
+    config,
+    exceptions,
+    home,
+    reconciliation,
+    records,
+    saved_views,
+    slas,
+    systems,
+    transactions,
+)
+
+config_urls = [
+    path("", config.config_index, name="index"),
+    path("rules/preview/", config.rule_preview_view, name="rule-preview-new"),
+    path("rules/<int:pk>/preview/", config.rule_preview_view, name="rule-preview"),
+    path("rules/reroute/", config.rules_reroute, name="rules-reroute"),
+    path("calendars/<int:pk>/holidays/", config.holiday_add, name="holiday-add"),
+    path(
+        "calendars/<int:pk>/holidays/<int:holiday_pk>/delete/",
+        config.holiday_remove,
+        name="holiday-remove",
+    ),
+    path("<slug:section>/", config.config_list, name="list"),
+    path("<slug:section>/new/", config.config_create, name="create"),
+    path("<slug:section>/<int:pk>/", config.config_edit, name="edit"),
+    path("<slug:section>/<int:pk>/delete/", config.config_remove, name="delete"),
+]
+
+audit_urls = [path("", audit.audit_list, name="list")]
+
+exception_urls = [
+    path("", exceptions.exception_list, name="list"),
+    path("bulk/", exceptions.exception_bulk_start, name="bulk-start"),
+    path("bulk/<int:pk>/", exceptions.exception_bulk_progress, name="bulk"),
+    path("<int:pk>/", exceptions.exception_detail, name="detail"),
+    path("<int:pk>/<slug:action>/", exceptions.exception_action, name="action"),
+]
+
+approval_urls = [
+    path("", approvals.approval_list, name="list"),
+    path("invoices/approve/", approvals.invoices_approve_view, name="invoices-approve"),
+    path(
+        "invoices/<int:pk>/<slug:action>/",
+        approvals.invoice_action,
+        name="invoice-action",
+    ),
+    path(
+        "exceptions/<int:pk>/<slug:action>/",
+        approvals.exception_approval,
+        name="exception-action",
+    ),
+]
+
+sla_urls = [
+    path("", slas.sla_index, name="index"),
+    path("history/", slas.sla_history, name="history"),
+    path("notifications/", slas.sla_notifications, name="notifications"),
+]
+
+reconciliation_urls = [
+    path("", reconciliation.reconciliation_index, name="index"),
+    path("runs/", reconciliation.reconciliation_run_start, name="start"),
+    path("runs/<int:pk>/", reconciliation.reconciliation_run, name="run"),
+]
+
+saved_view_urls = [
+    path("", saved_views.saved_view_create, name="save"),
+    path("<int:pk>/delete/", saved_views.saved_view_remove, name="delete"),
+]
+
+transactions_urls = [
+    path("", transactions.transaction_list, name="list"),
+    path("bulk-retry/", transactions.transactions_bulk_retry, name="bulk-retry"),
+    path("<int:pk>/", transactions.transaction_detail, name="detail"),
+    path("<int:pk>/retry/", transactions.transaction_retry, name="retry"),
+    path("<int:pk>/replay/", transactions.transaction_replay, name="replay"),
+    path("<int:pk>/cancel/", transactions.transaction_cancel, name="cancel"),
+]
+
+systems_urls = [
+    path("", systems.systems_list, name="list"),
+    path("flows/<slug:kind>/pause/", systems.flow_pause, name="flow-pause"),
+    path("flows/<slug:kind>/resume/", systems.flow_resume, name="flow-resume"),
+]
+
+records_urls = [
+    path("", records.record_lookup, name="lookup"),
+    path("resource/<int:pk>/link/", records.resource_link_view, name="resource-link"),
+    path("<slug:kind>/<int:pk>/", records.record_detail, name="detail"),
+    path("<slug:kind>/<int:pk>/repush/", records.record_repush, name="repush"),
+]
+
+
+urlpatterns = [
+    path("", home.home, name="home"),
+    path("healthz", home.healthz, name="healthz"),
+    path("config/", include((config_urls, "config"))),
+    path("audit/", include((audit_urls, "audit"))),
+    path("transactions/", include((transactions_urls, "transactions"))),
+    path("systems/", include((systems_urls, "systems"))),
+    path("records/", include((records_urls, "records"))),
+    path("exceptions/", include((exception_urls, "exceptions"))),
+    path("approvals/", include((approval_urls, "approvals"))),
+    path("slas/", include((sla_urls, "slas"))),
+    path("reconciliation/", include((reconciliation_urls, "reconciliation"))),
+    path("saved-views/", include((saved_view_urls, "saved_views"))),
+]

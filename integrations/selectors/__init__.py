@@ -1,0 +1,1 @@
+"""Reads of the integration engine, one module per concern."""
