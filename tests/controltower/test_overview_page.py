@@ -36,7 +36,7 @@ from tests.factories.operations import (
     TeamFactory,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.controltower.overview_urls")]
+pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 11, 2, 12, 30, 15, tzinfo=UTC)
 HOUR = NOW.replace(minute=0, second=0)
@@ -283,7 +283,7 @@ def test_each_number_links_to_the_list_behind_it(client, user_with_role, seeded)
 
 
 def test_the_lists_behind_the_numbers_hold_as_many_rows(client, user_with_role, seeded):
-    """Each list page that exists shows as many rows as the overview counted."""
+    """Each list page shows as many rows as the overview counted."""
     html = signed_in(client, user_with_role).get("/").content.decode()
     shown = tiles(html)
     hrefs = [
@@ -296,16 +296,10 @@ def test_the_lists_behind_the_numbers_hold_as_many_rows(client, user_with_role, 
         ('data-flow="time_to_billing"', "2"),  # its dead letters
     ):
         hrefs.append((row_attr, cell_link(html, row_attr, text), text))
-    checked = 0
     for what, href, count in hrefs:
         listed = client.get(href)
         assert listed.status_code == 200, what
-        if b"A section still being built." in listed.content:
-            continue
         assert listed.context["table"].total == int(count), what
-        checked += 1
-    if not checked:
-        pytest.skip("none of the list pages exists yet")
 
 
 def test_a_page_that_does_not_exist_yet_gives_an_empty_link_and_lists_repeat_parameters():
