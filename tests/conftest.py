@@ -51,7 +51,7 @@ def user_with_role(db) -> Callable[..., object]:
             if not Group.objects.filter(name=role).exists():  # flushed by a transactional test
                 from django.apps import apps
 
-                from controltower.roles import roles_sync
+                from controltower.operations.roles import roles_sync
 
                 roles_sync(apps)
             user.groups.add(Group.objects.get(name=role))
@@ -80,7 +80,7 @@ def operator(user_with_role):
 
 @pytest.fixture
 def demo(db):
-    from controltower.demo import demo_load
+    from controltower.operations.demo import demo_load
 
     return demo_load()
 

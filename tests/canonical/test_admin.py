@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from canonical.models import LegalEntity
-from controltower.models import AuditEvent
+from controltower.operations.models import AuditEvent
 from tests.factories.canonical import (
     BillingMilestoneFactory,
     ContractVersionFactory,

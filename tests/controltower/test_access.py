@@ -176,7 +176,7 @@ def world(db):
     from django.contrib.contenttypes.models import ContentType
 
     from canonical.models import Project
-    from controltower.services import audit_record
+    from controltower.operations.services import audit_record
     from integrations.choices import FlowKind, TransactionState
     from integrations.models import ConnectedSystem, SyncState
     from tests.factories import canonical as c
@@ -294,8 +294,8 @@ def test_each_role_gets_what_the_endpoint_declares(endpoint, world, user_with_ro
 
 def test_the_declared_levels_agree_with_the_roles_permissions():
     """Each endpoint's declared least role is the least role holding the permission it checks."""
-    from controltower.permissions import RolePermissions
-    from controltower.roles import VIEW_APPS, role_permissions
+    from controltower.operations.roles import VIEW_APPS, role_permissions
+    from controltower.web.api.permissions import RolePermissions
 
     held = role_permissions()
     disagree = {}

@@ -9,8 +9,8 @@ import pytest
 import time_machine
 from django.db import DatabaseError, connection, transaction
 
-from controltower.models import AuditEvent
-from controltower.services import audit_record
+from controltower.operations.models import AuditEvent
+from controltower.operations.services import audit_record
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,9 @@ import pytest
 import time_machine
 from django.test import Client
 
-from controltower.models import AuditEvent
-from controltower.services.audit import audit_record
-from controltower.services.config import config_save
+from controltower.operations.models import AuditEvent
+from controltower.operations.services.audit import audit_record
+from controltower.operations.services.config import config_save
 from tests.factories.operations import BusinessCalendarFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db

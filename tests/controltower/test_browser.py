@@ -24,7 +24,7 @@ def sign_in(page: Page, base: str, username: str, password: str) -> None:
 def test_an_operator_signs_in_and_sees_the_overview(page: Page, live_server, screenshot):
     from django.test import Client
 
-    from controltower.demo import demo_load
+    from controltower.operations.demo import demo_load
     from integrations.services.processing import transactions_process
 
     demo_load()
@@ -44,7 +44,7 @@ def test_an_operator_signs_in_and_sees_the_overview(page: Page, live_server, scr
 
 
 def test_a_wrong_password_keeps_the_person_on_the_sign_in_page(page: Page, live_server, screenshot):
-    from controltower.demo import demo_load
+    from controltower.operations.demo import demo_load
 
     demo_load()
     sign_in(page, live_server.url, "operator", "not-the-password")

@@ -20,7 +20,7 @@ pytestmark = [
 def open_exceptions():
     """The demo, a catch-all team, and open exceptions for two of its legal entities."""
     from canonical.models import Customer, LegalEntity
-    from controltower.demo import demo_load
+    from controltower.operations.demo import demo_load
     from integrations.choices import ExceptionType
     from tests.factories.operations import BusinessExceptionFactory, TeamFactory
 
@@ -48,7 +48,7 @@ def open_exceptions():
 def test_an_admin_adds_a_team_and_a_rule_and_sees_which_exceptions_it_would_take(
     page: Page, live_server, screenshot, open_exceptions
 ):
-    from controltower.models import AuditEvent, BusinessException, OwnershipRule, Team
+    from controltower.operations.models import AuditEvent, BusinessException, OwnershipRule, Team
 
     base = live_server.url
     sign_in(page, base, "admin", "admin")
@@ -128,7 +128,7 @@ def test_an_admin_adds_a_team_and_a_rule_and_sees_which_exceptions_it_would_take
 def test_the_rule_page_reads_well_at_tablet_width(
     page: Page, live_server, screenshot, open_exceptions
 ):
-    from controltower.models import OwnershipRule
+    from controltower.operations.models import OwnershipRule
 
     team = open_exceptions
     rule = OwnershipRule.objects.create(team=team, exception_type="billing_hold")
@@ -149,8 +149,8 @@ def test_times_are_shown_in_the_browsers_own_time_zone(browser, live_server):
 
     import time_machine
 
-    from controltower.demo import demo_load
-    from controltower.services.audit import audit_record
+    from controltower.operations.demo import demo_load
+    from controltower.operations.services.audit import audit_record
 
     demo_load()
     with time_machine.travel(dt.datetime(2026, 1, 15, 12, 0, tzinfo=dt.UTC), tick=False):

@@ -21,7 +21,7 @@ def blocked_once(settings):
     """Embedded mode polling quickly; the demo and one customer blocked on a legal entity."""
     from django.test import Client
 
-    from controltower.demo import demo_load
+    from controltower.operations.demo import demo_load
     from integrations.services.processing import transactions_process
     from tests.support.inbound import signed_post
 

@@ -60,7 +60,7 @@ def processed():
     """The demo, and three customer events from the CRM processed: two applied, one blocked."""
     from django.test import Client
 
-    from controltower.demo import demo_load
+    from controltower.operations.demo import demo_load
     from integrations.services.processing import transactions_process
 
     demo_load()

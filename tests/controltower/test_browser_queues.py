@@ -39,7 +39,7 @@ def blocked_customer():
     """The demo with its teams, and a customer event blocked by the unknown legal entity XX01."""
     from django.test import Client
 
-    from controltower.demo import demo_load, demo_operations_load
+    from controltower.operations.demo import demo_load, demo_operations_load
     from integrations.services.processing import transactions_process
     from tests.support.inbound import customer_event, signed_post
 
@@ -55,7 +55,7 @@ def blocked_customer():
 def test_an_admin_adds_the_missing_legal_entity_resolves_the_exception_and_its_transaction_runs(
     page: Page, live_server, screenshot, blocked_customer, celery_worker
 ):
-    from controltower.models import BusinessException
+    from controltower.operations.models import BusinessException
     from integrations.choices import TransactionState
     from integrations.models import Transaction
 
@@ -115,7 +115,7 @@ def test_an_admin_adds_the_missing_legal_entity_resolves_the_exception_and_its_t
 def test_an_operator_assigns_two_exceptions_to_themselves_in_bulk_and_watches_the_progress(
     page: Page, live_server, screenshot, celery_worker
 ):
-    from controltower.models import BusinessException
+    from controltower.operations.models import BusinessException
     from tests.controltower.work_scene import work_scene
 
     scene = work_scene()

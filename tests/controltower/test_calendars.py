@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controltower.models import BusinessCalendar, Holiday
-from controltower.services.calendars import (
+from controltower.operations.models import BusinessCalendar, Holiday
+from controltower.operations.services.calendars import (
     WorkingHours,
     business_add,
     business_duration_between,

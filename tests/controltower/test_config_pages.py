@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from controltower.models import (
+from controltower.operations.models import (
     AuditEvent,
     BusinessCalendar,
     BusinessException,
@@ -386,7 +386,7 @@ def test_a_list_searches_sorts_and_pages_from_the_query_string(admin):
 
 @pytest.mark.parametrize("section", SECTIONS)
 def test_every_list_sorts_by_each_of_its_columns_and_downloads_as_csv(section, admin, one_of_each):
-    from controltower.views.config import SECTIONS as DECLARED
+    from controltower.web.pages.config import SECTIONS as DECLARED
 
     client = signed_in(admin)
     for column in DECLARED[section].columns:

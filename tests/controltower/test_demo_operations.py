@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from controltower.models import OwnershipRule, SlaPolicy, Team
-from controltower.services.routing import team_for
+from controltower.operations.models import OwnershipRule, SlaPolicy, Team
+from controltower.operations.services.routing import team_for
 
 pytestmark = pytest.mark.django_db
 

@@ -9,14 +9,20 @@ from django.utils import timezone
 
 from canonical.errors import ApplicationError, InvalidStateError
 from canonical.models import Customer, LegalEntity
-from controltower.choices import BulkStatus
-from controltower.models import AuditEvent, BulkOperation, BusinessException, OwnershipRule, Team
-from controltower.services.bulk import (
+from controltower.operations.choices import BulkStatus
+from controltower.operations.models import (
+    AuditEvent,
+    BulkOperation,
+    BusinessException,
+    OwnershipRule,
+    Team,
+)
+from controltower.operations.services.bulk import (
     bulk_operation_run,
     bulk_operation_start,
     bulk_operations_resume,
 )
-from controltower.services.exceptions import (
+from controltower.operations.services.exceptions import (
     exception_assign,
     exception_comment,
     exception_dismiss,
@@ -24,26 +30,14 @@ from controltower.services.exceptions import (
     exception_resolve,
     exception_snooze,
 )
-from controltower.services.routing import exceptions_reroute, rule_preview, team_for
+from controltower.operations.services.routing import exceptions_reroute, rule_preview, team_for
 from integrations.choices import ExceptionStatus, ExceptionType, TransactionState
 from integrations.models import ConnectedSystem, Flow, Transaction
 from integrations.services.processing import transactions_process
-from tests.support.inbound import customer_event, legal_entity_event, signed_post
+from tests.support.inbound import customer_event, events_run, legal_entity_event
 from tests.support.worker import wait_for
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def send(demo, client):
-    def post(*events, system="crm") -> list[Transaction]:
-        response = signed_post(client, system, list(events))
-        assert response.status_code == 202, response.content
-        ids = response.json()["transaction_ids"]
-        transactions_process(ids=ids)
-        return list(Transaction.objects.filter(pk__in=ids).order_by("pk"))
-
-    return post
 
 
 @pytest.fixture
@@ -55,15 +49,17 @@ def teams(demo):
     }
 
 
-def test_a_new_exception_lands_in_the_most_specific_owning_teams_queue(send, teams):
+def test_a_new_exception_lands_in_the_most_specific_owning_teams_queue(demo, teams):
     OwnershipRule.objects.create(team=teams["masterdata"], flow="master_data_sync")
     OwnershipRule.objects.create(
         team=teams["us_finance"],
         flow="master_data_sync",
         customer=Customer.objects.get(number="C-1001"),
     )
-    [renamed] = send(customer_event("C-1001", name="Renamed by the ERP", version=9), system="erp")
-    [foreign] = send(customer_event("C-9301", legal_entity="FR77"))
+    [renamed] = events_run(
+        customer_event("C-1001", name="Renamed by the ERP", version=9), system="erp"
+    )
+    [foreign] = events_run(customer_event("C-9301", legal_entity="FR77"))
     assert (
         renamed.exception.businessexception.team == teams["us_finance"]
     )  # customer beats flow alone
@@ -73,15 +69,15 @@ def test_a_new_exception_lands_in_the_most_specific_owning_teams_queue(send, tea
     assert renamed.exception.legal_entity == Customer.objects.get(number="C-1001").legal_entity
 
 
-def test_an_exception_no_rule_matches_goes_to_the_default_team(send, teams):
-    [tx] = send(customer_event("C-9302", legal_entity="FR78"))
+def test_an_exception_no_rule_matches_goes_to_the_default_team(demo, teams):
+    [tx] = events_run(customer_event("C-9302", legal_entity="FR78"))
     assert tx.exception.businessexception.team == teams["support"]
 
 
 def test_a_rule_preview_shows_what_it_would_take_and_reroute_moves_it_on_request(
-    send, teams, operator
+    demo, teams, operator
 ):
-    [tx] = send(customer_event("C-9303", legal_entity="FR79"))
+    [tx] = events_run(customer_event("C-9303", legal_entity="FR79"))
     exc = tx.exception.businessexception
     rule = OwnershipRule(
         team=teams["masterdata"], exception_type=ExceptionType.INVALID_LEGAL_ENTITY
@@ -106,9 +102,9 @@ def test_team_for_breaks_equal_specificity_by_priority(teams):
 
 
 def test_a_support_user_assigns_comments_and_fixes_the_cause_and_the_work_reruns(
-    send, teams, operator
+    demo, teams, operator
 ):
-    blocked = send(
+    blocked = events_run(
         customer_event("C-9304", legal_entity="FR80"), customer_event("C-9305", legal_entity="FR80")
     )
     exc = blocked[0].exception.businessexception
@@ -116,7 +112,7 @@ def test_a_support_user_assigns_comments_and_fixes_the_cause_and_the_work_reruns
     exception_comment(exception_id=exc.pk, actor=operator, body="Asking the ERP team for FR80.")
     exc.refresh_from_db()
     assert (exc.status, exc.assignee) == (ExceptionStatus.IN_PROGRESS, operator)
-    send(legal_entity_event("FR80"), system="erp")
+    events_run(legal_entity_event("FR80"), system="erp")
     exc.refresh_from_db()
     assert exc.status == ExceptionStatus.RESOLVED and exc.resolved_by is None
     transactions_process(ids=[tx.pk for tx in blocked])
@@ -127,8 +123,8 @@ def test_a_support_user_assigns_comments_and_fixes_the_cause_and_the_work_reruns
     assert {"exception.assign", "exception.comment", "exception.resolve_by_fix"} <= actions
 
 
-def test_resolving_by_hand_reruns_the_held_transactions(send, teams, operator):
-    [tx] = send(customer_event("C-9306", legal_entity="FR81"))
+def test_resolving_by_hand_reruns_the_held_transactions(demo, teams, operator):
+    [tx] = events_run(customer_event("C-9306", legal_entity="FR81"))
     LegalEntity.objects.create(code="FR81", name="France 81", country="FR", currency="EUR")
     exception_resolve(exception_id=tx.exception_id, actor=operator, resolution="Created FR81.")
     tx.refresh_from_db()
@@ -139,8 +135,8 @@ def test_resolving_by_hand_reruns_the_held_transactions(send, teams, operator):
     assert tx.exception.resolved_by == operator
 
 
-def test_dismissing_cancels_the_held_transactions_with_the_reason(send, teams, operator):
-    [tx] = send(customer_event("C-9307", legal_entity="FR82"))
+def test_dismissing_cancels_the_held_transactions_with_the_reason(demo, teams, operator):
+    [tx] = events_run(customer_event("C-9307", legal_entity="FR82"))
     with pytest.raises(ApplicationError, match="reason is required"):
         exception_dismiss(exception_id=tx.exception_id, actor=operator, reason=" ")
     exception_dismiss(exception_id=tx.exception_id, actor=operator, reason="Test customer.")
@@ -149,19 +145,19 @@ def test_dismissing_cancels_the_held_transactions_with_the_reason(send, teams, o
     assert tx.exception.status == ExceptionStatus.DISMISSED
 
 
-def test_a_closed_exception_can_be_reopened_unless_its_cause_is_open_again(send, teams, operator):
-    [first] = send(customer_event("C-9308", legal_entity="FR83"))
+def test_a_closed_exception_can_be_reopened_unless_its_cause_is_open_again(demo, teams, operator):
+    [first] = events_run(customer_event("C-9308", legal_entity="FR83"))
     exception_dismiss(exception_id=first.exception_id, actor=operator, reason="Not ours.")
     exception_reopen(exception_id=first.exception_id, actor=operator, reason="It is ours.")
     assert BusinessException.objects.get(pk=first.exception_id).status == ExceptionStatus.OPEN
     exception_dismiss(exception_id=first.exception_id, actor=operator, reason="Not ours.")
-    send(customer_event("C-9309", legal_entity="FR83"))  # the same cause opens a new one
+    events_run(customer_event("C-9309", legal_entity="FR83"))  # the same cause opens a new one
     with pytest.raises(InvalidStateError, match="already open for the same cause"):
         exception_reopen(exception_id=first.exception_id, actor=operator, reason="Again.")
 
 
-def test_a_snoozed_exception_is_held_until_its_time_not_lost(send, teams, operator):
-    [tx] = send(customer_event("C-9310", legal_entity="FR84"))
+def test_a_snoozed_exception_is_held_until_its_time_not_lost(demo, teams, operator):
+    [tx] = events_run(customer_event("C-9310", legal_entity="FR84"))
     with pytest.raises(ApplicationError, match="future"):
         exception_snooze(
             exception_id=tx.exception_id, actor=operator, until=timezone.now() - timedelta(1)
@@ -176,9 +172,9 @@ def test_a_snoozed_exception_is_held_until_its_time_not_lost(send, teams, operat
 
 
 def test_only_a_person_with_the_operator_role_can_be_assigned(
-    send, teams, operator, user_with_role
+    demo, teams, operator, user_with_role
 ):
-    [tx] = send(customer_event("C-9311", legal_entity="FR85"))
+    [tx] = events_run(customer_event("C-9311", legal_entity="FR85"))
     viewer = user_with_role("viewer")
     with pytest.raises(ApplicationError, match="operator role"):
         exception_assign(exception_id=tx.exception_id, actor=operator, assignee_id=viewer.pk)

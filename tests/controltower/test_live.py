@@ -11,7 +11,7 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser
 
-from controltower.routing import websocket_urlpatterns
+from controltower.web.routing import websocket_urlpatterns
 from integrations.live import LIVE_GROUP
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -101,7 +101,7 @@ def listen(user, action):
 def test_a_processed_chunk_tells_the_connected_pages_that_the_figures_changed(user_with_role):
     from django.test import Client
 
-    from controltower.demo import demo_load
+    from controltower.operations.demo import demo_load
     from integrations.services.processing import transactions_process
     from tests.support.inbound import customer_event, signed_post
 
@@ -123,7 +123,7 @@ def test_a_chunk_with_nothing_to_claim_sends_nothing(user_with_role):
 
 
 def test_closing_an_exception_tells_the_pages_after_it_commits(user_with_role):
-    from controltower.services.exceptions import exception_dismiss
+    from controltower.operations.services.exceptions import exception_dismiss
     from tests.factories.operations import BusinessExceptionFactory
 
     exc = BusinessExceptionFactory()

@@ -73,7 +73,7 @@ json.dump({"exception": exc}, sys.stdout)
 
 NEW_ROWS = """
 import json, os, sys
-from controltower.models import BusinessException
+from controltower.operations.models import BusinessException
 from integrations.models import ExceptionRecord, Transaction
 
 pk = int(os.environ["OLD_EXCEPTION_ID"])

@@ -10,10 +10,14 @@ import time_machine
 from django.core import mail
 from django.db import connection
 
-from controltower.choices import NotificationChannel, NotificationKind, NotificationStatus
-from controltower.models import Notification, NotificationAttempt, SlaBreach
-from controltower.services.notifications import notifications_deliver
-from controltower.services.sla import sla_sweep
+from controltower.operations.choices import (
+    NotificationChannel,
+    NotificationKind,
+    NotificationStatus,
+)
+from controltower.operations.models import Notification, NotificationAttempt, SlaBreach
+from controltower.operations.services.notifications import notifications_deliver
+from controltower.operations.services.sla import sla_sweep
 from tests.factories.operations import (
     FlowTransactionFactory,
     MaintenanceWindowFactory,

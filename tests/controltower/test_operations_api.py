@@ -12,15 +12,15 @@ from django.db import models
 from django.utils import timezone
 
 from canonical.choices import InvoiceStatus
-from controltower.choices import BulkStatus, NotificationStatus, SlaKind, SlaState
-from controltower.models import (
+from controltower.operations.choices import BulkStatus, NotificationStatus, SlaKind, SlaState
+from controltower.operations.models import (
     AuditEvent,
     BulkOperation,
     BusinessException,
     OwnershipRule,
     Team,
 )
-from controltower.services.bulk import bulk_operation_run
+from controltower.operations.services.bulk import bulk_operation_run
 from integrations.choices import (
     ExceptionStatus,
     ExceptionType,
@@ -1125,7 +1125,7 @@ def simulated(live_server):
     """The demo, its ERP and PSA served by the simulator over real HTTP."""
     import httpx
 
-    from controltower.demo import demo_load
+    from controltower.operations.demo import demo_load
     from integrations.models import ConnectedSystem
 
     demo_load()
@@ -1136,25 +1136,12 @@ def simulated(live_server):
     return live_server
 
 
-def _send(system: str, *events) -> list[int]:
-    from django.test import Client
-
-    from integrations.services.processing import transactions_process
-    from tests.support.inbound import signed_post
-
-    response = signed_post(Client(), system, list(events))
-    assert response.status_code == 202, response.content
-    ids = response.json()["transaction_ids"]
-    transactions_process(ids=ids)
-    return ids
-
-
 @pytest.mark.django_db(transaction=True)
 def test_support_works_a_missing_rate_from_the_team_queue_to_the_fix_through_the_api(
     simulated, user_with_role, api_client_for
 ):
     from integrations.services.processing import transactions_process
-    from tests.support.inbound import contract_event, event
+    from tests.support.inbound import contract_event, event, events_send
 
     admin = api_client_for(user_with_role("admin", "ada"))
     olivia = user_with_role("operator", "olivia")
@@ -1167,9 +1154,8 @@ def test_support_works_a_missing_rate_from_the_team_queue_to_the_fix_through_the
         format="json",
     )
     assert rule.status_code == 201, rule.data
-    _send("clm", contract_event("K-6101"))
-    [blocked] = _send(
-        "psa",
+    events_send(contract_event("K-6101"), system="clm")
+    [blocked] = events_send(
         event(
             "assignment.upserted",
             {
@@ -1181,6 +1167,7 @@ def test_support_works_a_missing_rate_from_the_team_queue_to_the_fix_through_the
                 "allocation_percent": 50,
             },
         ),
+        system="psa",
     )
     me = api_client_for(olivia)
 
@@ -1205,8 +1192,7 @@ def test_support_works_a_missing_rate_from_the_team_queue_to_the_fix_through_the
     assert comment.status_code == 201
 
     # Finance adds the missing line in the ERP; the tower hears of it and clears the exception.
-    _send(
-        "erp",
+    events_send(
         event(
             "rate_card.upserted",
             {
@@ -1223,6 +1209,7 @@ def test_support_works_a_missing_rate_from_the_team_queue_to_the_fix_through_the
             },
             version=2,
         ),
+        system="erp",
     )
     resolved = me.get(f"{url}/").data
     assert resolved["status"] == "resolved", resolved

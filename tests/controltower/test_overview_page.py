@@ -17,9 +17,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from canonical.choices import InvoiceStatus, TimeEntryStatus
-from controltower.choices import SlaState
-from controltower.models import BusinessException, SlaBreach
-from controltower.selectors import throughput_by_day
+from controltower.operations.choices import SlaState
+from controltower.operations.models import BusinessException, SlaBreach
+from controltower.operations.selectors import throughput_by_day
 from integrations.choices import (
     ExceptionStatus,
     ExceptionType,
@@ -42,7 +42,7 @@ from tests.factories.operations import (
     TeamFactory,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.controltower.overview_urls")]
+pytestmark = pytest.mark.django_db
 
 NOW = datetime(2026, 11, 2, 12, 30, 15, tzinfo=UTC)
 HOUR = NOW.replace(minute=0, second=0)
@@ -289,7 +289,7 @@ def test_each_number_links_to_the_list_behind_it(client, user_with_role, seeded)
 
 
 def test_the_lists_behind_the_numbers_hold_as_many_rows(client, user_with_role, seeded):
-    """Each list page that exists shows as many rows as the overview counted."""
+    """Each list page shows as many rows as the overview counted."""
     html = signed_in(client, user_with_role).get("/").content.decode()
     shown = tiles(html)
     hrefs = [
@@ -302,20 +302,14 @@ def test_the_lists_behind_the_numbers_hold_as_many_rows(client, user_with_role, 
         ('data-flow="time_to_billing"', "2"),  # its dead letters
     ):
         hrefs.append((row_attr, cell_link(html, row_attr, text), text))
-    checked = 0
     for what, href, count in hrefs:
         listed = client.get(href)
         assert listed.status_code == 200, what
-        if b"A section still being built." in listed.content:
-            continue
         assert listed.context["table"].total == int(count), what
-        checked += 1
-    if not checked:
-        pytest.skip("none of the list pages exists yet")
 
 
 def test_a_page_that_does_not_exist_yet_gives_an_empty_link_and_lists_repeat_parameters():
-    from controltower.templatetags.tower import url_or_empty
+    from controltower.web.templatetags.tower import url_or_empty
 
     assert url_or_empty("no-such-section:list", state="dead") == ""
     href = url_or_empty(
@@ -453,7 +447,7 @@ def test_the_page_takes_a_bounded_number_of_queries_that_history_does_not_grow(
 
 
 def test_figures_are_written_as_people_read_them():
-    from controltower.templatetags.tower import duration, money, ms_duration, percent, thousands
+    from controltower.web.templatetags.tower import duration, money, ms_duration, percent, thousands
 
     assert [
         duration(s) for s in (None, 0.08, 4.25, 45, 90, 3 * 3600 + 20 * 60, 2 * 86400 + 4 * 3600)

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from canonical.choices import InvoiceStatus, TimeEntryStatus
-from controltower.choices import SlaState
-from controltower.models import BusinessException, SlaBreach
-from controltower.selectors import overview_figures
+from controltower.operations.choices import SlaState
+from controltower.operations.models import BusinessException, SlaBreach
+from controltower.operations.selectors import overview_figures
 from integrations.choices import (
     ExceptionStatus,
     ExceptionType,

@@ -11,7 +11,7 @@ import time_machine
 from django.test import Client
 
 from canonical.choices import InvoiceStatus
-from controltower.models import AuditEvent
+from controltower.operations.models import AuditEvent
 from integrations.choices import ExceptionStatus, TransactionState
 from integrations.models import Transaction
 from tests.controltower.work_scene import SECOND_APPROVER, work_scene
@@ -306,7 +306,7 @@ def test_search_sort_and_csv_of_the_invoice_candidates(scene):
 
 
 def test_an_empty_inbox_says_what_happens_next(user_with_role):
-    from controltower.demo import demo_load
+    from controltower.operations.demo import demo_load
 
     demo_load()
     text = signed_in(user_with_role("approver")).get("/approvals/").text

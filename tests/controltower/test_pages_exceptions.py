@@ -12,10 +12,15 @@ from django.test import Client
 from django.utils import timezone
 
 from canonical.models import LegalEntity
-from controltower.choices import BulkStatus
-from controltower.models import AuditEvent, BulkOperation, BusinessException, ExceptionComment
-from controltower.selectors import exception_fix_link
-from controltower.services.bulk import bulk_operation_run
+from controltower.operations.choices import BulkStatus
+from controltower.operations.models import (
+    AuditEvent,
+    BulkOperation,
+    BusinessException,
+    ExceptionComment,
+)
+from controltower.operations.selectors import exception_fix_link
+from controltower.operations.services.bulk import bulk_operation_run
 from integrations.choices import ExceptionStatus, ExceptionType, TransactionState
 from tests.controltower.work_scene import SECOND_APPROVER, work_scene
 from tests.factories.operations import BusinessExceptionFactory

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
-from controltower.models import AuditEvent
+from controltower.operations.models import AuditEvent
 from integrations.choices import FlowKind, TransactionState
 from integrations.models import Transaction
 from tests.controltower.work_scene import work_scene
@@ -125,10 +125,10 @@ def test_no_run_yet_says_one_runs_every_night(user_with_role):
 
 from tests.integrations.test_time_to_billing import (  # noqa: E402
     erp,  # noqa: F401 (a fixture)
-    run,
     staffed,  # noqa: F401 (a fixture)
     time_entry,
 )
+from tests.support.inbound import events_run  # noqa: E402
 
 
 @pytest.mark.django_db(transaction=True)
@@ -137,11 +137,11 @@ def test_a_run_started_on_the_page_reports_the_hours_the_erp_bills_differently(
     user_with_role,
 ):
     from canonical.models import Invoice
-    from controltower.services.approvals import invoice_approve
+    from controltower.operations.services.approvals import invoice_approve
     from integrations.models import SyncState
     from integrations.services.processing import transactions_process
 
-    run(time_entry("T-70", hours=8), time_entry("T-71", hours=4), system="psa")
+    events_run(time_entry("T-70", hours=8), time_entry("T-71", hours=4), system="psa")
     invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
     posting = invoice_approve(invoice_id=invoice.pk, actor=user_with_role("approver"))
     transactions_process(ids=[posting.pk])

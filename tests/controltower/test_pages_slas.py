@@ -9,8 +9,8 @@ import re
 import pytest
 from django.test import Client
 
-from controltower.choices import SlaState
-from controltower.models import SlaBreach
+from controltower.operations.choices import SlaState
+from controltower.operations.models import SlaBreach
 from tests.controltower.work_scene import work_scene
 from tests.factories.operations import (
     NotificationAttemptFactory,

@@ -6,8 +6,12 @@ import pytest
 from django.test import Client
 
 from canonical.errors import ApplicationError
-from controltower.models import SavedView
-from controltower.services.saved_views import saved_view_delete, saved_view_query, saved_view_save
+from controltower.operations.models import SavedView
+from controltower.operations.services.saved_views import (
+    saved_view_delete,
+    saved_view_query,
+    saved_view_save,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +64,7 @@ def test_nobody_deletes_another_persons_view(user_with_role):
 
 
 def test_save_this_view_from_the_page_and_open_it_from_the_menu(user_with_role):
-    from controltower.demo import demo_load
+    from controltower.operations.demo import demo_load
 
     demo_load()
     client = signed_in(user_with_role("viewer"))

@@ -12,10 +12,10 @@ from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from controltower.choices import NotificationKind, NotificationStatus, SlaState
-from controltower.models import AuditEvent, Notification, OwnershipRule, SlaBreach
-from controltower.services.notifications import notifications_deliver
-from controltower.services.sla import sla_sweep
+from controltower.operations.choices import NotificationKind, NotificationStatus, SlaState
+from controltower.operations.models import AuditEvent, Notification, OwnershipRule, SlaBreach
+from controltower.operations.services.notifications import notifications_deliver
+from controltower.operations.services.sla import sla_sweep
 from integrations.choices import FlowKind, TransactionState
 from tests.factories.operations import (
     BusinessCalendarFactory,
@@ -511,7 +511,7 @@ def test_two_sweeps_at_once_record_each_breach_once(receiver):
 def test_the_beat_tasks_take_a_breach_to_the_webhook_on_a_real_worker(celery_worker, receiver):
     from django.utils import timezone
 
-    from controltower.tasks import notifications_deliver_task, sla_sweep_task
+    from controltower.operations.tasks import notifications_deliver_task, sla_sweep_task
     from tests.support.worker import wait_for
 
     team = TeamFactory(chat_webhook_url=receiver.url("/team"), email="", escalation_email="")

@@ -32,8 +32,13 @@ from canonical.models import (
     Resource,
     TimeEntry,
 )
-from controltower.choices import NotificationChannel, NotificationKind, NotificationStatus, SlaState
-from controltower.models import (
+from controltower.operations.choices import (
+    NotificationChannel,
+    NotificationKind,
+    NotificationStatus,
+    SlaState,
+)
+from controltower.operations.models import (
     BusinessException,
     Notification,
     NotificationAttempt,
@@ -93,7 +98,7 @@ def _second_approver() -> Any:
 
 
 def work_scene() -> Scene:
-    from controltower.demo import demo_load, demo_operations_load
+    from controltower.operations.demo import demo_load, demo_operations_load
 
     demo_load()
     demo_operations_load()

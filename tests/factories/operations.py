@@ -13,14 +13,14 @@ import factory
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
-from controltower.choices import (
+from controltower.operations.choices import (
     BulkAction,
     NotificationChannel,
     NotificationKind,
     SlaKind,
     SlaState,
 )
-from controltower.models import (
+from controltower.operations.models import (
     BulkOperation,
     BusinessCalendar,
     BusinessException,

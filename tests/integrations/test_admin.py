@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from controltower.models import AuditEvent
+from controltower.operations.models import AuditEvent
 from integrations.choices import TransactionState
 from integrations.models import Flow, Transaction
 from integrations.services.processing import transactions_process

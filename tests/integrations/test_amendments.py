@@ -6,15 +6,14 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from django.test import Client
 
 from canonical.choices import InvoiceStatus
 from canonical.models import Contract, ContractVersion, Invoice
-from controltower.demo import demo_load
+from controltower.operations.demo import demo_load
 from integrations.choices import Outcome, TransactionState
 from integrations.models import ConnectedSystem, Transaction
 from integrations.services.processing import transactions_process
-from tests.support.inbound import contract_event, event, signed_post
+from tests.support.inbound import contract_event, event, events_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,14 +28,6 @@ def simulator(live_server):
         for system in ("erp", "psa"):
             http.post(f"/{system}/_reset")
         yield http
-
-
-def run(*events, system: str = "clm") -> list[Transaction]:
-    response = signed_post(Client(), system, list(events))
-    assert response.status_code == 202, response.content
-    ids = response.json()["transaction_ids"]
-    transactions_process(ids=ids)
-    return list(Transaction.objects.filter(pk__in=ids).order_by("pk"))
 
 
 def amendment(
@@ -59,11 +50,13 @@ def amendment(
 
 
 def test_an_amendment_is_a_new_version_and_reaches_the_erp_schedule_and_the_psa_plan(simulator):
-    [signed] = run(contract_event("K-7001"))
+    [signed] = events_run(contract_event("K-7001"), system="clm")
     milestones = contract_event("K-7001")["data"]["milestones"] + [
         {"code": "M3", "name": "Hypercare", "amount": "15000"}
     ]
-    [amended] = run(amendment(milestones=milestones, rates=[{"role": "Manager", "rate": "320"}]))
+    [amended] = events_run(
+        amendment(milestones=milestones, rates=[{"role": "Manager", "rate": "320"}]), system="clm"
+    )
     assert amended.state == TransactionState.SUCCEEDED, amended.last_error
     assert amended.correlation_id == signed.correlation_id  # one lineage
     contract = Contract.objects.get(number="K-7001")
@@ -88,10 +81,10 @@ def test_an_amendment_is_a_new_version_and_reaches_the_erp_schedule_and_the_psa_
 
 
 def test_an_amendment_before_its_contract_waits_and_runs_after_it(simulator):
-    [early] = run(amendment("K-7002"))
+    [early] = events_run(amendment("K-7002"), system="clm")
     assert early.state == TransactionState.BLOCKED
     assert early.exception.exception_type == "amendment_before_contract"
-    run(contract_event("K-7002"))
+    events_run(contract_event("K-7002"), system="clm")
     transactions_process(ids=[early.pk])
     early.refresh_from_db()
     assert early.state == TransactionState.SUCCEEDED and early.outcome == Outcome.APPLIED
@@ -99,16 +92,16 @@ def test_an_amendment_before_its_contract_waits_and_runs_after_it(simulator):
 
 
 def test_an_older_amendment_after_a_newer_one_is_stale(simulator):
-    run(contract_event("K-7003"))
-    run(amendment("K-7003", version=3, end_date="2028-01-31"))
-    [older] = run(amendment("K-7003", version=2, end_date="2027-01-31"))
+    events_run(contract_event("K-7003"), system="clm")
+    events_run(amendment("K-7003", version=3, end_date="2028-01-31"), system="clm")
+    [older] = events_run(amendment("K-7003", version=2, end_date="2027-01-31"), system="clm")
     assert older.outcome == Outcome.STALE
     assert str(Contract.objects.get(number="K-7003").end_date) == "2028-01-31"
 
 
 def test_a_rate_cut_on_invoiced_time_is_an_amendment_conflict_with_the_money_at_stake(simulator):
-    run(contract_event("K-7004", project_code="P-7004") | {}, system="clm")
-    run(
+    events_run(contract_event("K-7004", project_code="P-7004") | {}, system="clm")
+    events_run(
         event(
             "assignment.upserted",
             {
@@ -122,7 +115,7 @@ def test_a_rate_cut_on_invoiced_time_is_an_amendment_conflict_with_the_money_at_
         ),
         system="psa",
     )
-    run(
+    events_run(
         event(
             "time_entry.approved",
             {
@@ -137,7 +130,9 @@ def test_a_rate_cut_on_invoiced_time_is_an_amendment_conflict_with_the_money_at_
         system="psa",
     )
     Invoice.objects.filter(project__code="P-7004").update(status=InvoiceStatus.APPROVED)
-    [cut] = run(amendment("K-7004", rates=[{"role": "Manager", "rate": "250"}]))
+    [cut] = events_run(
+        amendment("K-7004", rates=[{"role": "Manager", "rate": "250"}]), system="clm"
+    )
     assert cut.state == TransactionState.BLOCKED
     exc = cut.exception
     assert exc.exception_type == "amendment_conflict"
@@ -148,8 +143,8 @@ def test_a_rate_cut_on_invoiced_time_is_an_amendment_conflict_with_the_money_at_
 
 def test_an_approved_amendment_conflict_applies_the_cut_from_then_on(simulator, user_with_role):
     from canonical.errors import InvalidStateError
-    from controltower.services.approvals import exception_approve
-    from controltower.services.exceptions import exception_resolve
+    from controltower.operations.services.approvals import exception_approve
+    from controltower.operations.services.exceptions import exception_resolve
     from integrations.choices import ExceptionStatus
 
     cut = _conflict("K-7006", "P-7006")
@@ -171,7 +166,7 @@ def test_an_approved_amendment_conflict_applies_the_cut_from_then_on(simulator, 
 
 
 def test_a_rejected_amendment_conflict_cancels_the_amendment(simulator, user_with_role):
-    from controltower.services.approvals import exception_reject
+    from controltower.operations.services.approvals import exception_reject
 
     cut = _conflict("K-7007", "P-7007")
     exception_reject(
@@ -183,8 +178,8 @@ def test_a_rejected_amendment_conflict_cancels_the_amendment(simulator, user_wit
 
 
 def _conflict(number: str, project: str) -> Transaction:
-    run(contract_event(number, project_code=project), system="clm")
-    run(
+    events_run(contract_event(number, project_code=project), system="clm")
+    events_run(
         event(
             "assignment.upserted",
             {
@@ -198,7 +193,7 @@ def _conflict(number: str, project: str) -> Transaction:
         ),
         system="psa",
     )
-    run(
+    events_run(
         event(
             "time_entry.approved",
             {
@@ -213,14 +208,14 @@ def _conflict(number: str, project: str) -> Transaction:
         system="psa",
     )
     Invoice.objects.filter(project__code=project).update(status=InvoiceStatus.APPROVED)
-    [cut] = run(amendment(number, rates=[{"role": "Manager", "rate": "250"}]))
+    [cut] = events_run(amendment(number, rates=[{"role": "Manager", "rate": "250"}]), system="clm")
     assert cut.exception.exception_type == "amendment_conflict"
     return cut
 
 
 def test_a_rate_rise_re_rates_time_on_candidates_not_yet_approved(simulator):
-    run(contract_event("K-7005", project_code="P-7005"), system="clm")
-    run(
+    events_run(contract_event("K-7005", project_code="P-7005"), system="clm")
+    events_run(
         event(
             "assignment.upserted",
             {
@@ -234,7 +229,7 @@ def test_a_rate_rise_re_rates_time_on_candidates_not_yet_approved(simulator):
         ),
         system="psa",
     )
-    run(
+    events_run(
         event(
             "time_entry.approved",
             {
@@ -259,8 +254,9 @@ def test_a_rate_rise_re_rates_time_on_candidates_not_yet_approved(simulator):
         ),
         system="psa",
     )
-    [rise] = run(
-        amendment("K-7005", rates=[{"role": "Manager", "rate": "330"}], effective="2026-12-01")
+    [rise] = events_run(
+        amendment("K-7005", rates=[{"role": "Manager", "rate": "330"}], effective="2026-12-01"),
+        system="clm",
     )
     assert rise.state == TransactionState.SUCCEEDED, rise.last_error
     november = Invoice.objects.get(number="INV-P-7005-202611")
@@ -275,11 +271,11 @@ def test_a_psa_change_to_the_project_keeps_its_psa_id_and_the_amendment_still_re
     from canonical.models import Project
     from integrations.models import SyncState
 
-    run(contract_event("K-7004"))
+    events_run(contract_event("K-7004"), system="clm")
     [psa_project] = simulator.get("/psa/api/v1/projects").json()["results"]
     project = Project.objects.get(code="P-K-7004")
     # The PSA reports a change; its event names the project by code, not by the PSA's id.
-    [changed] = run(
+    [changed] = events_run(
         event("project.upserted", {"code": "P-K-7004", "status": "active"}, version=2),
         system="psa",
     )
@@ -289,7 +285,7 @@ def test_a_psa_change_to_the_project_keeps_its_psa_id_and_the_amendment_still_re
     )
     assert (state.external_id, state.last_version) == (str(psa_project["id"]), 2)
 
-    [amended] = run(amendment("K-7004"))
+    [amended] = events_run(amendment("K-7004"), system="clm")
     assert amended.state == TransactionState.SUCCEEDED, amended.last_error
     [after] = simulator.get("/psa/api/v1/projects").json()["results"]
     assert after["id"] == psa_project["id"] and after["end_date"] == "2027-12-31"
@@ -301,13 +297,15 @@ def test_a_psa_change_after_the_tower_pushed_a_newer_project_version_is_not_take
     """The PSA numbers its own versions; the tower's pushes count the canonical ones."""
     from canonical.models import Project
 
-    run(contract_event("K-7005"))
-    [amended] = run(amendment("K-7005"))  # the end date moves: project v2 goes to the PSA
+    events_run(contract_event("K-7005"), system="clm")
+    [amended] = events_run(
+        amendment("K-7005"), system="clm"
+    )  # the end date moves: project v2 goes to the PSA
     assert amended.state == TransactionState.SUCCEEDED, amended.last_error
     assert Project.objects.get(code="P-K-7005").version == 2
 
     # The PSA's own first change to the project, its version 2: closed early.
-    [closed] = run(
+    [closed] = events_run(
         event(
             "project.upserted",
             {"code": "P-K-7005", "status": "closed", "end_date": "2026-12-15"},
@@ -334,11 +332,11 @@ def test_a_psa_change_after_the_tower_pushed_a_newer_project_version_is_not_take
     [psa_project] = simulator.get("/psa/api/v1/projects").json()["results"]
     assert psa_project["end_date"] == "2027-12-31"  # the PSA's own change is not pushed back
     # A redelivery of the same PSA version, and an older one, are still judged by its numbers.
-    [again] = run(
+    [again] = events_run(
         event("project.upserted", {"code": "P-K-7005", "status": "active"}, version=2),
         system="psa",
     )
-    [older] = run(
+    [older] = events_run(
         event("project.upserted", {"code": "P-K-7005", "status": "active"}, version=1),
         system="psa",
     )

@@ -22,7 +22,7 @@ def failures():
     """The demo, a customer event blocked by an unknown legal entity, a dead letter and a success."""
     from django.test import Client
 
-    from controltower.demo import demo_load
+    from controltower.operations.demo import demo_load
     from integrations.choices import FlowKind, TransactionState
     from integrations.services.processing import transactions_process
     from tests.factories.operations import FlowTransactionFactory
@@ -59,7 +59,7 @@ def test_an_operator_filters_the_failed_transactions_retries_one_and_sees_it_suc
     page: Page, live_server, screenshot, failures, celery_worker
 ):
     from canonical.models import LegalEntity
-    from controltower.models import AuditEvent
+    from controltower.operations.models import AuditEvent
 
     base = live_server.url
     page.set_viewport_size({"width": 1280, "height": 900})

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from django.test import Client
 
 from canonical.models import BillingMilestone, Contract, ContractVersion, Customer, Project
-from controltower.demo import demo_load
+from controltower.operations.demo import demo_load
 from integrations.choices import Outcome, TransactionState
 from integrations.models import ConnectedSystem, SyncState, Transaction
 from integrations.services.processing import transactions_process
-from tests.support.inbound import contract_event, customer_event, signed_post
+from tests.support.inbound import contract_event, customer_event, events_send
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,16 +36,8 @@ def psa_projects(http: httpx.Client) -> list[dict]:
     return body.get("results", body) if isinstance(body, dict) else body
 
 
-def send(*events, system: str = "clm") -> list[int]:
-    response = signed_post(Client(), system, list(events))
-    assert response.status_code in (200, 202), response.content
-    ids = response.json()["transaction_ids"]
-    transactions_process(ids=ids)
-    return ids
-
-
 def test_a_signed_contract_creates_the_project_in_erp_and_psa_once(simulator):
-    [tx_id] = send(contract_event("K-5001"))
+    [tx_id] = events_send(contract_event("K-5001"), system="clm")
     tx = Transaction.objects.get(pk=tx_id)
     assert tx.state == TransactionState.SUCCEEDED, tx.last_error
     contract = Contract.objects.get(number="K-5001")
@@ -70,10 +61,13 @@ def test_a_signed_contract_creates_the_project_in_erp_and_psa_once(simulator):
 
 def test_the_same_contract_delivered_five_times_makes_one_project_everywhere(simulator):
     event = contract_event("K-5002")
-    for _ in range(3):
-        send(event)  # the same delivery: duplicates at the door
+    events_send(event, system="clm")
     for _ in range(2):
-        send(contract_event("K-5002"))  # the same version under new event ids: unchanged
+        # the same delivery: duplicates at the door
+        events_send(event, system="clm", redelivered=True)
+    for _ in range(2):
+        # the same version under new event ids: unchanged
+        events_send(contract_event("K-5002"), system="clm")
     outcomes = list(
         Transaction.objects.filter(business_key="K-5002").values_list("outcome", flat=True)
     )
@@ -84,7 +78,7 @@ def test_the_same_contract_delivered_five_times_makes_one_project_everywhere(sim
 
 def test_an_erp_outage_is_retried_and_creates_nothing_twice(simulator):
     simulator.put("/erp/_faults", json={"outage": True})
-    [tx_id] = send(contract_event("K-5003"))
+    [tx_id] = events_send(contract_event("K-5003"), system="clm")
     tx = Transaction.objects.get(pk=tx_id)
     assert tx.state == TransactionState.RETRY_SCHEDULED and tx.attempts.get().outbound_status == 503
     # The contract is on record; the ERP does not hold it yet, and the sync state says so.
@@ -106,7 +100,7 @@ def test_an_erp_outage_is_retried_and_creates_nothing_twice(simulator):
 
 def test_a_psa_failure_after_the_erp_create_does_not_duplicate_the_erp_project(simulator):
     simulator.put("/psa/_faults", json={"outage": True})
-    [tx_id] = send(contract_event("K-5004"))
+    [tx_id] = events_send(contract_event("K-5004"), system="clm")
     assert Transaction.objects.get(pk=tx_id).state == TransactionState.RETRY_SCHEDULED
     assert len(erp_records(simulator, "job")) == 1  # created before the PSA failed
     simulator.put("/psa/_faults", json={"outage": False})
@@ -120,13 +114,13 @@ def test_a_psa_failure_after_the_erp_create_does_not_duplicate_the_erp_project(s
 
 
 def test_a_contract_for_an_unknown_customer_waits_for_the_customer(simulator):
-    [tx_id] = send(contract_event("K-5005", customer="C-7777"))
+    [tx_id] = events_send(contract_event("K-5005", customer="C-7777"), system="clm")
     tx = Transaction.objects.get(pk=tx_id)
     assert (
         tx.state == TransactionState.BLOCKED and tx.exception.exception_type == "unknown_customer"
     )
     assert tx.exception.waiting_on == "customer:C-7777"
-    send(customer_event("C-7777"), system="crm")
+    events_send(customer_event("C-7777"), system="crm")
     assert Customer.objects.filter(number="C-7777").exists()
     transactions_process(ids=[tx_id])
     assert Transaction.objects.get(pk=tx_id).state == TransactionState.SUCCEEDED
@@ -141,7 +135,7 @@ def test_an_erp_refusal_is_a_downstream_rejected_exception_with_the_vendors_mess
         "message": "Contract K-5006 is on legal hold",
     }
     assert simulator.put("/erp/_faults", json={"reject": [rule]}).status_code == 200
-    [tx_id] = send(contract_event("K-5006"))
+    [tx_id] = events_send(contract_event("K-5006"), system="clm")
     tx = Transaction.objects.get(pk=tx_id)
     assert tx.state == TransactionState.BLOCKED, tx.last_error
     assert tx.exception.exception_type == "downstream_rejected"

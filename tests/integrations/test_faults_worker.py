@@ -7,15 +7,14 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from django.test import Client
 
 from canonical.choices import InvoiceStatus
 from canonical.models import Invoice
-from controltower.demo import demo_load
-from controltower.services.approvals import invoice_approve
+from controltower.operations.demo import demo_load
+from controltower.operations.services.approvals import invoice_approve
 from integrations.choices import FINAL_STATES, TransactionState
 from integrations.models import ConnectedSystem, Flow, Transaction
-from tests.support.inbound import contract_event, event, signed_post
+from tests.support.inbound import contract_event, event, events_send
 from tests.support.worker import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,18 +47,15 @@ def settle(worker, timeout: float = 60) -> None:
     )
 
 
-def send(*events, system: str) -> None:
-    response = signed_post(Client(), system, list(events))
-    assert response.status_code == 202, response.content
-
-
 def test_an_erp_outage_during_invoice_posting_is_ridden_out_without_a_duplicate(
     erp, celery_worker, user_with_role
 ):
     for n in range(3):
-        send(contract_event(f"K-80{n}", project_code=f"P-80{n}"), system="clm")
+        events_send(
+            contract_event(f"K-80{n}", project_code=f"P-80{n}"), system="clm", process=False
+        )
     settle(celery_worker)
-    send(
+    events_send(
         *[
             event(
                 "assignment.upserted",
@@ -75,9 +71,10 @@ def test_an_erp_outage_during_invoice_posting_is_ridden_out_without_a_duplicate(
             for n in range(3)
         ],
         system="psa",
+        process=False,
     )
     settle(celery_worker)
-    send(
+    events_send(
         *[
             event(
                 "time_entry.approved",
@@ -93,6 +90,7 @@ def test_an_erp_outage_during_invoice_posting_is_ridden_out_without_a_duplicate(
             for n in range(3)
         ],
         system="psa",
+        process=False,
     )
     settle(celery_worker)
     assert Invoice.objects.filter(status=InvoiceStatus.AWAITING_APPROVAL).count() == 3
@@ -132,7 +130,7 @@ def test_an_erp_outage_during_invoice_posting_is_ridden_out_without_a_duplicate(
 
 def test_a_429_retry_after_is_honoured_before_the_next_call(erp, celery_worker):
     erp.put("/_faults", json={"throttle": True, "retry_after_seconds": 3})
-    send(contract_event("K-8100"), system="clm")
+    events_send(contract_event("K-8100"), system="clm", process=False)
     wait_for(
         lambda: Transaction.objects.filter(state=TransactionState.RETRY_SCHEDULED).exists(),
         timeout=30,
@@ -154,9 +152,9 @@ def test_a_429_retry_after_is_honoured_before_the_next_call(erp, celery_worker):
 def test_contract_to_cash_runs_through_every_flow_on_the_worker(erp, celery_worker, user_with_role):
     """One contract's whole story, each flow run by the real worker against the simulator."""
     from canonical.models import Contract, Resource
-    from controltower.models import BusinessException
+    from controltower.operations.models import BusinessException
 
-    send(
+    events_send(
         event(
             "resource.upserted",
             {
@@ -167,11 +165,12 @@ def test_contract_to_cash_runs_through_every_flow_on_the_worker(erp, celery_work
             },
         ),
         system="hris",
+        process=False,
     )
-    send(contract_event("K-8200", project_code="P-8200"), system="clm")
+    events_send(contract_event("K-8200", project_code="P-8200"), system="clm", process=False)
     settle(celery_worker)
     assert Resource.objects.filter(employee_number="E-0900").exists()
-    send(
+    events_send(
         event(
             "assignment.upserted",
             {
@@ -184,9 +183,10 @@ def test_contract_to_cash_runs_through_every_flow_on_the_worker(erp, celery_work
             },
         ),
         system="psa",
+        process=False,
     )
     settle(celery_worker)
-    send(
+    events_send(
         event(
             "time_entry.approved",
             {
@@ -202,13 +202,14 @@ def test_contract_to_cash_runs_through_every_flow_on_the_worker(erp, celery_work
             "milestone.reached", {"contract": "K-8200", "code": "M1", "reached_on": "2026-11-28"}
         ),
         system="psa",
+        process=False,
     )
     amended = contract_event("K-8200", project_code="P-8200")["data"]
     amended = {k: v for k, v in amended.items() if k not in ("project", "signed_at")} | {
         "end_date": "2027-09-30",
         "effective_date": "2027-01-01",
     }
-    send(event("contract.amended", amended, version=2), system="clm")
+    events_send(event("contract.amended", amended, version=2), system="clm", process=False)
     settle(celery_worker)
     invoice = Invoice.objects.get(number="INV-P-8200-202611")
     assert invoice.amount == 6 * 300 + 20000
@@ -219,7 +220,7 @@ def test_contract_to_cash_runs_through_every_flow_on_the_worker(erp, celery_work
         what="the invoice to be posted",
         on_timeout=celery_worker.tail,
     )
-    from controltower.services.actions import reconciliation_start
+    from controltower.operations.services.actions import reconciliation_start
 
     run = reconciliation_start(actor=None)
     settle(celery_worker)

@@ -13,9 +13,9 @@ from django.test import Client
 from django.utils import timezone
 
 from canonical.models import Contract, Project, Resource
-from controltower.choices import SlaKind
-from controltower.demo import demo_load
-from controltower.models import AuditEvent
+from controltower.operations.choices import SlaKind
+from controltower.operations.demo import demo_load
+from controltower.operations.models import AuditEvent
 from integrations.choices import FlowKind, SyncOutcome, TransactionState
 from integrations.models import ConnectedSystem, SyncState, Transaction
 from integrations.services.processing import transactions_process

@@ -12,12 +12,12 @@ import time_machine
 from django.test import Client
 from django.utils import timezone
 
-from controltower.models import AuditEvent
+from controltower.operations.models import AuditEvent
 from integrations.choices import TransactionState
 from integrations.models import ConnectedSystem, Flow, Transaction
 from integrations.services.processing import transactions_process
 from tests.factories.operations import FlowTransactionFactory
-from tests.support.inbound import contract_event, customer_event, signed_post
+from tests.support.inbound import contract_event, customer_event, events_send, signed_post
 
 pytestmark = pytest.mark.django_db
 
@@ -30,27 +30,19 @@ def signed_in(user) -> Client:
     return client
 
 
-def send(system: str, *events) -> list[int]:
-    response = signed_post(Client(), system, list(events))
-    assert response.status_code in (200, 202), response.content
-    ids = response.json()["transaction_ids"]
-    transactions_process(ids=ids)
-    return ids
-
-
 @pytest.fixture
 def traffic(demo) -> None:
     """Three customers from the CRM (one blocked) and a contract the ERP cannot take."""
     # Nothing listens on the discard port: calls to the ERP and the PSA fail fast.
     ConnectedSystem.objects.filter(slug="erp").update(base_url="http://127.0.0.1:9/erp")
     ConnectedSystem.objects.filter(slug="psa").update(base_url="http://127.0.0.1:9/psa")
-    send(
-        "crm",
+    events_send(
         customer_event("C-7001"),
         customer_event("C-7002"),
         customer_event("C-7003", legal_entity="ZZ99"),
+        system="crm",
     )
-    send("clm", contract_event("K-7100"))
+    events_send(contract_event("K-7100"), system="clm")
 
 
 def health_of(page, slug: str):

@@ -12,13 +12,12 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from controltower.models import AuditEvent
+from controltower.operations.models import AuditEvent
 from integrations.choices import ErrorClass, FlowKind, TransactionState
 from integrations.models import ConnectedSystem, Transaction
-from integrations.services.processing import transactions_process
 from tests.factories.canonical import ContractFactory, CustomerFactory, ProjectFactory
 from tests.factories.operations import FlowTransactionFactory
-from tests.support.inbound import contract_event, customer_event, event, signed_post
+from tests.support.inbound import contract_event, customer_event, event, events_send, signed_post
 
 pytestmark = pytest.mark.django_db
 
@@ -31,25 +30,16 @@ def signed_in(user) -> Client:
     return client
 
 
-def send(system: str, *events) -> list[int]:
-    response = signed_post(Client(), system, list(events) if len(events) > 1 else events[0])
-    assert response.status_code in (200, 202), response.content
-    ids = response.json()["transaction_ids"]
-    transactions_process(ids=ids)
-    return ids
-
-
 @pytest.fixture
 def traffic(demo) -> dict[str, Transaction]:
     """Real events through the inbound door: a success, a blocked one, a contract whose ERP
     push cannot reach the ERP (retry scheduled), a time entry for an unknown project."""
     # Nothing listens on the discard port: the ERP and PSA pushes fail fast and are retried.
     ConnectedSystem.objects.filter(slug__in=["erp", "psa"]).update(base_url="http://127.0.0.1:9")
-    [ok] = send("crm", customer_event("C-7001", name="Wayne Enterprises"))
-    [blocked] = send("crm", customer_event("C-7002", legal_entity="ZZ99"))
-    [contract] = send("clm", contract_event("K-7100", customer="C-1001"))
-    [time] = send(
-        "psa",
+    [ok] = events_send(customer_event("C-7001", name="Wayne Enterprises"), system="crm")
+    [blocked] = events_send(customer_event("C-7002", legal_entity="ZZ99"), system="crm")
+    [contract] = events_send(contract_event("K-7100", customer="C-1001"), system="clm")
+    [time] = events_send(
         event(
             "time_entry.approved",
             {
@@ -61,6 +51,7 @@ def traffic(demo) -> dict[str, Transaction]:
                 "billable": True,
             },
         ),
+        system="psa",
     )
     return {
         name: Transaction.objects.get(pk=pk)

@@ -20,19 +20,9 @@ from integrations.services.processing import (
     transactions_sweep,
 )
 from integrations.tasks import process_transactions_task
-from tests.support.inbound import customer_event, legal_entity_event, signed_post
+from tests.support.inbound import customer_event, events_run, events_send, legal_entity_event
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def send(demo, client):
-    def post(*events, system="crm") -> list[int]:
-        response = signed_post(client, system, list(events))
-        assert response.status_code in (200, 202), response.content
-        return response.json()["transaction_ids"]
-
-    return post
 
 
 def run(ids: list[int]) -> list[Transaction]:
@@ -40,8 +30,8 @@ def run(ids: list[int]) -> list[Transaction]:
     return list(Transaction.objects.filter(pk__in=ids).order_by("pk"))
 
 
-def test_a_customer_event_creates_the_customer_and_its_sync_state(send):
-    [tx] = run(send(customer_event("C-5001", name="Wayne Enterprises", version=3)))
+def test_a_customer_event_creates_the_customer_and_its_sync_state(demo):
+    [tx] = events_run(customer_event("C-5001", name="Wayne Enterprises", version=3))
     assert tx.state == TransactionState.SUCCEEDED
     assert tx.outcome == Outcome.APPLIED
     assert tx.attempts_count == 1 and tx.finished_at is not None
@@ -59,35 +49,35 @@ def test_a_customer_event_creates_the_customer_and_its_sync_state(send):
     assert attempt.outcome == AttemptOutcome.SUCCEEDED and attempt.number == 1
 
 
-def test_the_task_does_the_same_as_the_service(send):
-    ids = send(customer_event("C-5002"))
+def test_the_task_does_the_same_as_the_service(demo):
+    ids = events_send(customer_event("C-5002"), process=False)
     assert process_transactions_task(ids)["succeeded"] == 1
     assert Customer.objects.filter(number="C-5002").exists()
 
 
-def test_a_legal_entity_event_creates_the_legal_entity(send):
-    [tx] = run(send(legal_entity_event("FR01", name="Northwind SAS"), system="erp"))
+def test_a_legal_entity_event_creates_the_legal_entity(demo):
+    [tx] = events_run(legal_entity_event("FR01", name="Northwind SAS"), system="erp")
     assert tx.state == TransactionState.SUCCEEDED
     assert LegalEntity.objects.get(code="FR01").name == "Northwind SAS"
 
 
-def test_an_older_version_after_a_newer_one_is_stale_and_not_applied(send):
-    run(send(customer_event("C-5003", version=5, name="Newer")))
-    [tx] = run(send(customer_event("C-5003", version=4, name="Older")))
+def test_an_older_version_after_a_newer_one_is_stale_and_not_applied(demo):
+    events_run(customer_event("C-5003", version=5, name="Newer"))
+    [tx] = events_run(customer_event("C-5003", version=4, name="Older"))
     assert tx.state == TransactionState.SUCCEEDED and tx.outcome == Outcome.STALE
     customer = Customer.objects.get(number="C-5003")
     assert (customer.name, customer.version) == ("Newer", 5)
     assert SyncState.objects.get(object_id=customer.pk).last_version == 5
 
 
-def test_the_same_version_again_under_another_event_id_changes_nothing(send):
-    run(send(customer_event("C-5004", version=2, name="Same")))
-    [tx] = run(send(customer_event("C-5004", version=2, name="Same")))
+def test_the_same_version_again_under_another_event_id_changes_nothing(demo):
+    events_run(customer_event("C-5004", version=2, name="Same"))
+    [tx] = events_run(customer_event("C-5004", version=2, name="Same"))
     assert tx.outcome == Outcome.UNCHANGED
 
 
-def test_an_unknown_legal_entity_blocks_the_transaction_with_its_reason(send):
-    [tx] = run(send(customer_event("C-5005", legal_entity="ZZ99")))
+def test_an_unknown_legal_entity_blocks_the_transaction_with_its_reason(demo):
+    [tx] = events_run(customer_event("C-5005", legal_entity="ZZ99"))
     assert tx.state == TransactionState.BLOCKED
     assert tx.error_code == "invalid_legal_entity"
     assert tx.error_class == ErrorClass.DATA
@@ -111,9 +101,9 @@ def flaky_handler(monkeypatch):
     return failures
 
 
-def test_a_technical_failure_is_retried_later_with_backoff(send, flaky_handler):
+def test_a_technical_failure_is_retried_later_with_backoff(demo, flaky_handler):
     flaky_handler.append(IntegrationError.transient_failure("ERP timed out"))
-    [tx] = run(send(customer_event("C-5006")))
+    [tx] = events_run(customer_event("C-5006"))
     assert tx.state == TransactionState.RETRY_SCHEDULED
     assert tx.error_class == ErrorClass.TRANSIENT and tx.last_error == "ERP timed out"
     assert timezone.now() <= tx.next_attempt_at <= timezone.now() + timedelta(seconds=2.1)
@@ -130,18 +120,18 @@ def test_a_technical_failure_is_retried_later_with_backoff(send, flaky_handler):
     ]
 
 
-def test_a_retry_after_from_the_other_system_is_honoured(send, flaky_handler):
+def test_a_retry_after_from_the_other_system_is_honoured(demo, flaky_handler):
     flaky_handler.append(
         IntegrationError.transient_failure("429 Too Many Requests", retry_after=90)
     )
-    [tx] = run(send(customer_event("C-5007")))
+    [tx] = events_run(customer_event("C-5007"))
     assert tx.next_attempt_at >= timezone.now() + timedelta(seconds=89)
 
 
-def test_after_the_last_attempt_the_transaction_is_dead(send, flaky_handler):
+def test_after_the_last_attempt_the_transaction_is_dead(demo, flaky_handler):
     Flow.objects.filter(kind="master_data_sync").update(max_attempts=3)
     flaky_handler.extend(IntegrationError.transient_failure(f"503 #{i}") for i in range(3))
-    [tx] = run(send(customer_event("C-5008")))
+    [tx] = events_run(customer_event("C-5008"))
     for _ in range(2):
         Transaction.objects.filter(pk=tx.pk).update(next_attempt_at=timezone.now())
         [tx] = run([tx.pk])
@@ -150,17 +140,17 @@ def test_after_the_last_attempt_the_transaction_is_dead(send, flaky_handler):
     assert [a.outcome for a in tx.attempts.all()] == ["retry", "retry", "dead"]
 
 
-def test_an_unexpected_exception_is_retried_as_an_internal_error(send, monkeypatch):
+def test_an_unexpected_exception_is_retried_as_an_internal_error(demo, monkeypatch):
     def broken(tx):
         raise KeyError("surprise")
 
     monkeypatch.setitem(_HANDLERS, "customer.upserted", broken)
-    [tx] = run(send(customer_event("C-5009")))
+    [tx] = events_run(customer_event("C-5009"))
     assert tx.state == TransactionState.RETRY_SCHEDULED
     assert tx.error_class == ErrorClass.INTERNAL and "surprise" in tx.last_error
 
 
-def test_a_failed_handler_leaves_no_partial_effect(send, monkeypatch):
+def test_a_failed_handler_leaves_no_partial_effect(demo, monkeypatch):
     original = _HANDLERS["customer.upserted"]
 
     def half_done(tx):
@@ -168,18 +158,18 @@ def test_a_failed_handler_leaves_no_partial_effect(send, monkeypatch):
         raise IntegrationError.transient_failure("failed after writing")
 
     monkeypatch.setitem(_HANDLERS, "customer.upserted", half_done)
-    run(send(customer_event("C-5010")))
+    events_run(customer_event("C-5010"))
     assert not Customer.objects.filter(number="C-5010").exists()
 
 
-def test_a_transaction_already_claimed_is_not_claimed_again(send):
-    ids = send(customer_event("C-5011"))
+def test_a_transaction_already_claimed_is_not_claimed_again(demo):
+    ids = events_send(customer_event("C-5011"), process=False)
     assert len(transactions_claim(ids=ids)) == 1
     assert transactions_claim(ids=ids) == []
 
 
-def test_a_worker_that_lost_its_claim_applies_nothing(send):
-    ids = send(customer_event("C-5012"))
+def test_a_worker_that_lost_its_claim_applies_nothing(demo):
+    ids = events_send(customer_event("C-5012"), process=False)
     [stale_claim] = transactions_claim(ids=ids)
     # The sweep took the row back and another worker claimed it meanwhile.
     Transaction.objects.filter(pk=stale_claim.pk).update(
@@ -190,8 +180,8 @@ def test_a_worker_that_lost_its_claim_applies_nothing(send):
     assert stale_claim.attempts.count() == 0
 
 
-def test_the_sweep_takes_back_a_row_whose_worker_vanished(send):
-    ids = send(customer_event("C-5013"))
+def test_the_sweep_takes_back_a_row_whose_worker_vanished(demo):
+    ids = events_send(customer_event("C-5013"), process=False)
     transactions_claim(ids=ids)
     assert transactions_sweep(lease_seconds=60).taken_back == 0
     with time_machine.travel(timezone.now() + timedelta(seconds=61)):
@@ -202,9 +192,9 @@ def test_the_sweep_takes_back_a_row_whose_worker_vanished(send):
 
 
 def test_the_sweep_re_enqueues_due_retries_and_forgotten_events(
-    send, django_capture_on_commit_callbacks
+    demo, django_capture_on_commit_callbacks
 ):
-    ids = send(customer_event("C-5014"), customer_event("C-5015"))
+    ids = events_send(customer_event("C-5014"), customer_event("C-5015"), process=False)
     Transaction.objects.filter(pk=ids[1]).update(
         state=TransactionState.RETRY_SCHEDULED,
         next_attempt_at=timezone.now() - timedelta(seconds=1),
@@ -215,9 +205,9 @@ def test_the_sweep_re_enqueues_due_retries_and_forgotten_events(
         assert transactions_sweep(grace_seconds=60).enqueued == 0
 
 
-def test_a_paused_flow_is_not_processed_until_resumed(send):
+def test_a_paused_flow_is_not_processed_until_resumed(demo):
     Flow.objects.filter(kind="master_data_sync").update(paused=True)
-    ids = send(customer_event("C-5016"))
+    ids = events_send(customer_event("C-5016"), process=False)
     [tx] = run(ids)
     assert tx.state == TransactionState.RECEIVED
     Flow.objects.filter(kind="master_data_sync").update(paused=False)
@@ -225,16 +215,19 @@ def test_a_paused_flow_is_not_processed_until_resumed(send):
     assert tx.state == TransactionState.SUCCEEDED
 
 
-def test_a_chunk_applied_set_based_ends_as_one_by_one_would(send):
+def test_a_chunk_applied_set_based_ends_as_one_by_one_would(demo):
     """Customers in one chunk go through the batch path; what it cannot take falls back."""
     ids = [
-        *send(
+        *events_send(
             customer_event("C-5101", version=1, name="First"),
             customer_event("C-5101", version=2, name="Second"),
             customer_event("C-5102", legal_entity="ZZ99"),
             customer_event("C-5103"),
+            process=False,
         ),
-        *send(customer_event("C-5104"), system="erp"),  # not the system of record
+        *events_send(
+            customer_event("C-5104"), system="erp", process=False
+        ),  # not the system of record
     ]
     summary = transactions_process(ids=ids)
     assert (summary.claimed, summary.succeeded, summary.blocked) == (5, 3, 2)
@@ -250,12 +243,12 @@ def test_a_chunk_applied_set_based_ends_as_one_by_one_would(send):
     assert all(tx.attempts.count() == 1 for tx in txs.values())
 
 
-def test_a_chunk_keeps_the_id_the_sender_knows_a_customer_by(send):
+def test_a_chunk_keeps_the_id_the_sender_knows_a_customer_by(demo):
     """As one by one: an event without its own id does not replace the system's id."""
     first = customer_event("C-5201")
     first["data"]["external_id"] = "001Dn00000AbCdE"
-    run(send(first))
-    ids = send(customer_event("C-5201", version=2), customer_event("C-5202"))
+    events_run(first)
+    ids = events_send(customer_event("C-5201", version=2), customer_event("C-5202"), process=False)
     summary = transactions_process(ids=ids)
     assert summary.succeeded == 2
     states = dict(

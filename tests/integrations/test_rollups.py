@@ -11,7 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from controltower.services.actions import (
+from controltower.operations.services.actions import (
     reconciliation_start,
     transaction_replay,
     transaction_retry,
@@ -27,22 +27,12 @@ from integrations.services.rollups import (
     rollups_prune,
     rollups_rebuild,
 )
-from tests.support.inbound import customer_event, signed_post
+from tests.support.inbound import customer_event, events_send, signed_post
 
 pytestmark = pytest.mark.django_db
 
 COUNTS = ("received", "succeeded", "retried", "dead", "blocked", "recovered", "latency_us")
 T0 = datetime(2026, 11, 2, 9, 59, 59, 500_000, tzinfo=UTC)
-
-
-@pytest.fixture
-def send(demo, client):
-    def post(*events, system="crm") -> list[int]:
-        response = signed_post(client, system, list(events))
-        assert response.status_code in (200, 202), response.content
-        return response.json()["transaction_ids"]
-
-    return post
 
 
 @pytest.fixture
@@ -88,17 +78,18 @@ def make_due(ids: list[int]) -> None:
     )
 
 
-def test_the_rollups_of_a_processed_batch_match_a_recount(send, flaky_handler):
+def test_the_rollups_of_a_processed_batch_match_a_recount(demo, flaky_handler):
     Flow.objects.filter(kind=FlowKind.MASTER_DATA_SYNC).update(max_attempts=2)
     flaky_handler["C-7003"] = [IntegrationError.transient_failure("ERP timed out")]
     flaky_handler["C-7004"] = [IntegrationError.transient_failure(f"503 #{i}") for i in range(2)]
     with time_machine.travel(T0, tick=False) as clock:
-        ids = send(
+        ids = events_send(
             customer_event("C-7001"),
             customer_event("C-7002"),
             customer_event("C-7003"),
             customer_event("C-7004"),
             customer_event("C-7005", legal_entity="ZZ99"),
+            process=False,
         )
         clock.shift(timedelta(seconds=2))
         transactions_process(ids=ids)
@@ -135,9 +126,11 @@ def test_the_rollups_of_a_processed_batch_match_a_recount(send, flaky_handler):
     assert snapshot() == kept
 
 
-def test_arrivals_and_outcomes_land_in_the_bucket_of_their_time(send):
+def test_arrivals_and_outcomes_land_in_the_bucket_of_their_time(demo):
     with time_machine.travel(T0, tick=False) as clock:
-        ids = send(customer_event("C-7101"), customer_event("C-7102", legal_entity="ZZ99"))
+        ids = events_send(
+            customer_event("C-7101"), customer_event("C-7102", legal_entity="ZZ99"), process=False
+        )
         clock.shift(timedelta(seconds=1))  # 10:00:00.5: the next minute and the next hour
         transactions_process(ids=ids)
 
@@ -170,10 +163,11 @@ def test_a_bucket_starts_on_the_utc_minute_and_hour():
     )
 
 
-def test_a_chunk_writes_its_rollups_with_one_statement(send):
-    ids = send(
+def test_a_chunk_writes_its_rollups_with_one_statement(demo):
+    ids = events_send(
         *(customer_event(f"C-72{n:02}") for n in range(20)),
         customer_event("C-7299", legal_entity="ZZ99"),  # the one-by-one path
+        process=False,
     )
     with CaptureQueriesContext(connection) as queries:
         summary = transactions_process(ids=ids)
@@ -184,12 +178,12 @@ def test_a_chunk_writes_its_rollups_with_one_statement(send):
 
 
 def test_stops_that_a_re_run_makes_good_count_as_recovered_where_it_succeeds(
-    send, flaky_handler, operator
+    demo, flaky_handler, operator
 ):
     Flow.objects.filter(kind=FlowKind.MASTER_DATA_SYNC).update(max_attempts=1)
     flaky_handler["C-7501"] = [IntegrationError.transient_failure(f"503 #{i}") for i in range(2)]
     with time_machine.travel(T0, tick=False) as clock:
-        ids = send(customer_event("C-7501"), customer_event("C-7502"))
+        ids = events_send(customer_event("C-7501"), customer_event("C-7502"), process=False)
         transactions_process(ids=ids)  # C-7501 dead, C-7502 succeeded
         for _ in range(2):  # dead again after the first retry, then it succeeds
             clock.shift(timedelta(minutes=30))
@@ -221,15 +215,17 @@ def test_stops_that_a_re_run_makes_good_count_as_recovered_where_it_succeeds(
     assert snapshot() == kept
 
 
-def test_an_inbound_request_counts_its_new_events_once(send):
+def test_an_inbound_request_counts_its_new_events_once(demo):
     events = [customer_event("C-7301"), customer_event("C-7302")]
-    send(*events)
-    send(*events)  # redelivered: duplicates are not new arrivals
+    events_send(*events, process=False)
+    events_send(
+        *events, process=False, redelivered=True
+    )  # redelivered: duplicates are not new arrivals
     assert totals(RollupSpan.MINUTE)["received"] == 2
 
 
-def test_replays_and_the_towers_own_work_count_as_arrivals(send, operator):
-    [tx_id] = send(customer_event("C-7401", legal_entity="ZZ99"))
+def test_replays_and_the_towers_own_work_count_as_arrivals(demo, operator):
+    [tx_id] = events_send(customer_event("C-7401", legal_entity="ZZ99"), process=False)
     transactions_process(ids=[tx_id])
     transaction_replay(transaction_id=tx_id, actor=operator, reason="try again")
     reconciliation_start(actor=operator)
@@ -240,9 +236,9 @@ def test_replays_and_the_towers_own_work_count_as_arrivals(send, operator):
     assert snapshot() == kept
 
 
-def test_a_rebuild_repairs_lost_and_wrong_counts(send):
+def test_a_rebuild_repairs_lost_and_wrong_counts(demo):
     with time_machine.travel(T0, tick=False) as clock:
-        ids = send(*(customer_event(f"C-75{n:02}") for n in range(5)))
+        ids = events_send(*(customer_event(f"C-75{n:02}") for n in range(5)), process=False)
         clock.shift(timedelta(minutes=2))
         transactions_process(ids=ids)
     right = snapshot()
@@ -253,11 +249,11 @@ def test_a_rebuild_repairs_lost_and_wrong_counts(send):
     assert snapshot() == right and written == len(right)
 
 
-def test_a_rebuild_leaves_the_hours_before_since_alone(send):
+def test_a_rebuild_leaves_the_hours_before_since_alone(demo):
     with time_machine.travel(T0 - timedelta(hours=3), tick=False):
-        transactions_process(ids=send(customer_event("C-7601")))
+        transactions_process(ids=events_send(customer_event("C-7601"), process=False))
     with time_machine.travel(T0, tick=False):
-        transactions_process(ids=send(customer_event("C-7602")))
+        transactions_process(ids=events_send(customer_event("C-7602"), process=False))
     old = FlowRollup.objects.filter(bucket__lt=T0 - timedelta(hours=1))
     old.update(received=7)
     with time_machine.travel(T0 + timedelta(minutes=5)):
@@ -266,21 +262,21 @@ def test_a_rebuild_leaves_the_hours_before_since_alone(send):
     assert totals()["received"] == 7 + 1
 
 
-def test_pruning_drops_old_minutes_and_keeps_the_hours(send):
+def test_pruning_drops_old_minutes_and_keeps_the_hours(demo):
     with time_machine.travel(T0 - timedelta(days=3), tick=False):
-        transactions_process(ids=send(customer_event("C-7701")))
+        transactions_process(ids=events_send(customer_event("C-7701"), process=False))
     with time_machine.travel(T0, tick=False):
-        transactions_process(ids=send(customer_event("C-7702")))
+        transactions_process(ids=events_send(customer_event("C-7702"), process=False))
         assert rollups_prune() == 1
     assert FlowRollup.objects.filter(span=RollupSpan.MINUTE).count() == 1
     assert FlowRollup.objects.filter(span=RollupSpan.HOUR).count() == 2
 
 
-def test_a_rebuild_of_a_long_period_keeps_minutes_only_for_the_last_two_days(send):
+def test_a_rebuild_of_a_long_period_keeps_minutes_only_for_the_last_two_days(demo):
     with time_machine.travel(T0 - timedelta(days=5), tick=False):
-        transactions_process(ids=send(customer_event("C-7801")))
+        transactions_process(ids=events_send(customer_event("C-7801"), process=False))
     with time_machine.travel(T0, tick=False):
-        transactions_process(ids=send(customer_event("C-7802")))
+        transactions_process(ids=events_send(customer_event("C-7802"), process=False))
     with time_machine.travel(T0 + timedelta(minutes=5)):
         rollups_rebuild(since=T0 - timedelta(days=6))
     minutes = FlowRollup.objects.filter(span=RollupSpan.MINUTE)
@@ -289,8 +285,8 @@ def test_a_rebuild_of_a_long_period_keeps_minutes_only_for_the_last_two_days(sen
     assert FlowRollup.objects.filter(span=RollupSpan.HOUR).count() == 2
 
 
-def test_counts_that_cannot_be_written_are_logged_and_the_work_stands(send, caplog):
-    [tx_id] = send(customer_event("C-7901"))
+def test_counts_that_cannot_be_written_are_logged_and_the_work_stands(demo, caplog):
+    [tx_id] = events_send(customer_event("C-7901"), process=False)
     flow = Flow.objects.get(kind=FlowKind.MASTER_DATA_SYNC)
     with rollups_batch() as batch:
         transactions_process(ids=[tx_id])
@@ -306,7 +302,7 @@ def test_counts_that_cannot_be_written_are_logged_and_the_work_stands(send, capl
 def test_the_worker_keeps_the_rollups_equal_to_a_recount(celery_worker):
     from django.test import Client
 
-    from controltower.demo import demo_load
+    from controltower.operations.demo import demo_load
     from integrations.choices import FINAL_STATES
     from tests.support.worker import wait_for
 
@@ -330,10 +326,10 @@ def test_the_worker_keeps_the_rollups_equal_to_a_recount(celery_worker):
     assert snapshot() == kept
 
 
-def test_the_sweep_task_prunes_old_minutes(send):
+def test_the_sweep_task_prunes_old_minutes(demo):
     from integrations.tasks import sweep_transactions_task
 
     with time_machine.travel(timezone.now() - timedelta(days=3), tick=False):
-        transactions_process(ids=send(customer_event("C-7951")))
+        transactions_process(ids=events_send(customer_event("C-7951"), process=False))
     assert sweep_transactions_task()["rollup_minutes_pruned"] == 1
     assert not FlowRollup.objects.filter(span=RollupSpan.MINUTE).exists()

@@ -11,13 +11,13 @@ from django.test import Client
 
 from canonical.choices import InvoiceStatus
 from canonical.models import Customer, Invoice
-from controltower.demo import demo_load
-from controltower.models import AuditEvent
+from controltower.operations.demo import demo_load
+from controltower.operations.models import AuditEvent
 from integrations.choices import TransactionState
 from integrations.models import ConnectedSystem, Transaction
 from integrations.services.billing import invoices_poll
 from integrations.services.processing import transactions_process
-from tests.support.inbound import contract_event, event, signed_post
+from tests.support.inbound import contract_event, event, events_run, signed_post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,14 +31,6 @@ def erp(live_server):
     with httpx.Client(base_url=f"{base}/erp", timeout=10) as http:
         http.post("/_reset")
         yield http
-
-
-def run(*events, system: str) -> list[Transaction]:
-    response = signed_post(Client(), system, list(events))
-    assert response.status_code == 202, response.content
-    ids = response.json()["transaction_ids"]
-    transactions_process(ids=ids)
-    return list(Transaction.objects.filter(pk__in=ids).order_by("pk"))
 
 
 def assignment(number, resource, role="Manager", project="P-K-6001", **extra):
@@ -75,9 +67,9 @@ def time_entry(
 @pytest.fixture
 def staffed(erp):
     """Contract K-6001 (US rate card, Manager 300/h) signed, with Grace Hopper assigned as Manager."""
-    [signed] = run(contract_event("K-6001"), system="clm")
+    [signed] = events_run(contract_event("K-6001"), system="clm")
     assert signed.state == TransactionState.SUCCEEDED, signed.last_error
-    [staffing] = run(assignment("A-1", "E-0002"), system="psa")
+    [staffing] = events_run(assignment("A-1", "E-0002"), system="psa")
     assert staffing.state == TransactionState.SUCCEEDED, staffing.last_error
     return erp
 
@@ -87,14 +79,14 @@ def test_an_assignment_updates_the_erp_cost_forecast(staffed):
     assert [(f["externalId"], f["resource"], f["role"]) for f in forecasts] == [
         ("A-1", "E-0002", "Manager")
     ]
-    run(assignment("A-1", "E-0002", allocation_percent=80) | {"version": 2}, system="psa")
+    events_run(assignment("A-1", "E-0002", allocation_percent=80) | {"version": 2}, system="psa")
     forecasts = staffed.get("/services/rest/record/v1/projectCostForecast").json()["items"]
     assert len(forecasts) == 1 and forecasts[0]["allocationPercent"] == 80
 
 
 def test_an_assignment_retried_after_an_erp_outage_still_reports_applied(staffed):
     staffed.put("/_faults", json={"outage": True})
-    [tx] = run(assignment("A-9", "E-0003", role="Manager"), system="psa")
+    [tx] = events_run(assignment("A-9", "E-0003", role="Manager"), system="psa")
     assert tx.state == TransactionState.RETRY_SCHEDULED  # stored in the tower, ERP down
     staffed.put("/_faults", json={"outage": False})
     Transaction.objects.filter(pk=tx.pk).update(next_attempt_at=tx.received_at)
@@ -104,11 +96,11 @@ def test_an_assignment_retried_after_an_erp_outage_still_reports_applied(staffed
 
 
 def test_an_assignment_for_a_role_the_contract_cannot_bill_waits_for_the_rate(staffed):
-    [tx] = run(assignment("A-2", "E-0003", role="Architect"), system="psa")
+    [tx] = events_run(assignment("A-2", "E-0003", role="Architect"), system="psa")
     assert tx.state == TransactionState.BLOCKED
     assert tx.exception.exception_type == "missing_rate_card"
     assert tx.exception.waiting_on == "rate_card:RC-US-STD:ARCHITECT"
-    run(
+    events_run(
         event(
             "rate_card.upserted",
             {
@@ -126,7 +118,7 @@ def test_an_assignment_for_a_role_the_contract_cannot_bill_waits_for_the_rate(st
 
 
 def test_approved_time_is_grouped_into_one_candidate_per_project_and_month(staffed):
-    run(
+    events_run(
         time_entry("T-1", hours=8),
         time_entry("T-2", hours=4),
         time_entry("T-3", hours=2, work_date="2026-12-01"),
@@ -143,9 +135,9 @@ def test_approved_time_is_grouped_into_one_candidate_per_project_and_month(staff
 
 def test_time_that_breaks_a_billing_rule_is_blocked_with_its_own_exception_and_money(staffed):
     Customer.objects.filter(number="C-1004").update(billing_hold=True)
-    run(contract_event("K-6002", customer="C-1004"), system="clm")
-    run(assignment("A-3", "E-0002", project="P-K-6002"), system="psa")
-    txs = run(
+    events_run(contract_event("K-6002", customer="C-1004"), system="clm")
+    events_run(assignment("A-3", "E-0002", project="P-K-6002"), system="psa")
+    txs = events_run(
         time_entry("T-10", project="P-NOPE"),
         time_entry("T-11", resource="E-0003"),
         time_entry("T-12", project="P-K-6002"),
@@ -160,10 +152,10 @@ def test_time_that_breaks_a_billing_rule_is_blocked_with_its_own_exception_and_m
     # Unassigned: what the time would bill at the resource's own role (Consultant, 190/h).
     assert txs[1].exception.money_at_risk == Decimal("1520.00")
     assert txs[1].exception.currency == "USD"
-    run(
+    events_run(
         event("project.upserted", {"code": "P-K-6001", "status": "closed"}, version=2), system="psa"
     )
-    [closed] = run(time_entry("T-13"), system="psa")
+    [closed] = events_run(time_entry("T-13"), system="psa")
     assert closed.exception.exception_type == "project_not_active"
 
 
@@ -171,11 +163,11 @@ def test_time_worked_before_a_project_closed_is_still_billed_and_later_time_is_n
     from canonical.models import Project
 
     # Closed in the PSA on 2 November (the event's day) without an end date.
-    run(
+    events_run(
         event("project.upserted", {"code": "P-K-6001", "status": "closed"}, version=2), system="psa"
     )
     assert Project.objects.get(code="P-K-6001").closed_on.isoformat() == "2026-11-02"
-    on_the_day, after = run(
+    on_the_day, after = events_run(
         time_entry("T-20", work_date="2026-11-02"),
         time_entry("T-21", work_date="2026-11-03"),
         system="psa",
@@ -189,7 +181,7 @@ def test_time_worked_before_a_project_closed_is_still_billed_and_later_time_is_n
     assert after.exception.money_at_risk == Decimal("2400.00")
 
     # The PSA moves the end to 5 November: the waiting time re-runs and is billed.
-    run(
+    events_run(
         event(
             "project.upserted",
             {"code": "P-K-6001", "status": "closed", "end_date": "2026-11-05"},
@@ -203,7 +195,7 @@ def test_time_worked_before_a_project_closed_is_still_billed_and_later_time_is_n
     assert after.state == TransactionState.SUCCEEDED, after.last_error
 
     # Reopened, it bills every day again.
-    run(
+    events_run(
         event("project.upserted", {"code": "P-K-6001", "status": "active"}, version=4),
         system="psa",
     )
@@ -215,15 +207,15 @@ def test_the_sweep_leaves_a_hold_or_a_closed_project_alone_until_it_is_lifted(st
     from canonical.models import Project
     from integrations.services.exceptions import exceptions_recheck
 
-    run(
+    events_run(
         event("project.upserted", {"code": "P-K-6001", "status": "closed"}, version=2), system="psa"
     )
-    [closed] = run(time_entry("T-14"), system="psa")
+    [closed] = events_run(time_entry("T-14"), system="psa")
     assert closed.exception.waiting_on == "project_active:P-K-6001"
     Customer.objects.filter(number="C-1004").update(billing_hold=True)
-    run(contract_event("K-6004", customer="C-1004"), system="clm")
-    run(assignment("A-5", "E-0002", project="P-K-6004"), system="psa")
-    [held] = run(time_entry("T-15", project="P-K-6004"), system="psa")
+    events_run(contract_event("K-6004", customer="C-1004"), system="clm")
+    events_run(assignment("A-5", "E-0002", project="P-K-6004"), system="psa")
+    [held] = events_run(time_entry("T-15", project="P-K-6004"), system="psa")
     assert held.exception.waiting_on == "customer_hold:C-1004"
 
     assert exceptions_recheck() == 0
@@ -239,12 +231,12 @@ def test_the_sweep_leaves_a_hold_or_a_closed_project_alone_until_it_is_lifted(st
 
 
 def test_time_past_the_contract_cap_is_blocked_with_the_overrun_at_risk(staffed):
-    run(contract_event("K-6003", project_code="P-CAP") | {}, system="clm")
+    events_run(contract_event("K-6003", project_code="P-CAP") | {}, system="clm")
     from canonical.models import Contract
 
     Contract.objects.filter(number="K-6003").update(cap_amount=Decimal("3000"))
-    run(assignment("A-4", "E-0002", project="P-CAP"), system="psa")
-    ok, over = run(
+    events_run(assignment("A-4", "E-0002", project="P-CAP"), system="psa")
+    ok, over = events_run(
         time_entry("T-20", project="P-CAP", hours=8),
         time_entry("T-21", project="P-CAP", hours=8),
         system="psa",
@@ -263,7 +255,7 @@ def test_time_past_the_contract_cap_is_blocked_with_the_overrun_at_risk(staffed)
 def test_an_approver_approves_a_candidate_and_it_is_posted_to_the_erp_once_then_paid(
     staffed, user_with_role, api_client_for
 ):
-    run(time_entry("T-30", hours=8), system="psa")
+    events_run(time_entry("T-30", hours=8), system="psa")
     invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
     approver = api_client_for(user_with_role("approver"))
     assert (
@@ -294,7 +286,7 @@ def test_an_approver_approves_a_candidate_and_it_is_posted_to_the_erp_once_then_
 
 
 def test_a_rejected_candidate_releases_its_time(staffed, user_with_role, api_client_for):
-    run(time_entry("T-40"), system="psa")
+    events_run(time_entry("T-40"), system="psa")
     invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
     approver = api_client_for(user_with_role("approver"))
     assert approver.post(f"/api/v1/invoices/{invoice.pk}/reject/", {}).status_code == 400
@@ -304,7 +296,7 @@ def test_a_rejected_candidate_releases_its_time(staffed, user_with_role, api_cli
         ]
         == "rejected"
     )
-    run(time_entry("T-40", hours=6) | {"version": 2}, system="psa")
+    events_run(time_entry("T-40", hours=6) | {"version": 2}, system="psa")
     replacement = Invoice.objects.exclude(status="rejected").get(project__code="P-K-6001")
     assert replacement.number == "INV-P-K-6001-202611-2" and replacement.amount == Decimal(
         "1800.00"
@@ -314,7 +306,7 @@ def test_a_rejected_candidate_releases_its_time(staffed, user_with_role, api_cli
 def test_the_preparer_of_a_candidate_cannot_approve_it_but_a_second_approver_can(
     staffed, user_with_role, api_client_for
 ):
-    run(time_entry("T-41"), system="psa")
+    events_run(time_entry("T-41"), system="psa")
     invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
     ada, bob = user_with_role("approver"), user_with_role("approver")
     prepared = api_client_for(ada).post(f"/api/v1/invoices/{invoice.pk}/prepare/", {})
@@ -335,10 +327,10 @@ def test_the_preparer_of_a_candidate_cannot_approve_it_but_a_second_approver_can
 def test_a_rejected_candidate_comes_back_with_an_exception_and_resolving_rebuilds_it(
     staffed, user_with_role
 ):
-    from controltower.services.approvals import invoice_reject
-    from controltower.services.exceptions import exception_resolve
+    from controltower.operations.services.approvals import invoice_reject
+    from controltower.operations.services.exceptions import exception_resolve
 
-    run(time_entry("T-42", hours=8), time_entry("T-43", hours=2), system="psa")
+    events_run(time_entry("T-42", hours=8), time_entry("T-43", hours=2), system="psa")
     invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
     invoice_reject(invoice_id=invoice.pk, actor=user_with_role("approver"), reason="Hours wrong")
     rebuild = Transaction.objects.get(event_type="invoice.rebuild")
@@ -358,19 +350,19 @@ def test_a_rejected_candidate_comes_back_with_an_exception_and_resolving_rebuild
 
 
 def test_late_time_for_an_approved_month_goes_on_a_supplementary_candidate(staffed):
-    run(time_entry("T-44", hours=8), system="psa")
+    events_run(time_entry("T-44", hours=8), system="psa")
     Invoice.objects.filter(number="INV-P-K-6001-202611").update(status=InvoiceStatus.APPROVED)
-    [late] = run(time_entry("T-45", hours=1, work_date="2026-11-28"), system="psa")
+    [late] = events_run(time_entry("T-45", hours=1, work_date="2026-11-28"), system="psa")
     assert late.state == TransactionState.SUCCEEDED, late.last_error
     supplement = Invoice.objects.get(number="INV-P-K-6001-202611-2")
     assert supplement.amount == Decimal("300.00") and supplement.status == "awaiting_approval"
 
 
 def test_an_edited_time_replay_waits_for_a_second_approver(staffed, user_with_role):
-    from controltower.services.actions import transaction_replay
-    from controltower.services.approvals import FourEyesError, exception_approve
+    from controltower.operations.services.actions import transaction_replay
+    from controltower.operations.services.approvals import FourEyesError, exception_approve
 
-    [original] = run(time_entry("T-46", hours=8), system="psa")
+    [original] = events_run(time_entry("T-46", hours=8), system="psa")
     ada, bob = user_with_role("approver"), user_with_role("approver")
     edited = {**original.normalized, "data": {**original.normalized["data"], "hours": 6}}
     replay = transaction_replay(
@@ -392,13 +384,13 @@ def test_harvest_time_waits_for_its_user_to_be_linked_to_a_resource_then_runs(
     staffed, user_with_role, api_client_for
 ):
     from canonical.models import Resource
-    from controltower.models import BusinessException
-    from tests.integrations.adapters.support import document, post, tower_signed
+    from controltower.operations.models import BusinessException
+    from tests.integrations.adapters.support import document
 
     entry = document("harvest", "time_entry_approved.json")
     entry.update(spent_date="2026-11-04", hours=5.0)
     entry["project"]["code"] = "P-K-6001"
-    response = post(Client(), "harvest", entry, **tower_signed("harvest", entry))
+    response = signed_post(Client(), "harvest", entry)
     assert response.status_code == 202, response.content
     [tx_id] = response.json()["transaction_ids"]
     transactions_process(ids=[tx_id])
@@ -433,7 +425,7 @@ def test_a_contracts_lineage_lists_its_transactions_and_each_systems_copy(
 ):
     from canonical.models import Contract
 
-    run(time_entry("T-50"), system="psa")
+    events_run(time_entry("T-50"), system="psa")
     contract = Contract.objects.get(number="K-6001")
     body = (
         api_client_for(user_with_role("viewer"))
@@ -462,8 +454,8 @@ def test_a_reached_milestone_goes_on_the_candidate_once(staffed):
     reached = event(
         "milestone.reached", {"contract": "K-6001", "code": "M1", "reached_on": "2026-11-20"}
     )
-    [first] = run(reached, system="clm")
-    [again] = run(
+    [first] = events_run(reached, system="clm")
+    [again] = events_run(
         event(
             "milestone.reached", {"contract": "K-6001", "code": "M1", "reached_on": "2026-11-21"}
         ),
@@ -473,7 +465,7 @@ def test_a_reached_milestone_goes_on_the_candidate_once(staffed):
     invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
     assert invoice.amount == Decimal("20000.00") and invoice.lines.get().milestone.code == "M1"
     assert BillingMilestone.objects.get(contract__number="K-6001", code="M1").status == "reached"
-    [unknown] = run(
+    [unknown] = events_run(
         event(
             "milestone.reached", {"contract": "K-6001", "code": "M9", "reached_on": "2026-11-21"}
         ),
@@ -488,10 +480,10 @@ def test_a_reached_milestone_goes_on_the_candidate_once(staffed):
 def test_reconciliation_finds_an_invoice_the_erp_holds_twice_and_one_never_posted(
     staffed, user_with_role, api_client_for
 ):
-    from controltower.models import BusinessException
+    from controltower.operations.models import BusinessException
     from integrations.models import SyncState
 
-    run(time_entry("T-60", hours=8), system="psa")
+    events_run(time_entry("T-60", hours=8), system="psa")
     invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
     approver = api_client_for(user_with_role("approver"))
     approver.post(f"/api/v1/invoices/{invoice.pk}/approve/", {})
@@ -550,11 +542,11 @@ def test_reconciliation_finds_an_invoice_the_erp_holds_twice_and_one_never_poste
 def test_reconciliation_finds_hours_the_erp_bills_differently(
     staffed, user_with_role, api_client_for
 ):
-    from controltower.models import BusinessException
-    from controltower.services.actions import reconciliation_start
+    from controltower.operations.models import BusinessException
+    from controltower.operations.services.actions import reconciliation_start
     from integrations.models import SyncState
 
-    run(time_entry("T-70", hours=8), time_entry("T-71", hours=4), system="psa")
+    events_run(time_entry("T-70", hours=8), time_entry("T-71", hours=4), system="psa")
     invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
     api_client_for(user_with_role("approver")).post(f"/api/v1/invoices/{invoice.pk}/approve/", {})
     transactions_process(ids=[Transaction.objects.get(event_type="invoice.approved").pk])

@@ -14,8 +14,8 @@ from django.db.models import Count, Q
 from django.test import Client
 
 from canonical.models import Customer
-from controltower.demo import demo_load
-from controltower.services.actions import flow_pause, flow_resume
+from controltower.operations.demo import demo_load
+from controltower.operations.services.actions import flow_pause, flow_resume
 from integrations.choices import FINAL_STATES, AttemptOutcome, Outcome, TransactionState
 from integrations.models import Attempt, Flow, Transaction
 from integrations.services.processing import transactions_sweep

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controltower import demo
+from controltower.operations import demo
 from simulator import demo_firm
 
 

@@ -1,18 +1,13 @@
-"""Posting vendor payloads to the inbound API with each vendor's own signature."""
+"""Vendor payloads from the fixtures, and what the inbound door must answer to them."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 from integrations.choices import TransactionState
 from integrations.models import Transaction
-from integrations.signatures import sign
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "vendors"
 
@@ -23,50 +18,6 @@ def raw(vendor: str, name: str) -> bytes:
 
 def document(vendor: str, name: str) -> Any:
     return json.loads(raw(vendor, name))
-
-
-def body_of(value: Any) -> bytes:
-    return value if isinstance(value, bytes) else json.dumps(value).encode()
-
-
-def post(client: Any, slug: str, body: Any, **headers: str) -> Any:
-    return client.generic(
-        "POST",
-        f"/api/v1/inbound/{slug}/",
-        body_of(body),
-        content_type="application/json",
-        **headers,
-    )
-
-
-def tower_signed(slug: str, body: Any, *, secret: str | None = None, timestamp: int | None = None):
-    """Headers of a body signed with the tower's X-CT-Signature (forwarders, pollers)."""
-    return {
-        "HTTP_X_CT_SIGNATURE": sign(
-            secret or f"demo-{slug}-secret", body_of(body), timestamp=timestamp
-        )
-    }
-
-
-def docusign_signature(body: Any, secret: str = "demo-docusign-secret") -> str:
-    digest = hmac.new(secret.encode(), body_of(body), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
-
-
-def docusign_signed(body: Any, *secrets: str) -> dict[str, str]:
-    """One X-DocuSign-Signature-<n> header per HMAC key, as Connect sends them."""
-    return {
-        f"HTTP_X_DOCUSIGN_SIGNATURE_{n}": docusign_signature(body, secret)
-        for n, secret in enumerate(secrets or ("demo-docusign-secret",), start=1)
-    }
-
-
-def bamboohr_signed(
-    body: Any, *, secret: str = "demo-bamboohr-secret", timestamp: str | None = None
-) -> dict[str, str]:
-    stamp = timestamp if timestamp is not None else str(int(time.time()))
-    digest = hmac.new(secret.encode(), body_of(body) + stamp.encode(), hashlib.sha256).hexdigest()
-    return {"HTTP_X_BAMBOOHR_SIGNATURE": digest, "HTTP_X_BAMBOOHR_TIMESTAMP": stamp}
 
 
 def accepted(response: Any, count: int) -> list[Transaction]:

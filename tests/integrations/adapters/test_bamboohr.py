@@ -12,23 +12,18 @@ from tests.integrations.adapters.support import (
     assert_refused,
     assert_rejected,
     assert_skipped,
-    bamboohr_signed,
     document,
-    post,
     raw,
 )
+from tests.support.inbound import bamboohr_signed, inbound_post, signed_post
 
 pytestmark = pytest.mark.django_db
 
 SLUG = "bamboohr"
 
 
-def send(client, body, **signing):
-    return post(client, SLUG, body, **bamboohr_signed(body, **signing))
-
-
 def test_each_employee_of_a_field_based_webhook_becomes_resource_upserted(client):
-    transactions = accepted(send(client, raw(SLUG, "employees_updated.json")), 2)
+    transactions = accepted(signed_post(client, SLUG, raw(SLUG, "employees_updated.json")), 2)
     tx = transactions[0]
     assert tx.event_type == "resource.upserted"
     assert tx.flow.kind == "master_data_sync"
@@ -64,20 +59,20 @@ def test_fields_posted_under_their_api_aliases_are_read(client):
     for employee in body["employees"]:
         employee["fields"] = {aliases.get(k, k): v for k, v in employee["fields"].items()}
     body["employees"][1]["fields"]["status"] = "Inactive"
-    transactions = accepted(send(client, body), 2)
+    transactions = accepted(signed_post(client, SLUG, body), 2)
     assert transactions[0].normalized["data"]["name"] == "Margaret Hamilton"
     assert transactions[1].normalized["data"]["active"] is False
 
 
 def test_the_same_delivery_again_is_a_duplicate(client):
-    first = send(client, raw(SLUG, "employees_updated.json"))
+    first = signed_post(client, SLUG, raw(SLUG, "employees_updated.json"))
     accepted(first, 2)
-    assert_duplicate(send(client, raw(SLUG, "employees_updated.json")), first)
+    assert_duplicate(signed_post(client, SLUG, raw(SLUG, "employees_updated.json")), first)
     assert Transaction.objects.count() == 2
 
 
 def test_a_deleted_employee_is_skipped(client):
-    assert_skipped(send(client, raw(SLUG, "employee_deleted.json")))
+    assert_skipped(signed_post(client, SLUG, raw(SLUG, "employee_deleted.json")))
 
 
 @pytest.mark.parametrize(
@@ -91,20 +86,20 @@ def test_a_deleted_employee_is_skipped(client):
 )
 def test_a_malformed_webhook_is_refused_naming_the_bamboohr_field(client, fixture, path):
     body = raw(SLUG, fixture)
-    errors = assert_rejected(send(client, body), path, body)
+    errors = assert_rejected(signed_post(client, SLUG, body), path, body)
     assert list(errors) == [path]
 
 
 def test_an_iso_8601_timestamp_header_is_accepted(client):
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
-    accepted(send(client, raw(SLUG, "employees_updated.json"), timestamp=now), 2)
+    accepted(signed_post(client, SLUG, raw(SLUG, "employees_updated.json"), timestamp=now), 2)
 
 
 def test_a_signature_over_another_timestamp_is_a_mismatch(client):
     body = raw(SLUG, "employees_updated.json")
     headers = bamboohr_signed(body)
     headers["HTTP_X_BAMBOOHR_TIMESTAMP"] = str(int(headers["HTTP_X_BAMBOOHR_TIMESTAMP"]) - 1)
-    assert_refused(post(client, SLUG, body, **headers), "mismatch")
+    assert_refused(inbound_post(client, SLUG, body, **headers), "mismatch")
 
 
 @pytest.mark.parametrize(
@@ -131,4 +126,4 @@ def test_a_bad_signature_is_refused_with_the_reason(client, change, reason):
                 del headers[key]
             else:
                 headers[key] = value
-    assert_refused(post(client, SLUG, body, **headers), reason)
+    assert_refused(inbound_post(client, SLUG, body, **headers), reason)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from controltower.demo import demo_load
+from controltower.operations.demo import demo_load
 from integrations.adapters import adapter_for
 from integrations.models import ConnectedSystem
 

@@ -9,12 +9,15 @@ from tests.integrations.adapters.support import (
     assert_refused,
     assert_rejected,
     assert_skipped,
-    body_of,
     document,
+    raw,
+)
+from tests.support.inbound import (
+    body_of,
     docusign_signature,
     docusign_signed,
-    post,
-    raw,
+    inbound_post,
+    signed_post,
 )
 
 pytestmark = pytest.mark.django_db
@@ -24,12 +27,8 @@ ENVELOPE = "93be49ab-2a1c-4d5e-8f90-1a2b3c4d5e6f"
 CUSTOM = "data.envelopeSummary.customFields"
 
 
-def send(client, body, *secrets):
-    return post(client, SLUG, body, **docusign_signed(body, *secrets))
-
-
 def test_a_completed_envelope_becomes_a_signed_contract_with_its_custom_field_terms(client):
-    [tx] = accepted(send(client, raw(SLUG, "envelope_completed.json")), 1)
+    [tx] = accepted(signed_post(client, SLUG, raw(SLUG, "envelope_completed.json")), 1)
     assert tx.event_type == "contract.signed"
     assert tx.flow.kind == "contract_to_project"
     assert tx.business_key == "K-2026-0051"
@@ -52,21 +51,21 @@ def test_the_project_name_falls_back_to_the_email_subject(client):
     message = document(SLUG, "envelope_completed.json")
     fields = message["data"]["envelopeSummary"]["customFields"]["textCustomFields"]
     fields[:] = [field for field in fields if field["name"] != "Project_Name"]
-    [tx] = accepted(send(client, message), 1)
+    [tx] = accepted(signed_post(client, SLUG, message), 1)
     assert tx.normalized["data"]["project"]["name"] == (
         "Please DocuSign: Acme Corporation statement of work"
     )
 
 
 def test_the_same_delivery_again_is_a_duplicate(client):
-    first = send(client, raw(SLUG, "envelope_completed.json"))
+    first = signed_post(client, SLUG, raw(SLUG, "envelope_completed.json"))
     accepted(first, 1)
-    assert_duplicate(send(client, raw(SLUG, "envelope_completed.json")), first)
+    assert_duplicate(signed_post(client, SLUG, raw(SLUG, "envelope_completed.json")), first)
     assert Transaction.objects.count() == 1
 
 
 def test_an_event_other_than_envelope_completed_is_skipped(client):
-    assert_skipped(send(client, raw(SLUG, "envelope_sent.json")))
+    assert_skipped(signed_post(client, SLUG, raw(SLUG, "envelope_sent.json")))
 
 
 @pytest.mark.parametrize(
@@ -82,20 +81,20 @@ def test_an_event_other_than_envelope_completed_is_skipped(client):
 )
 def test_a_malformed_envelope_is_refused_naming_the_docusign_field(client, fixture, path):
     body = raw(SLUG, fixture)
-    errors = assert_rejected(send(client, body), path, body)
+    errors = assert_rejected(signed_post(client, SLUG, body), path, body)
     assert list(errors) == [path]
 
 
 def test_a_completed_event_without_the_envelope_summary_is_refused(client):
     message = document(SLUG, "envelope_completed.json")
     del message["data"]["envelopeSummary"]
-    assert_rejected(send(client, message), "data.envelopeSummary", body_of(message))
+    assert_rejected(signed_post(client, SLUG, message), "data.envelopeSummary", body_of(message))
 
 
 def test_any_one_matching_signature_header_is_enough(client):
     body = raw(SLUG, "envelope_completed.json")
     headers = docusign_signed(body, "a-retired-hmac-key", "demo-docusign-secret")
-    accepted(post(client, SLUG, body, **headers), 1)
+    accepted(inbound_post(client, SLUG, body, **headers), 1)
 
 
 @pytest.mark.parametrize(
@@ -116,10 +115,14 @@ def test_any_one_matching_signature_header_is_enough(client):
     ],
 )
 def test_a_bad_signature_is_refused_with_the_reason(client, headers, reason):
-    assert_refused(post(client, SLUG, raw(SLUG, "envelope_completed.json"), **headers), reason)
+    assert_refused(
+        inbound_post(client, SLUG, raw(SLUG, "envelope_completed.json"), **headers), reason
+    )
 
 
 def test_a_signature_with_the_wrong_key_is_a_mismatch(client):
-    response = send(client, raw(SLUG, "envelope_completed.json"), "not-the-hmac-key")
+    response = signed_post(
+        client, SLUG, raw(SLUG, "envelope_completed.json"), secret="not-the-hmac-key"
+    )
     assert_refused(response, "mismatch")
     assert "X-DocuSign-Signature" in response.json()["message"]

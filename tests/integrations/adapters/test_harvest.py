@@ -12,22 +12,17 @@ from tests.integrations.adapters.support import (
     assert_rejected,
     assert_skipped,
     document,
-    post,
     raw,
-    tower_signed,
 )
+from tests.support.inbound import inbound_post, signed_post
 
 pytestmark = pytest.mark.django_db
 
 SLUG = "harvest"
 
 
-def send(client, body, **signing):
-    return post(client, SLUG, body, **tower_signed(SLUG, body, **signing))
-
-
 def test_an_approved_time_entry_becomes_time_entry_approved(client):
-    [tx] = accepted(send(client, raw(SLUG, "time_entry_approved.json")), 1)
+    [tx] = accepted(signed_post(client, SLUG, raw(SLUG, "time_entry_approved.json")), 1)
     assert tx.event_type == "time_entry.approved"
     assert tx.flow.kind == "time_to_billing"
     assert tx.business_key == "2364519735"
@@ -44,7 +39,7 @@ def test_an_approved_time_entry_becomes_time_entry_approved(client):
 
 
 def test_a_list_response_keeps_the_approved_entries_and_skips_the_unlocked_one(client):
-    transactions = accepted(send(client, raw(SLUG, "time_entries_list.json")), 2)
+    transactions = accepted(signed_post(client, SLUG, raw(SLUG, "time_entries_list.json")), 2)
     assert [tx.business_key for tx in transactions] == ["2364519735", "2364519736"]
     assert transactions[1].normalized["data"]["hours"] == 0.25
     assert transactions[1].normalized["data"]["billable"] is False
@@ -53,22 +48,22 @@ def test_a_list_response_keeps_the_approved_entries_and_skips_the_unlocked_one(c
 
 def test_a_plain_array_of_entries_is_read_too(client):
     entries = document(SLUG, "time_entries_list.json")["time_entries"]
-    accepted(send(client, entries), 2)
+    accepted(signed_post(client, SLUG, entries), 2)
 
 
 def test_the_same_delivery_again_is_a_duplicate(client):
-    first = send(client, raw(SLUG, "time_entry_approved.json"))
+    first = signed_post(client, SLUG, raw(SLUG, "time_entry_approved.json"))
     accepted(first, 1)
-    assert_duplicate(send(client, raw(SLUG, "time_entry_approved.json")), first)
+    assert_duplicate(signed_post(client, SLUG, raw(SLUG, "time_entry_approved.json")), first)
     assert Transaction.objects.count() == 1
 
 
 def test_an_unlocked_entry_is_skipped(client):
-    assert_skipped(send(client, raw(SLUG, "time_entry_unlocked.json")))
+    assert_skipped(signed_post(client, SLUG, raw(SLUG, "time_entry_unlocked.json")))
 
 
 def test_an_empty_page_is_accepted_with_nothing_to_do(client):
-    assert_skipped(send(client, {"time_entries": [], "page": 1, "total_entries": 0}))
+    assert_skipped(signed_post(client, SLUG, {"time_entries": [], "page": 1, "total_entries": 0}))
 
 
 @pytest.mark.parametrize(
@@ -82,7 +77,7 @@ def test_an_empty_page_is_accepted_with_nothing_to_do(client):
 )
 def test_a_malformed_entry_is_refused_naming_the_harvest_field(client, fixture, path):
     body = raw(SLUG, fixture)
-    errors = assert_rejected(send(client, body), path, body)
+    errors = assert_rejected(signed_post(client, SLUG, body), path, body)
     assert list(errors) == [path]
 
 
@@ -98,9 +93,9 @@ def test_a_malformed_entry_is_refused_naming_the_harvest_field(client, fixture, 
 def test_a_bad_signature_is_refused_with_the_reason(client, signing, reason):
     body = raw(SLUG, "time_entry_approved.json")
     if "HTTP_X_CT_SIGNATURE" in signing:
-        response = post(client, SLUG, body, **signing)
+        response = inbound_post(client, SLUG, body, **signing)
     elif "age" in signing:  # a signature made that many seconds ago (negative: ahead)
-        response = send(client, body, timestamp=int(time.time()) - signing["age"])
+        response = signed_post(client, SLUG, body, timestamp=int(time.time()) - signing["age"])
     else:
-        response = send(client, body, **signing)
+        response = signed_post(client, SLUG, body, **signing)
     assert_refused(response, reason)

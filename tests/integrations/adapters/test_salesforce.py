@@ -11,12 +11,10 @@ from tests.integrations.adapters.support import (
     assert_refused,
     assert_rejected,
     assert_skipped,
-    body_of,
     document,
-    post,
     raw,
-    tower_signed,
 )
+from tests.support.inbound import body_of, inbound_post, signed_post
 
 pytestmark = pytest.mark.django_db
 
@@ -24,12 +22,8 @@ SLUG = "salesforce"
 BIG_COMMIT = 10596028384950123  # over 2**53: a float would change it
 
 
-def send(client, body, **signing):
-    return post(client, SLUG, body, **tower_signed(SLUG, body, **signing))
-
-
 def test_a_change_event_closing_an_opportunity_won_becomes_a_signed_contract(client):
-    [tx] = accepted(send(client, raw(SLUG, "cdc_closed_won.json")), 1)
+    [tx] = accepted(signed_post(client, SLUG, raw(SLUG, "cdc_closed_won.json")), 1)
     assert tx.event_type == "contract.signed"
     assert tx.flow.kind == "contract_to_project"
     assert tx.business_key == "K-2026-0042"
@@ -50,7 +44,7 @@ def test_a_change_event_closing_an_opportunity_won_becomes_a_signed_contract(cli
 
 
 def test_a_streaming_api_message_is_read_as_its_change_event_and_kept_whole(client):
-    first = send(client, raw(SLUG, "cometd_closed_won.json"))
+    first = signed_post(client, SLUG, raw(SLUG, "cometd_closed_won.json"))
     [tx] = accepted(first, 1)
     assert (tx.event_type, tx.business_key) == ("contract.signed", "K-2026-0042")
     assert tx.idempotency_key == f"0065g00000XyZ1qAAF:{BIG_COMMIT}:1"
@@ -58,21 +52,23 @@ def test_a_streaming_api_message_is_read_as_its_change_event_and_kept_whole(clie
     assert tx.normalized["data"]["project"] == {"code": "P-1042", "name": "Acme ERP rollout"}
     assert tx.payload == document(SLUG, "cometd_closed_won.json")  # replayId and channel kept
     # The same event posted bare is the same event: a duplicate.
-    assert_duplicate(send(client, raw(SLUG, "cdc_closed_won.json")), first)
+    assert_duplicate(signed_post(client, SLUG, raw(SLUG, "cdc_closed_won.json")), first)
 
 
 def test_a_fault_inside_a_streaming_api_message_is_named_by_its_path(client):
     message = document(SLUG, "cometd_closed_won.json")
     del message["data"]["payload"]["ChangeEventHeader"]["commitNumber"]
     assert_rejected(
-        send(client, message), "data.payload.ChangeEventHeader.commitNumber", body_of(message)
+        signed_post(client, SLUG, message),
+        "data.payload.ChangeEventHeader.commitNumber",
+        body_of(message),
     )
 
 
 def test_a_big_commit_number_round_trips_exactly_into_the_version_and_the_key(client):
     event = document(SLUG, "cdc_closed_won.json")
     event["ChangeEventHeader"]["commitNumber"] = BIG_COMMIT + 2
-    response = send(client, event)
+    response = signed_post(client, SLUG, event)
     [tx] = accepted(response, 1)
     tx = Transaction.objects.get(pk=tx.pk)
     assert tx.event_version == BIG_COMMIT + 2
@@ -83,7 +79,7 @@ def test_a_big_commit_number_round_trips_exactly_into_the_version_and_the_key(cl
 
 
 def test_a_rest_opportunity_closed_won_becomes_a_signed_contract(client):
-    [tx] = accepted(send(client, raw(SLUG, "rest_closed_won.json")), 1)
+    [tx] = accepted(signed_post(client, SLUG, raw(SLUG, "rest_closed_won.json")), 1)
     assert tx.event_type == "contract.signed"
     assert tx.business_key == "K-2026-0043"
     assert tx.idempotency_key == "0065g00000XyZ2rAAF:2026-11-02T09:30:00.250+0000"
@@ -102,9 +98,9 @@ def test_a_rest_opportunity_closed_won_becomes_a_signed_contract(client):
 
 @pytest.mark.parametrize("fixture", ["cdc_closed_won.json", "rest_closed_won.json"])
 def test_the_same_delivery_again_is_a_duplicate(client, fixture):
-    first = send(client, raw(SLUG, fixture))
+    first = signed_post(client, SLUG, raw(SLUG, fixture))
     accepted(first, 1)
-    assert_duplicate(send(client, raw(SLUG, fixture)), first)
+    assert_duplicate(signed_post(client, SLUG, raw(SLUG, fixture)), first)
     assert Transaction.objects.count() == 1
 
 
@@ -112,27 +108,27 @@ def test_the_same_delivery_again_is_a_duplicate(client, fixture):
     "fixture", ["cdc_stage_changed_not_won.json", "rest_query_mixed_stages.json"]
 )
 def test_an_opportunity_that_is_not_closed_won_is_skipped(client, fixture):
-    assert_skipped(send(client, raw(SLUG, fixture)))
+    assert_skipped(signed_post(client, SLUG, raw(SLUG, fixture)))
 
 
 def test_an_update_touching_neither_the_stage_nor_the_terms_is_skipped(client):
     event = document(SLUG, "cdc_closed_won.json")
     event["ChangeEventHeader"]["changedFields"] = ["Description", "LastModifiedDate"]
-    assert_skipped(send(client, event))
+    assert_skipped(signed_post(client, SLUG, event))
 
 
 @pytest.mark.parametrize("change_type", ["DELETE", "GAP_UPDATE", "GAP_OVERFLOW"])
 def test_delete_and_gap_change_events_are_skipped(client, change_type):
     event = document(SLUG, "cdc_closed_won.json")
     event["ChangeEventHeader"]["changeType"] = change_type
-    assert_skipped(send(client, event))
+    assert_skipped(signed_post(client, SLUG, event))
 
 
 def test_a_change_event_for_several_records_yields_one_event_per_record(client):
     event = document(SLUG, "cdc_closed_won.json")
     event["ChangeEventHeader"]["changeType"] = "CREATE"
     event["ChangeEventHeader"]["recordIds"] = ["0065g00000XyZ1qAAF", "0065g00000XyZ9zAAF"]
-    transactions = accepted(send(client, event), 2)
+    transactions = accepted(signed_post(client, SLUG, event), 2)
     assert [tx.external_id for tx in transactions] == ["0065g00000XyZ1qAAF", "0065g00000XyZ9zAAF"]
     assert {tx.event_version for tx in transactions} == {BIG_COMMIT}
 
@@ -141,7 +137,7 @@ def test_money_never_goes_through_a_float(client):
     body = raw(SLUG, "rest_closed_won.json").replace(
         b'"Cap_Amount__c": 120000.50', b'"Cap_Amount__c": 99999999999999.99'
     )
-    [tx] = accepted(send(client, body), 1)
+    [tx] = accepted(signed_post(client, SLUG, body), 1)
     assert tx.normalized["data"]["cap_amount"] == "99999999999999.99"
     # float(99999999999999.99) is ...98: the stored payload keeps the exact digits as text
     assert tx.payload["Cap_Amount__c"] == "99999999999999.99"
@@ -158,25 +154,29 @@ def test_money_never_goes_through_a_float(client):
 )
 def test_a_malformed_payload_is_refused_naming_the_salesforce_field(client, fixture, path):
     body = raw(SLUG, fixture)
-    errors = assert_rejected(send(client, body), path, body)
+    errors = assert_rejected(signed_post(client, SLUG, body), path, body)
     assert list(errors) == [path]
 
 
 def test_a_change_event_for_another_object_is_refused(client):
     event = document(SLUG, "cdc_closed_won.json")
     event["ChangeEventHeader"]["entityName"] = "Account"
-    assert_rejected(send(client, event), "ChangeEventHeader.entityName", body_of(event))
+    assert_rejected(
+        signed_post(client, SLUG, event), "ChangeEventHeader.entityName", body_of(event)
+    )
 
 
 def test_a_commit_number_beyond_a_64_bit_version_is_refused(client):
     event = document(SLUG, "cdc_closed_won.json")
     event["ChangeEventHeader"]["commitNumber"] = 2**63
-    assert_rejected(send(client, event), "ChangeEventHeader.commitNumber", body_of(event))
+    assert_rejected(
+        signed_post(client, SLUG, event), "ChangeEventHeader.commitNumber", body_of(event)
+    )
 
 
 def test_a_body_that_is_neither_shape_is_refused_at_the_root(client):
     body = b'{"Id": "0065g00000XyZ2rAAF", "StageName": "Closed Won"}'
-    assert_rejected(send(client, body), "(root)", body)
+    assert_rejected(signed_post(client, SLUG, body), "(root)", body)
 
 
 @pytest.mark.parametrize(
@@ -191,9 +191,9 @@ def test_a_body_that_is_neither_shape_is_refused_at_the_root(client):
 def test_a_bad_signature_is_refused_with_the_reason(client, signing, reason):
     body = raw(SLUG, "cdc_closed_won.json")
     if "HTTP_X_CT_SIGNATURE" in signing:
-        response = post(client, SLUG, body, **signing)
+        response = inbound_post(client, SLUG, body, **signing)
     elif "age" in signing:  # a signature made that many seconds ago (negative: ahead)
-        response = send(client, body, timestamp=int(time.time()) - signing["age"])
+        response = signed_post(client, SLUG, body, timestamp=int(time.time()) - signing["age"])
     else:
-        response = send(client, body, **signing)
+        response = signed_post(client, SLUG, body, **signing)
     assert_refused(response, reason)

@@ -12,22 +12,17 @@ from tests.integrations.adapters.support import (
     assert_rejected,
     assert_skipped,
     document,
-    post,
     raw,
-    tower_signed,
 )
+from tests.support.inbound import inbound_post, signed_post
 
 pytestmark = pytest.mark.django_db
 
 SLUG = "workday"
 
 
-def send(client, body, **signing):
-    return post(client, SLUG, body, **tower_signed(SLUG, body, **signing))
-
-
 def test_each_report_entry_becomes_resource_upserted(client):
-    active, leaver = accepted(send(client, raw(SLUG, "workers.json")), 2)
+    active, leaver = accepted(signed_post(client, SLUG, raw(SLUG, "workers.json")), 2)
     assert active.event_type == "resource.upserted"
     assert active.flow.kind == "master_data_sync"
     assert active.business_key == "21001"
@@ -52,19 +47,19 @@ def test_the_worker_descriptor_names_a_worker_without_a_legal_name(client):
     report = document(SLUG, "workers.json")
     del report["Report_Entry"][0]["Legal_Name"]
     report["Report_Entry"][0]["Worker"] = "Logan M."
-    active, _ = accepted(send(client, report), 2)
+    active, _ = accepted(signed_post(client, SLUG, report), 2)
     assert active.normalized["data"]["name"] == "Logan M."
 
 
 def test_the_same_delivery_again_is_a_duplicate(client):
-    first = send(client, raw(SLUG, "workers.json"))
+    first = signed_post(client, SLUG, raw(SLUG, "workers.json"))
     accepted(first, 2)
-    assert_duplicate(send(client, raw(SLUG, "workers.json")), first)
+    assert_duplicate(signed_post(client, SLUG, raw(SLUG, "workers.json")), first)
     assert Transaction.objects.count() == 2
 
 
 def test_an_empty_report_is_accepted_with_nothing_to_do(client):
-    assert_skipped(send(client, {"Report_Entry": []}))
+    assert_skipped(signed_post(client, SLUG, {"Report_Entry": []}))
 
 
 @pytest.mark.parametrize(
@@ -78,7 +73,7 @@ def test_an_empty_report_is_accepted_with_nothing_to_do(client):
 )
 def test_a_malformed_report_is_refused_naming_the_workday_field(client, fixture, path):
     body = raw(SLUG, fixture)
-    errors = assert_rejected(send(client, body), path, body)
+    errors = assert_rejected(signed_post(client, SLUG, body), path, body)
     assert list(errors) == [path]
 
 
@@ -94,9 +89,9 @@ def test_a_malformed_report_is_refused_naming_the_workday_field(client, fixture,
 def test_a_bad_signature_is_refused_with_the_reason(client, signing, reason):
     body = raw(SLUG, "workers.json")
     if "HTTP_X_CT_SIGNATURE" in signing:
-        response = post(client, SLUG, body, **signing)
+        response = inbound_post(client, SLUG, body, **signing)
     elif "age" in signing:  # a signature made that many seconds ago (negative: ahead)
-        response = send(client, body, timestamp=int(time.time()) - signing["age"])
+        response = signed_post(client, SLUG, body, timestamp=int(time.time()) - signing["age"])
     else:
-        response = send(client, body, **signing)
+        response = signed_post(client, SLUG, body, **signing)
     assert_refused(response, reason)
