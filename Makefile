@@ -40,6 +40,7 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # Every test on the embedded default (SQLite, file-system broker, a real worker), and again
 # on PostgreSQL and Redis whenever they answer. CT_REQUIRE_SERVICES=1 turns "not answering"

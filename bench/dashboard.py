@@ -53,7 +53,7 @@ from bench.dashboard_seed import (
 )
 from controltower.operations.filtersets import BusinessExceptionFilterSet
 from controltower.operations.models import BusinessException
-from controltower.operations.selectors import overview_figures
+from controltower.operations.selectors.overview import overview_figures
 from integrations.choices import ExceptionStatus, FlowKind
 from integrations.filtersets import TransactionFilterSet
 from integrations.models import Transaction

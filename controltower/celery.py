@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from django.conf import settings
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controltower.settings")
@@ -15,8 +16,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 
 @app.on_configure.connect
 def _configure(sender: Celery, **kwargs: object) -> None:
-    from django.conf import settings
-
     # The file-system broker needs its folder before the first message.
     if settings.CELERY_BROKER_URL.startswith("filesystem"):
         settings.BROKER_DIR.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import django_filters as filters
 from django.db.models import Q, QuerySet
 
+from canonical.models import Contract
 from integrations.choices import ErrorClass, FlowKind, TransactionState
 from integrations.models import SyncState, Transaction
 
@@ -41,7 +42,6 @@ class TransactionFilterSet(filters.FilterSet):
     def filter_customer(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         # Both sides are exact matches on indexed columns (business key, correlation id),
         # reached through the contracts' own indexed customer and correlation id.
-        from canonical.models import Contract
 
         number = value.strip().upper()
         lineage = (

@@ -14,6 +14,7 @@ from django.db import models
 from django.utils import timezone
 
 from simulator.choices import SimulatedSystemSlug
+from simulator.faults import KNOB_DEFAULTS, reject_rules_validate
 
 
 class SimulatedSystem(models.Model):
@@ -64,8 +65,6 @@ class SimulatedSystem(models.Model):
         return self.slug
 
     def clean(self) -> None:
-        from simulator.faults import reject_rules_validate
-
         errors = reject_rules_validate(system=self.slug, rules=self.reject)
         if errors:
             raise ValidationError(
@@ -74,7 +73,6 @@ class SimulatedSystem(models.Model):
 
     def knobs(self) -> dict[str, Any]:
         """The knobs as the ``_faults`` API shows them."""
-        from simulator.faults import KNOB_DEFAULTS
 
         return {name: getattr(self, name) for name in KNOB_DEFAULTS}
 

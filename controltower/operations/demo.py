@@ -17,6 +17,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from canonical.models import Customer, LegalEntity, RateCard, RateCardLine, Resource
+from controltower.operations.models import (
+    BusinessCalendar,
+    OwnershipRule,
+    PeriodClose,
+    SlaPolicy,
+    Team,
+)
 from controltower.operations.roles import roles_sync
 from integrations.choices import Adapter, Domain, FlowKind, SystemKind
 from integrations.flows.catalog import flows_ensure
@@ -184,13 +191,6 @@ def demo_operations_load() -> int:
     Kept apart from ``demo_load`` (which tests use as their base) so that tests set
     up the ownership they are about.
     """
-    from controltower.operations.models import (
-        BusinessCalendar,
-        OwnershipRule,
-        PeriodClose,
-        SlaPolicy,
-        Team,
-    )
 
     london, _ = BusinessCalendar.objects.get_or_create(
         name="London office", defaults={"time_zone": "Europe/London"}

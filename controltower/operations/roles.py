@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.management import create_permissions
+
 VIEW_APPS = ("canonical", "integrations", "controltower")
 
 OPERATOR = [
@@ -56,7 +58,6 @@ def role_permissions() -> dict[str, list[str]]:
 
 def roles_sync(apps: Any) -> None:
     """Creates the groups and gives each exactly its permissions."""
-    from django.contrib.auth.management import create_permissions
 
     # Permissions are normally created after migrating; a migration needs them now.
     # Historical app configs have no models_module, which create_permissions requires.

@@ -349,7 +349,7 @@ def flow_sla(kind: RecordKind) -> FlowSla:
     return FlowSla()
 
 
-def _push_targets(kind: RecordKind) -> list[ConnectedSystem]:
+def record_push_targets(kind: RecordKind) -> list[ConnectedSystem]:
     """The systems the tower writes records of this kind to (the enabled ERP and PSA)."""
     if not kind.repush:
         return []
@@ -434,14 +434,14 @@ def sent_by_itself(state: SyncState) -> bool:
 def record_view(
     *,
     record: Any,
-    copies: Mapping[int, RemoteCopy] | None = None,
+    remote_copies: Mapping[int, RemoteCopy] | None = None,
     sla: FlowSla | None = None,
     now: datetime | None = None,
 ) -> RecordView:
     """A record's id, version, freshness and field-by-field diff in every system.
 
     A system the tower writes to (the ERP, the PSA) is compared with the copy it answered
-    (``copies``, by system id, read by ``integrations.services.records.record_copies_read``;
+    (``remote_copies``, by system id, read by ``integrations.services.records.record_copies_read``;
     without them its copy shows as not read); a system that sent the record is compared
     with the last event it sent. A system the record should be in but is not shows as
     missing. ``sla`` is the promise the copies are held to (the flow's own by default).
@@ -461,7 +461,7 @@ def record_view(
         .select_related("system", "last_transaction")
         .order_by("system__slug")
     )
-    targets = _push_targets(kind)
+    targets = record_push_targets(kind)
     resource_ids = _linked_resource_ids(record=record, states=states)
     copies: list[SystemCopy] = []
     held = {state.system_id for state in states}
@@ -472,7 +472,7 @@ def record_view(
                 record=record,
                 canonical=canonical,
                 state=state,
-                copies=copies,
+                remote_copies=remote_copies,
                 resource_ids=resource_ids,
                 freshness=_freshness(record, state, sla_minutes, at_risk, now),
                 can_repush=any(t.pk == state.system_id for t in targets),
@@ -544,7 +544,7 @@ def _copy(
     record: Any,
     canonical: dict[str, Any],
     state: SyncState,
-    copies: Mapping[int, RemoteCopy] | None,
+    remote_copies: Mapping[int, RemoteCopy] | None,
     resource_ids: dict[tuple[int, int], str],
     freshness: Freshness,
     can_repush: bool,
@@ -581,7 +581,7 @@ def _copy(
         copy.diff = diff
         return copy
     if remote_map and state.external_id:
-        remote = copies.get(system.pk) if copies is not None else None
+        remote = remote_copies.get(system.pk) if remote_copies is not None else None
         if remote is None:
             copy.note = "Not read from the system on this page."
             return copy

@@ -22,7 +22,7 @@ from bench.dashboard_seed import (
 from canonical.choices import InvoiceStatus
 from canonical.models import Invoice, InvoiceLine, Project, TimeEntry
 from controltower.operations.models import BusinessException, SlaBreach, SlaPolicy, Team
-from controltower.operations.selectors import overview_figures
+from controltower.operations.selectors.overview import overview_figures
 from integrations.choices import LIVE_STATES, OPEN_STATUSES, AttemptOutcome, RollupSpan
 from integrations.models import Attempt, FlowRollup, Transaction
 from integrations.services.rollups import bucket_start

@@ -19,7 +19,7 @@ from django.urls import reverse
 from canonical.choices import InvoiceStatus, TimeEntryStatus
 from controltower.operations.choices import SlaState
 from controltower.operations.models import BusinessException, SlaBreach
-from controltower.operations.selectors import throughput_by_day
+from controltower.operations.selectors.overview import throughput_by_day
 from integrations.choices import (
     ExceptionStatus,
     ExceptionType,

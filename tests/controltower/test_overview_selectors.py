@@ -10,7 +10,7 @@ import pytest
 from canonical.choices import InvoiceStatus, TimeEntryStatus
 from controltower.operations.choices import SlaState
 from controltower.operations.models import BusinessException, SlaBreach
-from controltower.operations.selectors import overview_figures
+from controltower.operations.selectors.overview import overview_figures
 from integrations.choices import (
     ExceptionStatus,
     ExceptionType,

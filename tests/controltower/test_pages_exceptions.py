@@ -19,7 +19,7 @@ from controltower.operations.models import (
     BusinessException,
     ExceptionComment,
 )
-from controltower.operations.selectors import exception_fix_link
+from controltower.operations.selectors.exceptions import exception_fix_link
 from controltower.operations.services.bulk import bulk_operation_run
 from integrations.choices import ExceptionStatus, ExceptionType, TransactionState
 from tests.controltower.work_scene import SECOND_APPROVER, work_scene

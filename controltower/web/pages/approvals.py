@@ -25,8 +25,14 @@ from django.views.decorators.http import require_GET, require_POST
 from canonical.choices import InvoiceStatus
 from canonical.errors import ApplicationError
 from canonical.models import Invoice
-from controltower.operations import selectors
 from controltower.operations.models import BusinessException
+from controltower.operations.selectors.approvals import (
+    amendment_conflict_views,
+    edited_replay_views,
+    invoice_candidates,
+    invoice_lines_attach,
+)
+from controltower.operations.selectors.exceptions import record_url, transaction_url
 from controltower.operations.services.approvals import (
     exception_approve,
     exception_reject,
@@ -142,7 +148,7 @@ def _source(
     kind: str, period: date | None = None
 ) -> tuple[QuerySet, tuple[Column, ...], str, tuple[str, ...]]:
     if kind == "invoices":
-        candidates = selectors.invoice_candidates()
+        candidates = invoice_candidates()
         if period is not None:
             candidates = candidates.filter(
                 period_start__year=period.year, period_start__month=period.month
@@ -165,20 +171,20 @@ def _prepare_rows(kind: str, user: Any, problem: ApplicationError | None = None,
         for item in objects:
             item.problem = problem if target == f"{prefix}-{item.pk}" else None
         if kind == "invoices":
-            selectors.invoice_lines_attach(objects)
+            invoice_lines_attach(objects)
             today = timezone.localdate()
             for invoice in objects:
                 invoice.total_text = money(invoice.amount, invoice.currency)
                 invoice.period_text = _period(invoice, today)
                 invoice.prepared_by_me = invoice.prepared_by_id == user.pk
                 invoice.awaiting = invoice.status == InvoiceStatus.AWAITING_APPROVAL
-                invoice.record_url = selectors.record_url(invoice)
-                invoice.project_url = selectors.record_url(invoice.project)
+                invoice.record_url = record_url(invoice)
+                invoice.project_url = record_url(invoice.project)
             return
         views = (
-            selectors.amendment_conflict_views(objects)
+            amendment_conflict_views(objects)
             if kind == "amendments"
-            else selectors.edited_replay_views(objects)
+            else edited_replay_views(objects)
         )
         for exc in objects:
             exc.view = views[exc.pk]
@@ -187,14 +193,14 @@ def _prepare_rows(kind: str, user: Any, problem: ApplicationError | None = None,
             for key in ("original", "replay"):
                 tx = exc.view.get(key)
                 if tx is not None:
-                    tx.url = selectors.transaction_url(tx.pk)
+                    tx.url = transaction_url(tx.pk)
 
     return attach
 
 
 def _counts() -> dict[str, int]:
     return {
-        "invoices": selectors.invoice_candidates().count(),
+        "invoices": invoice_candidates().count(),
         "amendments": _held(ExceptionType.AMENDMENT_CONFLICT).count(),
         "replays": _held(ExceptionType.EDITED_REPLAY).count(),
     }
@@ -223,7 +229,7 @@ def _context(
         # What a close looks at: the months that have candidates, and what the list adds up to.
         months = [
             (f"{day:%Y-%m}", f"{day:%B %Y}")
-            for day in selectors.invoice_candidates().dates("period_start", "month", order="DESC")
+            for day in invoice_candidates().dates("period_start", "month", order="DESC")
         ]
         matching = table.page.paginator.object_list  # the list as searched, every page
         amounts = list(

@@ -10,6 +10,8 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
+from integrations.selectors.health import share_text
+
 JSON_SHOWN_LIMIT = 200_000  # characters of a payload drawn on a page; the API has the rest
 
 
@@ -41,6 +43,4 @@ def badge(text: Any, colour: str) -> str:
 
 
 def percent(share: float | None) -> str:
-    from integrations.selectors.health import share_text
-
     return share_text(share)

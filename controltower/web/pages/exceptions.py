@@ -28,12 +28,22 @@ from django.views.decorators.http import require_GET, require_POST
 from canonical.errors import ApplicationError
 from canonical.formats import money_text
 from canonical.models import Customer, LegalEntity
-from controltower.operations import selectors
 from controltower.operations.choices import SLA_STATE_BADGES, BulkAction, BulkStatus, SlaState
 from controltower.operations.filtersets import ME, BusinessExceptionFilterSet
 from controltower.operations.models import AuditEvent, BulkOperation, BusinessException, Team
+from controltower.operations.selectors.approvals import amendment_conflict_view, edited_replay_view
+from controltower.operations.selectors.exceptions import (
+    QUEUE_TABS,
+    exception_fix_link,
+    exception_queue,
+    exception_queue_counts,
+    exception_sla_states,
+    record_url,
+    reverse_or_empty,
+    transaction_url,
+)
 from controltower.operations.services.approvals import exception_approve, exception_reject
-from controltower.operations.services.bulk import bulk_operation_start
+from controltower.operations.services.bulk import MAX_ITEMS, bulk_operation_start
 from controltower.operations.services.exceptions import (
     exception_assign,
     exception_comment,
@@ -43,7 +53,14 @@ from controltower.operations.services.exceptions import (
     exception_snooze,
 )
 from controltower.web.forms.config import DateTimeLocalInput, NoColon
-from controltower.web.pages.lists import Column, csv_response, listing, listing_queryset, wants_csv
+from controltower.web.pages.lists import (
+    Column,
+    csv_response,
+    listing,
+    listing_queryset,
+    page_filter_form,
+    wants_csv,
+)
 from controltower.web.pages.saved_views import saved_views_context
 from controltower.web.templatetags.tower import relative
 from integrations.choices import OPEN_STATUSES, SEVERITY_BADGES, ExceptionType, Severity
@@ -221,7 +238,7 @@ SELECT_COLUMN = Column("select", SELECT_ALL, lambda e: "", html=_checkbox_html, 
 
 def _tab(request: HttpRequest) -> str:
     tab = request.GET.get("tab", "all")
-    return tab if tab in selectors.QUEUE_TABS else "all"
+    return tab if tab in QUEUE_TABS else "all"
 
 
 def queue_data(params: QueryDict) -> QueryDict:
@@ -235,8 +252,6 @@ def queue_data(params: QueryDict) -> QueryDict:
 
 
 def _filter_form(filterset: BusinessExceptionFilterSet) -> forms.Form:
-    from controltower.web.pages.lists import page_filter_form
-
     form = page_filter_form(
         filterset,
         labels=LABELS,
@@ -256,7 +271,7 @@ def _filter_form(filterset: BusinessExceptionFilterSet) -> forms.Form:
 
 def _queue(request: HttpRequest) -> tuple[QuerySet, forms.Form, bool, str]:
     tab = _tab(request)
-    base = selectors.exception_queue(user=request.user, tab=tab)
+    base = exception_queue(user=request.user, tab=tab)
     filterset = BusinessExceptionFilterSet(queue_data(request.GET), queryset=base, request=request)
     form = _filter_form(filterset)
     queryset = filterset.qs if filterset.is_valid() else base.none()
@@ -265,7 +280,7 @@ def _queue(request: HttpRequest) -> tuple[QuerySet, forms.Form, bool, str]:
 
 
 def _attach_sla(objects: list[BusinessException]) -> None:
-    states = selectors.exception_sla_states(objects)
+    states = exception_sla_states(objects)
     for exc in objects:
         exc.sla_state = states.get(exc.pk, "")
 
@@ -415,8 +430,6 @@ def _bulk_selection(request: HttpRequest, form: BulkForm) -> dict[str, Any]:
 
 
 def bulk_limit() -> int:
-    from controltower.operations.services.bulk import MAX_ITEMS
-
     return MAX_ITEMS
 
 
@@ -437,12 +450,12 @@ def _list_context(request: HttpRequest, bulk_form: BulkForm | None = None) -> di
         filtered=filtered,
         prepare=_attach_sla,
     )
-    counts = selectors.exception_queue_counts(user=request.user)
+    counts = exception_queue_counts(user=request.user)
     keep = request.GET.copy()
     for name in ("tab", "page"):
         keep.pop(name, None)
     tabs = []
-    for key, label in selectors.QUEUE_TABS.items():
+    for key, label in QUEUE_TABS.items():
         query = keep.copy()
         query["tab"] = key
         tabs.append(
@@ -453,7 +466,7 @@ def _list_context(request: HttpRequest, bulk_form: BulkForm | None = None) -> di
         "filter_form": form,
         "filters_active": filtered,
         "tab": tab,
-        "tab_label": selectors.QUEUE_TABS[tab],
+        "tab_label": QUEUE_TABS[tab],
         "tabs": tabs,
         "in_a_team": request.user.teams.exists() if tab == "team" else True,
         "can_bulk": can_bulk,
@@ -728,7 +741,7 @@ def _detail_context(
         forms_by_action[bound[0]] = bound[1]
     held = list(exc.transactions.select_related("flow").order_by("-pk")[:HELD_ROWS])
     for tx in held:
-        tx.url = selectors.transaction_url(tx.pk)
+        tx.url = transaction_url(tx.pk)
     is_approval = exc.exception_type in APPROVAL_TYPES
     can_work = user.has_perm(WORK)
     can_approve = user.has_perm(APPROVE)
@@ -743,21 +756,19 @@ def _detail_context(
         "refusal": refusal,
         "money_at_risk": _at_risk(exc, "None: it holds up no priced work"),
         "details": sorted(details.items()),
-        "found_by": [
-            (pk, selectors.reverse_or_empty("reconciliation:run", pk)) for pk in seen_by[-10:]
-        ],
+        "found_by": [(pk, reverse_or_empty("reconciliation:run", pk)) for pk in seen_by[-10:]],
         "found_by_count": len(seen_by),
-        "fix": selectors.exception_fix_link(exc),
+        "fix": exception_fix_link(exc),
         "record": record,
-        "record_url": selectors.record_url(record),
-        "customer_url": selectors.record_url(exc.customer),
-        "legal_entity_url": selectors.record_url(exc.legal_entity),
+        "record_url": record_url(record),
+        "customer_url": record_url(exc.customer),
+        "legal_entity_url": record_url(exc.legal_entity),
         "held": held,
         "held_count": exc.transactions.count(),
         "held_more": max(0, exc.transactions.count() - len(held)),
         "comments": list(exc.comments.select_related("author")),
         "breaches": _breaches(exc),
-        "sla_state": selectors.exception_sla_states([exc]).get(exc.pk, ""),
+        "sla_state": exception_sla_states([exc]).get(exc.pk, ""),
         "history": AuditEvent.objects.filter(
             object_type=exc._meta.label_lower, object_id=str(exc.pk)
         ).order_by("-at", "-id")[:HISTORY_ROWS],
@@ -772,13 +783,13 @@ def _detail_context(
         "assigned_to_me": exc.assignee_id == user.pk,
     }
     if exc.exception_type == ExceptionType.AMENDMENT_CONFLICT:
-        context["amendment"] = selectors.amendment_conflict_view(exc)
+        context["amendment"] = amendment_conflict_view(exc)
     elif exc.exception_type == ExceptionType.EDITED_REPLAY:
-        context["replay"] = selectors.edited_replay_view(exc)
+        context["replay"] = edited_replay_view(exc)
         for key in ("original", "replay"):
             tx = context["replay"][key]
             if tx is not None:
-                tx.url = selectors.transaction_url(tx.pk)
+                tx.url = transaction_url(tx.pk)
     return context
 
 

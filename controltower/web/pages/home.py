@@ -23,7 +23,11 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from controltower.operations.selectors import AGE_BUCKETS, overview_figures, throughput_by_day
+from controltower.operations.selectors.overview import (
+    AGE_BUCKETS,
+    overview_figures,
+    throughput_by_day,
+)
 from controltower.web.live import live_settings, live_version
 from controltower.web.templatetags.tower import duration, money, percent, thousands
 from integrations.choices import OPEN_STATUSES

@@ -14,13 +14,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django import forms
+from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Page, Paginator
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, QueryDict, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
+from django_filters import filters as f
 
+from controltower.web.forms.config import DateInput, DateTimeLocalInput
 from controltower.web.live import live_version
+from controltower.web.templatetags.tower import when
 
 PER_PAGE = 25
 PER_PAGE_CHOICES = (25, 50, 100)
@@ -231,10 +236,6 @@ def page_filter_form(
 
     The field names and values stay the API's, so a page's query string works on the API too.
     """
-    from django import forms
-    from django_filters import filters as f
-
-    from controltower.web.forms.config import DateInput, DateTimeLocalInput
 
     form = filterset.form
     form.label_suffix = ""
@@ -268,8 +269,6 @@ def page_filter_form(
 
 
 def _related_model(model: type[Model], name: str) -> type[Model] | None:
-    from django.core.exceptions import FieldDoesNotExist
-
     try:
         found = model._meta.get_field(name)
     except FieldDoesNotExist:
@@ -287,8 +286,6 @@ def _cell(column: Column, obj: Any) -> Any:
         return column.html(obj)
     value = column.value(obj)
     if isinstance(value, dt.datetime):
-        from controltower.web.templatetags.tower import when
-
         return when(value)
     if isinstance(value, bool):
         return format_html(

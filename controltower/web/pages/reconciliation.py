@@ -21,8 +21,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from canonical.errors import ApplicationError
 from canonical.formats import money_text
-from controltower.operations import selectors
 from controltower.operations.models import BusinessException
+from controltower.operations.selectors.exceptions import transaction_url
+from controltower.operations.selectors.reconciliation import (
+    reconciliation_drift_rows,
+    reconciliation_drift_totals,
+    reconciliation_runs,
+)
 from controltower.operations.services.actions import reconciliation_start
 from controltower.web.forms.config import NoColon
 from controltower.web.pages.exceptions import money
@@ -83,13 +88,13 @@ RUN_COLUMNS = (
 
 
 def _attach_totals(runs: list[Any]) -> None:
-    selectors.reconciliation_drift_totals(runs)
+    reconciliation_drift_totals(runs)
 
 
 @login_required
 @require_GET
 def reconciliation_index(request: HttpRequest) -> HttpResponse:
-    runs = selectors.reconciliation_runs()
+    runs = reconciliation_runs()
     if wants_csv(request):
         rows, _, _ = listing_queryset(
             request, queryset=runs, columns=RUN_COLUMNS, default_sort="-run"
@@ -153,8 +158,8 @@ DRIFT_COLUMNS = (
 @login_required
 @require_GET
 def reconciliation_run(request: HttpRequest, pk: int) -> HttpResponse:
-    run = get_object_or_404(selectors.reconciliation_runs(), pk=pk)
-    rows = selectors.reconciliation_drift_rows(run)
+    run = get_object_or_404(reconciliation_runs(), pk=pk)
+    rows = reconciliation_drift_rows(run)
     if wants_csv(request):
         return csv_response(rows=rows, columns=DRIFT_COLUMNS, filename=f"reconciliation-{pk}.csv")
     groups: list[dict[str, Any]] = []
@@ -164,7 +169,7 @@ def reconciliation_run(request: HttpRequest, pk: int) -> HttpResponse:
             groups.append({"key": key, "project": row.project, "period": row.period, "rows": []})
         row.money_text = money(row.exception.money_at_risk, row.exception.currency)
         groups[-1]["rows"].append(row)
-    selectors.reconciliation_drift_totals([run])
+    reconciliation_drift_totals([run])
     return render(
         request,
         "controltower/reconciliation/run.html",
@@ -173,6 +178,6 @@ def reconciliation_run(request: HttpRequest, pk: int) -> HttpResponse:
             "groups": groups,
             "count": len(rows),
             "amounts": _amounts_text(run),
-            "run_url": selectors.transaction_url(run.pk),
+            "run_url": transaction_url(run.pk),
         },
     )

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from canonical.errors import ApplicationError
+from controltower.operations.selectors.sla import record_sla
 from controltower.operations.services import actions
 from controltower.operations.services.actions import resource_link
 from controltower.web.forms.actions import (
@@ -35,8 +36,10 @@ from integrations.selectors.records import (
     field_text,
     record_find,
     record_get,
+    record_push_targets,
     record_view,
 )
+from integrations.services.records import record_copies_read
 
 REPUSH = "integrations.retry_transaction"
 LINK = "controltower.work_businessexception"
@@ -96,7 +99,11 @@ def _page(
     error: ApplicationError | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    view = record_view(record=record)
+    view = record_view(
+        record=record,
+        remote_copies=record_copies_read(record=record),
+        sla=record_sla(kind=kind),
+    )
     can_repush = request.user.has_perm(REPUSH) and bool(view.repush_systems)
     link_systems = _link_systems() if kind.slug == "resource" else []
     can_link = bool(link_systems) and request.user.has_perm(LINK)
@@ -192,7 +199,7 @@ def record_repush(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     record_kind = _kind(kind)
     require(request, REPUSH, "Your role may not re-push records.")
     record = _record(record_kind, pk)
-    systems = record_view(record=record, fetch_remote=False).repush_systems
+    systems = record_push_targets(_kind(kind))
     form = RepushForm(request.POST, systems=systems)
     if not form.is_valid():
         return _page(request, record_kind, record, repush_form=form, status=400)

@@ -17,10 +17,10 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_GET
 
-from controltower.operations import selectors
 from controltower.operations.choices import SLA_STATE_BADGES, NotificationStatus, SlaState
 from controltower.operations.filtersets import NotificationFilterSet, SlaBreachFilterSet
 from controltower.operations.models import Notification, SlaBreach, SlaPolicy
+from controltower.operations.selectors.exceptions import reverse_or_empty, transaction_url
 from controltower.web.pages.lists import (
     Column,
     csv_response,
@@ -53,7 +53,7 @@ def _minutes(value: int) -> str:
 
 
 def _policy_link(policy: SlaPolicy) -> Any:
-    url = selectors.reverse_or_empty("config:edit", "sla-policies", policy.pk)
+    url = reverse_or_empty("config:edit", "sla-policies", policy.pk)
     return format_html('<a href="{}">{}</a>', url, policy.name) if url else policy.name
 
 
@@ -75,7 +75,7 @@ def _item_html(breach: SlaBreach) -> Any:
             exc.get_exception_type_display(),
         )
     tx = breach.transaction
-    url = selectors.transaction_url(tx.pk)
+    url = transaction_url(tx.pk)
     label = tx.business_key or f"Transaction {tx.pk}"
     return format_html(
         '{}<div class="muted small">{} · {}</div>',
@@ -300,7 +300,7 @@ def sla_index(request: HttpRequest) -> HttpResponse:
         )
     )
     for policy in policies:
-        policy.url = selectors.reverse_or_empty("config:edit", "sla-policies", policy.pk)
+        policy.url = reverse_or_empty("config:edit", "sla-policies", policy.pk)
         policy.target_text = _minutes(policy.target_minutes)
         policy.escalate_text = _minutes(policy.escalate_after_minutes)
         policy.at_risk_percent = round(policy.at_risk_share * 100)
@@ -320,7 +320,7 @@ def sla_index(request: HttpRequest) -> HttpResponse:
             "policies": policies,
             "breached_now": counts.get(SlaState.BREACHED, 0),
             "at_risk_now": counts.get(SlaState.AT_RISK, 0),
-            "policies_url": selectors.reverse_or_empty("config:list", "sla-policies"),
+            "policies_url": reverse_or_empty("config:list", "sla-policies"),
             "can_configure": request.user.has_perm("controltower.change_slapolicy"),
         },
     )

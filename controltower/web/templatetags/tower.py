@@ -17,6 +17,7 @@ from django.utils.safestring import SafeString
 from django.utils.timesince import timesince, timeuntil
 
 from canonical.formats import money_text
+from controltower.web.live import live_settings
 
 register = template.Library()
 
@@ -187,7 +188,6 @@ def live_list(context: template.Context, table: Any) -> SafeString:
     element only when the rows' fingerprint changed and the reader holds nothing in it
     (a ticked row, a typed note); otherwise it says that the list changed.
     """
-    from controltower.web.live import live_settings
 
     request = context.get("request")
     live = live_settings()
@@ -206,7 +206,6 @@ def live_list(context: template.Context, table: Any) -> SafeString:
 @register.simple_tag
 def live_list_status() -> SafeString:
     """Where a live list says how it keeps up (and that it changed, when it holds back)."""
-    from controltower.web.live import live_settings
 
     live = live_settings()
     text = (

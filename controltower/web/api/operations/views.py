@@ -55,6 +55,7 @@ from controltower.operations.models import (
     Team,
 )
 from controltower.operations.services.approvals import exception_approve, exception_reject
+from controltower.operations.services.bulk import bulk_operation_start
 from controltower.operations.services.config import config_delete, config_save
 from controltower.operations.services.exceptions import (
     exception_assign,
@@ -552,8 +553,6 @@ class BulkOperationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
         "follow `progress` on the returned operation.",
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        from controltower.operations.services.bulk import bulk_operation_start
-
         data = _valid(s.BulkStartSerializer, request)
         operation = bulk_operation_start(
             actor=request.user,

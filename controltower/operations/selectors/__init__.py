@@ -1,0 +1,1 @@
+"""Reads of the operations layer, one module per page or concern."""

@@ -1,0 +1,247 @@
+"""Reads behind the exception queues: each person's queue and its counts, an exception's
+SLA, and where to fix what an exception waits on. Each is bounded by one page of rows
+or by open work."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import Count, Q, QuerySet
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+
+from canonical.models import (
+    Contract,
+    Customer,
+    Invoice,
+    LegalEntity,
+    Project,
+    RateCard,
+    Resource,
+)
+from controltower.operations.choices import SlaState
+from controltower.operations.models import BusinessException, SlaBreach
+from integrations.adapters.harvest import RESOURCE_PREFIX
+from integrations.choices import OPEN_STATUSES
+
+
+@dataclass(frozen=True)
+class FixLink:
+    """Where the cause of an exception is fixed, in words, with the page that fixes it.
+
+    ``url`` is empty when the fix happens in another system (a contract is signed in the
+    CLM); ``hint`` then says where.
+    """
+
+    label: str
+    url: str = ""
+    hint: str = ""
+
+
+def reverse_or_empty(name: str, *args: Any, query: dict[str, Any] | None = None) -> str:
+    """The URL of ``name``, or "" while that page does not exist (another section's page)."""
+
+    try:
+        url = reverse(name, args=args)
+    except NoReverseMatch:
+        return ""
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+# Canonical models with a record page (their sync state in every system), by its URL slug.
+RECORD_PAGE_KINDS = {
+    "canonical.contract": "contract",
+    "canonical.project": "project",
+    "canonical.resource": "resource",
+    "canonical.timeentry": "time-entry",
+    "canonical.invoice": "invoice",
+}
+
+
+def record_url(obj: Any) -> str:
+    """The record page of a canonical record; for a record without one, its admin page."""
+    if obj is None:
+        return ""
+    meta = obj._meta
+    kind = RECORD_PAGE_KINDS.get(meta.label_lower)
+    url = reverse_or_empty("records:detail", kind, obj.pk) if kind else ""
+    return url or reverse_or_empty(f"admin:{meta.app_label}_{meta.model_name}_change", obj.pk)
+
+
+def transaction_url(transaction_id: int | None) -> str:
+    return reverse_or_empty("transactions:detail", transaction_id) if transaction_id else ""
+
+
+def _admin_add(model_name: str, **initial: Any) -> str:
+    return reverse_or_empty(f"admin:canonical_{model_name}_add", query=initial or None)
+
+
+PROJECT_FIXES = {
+    "project": "Open {key}",
+    "erp_project": "Re-push project {key} to the ERP",
+    "project_active": "Open {key} (not active on the day worked)",
+    "project_hold": "Lift the billing hold on {key}",
+    "project_rates": "Open {key} (no rate for the role)",
+}
+
+
+def exception_fix_link(exc: BusinessException) -> FixLink | None:
+    """Where to fix what ``exc`` waits on, derived from ``waiting_on`` (``kind:key[:more]``).
+
+    Missing master data opens the page that adds it, prefilled with its key; a record
+    that exists but is wrong (an inactive entity, a rate card without the role) opens
+    that record. Fixing it there resolves the exception and re-runs its work by itself.
+    """
+    kind, _, rest = (exc.waiting_on or "").partition(":")
+    parts = [p for p in rest.split(":") if p] if rest else []
+    key = parts[0] if parts else ""
+    if kind == "rate_card" and key:
+        card = RateCard.objects.filter(code=key).first()
+        if card is None:
+            return FixLink(f"Add rate card {key}", _admin_add("ratecard", code=key))
+        role = parts[1].title() if len(parts) > 1 else ""
+        label = f"Add the {role} rate to rate card {key}" if role else f"Open rate card {key}"
+        return FixLink(label, reverse_or_empty("admin:canonical_ratecard_change", card.pk))
+    if kind == "legal_entity" and key:
+        entity = LegalEntity.objects.filter(code=key).first()
+        if entity is None:
+            return FixLink(f"Add legal entity {key}", _admin_add("legalentity", code=key))
+        return FixLink(f"Activate legal entity {key}", record_url(entity))
+    if kind == "customer" and key:
+        customer = Customer.objects.filter(number=key).first()
+        if customer is None:
+            return FixLink(f"Add customer {key}", _admin_add("customer", number=key))
+        return FixLink(f"Open customer {key} (billing hold, active)", record_url(customer))
+    if kind == "resource" and key:
+        if key.startswith(RESOURCE_PREFIX):
+            user = key.removeprefix(RESOURCE_PREFIX)
+            url = reverse_or_empty("records:lookup") or reverse_or_empty(
+                "admin:canonical_resource_changelist"
+            )
+            return FixLink(
+                f"Link Harvest user {user} to a resource",
+                url,
+                f"Find the consultant's resource by employee number and link Harvest user {user} "
+                "on its page.",
+            )
+        resource = Resource.objects.filter(employee_number=key).first()
+        if resource is None:
+            return FixLink(
+                f"Add resource {key}",
+                _admin_add("resource", employee_number=key),
+                "Resources normally arrive from the HRIS; add one by hand only if it is late.",
+            )
+        return FixLink(f"Activate resource {key}", record_url(resource))
+    if kind == "customer_hold" and key:
+        customer = Customer.objects.filter(number=key).first()
+        if customer is not None:
+            return FixLink(f"Lift the billing hold on customer {key}", record_url(customer))
+    if kind in PROJECT_FIXES and key:
+        project = Project.objects.filter(code=key).first()
+        if project is None:
+            return FixLink(f"Add project {key}", _admin_add("project", code=key))
+        hint = (
+            "Reopen it, or move its end date past the time, in the PSA; the held time then "
+            "runs by itself."
+            if kind == "project_active"
+            else ""
+        )
+        return FixLink(PROJECT_FIXES[kind].format(key=key), record_url(project), hint)
+    if kind == "contract_project" and key:
+        contract = Contract.objects.filter(number=key).first()
+        if contract is not None:
+            return FixLink(
+                f"Open contract {key}",
+                record_url(contract),
+                "Its project is created by contract-to-project; check that flow's queue.",
+            )
+    if kind.startswith("contract_") and key:
+        contract = Contract.objects.filter(number=key).first()
+        if contract is None:
+            return FixLink(
+                f"Wait for contract {key}",
+                "",
+                "The contract arrives when it is signed in the CLM; nothing to fix here.",
+            )
+        what = {
+            "contract_cap": "its cap",
+            "contract_terms": "its milestones",
+            "contract_rates": "its rates",
+        }.get(kind, "it")
+        return FixLink(
+            f"Open contract {key} to check {what}",
+            record_url(contract),
+            "Terms change with an amendment from the CLM.",
+        )
+    if kind == "assignment" and len(parts) >= 2:
+        project = Project.objects.filter(code=parts[0]).first()
+        resource = Resource.objects.filter(employee_number=parts[1]).first()
+        initial = {k: v.pk for k, v in (("project", project), ("resource", resource)) if v}
+        return FixLink(
+            f"Add the assignment of {parts[1]} to {parts[0]}",
+            _admin_add("assignment", **initial),
+            "Assignments normally arrive from the PSA.",
+        )
+    if kind == "system" and key:
+        return FixLink(
+            f"Check the {key} connection", reverse_or_empty("systems:list"), "Its fault state."
+        )
+    invoice_number = (exc.details or {}).get("invoice")
+    if invoice_number:
+        invoice = Invoice.objects.filter(number=invoice_number).first()
+        if invoice is not None:
+            return FixLink(f"Open invoice {invoice_number}", record_url(invoice))
+    if exc.record_id and exc.record is not None:
+        return FixLink(f"Open {exc.record}", record_url(exc.record))
+    return None
+
+
+QUEUE_TABS = {"mine": "My queue", "team": "My team's", "all": "All"}
+
+
+def exception_queue(*, user: Any, tab: str) -> QuerySet[BusinessException]:
+    """The exceptions of one queue tab, with what each row shows, in one query per page."""
+    queryset = BusinessException.objects.select_related(
+        "team", "assignee", "customer", "legal_entity"
+    )
+    if tab == "mine":
+        return queryset.filter(assignee=user)
+    if tab == "team":
+        return queryset.filter(team__in=user.teams.all())
+    return queryset
+
+
+def exception_queue_counts(*, user: Any) -> dict[str, int]:
+    """Open, awake exceptions per queue tab: what each tab has waiting."""
+    now = timezone.now()
+    awake = BusinessException.objects.filter(status__in=OPEN_STATUSES).exclude(
+        snoozed_until__gt=now
+    )
+    # One pass over the open rows for all three tabs.
+    return awake.aggregate(
+        mine=Count("pk", filter=Q(assignee=user)),
+        team=Count("pk", filter=Q(team__in=user.teams.all())),
+        all=Count("pk"),
+    )
+
+
+def exception_sla_states(
+    exceptions: list[BusinessException], *, now: datetime | None = None
+) -> dict[int, str]:
+    """Per exception: ``breached`` or ``at_risk`` as the SLA sweep recorded it, or past due."""
+    now = now or timezone.now()
+    open_ids = [e.pk for e in exceptions if e.status in OPEN_STATUSES]
+    states: dict[int, str] = {}
+    rows = SlaBreach.objects.filter(exception_id__in=open_ids, met_at__isnull=True).values_list(
+        "exception_id", "state"
+    )
+    for exception_id, state in rows:
+        if states.get(exception_id) != SlaState.BREACHED:
+            states[exception_id] = state
+    for exc in exceptions:
+        if exc.pk in open_ids and exc.sla_due_at and exc.sla_due_at <= now:
+            states[exc.pk] = SlaState.BREACHED
+    return states

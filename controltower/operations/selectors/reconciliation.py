@@ -1,0 +1,120 @@
+"""Reads behind the reconciliation report: runs, and the drift each found."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from canonical.models import (
+    Invoice,
+)
+from controltower.operations.models import BusinessException
+from controltower.operations.selectors.overview import money_by_currency
+from integrations.choices import ExceptionType, FlowKind
+from integrations.models import Transaction
+
+RECONCILIATION_DRIFT = ExceptionType.RECONCILIATION_DRIFT
+
+
+def reconciliation_runs() -> QuerySet[Transaction]:
+    """The reconciliation runs, newest first."""
+    return Transaction.objects.filter(
+        flow__kind=FlowKind.RECONCILIATION, event_type="reconciliation.run"
+    ).select_related("flow")
+
+
+def _drift_candidates(runs: list[Transaction]) -> QuerySet[BusinessException]:
+    """Drift exceptions that may belong to ``runs``: raised before the last of them ended
+    and not resolved before the first of them began."""
+    first = min(run.received_at for run in runs)
+    ends = [run.finished_at for run in runs]
+    found = BusinessException.objects.filter(exception_type=RECONCILIATION_DRIFT).filter(
+        Q(resolved_at__isnull=True) | Q(resolved_at__gte=first)
+    )
+    if all(ends):
+        found = found.filter(created_at__lte=max(ends) + timedelta(seconds=5))
+    return found
+
+
+def _found_by(exc: BusinessException, run: Transaction) -> bool:
+    """Whether ``run`` found the drift ``exc``: every run that finds it again is listed in
+    its ``seen_by``; older drifts name only the run that raised them."""
+    seen_by = (exc.details or {}).get("seen_by")
+    if seen_by:
+        return run.pk in seen_by
+    if exc.business_key != run.business_key or exc.created_at < run.received_at:
+        return False
+    return run.finished_at is None or exc.created_at <= run.finished_at + timedelta(seconds=5)
+
+
+def _run_drifts(run: Transaction) -> QuerySet[BusinessException]:
+    """The drift exceptions ``run`` found, those raised before it and found again included."""
+    ids = [exc.pk for exc in _drift_candidates([run]) if _found_by(exc, run)]
+    return BusinessException.objects.filter(pk__in=ids)
+
+
+def reconciliation_drift_totals(runs: list[Transaction]) -> None:
+    """Sets ``drift_count`` and ``drift_amounts`` on each run of a page, in one query."""
+    drifts = list(_drift_candidates(runs)) if runs else []
+    for run in runs:
+        amounts: dict[str, Decimal] = defaultdict(Decimal)
+        count = 0
+        for exc in drifts:
+            if _found_by(exc, run):
+                count += 1
+                amounts[exc.currency] += exc.money_at_risk
+        run.drift_count = count
+        run.drift_amounts = money_by_currency(dict(amounts))
+
+
+@dataclass
+class DriftRow:
+    """One drift of a run, in the report's words: what differs, the tower's and the ERP's figure."""
+
+    exception: BusinessException
+    project: str
+    period: Any
+    what: str
+    tower: str
+    erp: str
+
+
+def reconciliation_drift_rows(run: Transaction) -> list[DriftRow]:
+    """The drifts ``run`` found, by project and period, with the tower's and the ERP's figures."""
+    drifts = list(_run_drifts(run).select_related("team", "assignee").order_by("-money_at_risk"))
+    numbers = {(d.details or {}).get("invoice") for d in drifts} - {None}
+    invoices = {
+        i.number: i for i in Invoice.objects.filter(number__in=numbers).select_related("project")
+    }
+    rows = []
+    for exc in drifts:
+        details = exc.details or {}
+        invoice = invoices.get(details.get("invoice"))
+        if "tower_hours" in details:
+            what, tower, erp = "Hours", f"{details['tower_hours']} h", f"{details['erp_hours']} h"
+        elif "tower" in details:
+            what, tower, erp = "Invoice total", details["tower"], details["erp"]
+        elif "erp_ids" in details:
+            what = "Duplicate in the ERP"
+            tower, erp = "1 invoice", f"{len(details['erp_ids'])} invoices"
+        elif "erp_id" in details:
+            what, tower, erp = "Not posted by the tower", "none", f"ERP invoice {details['erp_id']}"
+        else:
+            what, tower, erp = "Missing in the ERP", str(invoice.amount) if invoice else "", "none"
+        rows.append(
+            DriftRow(
+                exception=exc,
+                project=invoice.project.code if invoice else "",
+                period=invoice.period_start if invoice else None,
+                what=what,
+                tower=tower,
+                erp=erp,
+            )
+        )
+    rows.sort(key=lambda r: (r.project or "~", r.period or datetime.min.date()))
+    return rows
