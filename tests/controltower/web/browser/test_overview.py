@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from integrations.signatures import sign
-from tests.controltower.test_browser import sign_in
+from tests.controltower.web.browser.test_sign_in import sign_in
 from tests.support.inbound import customer_event, signed_post
 
 pytestmark = [

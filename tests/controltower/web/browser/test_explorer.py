@@ -9,7 +9,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.controltower.test_browser import sign_in
+from tests.controltower.web.browser.test_sign_in import sign_in
 
 pytestmark = [
     pytest.mark.browser,

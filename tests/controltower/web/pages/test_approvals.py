@@ -14,7 +14,7 @@ from canonical.choices import InvoiceStatus
 from controltower.operations.models import AuditEvent
 from integrations.choices import ExceptionStatus, TransactionState
 from integrations.models import Transaction
-from tests.controltower.work_scene import SECOND_APPROVER, work_scene
+from tests.support.work_scene import SECOND_APPROVER, work_scene
 
 pytestmark = pytest.mark.django_db
 

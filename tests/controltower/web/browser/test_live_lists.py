@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.controltower.test_browser import sign_in
-from tests.controltower.test_browser_overview import post_over_http
+from tests.controltower.web.browser.test_overview import post_over_http
+from tests.controltower.web.browser.test_sign_in import sign_in
 from tests.support.inbound import customer_event
 
 pytestmark = [

@@ -12,7 +12,7 @@ from django.test import Client
 from controltower.operations.models import AuditEvent
 from integrations.choices import FlowKind, TransactionState
 from integrations.models import Transaction
-from tests.controltower.work_scene import work_scene
+from tests.support.work_scene import work_scene
 
 ROLES = ["viewer", "operator", "approver", "admin"]
 

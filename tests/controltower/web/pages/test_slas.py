@@ -11,12 +11,12 @@ from django.test import Client
 
 from controltower.operations.choices import SlaState
 from controltower.operations.models import SlaBreach
-from tests.controltower.work_scene import work_scene
 from tests.factories.operations import (
     NotificationAttemptFactory,
     NotificationFactory,
     SlaBreachFactory,
 )
+from tests.support.work_scene import work_scene
 
 pytestmark = pytest.mark.django_db
 

@@ -22,8 +22,8 @@ from controltower.operations.models import (
 from controltower.operations.selectors.exceptions import exception_fix_link
 from controltower.operations.services.bulk import bulk_operation_run
 from integrations.choices import ExceptionStatus, ExceptionType, TransactionState
-from tests.controltower.work_scene import SECOND_APPROVER, work_scene
 from tests.factories.operations import BusinessExceptionFactory
+from tests.support.work_scene import SECOND_APPROVER, work_scene
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.controltower.test_browser import sign_in
-from tests.controltower.work_scene import SECOND_APPROVER
+from tests.controltower.web.browser.test_sign_in import sign_in
+from tests.support.work_scene import SECOND_APPROVER
 
 pytestmark = [
     pytest.mark.browser,
@@ -116,7 +116,7 @@ def test_an_operator_assigns_two_exceptions_to_themselves_in_bulk_and_watches_th
     page: Page, live_server, screenshot, celery_worker
 ):
     from controltower.operations.models import BusinessException
-    from tests.controltower.work_scene import work_scene
+    from tests.support.work_scene import work_scene
 
     scene = work_scene()
     base = live_server.url
@@ -155,7 +155,7 @@ def test_the_preparer_is_refused_and_a_second_approver_approves_the_invoice(
 ):
     from canonical.choices import InvoiceStatus
     from canonical.models import Invoice
-    from tests.controltower.work_scene import work_scene
+    from tests.support.work_scene import work_scene
 
     scene = work_scene()
     base = live_server.url
@@ -216,7 +216,7 @@ def test_the_preparer_is_refused_and_a_second_approver_approves_the_invoice(
 def test_a_viewer_reads_every_queue_page_and_finds_no_action_button(
     page: Page, live_server, screenshot
 ):
-    from tests.controltower.work_scene import work_scene
+    from tests.support.work_scene import work_scene
 
     scene = work_scene()
     base = live_server.url
@@ -256,7 +256,7 @@ def test_an_approver_ticks_every_candidate_on_the_page_and_approves_them_togethe
 ):
     from canonical.choices import InvoiceStatus
     from canonical.models import Invoice
-    from tests.controltower.work_scene import work_scene
+    from tests.support.work_scene import work_scene
 
     scene = work_scene()
     Invoice.objects.filter(pk=scene.candidate.pk).update(status=InvoiceStatus.AWAITING_APPROVAL)
