@@ -3,7 +3,7 @@ people in the HRIS, and the rate cards the firm's contracts are priced on.
 
 The traffic generator (``traffic.py``) builds its events on these: contracts for these
 customers on these rate cards, staffed by these people. It must match the demo data the
-tower loads (``controltower/demo.py``: ``CUSTOMERS``, ``RATE_CARDS``, ``RESOURCES``), or
+tower loads (``controltower/operations/demo.py``: ``CUSTOMERS``, ``RATE_CARDS``, ``RESOURCES``), or
 the generated traffic would name customers, rate card lines and people the tower does
 not know and every good event would turn into a business exception.
 
