@@ -28,6 +28,7 @@ from integrations.choices import AttemptOutcome, ErrorClass, TransactionState
 from integrations.clients.http import calls_var
 from integrations.correlation import correlation_id_var
 from integrations.errors import IntegrationError
+from integrations.exception_types import UnknownExceptionCode
 from integrations.flows import batch_handler_for, domain_of, handler_for, runs_atomically
 from integrations.live import figures_changed
 from integrations.models import Attempt, Transaction
@@ -263,14 +264,7 @@ def _run(tx: Transaction) -> TransactionState | None:
         logger.warning("Transaction %s was taken over by another worker; skipped.", tx.pk)
         return None
     except RuleViolation as exc:
-        failure = IntegrationError.business(
-            exc.message,
-            code=exc.code,
-            details=exc.details,
-            waiting_on=exc.waiting_on,
-            money_at_risk=exc.money_at_risk,
-            currency=exc.currency,
-        )
+        failure = _rule_failure(tx, exc)
     except IntegrationError as exc:
         failure = exc
     except Exception as exc:  # a bug or an unexpected outage: retried, and visible
@@ -279,6 +273,27 @@ def _run(tx: Transaction) -> TransactionState | None:
             f"{type(exc).__name__}: {exc}", transient=True, error_class=ErrorClass.INTERNAL
         )
     return _record_failure(tx, number, started_at, clock, failure)
+
+
+def _rule_failure(tx: Transaction, violation: RuleViolation) -> IntegrationError:
+    """A canonical rule's refusal as the flow's business failure; a code the registry lacks
+    is a bug (retried and shown as internal), never an exception of some other type."""
+    try:
+        return IntegrationError.business(
+            violation.message,
+            code=violation.code,
+            details=violation.details,
+            waiting_on=violation.waiting_on,
+            money_at_risk=violation.money_at_risk,
+            currency=violation.currency,
+        )
+    except UnknownExceptionCode as unknown:
+        logger.error("Transaction %s: %s", tx.pk, unknown)
+        return IntegrationError(
+            f"{unknown} The rule said: {violation.message}",
+            transient=True,
+            error_class=ErrorClass.INTERNAL,
+        )
 
 
 def _attempt(
