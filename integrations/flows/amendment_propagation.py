@@ -7,7 +7,7 @@ from datetime import date
 
 from django.db import transaction
 
-from canonical import services as canonical
+from canonical.services.contracts import contract_amend
 from integrations.choices import Domain, ExceptionType, Outcome
 from integrations.flows import handles
 from integrations.flows.contract_to_project import push_project, terms_from
@@ -21,7 +21,7 @@ from integrations.services.sync import outcome_for_retry, sync_state_from_sender
 def amendment_propagate(tx: Transaction) -> str:
     data = tx.normalized["data"]
     with transaction.atomic():
-        result = canonical.contract_amend(
+        result = contract_amend(
             terms=terms_from(data),
             effective_date=date.fromisoformat(data["effective_date"]),
             version=tx.event_version or 1,

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.db.models import QuerySet
 
-from canonical import services as canonical
 from canonical.models import Contract, Project
+from canonical.services.contracts import ContractTerms, contract_sign
+from canonical.services.rates import contract_rates
 from integrations.choices import Domain, Outcome, SystemKind
 from integrations.clients.erp import JOB_STATUS, ErpClient
 from integrations.clients.psa import PsaClient
@@ -26,9 +27,9 @@ if TYPE_CHECKING:
     from integrations.models import Transaction
 
 
-def terms_from(data: dict[str, Any]) -> canonical.ContractTerms:
+def terms_from(data: dict[str, Any]) -> ContractTerms:
     project = data.get("project") or {}
-    return canonical.ContractTerms(
+    return ContractTerms(
         number=data["number"],
         customer=data["customer"],
         legal_entity=data["legal_entity"],
@@ -52,7 +53,7 @@ def terms_from(data: dict[str, Any]) -> canonical.ContractTerms:
 def contract_to_project(tx: Transaction) -> str:
     data = tx.normalized["data"]
     with transaction.atomic():
-        result = canonical.contract_sign(
+        result = contract_sign(
             terms=terms_from(data),
             version=tx.event_version or 1,
             source_system=tx.source_system.slug,
@@ -126,7 +127,7 @@ def push_project(tx: Transaction, contract: Contract, project: Project) -> None:
         "billingRates": {
             "items": [
                 {"role": role, "rate": str(rate)}
-                for role, rate in sorted(canonical.contract_rates(contract).items())
+                for role, rate in sorted(contract_rates(contract).items())
             ]
         },
         "billingSchedule": {

@@ -10,8 +10,15 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from canonical import services as canonical
 from canonical.models import Customer, LegalEntity, Project
+from canonical.services.base import business_key
+from canonical.services.delivery import project_change, project_for
+from canonical.services.parties import (
+    customer_upsert,
+    legal_entity_upsert,
+    rate_card_upsert,
+    resource_upsert,
+)
 from integrations.choices import OPEN_STATUSES, Domain, FlowKind, Outcome, SyncOutcome
 from integrations.flows import handles, handles_batch
 from integrations.flows.catalog import PROPAGATE_EVENT
@@ -28,7 +35,7 @@ if TYPE_CHECKING:
 @handles("legal_entity.upserted", domain=Domain.LEGAL_ENTITY)
 def legal_entity_sync(tx: Transaction) -> str:
     data = tx.normalized["data"]
-    result = canonical.legal_entity_upsert(
+    result = legal_entity_upsert(
         code=data["code"],
         name=data["name"],
         country=data["country"],
@@ -54,7 +61,7 @@ def legal_entity_sync(tx: Transaction) -> str:
 @handles("customer.upserted", domain=Domain.CUSTOMER)
 def customer_sync(tx: Transaction) -> str:
     data = tx.normalized["data"]
-    result = canonical.customer_upsert(
+    result = customer_upsert(
         number=data["number"],
         name=data["name"],
         legal_entity_code=data["legal_entity"],
@@ -81,7 +88,7 @@ def customer_sync(tx: Transaction) -> str:
 @handles("resource.upserted", domain=Domain.RESOURCE)
 def resource_sync(tx: Transaction) -> str:
     data = tx.normalized["data"]
-    result = canonical.resource_upsert(
+    result = resource_upsert(
         employee_number=data["employee_number"],
         name=data["name"],
         role=data["role"],
@@ -110,7 +117,7 @@ def resource_sync(tx: Transaction) -> str:
 def rate_card_sync(tx: Transaction) -> str:
     data = tx.normalized["data"]
     lines = {line["role"]: Decimal(str(line["rate"])) for line in data["lines"]}
-    result = canonical.rate_card_upsert(
+    result = rate_card_upsert(
         code=data["code"],
         name=data["name"],
         currency=data["currency"],
@@ -146,13 +153,13 @@ def _day_of(tx: Transaction) -> date:
 def project_sync(tx: Transaction) -> str:
     """A PSA's change to a project (status, dates, holds), judged against the PSA's own versions."""
     data = tx.normalized["data"]
-    project = canonical.project_for(code=data["code"])
+    project = project_for(code=data["code"])
     held = sync_state_for(project, tx.source_system)
     version = tx.event_version or 1
     # Judged by the PSA's own numbering: the tower's pushes count canonical versions.
     if held and held.source_version is not None and version <= held.source_version:
         return Outcome.STALE if version < held.source_version else Outcome.UNCHANGED
-    project = canonical.project_change(
+    project = project_change(
         code=data["code"],
         source_system=tx.source_system.slug,
         changes={
@@ -207,7 +214,7 @@ def customer_sync_batch(txs: list[Transaction]) -> tuple[dict[int, str], list[Tr
     (so that versions apply in order), events from another system, and events whose
     legal entity is missing or inactive (so that the failure is recorded as always).
     """
-    key = canonical._key
+    key = business_key
     system = txs[0].source_system
     first: dict[str, Transaction] = {}
     left: list[Transaction] = []

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from canonical import services as canonical
+from canonical.services.delivery import assignment_upsert
 from integrations.choices import Domain, ExceptionType, Outcome, SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 def project_to_staffing(tx: Transaction) -> str:
     data = tx.normalized["data"]
     with transaction.atomic():
-        result = canonical.assignment_upsert(
+        result = assignment_upsert(
             number=data["number"],
             project_code=data["project"],
             employee_number=data["resource"],

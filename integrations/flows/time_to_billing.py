@@ -11,9 +11,14 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
-from canonical import services as canonical
 from canonical.choices import InvoiceStatus
 from canonical.models import Invoice
+from canonical.services.billing import (
+    invoice_candidate_rebuild,
+    milestone_reach,
+    time_entry_approve,
+)
+from canonical.services.delivery import project_for
 from integrations.choices import Domain, ExceptionType, Outcome, SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
@@ -31,7 +36,7 @@ if TYPE_CHECKING:
 @handles("time_entry.approved", domain=Domain.TIME)
 def time_entry_approved(tx: Transaction) -> str:
     data = tx.normalized["data"]
-    result = canonical.time_entry_approve(
+    result = time_entry_approve(
         number=data["number"],
         project_code=data["project"],
         employee_number=resource_for_external_id(system=tx.source_system, key=data["resource"]),
@@ -58,7 +63,7 @@ def time_entry_approved(tx: Transaction) -> str:
 @handles("milestone.reached", domain=Domain.CONTRACT)
 def milestone_reached(tx: Transaction) -> str:
     data = tx.normalized["data"]
-    invoice = canonical.milestone_reach(
+    invoice = milestone_reach(
         contract_number=data["contract"],
         code=data["code"],
         reached_on=date.fromisoformat(data["reached_on"]),
@@ -73,8 +78,8 @@ def milestone_reached(tx: Transaction) -> str:
 def invoice_rebuild(tx: Transaction) -> str:
     """After a rejection was worked: the month's unbilled time goes on a new candidate."""
     data = tx.normalized["data"]
-    project = canonical.project_for(code=data["project"])
-    invoice = canonical.invoice_candidate_rebuild(
+    project = project_for(code=data["project"])
+    invoice = invoice_candidate_rebuild(
         project=project, period_start=date.fromisoformat(data["period_start"])
     )
     link_to_contract(tx, project)

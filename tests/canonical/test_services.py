@@ -5,9 +5,11 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from canonical import selectors, services
+from canonical import selectors
 from canonical.errors import RuleViolation
 from canonical.models import Customer, LegalEntity
+from canonical.services import base
+from canonical.services.parties import customer_upsert, legal_entity_upsert
 from tests.factories.canonical import CustomerFactory, LegalEntityFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +26,7 @@ def upsert_entity(version: int, name: str = "Tower US Inc.", **overrides):
         **overrides,
     }
     with transaction.atomic():
-        return services.legal_entity_upsert(**values)
+        return legal_entity_upsert(**values)
 
 
 def upsert_customer(version: int, name: str = "Acme Corp", **overrides):
@@ -38,7 +40,7 @@ def upsert_customer(version: int, name: str = "Acme Corp", **overrides):
         **overrides,
     }
     with transaction.atomic():
-        return services.customer_upsert(**values)
+        return customer_upsert(**values)
 
 
 class TestLegalEntityUpsert:
@@ -89,14 +91,14 @@ class TestLegalEntityUpsert:
     def test_it_reads_the_row_again_when_a_concurrent_create_wins(self, monkeypatch) -> None:
         # The other transaction's row is there, but our first look missed it.
         LegalEntityFactory(code="US01", version=1)
-        real = services._locked
+        real = base.locked
         calls = []
 
         def first_look_misses(model, lookup):
             calls.append(lookup)
             return None if len(calls) == 1 else real(model, lookup)
 
-        monkeypatch.setattr(services, "_locked", first_look_misses)
+        monkeypatch.setattr(base, "locked", first_look_misses)
 
         result = upsert_entity(2, name="Tower US LLC")
 

@@ -1,0 +1,175 @@
+"""Master data: legal entities, customers, resources and rate cards."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from canonical.choices import (
+    RuleCode,
+)
+from canonical.models import (
+    Customer,
+    LegalEntity,
+    RateCard,
+    RateCardLine,
+    Resource,
+)
+from canonical.services.base import UpsertResult, business_key, record_required, upsert
+
+
+def legal_entity_upsert(
+    *,
+    code: str,
+    name: str,
+    country: str,
+    currency: str,
+    version: int,
+    source_system: str,
+    active: bool = True,
+) -> UpsertResult:
+    return upsert(
+        LegalEntity,
+        lookup={"code": business_key(code)},
+        version=version,
+        source_system=source_system,
+        values=lambda: {
+            "name": name.strip(),
+            "country": business_key(country),
+            "currency": business_key(currency),
+            "active": active,
+        },
+    )
+
+
+def customer_upsert(
+    *,
+    number: str,
+    name: str,
+    legal_entity_code: str,
+    currency: str,
+    version: int,
+    source_system: str,
+    active: bool = True,
+) -> UpsertResult:
+    def values() -> dict[str, Any]:
+        return {
+            "name": name.strip(),
+            "legal_entity": legal_entity_active(code=business_key(legal_entity_code)),
+            "currency": business_key(currency),
+            "active": active,
+        }
+
+    return upsert(
+        Customer,
+        lookup={"number": business_key(number)},
+        version=version,
+        source_system=source_system,
+        values=values,
+    )
+
+
+def legal_entity_active(*, code: str) -> LegalEntity:
+    legal_entity = LegalEntity.objects.filter(code=code).first()
+    return record_required(
+        legal_entity,
+        kind="legal_entity",
+        key=code,
+        label="Legal entity",
+        code=RuleCode.INVALID_LEGAL_ENTITY,
+        active=legal_entity is None or legal_entity.active,
+    )
+
+
+def customer_for(*, number: str) -> Customer:
+    return record_required(
+        Customer.objects.filter(number=business_key(number)).first(),
+        kind="customer",
+        key=business_key(number),
+        label="Customer",
+        code=RuleCode.UNKNOWN_CUSTOMER,
+    )
+
+
+def rate_card_for(*, code: str) -> RateCard:
+    return record_required(
+        RateCard.objects.filter(code=business_key(code)).first(),
+        kind="rate_card",
+        key=business_key(code),
+        label="Rate card",
+        code=RuleCode.MISSING_RATE_CARD,
+    )
+
+
+def resource_upsert(
+    *,
+    employee_number: str,
+    name: str,
+    role: str,
+    legal_entity_code: str,
+    version: int,
+    source_system: str,
+    email: str = "",
+    cost_rate: Decimal | None = None,
+    active: bool = True,
+) -> UpsertResult:
+    return upsert(
+        Resource,
+        lookup={"employee_number": business_key(employee_number)},
+        version=version,
+        source_system=source_system,
+        values=lambda: {
+            "name": name.strip(),
+            "email": email.strip(),
+            "role": role.strip(),
+            "legal_entity": legal_entity_active(code=business_key(legal_entity_code)),
+            "cost_rate": cost_rate,
+            "active": active,
+        },
+    )
+
+
+def rate_card_upsert(
+    *,
+    code: str,
+    name: str,
+    currency: str,
+    lines: dict[str, Decimal],
+    version: int,
+    source_system: str,
+    legal_entity_code: str = "",
+) -> UpsertResult:
+    """Creates or changes a rate card; its lines become exactly ``lines`` (role -> rate)."""
+    result = upsert(
+        RateCard,
+        lookup={"code": business_key(code)},
+        version=version,
+        source_system=source_system,
+        values=lambda: {
+            "name": name.strip(),
+            "currency": business_key(currency),
+            "legal_entity": legal_entity_active(code=business_key(legal_entity_code))
+            if legal_entity_code
+            else None,
+        },
+    )
+    if result.outcome == "applied":
+        card: RateCard = result.record  # type: ignore[assignment]
+        card.lines.exclude(role__in=list(lines)).delete()
+        for role, rate in lines.items():
+            RateCardLine.objects.update_or_create(
+                rate_card=card, role=role, defaults={"rate": rate}
+            )
+    return result
+
+
+def resource_for(*, employee_number: str) -> Resource:
+    resource = Resource.objects.filter(employee_number=business_key(employee_number)).first()
+    return record_required(
+        resource,
+        kind="resource",
+        key=business_key(employee_number),
+        label="Resource",
+        code=RuleCode.UNKNOWN_RESOURCE,
+        active=resource is None or resource.active,
+    )
