@@ -81,7 +81,12 @@ class Transaction(models.Model):
         help_text="attempts_count when a person last retried; the budget counts from here.",
     )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the worker holding the claim last renewed its lease."
+    )
+    claim_token = models.CharField(
+        max_length=32, blank=True, help_text="Whose claim this is: one per claimed chunk."
+    )
     enqueued_at = models.DateTimeField(null=True, blank=True)
     error_class = models.CharField(max_length=30, choices=ErrorClass.choices, blank=True)
     error_code = models.CharField(
