@@ -232,11 +232,15 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = CT_INBOUND_MAX_BYTES
 
 # --- Processing ---------------------------------------------------------------
 CT_CHUNK_SIZE = env_int("CT_CHUNK_SIZE", 100)
-# A ``processing`` row older than this belongs to a worker that vanished.
-CT_PROCESSING_LEASE_SECONDS = env_int("CT_PROCESSING_LEASE_SECONDS", 120)
+# A ``processing`` row whose lease was not renewed for this long belongs to a worker that
+# vanished; a live worker renews it every CT_LEASE_RENEW_SECONDS while the work runs.
+CT_PROCESSING_LEASE_SECONDS = env_int("CT_PROCESSING_LEASE_SECONDS", 40)
+CT_LEASE_RENEW_SECONDS = env_int("CT_LEASE_RENEW_SECONDS", 10)
 # A ``received`` row older than this was never picked up (lost message, paused flow resumed).
 CT_RECEIVED_GRACE_SECONDS = env_int("CT_RECEIVED_GRACE_SECONDS", 30)
 CT_SWEEP_INTERVAL_SECONDS = env_int("CT_SWEEP_INTERVAL_SECONDS", 15)
+# How long a push waits for another worker pushing the same record to the same system.
+CT_PUSH_LOCK_WAIT_SECONDS = env_int("CT_PUSH_LOCK_WAIT_SECONDS", 60)
 
 # --- Simulator ------------------------------------------------------------------
 # The simulated ERP, PSA, CRM and CLM under /simulator/ have no authentication: on only

@@ -19,6 +19,8 @@ from integrations.models import ConnectedSystem
 # A project's status as NetSuite's standard project (job) statuses name it, and back.
 JOB_STATUS = {"planned": "Pending", "active": "In Progress", "closed": "Closed"}
 JOB_STATUS_CANONICAL = {name: status for status, name in JOB_STATUS.items()}
+# NetSuite REST answers a POST repeated with the same key (a UUID) with the first result.
+IDEMPOTENCY_HEADER = "X-NetSuite-Idempotency-Key"
 
 
 def netsuite_message(response: httpx.Response) -> str:
@@ -84,6 +86,7 @@ class ErpClient:
             self._url(record),
             json=body,
             idempotency_key=idempotency_key,
+            idempotency_header=IDEMPOTENCY_HEADER,
             vendor_message=netsuite_message,
         )
         location = response.headers.get("Location", "")

@@ -86,11 +86,12 @@ def request(
     json: Any = None,
     params: dict[str, str] | None = None,
     idempotency_key: str | None = None,
+    idempotency_header: str = "Idempotency-Key",
     vendor_message: Callable[[httpx.Response], str],
 ) -> httpx.Response:
     headers = {"Accept": "application/json"}
     if idempotency_key:
-        headers["Idempotency-Key"] = idempotency_key
+        headers[idempotency_header] = idempotency_key
     started = time.perf_counter()
     try:
         response = client().request(method, url, json=json, params=params, headers=headers)

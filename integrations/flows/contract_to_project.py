@@ -18,7 +18,7 @@ from integrations.clients.erp import JOB_STATUS, ErpClient
 from integrations.clients.psa import PsaClient
 from integrations.flows import handles
 from integrations.flows.catalog import PROPAGATE_EVENT
-from integrations.flows.pushing import push
+from integrations.flows.pushing import create_key, push
 from integrations.selectors.sync import holds_version, sync_state_for, target_system
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.sync import outcome_for_retry, sync_state_from_sender
@@ -108,7 +108,7 @@ def push_project(tx: Transaction, contract: Contract, project: Project) -> None:
         or erp.ensure(
             "customer",
             erp_customer,
-            idempotency_key=f"customer:{customer.number}:v{customer.version}",
+            idempotency_key=create_key(erp_system, "customer", customer.number),
         ),
     )
     job = {
@@ -151,7 +151,7 @@ def push_project(tx: Transaction, contract: Contract, project: Project) -> None:
             "job",
             job,
             record_id=current,
-            idempotency_key=f"project:{project.code}:v{project.version}:erp",
+            idempotency_key=create_key(erp_system, "job", project.code),
         ),
     )
     with transaction.atomic():  # the cost forecasts that waited for the ERP project
@@ -179,7 +179,7 @@ def push_project(tx: Transaction, contract: Contract, project: Project) -> None:
             psa_project,
             record_id=current,
             key_field="code",
-            idempotency_key=f"project:{project.code}:v{project.version}:psa",
+            idempotency_key=create_key(psa_system, "projects", project.code),
         ),
     )
 

@@ -13,13 +13,15 @@ from __future__ import annotations
 import logging
 import random
 import socket
+import threading
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -71,7 +73,13 @@ def ready_q(now: datetime) -> Q:
     )
 
 
-def transactions_claim(*, ids: list[int]) -> list[Transaction]:
+def transactions_claim(*, ids: list[int], token: str | None = None) -> list[Transaction]:
+    """Claims the given transactions that are still ready, under one claim ``token``.
+
+    The claim's lease (``claimed_at``) is renewed while the work runs
+    (``ClaimLease``); a claim whose lease ran out belongs to a worker that is gone.
+    """
+    token = token or uuid.uuid4().hex
     now = timezone.now()
     ready = Transaction.objects.filter(ready_q(now), pk__in=ids, flow__paused=False)
     with transaction.atomic():
@@ -86,14 +94,55 @@ def transactions_claim(*, ids: list[int]) -> list[Transaction]:
         if not claimable:
             return []
         Transaction.objects.filter(ready_q(now), pk__in=claimable).update(
-            state=TransactionState.PROCESSING, claimed_at=now, updated_at=now
+            state=TransactionState.PROCESSING, claimed_at=now, claim_token=token, updated_at=now
         )
     return list(
         Transaction.objects.filter(
-            pk__in=claimable, state=TransactionState.PROCESSING, claimed_at=now
+            pk__in=claimable, state=TransactionState.PROCESSING, claim_token=token
         )
         .select_related("flow", "source_system")
         .order_by("pk")
+    )
+
+
+class ClaimLease:
+    """Keeps a claim's lease fresh while its worker runs the claimed work.
+
+    A thread renews ``claimed_at`` of the rows still held under ``token`` every
+    ``CT_LEASE_RENEW_SECONDS``, so a slow chunk (a slow downstream system) is never taken
+    back from a worker that lives, and the sweep takes back the work of one that died
+    within a lease (``CT_PROCESSING_LEASE_SECONDS``).
+    """
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{token[:8]}", daemon=True)
+
+    def __enter__(self) -> ClaimLease:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(settings.CT_LEASE_RENEW_SECONDS):
+                try:
+                    claims_renew(token=self.token)
+                except DatabaseError:  # a renewal missed is made good by the next one
+                    logger.warning("Could not renew the lease of claim %s.", self.token)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+
+def claims_renew(*, token: str) -> int:
+    """Renews the lease of the rows still held under ``token``; returns how many."""
+    now = timezone.now()
+    return Transaction.objects.filter(state=TransactionState.PROCESSING, claim_token=token).update(
+        claimed_at=now
     )
 
 
@@ -124,8 +173,17 @@ def transactions_process(*, ids: list[int]) -> ProcessSummary:
 
 def _process(ids: list[int]) -> ProcessSummary:
     summary = ProcessSummary()
-    claimed = transactions_claim(ids=ids)
+    token = uuid.uuid4().hex
+    claimed = transactions_claim(ids=ids, token=token)
     summary.claimed = len(claimed)
+    if not claimed:
+        return summary
+    with ClaimLease(token):
+        _process_claimed(claimed, summary)
+    return summary
+
+
+def _process_claimed(claimed: list[Transaction], summary: ProcessSummary) -> None:
     by_type: dict[str, list[Transaction]] = defaultdict(list)
     for tx in claimed:
         by_type[tx.event_type].append(tx)
@@ -156,7 +214,6 @@ def _process(ids: list[int]) -> ProcessSummary:
             summary.dead += 1
         elif state == TransactionState.BLOCKED:
             summary.blocked += 1
-    return summary
 
 
 def _run_batch(batch, txs: list[Transaction]) -> tuple[int, list[Transaction]]:
@@ -175,7 +232,7 @@ def _run_batch(batch, txs: list[Transaction]) -> tuple[int, list[Transaction]]:
                 updated = Transaction.objects.filter(
                     pk__in=[tx.pk for tx in group],
                     state=TransactionState.PROCESSING,
-                    claimed_at__in={tx.claimed_at for tx in group},
+                    claim_token__in={tx.claim_token for tx in group},
                 ).update(
                     state=TransactionState.SUCCEEDED,
                     outcome=outcome,
@@ -184,6 +241,7 @@ def _run_batch(batch, txs: list[Transaction]) -> tuple[int, list[Transaction]]:
                     updated_at=finished_at,
                     next_attempt_at=None,
                     claimed_at=None,
+                    claim_token="",
                     error_class="",
                     error_code="",
                     last_error="",
@@ -216,7 +274,7 @@ class ClaimLost(Exception):
 
 def _ours(tx: Transaction):
     return Transaction.objects.filter(
-        pk=tx.pk, state=TransactionState.PROCESSING, claimed_at=tx.claimed_at
+        pk=tx.pk, state=TransactionState.PROCESSING, claim_token=tx.claim_token
     )
 
 
@@ -235,6 +293,11 @@ def _run(tx: Transaction) -> TransactionState | None:
     number = tx.attempts_count + 1
     started_at = timezone.now()
     clock = time.perf_counter()
+    # Still ours? (A claim the sweep took back runs elsewhere: calling other systems for it
+    # here too would do their work twice.) Checking renews the lease as well.
+    if not _ours(tx).update(claimed_at=started_at):
+        logger.warning("Transaction %s is no longer ours to run; skipped.", tx.pk)
+        return None
     try:
         handler = handler_for(tx.event_type)
         if domain := domain_of(tx.event_type):
@@ -252,6 +315,7 @@ def _run(tx: Transaction) -> TransactionState | None:
                 updated_at=finished_at,
                 next_attempt_at=None,
                 claimed_at=None,
+                claim_token="",
                 error_class="",
                 error_code="",
                 last_error="",
@@ -327,6 +391,7 @@ def _record_failure(
     changes: dict[str, object] = {
         "attempts_count": F("attempts_count") + 1,
         "claimed_at": None,
+        "claim_token": "",
         "updated_at": now,
         "error_class": failure.error_class,
         "error_code": failure.code,
@@ -386,7 +451,13 @@ def transactions_sweep(
     summary = SweepSummary()
     summary.taken_back = Transaction.objects.filter(
         state=TransactionState.PROCESSING, claimed_at__lt=now - timedelta(seconds=lease)
-    ).update(state=TransactionState.RECEIVED, claimed_at=None, enqueued_at=None, updated_at=now)
+    ).update(
+        state=TransactionState.RECEIVED,
+        claimed_at=None,
+        claim_token="",
+        enqueued_at=None,
+        updated_at=now,
+    )
     if summary.taken_back:
         logger.warning("Took back %s transactions from vanished workers.", summary.taken_back)
     not_recently_sent = Q(enqueued_at__isnull=True) | Q(

@@ -173,7 +173,7 @@ def test_a_worker_that_lost_its_claim_applies_nothing(demo):
     [stale_claim] = transactions_claim(ids=ids)
     # The sweep took the row back and another worker claimed it meanwhile.
     Transaction.objects.filter(pk=stale_claim.pk).update(
-        claimed_at=timezone.now() + timedelta(seconds=1)
+        claimed_at=timezone.now() + timedelta(seconds=1), claim_token="another-worker"
     )
     assert transaction_run(stale_claim) is None
     assert not Customer.objects.filter(number="C-5012").exists()

@@ -4,6 +4,7 @@
   the transaction ids, or the transactions once processed.
 - ``signed_post``: any body, signed the system's way; the response, for tests of the door.
 - ``inbound_post``: any body with exactly the headers given (a vendor's, a broken one, none).
+- ``events_post_over_http``: canonical events to a tower served over real HTTP (a live server).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from itertools import count
 from typing import Any
 
+import httpx
 from django.test import Client
 
 from integrations.models import Transaction
@@ -216,3 +218,20 @@ def event(
         "version": version,
         "data": data,
     }
+
+
+def events_post_over_http(base_url: str, *events: dict[str, Any], system: str = "crm") -> list[int]:
+    """Posts canonical events in one signed request to the tower at ``base_url``, over real
+    HTTP, as another system does; checks that they were accepted and returns their ids."""
+    raw = json.dumps(list(events)).encode()
+    response = httpx.post(
+        f"{base_url}/api/v1/inbound/{system}/",
+        content=raw,
+        headers={
+            "Content-Type": "application/json",
+            "X-CT-Signature": sign(f"demo-{system}-secret", raw),
+        },
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    return response.json()["transaction_ids"]

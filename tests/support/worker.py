@@ -39,9 +39,10 @@ def worker_environment(settings_dict: dict[str, Any]) -> dict[str, str]:
 
 
 class WorkerProcess:
-    def __init__(self, env: dict[str, str], *, concurrency: int = 2) -> None:
+    def __init__(self, env: dict[str, str], *, concurrency: int = 2, name: str = "test") -> None:
         self.env = env
         self.concurrency = concurrency
+        self.name = name  # two workers of one test need two node names
         self.process: subprocess.Popen[bytes] | None = None
         self.log = Path(tempfile.mkstemp(prefix="ct-worker-", suffix=".log")[1])
         self._log_file: BinaryIO | None = None
@@ -68,7 +69,7 @@ class WorkerProcess:
                 "--without-gossip",
                 "--without-mingle",
                 "--without-heartbeat",
-                f"--hostname=test-{os.getpid()}@%h",
+                f"--hostname={self.name}-{os.getpid()}@%h",
             ],
             cwd=ROOT,
             env=self.env,

@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.controltower.web.browser.test_overview import post_over_http
 from tests.controltower.web.browser.test_sign_in import sign_in
-from tests.support.inbound import customer_event
+from tests.support.inbound import customer_event, events_post_over_http
 
 pytestmark = [
     pytest.mark.browser,
@@ -36,7 +35,9 @@ def blocked_once(settings):
 def block(base: str, number: str, entity: str) -> None:
     from integrations.services.processing import transactions_process
 
-    transactions_process(ids=post_over_http(base, [customer_event(number, legal_entity=entity)]))
+    transactions_process(
+        ids=events_post_over_http(base, customer_event(number, legal_entity=entity))
+    )
 
 
 def rows(page: Page):

@@ -3,15 +3,11 @@ changes by itself after an event arrives through the inbound API."""
 
 from __future__ import annotations
 
-import json
-
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from integrations.signatures import sign
 from tests.controltower.web.browser.test_sign_in import sign_in
-from tests.support.inbound import customer_event, signed_post
+from tests.support.inbound import customer_event, events_post_over_http, signed_post
 
 pytestmark = [
     pytest.mark.browser,
@@ -76,21 +72,6 @@ def processed():
     transactions_process(ids=ids)
 
 
-def post_over_http(base: str, events: list[dict]) -> list[int]:
-    raw = json.dumps(events).encode()
-    response = httpx.post(
-        f"{base}/api/v1/inbound/crm/",
-        content=raw,
-        headers={
-            "Content-Type": "application/json",
-            "X-CT-Signature": sign("demo-crm-secret", raw),
-        },
-        timeout=10,
-    )
-    assert response.status_code == 202, response.text
-    return response.json()["transaction_ids"]
-
-
 def test_the_overview_shows_the_seeded_figures_and_draws_its_charts(
     page: Page, live_server, screenshot, embedded, processed
 ):
@@ -149,7 +130,7 @@ def test_a_live_counter_changes_after_an_event_is_posted(
     expect(page.locator("[data-live-status]")).to_contain_text("Updates every 0.5 s")
     page.evaluate("window.__stillTheSamePage = true")
 
-    ids = post_over_http(live_server.url, [customer_event("C-8304")])
+    ids = events_post_over_http(live_server.url, customer_event("C-8304"))
 
     # Received counts the moment the event is stored; nothing has run it yet.
     expect(master).to_have_text("4")
@@ -231,7 +212,7 @@ def test_with_redis_the_overview_hears_the_engine_over_the_websocket(
     expect(status).to_contain_text("Live: updates as events arrive")
     expect(tile(page, "success_rate").locator(".tile-value")).to_have_text("66.7 %")
 
-    ids = post_over_http(asgi_server, [customer_event("C-8305")])
+    ids = events_post_over_http(asgi_server, customer_event("C-8305"))
 
     def work() -> None:  # as a worker would: on its own thread, with its own connection
         try:
