@@ -89,7 +89,7 @@ def test_a_customers_contracts_signed_together_create_it_once_downstream(
         for customer in CUSTOMERS
     }
     with ThreadPoolExecutor(max_workers=CONTRACTS_EACH + 1) as pool:
-        for customer, signed in contracts.items():
+        for signed in contracts.values():
             # A customer's contracts at the same moment, each on its own request (so on its own
             # message, for its own worker process), and the first once more under a new event id.
             again = {**signed[0], "id": f"{signed[0]['id']}-again"}
