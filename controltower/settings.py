@@ -45,6 +45,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value not in (None, "") else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -235,12 +240,26 @@ CT_CHUNK_SIZE = env_int("CT_CHUNK_SIZE", 100)
 # A ``processing`` row whose lease was not renewed for this long belongs to a worker that
 # vanished; a live worker renews it every CT_LEASE_RENEW_SECONDS while the work runs.
 CT_PROCESSING_LEASE_SECONDS = env_int("CT_PROCESSING_LEASE_SECONDS", 40)
-CT_LEASE_RENEW_SECONDS = env_int("CT_LEASE_RENEW_SECONDS", 10)
+CT_LEASE_RENEW_SECONDS = env_float("CT_LEASE_RENEW_SECONDS", 10.0)
 # A ``received`` row older than this was never picked up (lost message, paused flow resumed).
 CT_RECEIVED_GRACE_SECONDS = env_int("CT_RECEIVED_GRACE_SECONDS", 30)
 CT_SWEEP_INTERVAL_SECONDS = env_int("CT_SWEEP_INTERVAL_SECONDS", 15)
 # How long a push waits for another worker pushing the same record to the same system.
 CT_PUSH_LOCK_WAIT_SECONDS = env_int("CT_PUSH_LOCK_WAIT_SECONDS", 60)
+# How long work failing on a system is retried before it is dead (a system may say otherwise).
+CT_RETRY_BUDGET_HOURS = env_float("CT_RETRY_BUDGET_HOURS", 24.0)
+# A system's circuit breaker opens after this many failed calls in a row (no answer, 5xx),
+# probes after CT_BREAKER_PROBE_SECONDS, and waits twice as long after each failed probe,
+# up to CT_BREAKER_PROBE_MAX_SECONDS.
+CT_BREAKER_FAILURES = env_int("CT_BREAKER_FAILURES", 5)
+CT_BREAKER_PROBE_SECONDS = env_float("CT_BREAKER_PROBE_SECONDS", 30.0)
+CT_BREAKER_PROBE_MAX_SECONDS = env_float("CT_BREAKER_PROBE_MAX_SECONDS", 600.0)
+# Outbound rate limits: the "minute" of a system's calls per minute (tests shorten it), how
+# long a call waits in place for a token before it is retried later instead, and how long
+# a system that answered 429 is called at half its rate.
+CT_RATE_LIMIT_WINDOW_SECONDS = env_float("CT_RATE_LIMIT_WINDOW_SECONDS", 60.0)
+CT_RATE_LIMIT_MAX_WAIT_SECONDS = env_float("CT_RATE_LIMIT_MAX_WAIT_SECONDS", 2.0)
+CT_RATE_LIMIT_SLOWDOWN_SECONDS = env_int("CT_RATE_LIMIT_SLOWDOWN_SECONDS", 300)
 
 # --- Simulator ------------------------------------------------------------------
 # The simulated ERP, PSA, CRM and CLM under /simulator/ have no authentication: on only

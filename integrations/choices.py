@@ -194,3 +194,16 @@ EXCEPTION_STATUS_BADGES = {
 }
 OPEN_STATUSES = (ExceptionStatus.OPEN, ExceptionStatus.IN_PROGRESS)
 CLOSED_STATUSES = (ExceptionStatus.RESOLVED, ExceptionStatus.DISMISSED)
+
+
+class BreakerState(models.TextChoices):
+    CLOSED = "closed", "Closed: calls go through"
+    OPEN = "open", "Open: calls wait"
+    HALF_OPEN = "half_open", "Half open: one call tries"
+
+
+BREAKER_STATE_BADGES = {
+    BreakerState.CLOSED: "success",
+    BreakerState.OPEN: "danger",
+    BreakerState.HALF_OPEN: "warning",
+}

@@ -32,6 +32,7 @@ class IntegrationError(Exception):
         money_at_risk: Decimal | None = None,
         currency: str = "",
         record: Any = None,
+        system: Any = None,
     ) -> None:
         if code:
             exception_kind(code)  # an unknown code fails here, where it is written
@@ -50,6 +51,8 @@ class IntegrationError(Exception):
         self.currency = currency
         # The canonical record the failure is about, where the flow knows it better than the event.
         self.record = record
+        # The connected system whose call failed: its retry budget applies, not the flow's count.
+        self.system = system
 
     @classmethod
     def transient_failure(

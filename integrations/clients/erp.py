@@ -58,6 +58,7 @@ class ErpClient:
             "GET",
             self._url(record),
             params={"q": f'externalId IS "{external_id}"'},
+            system=self.system,
             vendor_message=netsuite_message,
         )
         items = response.json().get("items") or []
@@ -71,6 +72,7 @@ class ErpClient:
                 "GET",
                 self._url(record),
                 params={"limit": str(page_size), "offset": str(len(items))},
+                system=self.system,
                 vendor_message=netsuite_message,
             ).json()
             items.extend(body.get("items") or [])
@@ -78,7 +80,12 @@ class ErpClient:
                 return items
 
     def get(self, record: str, record_id: str) -> dict[str, Any]:
-        return request("GET", self._url(record, record_id), vendor_message=netsuite_message).json()
+        return request(
+            "GET",
+            self._url(record, record_id),
+            system=self.system,
+            vendor_message=netsuite_message,
+        ).json()
 
     def create(self, record: str, body: dict[str, Any], *, idempotency_key: str) -> str:
         response = request(
@@ -87,6 +94,7 @@ class ErpClient:
             json=body,
             idempotency_key=idempotency_key,
             idempotency_header=IDEMPOTENCY_HEADER,
+            system=self.system,
             vendor_message=netsuite_message,
         )
         location = response.headers.get("Location", "")
@@ -121,5 +129,6 @@ class ErpClient:
             self._url(record, record_id),
             json=body,
             idempotency_key=idempotency_key,
+            system=self.system,
             vendor_message=netsuite_message,
         )

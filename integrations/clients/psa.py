@@ -29,11 +29,16 @@ class PsaClient:
                 error_class=ErrorClass.CONFIGURATION,
                 code=ExceptionType.SYSTEM_NOT_CONFIGURED,
             )
+        self.system = system
         self.base = system.base_url.rstrip("/") + "/api/v1"
 
     def find(self, resource: str, *, field: str, value: str) -> dict[str, Any] | None:
         response = request(
-            "GET", f"{self.base}/{resource}", params={field: value}, vendor_message=psa_message
+            "GET",
+            f"{self.base}/{resource}",
+            params={field: value},
+            system=self.system,
+            vendor_message=psa_message,
         )
         body = response.json()
         items = body.get("results", body) if isinstance(body, dict) else body
@@ -47,6 +52,7 @@ class PsaClient:
             f"{self.base}/{resource}",
             json=body,
             idempotency_key=idempotency_key,
+            system=self.system,
             vendor_message=psa_message,
         ).json()
 
@@ -59,7 +65,11 @@ class PsaClient:
 
     def update(self, resource: str, record_id: str, body: dict[str, Any]) -> None:
         request(
-            "PATCH", f"{self.base}/{resource}/{record_id}", json=body, vendor_message=psa_message
+            "PATCH",
+            f"{self.base}/{resource}/{record_id}",
+            json=body,
+            system=self.system,
+            vendor_message=psa_message,
         )
 
     def upsert(

@@ -81,6 +81,19 @@ class Transaction(models.Model):
         help_text="attempts_count when a person last retried; the budget counts from here.",
     )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    failing_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The first failed try of the current retry round: the retry budget counts from here.",
+    )
+    waiting_for = models.ForeignKey(
+        "integrations.ConnectedSystem",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The system whose breaker is open: the work waits for it, it has not failed.",
+    )
     claimed_at = models.DateTimeField(
         null=True, blank=True, help_text="When the worker holding the claim last renewed its lease."
     )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
@@ -38,6 +39,18 @@ class ConnectedSystem(models.Model):
     rate_limit_per_minute = models.PositiveIntegerField(
         null=True, blank=True, help_text="Outbound calls per minute; empty for no limit."
     )
+    rate_limit_burst = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Calls that may go at once after a quiet spell; empty for a sixth of the minute's.",
+    )
+    retry_budget_hours = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="How long work that fails on this system (timeouts, 5xx, 429) is retried before "
+        "it goes to the dead-letter queue; empty for the tower's default (24 h). Time waiting "
+        "behind an open breaker does not count.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -46,6 +59,11 @@ class ConnectedSystem(models.Model):
 
     def __str__(self) -> str:
         return self.slug
+
+    @property
+    def retry_budget(self) -> timedelta:
+        hours = self.retry_budget_hours
+        return timedelta(hours=settings.CT_RETRY_BUDGET_HOURS if hours is None else hours)
 
     @property
     def secret_env_name(self) -> str:

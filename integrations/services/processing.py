@@ -33,7 +33,8 @@ from integrations.errors import IntegrationError
 from integrations.exception_types import UnknownExceptionCode
 from integrations.flows import batch_handler_for, domain_of, handler_for, runs_atomically
 from integrations.live import figures_changed
-from integrations.models import Attempt, Transaction
+from integrations.models import Attempt, Flow, Transaction
+from integrations.services.breakers import breakers_probe_due
 from integrations.services.exceptions import exception_raise
 from integrations.services.ownership import owner_of, ownership_check
 from integrations.services.queueing import transactions_enqueue
@@ -316,6 +317,8 @@ def _run(tx: Transaction) -> TransactionState | None:
                 next_attempt_at=None,
                 claimed_at=None,
                 claim_token="",
+                failing_since=None,
+                waiting_for=None,
                 error_class="",
                 error_code="",
                 last_error="",
@@ -398,10 +401,16 @@ def _record_failure(
         "last_error": failure.message,
     }
     delay = None
+    waiting_for = getattr(failure, "waiting_for", None)
     if not failure.transient:
         state, attempt_outcome = TransactionState.BLOCKED, AttemptOutcome.BLOCKED
         changes.update(next_attempt_at=None, finished_at=now)
-    elif number - tx.retry_round_start >= flow.max_attempts:
+    elif waiting_for is not None:
+        # The system's breaker is open: the work waits for it, not ready until a probe gets
+        # through (``breakers_probe_due``) and releases it; its retry budget does not run.
+        state, attempt_outcome = TransactionState.RETRY_SCHEDULED, AttemptOutcome.RETRY
+        changes.update(next_attempt_at=None, waiting_for=waiting_for, failing_since=None)
+    elif _budget_spent(tx, failure, flow, number, now):
         state, attempt_outcome = TransactionState.DEAD, AttemptOutcome.DEAD
         changes.update(next_attempt_at=None, finished_at=now)
     else:
@@ -413,6 +422,8 @@ def _record_failure(
             retry_after=failure.retry_after,
         )
         changes.update(next_attempt_at=now + timedelta(seconds=delay))
+        if failure.system is not None:
+            changes.update(failing_since=tx.failing_since or now)
     try:
         with transaction.atomic():
             if state == TransactionState.BLOCKED:
@@ -424,14 +435,28 @@ def _record_failure(
                 transactions_enqueue(transactions=[tx], countdown=delay)
     except ClaimLost:
         return None
-    rollups_failed(tx=tx, outcome=attempt_outcome, started_at=started_at)
+    if waiting_for is None:  # waiting for a system that is down is not a failure of the work
+        rollups_failed(tx=tx, outcome=attempt_outcome, started_at=started_at)
     return state
+
+
+def _budget_spent(
+    tx: Transaction, failure: IntegrationError, flow: Flow, number: int, now: datetime
+) -> bool:
+    """Whether a transient failure ends the retries. A failure of a system's call is retried
+    for that system's retry budget (time, since the round's first failure: an outage of
+    hours is ridden out); any other for the flow's number of attempts."""
+    if failure.system is not None:
+        since = tx.failing_since or now
+        return now - since >= failure.system.retry_budget
+    return number - tx.retry_round_start >= flow.max_attempts
 
 
 @dataclass
 class SweepSummary:
     taken_back: int = 0
     enqueued: int = 0
+    probes: int = 0
 
 
 def transactions_sweep(
@@ -471,4 +496,5 @@ def transactions_sweep(
     with transaction.atomic():
         transactions_enqueue(transactions=due)
     summary.enqueued = len(due)
+    summary.probes = breakers_probe_due()
     return summary

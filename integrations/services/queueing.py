@@ -103,8 +103,19 @@ def transactions_requeue(*, transactions: list[Transaction]) -> None:
         tx.retry_round_start = tx.attempts_count
         tx.next_attempt_at = None
         tx.finished_at = None
+        tx.failing_since = None  # a new round, with a whole retry budget
+        tx.waiting_for = None
         tx.updated_at = now  # bulk_update leaves auto_now alone
     Transaction.objects.bulk_update(
-        transactions, ["state", "retry_round_start", "next_attempt_at", "finished_at", "updated_at"]
+        transactions,
+        [
+            "state",
+            "retry_round_start",
+            "next_attempt_at",
+            "finished_at",
+            "failing_since",
+            "waiting_for",
+            "updated_at",
+        ],
     )
     transactions_enqueue(transactions=transactions)

@@ -50,7 +50,8 @@ class CustomerFactory(DjangoModelFactory):
     class Meta:
         model = Customer
 
-    number = factory.Sequence(lambda n: f"C-{1000 + n}")
+    # Apart from the demo's numbers (C-1001 ...) and those tests name.
+    number = factory.Sequence(lambda n: f"C-F{n:05d}")
     name = factory.Faker("company")
     legal_entity = factory.SubFactory(LegalEntityFactory)
     currency = factory.SelfAttribute("legal_entity.currency")
@@ -108,7 +109,8 @@ class ProjectFactory(DjangoModelFactory):
     class Meta:
         model = Project
 
-    code = factory.Sequence(lambda n: f"P-{1000 + n}")
+    # Apart from the codes tests name (P-1042): a sequence never runs into them.
+    code = factory.Sequence(lambda n: f"P-F{n:05d}")
     name = factory.Sequence(lambda n: f"Project {n}")
     contract = factory.SubFactory(ContractFactory)
     customer = factory.SelfAttribute("contract.customer")

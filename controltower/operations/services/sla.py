@@ -177,8 +177,12 @@ def _flow_policy_sweep(policy: SlaPolicy, sweep: _Sweep) -> None:
         _breach_close(breach, breach.transaction.finished_at or sweep.now, sweep)
 
     cutoff = business_subtract(hours, sweep.now, _at_risk_minutes(policy))
+    # Work waiting behind a system's open breaker has not failed: the breaker is the alarm.
     items = Transaction.objects.filter(
-        flow_id=flow_id, state__in=OPEN_TRANSACTION_STATES, received_at__lte=cutoff
+        flow_id=flow_id,
+        state__in=OPEN_TRANSACTION_STATES,
+        received_at__lte=cutoff,
+        waiting_for__isnull=True,
     )
     if policy.event_type:
         items = items.filter(event_type=policy.event_type)

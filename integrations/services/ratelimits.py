@@ -1,0 +1,96 @@
+"""Outbound rate limits: a token bucket per system, shared by every worker process.
+
+A system's ``rate_limit_per_minute`` fills its bucket, up to its burst; each call takes a
+token. With Redis the bucket is a Redis hash changed by one script (atomic across every
+worker on every machine); without it, a database row changed in a short transaction. A
+429 from the system halves its rate for ``CT_RATE_LIMIT_SLOWDOWN_SECONDS``.
+
+``CT_RATE_LIMIT_WINDOW_SECONDS`` is the minute of "per minute" (60); tests shorten it to
+compress time.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.models import ConnectedSystem, RateBucket
+
+# Takes a token if there is one. KEYS[1] the bucket; ARGV: rate per second, capacity, now
+# (seconds). Returns the seconds until a token is there (0 when one was taken).
+_TAKE = """
+local rate = tonumber(ARGV[1])
+local capacity = tonumber(ARGV[2])
+local now = tonumber(ARGV[3])
+local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(bucket[1])
+local at = tonumber(bucket[2])
+if tokens == nil then tokens = capacity; at = now end
+tokens = math.min(capacity, tokens + (now - at) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'at', now)
+redis.call('EXPIRE', KEYS[1], math.ceil(capacity / rate) + 60)
+return tostring(wait)
+"""
+
+_redis: redis.Redis | None = None
+
+
+def _redis_client() -> redis.Redis | None:
+    global _redis
+    if not settings.REDIS_URL:
+        return None
+    if _redis is None:
+        _redis = redis.Redis.from_url(settings.REDIS_URL)
+    return _redis
+
+
+def limit_of(system: ConnectedSystem) -> tuple[float, float] | None:
+    """The system's (rate per second, burst) now, or None when it has no limit."""
+    per_window = system.rate_limit_per_minute
+    if not per_window:
+        return None
+    rate = per_window / settings.CT_RATE_LIMIT_WINDOW_SECONDS
+    burst = float(system.rate_limit_burst or max(1, per_window // 6))
+    slowed = RateBucket.objects.filter(system=system, slowed_until__gt=timezone.now()).exists()
+    return (rate / 2, max(1.0, burst / 2)) if slowed else (rate, burst)
+
+
+def rate_token_take(system: ConnectedSystem) -> float:
+    """Takes a token of ``system``'s bucket; returns 0, or the seconds until one is there."""
+    limit = limit_of(system)
+    if limit is None:
+        return 0.0
+    rate, burst = limit
+    client = _redis_client()
+    if client is not None:
+        return float(client.eval(_TAKE, 1, f"ct:rate:{system.pk}", rate, burst, time.time()))
+    with transaction.atomic():
+        bucket, created = RateBucket.objects.select_for_update().get_or_create(system=system)
+        now = timezone.now()
+        tokens = burst if created or bucket.refilled_at is None else bucket.tokens
+        if bucket.refilled_at is not None:
+            tokens = min(burst, tokens + (now - bucket.refilled_at).total_seconds() * rate)
+        wait = 0.0
+        if tokens >= 1:
+            tokens -= 1
+        else:
+            wait = (1 - tokens) / rate
+        bucket.tokens, bucket.refilled_at = tokens, now
+        bucket.save(update_fields=["tokens", "refilled_at"])
+    return wait
+
+
+def rate_slow_down(system: ConnectedSystem) -> None:
+    """The system answered 429: call it at half its rate for a while."""
+    if not system.rate_limit_per_minute:
+        return
+    until = timezone.now() + timedelta(seconds=settings.CT_RATE_LIMIT_SLOWDOWN_SECONDS)
+    bucket, _ = RateBucket.objects.get_or_create(system=system)
+    RateBucket.objects.filter(pk=bucket.pk).update(slowed_until=until)
