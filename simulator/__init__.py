@@ -81,7 +81,16 @@ Control endpoints, every system (fault knobs not applied to them)
 
 - ``GET/PUT /simulator/<system>/_faults``: the knobs (``faults.py``); a PUT sets the
   knobs it names, 400 ``{"message", "errors": {"<knob or reject[i].key>": [...]}}``.
-- ``POST /simulator/<system>/_reset``: deletes the system's records, restores the knobs.
+- ``POST /simulator/<system>/_reset``: deletes the system's records and request log,
+  restores the knobs.
+- ``GET /simulator/<system>/_requests``: the system's request log, every call to its
+  vendor API (not to these control endpoints), newest last: ``{"count", "total",
+  "results": [{"id", "method", "path", "query", "idempotency_key", "status",
+  "received_at", "admitted_at"}]}``. ``?since=<ISO 8601>`` (received at or after),
+  ``?method=POST``, ``?limit=`` (the newest n; default and most 10,000). ``status`` is
+  null while the call is in flight; ``admitted_at`` is null for a call refused before the
+  rate limit counted it. The log keeps the newest 100,000 calls of all systems, a week at
+  most.
 - ``POST /simulator/<system>/_emit`` ``{"events": [...], "tower_url": optional}``:
   sends the events as one signed JSON array to ``<tower_url>/api/v1/inbound/<system>/``
   (secret ``CT_SECRET_<SYSTEM>`` or ``demo-<system>-secret``; tower URL setting/env

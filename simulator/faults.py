@@ -129,8 +129,8 @@ def knobs_validate(*, system: str, payload: Any) -> dict[str, Any]:
     return knobs
 
 
-def fault_for_call(knobs: Any) -> Fault | None:
-    """Waits the latency, then the failure the knobs inject into this call, if any.
+def front_door_fault(knobs: Any) -> Fault | None:
+    """Waits the latency, then the failure the knobs put before credentials are looked at.
 
     ``knobs`` is a ``SimulatedSystem`` (anything with the knob attributes).
     """
@@ -145,6 +145,11 @@ def fault_for_call(knobs: Any) -> Fault | None:
             "Request limit exceeded; retry after the time the Retry-After header gives.",
             retry_after_seconds=knobs.retry_after_seconds,
         )
+    return None
+
+
+def error_fault(knobs: Any) -> Fault | None:
+    """The failure ``error_rate`` injects into a call that got through everything else."""
     if knobs.error_rate and _rng.random() < knobs.error_rate:
         return Fault(500, "UNEXPECTED_ERROR", "An unexpected error occurred.")
     return None

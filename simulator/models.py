@@ -102,3 +102,37 @@ class SimulatedRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.pk}"
+
+
+class SimulatedRequest(models.Model):
+    """One request a simulated system received on its vendor API: its request log.
+
+    Control endpoints (``_faults``, ``_reset``, ``_emit``, ``_requests``) are not logged.
+    The row is written when the request arrives and completed with its status when it is
+    answered, so that the rate limit counts the requests still in flight.
+    ``admitted_at`` is when the rate limit let the request through; a request refused
+    before that (an outage, bad credentials, the rate limit itself) has none and does
+    not count against the limit.
+    """
+
+    system = models.ForeignKey(SimulatedSystem, on_delete=models.CASCADE, related_name="requests")
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    query = models.TextField(blank=True, help_text="The query string as sent.")
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    status = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The status answered; empty while in flight."
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    admitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["system", "received_at"], name="simrequest_received"),
+            models.Index(fields=["system", "admitted_at"], name="simrequest_admitted"),
+            models.Index(fields=["received_at"], name="simrequest_age"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status or '…'}"

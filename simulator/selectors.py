@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from simulator.choices import InvoiceStatus
 from simulator.errors import SimulatorError
-from simulator.models import SimulatedRecord, SimulatedSystem
+from simulator.models import SimulatedRecord, SimulatedRequest, SimulatedSystem
 
 # NetSuite's query syntax, in the one form the simulator understands.
 _EXTERNAL_ID_QUERY = re.compile(r'^\s*externalId\s+IS\s+(?:"([^"]*)"|(\S+))\s*$', re.IGNORECASE)
@@ -65,8 +65,8 @@ def erp_query_external_id(query: str) -> str:
     return match.group(1) if match.group(1) is not None else match.group(2)
 
 
-def changed_since_parse(value: str) -> datetime:
-    """An ISO 8601 date-time (naive means UTC) or date."""
+def changed_since_parse(value: str, *, name: str = "changed_since") -> datetime:
+    """An ISO 8601 date-time (naive means UTC) or date, given as the parameter ``name``."""
     # An unencoded "+01:00" in a query string arrives as " 01:00".
     text = _LOST_PLUS.sub(r"\1+\2", value.strip()).replace("Z", "+00:00").replace("z", "+00:00")
     try:
@@ -75,9 +75,9 @@ def changed_since_parse(value: str) -> datetime:
         raise SimulatorError(
             400,
             "USER_ERROR",
-            "changed_since must be an ISO 8601 date-time, e.g. 2026-11-02T09:30:00Z.",
+            f"{name} must be an ISO 8601 date-time, e.g. 2026-11-02T09:30:00Z.",
             rest_code="invalid_parameter",
-            field="changed_since",
+            field=name,
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -143,4 +143,34 @@ def rest_record_json(record: SimulatedRecord) -> dict[str, Any]:
         "id": str(record.pk),
         "created_at": record.created_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
+    }
+
+
+def requests_list(
+    *, system: SimulatedSystem, since: datetime | None = None, method: str | None = None
+) -> QuerySet[SimulatedRequest]:
+    """The system's request log, oldest first, from ``since`` on, of one ``method``."""
+    calls = SimulatedRequest.objects.filter(system=system)
+    if since is not None:
+        calls = calls.filter(received_at__gte=since)
+    if method:
+        calls = calls.filter(method=method.upper())
+    return calls.order_by("id")
+
+
+def _instant(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def request_json(call: SimulatedRequest) -> dict[str, Any]:
+    """One row of the request log as ``_requests`` shows it."""
+    return {
+        "id": call.pk,
+        "method": call.method,
+        "path": call.path,
+        "query": call.query,
+        "idempotency_key": call.idempotency_key,
+        "status": call.status,
+        "received_at": _instant(call.received_at),
+        "admitted_at": _instant(call.admitted_at),
     }

@@ -1,7 +1,7 @@
 """Writes of the simulated systems: records, fault knobs, and events sent to the tower.
 
 Each system keeps its own records; nothing here touches the tower's tables. The
-knobs are applied by ``call_admit`` at the start of every simulated API call.
+knobs are applied to every simulated API call by ``admission.call_admit``.
 """
 
 from __future__ import annotations
@@ -18,12 +18,7 @@ from django.utils import timezone
 
 from simulator.choices import ERP_KINDS, SimulatedSystemSlug
 from simulator.errors import SimulatorError
-from simulator.faults import (
-    KNOB_DEFAULTS,
-    fault_for_call,
-    knobs_validate,
-    reject_rule_matching,
-)
+from simulator.faults import KNOB_DEFAULTS, knobs_validate, reject_rule_matching
 from simulator.models import SimulatedRecord, SimulatedSystem
 from simulator.signing import SIGNATURE_HEADER, signature_header
 
@@ -41,8 +36,6 @@ ERP_ASSIGNED = {"id", "createdDate", "lastModifiedDate", "links"}
 ERP_INVOICE_ASSIGNED = {"tranId", "status", "total", "amountRemaining"}
 REST_ASSIGNED = {"id", "created_at", "updated_at"}
 
-FAULT_REST_CODES = {503: "service_unavailable", 429: "rate_limited", 500: "internal_error"}
-
 
 def simulator_enabled() -> bool:
     """The simulator serves only where it is wanted: the demo and the tests by default.
@@ -59,19 +52,6 @@ def system_get(*, slug: str) -> SimulatedSystem:
     return system
 
 
-def call_admit(*, system: SimulatedSystem) -> None:
-    """Applies the knobs to one simulated call: waits, or raises the injected failure."""
-    fault = fault_for_call(system)
-    if fault is not None:
-        raise SimulatorError(
-            fault.status,
-            fault.code,
-            fault.message,
-            rest_code=FAULT_REST_CODES.get(fault.status),
-            retry_after_seconds=fault.retry_after_seconds,
-        )
-
-
 def system_faults_update(*, system: SimulatedSystem, payload: Any) -> SimulatedSystem:
     """Sets the knobs ``payload`` names; the others keep their value. ``KnobsInvalid`` if bad."""
     knobs = knobs_validate(system=system.slug, payload=payload)
@@ -83,8 +63,11 @@ def system_faults_update(*, system: SimulatedSystem, payload: Any) -> SimulatedS
 
 @transaction.atomic
 def system_reset(*, system: SimulatedSystem) -> int:
-    """Deletes the system's records and puts its knobs back to the defaults."""
+    """Deletes the system's records and request log, and puts its knobs back to the defaults.
+
+    Answers how many records were deleted."""
     deleted, _ = system.records.all().delete()
+    system.requests.all().delete()
     for name, value in KNOB_DEFAULTS.items():
         setattr(system, name, copy.deepcopy(value))
     system.save()

@@ -16,8 +16,9 @@ PSA, CRM, CLM (plain REST)::
 Control (every system; fault knobs not applied)::
 
     /simulator/<system>/_faults    GET, PUT (partial update of the knobs)
-    /simulator/<system>/_reset     POST (deletes its records, resets the knobs)
+    /simulator/<system>/_reset     POST (deletes its records and request log, resets the knobs)
     /simulator/<system>/_emit      POST {"events": [...], "tower_url": optional}
+    /simulator/<system>/_requests  GET the request log (?since=<ISO 8601>&method=POST&limit=)
 
 A trailing slash is accepted everywhere.
 """
@@ -38,6 +39,7 @@ urlpatterns = [
     re_path(rf"^{SYSTEMS}/_faults/?$", views.faults, name="faults"),
     re_path(rf"^{SYSTEMS}/_reset/?$", views.reset, name="reset"),
     re_path(rf"^{SYSTEMS}/_emit/?$", views.emit, name="emit"),
+    re_path(rf"^{SYSTEMS}/_requests/?$", views.requests_log, name="requests"),
     re_path(rf"{ERP_BASE}/?$", views.erp_collection, name="erp-collection"),
     re_path(rf"{ERP_BASE}/(?P<record_id>[^/]+)/?$", views.erp_record, name="erp-record"),
     re_path(

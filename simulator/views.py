@@ -3,8 +3,9 @@
 Plain Django views answering JSON, ``csrf_exempt`` and without authentication: they
 mimic machine APIs and are meant for loopback (the demo and the tests). They serve
 only while ``simulator_enabled()`` (``CT_DEMO=1`` unless ``CT_SIMULATOR_ENABLED`` says
-otherwise); elsewhere every URL answers 404. The logic is in ``services``,
-``selectors`` and ``faults``; ``urls.py`` has the URL map, and the package docstring
+otherwise); elsewhere every URL answers 404. Every vendor door is logged and admitted
+by ``admission`` before its view runs; the logic is in ``services``, ``selectors`` and
+``faults``; ``urls.py`` has the URL map, and the package docstring
 (``simulator/__init__.py``) the API each system speaks and its fields.
 """
 
@@ -19,10 +20,11 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from simulator import selectors, services
+from simulator import admission, selectors, services
 from simulator.choices import REST_COLLECTIONS
 from simulator.errors import SimulatorError
 from simulator.faults import KnobsInvalid
+from simulator.models import SimulatedSystem
 
 NETSUITE_TITLES = {
     400: ("Bad Request", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.1"),
@@ -33,9 +35,10 @@ NETSUITE_TITLES = {
     503: ("Service Unavailable", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.6.4"),
 }
 ERP_LIST_LIMIT = 1000
+REQUEST_LOG_LIMIT = 10_000
 
 
-def _endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def _control_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @csrf_exempt
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -106,71 +109,104 @@ def control_error(error: SimulatorError) -> JsonResponse:
     return JsonResponse({"message": error.message, "errors": errors}, status=error.status)
 
 
+def _vendor_endpoint(
+    render_error: Callable[[SimulatorError], HttpResponse], *, system: str | None = None
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """A door of a simulated vendor API, as opposed to a control endpoint.
+
+    The call is logged, goes through ``admission.call_admit`` (the knobs), and a refusal
+    is answered in the vendor's dialect (``render_error``). The view gets the
+    ``SimulatedSystem`` after the request: ``system`` names it, or the URL does.
+    """
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not services.simulator_enabled():
+                raise Http404("The system simulator is not enabled.")
+            simulated = services.system_get(slug=system or kwargs.pop("system"))
+            call = admission.call_open(
+                system=simulated,
+                method=request.method or "",
+                path=request.path,
+                query=request.META.get("QUERY_STRING", ""),
+                idempotency_key=_idempotency_key(request),
+            )
+            status = 500
+            try:
+                try:
+                    admission.call_admit(system=simulated, call=call)
+                    response = view(request, simulated, *args, **kwargs)
+                except SimulatorError as error:
+                    response = render_error(error)
+                status = response.status_code
+                return response
+            finally:
+                admission.call_close(call=call, status=status)
+
+        return wrapper
+
+    return decorate
+
+
 # --- ERP (NetSuite REST record API) ---------------------------------------------------
 
 
-@_endpoint
-def erp_collection(request: HttpRequest, kind: str) -> HttpResponse:
-    system = services.system_get(slug="erp")
-    try:
-        services.call_admit(system=system)
-        services.erp_kind_check(kind)
-        if request.method == "POST":
-            record = services.record_create(
-                system=system,
-                kind=kind,
-                data=_json_body(request),
-                idempotency_key=_idempotency_key(request),
-            )
-            response = _no_content()
-            response["Location"] = request.build_absolute_uri(
-                reverse("simulator:erp-record", kwargs={"kind": kind, "record_id": record.pk})
-            )
-            return response
-        if request.method == "GET":
-            query = request.GET.get("q")
-            external_id = selectors.erp_query_external_id(query) if query else None
-            records = selectors.records_list(system=system, kind=kind, external_id=external_id)
-            limit = min(_int_param(request, "limit", ERP_LIST_LIMIT), ERP_LIST_LIMIT)
-            offset = _int_param(request, "offset", 0)
-            total = records.count()
-            items = [
-                selectors.erp_record_json(record, system=system)
-                for record in records[offset : offset + limit]
-            ]
-            return JsonResponse(
-                {
-                    "links": [],
-                    "count": len(items),
-                    "hasMore": offset + len(items) < total,
-                    "items": items,
-                    "offset": offset,
-                    "totalResults": total,
-                }
-            )
-        raise _not_allowed(request)
-    except SimulatorError as error:
-        return netsuite_error(error)
+@_vendor_endpoint(netsuite_error, system="erp")
+def erp_collection(request: HttpRequest, system: SimulatedSystem, kind: str) -> HttpResponse:
+    services.erp_kind_check(kind)
+    if request.method == "POST":
+        record = services.record_create(
+            system=system,
+            kind=kind,
+            data=_json_body(request),
+            idempotency_key=_idempotency_key(request),
+        )
+        response = _no_content()
+        response["Location"] = request.build_absolute_uri(
+            reverse("simulator:erp-record", kwargs={"kind": kind, "record_id": record.pk})
+        )
+        return response
+    if request.method == "GET":
+        query = request.GET.get("q")
+        external_id = selectors.erp_query_external_id(query) if query else None
+        records = selectors.records_list(system=system, kind=kind, external_id=external_id)
+        limit = min(_int_param(request, "limit", ERP_LIST_LIMIT), ERP_LIST_LIMIT)
+        offset = _int_param(request, "offset", 0)
+        total = records.count()
+        items = [
+            selectors.erp_record_json(record, system=system)
+            for record in records[offset : offset + limit]
+        ]
+        return JsonResponse(
+            {
+                "links": [],
+                "count": len(items),
+                "hasMore": offset + len(items) < total,
+                "items": items,
+                "offset": offset,
+                "totalResults": total,
+            }
+        )
+    raise _not_allowed(request)
 
 
-@_endpoint
-def erp_record(request: HttpRequest, kind: str, record_id: str) -> HttpResponse:
-    system = services.system_get(slug="erp")
-    try:
-        services.call_admit(system=system)
-        services.erp_kind_check(kind)
-        record = selectors.record_get(system=system, kind=kind, record_id=record_id)
-        if request.method == "GET":
-            return JsonResponse(selectors.erp_record_json(record, system=system))
-        if request.method == "PATCH":
-            services.record_update(record=record, changes=_json_body(request))
-            return _no_content()
-        if request.method == "DELETE":
-            services.record_delete(record=record)
-            return _no_content()
-        raise _not_allowed(request)
-    except SimulatorError as error:
-        return netsuite_error(error)
+@_vendor_endpoint(netsuite_error, system="erp")
+def erp_record(
+    request: HttpRequest, system: SimulatedSystem, kind: str, record_id: str
+) -> HttpResponse:
+    services.erp_kind_check(kind)
+    record = selectors.record_get(system=system, kind=kind, record_id=record_id)
+    if request.method == "GET":
+        return JsonResponse(selectors.erp_record_json(record, system=system))
+    if request.method == "PATCH":
+        services.record_update(record=record, changes=_json_body(request))
+        return _no_content()
+    if request.method == "DELETE":
+        services.record_delete(record=record)
+        return _no_content()
+    raise _not_allowed(request)
 
 
 def _int_param(request: HttpRequest, name: str, default: int) -> int:
@@ -195,68 +231,58 @@ def _rest_kind(system: str, collection: str) -> str:
     return kind
 
 
-@_endpoint
-def rest_collection(request: HttpRequest, system: str, collection: str) -> HttpResponse:
-    simulated = services.system_get(slug=system)
-    try:
-        services.call_admit(system=simulated)
-        kind = _rest_kind(system, collection)
-        if request.method == "POST":
-            record = services.record_create(
-                system=simulated,
-                kind=kind,
-                data=_json_body(request),
-                idempotency_key=_idempotency_key(request),
+@_vendor_endpoint(rest_error)
+def rest_collection(request: HttpRequest, system: SimulatedSystem, collection: str) -> HttpResponse:
+    kind = _rest_kind(system.slug, collection)
+    if request.method == "POST":
+        record = services.record_create(
+            system=system,
+            kind=kind,
+            data=_json_body(request),
+            idempotency_key=_idempotency_key(request),
+        )
+        response = JsonResponse(selectors.rest_record_json(record), status=201)
+        response["Location"] = request.build_absolute_uri(
+            reverse(
+                "simulator:rest-record",
+                kwargs={"system": system.slug, "collection": collection, "record_id": record.pk},
             )
-            response = JsonResponse(selectors.rest_record_json(record), status=201)
-            response["Location"] = request.build_absolute_uri(
-                reverse(
-                    "simulator:rest-record",
-                    kwargs={"system": system, "collection": collection, "record_id": record.pk},
-                )
-            )
-            return response
-        if request.method == "GET":
-            changed_since = request.GET.get("changed_since")
-            records = selectors.records_list(
-                system=simulated,
-                kind=kind,
-                external_id=request.GET.get("external_id"),
-                changed_since=selectors.changed_since_parse(changed_since)
-                if changed_since
-                else None,
-            )
-            results = [selectors.rest_record_json(record) for record in records]
-            return JsonResponse({"count": len(results), "results": results})
-        raise _not_allowed(request)
-    except SimulatorError as error:
-        return rest_error(error)
+        )
+        return response
+    if request.method == "GET":
+        changed_since = request.GET.get("changed_since")
+        records = selectors.records_list(
+            system=system,
+            kind=kind,
+            external_id=request.GET.get("external_id"),
+            changed_since=selectors.changed_since_parse(changed_since) if changed_since else None,
+        )
+        results = [selectors.rest_record_json(record) for record in records]
+        return JsonResponse({"count": len(results), "results": results})
+    raise _not_allowed(request)
 
 
-@_endpoint
-def rest_record(request: HttpRequest, system: str, collection: str, record_id: str) -> HttpResponse:
-    simulated = services.system_get(slug=system)
-    try:
-        services.call_admit(system=simulated)
-        kind = _rest_kind(system, collection)
-        record = selectors.record_get(system=simulated, kind=kind, record_id=record_id)
-        if request.method == "GET":
-            return JsonResponse(selectors.rest_record_json(record))
-        if request.method == "PATCH":
-            record = services.record_update(record=record, changes=_json_body(request))
-            return JsonResponse(selectors.rest_record_json(record))
-        if request.method == "DELETE":
-            services.record_delete(record=record)
-            return _no_content()
-        raise _not_allowed(request)
-    except SimulatorError as error:
-        return rest_error(error)
+@_vendor_endpoint(rest_error)
+def rest_record(
+    request: HttpRequest, system: SimulatedSystem, collection: str, record_id: str
+) -> HttpResponse:
+    kind = _rest_kind(system.slug, collection)
+    record = selectors.record_get(system=system, kind=kind, record_id=record_id)
+    if request.method == "GET":
+        return JsonResponse(selectors.rest_record_json(record))
+    if request.method == "PATCH":
+        record = services.record_update(record=record, changes=_json_body(request))
+        return JsonResponse(selectors.rest_record_json(record))
+    if request.method == "DELETE":
+        services.record_delete(record=record)
+        return _no_content()
+    raise _not_allowed(request)
 
 
 # --- Control endpoints (no fault knobs applied) ------------------------------------------
 
 
-@_endpoint
+@_control_endpoint
 def faults(request: HttpRequest, system: str) -> HttpResponse:
     simulated = services.system_get(slug=system)
     if request.method in ("PUT", "PATCH"):
@@ -277,7 +303,7 @@ def faults(request: HttpRequest, system: str) -> HttpResponse:
     return JsonResponse(simulated.knobs())
 
 
-@_endpoint
+@_control_endpoint
 def reset(request: HttpRequest, system: str) -> HttpResponse:
     if request.method != "POST":
         return control_error(_not_allowed(request))
@@ -286,7 +312,34 @@ def reset(request: HttpRequest, system: str) -> HttpResponse:
     return JsonResponse({"deleted": deleted, "knobs": simulated.knobs()})
 
 
-@_endpoint
+@_control_endpoint
+def requests_log(request: HttpRequest, system: str) -> HttpResponse:
+    """The system's request log, oldest first: the newest ``limit`` calls that match."""
+    if request.method != "GET":
+        return control_error(_not_allowed(request))
+    simulated = services.system_get(slug=system)
+    try:
+        since = request.GET.get("since")
+        calls = selectors.requests_list(
+            system=simulated,
+            since=selectors.changed_since_parse(since, name="since") if since else None,
+            method=request.GET.get("method") or None,
+        )
+        limit = _int_param(request, "limit", REQUEST_LOG_LIMIT)
+    except SimulatorError as error:
+        return control_error(error)
+    total = calls.count()
+    newest = list(calls.order_by("-id")[: min(limit, REQUEST_LOG_LIMIT)])
+    return JsonResponse(
+        {
+            "count": len(newest),
+            "total": total,
+            "results": [selectors.request_json(call) for call in reversed(newest)],
+        }
+    )
+
+
+@_control_endpoint
 def emit(request: HttpRequest, system: str) -> HttpResponse:
     if request.method != "POST":
         return control_error(_not_allowed(request))
