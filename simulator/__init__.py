@@ -16,13 +16,25 @@ ERP, NetSuite REST record style, base ``/simulator/erp/services/rest/record/v1/`
 -------------------------------------------------------------------------------------
 
 ``POST {kind}`` answers ``204 No Content`` with ``Location: .../record/v1/{kind}/{id}``
-(ids are numeric strings). Nothing is de-duplicated: a second POST is a second record.
-The ``Idempotency-Key`` (or ``X-NetSuite-Idempotency-Key``) header is stored on the
-record for inspection only. ``GET {kind}/{id}`` answers the record with ``id``,
-``createdDate`` and ``lastModifiedDate``; ``PATCH {kind}/{id}`` merges the top-level
-fields sent (204); ``DELETE`` (204). ``GET {kind}`` answers ``{"items": [...],
-"count", "totalResults", "hasMore", "offset", "links"}`` (``limit``/``offset``);
-``?q=externalId IS "K-5001"`` finds by ``externalId`` (the one query form understood).
+(ids are numeric strings). Nothing is de-duplicated: a second POST is a second record,
+even with the same ``externalId``. The ``Idempotency-Key`` (or
+``X-NetSuite-Idempotency-Key``) header is stored on the record for inspection only.
+``GET {kind}/{id}`` answers the record with ``id``, ``createdDate`` and
+``lastModifiedDate``; ``PATCH {kind}/{id}`` merges the top-level fields sent (204);
+``DELETE`` (204). ``GET {kind}`` answers ``{"items": [...], "count", "totalResults",
+"hasMore", "offset", "links"}`` (``limit``/``offset``); ``?q=externalId IS "K-5001"``
+finds by ``externalId`` (the one query form understood).
+
+Upsert by external id, as NetSuite's REST upsert: ``PUT {kind}/eid:{externalId}`` creates
+the record with that ``externalId`` when no record of that kind has it, and otherwise
+merges the fields sent into that record as a PATCH does; either way ``204 No Content``
+with ``Location: .../record/v1/{kind}/{id}`` (the internal id). A body whose
+``externalId`` differs from the URL's is refused (400 ``USER_ERROR`` at ``externalId``).
+Two upserts of the same new external id at once make one record. ``PUT {kind}/{id}``
+with an internal id answers 405. ``eid:{externalId}`` also stands in for the id in
+``GET``, ``PATCH`` and ``DELETE {kind}/{id}`` (404 ``NONEXISTENT_ID`` when no record has
+it). Should POSTs have made several records with one external id, the upsert and
+``eid:`` use the first of them.
 
 Request fields the tower sends, by record type:
 

@@ -136,3 +136,32 @@ class SimulatedRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.path} {self.status or '…'}"
+
+
+class ExternalIdClaim(models.Model):
+    """An external id an ERP upsert has claimed for a record kind: the lock two upserts meet on.
+
+    NetSuite's upsert (``PUT .../<kind>/eid:<externalId>``) creates the record when no
+    record of that kind has the external id. Two such PUTs at once would both find none;
+    the unique constraint lets one of them claim the external id, and the other waits
+    for it (``select_for_update``) and then updates the record the first one made. A plain
+    POST takes no claim, so it may still create a second record with the same external id.
+    The row outlives its record: it is only a lock.
+    """
+
+    system = models.ForeignKey(
+        SimulatedSystem, on_delete=models.CASCADE, related_name="external_id_claims"
+    )
+    kind = models.CharField(max_length=40)
+    external_id = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["system", "kind", "external_id"], name="simclaim_one_per_external_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} eid:{self.external_id}"

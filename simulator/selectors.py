@@ -17,6 +17,9 @@ from simulator.models import SimulatedRecord, SimulatedRequest, SimulatedSystem
 # NetSuite's query syntax, in the one form the simulator understands.
 _EXTERNAL_ID_QUERY = re.compile(r'^\s*externalId\s+IS\s+(?:"([^"]*)"|(\S+))\s*$', re.IGNORECASE)
 
+# NetSuite's prefix for an external id in a record URL, in place of the internal id.
+EXTERNAL_ID_PREFIX = "eid:"
+
 _LOST_PLUS = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
 
@@ -32,6 +35,32 @@ def record_get(*, system: SimulatedSystem, kind: str, record_id: str | int) -> S
             "NONEXISTENT_ID",
             f"The record instance does not exist. Provide a valid record instance ID "
             f"({kind} {record_id}).",
+            rest_code="not_found",
+        )
+    return record
+
+
+def erp_record_get(*, system: SimulatedSystem, kind: str, reference: str) -> SimulatedRecord:
+    """The record a NetSuite URL names: by internal id, or ``eid:<externalId>``.
+
+    Should plain POSTs have made several records with the external id, the first one.
+    """
+    if not reference.startswith(EXTERNAL_ID_PREFIX):
+        return record_get(system=system, kind=kind, record_id=reference)
+    external_id = reference.removeprefix(EXTERNAL_ID_PREFIX)
+    record = (
+        SimulatedRecord.objects.filter(system=system, kind=kind, external_id=external_id)
+        .order_by("id")
+        .first()
+        if external_id
+        else None
+    )
+    if record is None:
+        raise SimulatorError(
+            404,
+            "NONEXISTENT_ID",
+            f"The record instance does not exist. Provide a valid record instance ID "
+            f"({kind} {reference}).",
             rest_code="not_found",
         )
     return record

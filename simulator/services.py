@@ -13,13 +13,13 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from simulator.choices import ERP_KINDS, SimulatedSystemSlug
 from simulator.errors import SimulatorError
 from simulator.faults import KNOB_DEFAULTS, knobs_validate, reject_rule_matching
-from simulator.models import SimulatedRecord, SimulatedSystem
+from simulator.models import ExternalIdClaim, SimulatedRecord, SimulatedSystem
 from simulator.signing import SIGNATURE_HEADER, signature_header
 
 TOWER_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -35,6 +35,7 @@ ERP_REFERENCES: dict[str, dict[str, str]] = {
 ERP_ASSIGNED = {"id", "createdDate", "lastModifiedDate", "links"}
 ERP_INVOICE_ASSIGNED = {"tranId", "status", "total", "amountRemaining"}
 REST_ASSIGNED = {"id", "created_at", "updated_at"}
+EXTERNAL_ID_MAX_LENGTH = 200
 
 
 def simulator_enabled() -> bool:
@@ -68,6 +69,7 @@ def system_reset(*, system: SimulatedSystem) -> int:
     Answers how many records were deleted."""
     deleted, _ = system.records.all().delete()
     system.requests.all().delete()
+    system.external_id_claims.all().delete()
     for name, value in KNOB_DEFAULTS.items():
         setattr(system, name, copy.deepcopy(value))
     system.save()
@@ -155,7 +157,7 @@ def _external_id_of(system: SimulatedSystem, data: dict[str, Any]) -> str | None
     key = "externalId" if system.slug == SimulatedSystemSlug.ERP else "external_id"
     if key not in data:
         return None
-    return "" if data[key] is None else str(data[key])[:200]
+    return "" if data[key] is None else str(data[key])[:EXTERNAL_ID_MAX_LENGTH]
 
 
 def _writable(
@@ -210,6 +212,69 @@ def record_update(*, record: SimulatedRecord, changes: Any) -> SimulatedRecord:
     record.updated_at = timezone.now()
     record.save(update_fields=["data", "external_id", "updated_at"])
     return record
+
+
+def _external_id_claim(*, system: SimulatedSystem, kind: str, external_id: str) -> None:
+    """Holds the lock on (system, kind, external id) until the open transaction ends.
+
+    Claimed by inserting the row; when another transaction has inserted it, waits for
+    that one to end and then locks the row. PostgreSQL makes the second insert wait for
+    the first transaction and then fail on the unique constraint; SQLite lets one writer
+    in at a time, so the second finds the row.
+    """
+    claims = ExternalIdClaim.objects.select_for_update().filter(
+        system=system, kind=kind, external_id=external_id
+    )
+    if claims.first() is not None:
+        return
+    try:
+        with transaction.atomic():
+            ExternalIdClaim.objects.create(system=system, kind=kind, external_id=external_id)
+    except IntegrityError:
+        claims.get()
+
+
+def record_upsert(
+    *, system: SimulatedSystem, kind: str, external_id: str, data: Any
+) -> tuple[SimulatedRecord, bool]:
+    """NetSuite's upsert by external id: the record of ``kind`` with ``external_id`` gets the
+    fields sent merged in (as a PATCH would), or is created with them when there is none.
+
+    Answers the record and whether it was created. Two upserts of the same external id
+    at once make one record (``ExternalIdClaim``). Should plain POSTs have made several
+    records with the external id, the first of them is the one updated.
+    """
+    data = _body_check(data)
+    if not external_id or len(external_id) > EXTERNAL_ID_MAX_LENGTH:
+        raise SimulatorError(
+            400,
+            "USER_ERROR",
+            f"The external id in the URL must have 1 to {EXTERNAL_ID_MAX_LENGTH} characters.",
+            field="externalId",
+        )
+    sent = data.get("externalId")
+    if sent not in (None, "") and str(sent) != external_id:
+        raise SimulatorError(
+            400,
+            "USER_ERROR",
+            f"The externalId in the body ({sent}) is not the one in the URL ({external_id}).",
+            field="externalId",
+        )
+    # The URL names the record: the body cannot take its external id away.
+    data.pop("externalId", None)
+    with transaction.atomic():
+        _external_id_claim(system=system, kind=kind, external_id=external_id)
+        record = (
+            SimulatedRecord.objects.filter(system=system, kind=kind, external_id=external_id)
+            .order_by("id")
+            .first()
+        )
+        if record is None:
+            created = record_create(
+                system=system, kind=kind, data={**data, "externalId": external_id}
+            )
+            return created, True
+        return record_update(record=record, changes=data), False
 
 
 def record_delete(*, record: SimulatedRecord) -> None:

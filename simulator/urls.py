@@ -4,6 +4,8 @@ ERP (NetSuite REST record API style)::
 
     /simulator/erp/services/rest/record/v1/<kind>          POST (204 + Location), GET list (?q=)
     /simulator/erp/services/rest/record/v1/<kind>/<id>     GET, PATCH (204), DELETE (204)
+    /simulator/erp/services/rest/record/v1/<kind>/eid:<externalId>
+                                                           the same, and PUT: upsert (204)
       kind: customer, job, projectCostForecast, invoice
 
 PSA, CRM, CLM (plain REST)::

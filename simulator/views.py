@@ -153,6 +153,12 @@ def _vendor_endpoint(
 # --- ERP (NetSuite REST record API) ---------------------------------------------------
 
 
+def _erp_location(request: HttpRequest, kind: str, record_id: int) -> str:
+    return request.build_absolute_uri(
+        reverse("simulator:erp-record", kwargs={"kind": kind, "record_id": record_id})
+    )
+
+
 @_vendor_endpoint(netsuite_error, system="erp")
 def erp_collection(request: HttpRequest, system: SimulatedSystem, kind: str) -> HttpResponse:
     services.erp_kind_check(kind)
@@ -164,9 +170,7 @@ def erp_collection(request: HttpRequest, system: SimulatedSystem, kind: str) -> 
             idempotency_key=_idempotency_key(request),
         )
         response = _no_content()
-        response["Location"] = request.build_absolute_uri(
-            reverse("simulator:erp-record", kwargs={"kind": kind, "record_id": record.pk})
-        )
+        response["Location"] = _erp_location(request, kind, record.pk)
         return response
     if request.method == "GET":
         query = request.GET.get("q")
@@ -197,7 +201,24 @@ def erp_record(
     request: HttpRequest, system: SimulatedSystem, kind: str, record_id: str
 ) -> HttpResponse:
     services.erp_kind_check(kind)
-    record = selectors.record_get(system=system, kind=kind, record_id=record_id)
+    if request.method == "PUT":
+        if not record_id.startswith(selectors.EXTERNAL_ID_PREFIX):
+            raise SimulatorError(
+                405,
+                "METHOD_NOT_ALLOWED",
+                "PUT upserts by external id only: .../{kind}/eid:<externalId>.",
+                rest_code="method_not_allowed",
+            )
+        record, _ = services.record_upsert(
+            system=system,
+            kind=kind,
+            external_id=record_id.removeprefix(selectors.EXTERNAL_ID_PREFIX),
+            data=_json_body(request),
+        )
+        response = _no_content()
+        response["Location"] = _erp_location(request, kind, record.pk)
+        return response
+    record = selectors.erp_record_get(system=system, kind=kind, reference=record_id)
     if request.method == "GET":
         return JsonResponse(selectors.erp_record_json(record, system=system))
     if request.method == "PATCH":
