@@ -16,10 +16,8 @@ ERP, NetSuite REST record style, base ``/simulator/erp/services/rest/record/v1/`
 -------------------------------------------------------------------------------------
 
 ``POST {kind}`` answers ``204 No Content`` with ``Location: .../record/v1/{kind}/{id}``
-(ids are numeric strings). Nothing is de-duplicated: a second POST is a second record,
-even with the same ``externalId``. The ``Idempotency-Key`` (or
-``X-NetSuite-Idempotency-Key``) header is stored on the record for inspection only.
-``GET {kind}/{id}`` answers the record with ``id``, ``createdDate`` and
+(ids are numeric strings). Nothing is de-duplicated by content: a second POST is a
+second record, even with the same ``externalId``. ``GET {kind}/{id}`` answers the record with ``id``, ``createdDate`` and
 ``lastModifiedDate``; ``PATCH {kind}/{id}`` merges the top-level fields sent (204);
 ``DELETE`` (204). ``GET {kind}`` answers ``{"items": [...], "count", "totalResults",
 "hasMore", "offset", "links"}`` (``limit``/``offset``); ``?q=externalId IS "K-5001"``
@@ -35,6 +33,17 @@ with an internal id answers 405. ``eid:{externalId}`` also stands in for the id 
 ``GET``, ``PATCH`` and ``DELETE {kind}/{id}`` (404 ``NONEXISTENT_ID`` when no record has
 it). Should POSTs have made several records with one external id, the upsert and
 ``eid:`` use the first of them.
+
+Idempotency keys, on ``POST {kind}`` only: a POST carrying ``X-NetSuite-Idempotency-Key``
+(or ``Idempotency-Key``; one key space) that repeats a key this system saw within 24
+hours is answered what the first was (status, ``Location``, body) and creates nothing,
+whatever its body or record type. A POST that was refused (4xx, 5xx) leaves no key, so
+a corrected retry under the same key creates. Two POSTs with one key at once make one
+record. Keys are kept in the simulator's database, pruned after 24 hours, and forgotten
+by ``_reset``. (NetSuite documents its key for asynchronous requests, ``Prefer:
+respond-async``, where a repeat is refused with ``IDEMPOTENCY_ERROR`` and a link to the
+first job; the simulator serves synchronous requests only and answers a repeat with the
+first answer instead.)
 
 Request fields the tower sends, by record type:
 
@@ -83,7 +92,9 @@ Collections: psa ``projects``, ``assignments``, ``time-entries``; crm ``accounts
 record (any JSON object, plus ``id``, ``created_at``, ``updated_at``) and a
 ``Location``; ``GET {id}``, ``PATCH {id}`` (200, merges), ``DELETE {id}`` (204);
 ``GET`` lists ``{"count": n, "results": [...]}``, filtered by ``?changed_since=<ISO
-8601>`` (updated at or after) and ``?external_id=``. Errors: ``{"error": {"code",
+8601>`` (updated at or after) and ``?external_id=``. No idempotency: these systems
+ignore ``Idempotency-Key`` and ``X-NetSuite-Idempotency-Key`` (the header is kept on the
+record for inspection only), so a POST sent twice is two records. Errors: ``{"error": {"code",
 "message", "field"?}}`` with codes ``not_found``, ``invalid_body``,
 ``invalid_parameter``, ``invalid_field_value``, ``service_unavailable``,
 ``rate_limited``, ``internal_error``.

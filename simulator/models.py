@@ -81,8 +81,9 @@ class SimulatedRecord(models.Model):
     """One record held by a simulated system: an ERP invoice, a PSA project, a CRM account.
 
     The numeric id the system hands out is the primary key. ``idempotency_key`` is the
-    ``Idempotency-Key`` header of the creating request, kept for inspection only: the
-    simulator never de-duplicates on it, so a duplicate sent by the tower shows.
+    idempotency key header of the creating request, kept for inspection. The ERP answers
+    a POST repeating a key from ``IdempotencyKey`` before it would make a second record;
+    the PSA, CRM and CLM never de-duplicate on it, so a duplicate sent there shows.
     """
 
     system = models.ForeignKey(SimulatedSystem, on_delete=models.CASCADE, related_name="records")
@@ -165,3 +166,32 @@ class ExternalIdClaim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} eid:{self.external_id}"
+
+
+class IdempotencyKey(models.Model):
+    """An idempotency key the simulated ERP saw on a POST, and the answer that POST got.
+
+    A POST repeating the key within 24 hours is answered the same (status, ``Location``,
+    body) and creates nothing. Only an answered create is kept: a refused POST leaves no
+    key, so that a corrected retry under the same key goes through. The PSA, CRM and CLM
+    keep none. Rows older than 24 hours are pruned.
+    """
+
+    system = models.ForeignKey(
+        SimulatedSystem, on_delete=models.CASCADE, related_name="idempotency_keys"
+    )
+    key = models.CharField(max_length=200)
+    status = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The status answered; empty until it is."
+    )
+    location = models.CharField(max_length=500, blank=True)
+    body = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["system", "key"], name="simidempotency_one_per_key")
+        ]
+
+    def __str__(self) -> str:
+        return self.key

@@ -13,12 +13,13 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from simulator.choices import ERP_KINDS, SimulatedSystemSlug
 from simulator.errors import SimulatorError
 from simulator.faults import KNOB_DEFAULTS, knobs_validate, reject_rule_matching
+from simulator.locking import row_claim
 from simulator.models import ExternalIdClaim, SimulatedRecord, SimulatedSystem
 from simulator.signing import SIGNATURE_HEADER, signature_header
 
@@ -70,6 +71,7 @@ def system_reset(*, system: SimulatedSystem) -> int:
     deleted, _ = system.records.all().delete()
     system.requests.all().delete()
     system.external_id_claims.all().delete()
+    system.idempotency_keys.all().delete()
     for name, value in KNOB_DEFAULTS.items():
         setattr(system, name, copy.deepcopy(value))
     system.save()
@@ -176,7 +178,10 @@ def _writable(
 def record_create(
     *, system: SimulatedSystem, kind: str, data: Any, idempotency_key: str = ""
 ) -> SimulatedRecord:
-    """Stores a new record. Never de-duplicates: the same body twice is two records."""
+    """Stores a new record. Never de-duplicates: the same body twice is two records.
+
+    ``idempotency_key`` is kept on the record for inspection; the ERP's replay of a
+    repeated key is ``idempotency.answer_once``, around this."""
     data = _writable(system, kind, _body_check(data), creating=True)
     _reject_check(system=system, kind=kind, data=data)
     if system.slug == SimulatedSystemSlug.ERP:
@@ -214,26 +219,6 @@ def record_update(*, record: SimulatedRecord, changes: Any) -> SimulatedRecord:
     return record
 
 
-def _external_id_claim(*, system: SimulatedSystem, kind: str, external_id: str) -> None:
-    """Holds the lock on (system, kind, external id) until the open transaction ends.
-
-    Claimed by inserting the row; when another transaction has inserted it, waits for
-    that one to end and then locks the row. PostgreSQL makes the second insert wait for
-    the first transaction and then fail on the unique constraint; SQLite lets one writer
-    in at a time, so the second finds the row.
-    """
-    claims = ExternalIdClaim.objects.select_for_update().filter(
-        system=system, kind=kind, external_id=external_id
-    )
-    if claims.first() is not None:
-        return
-    try:
-        with transaction.atomic():
-            ExternalIdClaim.objects.create(system=system, kind=kind, external_id=external_id)
-    except IntegrityError:
-        claims.get()
-
-
 def record_upsert(
     *, system: SimulatedSystem, kind: str, external_id: str, data: Any
 ) -> tuple[SimulatedRecord, bool]:
@@ -241,7 +226,7 @@ def record_upsert(
     fields sent merged in (as a PATCH would), or is created with them when there is none.
 
     Answers the record and whether it was created. Two upserts of the same external id
-    at once make one record (``ExternalIdClaim``). Should plain POSTs have made several
+    at once make one record: they take turns on an ``ExternalIdClaim``. Should plain POSTs have made several
     records with the external id, the first of them is the one updated.
     """
     data = _body_check(data)
@@ -263,7 +248,7 @@ def record_upsert(
     # The URL names the record: the body cannot take its external id away.
     data.pop("externalId", None)
     with transaction.atomic():
-        _external_id_claim(system=system, kind=kind, external_id=external_id)
+        row_claim(ExternalIdClaim, system=system, kind=kind, external_id=external_id)
         record = (
             SimulatedRecord.objects.filter(system=system, kind=kind, external_id=external_id)
             .order_by("id")

@@ -20,10 +20,11 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from simulator import admission, selectors, services
+from simulator import admission, idempotency, selectors, services
 from simulator.choices import REST_COLLECTIONS
 from simulator.errors import SimulatorError
 from simulator.faults import KnobsInvalid
+from simulator.idempotency import StoredAnswer
 from simulator.models import SimulatedSystem
 
 NETSUITE_TITLES = {
@@ -67,9 +68,19 @@ def _json_body(request: HttpRequest) -> Any:
 
 
 def _idempotency_key(request: HttpRequest) -> str:
-    return request.headers.get("Idempotency-Key") or request.headers.get(
-        "X-NetSuite-Idempotency-Key", ""
+    return request.headers.get("X-NetSuite-Idempotency-Key") or request.headers.get(
+        "Idempotency-Key", ""
     )
+
+
+def _stored_response(answer: StoredAnswer) -> HttpResponse:
+    if answer.status == 204:
+        response = _no_content()
+    else:
+        response = HttpResponse(answer.body, status=answer.status, content_type="application/json")
+    if answer.location:
+        response["Location"] = answer.location
+    return response
 
 
 def _not_allowed(request: HttpRequest) -> SimulatorError:
@@ -163,15 +174,16 @@ def _erp_location(request: HttpRequest, kind: str, record_id: int) -> str:
 def erp_collection(request: HttpRequest, system: SimulatedSystem, kind: str) -> HttpResponse:
     services.erp_kind_check(kind)
     if request.method == "POST":
-        record = services.record_create(
-            system=system,
-            kind=kind,
-            data=_json_body(request),
-            idempotency_key=_idempotency_key(request),
-        )
-        response = _no_content()
-        response["Location"] = _erp_location(request, kind, record.pk)
-        return response
+        key = _idempotency_key(request)
+
+        def create() -> StoredAnswer:
+            record = services.record_create(
+                system=system, kind=kind, data=_json_body(request), idempotency_key=key
+            )
+            return StoredAnswer(status=204, location=_erp_location(request, kind, record.pk))
+
+        answer = idempotency.answer_once(system=system, key=key, answer=create) if key else create()
+        return _stored_response(answer)
     if request.method == "GET":
         query = request.GET.get("q")
         external_id = selectors.erp_query_external_id(query) if query else None
