@@ -91,8 +91,14 @@ Collections: psa ``projects``, ``assignments``, ``time-entries``; crm ``accounts
 ``opportunities``; clm ``contracts``, ``amendments``. ``POST`` answers 201 with the
 record (any JSON object, plus ``id``, ``created_at``, ``updated_at``) and a
 ``Location``; ``GET {id}``, ``PATCH {id}`` (200, merges), ``DELETE {id}`` (204);
-``GET`` lists ``{"count": n, "results": [...]}``, filtered by ``?changed_since=<ISO
-8601>`` (updated at or after) and ``?external_id=``. No idempotency: these systems
+``GET`` lists ``{"count": n, "results": [...]}``, oldest first, filtered by
+``?changed_since=<ISO 8601>`` (updated at or after), ``?external_id=``, and any other
+parameter as a top-level field equal to its value (``?code=P-1042``; ``?hours=2`` finds
+the number 2 and the text "2", ``?billable=true`` the boolean and the text; ``?id=`` the
+record's id; a field no record has finds nothing); the filters combine. With
+``?limit=`` (1 to 1000) or ``?offset=`` the list is paged: ``{"count": <all that
+match>, "next": <url or null>, "previous": <url or null>, "results": [...]}``; without
+either, the whole list. No idempotency: these systems
 ignore ``Idempotency-Key`` and ``X-NetSuite-Idempotency-Key`` (the header is kept on the
 record for inspection only), so a POST sent twice is two records. Errors: ``{"error": {"code",
 "message", "field"?}}`` with codes ``not_found``, ``invalid_body``,

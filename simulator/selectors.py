@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+import operator
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import reduce
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from simulator.choices import InvoiceStatus
@@ -66,18 +70,49 @@ def erp_record_get(*, system: SimulatedSystem, kind: str, reference: str) -> Sim
     return record
 
 
+def _spelled(value: str) -> list[Any]:
+    """The JSON values a query-string value may stand for: itself as text, and the number
+    or boolean it spells (``?hours=2`` finds ``"hours": 2`` as well as ``"hours": "2"``)."""
+    values: list[Any] = [value]
+    if value in ("true", "false"):
+        values.append(value == "true")
+        return values
+    try:
+        values.append(int(value))
+    except ValueError:
+        try:
+            number = float(value)
+        except ValueError:
+            return values
+        if math.isfinite(number):
+            values.append(number)
+    return values
+
+
 def records_list(
     *,
     system: SimulatedSystem,
     kind: str,
     external_id: str | None = None,
     changed_since: datetime | None = None,
+    fields: dict[str, str] | None = None,
 ) -> QuerySet[SimulatedRecord]:
+    """The records of a kind, oldest first; ``fields`` are top-level fields each equal to
+    its value (``{"code": "P-1042"}``), ``id`` being the record's own id."""
     records = SimulatedRecord.objects.filter(system=system, kind=kind)
     if external_id is not None:
         records = records.filter(external_id=external_id)
     if changed_since is not None:
         records = records.filter(updated_at__gte=changed_since)
+    for index, (field, value) in enumerate((fields or {}).items()):
+        if field == "id":
+            records = records.filter(pk=value) if value.isdigit() else records.none()
+            continue
+        # KeyTransform names the key as data, never as a lookup: "?contains=x" is a field.
+        alias = f"field_{index}"
+        records = records.alias(**{alias: KeyTransform(field, "data")}).filter(
+            reduce(operator.or_, (Q(**{alias: spelled}) for spelled in _spelled(value)))
+        )
     return records.order_by("id")
 
 

@@ -10,7 +10,8 @@ ERP (NetSuite REST record API style)::
 
 PSA, CRM, CLM (plain REST)::
 
-    /simulator/<system>/api/v1/<collection>                POST (201), GET list (?changed_since=)
+    /simulator/<system>/api/v1/<collection>                POST (201), GET list
+                                            (?changed_since=, ?<field>=, ?limit=&offset=)
     /simulator/<system>/api/v1/<collection>/<id>           GET, PATCH (200), DELETE (204)
       psa: projects, assignments, time-entries; crm: accounts, opportunities;
       clm: contracts, amendments

@@ -37,6 +37,9 @@ NETSUITE_TITLES = {
 }
 ERP_LIST_LIMIT = 1000
 REQUEST_LOG_LIMIT = 10_000
+# Query parameters of a PSA, CRM or CLM list that are not field filters.
+REST_LIST_PARAMETERS = {"changed_since", "external_id", "limit", "offset"}
+REST_LIST_MAX_LIMIT = 1000
 
 
 def _control_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -247,7 +250,13 @@ def _int_param(request: HttpRequest, name: str, default: int) -> int:
     if value is None:
         return default
     if not value.isdigit():
-        raise SimulatorError(400, "USER_ERROR", f"{name} must be a whole number.", field=name)
+        raise SimulatorError(
+            400,
+            "USER_ERROR",
+            f"{name} must be a whole number.",
+            field=name,
+            rest_code="invalid_parameter",
+        )
     return int(value)
 
 
@@ -283,16 +292,57 @@ def rest_collection(request: HttpRequest, system: SimulatedSystem, collection: s
         )
         return response
     if request.method == "GET":
-        changed_since = request.GET.get("changed_since")
-        records = selectors.records_list(
-            system=system,
-            kind=kind,
-            external_id=request.GET.get("external_id"),
-            changed_since=selectors.changed_since_parse(changed_since) if changed_since else None,
+        return _rest_list(request, system=system, kind=kind)
+    raise _not_allowed(request)
+
+
+def _rest_list(request: HttpRequest, *, system: SimulatedSystem, kind: str) -> JsonResponse:
+    fields = {
+        name: value for name, value in request.GET.items() if name not in REST_LIST_PARAMETERS
+    }
+    if "" in fields:
+        raise SimulatorError(
+            400, "USER_ERROR", "A filter needs a field name.", rest_code="invalid_parameter"
         )
+    changed_since = request.GET.get("changed_since")
+    records = selectors.records_list(
+        system=system,
+        kind=kind,
+        external_id=request.GET.get("external_id"),
+        changed_since=selectors.changed_since_parse(changed_since) if changed_since else None,
+        fields=fields,
+    )
+    if "limit" not in request.GET and "offset" not in request.GET:
+        # Without limit/offset the whole list, as before paging existed: a caller that
+        # does not page must not lose the records past a default page size.
         results = [selectors.rest_record_json(record) for record in records]
         return JsonResponse({"count": len(results), "results": results})
-    raise _not_allowed(request)
+    limit = _int_param(request, "limit", REST_LIST_MAX_LIMIT)
+    if not 1 <= limit <= REST_LIST_MAX_LIMIT:
+        raise SimulatorError(
+            400,
+            "USER_ERROR",
+            f"limit must be from 1 to {REST_LIST_MAX_LIMIT}.",
+            field="limit",
+            rest_code="invalid_parameter",
+        )
+    offset = _int_param(request, "offset", 0)
+    total = records.count()
+    page = [selectors.rest_record_json(record) for record in records[offset : offset + limit]]
+    return JsonResponse(
+        {
+            "count": total,
+            "next": _page_url(request, offset + limit) if offset + limit < total else None,
+            "previous": _page_url(request, max(offset - limit, 0)) if offset else None,
+            "results": page,
+        }
+    )
+
+
+def _page_url(request: HttpRequest, offset: int) -> str:
+    query = request.GET.copy()
+    query["offset"] = str(offset)
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
 
 
 @_vendor_endpoint(rest_error)
