@@ -39,6 +39,7 @@ class SimulatedSystemAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Rate limit", {"fields": ["rate_limit_per_minute", "rate_limit_burst"]}),
         ("ERP", {"fields": ["pay_after_seconds"]}),
         (None, {"fields": ["updated_at"]}),
     ]

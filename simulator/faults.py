@@ -4,12 +4,15 @@ The knobs (``SimulatedSystem`` fields) as JSON::
 
     {"latency_ms": 0, "error_rate": 0.0, "throttle": false, "retry_after_seconds": 1,
      "outage": false, "pay_after_seconds": 60,
+     "rate_limit_per_minute": 0, "rate_limit_burst": 0,
      "reject": [{"record": "invoice", "field": "taxCode", "value": "XX",
                  "message": "Invalid tax code"}]}
 
 Per call, in this order: wait ``latency_ms``; ``outage`` answers 503; ``throttle``
-answers 429 with ``Retry-After: <retry_after_seconds>``; ``error_rate`` is the share
-of calls answering 500. A ``reject`` rule refuses a create or update of its ``record``
+answers 429 with ``Retry-After: <retry_after_seconds>``; the rate limit
+(``rate_limit_per_minute`` calls in any 60 seconds, ``rate_limit_burst`` in any one
+second, 0 = none; ``admission.rate_limit_admit``) answers 429 with ``Retry-After`` the
+seconds until a call leaves the window; ``error_rate`` is the share of calls answering 500. A ``reject`` rule refuses a create or update of its ``record``
 kind whose ``field`` (a dotted path such as ``subsidiary.id``) equals ``value`` (any
 value when ``value`` is left out) with 400 and the rule's ``message``.
 """
@@ -30,10 +33,13 @@ KNOB_DEFAULTS: dict[str, Any] = {
     "retry_after_seconds": 1,
     "outage": False,
     "pay_after_seconds": 60,
+    "rate_limit_per_minute": 0,
+    "rate_limit_burst": 0,
     "reject": [],
 }
 MAX_LATENCY_MS = 60_000
 MAX_RETRY_AFTER_SECONDS = 3600
+MAX_RATE_LIMIT = 1_000_000
 MAX_REJECT_RULES = 50
 REJECT_RULE_KEYS = {"record", "field", "value", "message"}
 
@@ -110,6 +116,8 @@ def knobs_validate(*, system: str, payload: Any) -> dict[str, Any]:
         "latency_ms": lambda v: _check_int(v, maximum=MAX_LATENCY_MS),
         "retry_after_seconds": lambda v: _check_int(v, maximum=MAX_RETRY_AFTER_SECONDS),
         "pay_after_seconds": lambda v: _check_int(v),
+        "rate_limit_per_minute": lambda v: _check_int(v, maximum=MAX_RATE_LIMIT),
+        "rate_limit_burst": lambda v: _check_int(v, maximum=MAX_RATE_LIMIT),
         "throttle": lambda v: None if isinstance(v, bool) else "Must be true or false.",
         "outage": lambda v: None if isinstance(v, bool) else "Must be true or false.",
         "error_rate": lambda v: None

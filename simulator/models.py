@@ -14,7 +14,7 @@ from django.db import models
 from django.utils import timezone
 
 from simulator.choices import SimulatedSystemSlug
-from simulator.faults import KNOB_DEFAULTS, reject_rules_validate
+from simulator.faults import KNOB_DEFAULTS, MAX_RATE_LIMIT, reject_rules_validate
 
 
 class SimulatedSystem(models.Model):
@@ -48,6 +48,17 @@ class SimulatedSystem(models.Model):
         default=60,
         help_text="ERP: an invoice reads as paid in full this long after it was created; "
         "0 = never.",
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_RATE_LIMIT)],
+        help_text="At most this many calls in any 60 seconds; more answer 429 with "
+        "Retry-After. 0 = no limit.",
+    )
+    rate_limit_burst = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_RATE_LIMIT)],
+        help_text="At most this many calls in any one second; more answer 429. 0 = no limit.",
     )
     reject = models.JSONField(
         default=list,

@@ -20,6 +20,8 @@ def test_the_knobs_have_their_defaults_on_first_use(sim):
         "retry_after_seconds": 1,
         "outage": False,
         "pay_after_seconds": 60,
+        "rate_limit_per_minute": 0,
+        "rate_limit_burst": 0,
         "reject": [],
     }
 
@@ -80,6 +82,8 @@ def test_an_error_rate_of_one_answers_500_every_time(sim, knobs):
         ({"reject": [{"record": "spaceship", "field": "taxCode"}]}, "reject[0].record"),
         ({"reject": [{"record": "invoice"}]}, "reject[0].field"),
         ({"reject": "all"}, "reject"),
+        ({"rate_limit_per_minute": -5}, "rate_limit_per_minute"),
+        ({"rate_limit_burst": "10"}, "rate_limit_burst"),
     ],
 )
 def test_the_knobs_api_refuses_a_bad_value_with_400_naming_the_field(sim, body, field):
@@ -115,12 +119,15 @@ def test_the_admin_shows_and_saves_a_systems_knobs(client, demo):
             "throttle": "on",
             "retry_after_seconds": "3",
             "pay_after_seconds": "60",
+            "rate_limit_per_minute": "120",
+            "rate_limit_burst": "0",
             "reject": '[{"record": "invoice", "field": "taxCode", "value": "XX"}]',
         },
     )
     assert response.status_code == 302, response.content
     system.refresh_from_db()
     assert system.throttle is True and system.error_rate == 0.25 and system.retry_after_seconds == 3
+    assert system.rate_limit_per_minute == 120
     bad = client.post(
         f"/admin/simulator/simulatedsystem/{system.pk}/change/",
         {
@@ -129,11 +136,14 @@ def test_the_admin_shows_and_saves_a_systems_knobs(client, demo):
             "error_rate": "0",
             "retry_after_seconds": "1",
             "pay_after_seconds": "60",
+            "rate_limit_per_minute": "0",
+            "rate_limit_burst": "0",
             "reject": '[{"record": "spaceship", "field": "x"}]',
         },
     )
     assert bad.status_code == 200 and b"reject[0].record" in bad.content
     assert client.get("/admin/simulator/simulatedrecord/").status_code == 200
+    assert client.get("/admin/simulator/simulatedrequest/").status_code == 200
 
 
 def test_the_simulator_answers_404_where_it_is_not_enabled(client, settings):
