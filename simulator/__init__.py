@@ -82,7 +82,8 @@ with ``o:errorCode`` ``NONEXISTENT_ID`` (404, unknown id), ``INVALID_RCRD_TYPE``
 record type not simulated), ``USER_ERROR`` (400, body not a JSON object, bad query),
 ``INVALID_KEY_OR_REF`` (400), ``INVALID_FLD_VALUE`` (400, a ``reject`` rule),
 ``SERVICE_UNAVAILABLE`` (503, outage), ``CONCURRENCY_LIMIT_EXCEEDED`` (429, with
-``Retry-After``), ``UNEXPECTED_ERROR`` (500, error rate).
+``Retry-After``: the ``throttle`` knob, or the rate limit), ``UNEXPECTED_ERROR`` (500,
+error rate).
 
 PSA, CRM and CLM, plain REST, base ``/simulator/<system>/api/v1/``
 ----------------------------------------------------------------------
@@ -104,6 +105,18 @@ record for inspection only), so a POST sent twice is two records. Errors: ``{"er
 "message", "field"?}}`` with codes ``not_found``, ``invalid_body``,
 ``invalid_parameter``, ``invalid_field_value``, ``service_unavailable``,
 ``rate_limited``, ``internal_error``.
+
+Rate limits, every system
+-------------------------
+
+The knobs ``rate_limit_per_minute`` and ``rate_limit_burst`` (0 = no limit, the default)
+admit at most that many calls in any 60 seconds, and in any one second; a call beyond
+either answers 429 with ``Retry-After`` (whole seconds until an admitted call leaves the
+window, at least 1) in the system's own error body: ERP ``o:errorCode``
+``CONCURRENCY_LIMIT_EXCEEDED``, the others ``{"error": {"code": "rate_limited"}}``. The
+window is the request log's admitted calls, in the database, so the limit holds across
+the server's threads and processes; a refused call is not admitted and does not count.
+Control endpoints are not limited.
 
 Control endpoints, every system (fault knobs not applied to them)
 -----------------------------------------------------------------
