@@ -1,10 +1,15 @@
 """The system simulator: ERP, PSA, CRM and CLM as HTTP APIs with their own stored state.
 
 Served by the tower's own server under ``/simulator/<system>/`` (``urls.py`` has the map),
-so the demo and the tests reach them over real HTTP on loopback. No authentication:
-these mimic machine APIs for loopback use, and they answer 404 unless the simulator is
-enabled (``CT_DEMO=1``, or the setting ``CT_SIMULATOR_ENABLED``), because ``_emit``
-signs whatever it is given with the systems' secrets.
+so the demo and the tests reach them over real HTTP on loopback. They demand no
+credentials unless a system's ``auth`` knob says so (below), and they answer 404 unless
+the simulator is enabled (``CT_DEMO=1``, or the setting ``CT_SIMULATOR_ENABLED``),
+because the control endpoints take no credentials and ``_emit`` signs whatever it is
+given with the systems' secrets.
+
+Each system behaves as the vendor it stands for, not kinder: it may demand credentials,
+limit rates, time out and fail (the knobs), and offers idempotency only where the vendor
+does (the ERP's POST).
 
 The simulator stands for other vendors' systems: it imports nothing from the tower
 (``integrations``, ``canonical``, ``controltower``) and reaches it only over HTTP. What
@@ -105,6 +110,38 @@ record for inspection only), so a POST sent twice is two records. Errors: ``{"er
 "message", "field"?}}`` with codes ``not_found``, ``invalid_body``,
 ``invalid_parameter``, ``invalid_field_value``, ``service_unavailable``,
 ``rate_limited``, ``internal_error``.
+
+Credentials, every system (off by default)
+------------------------------------------
+
+The knob ``auth`` says what every call to the system's API must carry; 401 otherwise.
+
+- ``none`` (the default): nothing.
+- ``oauth2`` (ERP only), OAuth 2.0 client credentials as NetSuite offers for machine
+  access: ``POST /simulator/erp/services/rest/auth/oauth2/v1/token`` with the form field
+  ``grant_type=client_credentials`` and the client id and secret by HTTP Basic or as the
+  form fields ``client_id``/``client_secret`` (not both) answers ``200 {"access_token",
+  "token_type": "bearer", "expires_in": <token_ttl_seconds>}`` (``Cache-Control:
+  no-store``); refusals in OAuth 2.0's shape ``{"error", "error_description"}``: 400
+  ``invalid_request``, 400 ``unsupported_grant_type``, 401 ``invalid_client``. API calls
+  then carry ``Authorization: Bearer <token>``; a missing, unknown or expired token
+  answers 401 in NetSuite's body with ``o:errorCode`` ``INVALID_LOGIN`` ("Invalid login
+  attempt. ...") and ``WWW-Authenticate: Bearer``. The token endpoint answers whatever
+  the knob (a client can get its token before ``auth`` is switched on) and goes through
+  the other knobs like any call. ``token_ttl_seconds`` (default 3600, 1 to 86,400) is
+  the lifetime of the tokens issued from then on.
+- ``api_key`` (PSA, CRM, CLM): the header ``X-Api-Key: <key>``.
+- ``basic`` (PSA, CRM, CLM): HTTP Basic with the client id and secret.
+
+A refused PSA, CRM or CLM call answers 401 ``{"error": {"code": "unauthorized",
+"message"}}`` with ``WWW-Authenticate``. The expected values come from the environment,
+per system: ``CT_SIM_<SYSTEM>_CLIENT_ID``, ``CT_SIM_<SYSTEM>_CLIENT_SECRET``,
+``CT_SIM_<SYSTEM>_API_KEY``; in demo mode an unset one defaults to
+``demo-<system>-client``, ``demo-<system>-client-secret``, ``demo-<system>-api-key``,
+and elsewhere it accepts nothing. NetSuite's REST API takes no password, so the ERP
+refuses ``auth: basic``, as the PSA, CRM and CLM refuse ``oauth2``. Credentials are
+checked after the outage and throttle knobs and before the rate limit, so a refused
+call is not counted; control endpoints never ask for any.
 
 Rate limits, every system
 -------------------------

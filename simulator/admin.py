@@ -20,6 +20,7 @@ class SimulatedSystemAdmin(admin.ModelAdmin):
         "retry_after_seconds",
         "outage",
         "pay_after_seconds",
+        "auth",
         "updated_at",
     ]
     list_editable = ["latency_ms", "error_rate", "throttle", "outage"]
@@ -40,6 +41,7 @@ class SimulatedSystemAdmin(admin.ModelAdmin):
             },
         ),
         ("Rate limit", {"fields": ["rate_limit_per_minute", "rate_limit_burst"]}),
+        ("Credentials", {"fields": ["auth", "token_ttl_seconds"]}),
         ("ERP", {"fields": ["pay_after_seconds"]}),
         (None, {"fields": ["updated_at"]}),
     ]

@@ -1,8 +1,9 @@
 """What every call to a simulated vendor API passes through, and the request log it leaves.
 
 A call is logged when it arrives (``call_open``), then admitted or refused in this order:
-the fault knobs' latency, outage and throttle (``faults.front_door_fault``), the rate
-limit (``rate_limit_admit``), then the injected error rate (``faults.error_fault``). Its
+the fault knobs' latency, outage and throttle (``faults.front_door_fault``), the
+credentials the ``auth`` knob demands (``credentials.authenticate``), the rate limit
+(``rate_limit_admit``), then the injected error rate (``faults.error_fault``). Its
 answer's status completes the log row (``call_close``). The control endpoints pass
 through none of this.
 
@@ -22,6 +23,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from simulator.credentials import Presented, authenticate
 from simulator.errors import SimulatorError
 from simulator.faults import Fault, error_fault, front_door_fault
 from simulator.models import SimulatedRequest, SimulatedSystem
@@ -71,11 +73,18 @@ def _refusal(fault: Fault) -> SimulatorError:
     )
 
 
-def call_admit(*, system: SimulatedSystem, call: SimulatedRequest) -> None:
-    """Lets the call through to the API, or raises the refusal the system answers with."""
+def call_admit(
+    *, system: SimulatedSystem, call: SimulatedRequest, presented: Presented | None
+) -> None:
+    """Lets the call through to the API, or raises the refusal the system answers with.
+
+    ``presented`` is None for a door that takes no credentials (the token endpoint).
+    """
     fault = front_door_fault(system)
     if fault is not None:
         raise _refusal(fault)
+    if presented is not None:
+        authenticate(system=system, presented=presented)
     rate_limit_admit(system=system, call=call)
     fault = error_fault(system)
     if fault is not None:

@@ -13,8 +13,14 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from simulator.choices import SimulatedSystemSlug
-from simulator.faults import KNOB_DEFAULTS, MAX_RATE_LIMIT, reject_rules_validate
+from simulator.choices import AuthMode, SimulatedSystemSlug
+from simulator.faults import (
+    KNOB_DEFAULTS,
+    MAX_RATE_LIMIT,
+    MAX_TOKEN_TTL_SECONDS,
+    auth_mode_check,
+    reject_rules_validate,
+)
 
 
 class SimulatedSystem(models.Model):
@@ -60,6 +66,18 @@ class SimulatedSystem(models.Model):
         validators=[MaxValueValidator(MAX_RATE_LIMIT)],
         help_text="At most this many calls in any one second; more answer 429. 0 = no limit.",
     )
+    auth = models.CharField(
+        max_length=10,
+        choices=AuthMode.choices,
+        default=AuthMode.NONE,
+        help_text="The credentials every call must carry: ERP none or oauth2; PSA, CRM, "
+        "CLM none, api_key or basic. Off (none) until the tower sends credentials.",
+    )
+    token_ttl_seconds = models.PositiveIntegerField(
+        default=3600,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_TOKEN_TTL_SECONDS)],
+        help_text="ERP: how long an OAuth 2.0 access token lasts once issued.",
+    )
     reject = models.JSONField(
         default=list,
         blank=True,
@@ -76,11 +94,16 @@ class SimulatedSystem(models.Model):
         return self.slug
 
     def clean(self) -> None:
+        problems: dict[str, list[str]] = {}
         errors = reject_rules_validate(system=self.slug, rules=self.reject)
         if errors:
-            raise ValidationError(
-                {"reject": [f"{path}: {'; '.join(messages)}" for path, messages in errors.items()]}
-            )
+            problems["reject"] = [
+                f"{path}: {'; '.join(messages)}" for path, messages in errors.items()
+            ]
+        if message := auth_mode_check(system=self.slug, mode=self.auth):
+            problems["auth"] = [message]
+        if problems:
+            raise ValidationError(problems)
 
     def knobs(self) -> dict[str, Any]:
         """The knobs as the ``_faults`` API shows them."""
@@ -206,3 +229,22 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class AccessToken(models.Model):
+    """An OAuth 2.0 access token the simulated ERP issued to a client (client credentials).
+
+    Only the token's SHA-256 is kept. A call carrying ``Authorization: Bearer <token>``
+    is let in while ``expires_at`` is ahead; expired rows are pruned as new ones are issued.
+    """
+
+    system = models.ForeignKey(
+        SimulatedSystem, on_delete=models.CASCADE, related_name="access_tokens"
+    )
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    client_id = models.CharField(max_length=200)
+    issued_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.client_id} until {self.expires_at:%Y-%m-%d %H:%M:%S}"

@@ -42,8 +42,9 @@ EXTERNAL_ID_MAX_LENGTH = 200
 def simulator_enabled() -> bool:
     """The simulator serves only where it is wanted: the demo and the tests by default.
 
-    Its endpoints have no authentication (they are meant for loopback) and ``_emit``
-    signs whatever it is given, so a production tower must not expose them.
+    Its endpoints demand no credentials by default (the ``auth`` knob; they are meant
+    for loopback), its control endpoints never do, and ``_emit`` signs whatever it is
+    given, so a production tower must not expose them.
     """
     return settings.CT_SIMULATOR_ENABLED
 
@@ -65,13 +66,15 @@ def system_faults_update(*, system: SimulatedSystem, payload: Any) -> SimulatedS
 
 @transaction.atomic
 def system_reset(*, system: SimulatedSystem) -> int:
-    """Deletes the system's records and request log, and puts its knobs back to the defaults.
+    """Deletes the system's records, request log, idempotency keys and access tokens, and
+    puts its knobs back to the defaults.
 
     Answers how many records were deleted."""
     deleted, _ = system.records.all().delete()
     system.requests.all().delete()
     system.external_id_claims.all().delete()
     system.idempotency_keys.all().delete()
+    system.access_tokens.all().delete()
     for name, value in KNOB_DEFAULTS.items():
         setattr(system, name, copy.deepcopy(value))
     system.save()

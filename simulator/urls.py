@@ -7,6 +7,7 @@ ERP (NetSuite REST record API style)::
     /simulator/erp/services/rest/record/v1/<kind>/eid:<externalId>
                                                            the same, and PUT: upsert (204)
       kind: customer, job, projectCostForecast, invoice
+    /simulator/erp/services/rest/auth/oauth2/v1/token      POST: OAuth 2.0 client credentials
 
 PSA, CRM, CLM (plain REST)::
 
@@ -43,6 +44,7 @@ urlpatterns = [
     re_path(rf"^{SYSTEMS}/_reset/?$", views.reset, name="reset"),
     re_path(rf"^{SYSTEMS}/_emit/?$", views.emit, name="emit"),
     re_path(rf"^{SYSTEMS}/_requests/?$", views.requests_log, name="requests"),
+    re_path(r"^erp/services/rest/auth/oauth2/v1/token/?$", views.erp_token, name="erp-token"),
     re_path(rf"{ERP_BASE}/?$", views.erp_collection, name="erp-collection"),
     re_path(rf"{ERP_BASE}/(?P<record_id>[^/]+)/?$", views.erp_record, name="erp-record"),
     re_path(

@@ -1,7 +1,8 @@
 """HTTP doors of the simulated ERP, PSA, CRM and CLM, and their control endpoints.
 
-Plain Django views answering JSON, ``csrf_exempt`` and without authentication: they
-mimic machine APIs and are meant for loopback (the demo and the tests). They serve
+Plain Django views answering JSON, ``csrf_exempt``: they mimic machine APIs, ask for
+credentials only as a system's ``auth`` knob says, and are meant for loopback (the demo
+and the tests). They serve
 only while ``simulator_enabled()`` (``CT_DEMO=1`` unless ``CT_SIMULATOR_ENABLED`` says
 otherwise); elsewhere every URL answers 404. Every vendor door is logged and admitted
 by ``admission`` before its view runs; the logic is in ``services``, ``selectors`` and
@@ -20,7 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from simulator import admission, idempotency, selectors, services
+from simulator import admission, credentials, idempotency, selectors, services
 from simulator.choices import REST_COLLECTIONS
 from simulator.errors import SimulatorError
 from simulator.faults import KnobsInvalid
@@ -29,6 +30,7 @@ from simulator.models import SimulatedSystem
 
 NETSUITE_TITLES = {
     400: ("Bad Request", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.1"),
+    401: ("Unauthorized", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.2"),
     404: ("Not Found", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.5"),
     405: ("Method Not Allowed", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.6"),
     429: ("Too Many Requests", "https://www.rfc-editor.org/rfc/rfc6585.html#section-4"),
@@ -95,9 +97,11 @@ def _not_allowed(request: HttpRequest) -> SimulatorError:
     )
 
 
-def _with_retry_after(response: HttpResponse, error: SimulatorError) -> HttpResponse:
+def _with_headers(response: HttpResponse, error: SimulatorError) -> HttpResponse:
     if error.retry_after_seconds is not None:
         response["Retry-After"] = str(error.retry_after_seconds)
+    for name, value in error.headers.items():
+        response[name] = value
     return response
 
 
@@ -107,14 +111,14 @@ def netsuite_error(error: SimulatorError) -> JsonResponse:
     if error.field:
         detail["o:errorPath"] = error.field
     body = {"type": link, "title": title, "status": error.status, "o:errorDetails": [detail]}
-    return _with_retry_after(JsonResponse(body, status=error.status), error)
+    return _with_headers(JsonResponse(body, status=error.status), error)
 
 
 def rest_error(error: SimulatorError) -> JsonResponse:
     body: dict[str, Any] = {"code": error.rest_code, "message": error.message}
     if error.field:
         body["field"] = error.field
-    return _with_retry_after(JsonResponse({"error": body}, status=error.status), error)
+    return _with_headers(JsonResponse({"error": body}, status=error.status), error)
 
 
 def control_error(error: SimulatorError) -> JsonResponse:
@@ -124,13 +128,17 @@ def control_error(error: SimulatorError) -> JsonResponse:
 
 
 def _vendor_endpoint(
-    render_error: Callable[[SimulatorError], HttpResponse], *, system: str | None = None
+    render_error: Callable[[SimulatorError], HttpResponse],
+    *,
+    system: str | None = None,
+    takes_credentials: bool = True,
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """A door of a simulated vendor API, as opposed to a control endpoint.
 
-    The call is logged, goes through ``admission.call_admit`` (the knobs), and a refusal
-    is answered in the vendor's dialect (``render_error``). The view gets the
-    ``SimulatedSystem`` after the request: ``system`` names it, or the URL does.
+    The call is logged, goes through ``admission.call_admit`` (the knobs, and the
+    credentials unless the door ``takes_credentials=False``), and a refusal is answered
+    in the vendor's dialect (``render_error``). The view gets the ``SimulatedSystem``
+    after the request: ``system`` names it, or the URL does.
     """
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -150,7 +158,15 @@ def _vendor_endpoint(
             status = 500
             try:
                 try:
-                    admission.call_admit(system=simulated, call=call)
+                    presented = (
+                        credentials.presented_from_headers(
+                            authorization=request.headers.get("Authorization", ""),
+                            api_key=request.headers.get(credentials.API_KEY_HEADER, ""),
+                        )
+                        if takes_credentials
+                        else None
+                    )
+                    admission.call_admit(system=simulated, call=call, presented=presented)
                     response = view(request, simulated, *args, **kwargs)
                 except SimulatorError as error:
                     response = render_error(error)
@@ -165,6 +181,34 @@ def _vendor_endpoint(
 
 
 # --- ERP (NetSuite REST record API) ---------------------------------------------------
+
+
+@_vendor_endpoint(netsuite_error, system="erp", takes_credentials=False)
+def erp_token(request: HttpRequest, system: SimulatedSystem) -> HttpResponse:
+    """OAuth 2.0 token endpoint, client credentials grant (RFC 6749, section 4.4)."""
+    if request.method != "POST":
+        raise _not_allowed(request)
+    try:
+        token, ttl = credentials.token_issue(
+            system=system,
+            grant_type=request.POST.get("grant_type"),
+            basic=credentials.basic_credentials(request.headers.get("Authorization", "")),
+            client_id=request.POST.get("client_id"),
+            client_secret=request.POST.get("client_secret"),
+        )
+    except credentials.TokenRefused as refused:
+        response = JsonResponse(
+            {"error": refused.error, "error_description": refused.description},
+            status=refused.status,
+        )
+        if refused.basic:
+            response["WWW-Authenticate"] = f'Basic realm="simulated {system.slug}"'
+    else:
+        response = JsonResponse({"access_token": token, "token_type": "bearer", "expires_in": ttl})
+    # A token answer is never to be cached (RFC 6749, section 5.1).
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
 
 
 def _erp_location(request: HttpRequest, kind: str, record_id: int) -> str:
