@@ -2,9 +2,8 @@
 
 Plain Django views answering JSON, ``csrf_exempt``: they mimic machine APIs, ask for
 credentials only as a system's ``auth`` knob says, and are meant for loopback (the demo
-and the tests). They serve
-only while ``simulator_enabled()`` (``CT_DEMO=1`` unless ``CT_SIMULATOR_ENABLED`` says
-otherwise); elsewhere every URL answers 404. Every vendor door is logged and admitted
+and the tests). They serve only while ``simulator_enabled()`` (``CT_DEMO=1`` unless
+``CT_SIMULATOR_ENABLED`` says otherwise); elsewhere every URL answers 404. Every vendor door is logged and admitted
 by ``admission`` before its view runs; the logic is in ``services``, ``selectors`` and
 ``faults``; ``urls.py`` has the URL map, and the package docstring
 (``simulator/__init__.py``) the API each system speaks and its fields.
