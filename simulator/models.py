@@ -1,4 +1,6 @@
-"""The simulator's own state: one row per simulated system and the records it holds.
+"""The simulator's own state: one row per simulated system, the records it holds, the
+requests it received (its request log), and what it must remember between requests to
+behave as the vendor: external ids being upserted, idempotency keys, access tokens.
 
 These tables belong to the simulator only; the tower never reads them. A
 ``SimulatedSystem`` row is created on first use, so no data migration is needed.
@@ -24,10 +26,10 @@ from simulator.faults import (
 
 
 class SimulatedSystem(models.Model):
-    """A simulated ERP, PSA, CRM or CLM and its fault knobs.
+    """A simulated ERP, PSA, CRM or CLM and its knobs: faults, rate limit, credentials.
 
     The knobs apply to every call of the system's simulated API (not to the
-    ``_faults``, ``_reset`` and ``_emit`` control endpoints).
+    ``_faults``, ``_reset``, ``_emit`` and ``_requests`` control endpoints).
     """
 
     slug = models.SlugField(max_length=10, unique=True, choices=SimulatedSystemSlug.choices)
