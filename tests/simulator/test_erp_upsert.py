@@ -47,12 +47,6 @@ def test_an_upsert_of_a_known_external_id_merges_the_fields_into_that_record(sim
     assert SimulatedRecord.objects.filter(kind="job").count() == 1
 
 
-def test_the_same_external_id_is_a_different_record_for_another_record_type(sim):
-    customer_id = upsert(sim, "customer", "X-1", {"companyName": "Acme"})
-    job_id = upsert(sim, "job", "X-1", JOB)
-    assert customer_id != job_id
-
-
 def test_an_upserted_invoice_gets_its_tran_id_and_resolves_references(sim):
     customer_id = upsert(sim, "customer", "C-1001", {"companyName": "Acme"})
     invoice_id = upsert(
