@@ -1,10 +1,15 @@
 """The system simulator: ERP, PSA, CRM and CLM as HTTP APIs with their own stored state.
 
 Served by the tower's own server under ``/simulator/<system>/`` (``urls.py`` has the map),
-so the demo and the tests reach them over real HTTP on loopback. No authentication:
-these mimic machine APIs for loopback use, and they answer 404 unless the simulator is
-enabled (``CT_DEMO=1``, or the setting ``CT_SIMULATOR_ENABLED``), because ``_emit``
-signs whatever it is given with the systems' secrets.
+so the demo and the tests reach them over real HTTP on loopback. They demand no
+credentials unless a system's ``auth`` knob says so (below), and they answer 404 unless
+the simulator is enabled (``CT_DEMO=1``, or the setting ``CT_SIMULATOR_ENABLED``),
+because the control endpoints take no credentials and ``_emit`` signs whatever it is
+given with the systems' secrets.
+
+Each system behaves as the vendor it stands for, not kinder: it may demand credentials,
+limit rates, time out and fail (the knobs), and offers idempotency only where the vendor
+does (the ERP's POST).
 
 The simulator stands for other vendors' systems: it imports nothing from the tower
 (``integrations``, ``canonical``, ``controltower``) and reaches it only over HTTP. What
@@ -16,13 +21,34 @@ ERP, NetSuite REST record style, base ``/simulator/erp/services/rest/record/v1/`
 -------------------------------------------------------------------------------------
 
 ``POST {kind}`` answers ``204 No Content`` with ``Location: .../record/v1/{kind}/{id}``
-(ids are numeric strings). Nothing is de-duplicated: a second POST is a second record.
-The ``Idempotency-Key`` (or ``X-NetSuite-Idempotency-Key``) header is stored on the
-record for inspection only. ``GET {kind}/{id}`` answers the record with ``id``,
-``createdDate`` and ``lastModifiedDate``; ``PATCH {kind}/{id}`` merges the top-level
-fields sent (204); ``DELETE`` (204). ``GET {kind}`` answers ``{"items": [...],
-"count", "totalResults", "hasMore", "offset", "links"}`` (``limit``/``offset``);
-``?q=externalId IS "K-5001"`` finds by ``externalId`` (the one query form understood).
+(ids are numeric strings). Nothing is de-duplicated by content: a second POST is a
+second record, even with the same ``externalId``. ``GET {kind}/{id}`` answers the record with ``id``, ``createdDate`` and
+``lastModifiedDate``; ``PATCH {kind}/{id}`` merges the top-level fields sent (204);
+``DELETE`` (204). ``GET {kind}`` answers ``{"items": [...], "count", "totalResults",
+"hasMore", "offset", "links"}`` (``limit``/``offset``); ``?q=externalId IS "K-5001"``
+finds by ``externalId`` (the one query form understood).
+
+Upsert by external id, as NetSuite's REST upsert: ``PUT {kind}/eid:{externalId}`` creates
+the record with that ``externalId`` when no record of that kind has it, and otherwise
+merges the fields sent into that record as a PATCH does; either way ``204 No Content``
+with ``Location: .../record/v1/{kind}/{id}`` (the internal id). A body whose
+``externalId`` differs from the URL's is refused (400 ``USER_ERROR`` at ``externalId``).
+Two upserts of the same new external id at once make one record. ``PUT {kind}/{id}``
+with an internal id answers 405. ``eid:{externalId}`` also stands in for the id in
+``GET``, ``PATCH`` and ``DELETE {kind}/{id}`` (404 ``NONEXISTENT_ID`` when no record has
+it). Should POSTs have made several records with one external id, the upsert and
+``eid:`` use the first of them.
+
+Idempotency keys, on ``POST {kind}`` only: a POST carrying ``X-NetSuite-Idempotency-Key``
+(or ``Idempotency-Key``; one key space) that repeats a key this system saw within 24
+hours is answered what the first was (status, ``Location``, body) and creates nothing,
+whatever its body or record type. A POST that was refused (4xx, 5xx) leaves no key, so
+a corrected retry under the same key creates. Two POSTs with one key at once make one
+record. Keys are kept in the simulator's database, pruned after 24 hours, and forgotten
+by ``_reset``. (NetSuite documents its key for asynchronous requests, ``Prefer:
+respond-async``, where a repeat is refused with ``IDEMPOTENCY_ERROR`` and a link to the
+first job; the simulator serves synchronous requests only and answers a repeat with the
+first answer instead.)
 
 Request fields the tower sends, by record type:
 
@@ -61,7 +87,8 @@ with ``o:errorCode`` ``NONEXISTENT_ID`` (404, unknown id), ``INVALID_RCRD_TYPE``
 record type not simulated), ``USER_ERROR`` (400, body not a JSON object, bad query),
 ``INVALID_KEY_OR_REF`` (400), ``INVALID_FLD_VALUE`` (400, a ``reject`` rule),
 ``SERVICE_UNAVAILABLE`` (503, outage), ``CONCURRENCY_LIMIT_EXCEEDED`` (429, with
-``Retry-After``), ``UNEXPECTED_ERROR`` (500, error rate).
+``Retry-After``: the ``throttle`` knob, or the rate limit), ``UNEXPECTED_ERROR`` (500,
+error rate).
 
 PSA, CRM and CLM, plain REST, base ``/simulator/<system>/api/v1/``
 ----------------------------------------------------------------------
@@ -70,18 +97,79 @@ Collections: psa ``projects``, ``assignments``, ``time-entries``; crm ``accounts
 ``opportunities``; clm ``contracts``, ``amendments``. ``POST`` answers 201 with the
 record (any JSON object, plus ``id``, ``created_at``, ``updated_at``) and a
 ``Location``; ``GET {id}``, ``PATCH {id}`` (200, merges), ``DELETE {id}`` (204);
-``GET`` lists ``{"count": n, "results": [...]}``, filtered by ``?changed_since=<ISO
-8601>`` (updated at or after) and ``?external_id=``. Errors: ``{"error": {"code",
+``GET`` lists ``{"count": n, "results": [...]}``, oldest first, filtered by
+``?changed_since=<ISO 8601>`` (updated at or after), ``?external_id=``, and any other
+parameter as a top-level field equal to its value (``?code=P-1042``; ``?hours=2`` finds
+the number 2 and the text "2", ``?billable=true`` the boolean and the text; ``?id=`` the
+record's id; a field no record has finds nothing); the filters combine. With
+``?limit=`` (1 to 1000) or ``?offset=`` the list is paged: ``{"count": <all that
+match>, "next": <url or null>, "previous": <url or null>, "results": [...]}``; without
+either, the whole list. No idempotency: these systems
+ignore ``Idempotency-Key`` and ``X-NetSuite-Idempotency-Key`` (the header is kept on the
+record for inspection only), so a POST sent twice is two records. Errors: ``{"error": {"code",
 "message", "field"?}}`` with codes ``not_found``, ``invalid_body``,
 ``invalid_parameter``, ``invalid_field_value``, ``service_unavailable``,
 ``rate_limited``, ``internal_error``.
+
+Credentials, every system (off by default)
+------------------------------------------
+
+The knob ``auth`` says what every call to the system's API must carry; 401 otherwise.
+
+- ``none`` (the default): nothing.
+- ``oauth2`` (ERP only), OAuth 2.0 client credentials as NetSuite offers for machine
+  access: ``POST /simulator/erp/services/rest/auth/oauth2/v1/token`` with the form field
+  ``grant_type=client_credentials`` and the client id and secret by HTTP Basic or as the
+  form fields ``client_id``/``client_secret`` (not both) answers ``200 {"access_token",
+  "token_type": "bearer", "expires_in": <token_ttl_seconds>}`` (``Cache-Control:
+  no-store``); refusals in OAuth 2.0's shape ``{"error", "error_description"}``: 400
+  ``invalid_request``, 400 ``unsupported_grant_type``, 401 ``invalid_client``. API calls
+  then carry ``Authorization: Bearer <token>``; a missing, unknown or expired token
+  answers 401 in NetSuite's body with ``o:errorCode`` ``INVALID_LOGIN`` ("Invalid login
+  attempt. ...") and ``WWW-Authenticate: Bearer``. The token endpoint answers whatever
+  the knob (a client can get its token before ``auth`` is switched on) and goes through
+  the other knobs like any call. ``token_ttl_seconds`` (default 3600, 1 to 86,400) is
+  the lifetime of the tokens issued from then on.
+- ``api_key`` (PSA, CRM, CLM): the header ``X-Api-Key: <key>``.
+- ``basic`` (PSA, CRM, CLM): HTTP Basic with the client id and secret.
+
+A refused PSA, CRM or CLM call answers 401 ``{"error": {"code": "unauthorized",
+"message"}}`` with ``WWW-Authenticate``. The expected values come from the environment,
+per system: ``CT_SIM_<SYSTEM>_CLIENT_ID``, ``CT_SIM_<SYSTEM>_CLIENT_SECRET``,
+``CT_SIM_<SYSTEM>_API_KEY``; in demo mode an unset one defaults to
+``demo-<system>-client``, ``demo-<system>-client-secret``, ``demo-<system>-api-key``,
+and elsewhere it accepts nothing. NetSuite's REST API takes no password, so the ERP
+refuses ``auth: basic``, as the PSA, CRM and CLM refuse ``oauth2``. Credentials are
+checked after the outage and throttle knobs and before the rate limit, so a refused
+call is not counted; control endpoints never ask for any.
+
+Rate limits, every system
+-------------------------
+
+The knobs ``rate_limit_per_minute`` and ``rate_limit_burst`` (0 = no limit, the default)
+admit at most that many calls in any 60 seconds, and in any one second; a call beyond
+either answers 429 with ``Retry-After`` (whole seconds until an admitted call leaves the
+window, at least 1) in the system's own error body: ERP ``o:errorCode``
+``CONCURRENCY_LIMIT_EXCEEDED``, the others ``{"error": {"code": "rate_limited"}}``. The
+window is the request log's admitted calls, in the database, so the limit holds across
+the server's threads and processes; a refused call is not admitted and does not count.
+Control endpoints are not limited.
 
 Control endpoints, every system (fault knobs not applied to them)
 -----------------------------------------------------------------
 
 - ``GET/PUT /simulator/<system>/_faults``: the knobs (``faults.py``); a PUT sets the
   knobs it names, 400 ``{"message", "errors": {"<knob or reject[i].key>": [...]}}``.
-- ``POST /simulator/<system>/_reset``: deletes the system's records, restores the knobs.
+- ``POST /simulator/<system>/_reset``: deletes the system's records and request log,
+  restores the knobs.
+- ``GET /simulator/<system>/_requests``: the system's request log, every call to its
+  vendor API (not to these control endpoints), newest last: ``{"count", "total",
+  "results": [{"id", "method", "path", "query", "idempotency_key", "status",
+  "received_at", "admitted_at"}]}``. ``?since=<ISO 8601>`` (received at or after),
+  ``?method=POST``, ``?limit=`` (the newest n; default and most 10,000). ``status`` is
+  null while the call is in flight; ``admitted_at`` is null for a call refused before the
+  rate limit counted it. The log keeps the newest 100,000 calls of all systems, a week at
+  most.
 - ``POST /simulator/<system>/_emit`` ``{"events": [...], "tower_url": optional}``:
   sends the events as one signed JSON array to ``<tower_url>/api/v1/inbound/<system>/``
   (secret ``CT_SECRET_<SYSTEM>`` or ``demo-<system>-secret``; tower URL setting/env

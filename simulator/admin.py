@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from simulator.models import SimulatedRecord, SimulatedSystem
+from simulator.models import SimulatedRecord, SimulatedRequest, SimulatedSystem
 from simulator.services import system_reset
 
 
@@ -20,6 +20,7 @@ class SimulatedSystemAdmin(admin.ModelAdmin):
         "retry_after_seconds",
         "outage",
         "pay_after_seconds",
+        "auth",
         "updated_at",
     ]
     list_editable = ["latency_ms", "error_rate", "throttle", "outage"]
@@ -39,6 +40,8 @@ class SimulatedSystemAdmin(admin.ModelAdmin):
                 ]
             },
         ),
+        ("Rate limit", {"fields": ["rate_limit_per_minute", "rate_limit_burst"]}),
+        ("Credentials", {"fields": ["auth", "token_ttl_seconds"]}),
         ("ERP", {"fields": ["pay_after_seconds"]}),
         (None, {"fields": ["updated_at"]}),
     ]
@@ -67,3 +70,20 @@ class SimulatedRecordAdmin(admin.ModelAdmin):
     search_fields = ["external_id", "idempotency_key"]
     date_hierarchy = "created_at"
     list_select_related = ["system"]
+
+
+@admin.register(SimulatedRequest)
+class SimulatedRequestAdmin(admin.ModelAdmin):
+    """The request log, read-only: what each system was asked and what it answered."""
+
+    list_display = ["id", "system", "method", "path", "status", "idempotency_key", "received_at"]
+    list_filter = ["system", "method", "status"]
+    search_fields = ["path", "idempotency_key"]
+    date_hierarchy = "received_at"
+    list_select_related = ["system"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

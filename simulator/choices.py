@@ -26,6 +26,26 @@ DIALECTS = {
     SimulatedSystemSlug.CLM: Dialect.REST,
 }
 
+
+class AuthMode(models.TextChoices):
+    """What credentials a system's API demands (the ``auth`` knob)."""
+
+    NONE = "none", "None: every call is let in"
+    OAUTH2 = "oauth2", "OAuth 2.0 client credentials: Authorization: Bearer <token>"
+    API_KEY = "api_key", "API key: X-Api-Key: <key>"
+    BASIC = "basic", "HTTP Basic: the client id and secret"
+
+
+# The modes each system offers, as the vendor it stands for does: NetSuite's REST web
+# services take OAuth 2.0 tokens, never a password; the PSA, CRM and CLM an API key or
+# HTTP Basic.
+AUTH_MODES: dict[str, tuple[str, ...]] = {
+    SimulatedSystemSlug.ERP: (AuthMode.NONE, AuthMode.OAUTH2),
+    SimulatedSystemSlug.PSA: (AuthMode.NONE, AuthMode.API_KEY, AuthMode.BASIC),
+    SimulatedSystemSlug.CRM: (AuthMode.NONE, AuthMode.API_KEY, AuthMode.BASIC),
+    SimulatedSystemSlug.CLM: (AuthMode.NONE, AuthMode.API_KEY, AuthMode.BASIC),
+}
+
 # ERP record types, named as NetSuite names them in the URL.
 ERP_KINDS = ("customer", "job", "projectCostForecast", "invoice")
 

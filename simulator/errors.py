@@ -8,7 +8,7 @@ class SimulatorError(Exception):
 
     ``code`` is the NetSuite ``o:errorCode`` (ERP); ``rest_code`` is the code the PSA,
     CRM and CLM APIs answer (derived from ``code`` when not given); ``field`` becomes
-    NetSuite's ``o:errorPath``.
+    NetSuite's ``o:errorPath``. ``headers`` go on the answer (``WWW-Authenticate``).
     """
 
     def __init__(
@@ -20,6 +20,7 @@ class SimulatorError(Exception):
         field: str | None = None,
         rest_code: str | None = None,
         retry_after_seconds: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -28,3 +29,4 @@ class SimulatorError(Exception):
         self.field = field
         self.rest_code = rest_code or code.lower()
         self.retry_after_seconds = retry_after_seconds
+        self.headers = headers or {}

@@ -4,12 +4,19 @@ The knobs (``SimulatedSystem`` fields) as JSON::
 
     {"latency_ms": 0, "error_rate": 0.0, "throttle": false, "retry_after_seconds": 1,
      "outage": false, "pay_after_seconds": 60,
+     "rate_limit_per_minute": 0, "rate_limit_burst": 0,
+     "auth": "none", "token_ttl_seconds": 3600,
      "reject": [{"record": "invoice", "field": "taxCode", "value": "XX",
                  "message": "Invalid tax code"}]}
 
 Per call, in this order: wait ``latency_ms``; ``outage`` answers 503; ``throttle``
-answers 429 with ``Retry-After: <retry_after_seconds>``; ``error_rate`` is the share
-of calls answering 500. A ``reject`` rule refuses a create or update of its ``record``
+answers 429 with ``Retry-After: <retry_after_seconds>``; the rate limit
+(``rate_limit_per_minute`` calls in any 60 seconds, ``rate_limit_burst`` in any one
+second, 0 = none; ``admission.rate_limit_admit``) answers 429 with ``Retry-After`` the
+seconds until a call leaves the window; ``error_rate`` is the share of calls answering 500.
+Between the throttle and the rate limit, the credentials ``auth`` demands are checked
+(``credentials.py``; 401 when missing or wrong); ``token_ttl_seconds`` is how long an
+ERP access token issued from then on lasts. A ``reject`` rule refuses a create or update of its ``record``
 kind whose ``field`` (a dotted path such as ``subsidiary.id``) equals ``value`` (any
 value when ``value`` is left out) with 400 and the rule's ``message``.
 """
@@ -21,7 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.choices import record_kinds
+from simulator.choices import AUTH_MODES, AuthMode, record_kinds
 
 KNOB_DEFAULTS: dict[str, Any] = {
     "latency_ms": 0,
@@ -30,10 +37,16 @@ KNOB_DEFAULTS: dict[str, Any] = {
     "retry_after_seconds": 1,
     "outage": False,
     "pay_after_seconds": 60,
+    "rate_limit_per_minute": 0,
+    "rate_limit_burst": 0,
+    "auth": "none",
+    "token_ttl_seconds": 3600,
     "reject": [],
 }
 MAX_LATENCY_MS = 60_000
 MAX_RETRY_AFTER_SECONDS = 3600
+MAX_RATE_LIMIT = 1_000_000
+MAX_TOKEN_TTL_SECONDS = 86_400
 MAX_REJECT_RULES = 50
 REJECT_RULE_KEYS = {"record", "field", "value", "message"}
 
@@ -99,6 +112,14 @@ def reject_rules_validate(*, system: str, rules: Any) -> dict[str, list[str]]:
     return errors
 
 
+def auth_mode_check(*, system: str, mode: Any) -> str | None:
+    """Why ``mode`` cannot be the system's ``auth`` knob, or None when it can."""
+    modes = AUTH_MODES.get(system, (AuthMode.NONE,))
+    if mode not in modes:
+        return f"Must be one of: {', '.join(modes)} (what this system offers)."
+    return None
+
+
 def knobs_validate(*, system: str, payload: Any) -> dict[str, Any]:
     """The knobs ``payload`` sets (a partial update), or ``KnobsInvalid`` naming each bad field."""
     if not isinstance(payload, dict):
@@ -110,6 +131,11 @@ def knobs_validate(*, system: str, payload: Any) -> dict[str, Any]:
         "latency_ms": lambda v: _check_int(v, maximum=MAX_LATENCY_MS),
         "retry_after_seconds": lambda v: _check_int(v, maximum=MAX_RETRY_AFTER_SECONDS),
         "pay_after_seconds": lambda v: _check_int(v),
+        "rate_limit_per_minute": lambda v: _check_int(v, maximum=MAX_RATE_LIMIT),
+        "rate_limit_burst": lambda v: _check_int(v, maximum=MAX_RATE_LIMIT),
+        "token_ttl_seconds": lambda v: _check_int(v, maximum=MAX_TOKEN_TTL_SECONDS)
+        or (None if v >= 1 else "Must be 1 or more."),
+        "auth": lambda v: auth_mode_check(system=system, mode=v),
         "throttle": lambda v: None if isinstance(v, bool) else "Must be true or false.",
         "outage": lambda v: None if isinstance(v, bool) else "Must be true or false.",
         "error_rate": lambda v: None
@@ -129,8 +155,8 @@ def knobs_validate(*, system: str, payload: Any) -> dict[str, Any]:
     return knobs
 
 
-def fault_for_call(knobs: Any) -> Fault | None:
-    """Waits the latency, then the failure the knobs inject into this call, if any.
+def front_door_fault(knobs: Any) -> Fault | None:
+    """Waits the latency, then the failure the knobs put before credentials are looked at.
 
     ``knobs`` is a ``SimulatedSystem`` (anything with the knob attributes).
     """
@@ -145,6 +171,11 @@ def fault_for_call(knobs: Any) -> Fault | None:
             "Request limit exceeded; retry after the time the Retry-After header gives.",
             retry_after_seconds=knobs.retry_after_seconds,
         )
+    return None
+
+
+def error_fault(knobs: Any) -> Fault | None:
+    """The failure ``error_rate`` injects into a call that got through everything else."""
     if knobs.error_rate and _rng.random() < knobs.error_rate:
         return Fault(500, "UNEXPECTED_ERROR", "An unexpected error occurred.")
     return None

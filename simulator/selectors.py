@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import math
+import operator
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import reduce
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from simulator.choices import InvoiceStatus
 from simulator.errors import SimulatorError
-from simulator.models import SimulatedRecord, SimulatedSystem
+from simulator.models import SimulatedRecord, SimulatedRequest, SimulatedSystem
 
 # NetSuite's query syntax, in the one form the simulator understands.
 _EXTERNAL_ID_QUERY = re.compile(r'^\s*externalId\s+IS\s+(?:"([^"]*)"|(\S+))\s*$', re.IGNORECASE)
+
+# NetSuite's prefix for an external id in a record URL, in place of the internal id.
+EXTERNAL_ID_PREFIX = "eid:"
 
 _LOST_PLUS = re.compile(r"(\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
@@ -37,18 +44,75 @@ def record_get(*, system: SimulatedSystem, kind: str, record_id: str | int) -> S
     return record
 
 
+def erp_record_get(*, system: SimulatedSystem, kind: str, reference: str) -> SimulatedRecord:
+    """The record a NetSuite URL names: by internal id, or ``eid:<externalId>``.
+
+    Should plain POSTs have made several records with the external id, the first one.
+    """
+    if not reference.startswith(EXTERNAL_ID_PREFIX):
+        return record_get(system=system, kind=kind, record_id=reference)
+    external_id = reference.removeprefix(EXTERNAL_ID_PREFIX)
+    record = (
+        SimulatedRecord.objects.filter(system=system, kind=kind, external_id=external_id)
+        .order_by("id")
+        .first()
+        if external_id
+        else None
+    )
+    if record is None:
+        raise SimulatorError(
+            404,
+            "NONEXISTENT_ID",
+            f"The record instance does not exist. Provide a valid record instance ID "
+            f"({kind} {reference}).",
+            rest_code="not_found",
+        )
+    return record
+
+
+def _spelled(value: str) -> list[Any]:
+    """The JSON values a query-string value may stand for: itself as text, and the number
+    or boolean it spells (``?hours=2`` finds ``"hours": 2`` as well as ``"hours": "2"``)."""
+    values: list[Any] = [value]
+    if value in ("true", "false"):
+        values.append(value == "true")
+        return values
+    try:
+        values.append(int(value))
+    except ValueError:
+        try:
+            number = float(value)
+        except ValueError:
+            return values
+        if math.isfinite(number):
+            values.append(number)
+    return values
+
+
 def records_list(
     *,
     system: SimulatedSystem,
     kind: str,
     external_id: str | None = None,
     changed_since: datetime | None = None,
+    fields: dict[str, str] | None = None,
 ) -> QuerySet[SimulatedRecord]:
+    """The records of a kind, oldest first; ``fields`` are top-level fields each equal to
+    its value (``{"code": "P-1042"}``), ``id`` being the record's own id."""
     records = SimulatedRecord.objects.filter(system=system, kind=kind)
     if external_id is not None:
         records = records.filter(external_id=external_id)
     if changed_since is not None:
         records = records.filter(updated_at__gte=changed_since)
+    for index, (field, value) in enumerate((fields or {}).items()):
+        if field == "id":
+            records = records.filter(pk=value) if value.isdigit() else records.none()
+            continue
+        # KeyTransform names the key as data, never as a lookup: "?contains=x" is a field.
+        alias = f"field_{index}"
+        records = records.alias(**{alias: KeyTransform(field, "data")}).filter(
+            reduce(operator.or_, (Q(**{alias: spelled}) for spelled in _spelled(value)))
+        )
     return records.order_by("id")
 
 
@@ -65,8 +129,8 @@ def erp_query_external_id(query: str) -> str:
     return match.group(1) if match.group(1) is not None else match.group(2)
 
 
-def changed_since_parse(value: str) -> datetime:
-    """An ISO 8601 date-time (naive means UTC) or date."""
+def changed_since_parse(value: str, *, name: str = "changed_since") -> datetime:
+    """An ISO 8601 date-time (naive means UTC) or date, given as the parameter ``name``."""
     # An unencoded "+01:00" in a query string arrives as " 01:00".
     text = _LOST_PLUS.sub(r"\1+\2", value.strip()).replace("Z", "+00:00").replace("z", "+00:00")
     try:
@@ -75,9 +139,9 @@ def changed_since_parse(value: str) -> datetime:
         raise SimulatorError(
             400,
             "USER_ERROR",
-            "changed_since must be an ISO 8601 date-time, e.g. 2026-11-02T09:30:00Z.",
+            f"{name} must be an ISO 8601 date-time, e.g. 2026-11-02T09:30:00Z.",
             rest_code="invalid_parameter",
-            field="changed_since",
+            field=name,
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
@@ -143,4 +207,34 @@ def rest_record_json(record: SimulatedRecord) -> dict[str, Any]:
         "id": str(record.pk),
         "created_at": record.created_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
+    }
+
+
+def requests_list(
+    *, system: SimulatedSystem, since: datetime | None = None, method: str | None = None
+) -> QuerySet[SimulatedRequest]:
+    """The system's request log, oldest first, from ``since`` on, of one ``method``."""
+    calls = SimulatedRequest.objects.filter(system=system)
+    if since is not None:
+        calls = calls.filter(received_at__gte=since)
+    if method:
+        calls = calls.filter(method=method.upper())
+    return calls.order_by("id")
+
+
+def _instant(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def request_json(call: SimulatedRequest) -> dict[str, Any]:
+    """One row of the request log as ``_requests`` shows it."""
+    return {
+        "id": call.pk,
+        "method": call.method,
+        "path": call.path,
+        "query": call.query,
+        "idempotency_key": call.idempotency_key,
+        "status": call.status,
+        "received_at": _instant(call.received_at),
+        "admitted_at": _instant(call.admitted_at),
     }

@@ -1,7 +1,7 @@
 """Writes of the simulated systems: records, fault knobs, and events sent to the tower.
 
 Each system keeps its own records; nothing here touches the tower's tables. The
-knobs are applied by ``call_admit`` at the start of every simulated API call.
+knobs are applied to every simulated API call by ``admission.call_admit``.
 """
 
 from __future__ import annotations
@@ -18,13 +18,9 @@ from django.utils import timezone
 
 from simulator.choices import ERP_KINDS, SimulatedSystemSlug
 from simulator.errors import SimulatorError
-from simulator.faults import (
-    KNOB_DEFAULTS,
-    fault_for_call,
-    knobs_validate,
-    reject_rule_matching,
-)
-from simulator.models import SimulatedRecord, SimulatedSystem
+from simulator.faults import KNOB_DEFAULTS, knobs_validate, reject_rule_matching
+from simulator.locking import row_claim
+from simulator.models import ExternalIdClaim, SimulatedRecord, SimulatedSystem
 from simulator.signing import SIGNATURE_HEADER, signature_header
 
 TOWER_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -40,15 +36,15 @@ ERP_REFERENCES: dict[str, dict[str, str]] = {
 ERP_ASSIGNED = {"id", "createdDate", "lastModifiedDate", "links"}
 ERP_INVOICE_ASSIGNED = {"tranId", "status", "total", "amountRemaining"}
 REST_ASSIGNED = {"id", "created_at", "updated_at"}
-
-FAULT_REST_CODES = {503: "service_unavailable", 429: "rate_limited", 500: "internal_error"}
+EXTERNAL_ID_MAX_LENGTH = 200
 
 
 def simulator_enabled() -> bool:
     """The simulator serves only where it is wanted: the demo and the tests by default.
 
-    Its endpoints have no authentication (they are meant for loopback) and ``_emit``
-    signs whatever it is given, so a production tower must not expose them.
+    Its endpoints demand no credentials by default (the ``auth`` knob; they are meant
+    for loopback), its control endpoints never do, and ``_emit`` signs whatever it is
+    given, so a production tower must not expose them.
     """
     return settings.CT_SIMULATOR_ENABLED
 
@@ -57,19 +53,6 @@ def system_get(*, slug: str) -> SimulatedSystem:
     """The system's row, created with default knobs on first use."""
     system, _ = SimulatedSystem.objects.get_or_create(slug=slug)
     return system
-
-
-def call_admit(*, system: SimulatedSystem) -> None:
-    """Applies the knobs to one simulated call: waits, or raises the injected failure."""
-    fault = fault_for_call(system)
-    if fault is not None:
-        raise SimulatorError(
-            fault.status,
-            fault.code,
-            fault.message,
-            rest_code=FAULT_REST_CODES.get(fault.status),
-            retry_after_seconds=fault.retry_after_seconds,
-        )
 
 
 def system_faults_update(*, system: SimulatedSystem, payload: Any) -> SimulatedSystem:
@@ -83,8 +66,15 @@ def system_faults_update(*, system: SimulatedSystem, payload: Any) -> SimulatedS
 
 @transaction.atomic
 def system_reset(*, system: SimulatedSystem) -> int:
-    """Deletes the system's records and puts its knobs back to the defaults."""
+    """Deletes the system's records, request log, idempotency keys and access tokens, and
+    puts its knobs back to the defaults.
+
+    Answers how many records were deleted."""
     deleted, _ = system.records.all().delete()
+    system.requests.all().delete()
+    system.external_id_claims.all().delete()
+    system.idempotency_keys.all().delete()
+    system.access_tokens.all().delete()
     for name, value in KNOB_DEFAULTS.items():
         setattr(system, name, copy.deepcopy(value))
     system.save()
@@ -172,7 +162,7 @@ def _external_id_of(system: SimulatedSystem, data: dict[str, Any]) -> str | None
     key = "externalId" if system.slug == SimulatedSystemSlug.ERP else "external_id"
     if key not in data:
         return None
-    return "" if data[key] is None else str(data[key])[:200]
+    return "" if data[key] is None else str(data[key])[:EXTERNAL_ID_MAX_LENGTH]
 
 
 def _writable(
@@ -191,7 +181,10 @@ def _writable(
 def record_create(
     *, system: SimulatedSystem, kind: str, data: Any, idempotency_key: str = ""
 ) -> SimulatedRecord:
-    """Stores a new record. Never de-duplicates: the same body twice is two records."""
+    """Stores a new record. Never de-duplicates: the same body twice is two records.
+
+    ``idempotency_key`` is kept on the record for inspection; the ERP's replay of a
+    repeated key is ``idempotency.answer_once``, around this."""
     data = _writable(system, kind, _body_check(data), creating=True)
     _reject_check(system=system, kind=kind, data=data)
     if system.slug == SimulatedSystemSlug.ERP:
@@ -227,6 +220,49 @@ def record_update(*, record: SimulatedRecord, changes: Any) -> SimulatedRecord:
     record.updated_at = timezone.now()
     record.save(update_fields=["data", "external_id", "updated_at"])
     return record
+
+
+def record_upsert(
+    *, system: SimulatedSystem, kind: str, external_id: str, data: Any
+) -> tuple[SimulatedRecord, bool]:
+    """NetSuite's upsert by external id: the record of ``kind`` with ``external_id`` gets the
+    fields sent merged in (as a PATCH would), or is created with them when there is none.
+
+    Answers the record and whether it was created. Two upserts of the same external id
+    at once make one record: they take turns on an ``ExternalIdClaim``. Should plain POSTs have made several
+    records with the external id, the first of them is the one updated.
+    """
+    data = _body_check(data)
+    if not external_id or len(external_id) > EXTERNAL_ID_MAX_LENGTH:
+        raise SimulatorError(
+            400,
+            "USER_ERROR",
+            f"The external id in the URL must have 1 to {EXTERNAL_ID_MAX_LENGTH} characters.",
+            field="externalId",
+        )
+    sent = data.get("externalId")
+    if sent not in (None, "") and str(sent) != external_id:
+        raise SimulatorError(
+            400,
+            "USER_ERROR",
+            f"The externalId in the body ({sent}) is not the one in the URL ({external_id}).",
+            field="externalId",
+        )
+    # The URL names the record: the body cannot take its external id away.
+    data.pop("externalId", None)
+    with transaction.atomic():
+        row_claim(ExternalIdClaim, system=system, kind=kind, external_id=external_id)
+        record = (
+            SimulatedRecord.objects.filter(system=system, kind=kind, external_id=external_id)
+            .order_by("id")
+            .first()
+        )
+        if record is None:
+            created = record_create(
+                system=system, kind=kind, data={**data, "externalId": external_id}
+            )
+            return created, True
+        return record_update(record=record, changes=data), False
 
 
 def record_delete(*, record: SimulatedRecord) -> None:

@@ -4,11 +4,15 @@ ERP (NetSuite REST record API style)::
 
     /simulator/erp/services/rest/record/v1/<kind>          POST (204 + Location), GET list (?q=)
     /simulator/erp/services/rest/record/v1/<kind>/<id>     GET, PATCH (204), DELETE (204)
+    /simulator/erp/services/rest/record/v1/<kind>/eid:<externalId>
+                                                           the same, and PUT: upsert (204)
       kind: customer, job, projectCostForecast, invoice
+    /simulator/erp/services/rest/auth/oauth2/v1/token      POST: OAuth 2.0 client credentials
 
 PSA, CRM, CLM (plain REST)::
 
-    /simulator/<system>/api/v1/<collection>                POST (201), GET list (?changed_since=)
+    /simulator/<system>/api/v1/<collection>                POST (201), GET list
+                                            (?changed_since=, ?<field>=, ?limit=&offset=)
     /simulator/<system>/api/v1/<collection>/<id>           GET, PATCH (200), DELETE (204)
       psa: projects, assignments, time-entries; crm: accounts, opportunities;
       clm: contracts, amendments
@@ -16,8 +20,9 @@ PSA, CRM, CLM (plain REST)::
 Control (every system; fault knobs not applied)::
 
     /simulator/<system>/_faults    GET, PUT (partial update of the knobs)
-    /simulator/<system>/_reset     POST (deletes its records, resets the knobs)
+    /simulator/<system>/_reset     POST (deletes its records and request log, resets the knobs)
     /simulator/<system>/_emit      POST {"events": [...], "tower_url": optional}
+    /simulator/<system>/_requests  GET the request log (?since=<ISO 8601>&method=POST&limit=)
 
 A trailing slash is accepted everywhere.
 """
@@ -38,6 +43,8 @@ urlpatterns = [
     re_path(rf"^{SYSTEMS}/_faults/?$", views.faults, name="faults"),
     re_path(rf"^{SYSTEMS}/_reset/?$", views.reset, name="reset"),
     re_path(rf"^{SYSTEMS}/_emit/?$", views.emit, name="emit"),
+    re_path(rf"^{SYSTEMS}/_requests/?$", views.requests_log, name="requests"),
+    re_path(r"^erp/services/rest/auth/oauth2/v1/token/?$", views.erp_token, name="erp-token"),
     re_path(rf"{ERP_BASE}/?$", views.erp_collection, name="erp-collection"),
     re_path(rf"{ERP_BASE}/(?P<record_id>[^/]+)/?$", views.erp_record, name="erp-record"),
     re_path(

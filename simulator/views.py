@@ -1,10 +1,11 @@
 """HTTP doors of the simulated ERP, PSA, CRM and CLM, and their control endpoints.
 
-Plain Django views answering JSON, ``csrf_exempt`` and without authentication: they
-mimic machine APIs and are meant for loopback (the demo and the tests). They serve
-only while ``simulator_enabled()`` (``CT_DEMO=1`` unless ``CT_SIMULATOR_ENABLED`` says
-otherwise); elsewhere every URL answers 404. The logic is in ``services``,
-``selectors`` and ``faults``; ``urls.py`` has the URL map, and the package docstring
+Plain Django views answering JSON, ``csrf_exempt``: they mimic machine APIs, ask for
+credentials only as a system's ``auth`` knob says, and are meant for loopback (the demo
+and the tests). They serve only while ``simulator_enabled()`` (``CT_DEMO=1`` unless
+``CT_SIMULATOR_ENABLED`` says otherwise); elsewhere every URL answers 404. Every vendor door is logged and admitted
+by ``admission`` before its view runs; the logic is in ``services``, ``selectors`` and
+``faults``; ``urls.py`` has the URL map, and the package docstring
 (``simulator/__init__.py``) the API each system speaks and its fields.
 """
 
@@ -19,13 +20,16 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from simulator import selectors, services
+from simulator import admission, credentials, idempotency, selectors, services
 from simulator.choices import REST_COLLECTIONS
 from simulator.errors import SimulatorError
 from simulator.faults import KnobsInvalid
+from simulator.idempotency import StoredAnswer
+from simulator.models import SimulatedSystem
 
 NETSUITE_TITLES = {
     400: ("Bad Request", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.1"),
+    401: ("Unauthorized", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.2"),
     404: ("Not Found", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.5"),
     405: ("Method Not Allowed", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5.6"),
     429: ("Too Many Requests", "https://www.rfc-editor.org/rfc/rfc6585.html#section-4"),
@@ -33,9 +37,13 @@ NETSUITE_TITLES = {
     503: ("Service Unavailable", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.6.4"),
 }
 ERP_LIST_LIMIT = 1000
+REQUEST_LOG_LIMIT = 10_000
+# Query parameters of a PSA, CRM or CLM list that are not field filters.
+REST_LIST_PARAMETERS = {"changed_since", "external_id", "limit", "offset"}
+REST_LIST_MAX_LIMIT = 1000
 
 
-def _endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def _control_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @csrf_exempt
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -64,9 +72,19 @@ def _json_body(request: HttpRequest) -> Any:
 
 
 def _idempotency_key(request: HttpRequest) -> str:
-    return request.headers.get("Idempotency-Key") or request.headers.get(
-        "X-NetSuite-Idempotency-Key", ""
+    return request.headers.get("X-NetSuite-Idempotency-Key") or request.headers.get(
+        "Idempotency-Key", ""
     )
+
+
+def _stored_response(answer: StoredAnswer) -> HttpResponse:
+    if answer.status == 204:
+        response = _no_content()
+    else:
+        response = HttpResponse(answer.body, status=answer.status, content_type="application/json")
+    if answer.location:
+        response["Location"] = answer.location
+    return response
 
 
 def _not_allowed(request: HttpRequest) -> SimulatorError:
@@ -78,9 +96,11 @@ def _not_allowed(request: HttpRequest) -> SimulatorError:
     )
 
 
-def _with_retry_after(response: HttpResponse, error: SimulatorError) -> HttpResponse:
+def _with_headers(response: HttpResponse, error: SimulatorError) -> HttpResponse:
     if error.retry_after_seconds is not None:
         response["Retry-After"] = str(error.retry_after_seconds)
+    for name, value in error.headers.items():
+        response[name] = value
     return response
 
 
@@ -90,14 +110,14 @@ def netsuite_error(error: SimulatorError) -> JsonResponse:
     if error.field:
         detail["o:errorPath"] = error.field
     body = {"type": link, "title": title, "status": error.status, "o:errorDetails": [detail]}
-    return _with_retry_after(JsonResponse(body, status=error.status), error)
+    return _with_headers(JsonResponse(body, status=error.status), error)
 
 
 def rest_error(error: SimulatorError) -> JsonResponse:
     body: dict[str, Any] = {"code": error.rest_code, "message": error.message}
     if error.field:
         body["field"] = error.field
-    return _with_retry_after(JsonResponse({"error": body}, status=error.status), error)
+    return _with_headers(JsonResponse({"error": body}, status=error.status), error)
 
 
 def control_error(error: SimulatorError) -> JsonResponse:
@@ -106,71 +126,166 @@ def control_error(error: SimulatorError) -> JsonResponse:
     return JsonResponse({"message": error.message, "errors": errors}, status=error.status)
 
 
+def _vendor_endpoint(
+    render_error: Callable[[SimulatorError], HttpResponse],
+    *,
+    system: str | None = None,
+    takes_credentials: bool = True,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """A door of a simulated vendor API, as opposed to a control endpoint.
+
+    The call is logged, goes through ``admission.call_admit`` (the knobs, and the
+    credentials unless the door ``takes_credentials=False``), and a refusal is answered
+    in the vendor's dialect (``render_error``). The view gets the ``SimulatedSystem``
+    after the request: ``system`` names it, or the URL does.
+    """
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @csrf_exempt
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not services.simulator_enabled():
+                raise Http404("The system simulator is not enabled.")
+            simulated = services.system_get(slug=system or kwargs.pop("system"))
+            call = admission.call_open(
+                system=simulated,
+                method=request.method or "",
+                path=request.path,
+                query=request.META.get("QUERY_STRING", ""),
+                idempotency_key=_idempotency_key(request),
+            )
+            status = 500
+            try:
+                try:
+                    presented = (
+                        credentials.presented_from_headers(
+                            authorization=request.headers.get("Authorization", ""),
+                            api_key=request.headers.get(credentials.API_KEY_HEADER, ""),
+                        )
+                        if takes_credentials
+                        else None
+                    )
+                    admission.call_admit(system=simulated, call=call, presented=presented)
+                    response = view(request, simulated, *args, **kwargs)
+                except SimulatorError as error:
+                    response = render_error(error)
+                status = response.status_code
+                return response
+            finally:
+                admission.call_close(call=call, status=status)
+
+        return wrapper
+
+    return decorate
+
+
 # --- ERP (NetSuite REST record API) ---------------------------------------------------
 
 
-@_endpoint
-def erp_collection(request: HttpRequest, kind: str) -> HttpResponse:
-    system = services.system_get(slug="erp")
+@_vendor_endpoint(netsuite_error, system="erp", takes_credentials=False)
+def erp_token(request: HttpRequest, system: SimulatedSystem) -> HttpResponse:
+    """OAuth 2.0 token endpoint, client credentials grant (RFC 6749, section 4.4)."""
+    if request.method != "POST":
+        raise _not_allowed(request)
     try:
-        services.call_admit(system=system)
-        services.erp_kind_check(kind)
-        if request.method == "POST":
+        token, ttl = credentials.token_issue(
+            system=system,
+            grant_type=request.POST.get("grant_type"),
+            basic=credentials.basic_credentials(request.headers.get("Authorization", "")),
+            client_id=request.POST.get("client_id"),
+            client_secret=request.POST.get("client_secret"),
+        )
+    except credentials.TokenRefused as refused:
+        response = JsonResponse(
+            {"error": refused.error, "error_description": refused.description},
+            status=refused.status,
+        )
+        if refused.basic:
+            response["WWW-Authenticate"] = f'Basic realm="simulated {system.slug}"'
+    else:
+        response = JsonResponse({"access_token": token, "token_type": "bearer", "expires_in": ttl})
+    # A token answer is never to be cached (RFC 6749, section 5.1).
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+def _erp_location(request: HttpRequest, kind: str, record_id: int) -> str:
+    return request.build_absolute_uri(
+        reverse("simulator:erp-record", kwargs={"kind": kind, "record_id": record_id})
+    )
+
+
+@_vendor_endpoint(netsuite_error, system="erp")
+def erp_collection(request: HttpRequest, system: SimulatedSystem, kind: str) -> HttpResponse:
+    services.erp_kind_check(kind)
+    if request.method == "POST":
+        key = _idempotency_key(request)
+
+        def create() -> StoredAnswer:
             record = services.record_create(
-                system=system,
-                kind=kind,
-                data=_json_body(request),
-                idempotency_key=_idempotency_key(request),
+                system=system, kind=kind, data=_json_body(request), idempotency_key=key
             )
-            response = _no_content()
-            response["Location"] = request.build_absolute_uri(
-                reverse("simulator:erp-record", kwargs={"kind": kind, "record_id": record.pk})
-            )
-            return response
-        if request.method == "GET":
-            query = request.GET.get("q")
-            external_id = selectors.erp_query_external_id(query) if query else None
-            records = selectors.records_list(system=system, kind=kind, external_id=external_id)
-            limit = min(_int_param(request, "limit", ERP_LIST_LIMIT), ERP_LIST_LIMIT)
-            offset = _int_param(request, "offset", 0)
-            total = records.count()
-            items = [
-                selectors.erp_record_json(record, system=system)
-                for record in records[offset : offset + limit]
-            ]
-            return JsonResponse(
-                {
-                    "links": [],
-                    "count": len(items),
-                    "hasMore": offset + len(items) < total,
-                    "items": items,
-                    "offset": offset,
-                    "totalResults": total,
-                }
-            )
-        raise _not_allowed(request)
-    except SimulatorError as error:
-        return netsuite_error(error)
+            return StoredAnswer(status=204, location=_erp_location(request, kind, record.pk))
+
+        answer = idempotency.answer_once(system=system, key=key, answer=create) if key else create()
+        return _stored_response(answer)
+    if request.method == "GET":
+        query = request.GET.get("q")
+        external_id = selectors.erp_query_external_id(query) if query else None
+        records = selectors.records_list(system=system, kind=kind, external_id=external_id)
+        limit = min(_int_param(request, "limit", ERP_LIST_LIMIT), ERP_LIST_LIMIT)
+        offset = _int_param(request, "offset", 0)
+        total = records.count()
+        items = [
+            selectors.erp_record_json(record, system=system)
+            for record in records[offset : offset + limit]
+        ]
+        return JsonResponse(
+            {
+                "links": [],
+                "count": len(items),
+                "hasMore": offset + len(items) < total,
+                "items": items,
+                "offset": offset,
+                "totalResults": total,
+            }
+        )
+    raise _not_allowed(request)
 
 
-@_endpoint
-def erp_record(request: HttpRequest, kind: str, record_id: str) -> HttpResponse:
-    system = services.system_get(slug="erp")
-    try:
-        services.call_admit(system=system)
-        services.erp_kind_check(kind)
-        record = selectors.record_get(system=system, kind=kind, record_id=record_id)
-        if request.method == "GET":
-            return JsonResponse(selectors.erp_record_json(record, system=system))
-        if request.method == "PATCH":
-            services.record_update(record=record, changes=_json_body(request))
-            return _no_content()
-        if request.method == "DELETE":
-            services.record_delete(record=record)
-            return _no_content()
-        raise _not_allowed(request)
-    except SimulatorError as error:
-        return netsuite_error(error)
+@_vendor_endpoint(netsuite_error, system="erp")
+def erp_record(
+    request: HttpRequest, system: SimulatedSystem, kind: str, record_id: str
+) -> HttpResponse:
+    services.erp_kind_check(kind)
+    if request.method == "PUT":
+        if not record_id.startswith(selectors.EXTERNAL_ID_PREFIX):
+            raise SimulatorError(
+                405,
+                "METHOD_NOT_ALLOWED",
+                "PUT upserts by external id only: .../{kind}/eid:<externalId>.",
+                rest_code="method_not_allowed",
+            )
+        record, _ = services.record_upsert(
+            system=system,
+            kind=kind,
+            external_id=record_id.removeprefix(selectors.EXTERNAL_ID_PREFIX),
+            data=_json_body(request),
+        )
+        response = _no_content()
+        response["Location"] = _erp_location(request, kind, record.pk)
+        return response
+    record = selectors.erp_record_get(system=system, kind=kind, reference=record_id)
+    if request.method == "GET":
+        return JsonResponse(selectors.erp_record_json(record, system=system))
+    if request.method == "PATCH":
+        services.record_update(record=record, changes=_json_body(request))
+        return _no_content()
+    if request.method == "DELETE":
+        services.record_delete(record=record)
+        return _no_content()
+    raise _not_allowed(request)
 
 
 def _int_param(request: HttpRequest, name: str, default: int) -> int:
@@ -178,7 +293,13 @@ def _int_param(request: HttpRequest, name: str, default: int) -> int:
     if value is None:
         return default
     if not value.isdigit():
-        raise SimulatorError(400, "USER_ERROR", f"{name} must be a whole number.", field=name)
+        raise SimulatorError(
+            400,
+            "USER_ERROR",
+            f"{name} must be a whole number.",
+            field=name,
+            rest_code="invalid_parameter",
+        )
     return int(value)
 
 
@@ -195,68 +316,99 @@ def _rest_kind(system: str, collection: str) -> str:
     return kind
 
 
-@_endpoint
-def rest_collection(request: HttpRequest, system: str, collection: str) -> HttpResponse:
-    simulated = services.system_get(slug=system)
-    try:
-        services.call_admit(system=simulated)
-        kind = _rest_kind(system, collection)
-        if request.method == "POST":
-            record = services.record_create(
-                system=simulated,
-                kind=kind,
-                data=_json_body(request),
-                idempotency_key=_idempotency_key(request),
+@_vendor_endpoint(rest_error)
+def rest_collection(request: HttpRequest, system: SimulatedSystem, collection: str) -> HttpResponse:
+    kind = _rest_kind(system.slug, collection)
+    if request.method == "POST":
+        record = services.record_create(
+            system=system,
+            kind=kind,
+            data=_json_body(request),
+            idempotency_key=_idempotency_key(request),
+        )
+        response = JsonResponse(selectors.rest_record_json(record), status=201)
+        response["Location"] = request.build_absolute_uri(
+            reverse(
+                "simulator:rest-record",
+                kwargs={"system": system.slug, "collection": collection, "record_id": record.pk},
             )
-            response = JsonResponse(selectors.rest_record_json(record), status=201)
-            response["Location"] = request.build_absolute_uri(
-                reverse(
-                    "simulator:rest-record",
-                    kwargs={"system": system, "collection": collection, "record_id": record.pk},
-                )
-            )
-            return response
-        if request.method == "GET":
-            changed_since = request.GET.get("changed_since")
-            records = selectors.records_list(
-                system=simulated,
-                kind=kind,
-                external_id=request.GET.get("external_id"),
-                changed_since=selectors.changed_since_parse(changed_since)
-                if changed_since
-                else None,
-            )
-            results = [selectors.rest_record_json(record) for record in records]
-            return JsonResponse({"count": len(results), "results": results})
-        raise _not_allowed(request)
-    except SimulatorError as error:
-        return rest_error(error)
+        )
+        return response
+    if request.method == "GET":
+        return _rest_list(request, system=system, kind=kind)
+    raise _not_allowed(request)
 
 
-@_endpoint
-def rest_record(request: HttpRequest, system: str, collection: str, record_id: str) -> HttpResponse:
-    simulated = services.system_get(slug=system)
-    try:
-        services.call_admit(system=simulated)
-        kind = _rest_kind(system, collection)
-        record = selectors.record_get(system=simulated, kind=kind, record_id=record_id)
-        if request.method == "GET":
-            return JsonResponse(selectors.rest_record_json(record))
-        if request.method == "PATCH":
-            record = services.record_update(record=record, changes=_json_body(request))
-            return JsonResponse(selectors.rest_record_json(record))
-        if request.method == "DELETE":
-            services.record_delete(record=record)
-            return _no_content()
-        raise _not_allowed(request)
-    except SimulatorError as error:
-        return rest_error(error)
+def _rest_list(request: HttpRequest, *, system: SimulatedSystem, kind: str) -> JsonResponse:
+    fields = {
+        name: value for name, value in request.GET.items() if name not in REST_LIST_PARAMETERS
+    }
+    if "" in fields:
+        raise SimulatorError(
+            400, "USER_ERROR", "A filter needs a field name.", rest_code="invalid_parameter"
+        )
+    changed_since = request.GET.get("changed_since")
+    records = selectors.records_list(
+        system=system,
+        kind=kind,
+        external_id=request.GET.get("external_id"),
+        changed_since=selectors.changed_since_parse(changed_since) if changed_since else None,
+        fields=fields,
+    )
+    if "limit" not in request.GET and "offset" not in request.GET:
+        # Without limit/offset the whole list, as before paging existed: a caller that
+        # does not page must not lose the records past a default page size.
+        results = [selectors.rest_record_json(record) for record in records]
+        return JsonResponse({"count": len(results), "results": results})
+    limit = _int_param(request, "limit", REST_LIST_MAX_LIMIT)
+    if not 1 <= limit <= REST_LIST_MAX_LIMIT:
+        raise SimulatorError(
+            400,
+            "USER_ERROR",
+            f"limit must be from 1 to {REST_LIST_MAX_LIMIT}.",
+            field="limit",
+            rest_code="invalid_parameter",
+        )
+    offset = _int_param(request, "offset", 0)
+    total = records.count()
+    page = [selectors.rest_record_json(record) for record in records[offset : offset + limit]]
+    return JsonResponse(
+        {
+            "count": total,
+            "next": _page_url(request, offset + limit) if offset + limit < total else None,
+            "previous": _page_url(request, max(offset - limit, 0)) if offset else None,
+            "results": page,
+        }
+    )
+
+
+def _page_url(request: HttpRequest, offset: int) -> str:
+    query = request.GET.copy()
+    query["offset"] = str(offset)
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+
+@_vendor_endpoint(rest_error)
+def rest_record(
+    request: HttpRequest, system: SimulatedSystem, collection: str, record_id: str
+) -> HttpResponse:
+    kind = _rest_kind(system.slug, collection)
+    record = selectors.record_get(system=system, kind=kind, record_id=record_id)
+    if request.method == "GET":
+        return JsonResponse(selectors.rest_record_json(record))
+    if request.method == "PATCH":
+        record = services.record_update(record=record, changes=_json_body(request))
+        return JsonResponse(selectors.rest_record_json(record))
+    if request.method == "DELETE":
+        services.record_delete(record=record)
+        return _no_content()
+    raise _not_allowed(request)
 
 
 # --- Control endpoints (no fault knobs applied) ------------------------------------------
 
 
-@_endpoint
+@_control_endpoint
 def faults(request: HttpRequest, system: str) -> HttpResponse:
     simulated = services.system_get(slug=system)
     if request.method in ("PUT", "PATCH"):
@@ -277,7 +429,7 @@ def faults(request: HttpRequest, system: str) -> HttpResponse:
     return JsonResponse(simulated.knobs())
 
 
-@_endpoint
+@_control_endpoint
 def reset(request: HttpRequest, system: str) -> HttpResponse:
     if request.method != "POST":
         return control_error(_not_allowed(request))
@@ -286,7 +438,34 @@ def reset(request: HttpRequest, system: str) -> HttpResponse:
     return JsonResponse({"deleted": deleted, "knobs": simulated.knobs()})
 
 
-@_endpoint
+@_control_endpoint
+def requests_log(request: HttpRequest, system: str) -> HttpResponse:
+    """The system's request log, oldest first: the newest ``limit`` calls that match."""
+    if request.method != "GET":
+        return control_error(_not_allowed(request))
+    simulated = services.system_get(slug=system)
+    try:
+        since = request.GET.get("since")
+        calls = selectors.requests_list(
+            system=simulated,
+            since=selectors.changed_since_parse(since, name="since") if since else None,
+            method=request.GET.get("method") or None,
+        )
+        limit = _int_param(request, "limit", REQUEST_LOG_LIMIT)
+    except SimulatorError as error:
+        return control_error(error)
+    total = calls.count()
+    newest = list(calls.order_by("-id")[: min(limit, REQUEST_LOG_LIMIT)])
+    return JsonResponse(
+        {
+            "count": len(newest),
+            "total": total,
+            "results": [selectors.request_json(call) for call in reversed(newest)],
+        }
+    )
+
+
+@_control_endpoint
 def emit(request: HttpRequest, system: str) -> HttpResponse:
     if request.method != "POST":
         return control_error(_not_allowed(request))

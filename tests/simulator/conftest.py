@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -25,3 +27,22 @@ def knobs(sim):
         return response.json()
 
     return set_knobs
+
+
+@pytest.fixture
+def at_once(live_server):
+    """Sends the same request from several threads at the same moment, each on its own
+    connection, as several workers of the tower would."""
+
+    def send(count: int, method: str, path: str, **kwargs) -> list[httpx.Response]:
+        start = threading.Barrier(count)
+
+        def one(_: int) -> httpx.Response:
+            with httpx.Client(base_url=live_server.url, timeout=60.0) as client:
+                start.wait()
+                return client.request(method, path, **kwargs)
+
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            return list(pool.map(one, range(count)))
+
+    return send

@@ -20,6 +20,10 @@ def test_the_knobs_have_their_defaults_on_first_use(sim):
         "retry_after_seconds": 1,
         "outage": False,
         "pay_after_seconds": 60,
+        "rate_limit_per_minute": 0,
+        "rate_limit_burst": 0,
+        "auth": "none",
+        "token_ttl_seconds": 3600,
         "reject": [],
     }
 
@@ -80,6 +84,11 @@ def test_an_error_rate_of_one_answers_500_every_time(sim, knobs):
         ({"reject": [{"record": "spaceship", "field": "taxCode"}]}, "reject[0].record"),
         ({"reject": [{"record": "invoice"}]}, "reject[0].field"),
         ({"reject": "all"}, "reject"),
+        ({"rate_limit_per_minute": -5}, "rate_limit_per_minute"),
+        ({"rate_limit_burst": "10"}, "rate_limit_burst"),
+        ({"auth": "api_key"}, "auth"),
+        ({"auth": "password"}, "auth"),
+        ({"token_ttl_seconds": 0}, "token_ttl_seconds"),
     ],
 )
 def test_the_knobs_api_refuses_a_bad_value_with_400_naming_the_field(sim, body, field):
@@ -115,12 +124,18 @@ def test_the_admin_shows_and_saves_a_systems_knobs(client, demo):
             "throttle": "on",
             "retry_after_seconds": "3",
             "pay_after_seconds": "60",
+            "rate_limit_per_minute": "120",
+            "rate_limit_burst": "0",
+            "auth": "oauth2",
+            "token_ttl_seconds": "600",
             "reject": '[{"record": "invoice", "field": "taxCode", "value": "XX"}]',
         },
     )
     assert response.status_code == 302, response.content
     system.refresh_from_db()
     assert system.throttle is True and system.error_rate == 0.25 and system.retry_after_seconds == 3
+    assert system.rate_limit_per_minute == 120
+    assert (system.auth, system.token_ttl_seconds) == ("oauth2", 600)
     bad = client.post(
         f"/admin/simulator/simulatedsystem/{system.pk}/change/",
         {
@@ -129,11 +144,17 @@ def test_the_admin_shows_and_saves_a_systems_knobs(client, demo):
             "error_rate": "0",
             "retry_after_seconds": "1",
             "pay_after_seconds": "60",
+            "rate_limit_per_minute": "0",
+            "rate_limit_burst": "0",
+            "auth": "basic",
+            "token_ttl_seconds": "3600",
             "reject": '[{"record": "spaceship", "field": "x"}]',
         },
     )
     assert bad.status_code == 200 and b"reject[0].record" in bad.content
+    assert b"what this system offers" in bad.content  # the ERP offers no HTTP Basic
     assert client.get("/admin/simulator/simulatedrecord/").status_code == 200
+    assert client.get("/admin/simulator/simulatedrequest/").status_code == 200
 
 
 def test_the_simulator_answers_404_where_it_is_not_enabled(client, settings):
