@@ -1,6 +1,7 @@
 from integrations.models.engine import Attempt, Transaction
 from integrations.models.exceptions import ExceptionRecord
 from integrations.models.rollups import FlowRollup
+from integrations.models.runtime import ProcessHeartbeat
 from integrations.models.sync import SyncState
 from integrations.models.systems import ConnectedSystem, Flow, SystemOfRecord
 
@@ -10,6 +11,7 @@ __all__ = [
     "ExceptionRecord",
     "Flow",
     "FlowRollup",
+    "ProcessHeartbeat",
     "SyncState",
     "SystemOfRecord",
     "Transaction",
