@@ -186,6 +186,7 @@ class Supervisor:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(child.pid, signal.SIGKILL)
         child.wait()
+        _reap_orphans()
 
 
 class WorkerWatch:
@@ -208,6 +209,7 @@ class WorkerWatch:
             settings.CT_WORKER_STALL_SECONDS if stall_seconds is None else stall_seconds
         )
         self._sent: deque[float] = deque()  # Unix times of heartbeats sent and not yet run
+        self._started_at = datetime.now(UTC)
         self._spawned_at = 0.0
         self._spawned_clock = 0.0
         self._next_send = 0.0
@@ -227,6 +229,7 @@ class WorkerWatch:
             "queue": self.queue,
         }
         started_at = datetime.now(UTC)
+        self._started_at = started_at
         self._spawned_at = started_at.timestamp()
         try:
             close_old_connections()
@@ -269,7 +272,8 @@ class WorkerWatch:
                 HEARTBEAT_TASK,
                 kwargs={
                     "node": self.node,
-                    "started_at": datetime.fromtimestamp(self._spawned_at, UTC).isoformat(),
+                    # Exactly the start recorded: the task tells this incarnation by it.
+                    "started_at": self._started_at.isoformat(),
                     "sent_at": sent_at,
                     "supervisor": self._supervisor,
                 },
@@ -336,6 +340,18 @@ def _exit_text(returncode: int | None) -> str:
     if returncode is not None and returncode < 0:
         return f"was ended by {signal.Signals(-returncode).name}"
     return f"exited with status {returncode}"
+
+
+def _reap_orphans() -> None:
+    """Collects exited processes that were handed to the supervisor: as a container's first
+    process it inherits the pool processes of a worker that died before them."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:  # no child left at all
+            return
+        if pid == 0:  # children left, none of them exited
+            return
 
 
 def _die_with_parent() -> None:

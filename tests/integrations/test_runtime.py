@@ -97,6 +97,7 @@ def test_the_supervisor_starts_a_dead_worker_again(supervised_worker):
     assert row.details["main_pid"] == second
     assert row.details["restarts"] == 1
     assert row.details["last_exit"] == "was ended by SIGKILL"
+    assert row.details["pool"]["pid"] in children(second)  # written from the new pool
 
 
 def test_sigterm_stops_the_supervisor_and_its_worker_in_order(runtime_env, transactional_db):
