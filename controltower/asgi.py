@@ -1,4 +1,5 @@
-"""ASGI entry point: Django for HTTP, Channels for the live websocket."""
+"""ASGI entry point: Django for HTTP, Channels for the live websocket, the web heartbeat for the
+server's lifespan."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from controltower.web.lifespan import HeartbeatLifespan  # noqa: E402
 from controltower.web.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
+        # The server's start and stop: the web heartbeat runs in between.
+        "lifespan": HeartbeatLifespan(),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

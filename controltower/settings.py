@@ -184,7 +184,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=not DEMO)
 if env_bool("SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 X_FRAME_OPTIONS = "DENY"
 
 # --- REST API -----------------------------------------------------------------
@@ -243,6 +243,7 @@ CT_PROCESSING_LEASE_SECONDS = env_int("CT_PROCESSING_LEASE_SECONDS", 40)
 CT_LEASE_RENEW_SECONDS = env_float("CT_LEASE_RENEW_SECONDS", 10.0)
 # A ``received`` row older than this was never picked up (lost message, paused flow resumed).
 CT_RECEIVED_GRACE_SECONDS = env_int("CT_RECEIVED_GRACE_SECONDS", 30)
+# Beat runs the sweep in its own process this often (integrations.scheduler).
 CT_SWEEP_INTERVAL_SECONDS = env_int("CT_SWEEP_INTERVAL_SECONDS", 15)
 # How long a push waits for another worker pushing the same record to the same system.
 CT_PUSH_LOCK_WAIT_SECONDS = env_int("CT_PUSH_LOCK_WAIT_SECONDS", 60)
@@ -260,6 +261,24 @@ CT_BREAKER_PROBE_MAX_SECONDS = env_float("CT_BREAKER_PROBE_MAX_SECONDS", 600.0)
 CT_RATE_LIMIT_WINDOW_SECONDS = env_float("CT_RATE_LIMIT_WINDOW_SECONDS", 60.0)
 CT_RATE_LIMIT_MAX_WAIT_SECONDS = env_float("CT_RATE_LIMIT_MAX_WAIT_SECONDS", 2.0)
 CT_RATE_LIMIT_SLOWDOWN_SECONDS = env_int("CT_RATE_LIMIT_SLOWDOWN_SECONDS", 300)
+
+# --- Runtime watch ----------------------------------------------------------------
+# How often a worker's supervisor sends it a heartbeat task, and beat and the web server
+# record theirs.
+CT_HEARTBEAT_SECONDS = env_int("CT_HEARTBEAT_SECONDS", 5)
+# A worker that has not run a heartbeat sent this long ago is stuck: its supervisor replaces
+# it, and the readiness probe and the overview say so.
+CT_WORKER_STALL_SECONDS = env_int("CT_WORKER_STALL_SECONDS", 45)
+# Beat silent this long is reported (readiness, overview).
+CT_BEAT_STALL_SECONDS = env_int("CT_BEAT_STALL_SECONDS", 60)
+# Ready work (received, or a retry that is due) older than this makes the tower not ready.
+CT_READY_MAX_WAIT_SECONDS = env_int("CT_READY_MAX_WAIT_SECONDS", 300)
+# A supervisor restarts its child after 1, 2, 4 ... seconds, at most this long.
+CT_RESTART_BACKOFF_CAP_SECONDS = env_int("CT_RESTART_BACKOFF_CAP_SECONDS", 30)
+# How long a supervisor gives its child to stop after SIGTERM before it kills its group.
+CT_STOP_GRACE_SECONDS = env_int("CT_STOP_GRACE_SECONDS", 30)
+# Beat waits 1, 2, 4 ... seconds after a database error, at most this long, and goes on.
+CT_BEAT_RETRY_CAP_SECONDS = env_int("CT_BEAT_RETRY_CAP_SECONDS", 30)
 
 # --- Simulator ------------------------------------------------------------------
 # The simulated ERP, PSA, CRM and CLM under /simulator/ have no authentication: on only
@@ -311,12 +330,11 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env_bool("CT_CELERY_EAGER")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's scheduler that survives database errors, records beat's heartbeat and
+# runs the engine's sweep itself, every CT_SWEEP_INTERVAL_SECONDS: the sweep must not wait in
+# the worker pool it rescues.
+CELERY_BEAT_SCHEDULER = "integrations.scheduler:WatchedDatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
-    "sweep-transactions": {
-        "task": "integrations.tasks.sweep_transactions_task",
-        "schedule": float(CT_SWEEP_INTERVAL_SECONDS),
-    },
     "reconcile-nightly": {
         "task": "integrations.tasks.reconcile_task",
         "schedule": crontab(hour=env_int("CT_RECONCILE_HOUR", 2), minute=30),
@@ -377,7 +395,10 @@ CT_LIVE_LIST_SECONDS = float(os.environ.get("CT_LIVE_LIST_SECONDS", "10"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"correlation": {"()": "integrations.correlation.CorrelationIdFilter"}},
+    "filters": {
+        "correlation": {"()": "integrations.correlation.CorrelationIdFilter"},
+        "quiet_heartbeats": {"()": "integrations.logfilters.HeartbeatLogFilter"},
+    },
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s",
@@ -393,6 +414,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # A worker's supervisor sends it a heartbeat task every few seconds.
+        "celery.worker.strategy": {"filters": ["quiet_heartbeats"]},
+        "celery.app.trace": {"filters": ["quiet_heartbeats"]},
         "httpx": {"level": "WARNING"},
     },
 }

@@ -87,6 +87,14 @@ CANCELLABLE_STATES = (
 )
 
 
+class ProcessRole(models.TextChoices):
+    """What a process of the tower does; each kind proves it is alive by a heartbeat."""
+
+    WEB = "web", "Web server"
+    WORKER = "worker", "Worker"
+    BEAT = "beat", "Scheduler (beat)"
+
+
 class RollupSpan(models.IntegerChoices):
     """The length of a roll-up bucket, in seconds."""
 

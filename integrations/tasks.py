@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.signals import task_postrun, task_prerun
 
 from integrations.services.billing import invoices_poll
-from integrations.services.exceptions import exceptions_recheck
-from integrations.services.processing import transactions_process, transactions_sweep
+from integrations.services.processing import transactions_process
 from integrations.services.reconciliation import reconciliation_queue
-from integrations.services.rollups import rollups_prune
+from integrations.services.runtime import worker_heartbeat_record, worker_pool_proof
+from integrations.services.sweep import engine_sweep
 
 
 @shared_task(name="integrations.tasks.process_transactions_task")
@@ -20,11 +22,18 @@ def process_transactions_task(transaction_ids: list[int]) -> dict[str, int]:
 
 @shared_task(name="integrations.tasks.sweep_transactions_task")
 def sweep_transactions_task() -> dict[str, int]:
-    return {
-        **asdict(transactions_sweep()),
-        "exceptions_resolved": exceptions_recheck(),
-        "rollup_minutes_pruned": rollups_prune(),
-    }
+    """The sweep beat runs in its own process, for running it by hand on a worker."""
+    return engine_sweep()
+
+
+@shared_task(name="integrations.tasks.heartbeat_task")
+def heartbeat_task(
+    node: str, started_at: str, sent_at: float, supervisor: dict[str, Any] | None = None
+) -> None:
+    """Sent by a worker's supervisor to that worker's own queue: run, it proves the pool works."""
+    worker_heartbeat_record(
+        node=node, started_at=started_at, sent_at=sent_at, supervisor=supervisor
+    )
 
 
 @shared_task(name="integrations.tasks.poll_invoices_task")
@@ -35,3 +44,12 @@ def poll_invoices_task() -> int:
 @shared_task(name="integrations.tasks.reconcile_task")
 def reconcile_task() -> int:
     return reconciliation_queue().pk
+
+
+@task_prerun.connect
+@task_postrun.connect
+def pool_at_work(sender: Task | None = None, **kwargs: Any) -> None:
+    """Taking or finishing any task proves the pool works, also while the heartbeat task
+    waits behind long ones."""
+    if sender is not None and not sender.request.is_eager:
+        worker_pool_proof(node=sender.request.hostname)

@@ -109,6 +109,55 @@ def celery_worker(worker_env, transactional_db) -> Iterator[object]:
         worker.stop()
 
 
+# Time compressed for the tests of the runtime's watch: heartbeats every second, a worker
+# stuck after 10 s, beat silent after 8 s, the sweep every 2 s re-sending what waited 3 s.
+RUNTIME_TIMES = {
+    "CT_HEARTBEAT_SECONDS": 1,
+    "CT_WORKER_STALL_SECONDS": 10,
+    "CT_BEAT_STALL_SECONDS": 8,
+    "CT_SWEEP_INTERVAL_SECONDS": 2,
+    "CT_RECEIVED_GRACE_SECONDS": 3,
+    "CT_RESTART_BACKOFF_CAP_SECONDS": 2,
+    "CT_STOP_GRACE_SECONDS": 3,
+    "CT_BEAT_RETRY_CAP_SECONDS": 2,
+}
+
+
+@pytest.fixture
+def runtime_env(worker_env, settings) -> dict[str, str]:
+    """The environment of supervised workers and beat with time compressed; this process's
+    settings (the probes, the overview) get the same times."""
+    for name, value in RUNTIME_TIMES.items():
+        setattr(settings, name, value)
+    return {**worker_env, **{name: str(value) for name, value in RUNTIME_TIMES.items()}}
+
+
+@pytest.fixture
+def supervised_worker(runtime_env, transactional_db) -> Iterator[object]:
+    """``manage.py run_worker`` as ``make run`` starts it, on this run's broker and database."""
+    from tests.support.worker import supervised_worker
+
+    worker = supervised_worker(runtime_env)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture
+def supervised_beat(runtime_env, transactional_db) -> Iterator[object]:
+    """``manage.py run_beat`` as ``make run`` starts it."""
+    from tests.support.worker import supervised_beat
+
+    beat = supervised_beat(runtime_env)
+    beat.start(purge=False)
+    try:
+        yield beat
+    finally:
+        beat.stop()
+
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "artifacts"
 

@@ -1,7 +1,14 @@
-"""A real Celery worker process for integration tests, and waiting for its work."""
+"""Real processes of the tower for integration tests, and waiting for their work.
+
+- ``WorkerProcess``: a bare Celery worker, stopped in under a second.
+- ``SupervisedProcess``: ``manage.py run_worker`` or ``run_beat`` as ``make run`` starts them,
+  a supervisor and the child it keeps running; ``supervised_worker`` and ``supervised_beat``
+  build them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -38,25 +45,61 @@ def worker_environment(settings_dict: dict[str, Any]) -> dict[str, str]:
     return env
 
 
-class WorkerProcess:
-    def __init__(self, env: dict[str, str], *, concurrency: int = 2, name: str = "test") -> None:
+class LoggedProcess:
+    """A process started for a test in a session of its own, its output in a temporary log."""
+
+    def __init__(self, env: dict[str, str], *, prefix: str) -> None:
         self.env = env
-        self.concurrency = concurrency
-        self.name = name  # two workers of one test need two node names
         self.process: subprocess.Popen[bytes] | None = None
-        self.log = Path(tempfile.mkstemp(prefix="ct-worker-", suffix=".log")[1])
+        self.log = Path(tempfile.mkstemp(prefix=prefix, suffix=".log")[1])
         self._log_file: BinaryIO | None = None
 
-    def start(self, *, purge: bool = True) -> None:
-        """Starts the worker; ``purge`` drops messages left by earlier tests first."""
-        from controltower.celery import app
-
-        if purge:
-            app.control.purge()
+    def _popen(self, argv: list[str]) -> None:
         self.log.write_text("")
         self._close_log()
         self._log_file = self.log.open("ab")
         self.process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def says(self, text: str) -> bool:
+        return text in self.log.read_text(errors="replace")
+
+    def wait_to_say(self, text: str, *, timeout: float, what: str) -> None:
+        wait_for(lambda: self.says(text), timeout=timeout, what=what, on_timeout=self.tail)
+
+    def _close_log(self) -> None:
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def purge_broker() -> None:
+    """Drops the messages earlier tests left in the flow queues."""
+    from controltower.celery import app
+
+    app.control.purge()
+
+
+class WorkerProcess(LoggedProcess):
+    def __init__(self, env: dict[str, str], *, concurrency: int = 2, name: str = "test") -> None:
+        super().__init__(env, prefix="ct-worker-")
+        self.concurrency = concurrency
+        self.name = name  # two workers of one test need two node names
+
+    def start(self, *, purge: bool = True) -> None:
+        """Starts the worker; ``purge`` drops messages left by earlier tests first."""
+        if purge:
+            purge_broker()
+        self._popen(
             [
                 sys.executable,
                 "-m",
@@ -70,19 +113,9 @@ class WorkerProcess:
                 "--without-mingle",
                 "--without-heartbeat",
                 f"--hostname={self.name}-{os.getpid()}@%h",
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            ]
         )
-        wait_for(
-            lambda: " ready." in self.log.read_text(),
-            timeout=60,
-            what="the worker to start",
-            on_timeout=self.tail,
-        )
+        self.wait_to_say(" ready.", timeout=60, what="the worker to start")
 
     def kill(self) -> None:
         """SIGKILL the worker and its pool: nothing gets to clean up."""
@@ -127,18 +160,114 @@ class WorkerProcess:
         assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.process.poll() is None:
-            if text in self.log.read_text(errors="replace"):
+            if self.says(text):
                 return True
             time.sleep(0.005)
         return False
 
-    def _close_log(self) -> None:
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
 
-    def tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+class SupervisedProcess(LoggedProcess):
+    """``manage.py <command>`` (``run_worker``, ``run_beat``): a supervisor and its child."""
+
+    def __init__(self, env: dict[str, str], command: str, *args: str, ready: str) -> None:
+        super().__init__(env, prefix=f"ct-{command}-")
+        self.argv = [sys.executable, "manage.py", command, *args]
+        self.ready = ready
+
+    def start(self, *, purge: bool = True) -> None:
+        """Starts the supervisor and waits until its child says it is ready."""
+        if purge:
+            purge_broker()
+        self._popen(self.argv)
+        self.wait_to_say(self.ready, timeout=60, what=f"{self.argv[2]} to start")
+
+    def child(self) -> int | None:
+        """The pid of the supervisor's child (the Celery worker's or beat's main process)."""
+        assert self.process is not None
+        found = children(self.process.pid)
+        return found[0] if found else None
+
+    def wait_for_child(self, *, other_than: int | None = None, timeout: float = 60) -> int:
+        """The child's pid once there is one (a new one, when ``other_than`` is given)."""
+        wait_for(
+            lambda: self.child() not in (None, other_than),
+            timeout=timeout,
+            what="the supervisor's child",
+            on_timeout=self.tail,
+        )
+        child = self.child()
+        assert child is not None
+        return child
+
+    def stop(self, *, timeout: float = 30) -> int | None:
+        """SIGTERM to the supervisor, as Ctrl-C under ``make run``; returns its exit status.
+
+        Whatever it leaves behind is killed, so that a failed test leaves no process.
+        """
+        if self.process is None:
+            return None
+        left = descendants(self.process.pid)
+        status = None
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                status = self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        else:
+            status = self.process.returncode
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self._close_log()
+        return status
+
+
+def supervised_worker(env: dict[str, str], *args: str) -> SupervisedProcess:
+    """``manage.py run_worker`` as the Procfile runs it (concurrency 2), on this run's node."""
+    return SupervisedProcess(
+        env,
+        "run_worker",
+        f"--node=test-{os.getpid()}@%h",
+        *args,
+        "--",
+        "--loglevel=INFO",
+        "--concurrency=2",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        ready=" ready.",
+    )
+
+
+def supervised_beat(env: dict[str, str], *args: str) -> SupervisedProcess:
+    """``manage.py run_beat`` as the Procfile runs it."""
+    return SupervisedProcess(
+        env, "run_beat", *args, "--", "--loglevel=INFO", ready="beat: Starting..."
+    )
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``, oldest first (Linux: read from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        # "pid (command) state ppid ...": the command may hold spaces and parentheses.
+        fields = text.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid:
+            found.append((int(fields[19]), int(text.split(" ", 1)[0])))
+    return [child for _, child in sorted(found)]
+
+
+def descendants(pid: int) -> list[int]:
+    found = []
+    for child in children(pid):
+        found += [child, *descendants(child)]
+    return found
 
 
 def wait_for(
@@ -156,3 +285,12 @@ def wait_for(
         time.sleep(interval)
     detail = f"\n{on_timeout()}" if on_timeout else ""
     raise AssertionError(f"Timed out after {timeout}s waiting for {what}.{detail}")
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie, exited and not yet reaped, does not)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return text.rsplit(")", 1)[1].split()[0] != "Z"

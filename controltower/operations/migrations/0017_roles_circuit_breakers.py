@@ -10,7 +10,7 @@ def sync(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("controltower", "0016_exception_codes"),
-        ("integrations", "0015_calling_other_systems"),
+        ("integrations", "0016_calling_other_systems"),
     ]
 
     operations = [migrations.RunPython(sync, migrations.RunPython.noop)]

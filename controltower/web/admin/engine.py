@@ -19,6 +19,7 @@ from integrations.models import (
     Attempt,
     ConnectedSystem,
     Flow,
+    ProcessHeartbeat,
     SyncState,
     SystemOfRecord,
     Transaction,
@@ -211,3 +212,19 @@ class SyncStateAdmin(admin.ModelAdmin):
 class SystemOfRecordAdmin(AuditedModelAdmin):
     list_display = ["domain", "system", "updated_at"]
     list_select_related = ["system"]
+
+
+@admin.register(ProcessHeartbeat)
+class ProcessHeartbeatAdmin(admin.ModelAdmin):
+    """The processes of the tower and their last heartbeat; written by the processes only."""
+
+    list_display = ["name", "role", "started_at", "beat_at"]
+    list_filter = ["role"]
+    search_fields = ["name"]
+    readonly_fields = ["role", "name", "started_at", "beat_at", "details"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -15,8 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -29,6 +28,7 @@ from controltower.operations.selectors.overview import (
     throughput_by_day,
 )
 from controltower.web.live import live_settings, live_version
+from controltower.web.pages.health import runtime_notices
 from controltower.web.templatetags.tower import duration, money, percent, thousands
 from integrations.choices import OPEN_STATUSES
 from integrations.selectors.health import system_list
@@ -151,6 +151,7 @@ def overview_context(*, chosen: str, now: datetime | None = None) -> dict[str, A
             "Open exceptions by age",
         ),
         "empty": empty,
+        "runtime_notices": runtime_notices(now=now),
         "systems": list(system_list().order_by("slug")) if empty else [],
         "breached_since": (now - timedelta(hours=24)).replace(second=0, microsecond=0).isoformat(),
     }
@@ -391,9 +392,3 @@ def _is_empty(figures: dict[str, Any]) -> bool:
         or figures["sla"]["at_risk"]
         or figures["sla"]["breached"]
     )
-
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok", "database": connection.vendor})

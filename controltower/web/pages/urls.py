@@ -9,6 +9,7 @@ from controltower.web.pages import (
     audit,
     config,
     exceptions,
+    health,
     home,
     reconciliation,
     records,
@@ -102,7 +103,8 @@ records_urls = [
 
 urlpatterns = [
     path("", home.home, name="home"),
-    path("healthz", home.healthz, name="healthz"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("config/", include((config_urls, "config"))),
     path("audit/", include((audit_urls, "audit"))),
     path("transactions/", include((transactions_urls, "transactions"))),

@@ -429,8 +429,9 @@ def test_the_page_takes_a_bounded_number_of_queries_that_history_does_not_grow(
 ):
     signed_in(client, user_with_role)
     url = f"/?range={chosen}"
-    # session, user, its groups (the menu), the overview's 11; the week adds flows and days
-    with django_assert_max_num_queries(14 if chosen == "24h" else 16):
+    # session, user, its groups (the menu), the overview's 11, the runtime's heartbeats (its
+    # banner); the week adds flows and days
+    with django_assert_max_num_queries(15 if chosen == "24h" else 17):
         client.get(url)
     with CaptureQueriesContext(connection) as before:
         client.get(url)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0014_transaction_claim_token'),
+        ('integrations', '0015_process_heartbeats'),
     ]
 
     operations = [
