@@ -1,13 +1,15 @@
 """An ERP in the NetSuite REST style (``/services/rest/record/v1/<record>``).
 
-Creates answer 204 with the new record's URL in ``Location``. The ERP does not
-de-duplicate, so every create first looks the record up by its ``externalId``
-(our business key): a create whose answer was lost is found, not made twice.
+Records are created by NetSuite's upsert by external id (``PUT .../<record>/eid:<our
+business key>``, 204 with the record's URL in ``Location``): the same call again, after
+an answer lost in transit or a crash, finds the record the first one made instead of
+making a second. A plain POST would not: NetSuite does not de-duplicate it.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -19,8 +21,6 @@ from integrations.models import ConnectedSystem
 # A project's status as NetSuite's standard project (job) statuses name it, and back.
 JOB_STATUS = {"planned": "Pending", "active": "In Progress", "closed": "Closed"}
 JOB_STATUS_CANONICAL = {name: status for status, name in JOB_STATUS.items()}
-# NetSuite REST answers a POST repeated with the same key (a UUID) with the first result.
-IDEMPOTENCY_HEADER = "X-NetSuite-Idempotency-Key"
 
 
 def netsuite_message(response: httpx.Response) -> str:
@@ -53,17 +53,6 @@ class ErpClient:
     def _url(self, *parts: str) -> str:
         return "/".join([self.base, *parts])
 
-    def find(self, record: str, external_id: str) -> str | None:
-        response = request(
-            "GET",
-            self._url(record),
-            params={"q": f'externalId IS "{external_id}"'},
-            system=self.system,
-            vendor_message=netsuite_message,
-        )
-        items = response.json().get("items") or []
-        return str(items[0]["id"]) if items else None
-
     def list(self, record: str, *, page_size: int = 1000) -> list[dict[str, Any]]:
         """Every record of a kind, page by page."""
         items: list[dict[str, Any]] = []
@@ -87,48 +76,41 @@ class ErpClient:
             vendor_message=netsuite_message,
         ).json()
 
-    def create(self, record: str, body: dict[str, Any], *, idempotency_key: str) -> str:
+    def ensure(self, record: str, body: dict[str, Any]) -> str:
+        """The id of the record with ``body['externalId']``, created if the ERP has none and
+        brought to ``body`` if it has: NetSuite's upsert by external id (``PUT
+        .../<record>/eid:<externalId>``). Sent again after a lost answer, it finds what the
+        first one made instead of making a second."""
         response = request(
-            "POST",
-            self._url(record),
+            "PUT",
+            self._url(record, f"eid:{quote(str(body['externalId']), safe='')}"),
             json=body,
-            idempotency_key=idempotency_key,
-            idempotency_header=IDEMPOTENCY_HEADER,
             system=self.system,
             vendor_message=netsuite_message,
         )
         location = response.headers.get("Location", "")
         record_id = location.rstrip("/").rsplit("/", 1)[-1]
-        if not record_id:
+        if not record_id or record_id.startswith("eid:"):
             raise IntegrationError.transient_failure(
-                f"ERP created a {record} without a Location header.",
+                f"The ERP answered the upsert of {record} {body['externalId']} without the "
+                "record's id in its Location header.",
                 outbound_status=response.status_code,
+                system=self.system,
             )
         return record_id
 
-    def ensure(self, record: str, body: dict[str, Any], *, idempotency_key: str) -> str:
-        """The id of the record with ``body['externalId']``, created if the ERP has none."""
-        return self.find(record, body["externalId"]) or self.create(
-            record, body, idempotency_key=idempotency_key
-        )
-
-    def upsert(
-        self, record: str, body: dict[str, Any], *, record_id: str | None, idempotency_key: str
-    ) -> str:
+    def upsert(self, record: str, body: dict[str, Any], *, record_id: str | None) -> str:
         """Updates the record the tower already knows the id of, or ensures it exists."""
         if record_id:
-            self.update(record, record_id, body, idempotency_key=idempotency_key)
+            self.update(record, record_id, body)
             return record_id
-        return self.ensure(record, body, idempotency_key=idempotency_key)
+        return self.ensure(record, body)
 
-    def update(
-        self, record: str, record_id: str, body: dict[str, Any], *, idempotency_key: str
-    ) -> None:
+    def update(self, record: str, record_id: str, body: dict[str, Any]) -> None:
         request(
             "PATCH",
             self._url(record, record_id),
             json=body,
-            idempotency_key=idempotency_key,
             system=self.system,
             vendor_message=netsuite_message,
         )

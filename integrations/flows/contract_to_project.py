@@ -104,12 +104,7 @@ def push_project(tx: Transaction, contract: Contract, project: Project) -> None:
         customer,
         erp_system,
         content=erp_customer,
-        external_id_of=lambda current: current
-        or erp.ensure(
-            "customer",
-            erp_customer,
-            idempotency_key=create_key(erp_system, "customer", customer.number),
-        ),
+        external_id_of=lambda current: current or erp.ensure("customer", erp_customer),
     )
     job = {
         "externalId": project.code,
@@ -151,7 +146,6 @@ def push_project(tx: Transaction, contract: Contract, project: Project) -> None:
             "job",
             job,
             record_id=current,
-            idempotency_key=create_key(erp_system, "job", project.code),
         ),
     )
     with transaction.atomic():  # the cost forecasts that waited for the ERP project

@@ -14,7 +14,7 @@ from integrations.choices import Domain, ExceptionType, Outcome, SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
 from integrations.flows import handles
-from integrations.flows.pushing import create_key, push
+from integrations.flows.pushing import push
 from integrations.selectors.sync import sync_state_for, target_system
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.lineage import link_to_contract
@@ -91,7 +91,6 @@ def project_to_staffing(tx: Transaction) -> str:
             "projectCostForecast",
             forecast,
             record_id=current,
-            idempotency_key=create_key(erp_system, "projectCostForecast", assignment.number),
         ),
     )
     return outcome

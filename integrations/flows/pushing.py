@@ -60,8 +60,8 @@ def push(
 
 def create_key(system: ConnectedSystem, record_type: str, key: str) -> str:
     """The idempotency key of creating ``record_type`` ``key`` in ``system``: the same on
-    every try and from every worker, so a system that honours keys creates it once. A
-    UUID, as NetSuite asks of its ``X-NetSuite-Idempotency-Key``."""
+    every try and from every worker, so a system that honours keys creates it once (a
+    UUID, the form most systems that take one ask for)."""
     return str(
         uuid.uuid5(
             uuid.NAMESPACE_URL, f"integration-control-tower:{system.slug}:{record_type}:{key}"

@@ -23,7 +23,7 @@ from integrations.choices import Domain, ExceptionType, Outcome, SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
 from integrations.flows import handles
-from integrations.flows.pushing import create_key, push
+from integrations.flows.pushing import push
 from integrations.selectors.sync import sync_state_for, target_system
 from integrations.services.exceptions import waiting_key
 from integrations.services.lineage import link_to_contract
@@ -131,10 +131,7 @@ def invoice_post(tx: Transaction) -> str:
         invoice,
         erp_system,
         content=body,
-        external_id_of=lambda current: current
-        or erp.ensure(
-            "invoice", body, idempotency_key=create_key(erp_system, "invoice", invoice.number)
-        ),
+        external_id_of=lambda current: current or erp.ensure("invoice", body),
     )
     erp_invoice = erp.get("invoice", erp_id)
     with transaction.atomic():

@@ -184,17 +184,12 @@ def breakers_probe_due() -> int:
         state__in=(BreakerState.OPEN, BreakerState.HALF_OPEN), manual=False, probe_at__lte=now
     ).select_related("system"):
         with transaction.atomic():
-            oldest = (
-                Transaction.objects.select_for_update(of=("self",))
-                .filter(
-                    waiting_for=breaker.system,
-                    state=TransactionState.RETRY_SCHEDULED,
-                    next_attempt_at__isnull=True,
-                )
-                .select_related("flow")
-                .order_by("pk")
-                .first()
+            waiting = Transaction.objects.select_for_update(of=("self",)).filter(
+                waiting_for=breaker.system, state=TransactionState.RETRY_SCHEDULED
             )
+            if waiting.filter(next_attempt_at__isnull=False).exists():
+                continue  # a probe is on its way already (a lost one is sent again by the sweep)
+            oldest = waiting.select_related("flow").order_by("pk").first()
             if oldest is None:
                 continue  # nothing waits: the next call to the system is the probe
             oldest.next_attempt_at = now
