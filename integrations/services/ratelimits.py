@@ -1,7 +1,8 @@
 """Outbound rate limits: a token bucket per system, shared by every worker process.
 
-A system's ``rate_limit_per_minute`` fills its bucket, up to its burst; each call takes a
-token. With Redis the bucket is a Redis hash changed by one script (atomic across every
+A system's bucket holds its burst and refills at the rest of its
+``rate_limit_per_minute``; each call takes a token, so no minute ever holds more calls
+than the limit. With Redis the bucket is a Redis hash changed by one script (atomic across every
 worker on every machine); without it, a database row changed in a short transaction. A
 429 from the system halves its rate for ``CT_RATE_LIMIT_SLOWDOWN_SECONDS``.
 
@@ -52,14 +53,21 @@ def _redis_client() -> redis.Redis | None:
 
 
 def limit_of(system: ConnectedSystem) -> tuple[float, float] | None:
-    """The system's (rate per second, burst) now, or None when it has no limit."""
-    per_window = system.rate_limit_per_minute
-    if not per_window:
+    """The system's bucket now, as (refill per second, capacity), or None without a limit.
+
+    The bucket holds the burst and refills at the rest of the limit over the window, so
+    that no window (a sliding minute) ever holds more calls than the limit, however they
+    bunch: at most the burst at once, and the rest spread out.
+    """
+    limit = system.rate_limit_per_minute
+    if not limit:
         return None
-    rate = per_window / settings.CT_RATE_LIMIT_WINDOW_SECONDS
-    burst = float(system.rate_limit_burst or max(1, per_window // 6))
-    slowed = RateBucket.objects.filter(system=system, slowed_until__gt=timezone.now()).exists()
-    return (rate / 2, max(1.0, burst / 2)) if slowed else (rate, burst)
+    burst = system.rate_limit_burst or max(1, limit // 6)
+    burst = min(burst, max(1, limit // 2))
+    if RateBucket.objects.filter(system=system, slowed_until__gt=timezone.now()).exists():
+        limit, burst = max(1, limit // 2), max(1, burst // 2)
+    refill = max(limit - burst, 1) / settings.CT_RATE_LIMIT_WINDOW_SECONDS
+    return refill, float(burst)
 
 
 def rate_token_take(system: ConnectedSystem) -> float:
