@@ -224,12 +224,13 @@ class SupervisedProcess(LoggedProcess):
         return status
 
 
-def supervised_worker(env: dict[str, str], *args: str) -> SupervisedProcess:
-    """``manage.py run_worker`` as the Procfile runs it (concurrency 2), on this run's node."""
+def supervised_worker(env: dict[str, str], *args: str, name: str = "test") -> SupervisedProcess:
+    """``manage.py run_worker`` as the Procfile runs it (concurrency 2), on this run's node
+    (``name`` tells two workers of one test apart)."""
     return SupervisedProcess(
         env,
         "run_worker",
-        f"--node=test-{os.getpid()}@%h",
+        f"--node={name}-{os.getpid()}@%h",
         *args,
         "--",
         "--loglevel=INFO",
