@@ -11,12 +11,14 @@ from django.utils import timezone
 
 from integrations.choices import (
     AttemptOutcome,
+    BreakerState,
     RollupSpan,
     SyncOutcome,
     TransactionState,
 )
 from integrations.models import (
     Attempt,
+    CircuitBreaker,
     ConnectedSystem,
     Flow,
     FlowRollup,
@@ -85,6 +87,12 @@ class SystemHealth:
     retrying: int = 0
     last_inbound_success: datetime | None = None
     last_sync: datetime | None = None
+    breaker: CircuitBreaker | None = None
+    waiting: int = 0  # transactions waiting for it behind its open breaker
+
+    @property
+    def breaker_open(self) -> bool:
+        return self.breaker is not None and self.breaker.is_open
 
     @property
     def outbound(self) -> bool:
@@ -125,8 +133,11 @@ def systems_health(*, now: datetime | None = None) -> list[SystemHealth]:
     """
     now = now or timezone.now()
     day_ago, hour_ago = now - timedelta(hours=24), now - timedelta(hours=1)
-    systems = list(ConnectedSystem.objects.order_by("slug"))
-    health = {system.pk: SystemHealth(system) for system in systems}
+    systems = list(ConnectedSystem.objects.select_related("breaker").order_by("slug"))
+    health = {system.pk: SystemHealth(system, breaker=_breaker_of(system)) for system in systems}
+    for system_id, waiting in waiting_for_systems().items():
+        if system_id in health:
+            health[system_id].waiting = waiting
     failed = Q(state__in=FAILED_STATES)
     recent = Q(received_at__gte=hour_ago)
     rows = (
@@ -175,6 +186,39 @@ def systems_health(*, now: datetime | None = None) -> list[SystemHealth]:
         if system_id in health:
             health[system_id].last_sync = last_sync
     return [health[system.pk] for system in systems]
+
+
+def _breaker_of(system: ConnectedSystem) -> CircuitBreaker | None:
+    try:
+        return system.breaker
+    except CircuitBreaker.DoesNotExist:
+        return None
+
+
+def waiting_for_systems() -> dict[int, int]:
+    """How many transactions wait behind each system's open breaker, by system id."""
+    return dict(
+        Transaction.objects.filter(
+            waiting_for__isnull=False, state=TransactionState.RETRY_SCHEDULED
+        )
+        .values_list("waiting_for")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+
+
+def breakers_open() -> list[SystemHealth]:
+    """The systems the tower is not calling now (their breaker is open or half open), with
+    the work that waits for each; for the overview's notices and the probes."""
+    breakers = list(
+        CircuitBreaker.objects.exclude(state=BreakerState.CLOSED)
+        .select_related("system")
+        .order_by("opened_at")
+    )
+    waiting = waiting_for_systems() if breakers else {}
+    return [
+        SystemHealth(b.system, breaker=b, waiting=waiting.get(b.system_id, 0)) for b in breakers
+    ]
 
 
 @dataclass

@@ -23,6 +23,7 @@ from integrations.adapters import EventRejected, adapter_for
 from integrations.choices import (
     CANCELLABLE_STATES,
     RETRYABLE_STATES,
+    BreakerState,
     ExceptionType,
     FlowKind,
     SystemKind,
@@ -30,7 +31,8 @@ from integrations.choices import (
 )
 from integrations.errors import IntegrationError
 from integrations.flows.catalog import REPUSH_EVENT
-from integrations.models import ConnectedSystem, Flow, SyncState, Transaction
+from integrations.models import CircuitBreaker, ConnectedSystem, Flow, SyncState, Transaction
+from integrations.services.breakers import breaker_set
 from integrations.services.exceptions import exception_raise
 from integrations.services.queueing import (
     transaction_internal_create,
@@ -399,3 +401,33 @@ def resource_link(*, resource_id: int, system_slug: str, external_id: str, actor
             after={system.slug: external_id},
         )
     return state
+
+
+def breaker_operate(
+    *, system_id: int, state: str, actor: Actor, reason: str = ""
+) -> CircuitBreaker:
+    """Opens a system's circuit breaker by hand (the tower stops calling it until a person
+    closes it: a planned maintenance window, a system sending bad data) or closes it (the
+    work that waited for the system goes out, oldest first)."""
+    if state not in (BreakerState.OPEN, BreakerState.CLOSED):
+        raise ApplicationError(
+            f"A breaker is opened or closed by hand, not set to {state!r}.",
+            errors={"state": ["open or closed."]},
+        )
+    system = ConnectedSystem.objects.filter(pk=system_id).first()
+    if system is None:
+        raise NotFoundError(f"System {system_id} does not exist.")
+    with transaction.atomic():
+        before = (
+            CircuitBreaker.objects.filter(system=system).values_list("state", flat=True).first()
+        )
+        breaker = breaker_set(system=system, state=BreakerState(state))
+        audit_record(
+            actor=actor,
+            action=f"system.breaker_{'open' if state == BreakerState.OPEN else 'close'}",
+            obj=system,
+            before={"breaker": before or BreakerState.CLOSED},
+            after={"breaker": breaker.state},
+            reason=reason,
+        )
+    return breaker

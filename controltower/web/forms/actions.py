@@ -94,6 +94,11 @@ class FlowToggleForm(ActionForm):
     reason = _reason(required=False, label="Reason (optional)")
 
 
+class BreakerForm(ActionForm):
+    state = forms.ChoiceField(choices=[("open", "Open"), ("closed", "Closed")])
+    reason = _reason(required=False, label="Reason (optional)")
+
+
 class RepushForm(ActionForm):
     system = forms.ChoiceField(label="System")
     reason = _reason(required=False)

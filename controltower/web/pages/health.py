@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 
 from controltower.web.templatetags.tower import duration, thousands
 from integrations.choices import ProcessRole
+from integrations.selectors.health import SystemHealth, breakers_open
 from integrations.selectors.runtime import (
     ComponentStatus,
     database_check,
@@ -67,9 +68,41 @@ class RuntimeNotice:
 
 
 def runtime_notices(*, now: datetime | None = None) -> list[RuntimeNotice]:
-    """The banner's lines: each dead or silent part, since when, and what to do."""
+    """The banner's lines: each dead or silent part, each system the tower stopped calling,
+    since when, and what to do."""
     now = now or timezone.now()
-    return [_notice(alert, now) for alert in runtime_alerts(now=now)]
+    return [
+        *(_notice(alert, now) for alert in runtime_alerts(now=now)),
+        *(_breaker_notice(item, now) for item in breakers_open()),
+    ]
+
+
+def _breaker_notice(item: SystemHealth, now: datetime) -> RuntimeNotice:
+    breaker = item.breaker
+    assert breaker is not None
+    waiting = (
+        f"{thousands(item.waiting)} transaction{'' if item.waiting == 1 else 's'} wait for it"
+        if item.waiting
+        else "work that needs it waits"
+    )
+    if breaker.manual:
+        return RuntimeNotice(
+            f"breaker-{item.system.slug}",
+            f"The tower is not calling {item.system.name}: its breaker was opened by hand at "
+            f"{_since(breaker.opened_at, now)}; {waiting}.",
+            "Close its breaker on the Systems page when it may be called again; what waited "
+            "goes out first, in order.",
+            "Nothing is lost: the work waits and goes out when the system is called again.",
+        )
+    return RuntimeNotice(
+        f"breaker-{item.system.slug}",
+        f"{item.system.name} is not answering: the tower stopped calling it at "
+        f"{_since(breaker.opened_at, now)}, after {breaker.failures} failed calls; {waiting}.",
+        "It tries again by itself now and then and sends the waiting work, in order, once "
+        f"{item.system.name} answers. Last error: {breaker.last_error or 'none recorded'}.",
+        "Nothing is lost and nothing is counted as failed: the work waits and goes out by "
+        "itself when the system is back.",
+    )
 
 
 def _notice(alert: ComponentStatus, now: datetime) -> RuntimeNotice:

@@ -17,11 +17,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from canonical.errors import ApplicationError
 from controltower.operations.services import actions
-from controltower.web.forms.actions import FlowToggleForm
+from controltower.web.forms.actions import BreakerForm, FlowToggleForm
 from controltower.web.pages.common import percent, require
 from controltower.web.pages.lists import Column, csv_response
-from integrations.choices import TransactionState
-from integrations.models import Flow
+from integrations.choices import BreakerState, TransactionState
+from integrations.models import ConnectedSystem, Flow
 from integrations.selectors.health import (
     QUEUE_STATES,
     Rate,
@@ -32,6 +32,7 @@ from integrations.selectors.health import (
 
 VIEW = "integrations.view_connectedsystem"
 PAUSE = "integrations.pause_flow"
+BREAKER = "integrations.operate_circuitbreaker"
 QUEUE_HEADINGS = {
     TransactionState.RECEIVED: "Waiting",
     TransactionState.RETRY_SCHEDULED: "Retrying",
@@ -57,6 +58,8 @@ SYSTEM_COLUMNS = (
     Column("errors_1h", "Failed in the last hour", lambda h: _rate_text(h.rate_1h)),
     Column("errors_24h", "Failed in the last 24 h", lambda h: _rate_text(h.rate_24h)),
     Column("retrying", "Retrying", lambda h: h.retrying),
+    Column("breaker", "Breaker", lambda h: h.breaker.state if h.breaker is not None else "closed"),
+    Column("waiting", "Waiting for it", lambda h: h.waiting),
 )
 FLOW_COLUMNS = (
     Column("kind", "Flow", lambda f: f.flow.kind),
@@ -133,6 +136,7 @@ def systems_list(request: HttpRequest) -> HttpResponse:
             "systems": rows,
             "flows": flow_rows,
             "can_pause": request.user.has_perm(PAUSE),
+            "can_operate_breaker": request.user.has_perm(BREAKER),
             "generated_at": now,
             "quiet_hours": QUIET_AFTER_HOURS,
         },
@@ -171,3 +175,34 @@ def flow_pause(request: HttpRequest, kind: str) -> HttpResponse:
 @require_POST
 def flow_resume(request: HttpRequest, kind: str) -> HttpResponse:
     return _toggle(request, kind, pause=False)
+
+
+@login_required
+@require_POST
+def system_breaker(request: HttpRequest, slug: str) -> HttpResponse:
+    """Opens or closes a system's circuit breaker by hand, as the API's breaker action does."""
+    require(request, BREAKER, "Only an operator may open or close a system's breaker.")
+    system = get_object_or_404(ConnectedSystem, slug=slug)
+    form = BreakerForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Say whether to open or close it; nothing changed.")
+        return redirect("systems:list")
+    state = form.cleaned_data["state"]
+    try:
+        actions.breaker_operate(
+            system_id=system.pk, state=state, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ApplicationError as error:
+        messages.error(request, error.message)
+        return redirect("systems:list")
+    if state == BreakerState.OPEN:
+        messages.success(
+            request,
+            f"The tower stopped calling {system.name}; work that needs it waits until you close "
+            "its breaker.",
+        )
+    else:
+        messages.success(
+            request, f"The tower calls {system.name} again; the work that waited goes out first."
+        )
+    return redirect(f"{reverse('systems:list')}#system-{system.slug}")

@@ -91,6 +91,7 @@ systems_urls = [
     path("", systems.systems_list, name="list"),
     path("flows/<slug:kind>/pause/", systems.flow_pause, name="flow-pause"),
     path("flows/<slug:kind>/resume/", systems.flow_resume, name="flow-resume"),
+    path("<slug:slug>/breaker/", systems.system_breaker, name="breaker"),
 ]
 
 records_urls = [

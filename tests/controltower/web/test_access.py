@@ -70,6 +70,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "reconciliation-run": {"POST": OPERATOR},
     "system-list": READ,
     "system-detail": READ,
+    "system-breaker": {"POST": OPERATOR},
     "flow-list": READ,
     "flow-detail": READ,
     "flow-pause": {"POST": ADMIN},

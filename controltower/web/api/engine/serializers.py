@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from integrations.models import Attempt, ConnectedSystem, Flow, SyncState, Transaction
+from integrations.choices import BreakerState
+from integrations.models import (
+    Attempt,
+    CircuitBreaker,
+    ConnectedSystem,
+    Flow,
+    SyncState,
+    Transaction,
+)
 
 
 class AttemptSerializer(serializers.ModelSerializer):
@@ -86,7 +95,17 @@ class BulkRetryResultSerializer(serializers.Serializer):
     retried = serializers.IntegerField()
 
 
+class CircuitBreakerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CircuitBreaker
+        fields = ["state", "failures", "opened_at", "probe_at", "manual", "last_error"]
+
+
 class ConnectedSystemSerializer(serializers.ModelSerializer):
+    breaker = serializers.SerializerMethodField(
+        help_text="Whether the tower calls the system now; null when it never failed."
+    )
+
     class Meta:
         model = ConnectedSystem
         fields = [
@@ -98,9 +117,28 @@ class ConnectedSystemSerializer(serializers.ModelSerializer):
             "base_url",
             "enabled",
             "rate_limit_per_minute",
+            "rate_limit_burst",
+            "retry_budget_hours",
+            "breaker",
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(CircuitBreakerSerializer(allow_null=True))
+    def get_breaker(self, system: ConnectedSystem) -> dict | None:
+        try:
+            return CircuitBreakerSerializer(system.breaker).data
+        except CircuitBreaker.DoesNotExist:
+            return None
+
+
+class BreakerSetSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=[BreakerState.OPEN, BreakerState.CLOSED],
+        help_text="open: the tower stops calling the system until a person closes it; "
+        "closed: it calls it again and sends the work that waited.",
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 class FlowSerializer(serializers.ModelSerializer):

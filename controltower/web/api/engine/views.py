@@ -161,11 +161,25 @@ class TransactionViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class ConnectedSystemViewSet(viewsets.ReadOnlyModelViewSet):
-    queryset = system_list()
+    queryset = system_list().select_related("breaker")
     serializer_class = s.ConnectedSystemSerializer
     lookup_field = "slug"
     ordering_fields = ["slug", "kind"]
     filterset_fields = ["kind", "enabled", "adapter"]
+
+    @extend_schema(
+        request=s.BreakerSetSerializer, responses={200: s.ConnectedSystemSerializer, **ERRORS}
+    )
+    @action(detail=True, methods=["post"])
+    @requires("integrations.operate_circuitbreaker")
+    def breaker(self, request: Request, slug: str) -> Response:
+        """Opens or closes the system's circuit breaker by hand (audited)."""
+        data = _valid(s.BreakerSetSerializer, request)
+        system = self.get_object()
+        actions.breaker_operate(
+            system_id=system.pk, state=data["state"], actor=request.user, reason=data["reason"]
+        )
+        return Response(s.ConnectedSystemSerializer(self.get_queryset().get(pk=system.pk)).data)
 
 
 class FlowViewSet(viewsets.ReadOnlyModelViewSet):
