@@ -237,6 +237,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = CT_INBOUND_MAX_BYTES
 
 # --- Processing ---------------------------------------------------------------
 CT_CHUNK_SIZE = env_int("CT_CHUNK_SIZE", 100)
+# Work that calls other systems goes in smaller chunks, so one slow system cannot hold others'.
+CT_OUTBOUND_CHUNK_SIZE = env_int("CT_OUTBOUND_CHUNK_SIZE", 10)
 # A ``processing`` row whose lease was not renewed for this long belongs to a worker that
 # vanished; a live worker renews it every CT_LEASE_RENEW_SECONDS while the work runs.
 CT_PROCESSING_LEASE_SECONDS = env_int("CT_PROCESSING_LEASE_SECONDS", 40)

@@ -4,3 +4,15 @@ from django.apps import AppConfig
 class IntegrationsConfig(AppConfig):
     name = "integrations"
     verbose_name = "Integrations"
+
+    def ready(self) -> None:
+        # The flow modules register their handlers when imported; they need the models.
+        from integrations.flows import (  # noqa: F401
+            amendment_propagation,
+            contract_to_project,
+            master_data,
+            project_to_staffing,
+            reconciliation,
+            repush,
+            time_to_billing,
+        )

@@ -9,8 +9,8 @@ from django.db import transaction
 
 from canonical.services.contracts import contract_amend
 from integrations.choices import Domain, ExceptionType, Outcome
-from integrations.flows import handles
 from integrations.flows.contract_to_project import push_project, terms_from
+from integrations.flows.registry import handles
 from integrations.models import Transaction
 from integrations.services.exceptions import exception_approved, exceptions_clear, waiting_key
 from integrations.services.lineage import link_to_contract

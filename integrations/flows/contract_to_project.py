@@ -16,9 +16,9 @@ from canonical.services.rates import contract_rates
 from integrations.choices import Domain, Outcome, SystemKind
 from integrations.clients.erp import JOB_STATUS, ErpClient
 from integrations.clients.psa import PsaClient
-from integrations.flows import handles
 from integrations.flows.catalog import PROPAGATE_EVENT
 from integrations.flows.pushing import create_key, push
+from integrations.flows.registry import handles
 from integrations.selectors.sync import holds_version, sync_state_for, target_system
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.sync import outcome_for_retry, sync_state_from_sender

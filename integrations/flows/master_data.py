@@ -20,8 +20,8 @@ from canonical.services.parties import (
     resource_upsert,
 )
 from integrations.choices import OPEN_STATUSES, Domain, FlowKind, Outcome, SyncOutcome
-from integrations.flows import handles, handles_batch
 from integrations.flows.catalog import PROPAGATE_EVENT
+from integrations.flows.registry import handles, handles_batch
 from integrations.models import ExceptionRecord, SyncState
 from integrations.selectors.sync import sync_state_for
 from integrations.services.exceptions import exceptions_clear, waiting_key

@@ -13,8 +13,8 @@ from canonical.services.delivery import assignment_upsert
 from integrations.choices import Domain, ExceptionType, Outcome, SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
-from integrations.flows import handles
 from integrations.flows.pushing import push
+from integrations.flows.registry import handles
 from integrations.selectors.sync import sync_state_for, target_system
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.lineage import link_to_contract

@@ -21,7 +21,7 @@ from canonical.models import Invoice
 from integrations.choices import ExceptionType, Outcome, SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
-from integrations.flows import handles
+from integrations.flows.registry import handles
 from integrations.models import ExceptionRecord
 from integrations.selectors.sync import sync_state_for, target_system
 from integrations.services.exceptions import exception_raise, exceptions_resolve_by_fix

@@ -16,9 +16,9 @@ from django.db import transaction
 from canonical.models import Project
 from integrations.choices import ErrorClass, ExceptionType, Outcome, SyncOutcome
 from integrations.errors import IntegrationError
-from integrations.flows import handles
 from integrations.flows.catalog import REPUSH_EVENT
 from integrations.flows.contract_to_project import push_project, pushable_projects
+from integrations.flows.registry import handles
 from integrations.models import ConnectedSystem, SyncState
 
 if TYPE_CHECKING:

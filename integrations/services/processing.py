@@ -31,7 +31,7 @@ from integrations.clients.http import calls_var
 from integrations.correlation import correlation_id_var
 from integrations.errors import IntegrationError
 from integrations.exception_types import UnknownExceptionCode
-from integrations.flows import batch_handler_for, domain_of, handler_for, runs_atomically
+from integrations.flows.registry import batch_handler_for, domain_of, handler_for, runs_atomically
 from integrations.live import figures_changed
 from integrations.models import Attempt, Flow, Transaction
 from integrations.services.breakers import breakers_probe_due

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.choices import FlowKind, TransactionState
+from integrations.flows.registry import calls_out
 from integrations.models import ConnectedSystem, Flow, Transaction
 from integrations.services.rollups import rollups_received
 
@@ -33,19 +34,21 @@ def transactions_enqueue(
 
     A paused flow's transactions are stored but not sent; resuming sends them.
     """
-    by_flow: dict[int, list[int]] = defaultdict(list)
+    by_flow: dict[tuple[int, bool], list[int]] = defaultdict(list)
     flows: dict[int, Flow] = {}
     for tx in transactions:
         if tx.flow_id is None:
             continue
-        by_flow[tx.flow_id].append(tx.pk)
+        by_flow[(tx.flow_id, calls_out(tx.event_type))].append(tx.pk)
         flows.setdefault(tx.flow_id, tx.flow)
-    size = settings.CT_CHUNK_SIZE
     messages: list[tuple[str, list[int]]] = []
-    for flow_id, ids in by_flow.items():
+    for (flow_id, outbound), ids in by_flow.items():
         flow = flows[flow_id]
         if flow.paused:
             continue
+        # Work that calls other systems goes in small chunks: a slow system then holds up a
+        # few items in one worker process, not a hundred, and the other processes go on.
+        size = settings.CT_OUTBOUND_CHUNK_SIZE if outbound else settings.CT_CHUNK_SIZE
         messages.extend((flow.queue, ids[i : i + size]) for i in range(0, len(ids), size))
     if not messages:
         return

@@ -56,7 +56,7 @@ def test_a_raised_exception_takes_its_severity_from_the_registry():
 @pytest.mark.django_db
 def test_a_rule_with_a_code_the_registry_lacks_fails_as_a_bug_not_as_other(monkeypatch):
     """A typo in a rule's code retries and shows as an internal error; nothing becomes "other"."""
-    from integrations import flows
+    from integrations.flows import registry as flows
 
     def broken_rule(tx):
         raise RuleViolation("Looks like a rule.", code="no_such_rule")

@@ -11,7 +11,7 @@ from django.utils import timezone
 from canonical.models import Customer, LegalEntity
 from integrations.choices import AttemptOutcome, ErrorClass, Outcome, TransactionState
 from integrations.errors import IntegrationError
-from integrations.flows import _HANDLERS
+from integrations.flows.registry import _HANDLERS
 from integrations.models import Flow, SyncState, Transaction
 from integrations.services.processing import (
     transaction_run,
@@ -20,7 +20,13 @@ from integrations.services.processing import (
     transactions_sweep,
 )
 from integrations.tasks import process_transactions_task
-from tests.support.inbound import customer_event, events_run, events_send, legal_entity_event
+from tests.support.inbound import (
+    contract_event,
+    customer_event,
+    events_run,
+    events_send,
+    legal_entity_event,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -259,3 +265,37 @@ def test_a_chunk_keeps_the_id_the_sender_knows_a_customer_by(demo):
     customers = dict(Customer.objects.values_list("number", "pk"))
     assert states[customers["C-5201"]] == "001Dn00000AbCdE"
     assert states[customers["C-5202"]] == "C-5202"  # a new one is named by its number
+
+
+def queued_chunks(queue: str) -> list[list[int]]:
+    """The id chunks waiting in ``queue`` on this run's broker, taken off it."""
+    from controltower.celery import app
+
+    chunks = []
+    with app.connection_for_read() as connection, connection.SimpleQueue(queue) as simple:
+        while True:
+            try:
+                message = simple.get(block=True, timeout=0.5)
+            except simple.Empty:
+                return chunks
+            chunks.append(message.payload[0][0])
+            message.ack()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_work_that_calls_other_systems_is_sent_in_small_chunks(demo, settings):
+    """A slow system then holds a few items in one worker process, not a hundred."""
+    from tests.support.worker import purge_broker
+
+    settings.CT_OUTBOUND_CHUNK_SIZE = 4
+    purge_broker()
+    contracts = events_send(
+        *(contract_event(f"K-77{n:02d}") for n in range(10)), system="clm", process=False
+    )
+    customers = events_send(*(customer_event(f"C-77{n:02d}") for n in range(10)), process=False)
+    assert queued_chunks("flow.contract_to_project") == [
+        contracts[0:4],
+        contracts[4:8],
+        contracts[8:10],
+    ]
+    assert queued_chunks("flow.master_data_sync") == [customers]

@@ -18,7 +18,7 @@ from controltower.operations.services.actions import (
 )
 from integrations.choices import FlowKind, RollupSpan, TransactionState
 from integrations.errors import IntegrationError
-from integrations.flows import _BATCH_HANDLERS, _HANDLERS
+from integrations.flows.registry import _BATCH_HANDLERS, _HANDLERS
 from integrations.models import Flow, FlowRollup, Transaction
 from integrations.services.processing import transactions_process
 from integrations.services.rollups import (
