@@ -235,6 +235,10 @@ CT_REJECTED_BODY_MAX_BYTES = env_int("CT_REJECTED_BODY_MAX_BYTES", 64 * 1024)
 # Django refuses bodies over this before the view sees them; the inbound view answers 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = CT_INBOUND_MAX_BYTES
 
+# --- Secrets at rest --------------------------------------------------------------
+# Fernet keys, comma-separated: the first encrypts, all decrypt (integrations.crypto).
+CT_ENCRYPTION_KEYS = env_list("CT_ENCRYPTION_KEYS")
+
 # --- Processing ---------------------------------------------------------------
 CT_CHUNK_SIZE = env_int("CT_CHUNK_SIZE", 100)
 # Work that calls other systems goes in smaller chunks, so one slow system cannot hold others'.
