@@ -235,6 +235,10 @@ CT_REJECTED_BODY_MAX_BYTES = env_int("CT_REJECTED_BODY_MAX_BYTES", 64 * 1024)
 # Django refuses bodies over this before the view sees them; the inbound view answers 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = CT_INBOUND_MAX_BYTES
 
+# An OAuth 2.0 access token is fetched again this long before it expires (at most a fifth
+# of its life).
+CT_TOKEN_REFRESH_MARGIN_SECONDS = env_int("CT_TOKEN_REFRESH_MARGIN_SECONDS", 60)
+
 # --- Secrets at rest --------------------------------------------------------------
 # Fernet keys, comma-separated: the first encrypts, all decrypt (integrations.crypto).
 CT_ENCRYPTION_KEYS = env_list("CT_ENCRYPTION_KEYS")

@@ -162,6 +162,7 @@ class ExceptionType(models.TextChoices):
     AMENDMENT_BEFORE_CONTRACT = "amendment_before_contract", "Amendment before its contract"
     NON_OWNER_UPDATE = "non_owner_update", "Update from a system that does not own the data"
     DOWNSTREAM_REJECTED = "downstream_rejected", "Rejected by the target system"
+    AUTHENTICATION_FAILED = "authentication_failed", "The system refused the tower's credentials"
     SYSTEM_NOT_CONFIGURED = "system_not_configured", "Connected system not configured"
     RECONCILIATION_DRIFT = "reconciliation_drift", "Reconciliation drift"
     UNHANDLED_EVENT_TYPE = "unhandled_event_type", "No flow handles this event type"
@@ -215,3 +216,13 @@ BREAKER_STATE_BADGES = {
     BreakerState.OPEN: "danger",
     BreakerState.HALF_OPEN: "warning",
 }
+
+
+class AuthKind(models.TextChoices):
+    """How the tower proves who it is to a system it calls."""
+
+    NONE = "none", "None"
+    API_KEY = "api_key", "API key in a header"
+    BASIC = "basic", "HTTP Basic (user and password)"
+    OAUTH2_CLIENT_CREDENTIALS = "oauth2", "OAuth 2.0 client credentials"
+    HARVEST = "harvest", "Harvest (personal access token and account id)"

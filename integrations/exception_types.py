@@ -156,6 +156,14 @@ _KINDS = (
         "Read the target system's message, fix the data it names (here or there), then retry.",
     ),
     ExceptionKind(
+        ExceptionType.AUTHENTICATION_FAILED,
+        None,
+        Severity.CRITICAL,
+        NO_MONEY,
+        "Fix the system's credentials on its connection page (Systems) and test the "
+        "connection: the work it held then runs by itself. Until then nothing is sent to it.",
+    ),
+    ExceptionKind(
         ExceptionType.SYSTEM_NOT_CONFIGURED,
         None,
         Severity.HIGH,

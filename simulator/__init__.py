@@ -1,8 +1,9 @@
 """The system simulator: ERP, PSA, CRM and CLM as HTTP APIs with their own stored state.
 
 Served by the tower's own server under ``/simulator/<system>/`` (``urls.py`` has the map),
-so the demo and the tests reach them over real HTTP on loopback. They demand no
-credentials unless a system's ``auth`` knob says so (below), and they answer 404 unless
+so the demo and the tests reach them over real HTTP on loopback. The ERP and the PSA
+demand credentials as their vendors do, by default (the ``auth`` knob, below), and all
+answer 404 unless
 the simulator is enabled (``CT_DEMO=1``, or the setting ``CT_SIMULATOR_ENABLED``),
 because the control endpoints take no credentials and ``_emit`` signs whatever it is
 given with the systems' secrets.
@@ -116,8 +117,8 @@ Credentials, every system (off by default)
 
 The knob ``auth`` says what every call to the system's API must carry; 401 otherwise.
 
-- ``none`` (the default): nothing.
-- ``oauth2`` (ERP only), OAuth 2.0 client credentials as NetSuite offers for machine
+- ``none`` (the default of the CRM and the CLM): nothing.
+- ``oauth2`` (ERP only, and its default, with ``token_ttl_seconds`` 600), OAuth 2.0 client credentials as NetSuite offers for machine
   access: ``POST /simulator/erp/services/rest/auth/oauth2/v1/token`` with the form field
   ``grant_type=client_credentials`` and the client id and secret by HTTP Basic or as the
   form fields ``client_id``/``client_secret`` (not both) answers ``200 {"access_token",
@@ -130,7 +131,7 @@ The knob ``auth`` says what every call to the system's API must carry; 401 other
   the knob (a client can get its token before ``auth`` is switched on) and goes through
   the other knobs like any call. ``token_ttl_seconds`` (default 3600, 1 to 86,400) is
   the lifetime of the tokens issued from then on.
-- ``api_key`` (PSA, CRM, CLM): the header ``X-Api-Key: <key>``.
+- ``api_key`` (PSA, CRM, CLM; the PSA's default): the header ``X-Api-Key: <key>``.
 - ``basic`` (PSA, CRM, CLM): HTTP Basic with the client id and secret.
 
 A refused PSA, CRM or CLM call answers 401 ``{"error": {"code": "unauthorized",

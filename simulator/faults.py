@@ -23,6 +23,7 @@ value when ``value`` is left out) with 400 and the rule's ``message``.
 
 from __future__ import annotations
 
+import copy
 import random
 import time
 from dataclasses import dataclass
@@ -43,6 +44,20 @@ KNOB_DEFAULTS: dict[str, Any] = {
     "token_ttl_seconds": 3600,
     "reject": [],
 }
+# Like the real systems they stand for, the ERP (NetSuite: OAuth 2.0 client credentials,
+# tokens that expire in minutes here) and the PSA (an API key) demand credentials unless
+# told otherwise; the CRM and the CLM send to the tower and take calls from nobody here.
+SYSTEM_KNOB_DEFAULTS: dict[str, dict[str, Any]] = {
+    "erp": {"auth": "oauth2", "token_ttl_seconds": 600},
+    "psa": {"auth": "api_key"},
+}
+
+
+def knob_defaults(system: str) -> dict[str, Any]:
+    """The knobs a system starts with (and ``_reset`` puts back)."""
+    return {**copy.deepcopy(KNOB_DEFAULTS), **SYSTEM_KNOB_DEFAULTS.get(system, {})}
+
+
 MAX_LATENCY_MS = 60_000
 MAX_RETRY_AFTER_SECONDS = 3600
 MAX_RATE_LIMIT = 1_000_000

@@ -6,7 +6,6 @@ knobs are applied to every simulated API call by ``admission.call_admit``.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 from typing import Any
@@ -18,7 +17,7 @@ from django.utils import timezone
 
 from simulator.choices import ERP_KINDS, SimulatedSystemSlug
 from simulator.errors import SimulatorError
-from simulator.faults import KNOB_DEFAULTS, knobs_validate, reject_rule_matching
+from simulator.faults import knob_defaults, knobs_validate, reject_rule_matching
 from simulator.locking import row_claim
 from simulator.models import ExternalIdClaim, SimulatedRecord, SimulatedSystem
 from simulator.signing import SIGNATURE_HEADER, signature_header
@@ -51,7 +50,7 @@ def simulator_enabled() -> bool:
 
 def system_get(*, slug: str) -> SimulatedSystem:
     """The system's row, created with default knobs on first use."""
-    system, _ = SimulatedSystem.objects.get_or_create(slug=slug)
+    system, _ = SimulatedSystem.objects.get_or_create(slug=slug, defaults=knob_defaults(slug))
     return system
 
 
@@ -75,8 +74,8 @@ def system_reset(*, system: SimulatedSystem) -> int:
     system.external_id_claims.all().delete()
     system.idempotency_keys.all().delete()
     system.access_tokens.all().delete()
-    for name, value in KNOB_DEFAULTS.items():
-        setattr(system, name, copy.deepcopy(value))
+    for name, value in knob_defaults(system.slug).items():
+        setattr(system, name, value)
     system.save()
     return deleted
 

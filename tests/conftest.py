@@ -26,7 +26,7 @@ def _outbound_pool_closed() -> Iterator[None]:
     live server keeps that server's request thread, and its database session, open: the
     test database could not be dropped at the end of the run."""
     yield
-    from integrations.clients.http import clients_close
+    from integrations.clients.transport import clients_close
 
     clients_close()
 

@@ -25,9 +25,9 @@ from controltower.operations.models import (
     Team,
 )
 from controltower.operations.roles import roles_sync
-from integrations.choices import Adapter, Domain, FlowKind, SystemKind
+from integrations.choices import Adapter, AuthKind, Domain, FlowKind, SystemKind
 from integrations.flows.catalog import flows_ensure
-from integrations.models import ConnectedSystem, Flow, SystemOfRecord
+from integrations.models import ConnectedSystem, Flow, OutboundAuth, SystemOfRecord
 
 # slug, name, kind, adapter (the payload dialect the system speaks)
 SYSTEMS = [
@@ -104,6 +104,19 @@ class DemoSummary:
     users: list[str]
 
 
+# The simulated ERP and PSA demand credentials as their vendors do; these are the demo's
+# (the simulator's own defaults in demo mode, never valid outside it).
+DEMO_CREDENTIALS = {
+    "erp": {
+        "kind": AuthKind.OAUTH2_CLIENT_CREDENTIALS,
+        "username": "demo-erp-client",
+        "secret": "demo-erp-client-secret",
+        "token_url": "/services/rest/auth/oauth2/v1/token",
+    },
+    "psa": {"kind": AuthKind.API_KEY, "header_name": "X-Api-Key", "secret": "demo-psa-api-key"},
+}
+
+
 @transaction.atomic
 def demo_load() -> DemoSummary:
     # Roles and flows come with the migrations; a flushed database gets them back here.
@@ -115,6 +128,10 @@ def demo_load() -> DemoSummary:
         ConnectedSystem.objects.get_or_create(
             slug=slug,
             defaults={"name": name, "kind": kind, "adapter": adapter, "base_url": base_url},
+        )
+    for slug, defaults in DEMO_CREDENTIALS.items():
+        OutboundAuth.objects.get_or_create(
+            system=ConnectedSystem.objects.get(slug=slug), defaults=defaults
         )
     for domain, slug in OWNERS.items():
         SystemOfRecord.objects.get_or_create(

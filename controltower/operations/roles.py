@@ -1,7 +1,7 @@
 """The four roles, as groups of permissions.
 
 viewer reads everything; operator also retries, replays and cancels transactions, opens
-and closes a system's circuit breaker, and works exceptions (assign, comment, snooze, resolve, dismiss, bulk actions); approver
+and closes a system's circuit breaker, tests its connection, and works exceptions (assign, comment, snooze, resolve, dismiss, bulk actions); approver
 also approves; admin also configures systems, flows, teams, ownership rules, calendars
 and SLA policies.
 ``roles_sync`` is run by migrations (and is safe to run again) so that a new
@@ -21,6 +21,7 @@ OPERATOR = [
     "integrations.replay_transaction",
     "integrations.cancel_transaction",
     "integrations.operate_circuitbreaker",
+    "integrations.test_connectedsystem",
     "controltower.work_businessexception",
     "controltower.add_exceptioncomment",
     "controltower.add_bulkoperation",

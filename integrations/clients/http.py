@@ -13,17 +13,22 @@ failure counts toward opening the breaker and a 429 slows the system's rate down
 
 from __future__ import annotations
 
-import contextvars
-import email.utils
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from django.conf import settings
 
-from integrations.choices import ErrorClass, ExceptionType
+from integrations.choices import AuthKind, ErrorClass, ExceptionType
+from integrations.clients.transport import (
+    Call,
+    answer_summary,
+    call_log,
+    client,
+    elapsed_ms,
+    retry_after_seconds,
+)
 from integrations.errors import IntegrationError
 from integrations.models import ConnectedSystem
 from integrations.services.breakers import (
@@ -32,64 +37,8 @@ from integrations.services.breakers import (
     breaker_failure,
     breaker_success,
 )
+from integrations.services.credentials import auth_headers, auth_of, authentication_failure
 from integrations.services.ratelimits import rate_slow_down, rate_token_take
-
-_clients: dict[str, httpx.Client] = {}
-
-
-@dataclass(frozen=True)
-class Call:
-    method: str
-    url: str
-    status: int | None
-    duration_ms: int
-    summary: str
-
-    def __str__(self) -> str:
-        status = self.status if self.status is not None else "no answer"
-        return f"{self.method} {self.url} -> {status} ({self.duration_ms} ms){' ' + self.summary if self.summary else ''}"
-
-
-calls_var: contextvars.ContextVar[list[Call] | None] = contextvars.ContextVar("calls", default=None)
-
-
-def client() -> httpx.Client:
-    """The process's pooled client (one pool per worker process)."""
-    key = "default"
-    if key not in _clients:
-        timeout = settings.CT_OUTBOUND_TIMEOUT_SECONDS
-        _clients[key] = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
-            headers={"User-Agent": "integration-control-tower"},
-        )
-    return _clients[key]
-
-
-def clients_close() -> None:
-    """Closes the pooled connections; the next call opens a new pool."""
-    while _clients:
-        _clients.popitem()[1].close()
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """``Retry-After`` as seconds: either delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _log(call: Call) -> None:
-    calls = calls_var.get()
-    if calls is not None:
-        calls.append(call)
 
 
 def request(
@@ -103,29 +52,24 @@ def request(
     idempotency_header: str = "Idempotency-Key",
     vendor_message: Callable[[httpx.Response], str],
 ) -> httpx.Response:
-    """Calls ``system``; returns a successful answer or raises a classified ``IntegrationError``."""
+    """Calls ``system`` with its credentials; returns a successful answer or raises a
+    classified ``IntegrationError``."""
     breaker_admit(system)
     _rate_slot_wait(system, method, url)
-    headers = {"Accept": "application/json"}
+    auth = auth_of(system)
+    headers = {"Accept": "application/json", **auth_headers(system, auth)}
     if idempotency_key:
         headers[idempotency_header] = idempotency_key
-    started = time.perf_counter()
-    try:
-        response = client().request(method, url, json=json, params=params, headers=headers)
-    except httpx.TimeoutException as exc:
-        _log(Call(method, url, None, _ms(started), "timed out"))
-        _outage(system, f"{method} {url} timed out")
-        raise IntegrationError.transient_failure(
-            f"{method} {url} timed out: {exc}", system=system
-        ) from exc
-    except httpx.TransportError as exc:
-        _log(Call(method, url, None, _ms(started), type(exc).__name__))
-        _outage(system, f"{method} {url} failed: {type(exc).__name__}")
-        raise IntegrationError.transient_failure(
-            f"{method} {url} failed: {exc}", system=system
-        ) from exc
-    summary = "" if response.is_success else _summary(response)
-    _log(Call(method, url, response.status_code, _ms(started), summary))
+    response = _send(system, method, url, json=json, params=params, headers=headers)
+    if (
+        response.status_code == 401
+        and auth is not None
+        and auth.kind == AuthKind.OAUTH2_CLIENT_CREDENTIALS
+    ):
+        # The system no longer takes the shared token (expired early, revoked): one new token,
+        # one more try; a second refusal is the credentials' own.
+        headers.update(auth_headers(system, auth, fresh_token=True))
+        response = _send(system, method, url, json=json, params=params, headers=headers)
     status = response.status_code
     if status >= 500:
         _outage(system, f"{method} {url} answered {status}")
@@ -133,6 +77,7 @@ def request(
         breaker_success(system)  # it answered: it is up, whatever it thought of the call
     if response.is_success:
         return response
+    summary = answer_summary(response)
     common = {"outbound_status": status, "outbound_summary": summary, "system": system}
     if status == 429:
         rate_slow_down(system)
@@ -142,16 +87,51 @@ def request(
             retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             **common,
         )
-    error_class = (
-        ErrorClass.AUTHENTICATION if status in (401, 403) else ErrorClass.DOWNSTREAM_REJECTION
-    )
+    if status in (401, 403):
+        failure = authentication_failure(
+            system,
+            f"{system.name} refused the tower's credentials: {method} {url} answered {status} "
+            f"({vendor_message(response)}).",
+        )
+        failure.outbound_status, failure.outbound_summary = status, summary
+        raise failure
     raise IntegrationError.business(
         f"{method} {url} was refused ({status}): {vendor_message(response)}",
         code=ExceptionType.DOWNSTREAM_REJECTED,
-        error_class=error_class,
+        error_class=ErrorClass.DOWNSTREAM_REJECTION,
         details={"status": status, "vendor_message": vendor_message(response), "url": url},
         **common,
     )
+
+
+def _send(
+    system: ConnectedSystem,
+    method: str,
+    url: str,
+    *,
+    json: Any,
+    params: dict[str, str] | None,
+    headers: dict[str, str],
+) -> httpx.Response:
+    """One call, logged for the attempt; no answer at all counts toward the breaker."""
+    started = time.perf_counter()
+    try:
+        response = client().request(method, url, json=json, params=params, headers=headers)
+    except httpx.TimeoutException as exc:
+        call_log(Call(method, url, None, elapsed_ms(started), "timed out"))
+        _outage(system, f"{method} {url} timed out")
+        raise IntegrationError.transient_failure(
+            f"{method} {url} timed out: {exc}", system=system
+        ) from exc
+    except httpx.TransportError as exc:
+        call_log(Call(method, url, None, elapsed_ms(started), type(exc).__name__))
+        _outage(system, f"{method} {url} failed: {type(exc).__name__}")
+        raise IntegrationError.transient_failure(
+            f"{method} {url} failed: {exc}", system=system
+        ) from exc
+    summary = "" if response.is_success else answer_summary(response)
+    call_log(Call(method, url, response.status_code, elapsed_ms(started), summary))
+    return response
 
 
 def _outage(system: ConnectedSystem, error: str) -> None:
@@ -175,11 +155,3 @@ def _rate_slot_wait(system: ConnectedSystem, method: str, url: str) -> None:
                 system=system,
             )
         time.sleep(wait)
-
-
-def _ms(started: float) -> int:
-    return int((time.perf_counter() - started) * 1000)
-
-
-def _summary(response: httpx.Response) -> str:
-    return response.text[:500]

@@ -1,18 +1,20 @@
 from integrations.models.engine import Attempt, Transaction
 from integrations.models.exceptions import ExceptionRecord
-from integrations.models.outbound import CircuitBreaker, RateBucket
+from integrations.models.outbound import AccessToken, CircuitBreaker, OutboundAuth, RateBucket
 from integrations.models.rollups import FlowRollup
 from integrations.models.runtime import ProcessHeartbeat
 from integrations.models.sync import SyncState
 from integrations.models.systems import ConnectedSystem, Flow, SystemOfRecord
 
 __all__ = [
+    "AccessToken",
     "Attempt",
     "CircuitBreaker",
     "ConnectedSystem",
     "ExceptionRecord",
     "Flow",
     "FlowRollup",
+    "OutboundAuth",
     "ProcessHeartbeat",
     "RateBucket",
     "SyncState",

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.db import models
 
-from integrations.choices import BREAKER_STATE_BADGES, BreakerState
+from integrations.choices import BREAKER_STATE_BADGES, AuthKind, BreakerState
+from integrations.crypto import EncryptedTextField
 
 
 class CircuitBreaker(models.Model):
@@ -74,3 +75,66 @@ class RateBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system_id}: {self.tokens:.1f} tokens"
+
+
+class OutboundAuth(models.Model):
+    """How the tower authenticates when it calls a system: the kind, and its credentials.
+
+    Secrets (``secret``) are stored encrypted and never shown back: pages, the API and the
+    audit log say whether one is set. What each field means by kind:
+
+    ========  ==============================  ==================================
+    kind      ``username``                    ``secret``
+    ========  ==============================  ==================================
+    api_key   —                               the key, sent in ``header_name``
+    basic     the user                        the password
+    oauth2    the client id                   the client secret (token from ``token_url``)
+    harvest   the account id                  the personal access token
+    ========  ==============================  ==================================
+    """
+
+    system = models.OneToOneField(
+        "integrations.ConnectedSystem", on_delete=models.CASCADE, related_name="outbound_auth"
+    )
+    kind = models.CharField(max_length=10, choices=AuthKind.choices, default=AuthKind.NONE)
+    username = models.CharField(
+        max_length=200, blank=True, help_text="The user, the OAuth client id or the account id."
+    )
+    secret = EncryptedTextField(
+        blank=True, help_text="The key, password, client secret or token: write-only."
+    )
+    header_name = models.CharField(
+        max_length=100, blank=True, default="X-Api-Key", help_text="API key: the header it goes in."
+    )
+    header_prefix = models.CharField(
+        max_length=20, blank=True, help_text='API key: what comes before it, e.g. "Bearer ".'
+    )
+    token_url = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="OAuth 2.0: the token endpoint; a path (/services/...) is on the system's base URL.",
+    )
+    scope = models.CharField(max_length=500, blank=True, help_text="OAuth 2.0: scopes, if any.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "outbound authentication"
+        verbose_name_plural = "outbound authentication"
+
+    def __str__(self) -> str:
+        return f"{self.system_id}: {self.get_kind_display()}"
+
+
+class AccessToken(models.Model):
+    """The OAuth 2.0 access token a system issued to the tower, shared by every worker until
+    shortly before it expires; one worker fetches the next (``credentials.access_token``)."""
+
+    system = models.OneToOneField(
+        "integrations.ConnectedSystem", on_delete=models.CASCADE, related_name="access_token"
+    )
+    token = EncryptedTextField()
+    expires_at = models.DateTimeField()
+    obtained_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.system_id}: until {self.expires_at:%H:%M:%S}"

@@ -56,6 +56,7 @@ class ConnectedSystem(models.Model):
 
     class Meta:
         ordering = ["slug"]
+        permissions = [("test_connectedsystem", "Can test a system's connection")]
 
     def __str__(self) -> str:
         return self.slug

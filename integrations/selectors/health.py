@@ -10,8 +10,10 @@ from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from integrations.choices import (
+    OPEN_STATUSES,
     AttemptOutcome,
     BreakerState,
+    ExceptionType,
     RollupSpan,
     SyncOutcome,
     TransactionState,
@@ -20,11 +22,13 @@ from integrations.models import (
     Attempt,
     CircuitBreaker,
     ConnectedSystem,
+    ExceptionRecord,
     Flow,
     FlowRollup,
     SyncState,
     Transaction,
 )
+from integrations.services.exceptions import waiting_key
 from integrations.services.rollups import bucket_start
 
 
@@ -34,6 +38,16 @@ def system_list() -> QuerySet[ConnectedSystem]:
 
 def flow_list() -> QuerySet[Flow]:
     return Flow.objects.all()
+
+
+def authentication_exception(system: ConnectedSystem) -> ExceptionRecord | None:
+    """The open exception that holds the work because ``system`` refused the tower's
+    credentials, if there is one."""
+    return ExceptionRecord.objects.filter(
+        exception_type=ExceptionType.AUTHENTICATION_FAILED,
+        waiting_on=waiting_key("system_auth", system.slug),
+        status__in=OPEN_STATUSES,
+    ).first()
 
 
 # Systems and flows ----------------------------------------------------------------------

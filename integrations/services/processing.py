@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from canonical.errors import RuleViolation
 from integrations.choices import AttemptOutcome, ErrorClass, TransactionState
-from integrations.clients.http import calls_var
+from integrations.clients.transport import calls_var
 from integrations.correlation import correlation_id_var
 from integrations.errors import IntegrationError
 from integrations.exception_types import UnknownExceptionCode

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import httpx
 import pytest
 
 from canonical.choices import InvoiceStatus
@@ -14,6 +13,7 @@ from integrations.choices import Outcome, TransactionState
 from integrations.models import ConnectedSystem, Transaction
 from integrations.services.processing import transactions_process
 from tests.support.inbound import contract_event, event, events_run
+from tests.support.simulator import simulator_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,7 +24,7 @@ def simulator(live_server):
     base = f"{live_server.url}/simulator"
     ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
     ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
-    with httpx.Client(base_url=base, timeout=10) as http:
+    with simulator_client(base, timeout=10) as http:
         for system in ("erp", "psa"):
             http.post(f"/{system}/_reset")
         yield http

@@ -11,6 +11,7 @@ from integrations.choices import Outcome, TransactionState
 from integrations.models import ConnectedSystem, SyncState, Transaction
 from integrations.services.processing import transactions_process
 from tests.support.inbound import contract_event, customer_event, events_send
+from tests.support.simulator import simulator_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,7 +22,7 @@ def simulator(live_server):
     base = f"{live_server.url}/simulator"
     ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
     ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
-    with httpx.Client(base_url=base, timeout=10) as http:
+    with simulator_client(base, timeout=10) as http:
         for system in ("erp", "psa"):
             http.post(f"/{system}/_reset")
         yield http

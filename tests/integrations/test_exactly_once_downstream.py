@@ -26,6 +26,7 @@ from controltower.operations.demo import demo_load
 from integrations.choices import FINAL_STATES, TransactionState
 from integrations.models import Attempt, ConnectedSystem, Transaction
 from tests.support.inbound import contract_event, customer_event, events_post_over_http
+from tests.support.simulator import simulator_client
 from tests.support.worker import (
     SupervisedProcess,
     WorkerProcess,
@@ -47,7 +48,7 @@ def simulator(live_server) -> Iterator[httpx.Client]:
     base = f"{live_server.url}/simulator"
     ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
     ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
-    with httpx.Client(base_url=base, timeout=30) as http:
+    with simulator_client(base, timeout=30) as http:
         for system in ("erp", "psa"):
             http.post(f"/{system}/_reset")
             # Slow enough that two workers' look-ups and creates overlap.

@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 
-import httpx
 import pytest
 
 from canonical.choices import InvoiceStatus
@@ -17,6 +16,7 @@ from integrations.choices import FINAL_STATES, TransactionState
 from integrations.models import CircuitBreaker, ConnectedSystem, Flow, Transaction
 from integrations.services.processing import transactions_sweep
 from tests.support.inbound import contract_event, event, events_send
+from tests.support.simulator import simulator_client
 from tests.support.worker import WorkerProcess, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +31,7 @@ def erp(live_server, celery_worker, user_with_role):
     # Quick retries, so that the test waits seconds, not minutes; a retry budget
     # (about a second apart, up to 200 tries) that outlasts a 30 s outage by far.
     Flow.objects.update(backoff_base_seconds=0.2, backoff_cap_seconds=2.0, max_attempts=200)
-    with httpx.Client(base_url=f"{base}/erp", timeout=10) as http:
+    with simulator_client(f"{base}/erp", timeout=10) as http:
         http.post("/_reset")
         yield http
 
@@ -73,7 +73,7 @@ def test_an_erp_outage_longer_than_the_retry_budget_waits_behind_the_breaker(
     ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
     ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
     Flow.objects.update(backoff_base_seconds=0.2, backoff_cap_seconds=1.0)
-    erp = httpx.Client(base_url=f"{base}/erp", timeout=10)
+    erp = simulator_client(f"{base}/erp", timeout=10)
     erp.post("/_reset")
     invoices = _three_invoices_awaiting_approval(impatient_worker)
     # The ERP's budget is 3 s: without the breaker the postings would die in this outage.

@@ -17,6 +17,7 @@ from controltower.operations.demo import demo_load
 from integrations.choices import FINAL_STATES, TransactionState
 from integrations.models import ConnectedSystem, Transaction
 from tests.support.inbound import contract_event, customer_event, events_post_over_http
+from tests.support.simulator import simulator_client
 from tests.support.worker import WorkerProcess, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,7 +61,7 @@ def test_two_workers_together_never_call_a_system_over_its_limit(live_server, li
         ConnectedSystem.objects.filter(slug=slug).update(
             base_url=f"{base}/{slug}", rate_limit_per_minute=LIMIT, rate_limit_burst=5
         )
-    http = httpx.Client(base_url=base, timeout=30)
+    http = simulator_client(base, timeout=30)
     for slug in ("erp", "psa"):
         http.post(f"/{slug}/_reset")
     customers = [f"C-93{n:02d}" for n in range(8)]

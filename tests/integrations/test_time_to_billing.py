@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from decimal import Decimal
 
-import httpx
 import pytest
 from django.test import Client
 
@@ -18,6 +17,7 @@ from integrations.models import ConnectedSystem, Transaction
 from integrations.services.billing import invoices_poll
 from integrations.services.processing import transactions_process
 from tests.support.inbound import contract_event, event, events_run, signed_post
+from tests.support.simulator import simulator_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +28,7 @@ def erp(live_server):
     base = f"{live_server.url}/simulator"
     ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
     ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
-    with httpx.Client(base_url=f"{base}/erp", timeout=10) as http:
+    with simulator_client(f"{base}/erp", timeout=10) as http:
         http.post("/_reset")
         yield http
 

@@ -1,4 +1,5 @@
-"""Credentials, off by default: each ``auth`` mode refuses and accepts as documented."""
+"""Credentials: the ERP and the PSA demand them by default, as their vendors do; each
+``auth`` mode refuses and accepts as documented."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.utils import timezone
 from simulator.models import AccessToken
 from tests.simulator.conftest import ERP
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.credentials]
 
 TOKEN_URL = "/simulator/erp/services/rest/auth/oauth2/v1/token"
 PSA = "/simulator/psa/api/v1"
@@ -27,9 +28,11 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def test_by_default_no_system_asks_for_credentials(sim):
-    assert sim.get(f"{ERP}/customer").status_code == 200
-    assert sim.get(f"{PSA}/projects").status_code == 200
+def test_by_default_the_erp_and_the_psa_ask_for_credentials_and_the_crm_does_not(sim):
+    assert sim.get(f"{ERP}/customer").status_code == 401
+    assert sim.get(f"{PSA}/projects").status_code == 401
+    assert sim.get(f"{PSA}/projects", headers={"X-Api-Key": "demo-psa-api-key"}).status_code == 200
+    assert sim.get("/simulator/crm/api/v1/accounts").status_code == 200
 
 
 # --- ERP: OAuth 2.0 client credentials -----------------------------------------------------
@@ -53,7 +56,7 @@ def test_the_token_endpoint_swaps_client_credentials_by_http_basic_for_a_bearer_
     assert response.status_code == 200, response.text
     assert response.headers["Cache-Control"] == "no-store"
     body = response.json()
-    assert body["token_type"] == "bearer" and body["expires_in"] == 3600
+    assert body["token_type"] == "bearer" and body["expires_in"] == 600  # the ERP's default
     assert sim.get(f"{ERP}/customer", headers=bearer(body["access_token"])).status_code == 200
     created = sim.post(
         f"{ERP}/customer", json={"companyName": "Acme"}, headers=bearer(body["access_token"])
@@ -193,9 +196,9 @@ def test_refused_calls_are_logged_and_not_counted_by_the_rate_limit(sim, knobs):
     ]
 
 
-def test_control_endpoints_need_no_credentials_and_reset_turns_them_off(sim, knobs):
-    knobs("psa", auth="api_key")
-    assert sim.get("/simulator/psa/_faults").json()["auth"] == "api_key"
+def test_control_endpoints_need_no_credentials_and_reset_puts_the_vendors_own_back(sim, knobs):
+    knobs("psa", auth="none")
+    assert sim.get("/simulator/psa/_faults").json()["auth"] == "none"
     assert sim.get("/simulator/psa/_requests").status_code == 200
-    assert sim.post("/simulator/psa/_reset").json()["knobs"]["auth"] == "none"
-    assert sim.get(f"{PSA}/projects").status_code == 200
+    assert sim.post("/simulator/psa/_reset").json()["knobs"]["auth"] == "api_key"
+    assert sim.get(f"{PSA}/projects").status_code == 401

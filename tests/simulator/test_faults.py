@@ -106,7 +106,9 @@ def test_reset_deletes_the_records_and_restores_the_knobs(sim, knobs):
     assert response.status_code == 200
     assert response.json()["deleted"] == 1
     assert response.json()["knobs"]["throttle"] is False
-    assert sim.get("/simulator/psa/api/v1/projects").json()["count"] == 0
+    assert response.json()["knobs"]["auth"] == "api_key"  # as the vendor has it
+    projects = sim.get("/simulator/psa/api/v1/projects", headers={"X-Api-Key": "demo-psa-api-key"})
+    assert projects.json()["count"] == 0
 
 
 def test_the_admin_shows_and_saves_a_systems_knobs(client, demo):

@@ -9,6 +9,7 @@ from django import forms
 
 from canonical.errors import ApplicationError
 from controltower.web.forms.config import NoColon
+from integrations.choices import AuthKind
 
 REASON_HELP = "Kept in the audit log with who did it and when."
 
@@ -133,3 +134,49 @@ class RecordLookupForm(NoColon, forms.Form):
     def __init__(self, *args: Any, kinds: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["kind"].choices = kinds
+
+
+class ConnectionForm(ActionForm):
+    """How the tower authenticates to a system. The secret is write-only: the form never shows
+    it back, and left empty it keeps the stored one."""
+
+    kind = forms.ChoiceField(label="Authentication", choices=AuthKind.choices)
+    username = forms.CharField(
+        label="User, client id or account id",
+        required=False,
+        max_length=200,
+        help_text="HTTP Basic: the user. OAuth 2.0: the client id. Harvest: the account id.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    secret = forms.CharField(
+        label="Secret",
+        required=False,
+        max_length=4000,
+        strip=False,
+        help_text="The key, password, client secret or token. Stored encrypted and never shown "
+        "again; leave empty to keep the stored one.",
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
+    )
+    header_name = forms.CharField(
+        label="Header", required=False, max_length=100, help_text="API key: the header it goes in."
+    )
+    header_prefix = forms.CharField(
+        label="Header prefix",
+        required=False,
+        max_length=20,
+        strip=False,
+        help_text='API key: what comes before it, e.g. "Bearer ".',
+    )
+    token_url = forms.CharField(
+        label="Token endpoint",
+        required=False,
+        max_length=500,
+        help_text="OAuth 2.0: the token URL; a path (/services/...) is on the system's base URL.",
+    )
+    scope = forms.CharField(
+        label="Scopes",
+        required=False,
+        max_length=500,
+        help_text="OAuth 2.0: if the system wants any.",
+    )
+    reason = _reason(required=False, label="Reason (optional)")

@@ -8,6 +8,7 @@ from controltower.web.pages import (
     approvals,
     audit,
     config,
+    connections,
     exceptions,
     health,
     home,
@@ -92,6 +93,10 @@ systems_urls = [
     path("flows/<slug:kind>/pause/", systems.flow_pause, name="flow-pause"),
     path("flows/<slug:kind>/resume/", systems.flow_resume, name="flow-resume"),
     path("<slug:slug>/breaker/", systems.system_breaker, name="breaker"),
+    path("<slug:slug>/connection/", connections.system_connection, name="connection"),
+    path(
+        "<slug:slug>/connection/test/", connections.system_connection_test, name="connection-test"
+    ),
 ]
 
 records_urls = [

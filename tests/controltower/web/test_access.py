@@ -71,6 +71,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     "system-list": READ,
     "system-detail": READ,
     "system-breaker": {"POST": OPERATOR},
+    # The secret is never read back; who may read the rest is who may read the system.
+    "system-connection": {"GET": VIEWER, "PUT": ADMIN},
+    "system-test-connection": {"POST": OPERATOR},
     "flow-list": READ,
     "flow-detail": READ,
     "flow-pause": {"POST": ADMIN},

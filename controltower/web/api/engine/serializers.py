@@ -9,6 +9,7 @@ from integrations.models import (
     CircuitBreaker,
     ConnectedSystem,
     Flow,
+    OutboundAuth,
     SyncState,
     Transaction,
 )
@@ -130,6 +131,45 @@ class ConnectedSystemSerializer(serializers.ModelSerializer):
             return CircuitBreakerSerializer(system.breaker).data
         except CircuitBreaker.DoesNotExist:
             return None
+
+
+class ConnectionSerializer(serializers.ModelSerializer):
+    """How the tower authenticates to a system; the secret is write-only (``secret_set`` says
+    whether one is stored; leave ``secret`` out to keep it)."""
+
+    secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=4000, trim_whitespace=False
+    )
+    secret_set = serializers.SerializerMethodField()
+    reason = serializers.CharField(write_only=True, required=False, allow_blank=True, default="")
+
+    class Meta:
+        model = OutboundAuth
+        fields = [
+            "kind",
+            "username",
+            "secret",
+            "secret_set",
+            "header_name",
+            "header_prefix",
+            "token_url",
+            "scope",
+            "reason",
+            "updated_at",
+        ]
+        read_only_fields = ["updated_at"]
+        extra_kwargs = {"kind": {"required": True}}
+
+    def get_secret_set(self, auth: OutboundAuth) -> bool:
+        return bool(auth.secret)
+
+
+class ConnectionTestSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    message = serializers.CharField()
+    url = serializers.CharField()
+    status = serializers.IntegerField(allow_null=True)
+    duration_ms = serializers.IntegerField(allow_null=True)
 
 
 class BreakerSetSerializer(serializers.Serializer):

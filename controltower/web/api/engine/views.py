@@ -12,9 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controltower.operations.services import actions
+from controltower.operations.services.connections import connection_check, connection_set
 from controltower.web.api.engine import serializers as s
 from controltower.web.api.permissions import requires
 from integrations.filtersets import SyncStateFilterSet, TransactionFilterSet
+from integrations.models import OutboundAuth
 from integrations.selectors.health import flow_list, system_list
 from integrations.selectors.sync import sync_state_list
 from integrations.selectors.transactions import transaction_detail_queryset, transaction_list
@@ -180,6 +182,43 @@ class ConnectedSystemViewSet(viewsets.ReadOnlyModelViewSet):
             system_id=system.pk, state=data["state"], actor=request.user, reason=data["reason"]
         )
         return Response(s.ConnectedSystemSerializer(self.get_queryset().get(pk=system.pk)).data)
+
+    @extend_schema(responses={200: s.ConnectionSerializer})
+    @action(detail=True, methods=["get"], url_path="connection")
+    def connection(self, request: Request, slug: str) -> Response:
+        """How the tower authenticates to the system (the secret never shown, only whether one
+        is set)."""
+        auth = OutboundAuth.objects.filter(system=self.get_object()).first()
+        return Response(s.ConnectionSerializer(auth or OutboundAuth()).data)
+
+    @extend_schema(
+        request=s.ConnectionSerializer, responses={200: s.ConnectionSerializer, **ERRORS}
+    )
+    @connection.mapping.put
+    @requires("integrations.change_connectedsystem")
+    def connection_put(self, request: Request, slug: str) -> Response:
+        data = _valid(s.ConnectionSerializer, request)
+        auth = connection_set(
+            system_id=self.get_object().pk,
+            actor=request.user,
+            kind=data["kind"],
+            username=data.get("username", ""),
+            secret=data.get("secret"),
+            header_name=data.get("header_name", ""),
+            header_prefix=data.get("header_prefix", ""),
+            token_url=data.get("token_url", ""),
+            scope=data.get("scope", ""),
+            reason=data.get("reason", ""),
+        )
+        return Response(s.ConnectionSerializer(auth).data)
+
+    @extend_schema(request=None, responses={200: s.ConnectionTestSerializer, **ERRORS})
+    @action(detail=True, methods=["post"], url_path="test-connection")
+    @requires("integrations.test_connectedsystem")
+    def test_connection(self, request: Request, slug: str) -> Response:
+        """One harmless call with the system's credentials; its answer, in words."""
+        result = connection_check(system_id=self.get_object().pk, actor=request.user)
+        return Response(s.ConnectionTestSerializer(result).data)
 
 
 class FlowViewSet(viewsets.ReadOnlyModelViewSet):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import httpx
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
@@ -31,6 +30,7 @@ from tests.factories.canonical import (
 )
 from tests.factories.operations import FlowTransactionFactory, SlaPolicyFactory
 from tests.support.inbound import contract_event, signed_post
+from tests.support.simulator import simulator_client
 
 ROLES = ["viewer", "operator", "approver", "admin"]
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing answers there
@@ -69,7 +69,7 @@ def simulator(live_server):
     base = f"{live_server.url}/simulator"
     ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
     ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
-    with httpx.Client(base_url=base, timeout=10) as http:
+    with simulator_client(base, timeout=10) as http:
         for system in ("erp", "psa"):
             http.post(f"/{system}/_reset")
         yield http

@@ -1,0 +1,60 @@
+"""A test's own HTTP client for the simulated systems, with the credentials they demand.
+
+The simulated ERP wants an OAuth 2.0 bearer token (client credentials) and the PSA an API
+key, as their vendors do; a test that reads what the tower wrote there presents the demo's
+credentials, as the tower does (``controltower.operations.demo.DEMO_CREDENTIALS``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
+
+import httpx
+
+ERP_CLIENT = ("demo-erp-client", "demo-erp-client-secret")
+PSA_API_KEY = "demo-psa-api-key"
+TOKEN_PATH = "/simulator/erp/services/rest/auth/oauth2/v1/token"
+
+
+class VendorCredentials(httpx.Auth):
+    """Signs each call as its system wants it: a bearer token to the ERP (fetched once, and
+    again when the ERP says it expired), the API key to the PSA."""
+
+    def __init__(self) -> None:
+        self.token: str | None = None
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        path = request.url.path
+        if "/_" in path:  # the simulator's control endpoints are its own, not the vendor's
+            yield request
+            return
+        if "/simulator/psa/" in path:
+            request.headers["X-Api-Key"] = PSA_API_KEY
+        if "/simulator/erp/" not in path or path.endswith(TOKEN_PATH):
+            yield request
+            return
+        if self.token is None:
+            self.token = self._fetch(request)
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        response = yield request
+        if response.status_code == 401:
+            self.token = self._fetch(request)
+            request.headers["Authorization"] = f"Bearer {self.token}"
+            yield request
+
+    def _fetch(self, request: httpx.Request) -> str:
+        origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        response = httpx.post(
+            origin + TOKEN_PATH,
+            data={"grant_type": "client_credentials"},
+            auth=ERP_CLIENT,
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()["access_token"]
+
+
+def simulator_client(base_url: str, **options: Any) -> httpx.Client:
+    """An httpx client on the simulator (or one system of it) that presents its credentials."""
+    return httpx.Client(base_url=base_url, auth=VendorCredentials(), **options)
