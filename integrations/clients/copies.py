@@ -14,7 +14,9 @@ import httpx
 from integrations.choices import SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.clients.psa import PsaClient
+from integrations.errors import IntegrationError
 from integrations.models import ConnectedSystem
+from integrations.services.credentials import auth_headers, auth_of
 
 REMOTE_TIMEOUT_SECONDS = 3.0
 
@@ -47,10 +49,19 @@ def remote_copy_read(
     else:
         return RemoteCopy(unreachable=f"{system.name} has no API the tower reads {label}s from.")
     try:
+        credentials = auth_headers(system, auth_of(system))
+    except IntegrationError as exc:  # the token endpoint is down, or refuses the credentials
+        verb = "reach" if exc.transient else "sign in to"
+        return RemoteCopy(unreachable=f"Could not {verb} {system.name}: {exc.message}")
+    try:
         response = httpx.get(
             url,
             timeout=timeout,
-            headers={"Accept": "application/json", "User-Agent": "integration-control-tower"},
+            headers={
+                "Accept": "application/json",
+                "User-Agent": "integration-control-tower",
+                **credentials,
+            },
         )
     except httpx.TimeoutException:
         return RemoteCopy(
@@ -62,6 +73,11 @@ def remote_copy_read(
         return RemoteCopy(
             unreachable=f"{system.name} has no {label.lower()} {external_id} (404 from {url}).",
             missing=True,
+        )
+    if response.status_code in (401, 403):
+        return RemoteCopy(
+            unreachable=f"{system.name} refused the tower's credentials ({url} answered "
+            f"{response.status_code}); fix them on the system's connection page."
         )
     if not response.is_success:
         return RemoteCopy(

@@ -59,7 +59,7 @@ def token_fetch(system: ConnectedSystem, auth: OutboundAuth) -> tuple[str, float
         call_log(Call("POST", url, None, elapsed_ms(started), type(exc).__name__))
         _outage(system, f"POST {url} (token) failed: {type(exc).__name__}")
         raise IntegrationError.transient_failure(
-            f"{system.name}'s token endpoint did not answer: {exc}", system=system
+            f"{system.name}'s token endpoint {url} did not answer: {exc}", system=system
         ) from exc
     status = response.status_code
     summary = "" if response.is_success else answer_summary(response)
@@ -67,7 +67,7 @@ def token_fetch(system: ConnectedSystem, auth: OutboundAuth) -> tuple[str, float
     if status >= 500:
         _outage(system, f"POST {url} (token) answered {status}")
         raise IntegrationError.transient_failure(
-            f"{system.name}'s token endpoint answered {status}.",
+            f"{system.name}'s token endpoint {url} answered {status}.",
             system=system,
             outbound_status=status,
             outbound_summary=summary,

@@ -197,7 +197,10 @@ def test_a_system_that_does_not_answer_is_said_plainly(project, operator):
     sync_state(project, "erp", external_id="17", last_version=1)
     page = signed_in(operator).get(f"/records/project/{project.pk}/")
     erp = copy_of(page, "erp")
-    assert erp.unreachable.startswith("Could not reach ERP at http://127.0.0.1:9/")
+    # The ERP signs in with OAuth 2.0 first: its token endpoint is what does not answer.
+    assert erp.unreachable.startswith(
+        "Could not reach ERP: ERP's token endpoint http://127.0.0.1:9/"
+    )
     assert "Could not reach:" in page.text
     psa = copy_of(page, "psa")  # the tower writes projects there, and it holds none
     assert psa.state is None and psa.freshness.status == "missing"
