@@ -42,6 +42,7 @@ class TransactionState(models.TextChoices):
     AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
     CANCELLED = "cancelled", "Cancelled"
     REJECTED = "rejected", "Rejected"
+    IGNORED = "ignored", "Ignored"
 
 
 TRANSACTION_STATE_BADGES = {
@@ -54,6 +55,7 @@ TRANSACTION_STATE_BADGES = {
     TransactionState.AWAITING_APPROVAL: "primary",
     TransactionState.CANCELLED: "secondary",
     TransactionState.REJECTED: "dark",
+    TransactionState.IGNORED: "secondary",
 }
 
 # States a worker may claim (a ``retry_scheduled`` row only once it is due).
@@ -63,6 +65,7 @@ FINAL_STATES = (
     TransactionState.SUCCEEDED,
     TransactionState.CANCELLED,
     TransactionState.REJECTED,
+    TransactionState.IGNORED,
 )
 # States with work still to do or a person to act: the live queues, a small part of history.
 LIVE_STATES = (
@@ -163,6 +166,7 @@ class ExceptionType(models.TextChoices):
     NON_OWNER_UPDATE = "non_owner_update", "Update from a system that does not own the data"
     DOWNSTREAM_REJECTED = "downstream_rejected", "Rejected by the target system"
     AUTHENTICATION_FAILED = "authentication_failed", "The system refused the tower's credentials"
+    MAPPING_INCOMPLETE = "mapping_incomplete", "A business value the field mapping cannot give"
     SYSTEM_NOT_CONFIGURED = "system_not_configured", "Connected system not configured"
     RECONCILIATION_DRIFT = "reconciliation_drift", "Reconciliation drift"
     UNHANDLED_EVENT_TYPE = "unhandled_event_type", "No flow handles this event type"
@@ -226,3 +230,9 @@ class AuthKind(models.TextChoices):
     BASIC = "basic", "HTTP Basic (user and password)"
     OAUTH2_CLIENT_CREDENTIALS = "oauth2", "OAuth 2.0 client credentials"
     HARVEST = "harvest", "Harvest (personal access token and account id)"
+
+
+class MappingStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    RETIRED = "retired", "Retired"

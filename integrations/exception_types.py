@@ -164,6 +164,16 @@ _KINDS = (
         "connection: the work it held then runs by itself. Until then nothing is sent to it.",
     ),
     ExceptionKind(
+        ExceptionType.MAPPING_INCOMPLETE,
+        None,
+        Severity.HIGH,
+        NO_MONEY,
+        "The sending system's record lacks a business value, or the field mapping reads it "
+        "from the wrong place. Fix the mapping (Systems → the system → Field mappings), try "
+        "it on this payload and publish it: the work runs again by itself. Or fix the record "
+        "in the sending system, which sends it again.",
+    ),
+    ExceptionKind(
         ExceptionType.SYSTEM_NOT_CONFIGURED,
         None,
         Severity.HIGH,

@@ -8,10 +8,10 @@ the current value of every field it is set to post:
 "E-0107", "First Name": "Ada", ...}}]}``
 
 Each employee becomes ``resource.upserted``; a ``Deleted`` action, or an employee posted
-with an empty ``fields`` object, is skipped: there is nothing to upsert. The webhook must post the fields below; BambooHR names them in English by
-default, and the API aliases (``employeeNumber``, ``firstName``, ...) are read too,
-for a webhook set up with aliases. An event-based webhook (``{"type":
-"employee.updated", "data": {...}}``) carries no field values and is refused.
+with an empty ``fields`` object, is recorded as ignored: there is nothing to upsert.
+The envelope is the employee ``id`` (``external_id``), ``action`` and ``timestamp``; the
+mapping reads the fields. ``DEFAULT`` reads them by their English names or their API
+aliases, for a webhook set up with aliases (documentation.bamboohr.com, "Webhooks"):
 
 =====================  ===================  ===============================================
 BambooHR field         alias                canonical ``data`` field
@@ -24,8 +24,10 @@ BambooHR field         alias                canonical ``data`` field
 ``Division``           ``division``         ``legal_entity``: the division holds the
                                             company code of the legal entity (``US01``)
 ``Status``             ``status``           ``active``: ``Active`` / ``Inactive``
-employee ``id``                             ``external_id``
 =====================  ===================  ===============================================
+
+An event-based webhook (``{"type": "employee.updated", "data": {...}}``) carries no
+field values and is refused.
 
 Idempotency key ``<id>:<timestamp>``; version: ``timestamp`` in epoch milliseconds.
 
@@ -47,16 +49,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
-from integrations.adapters.base import EventRejected, InboundEvent
-from integrations.adapters.jsonbody import load
+from integrations.adapters.base import EventRejected
 from integrations.adapters.vendor import (
-    CANONICAL,
     Record,
+    VendorAdapter,
+    VendorRecord,
     VendorSignatureError,
-    canonical_event,
-    iso,
-    present,
-    read_records,
     require_object,
     version_of,
 )
@@ -68,17 +66,35 @@ SIGNATURE = "X-BambooHR-Signature"
 TIMESTAMP = "X-BambooHR-Timestamp"
 HEX_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
-# canonical field -> (BambooHR field name, API alias)
-FIELDS = {
-    "employee_number": ("Employee #", "employeeNumber"),
-    "first_name": ("First Name", "firstName"),
-    "last_name": ("Last Name", "lastName"),
-    "email": ("Work Email", "workEmail"),
-    "role": ("Job Title", "jobTitle"),
-    "legal_entity": ("Division", "division"),
-    "status": ("Status", "status"),
+
+def named(name: str, alias: str) -> list[str]:
+    """A field by its English name or its API alias."""
+    return [f"fields.{name}", f"fields.{alias}"]
+
+
+DEFAULT = {
+    "fields": [
+        {
+            "field": "employee_number",
+            "source": named("Employee #", "employeeNumber"),
+            "transform": "text",
+        },
+        {
+            "field": "name",
+            "source": [*named("First Name", "firstName"), *named("Last Name", "lastName")],
+            "join": " ",
+        },
+        {"field": "email", "source": named("Work Email", "workEmail")},
+        {"field": "role", "source": named("Job Title", "jobTitle")},
+        {"field": "legal_entity", "source": named("Division", "division")},
+        {
+            "field": "active",
+            "source": named("Status", "status"),
+            "values": {"Active": True, "Inactive": False},
+            "strict": True,
+        },
+    ]
 }
-ACTIVE = {"active": True, "inactive": False}
 
 
 def _signature_error(reason: str) -> VendorSignatureError:
@@ -103,8 +119,9 @@ def _seconds(value: str) -> float | None:
         return None
 
 
-class BambooHRAdapter:
+class BambooHRAdapter(VendorAdapter):
     name = "bamboohr"
+    defaults = {"resource": DEFAULT}
 
     def verify(
         self,
@@ -132,91 +149,49 @@ class BambooHRAdapter:
         if not any(hmac.compare_digest(e, signature.lower()) for e in expected):
             raise _signature_error("mismatch")
 
-    def parse(self, *, body: bytes) -> list[InboundEvent]:
-        document = load(body)
+    def records(self, document: Any) -> list[tuple[str, Any]]:
         if isinstance(document, dict) and "employees" not in document and "type" in document:
             raise EventRejected(
                 "type: an event-based BambooHR webhook carries no field values.",
-                errors={
-                    "type": [
-                        "Set the webhook to the field-based data structure, posting "
-                        + ", ".join(name for name, _ in FIELDS.values())
-                        + "."
-                    ]
-                },
+                errors={"type": ["Set the webhook to the field-based data structure."]},
             )
         if not isinstance(document, dict) or not isinstance(document.get("employees"), list):
             raise EventRejected(
                 'employees: expected a field-based webhook body, {"employees": [...]}.',
                 errors={"employees": ["Must be an array of employees."]},
             )
-        records = [(f"employees[{i}]", item) for i, item in enumerate(document["employees"])]
-        return read_records(records, self._read)
+        return [(f"employees[{i}]", item) for i, item in enumerate(document["employees"])]
 
-    def validate_normalized(self, normalized: Any) -> InboundEvent:
-        return CANONICAL.validate_normalized(normalized)
-
-    def _read(self, record: Record) -> list[InboundEvent]:
+    def read(self, record: Record) -> list[VendorRecord]:
         employee = require_object(record)
         employee_id = record.identifier(employee, "id", "id")
         changed_at = record.timestamp(employee, "timestamp", "timestamp")
         action = record.text(employee, "action", "action", required=False)
         if action is not None and action.lower() not in {"created", "updated", "deleted"}:
             record.error("action", "Must be Created, Updated or Deleted.")
+        fields = employee.get("fields")
+        if fields is not None and not isinstance(fields, dict):
+            record.error("fields", "Must be an object.")
         record.check()
-        if (action or "").lower() == "deleted" or employee_id is None or changed_at is None:
-            return []
-        fields = record.object(employee, "fields", "fields")
-        record.check()
-        if not fields:
-            return []  # posted without field values: nothing to upsert
-        values: dict[str, Any] = {}
-        sources: dict[str, str] = {}
-        for canonical, (name, alias) in FIELDS.items():
-            key = name if name in fields or alias not in fields else alias
-            values[canonical] = fields.get(key)
-            sources[canonical] = f"fields.{key}"
-        number = values["employee_number"]
-        if isinstance(number, int) and not isinstance(number, bool):
-            values["employee_number"] = str(number)
-        status = values.pop("status")
-        if present(status):
-            if not isinstance(status, str) or status.lower() not in ACTIVE:
-                record.error(sources["status"], "Must be Active or Inactive.")
-            else:
-                values["active"] = ACTIVE[status.lower()]
-        first, last = values.pop("first_name"), values.pop("last_name")
-        parts = [part for part in (first, last) if present(part)]
-        if parts and all(isinstance(part, str) for part in parts):
-            values["name"] = " ".join(parts)
-        elif parts:
-            record.error(sources["first_name"], "First and last name must be strings.")
-        record.check()
-        data = {key: value for key, value in values.items() if present(value)}
-        data["external_id"] = employee_id
-        normalized = {
-            "type": "resource.upserted",
-            "id": f"{employee_id}:{employee['timestamp']}",
-            "occurred_at": iso(changed_at),
-            "version": version_of(changed_at),
-            "data": data,
-        }
+        if employee_id is None or changed_at is None:
+            return []  # unreachable: check() refused the record
+        key = f"{employee_id}:{employee['timestamp']}"
+        ignored = ""
+        if (action or "").lower() == "deleted":
+            ignored = "A Deleted employee: the tower upserts resources, it deletes none."
+        elif not fields:
+            ignored = "An employee posted without field values: nothing to upsert."
         return [
-            canonical_event(
-                record,
-                normalized=normalized,
-                sources={
-                    "id": "timestamp",
-                    "version": "timestamp",
-                    "occurred_at": "timestamp",
-                    "data.external_id": "id",
-                    "data.employee_number": sources["employee_number"],
-                    "data.name": sources["first_name"],
-                    "data.email": sources["email"],
-                    "data.role": sources["role"],
-                    "data.legal_entity": sources["legal_entity"],
-                    "data.active": sources["status"],
-                },
+            VendorRecord(
+                record_type="resource",
+                record=record,
+                key=key,
+                occurred_at=changed_at,
+                version=version_of(changed_at),
+                external_id=employee_id,
                 payload=employee,
+                fixed={"external_id": employee_id},
+                fixed_sources={"data.external_id": "id"},
+                ignored=ignored,
             )
         ]

@@ -33,6 +33,12 @@ class InboundEvent:
     external_id: str = ""
     correlation_id: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # Why the tower takes no action on it (a rule of the adapter or of the mapping): it is
+    # stored as ``ignored``, never dropped without a trace.
+    ignored: str = ""
+    # The business values the mapping could not give, by vendor path: the event is stored
+    # and parked as a fixable exception, not refused.
+    unmapped: dict[str, list[str]] = field(default_factory=dict)
 
 
 class InboundAdapter(Protocol):
@@ -43,8 +49,10 @@ class InboundAdapter(Protocol):
     def verify(self, *, system: ConnectedSystem, headers: Mapping[str, str], body: bytes) -> None:
         """Raise ``signatures.SignatureError`` when the request is not from the system."""
 
-    def parse(self, *, body: bytes) -> list[InboundEvent]:
-        """Raise ``EventRejected`` naming the field path when the payload does not fit."""
+    def parse(self, *, body: bytes, mappings: Any = None) -> list[InboundEvent]:
+        """Raise ``EventRejected`` naming the field path when the payload does not fit.
+        ``mappings`` (a vendor adapter's): the system's mapping per record type, else the
+        dialect's default."""
 
     def validate_normalized(self, normalized: Any) -> InboundEvent:
         """Check an edited canonical event (for a replay) and read it."""

@@ -149,7 +149,7 @@ class CanonicalAdapter:
             tolerance_seconds=settings.CT_SIGNATURE_TOLERANCE_SECONDS,
         )
 
-    def parse(self, *, body: bytes) -> list[InboundEvent]:
+    def parse(self, *, body: bytes, mappings: Any = None) -> list[InboundEvent]:
         document = load(body, exact=False)
         if isinstance(document, list):
             if not document:

@@ -9,33 +9,28 @@ envelope summary and its custom fields included, and HMAC signing on:
 {"status": "completed", "emailSubject": ..., "statusChangedDateTime": ...,
 "completedDateTime": ..., "customFields": {"textCustomFields": [{"name", "value"}, ...],
 "listCustomFields": [...]}, ...}}}``
+(developers.docusign.com, "Connect JSON SIM event model" and "Envelope custom fields").
 
 One message or a JSON array of them is read. Only ``envelope-completed`` becomes
 ``contract.signed``; every other event (``envelope-sent``, ``recipient-completed``, ...)
-is skipped. DocuSign's date-times carry seven fractional digits; they are read.
+is recorded as ignored. DocuSign's date-times carry seven fractional digits; they are read.
 
-Envelope custom fields (text or list; names mirror the Salesforce custom fields):
+The envelope gives the event's identity and time:
 
 =====================  ===========================  =================================
-DocuSign               canonical ``data`` field     note
+DocuSign               canonical                    note
 =====================  ===========================  =================================
-``Contract_Number``    ``number``                   business key
-``Customer_Number``    ``customer``
-``Legal_Entity``       ``legal_entity``             company code, e.g. ``US01``
-``Currency``           ``currency``                 ISO 4217
-``Billing_Model``      ``billing_model``            Time & Materials, Fixed Fee, ...
-``Start_Date``         ``start_date``               YYYY-MM-DD
-``End_Date``           ``end_date``                 optional
-``Rate_Card``          ``rate_card``                optional
-``Cap_Amount``         ``cap_amount``               optional, e.g. ``250000.00``
-``Project_Code``       ``project.code``
-``Project_Name``       ``project.name``             else the envelope's ``emailSubject``
-``envelopeId``         ``external_id``
-``completedDateTime``  ``signed_at``                else ``statusChangedDateTime``
+``envelopeId``         ``data.external_id``
+``completedDateTime``  ``data.signed_at``           else ``statusChangedDateTime``
 =====================  ===========================  =================================
 
-An error on a custom field is named by its place, ``data.envelopeSummary.customFields.
-textCustomFields[3].value``, or, when it is missing, ``...textCustomFields[name=Contract_Number]``.
+The contract's terms live in envelope custom fields, named as each account likes: the
+mapping says which (``DEFAULT`` reads ``Contract_Number``, ``Customer_Number``,
+``Legal_Entity``, ``Currency``, ``Billing_Model``, ``Start_Date``, ``End_Date``,
+``Rate_Card``, ``Cap_Amount``, ``Project_Code`` and ``Project_Name``, text or list
+fields alike, the project name falling back to the envelope's ``emailSubject``). A
+value is named by its place, ``data.envelopeSummary.customFields.textCustomFields[3].value``,
+or, when it is missing, by the mapping's path ``...customFields.*[name=Contract_Number].value``.
 
 Idempotency key: DocuSign sends no event id, so ``<envelopeId>:<event>:<status changed
 time>`` (``statusChangedDateTime``, else ``completedDateTime``). Version: that time in
@@ -56,19 +51,14 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from integrations.adapters.base import InboundEvent
-from integrations.adapters.jsonbody import load
 from integrations.adapters.vendor import (
-    CANONICAL,
     Record,
+    VendorAdapter,
+    VendorRecord,
     VendorSignatureError,
-    billing_model,
-    canonical_event,
+    ignored_record,
     iso,
-    listed,
-    money,
     present,
-    read_records,
     require_object,
     version_of,
 )
@@ -81,20 +71,27 @@ COMPLETED = "envelope-completed"
 SUMMARY = "data.envelopeSummary"
 CUSTOM = f"{SUMMARY}.customFields"
 
-# canonical data path -> envelope custom field name, with its converter
-TERMS: dict[str, tuple[str, Any]] = {
-    "data.number": ("Contract_Number", None),
-    "data.customer": ("Customer_Number", None),
-    "data.legal_entity": ("Legal_Entity", None),
-    "data.currency": ("Currency", None),
-    "data.billing_model": ("Billing_Model", billing_model),
-    "data.start_date": ("Start_Date", None),
-    "data.end_date": ("End_Date", None),
-    "data.rate_card": ("Rate_Card", None),
-    "data.cap_amount": ("Cap_Amount", money),
-    "data.project.code": ("Project_Code", None),
+
+def custom(name: str) -> str:
+    """The path of a custom field's value, text or list field alike."""
+    return f"{CUSTOM}.*[name={name}].value"
+
+
+DEFAULT = {
+    "fields": [
+        {"field": "number", "source": custom("Contract_Number"), "required": True},
+        {"field": "customer", "source": custom("Customer_Number")},
+        {"field": "legal_entity", "source": custom("Legal_Entity")},
+        {"field": "currency", "source": custom("Currency")},
+        {"field": "billing_model", "source": custom("Billing_Model"), "transform": "billing_model"},
+        {"field": "start_date", "source": custom("Start_Date")},
+        {"field": "end_date", "source": custom("End_Date")},
+        {"field": "rate_card", "source": custom("Rate_Card")},
+        {"field": "cap_amount", "source": custom("Cap_Amount"), "transform": "money"},
+        {"field": "project.code", "source": custom("Project_Code")},
+        {"field": "project.name", "source": [custom("Project_Name"), f"{SUMMARY}.emailSubject"]},
+    ]
 }
-PROJECT_NAME = "Project_Name"
 
 
 def _signature_error(reason: str) -> VendorSignatureError:
@@ -107,8 +104,9 @@ def _signature_error(reason: str) -> VendorSignatureError:
     return VendorSignatureError(reason, messages[reason])
 
 
-class DocuSignAdapter:
+class DocuSignAdapter(VendorAdapter):
     name = "docusign"
+    defaults = {"contract": DEFAULT}
 
     def verify(self, *, system: ConnectedSystem, headers: Mapping[str, str], body: bytes) -> None:
         secrets = system.inbound_secrets()
@@ -135,29 +133,34 @@ class DocuSignAdapter:
         if not any(hmac.compare_digest(e, s) for e in expected for s in sent):
             raise _signature_error("mismatch")
 
-    def parse(self, *, body: bytes) -> list[InboundEvent]:
-        return read_records(listed(load(body)), self._read)
-
-    def validate_normalized(self, normalized: Any) -> InboundEvent:
-        return CANONICAL.validate_normalized(normalized)
-
-    def _read(self, record: Record) -> list[InboundEvent]:
+    def read(self, record: Record) -> list[VendorRecord]:
         message = require_object(record)
         event = record.text(message, "event", "event")
         record.check()
         if event != COMPLETED:
-            return []  # sent, delivered, declined, recipient events: nothing is signed yet
+            data = message.get("data") if isinstance(message.get("data"), dict) else {}
+            summary = data.get("envelopeSummary")
+            summary = summary if isinstance(summary, dict) else {}
+            changed = summary.get("statusChangedDateTime") or message.get("generatedDateTime")
+            return [
+                ignored_record(
+                    record,
+                    record_type="contract",
+                    reason=f"A DocuSign {event!r} event: only {COMPLETED!r} signs a contract.",
+                    parts=[data.get("envelopeId"), event, changed],
+                    moment=changed,
+                    external_id=data.get("envelopeId"),
+                )
+            ]
         data = record.object(message, "data", "data")
         envelope_id = (
             record.text(data, "envelopeId", "data.envelopeId") if data is not None else None
         )
         record.check()
-        if data is None or envelope_id is None:
-            return []
-        summary = record.object(data, "envelopeSummary", SUMMARY)
-        if summary is None:
-            record.check()
-            return []
+        summary = record.object(data, "envelopeSummary", SUMMARY) if data is not None else None
+        record.check()
+        if summary is None or envelope_id is None:
+            return []  # unreachable: check() refused the record
         status = record.text(summary, "status", f"{SUMMARY}.status")
         if status is not None and status != "completed":
             record.error(f"{SUMMARY}.status", f"Must be 'completed' for {COMPLETED}.")
@@ -170,53 +173,38 @@ class DocuSignAdapter:
         completed_at = record.timestamp(
             summary, "completedDateTime", f"{SUMMARY}.completedDateTime", required=False
         )
-        fields = self._custom_fields(record, summary)
+        self._check_custom_fields(record, summary)
         record.check()
         if changed_at is None:
             return []
-        terms: dict[str, Any] = {"project": {}}
-        sources = {
-            "id": f"{SUMMARY}.{changed_key}",
-            "version": f"{SUMMARY}.{changed_key}",
-            "occurred_at": f"{SUMMARY}.{changed_key}",
-            "data.external_id": "data.envelopeId",
-            "data.signed_at": f"{SUMMARY}.completedDateTime",
-        }
-        for canonical_path, (name, convert) in TERMS.items():
-            value, sources[canonical_path] = fields.get(name, (None, _missing(name)))
-            if present(value):
-                target = terms["project"] if canonical_path.startswith("data.project.") else terms
-                target[canonical_path.rsplit(".", 1)[1]] = convert(value) if convert else value
-        project_name, sources["data.project.name"] = fields.get(
-            PROJECT_NAME, (summary.get("emailSubject"), f"{SUMMARY}.emailSubject")
-        )
-        if present(project_name):
-            terms["project"]["name"] = project_name
-        sources["data.project"] = sources["data.project.code"]
-        terms["signed_at"] = iso(completed_at or changed_at)
-        terms["external_id"] = envelope_id
-        normalized = {
-            "type": "contract.signed",
-            "id": f"{envelope_id}:{event}:{summary[changed_key]}",
-            "occurred_at": iso(changed_at),
-            "version": version_of(changed_at),
-            "data": terms,
-        }
-        return [canonical_event(record, normalized=normalized, sources=sources, payload=message)]
+        return [
+            VendorRecord(
+                record_type="contract",
+                record=record,
+                key=f"{envelope_id}:{event}:{summary[changed_key]}",
+                occurred_at=changed_at,
+                version=version_of(changed_at),
+                external_id=envelope_id,
+                payload=message,
+                fixed={"external_id": envelope_id, "signed_at": iso(completed_at or changed_at)},
+                fixed_sources={
+                    "data.external_id": "data.envelopeId",
+                    "data.signed_at": f"{SUMMARY}.completedDateTime",
+                },
+            )
+        ]
 
-    def _custom_fields(
-        self, record: Record, summary: Mapping[str, Any]
-    ) -> dict[str, tuple[Any, str]]:
-        """Envelope custom fields by name: (value, path of the value)."""
-        fields: dict[str, tuple[Any, str]] = {}
-        custom = summary.get("customFields")
-        if custom is None:
-            return fields
-        if not isinstance(custom, dict):
+    def _check_custom_fields(self, record: Record, summary: Mapping[str, Any]) -> None:
+        """The custom fields' envelope: lists of objects with a name (their values are the
+        mapping's)."""
+        custom_fields = summary.get("customFields")
+        if custom_fields is None:
+            return
+        if not isinstance(custom_fields, dict):
             record.error(CUSTOM, "Must be an object.")
-            return fields
+            return
         for kind in ("textCustomFields", "listCustomFields"):
-            items = custom.get(kind)
+            items = custom_fields.get(kind)
             if items is None:
                 continue
             if not isinstance(items, list):
@@ -227,11 +215,4 @@ class DocuSignAdapter:
                 if not isinstance(item, dict):
                     record.error(at, "Must be an object with name and value.")
                     continue
-                name = record.text(item, "name", f"{at}.name")
-                if name is not None and name not in fields:
-                    fields[name] = (item.get("value"), f"{at}.value")
-        return fields
-
-
-def _missing(name: str) -> str:
-    return f"{CUSTOM}.textCustomFields[name={name}]"
+                record.text(item, "name", f"{at}.name")

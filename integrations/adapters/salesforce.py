@@ -20,31 +20,22 @@ Two shapes are read, one object or a JSON array of them (a REST query response
 
 Both are signed by the forwarder with the tower's own ``X-CT-Signature``.
 
-``StageName == "Closed Won"`` becomes ``contract.signed``; any other stage is skipped,
-as are DELETE and GAP_* change events (a gap event carries no field values: the
-forwarder re-reads the record over REST and posts that), and an UPDATE whose
-``changedFields`` touch neither the stage nor a contract field.
+A record becomes ``contract.signed`` when the mapping's condition holds (by default
+``StageName`` is ``Closed Won``; orgs that renamed the stage say theirs); any other
+record is recorded as ignored, as are DELETE and GAP_* change events (a gap event
+carries no field values: the forwarder re-reads the record over REST and posts that),
+and an UPDATE whose ``changedFields`` touch none of the fields the mapping reads.
 
-Contract terms live in custom fields on the Opportunity:
-
-============================  ===========================  ==================================
-Salesforce field              canonical ``data`` field     note
-============================  ===========================  ==================================
-``Contract_Number__c``        ``number``                   business key
-``Customer_Number__c``        ``customer``                 formula: ``Account.AccountNumber``
-``Legal_Entity__c``           ``legal_entity``             company code, e.g. ``US01``
-``CurrencyIsoCode``           ``currency``                 multi-currency orgs
-``Billing_Model__c``          ``billing_model``            picklist: Time & Materials,
-                                                           Fixed Fee, Retainer, Milestone
-``Start_Date__c``             ``start_date``               date
-``End_Date__c``               ``end_date``                 date, optional
-``Rate_Card__c``              ``rate_card``                rate card code, optional
-``Cap_Amount__c``             ``cap_amount``               currency, optional; a decimal string
-``Project_Code__c``           ``project.code``
-``Name``                      ``project.name``             the Opportunity name
-record id / ``Id``            ``external_id``
-commit time / SystemModstamp  ``signed_at``, ``occurred_at``
-============================  ===========================  ==================================
+The envelope gives the record id (``external_id``) and the commit time or
+SystemModstamp (``signed_at``, ``occurred_at``). The contract's terms live in the
+org's own custom fields, which the mapping names; ``DEFAULT`` reads
+``Contract_Number__c`` (the business key), ``Customer_Number__c`` (a formula of
+``Account.AccountNumber``), ``Legal_Entity__c`` (a company code such as ``US01``),
+``CurrencyIsoCode``, ``Billing_Model__c`` (picklist: Time & Materials, Fixed Fee,
+Retainer, Milestone), ``Start_Date__c``, ``End_Date__c``, ``Rate_Card__c``,
+``Cap_Amount__c`` (currency), ``Project_Code__c`` and ``Name`` (the project name)
+(developer.salesforce.com, "Change Data Capture Developer Guide: Change Event Message
+Structure" and the REST API's sObject Rows resource).
 
 Idempotency key and version: for CDC ``<recordId>:<commitNumber>:<sequenceNumber>``
 (one event per id in ``recordIds``) with ``commitNumber`` as the version (kept exact: it
@@ -58,19 +49,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from integrations.adapters.base import EventRejected, InboundEvent
-from integrations.adapters.jsonbody import load
+from integrations.adapters.base import EventRejected
 from integrations.adapters.vendor import (
-    CANONICAL,
     Record,
-    billing_model,
-    canonical_event,
+    VendorAdapter,
+    VendorRecord,
+    ignored_record,
     iso,
     join,
-    listed,
-    money,
-    present,
-    read_records,
     require_object,
     root,
     version_of,
@@ -79,59 +65,35 @@ from integrations.adapters.vendor import (
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from integrations.models import ConnectedSystem
-
 OPPORTUNITY = "Opportunity"
-CLOSED_WON = "Closed Won"
 DATA_CHANGES = {"CREATE", "UPDATE", "UNDELETE"}
 SKIPPED_CHANGES = {"DELETE"}
 REQUIRED_IDS = "Must be a non-empty array of record ids."
 
-# canonical data path -> Salesforce field, with the function that converts the value.
-FIELDS: dict[str, tuple[str, Any]] = {
-    "data.number": ("Contract_Number__c", None),
-    "data.customer": ("Customer_Number__c", None),
-    "data.legal_entity": ("Legal_Entity__c", None),
-    "data.currency": ("CurrencyIsoCode", None),
-    "data.billing_model": ("Billing_Model__c", billing_model),
-    "data.start_date": ("Start_Date__c", None),
-    "data.end_date": ("End_Date__c", None),
-    "data.rate_card": ("Rate_Card__c", None),
-    "data.cap_amount": ("Cap_Amount__c", money),
-    "data.project.code": ("Project_Code__c", None),
-    "data.project.name": ("Name", None),
+DEFAULT = {
+    "when": [{"source": "StageName", "in": ["Closed Won"]}],
+    "fields": [
+        {"field": "number", "source": "Contract_Number__c", "required": True},
+        {"field": "customer", "source": "Customer_Number__c"},
+        {"field": "legal_entity", "source": "Legal_Entity__c"},
+        {"field": "currency", "source": "CurrencyIsoCode"},
+        {"field": "billing_model", "source": "Billing_Model__c", "transform": "billing_model"},
+        {"field": "start_date", "source": "Start_Date__c"},
+        {"field": "end_date", "source": "End_Date__c"},
+        {"field": "rate_card", "source": "Rate_Card__c"},
+        {"field": "cap_amount", "source": "Cap_Amount__c", "transform": "money"},
+        {"field": "project.code", "source": "Project_Code__c"},
+        {"field": "project.name", "source": "Name"},
+    ],
 }
-CONTRACT_FIELDS = {"StageName"} | {field for field, _ in FIELDS.values()}
 
 
-def contract_data(fields: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The canonical ``data`` of a closed-won Opportunity, and where each field came from."""
-    data: dict[str, Any] = {"project": {}}
-    sources: dict[str, str] = {}
-    for canonical_path, (field, convert) in FIELDS.items():
-        sources[canonical_path] = field
-        value = fields.get(field)
-        if not present(value):
-            continue
-        target = data["project"] if canonical_path.startswith("data.project.") else data
-        target[canonical_path.rsplit(".", 1)[1]] = convert(value) if convert else value
-    sources["data.project"] = "Project_Code__c"
-    return data, sources
-
-
-class SalesforceAdapter:
+class SalesforceAdapter(VendorAdapter):
     name = "salesforce"
+    list_key = "records"
+    defaults = {"contract": DEFAULT}
 
-    def verify(self, *, system: ConnectedSystem, headers: Mapping[str, str], body: bytes) -> None:
-        CANONICAL.verify(system=system, headers=headers, body=body)
-
-    def parse(self, *, body: bytes) -> list[InboundEvent]:
-        return read_records(listed(load(body), "records"), self._read)
-
-    def validate_normalized(self, normalized: Any) -> InboundEvent:
-        return CANONICAL.validate_normalized(normalized)
-
-    def _read(self, record: Record) -> list[InboundEvent]:
+    def read(self, record: Record) -> list[VendorRecord]:
         fields = require_object(record)
         data = fields.get("data")
         if isinstance(data, dict) and isinstance(data.get("payload"), dict):
@@ -152,12 +114,9 @@ class SalesforceAdapter:
             },
         )
 
-    def _stage(self, record: Record, fields: Mapping[str, Any]) -> str | None:
-        return record.text(fields, "StageName", "StageName", required=False)
-
     def _read_change_event(
         self, record: Record, fields: dict[str, Any], message: dict[str, Any] | None = None
-    ) -> list[InboundEvent]:
+    ) -> list[VendorRecord]:
         """``message``: the CometD message around the event, kept as the payload."""
         header = record.object(fields, "ChangeEventHeader", "ChangeEventHeader")
         if header is None:
@@ -185,39 +144,43 @@ class SalesforceAdapter:
             isinstance(changed, list) and all(isinstance(item, str) for item in changed)
         ):
             record.error(at + "changedFields", "Must be an array of field names.")
-        stage = self._stage(record, fields)
         record.check()
-        if change not in DATA_CHANGES or stage != CLOSED_WON:
-            return []
-        if change == "UPDATE" and changed is not None and not CONTRACT_FIELDS & set(changed):
-            return []  # a closed-won Opportunity touched elsewhere: nothing new to sign
         if commit_number is None or sequence is None or committed_at is None:
             return []  # unreachable: check() refused the record
-        data, sources = contract_data(fields)
-        data["signed_at"] = iso(committed_at)
-        sources.update(
-            {
-                "version": at + "commitNumber",
-                "occurred_at": at + "commitTimestamp",
-                "data.signed_at": at + "commitTimestamp",
-            }
-        )
-        events = []
+        found = []
         for index, record_id in enumerate(record_ids):
-            sources["id"] = sources["data.external_id"] = f"{at}recordIds[{index}]"
-            normalized = {
-                "type": "contract.signed",
-                "id": f"{record_id}:{commit_number}:{sequence}",
-                "occurred_at": iso(committed_at),
-                "version": commit_number,
-                "data": {**data, "external_id": record_id},
-            }
-            events.append(
-                canonical_event(
-                    record, normalized=normalized, sources=sources, payload=message or fields
+            key = f"{record_id}:{commit_number}:{sequence}"
+            if change not in DATA_CHANGES:
+                found.append(
+                    ignored_record(
+                        record,
+                        record_type="contract",
+                        reason=f"A {change} change event: it carries no contract to sign.",
+                        parts=[record_id, commit_number, sequence],
+                        moment=iso(committed_at),
+                        external_id=record_id,
+                    )
+                )
+                continue
+            found.append(
+                VendorRecord(
+                    record_type="contract",
+                    record=record,
+                    key=key,
+                    occurred_at=committed_at,
+                    version=commit_number,
+                    external_id=record_id,
+                    payload=message or fields,
+                    root=fields,
+                    fixed={"external_id": record_id, "signed_at": iso(committed_at)},
+                    fixed_sources={
+                        "data.external_id": f"{at}recordIds[{index}]",
+                        "data.signed_at": at + "commitTimestamp",
+                    },
+                    changed=changed if change == "UPDATE" and isinstance(changed, list) else None,
                 )
             )
-        return events
+        return found
 
     def _record_ids(self, record: Record, header: Mapping[str, Any]) -> list[str]:
         relative = "ChangeEventHeader.recordIds"
@@ -235,7 +198,7 @@ class SalesforceAdapter:
                 )
         return [value for value in ids if isinstance(value, str)]
 
-    def _read_rest_record(self, record: Record, fields: dict[str, Any]) -> list[InboundEvent]:
+    def _read_rest_record(self, record: Record, fields: dict[str, Any]) -> list[VendorRecord]:
         attributes = record.object(fields, "attributes", "attributes")
         if attributes is not None:
             kind = record.text(attributes, "type", "attributes.type")
@@ -245,27 +208,19 @@ class SalesforceAdapter:
                 )
         record_id = record.text(fields, "Id", "Id")
         modified_at: datetime | None = record.timestamp(fields, "SystemModstamp", "SystemModstamp")
-        stage = self._stage(record, fields)
         record.check()
-        if stage != CLOSED_WON or record_id is None or modified_at is None:
-            return []
-        data, sources = contract_data(fields)
-        data["signed_at"] = iso(modified_at)
-        data["external_id"] = record_id
-        sources.update(
-            {
-                "id": "Id",
-                "version": "SystemModstamp",
-                "occurred_at": "SystemModstamp",
-                "data.signed_at": "SystemModstamp",
-                "data.external_id": "Id",
-            }
-        )
-        normalized = {
-            "type": "contract.signed",
-            "id": f"{record_id}:{fields['SystemModstamp']}",
-            "occurred_at": iso(modified_at),
-            "version": version_of(modified_at),
-            "data": data,
-        }
-        return [canonical_event(record, normalized=normalized, sources=sources, payload=fields)]
+        if record_id is None or modified_at is None:
+            return []  # unreachable: check() refused the record
+        return [
+            VendorRecord(
+                record_type="contract",
+                record=record,
+                key=f"{record_id}:{fields['SystemModstamp']}",
+                occurred_at=modified_at,
+                version=version_of(modified_at),
+                external_id=record_id,
+                payload=fields,
+                fixed={"external_id": record_id, "signed_at": iso(modified_at)},
+                fixed_sources={"data.external_id": "Id", "data.signed_at": "SystemModstamp"},
+            )
+        ]

@@ -1,9 +1,12 @@
 """What the vendor adapters share: exact JSON, field paths, dates and canonical events.
 
-A vendor adapter reads the payload a system really sends, builds one canonical event
-per record that matters to the tower, and has the canonical adapter validate it, so
-that the flow and the business key come from the schema files like any other event.
-The stored ``payload`` is the vendor's own record; ``normalized`` is the canonical event.
+A vendor adapter reads the *envelope* of the payload a system really sends (which
+records it holds, each one's id, change time and version, the kind of event) and a
+*mapping* (``integrations.adapters.mapping``) reads the business values: the system's
+own, published by an admin, or the dialect's default. Each record becomes one canonical
+event checked against its schema, so that the flow and the business key come from the
+schema files like any other event. The stored ``payload`` is the vendor's own record;
+``normalized`` is the canonical event.
 
 Rules every vendor adapter follows:
 
@@ -11,36 +14,47 @@ Rules every vendor adapter follows:
   it is mapped. Money becomes a decimal string (``"125000.50"``); integers such as a
   Salesforce ``commitNumber`` stay exact. In the stored payload a number a float cannot
   hold exactly is kept as a string (a JSON column cannot hold a ``Decimal``).
-- A payload that does not fit raises ``EventRejected`` whose error keys are the
-  vendor's own field paths (``[2].hours``, ``ChangeEventHeader.commitTimestamp``). A
-  canonical-schema failure is mapped back to the vendor field it came from, or named
-  ``normalized.<canonical path>`` when no single vendor field produced it.
+- Only a payload that breaks the vendor's own envelope is refused (400), with
+  ``EventRejected`` whose error keys are the vendor's field paths (``[2].updated_at``,
+  ``ChangeEventHeader.commitTimestamp``).
+- A well-formed record whose business values the mapping cannot give (no contract
+  number, a date that is not one) is accepted with those faults by vendor path
+  (``unmapped``): the transaction is parked as a fixable exception, and runs again when
+  the mapping is published or the data replayed.
+- A record that carries nothing for the tower (an ``envelope-sent``, a stage other
+  than Closed Won) is *ignored*: stored with the rule that ignored it, never dropped.
 - ``None`` and ``""`` count as absent: vendors send them for empty fields.
-- A record that carries nothing for the tower is skipped, not refused.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
 from integrations.adapters.base import EventRejected, InboundEvent
 from integrations.adapters.canonical import CanonicalAdapter
+from integrations.adapters.jsonbody import load
+from integrations.adapters.mapping import FieldMap, mapping_apply, mapping_read
 from integrations.signatures import SignatureError
+
+if TYPE_CHECKING:
+    from integrations.models import ConnectedSystem
 
 # Vendor payloads are a few levels deep; anything deeper is refused before it is read,
 # so that no later step (validation, the JSON column) recurses into it.
 # Transaction.event_version is a 64-bit column.
 MAX_VERSION = 2**63 - 1
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-CENTS = Decimal("0.01")
 REQUIRED = "This field is required."
+MAX_KEY = 200  # Transaction.idempotency_key
 
 CANONICAL = CanonicalAdapter()
 
@@ -83,54 +97,8 @@ def plain(value: Any) -> Any:
     return value
 
 
-def money(value: Any) -> Any:
-    """An amount as the schema's decimal string (``"1200.50"``); other values unchanged."""
-    if isinstance(value, Decimal) and value.is_finite() and -20 < value.adjusted() < 16:
-        if value.as_tuple().exponent < -2:  # type: ignore[operator]
-            cents = value.quantize(CENTS)
-            if cents == value:  # 1200.500 is 1200.50; 1200.505 stays and fails the pattern
-                value = cents
-        return format(value, "f")
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**16:
-        return str(value)
-    return plain(value)
-
-
-def number(value: Any) -> Any:
-    """A quantity the schema wants as a JSON number (hours): a float, or the value as is."""
-    if isinstance(value, Decimal):
-        result = float(value)
-        return result if result not in (float("inf"), float("-inf")) else str(value)
-    return value
-
-
 def present(value: Any) -> bool:
     return value is not None and value != ""
-
-
-BILLING_MODELS = {
-    "time_and_materials": "time_and_materials",
-    "time_and_material": "time_and_materials",
-    "time_materials": "time_and_materials",
-    "t_and_m": "time_and_materials",
-    "t_m": "time_and_materials",
-    "tm": "time_and_materials",
-    "fixed_fee": "fixed_fee",
-    "fixed_price": "fixed_fee",
-    "fixed": "fixed_fee",
-    "retainer": "retainer",
-    "milestone": "milestone",
-    "milestones": "milestone",
-    "milestone_based": "milestone",
-}
-
-
-def billing_model(value: Any) -> Any:
-    """A picklist label (``"Time & Materials"``, ``"Fixed Fee"``) as the canonical value."""
-    if not isinstance(value, str):
-        return value
-    key = re.sub(r"[^a-z0-9]+", "_", value.lower().replace("&", " and ")).strip("_")
-    return BILLING_MODELS.get(key, value)
 
 
 # --- reading one record ----------------------------------------------------------------
@@ -268,32 +236,239 @@ def iso(moment: datetime) -> str:
 
 # --- building events -------------------------------------------------------------------
 
+# The canonical event each record type becomes.
+RECORD_EVENTS = {
+    "contract": "contract.signed",
+    "time_entry": "time_entry.approved",
+    "resource": "resource.upserted",
+}
 
-def canonical_event(
+
+@dataclass
+class VendorRecord:
+    """One record as the vendor's envelope gives it: its identity, time and version, and
+    what the mapping reads (``root``, the payload unless a message wraps the record).
+
+    ``fixed``: canonical fields the envelope itself gives (the external id, the signing
+    time), with ``fixed_sources`` their vendor paths relative to the record. ``changed``:
+    the fields a change touched, when the vendor says (an update touching no mapped field
+    is ignored). ``ignored``: a rule of the adapter that ignores it (an ``envelope-sent``).
+    """
+
+    record_type: str
+    record: Record
+    key: str
+    occurred_at: datetime
+    version: int
+    external_id: str
+    payload: Any
+    root: Any = None
+    root_path: str = ""
+    fixed: dict[str, Any] = field(default_factory=dict)
+    fixed_sources: dict[str, str] = field(default_factory=dict)
+    changed: list[str] | None = None
+    ignored: str = ""
+
+
+MappingsFor = Callable[[str], FieldMap]
+
+
+def ignored_record(
     record: Record,
     *,
-    normalized: dict[str, Any],
-    sources: Mapping[str, str],
-    payload: Any,
-) -> InboundEvent:
-    """The canonical event checked against its schema, carrying the vendor's record.
+    record_type: str,
+    reason: str,
+    parts: list[Any],
+    moment: Any = None,
+    external_id: Any = None,
+) -> VendorRecord:
+    """A record an adapter's rule ignores, read leniently: its key from ``parts`` (the
+    vendor's id and change time, as for a taken record), else a digest of the record, so
+    that the same delivery again is a duplicate."""
+    key = ":".join(str(part) for part in parts if present(part))
+    if not parts or not all(present(part) for part in parts):
+        digest = hashlib.sha256(
+            json.dumps(plain(record.value), sort_keys=True, default=str).encode()
+        ).hexdigest()
+        key = f"ignored:{digest[:40]}"
+    when = _lenient_time(moment)
+    return VendorRecord(
+        record_type=record_type,
+        record=record,
+        key=key,
+        occurred_at=when,
+        version=version_of(when),
+        external_id=str(external_id)[:100] if present(external_id) else "",
+        payload=record.value,
+        ignored=reason,
+    )
 
-    ``sources`` maps canonical paths (``data.number``, ``version``) to the vendor field
-    paths, relative to the record, that they were read from.
+
+def _lenient_time(value: Any) -> datetime:
+    """A vendor time if it reads as one, else now (an ignored record's time is only shown)."""
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(re.sub(r"[Zz]$", "+00:00", value.strip()))
+            if moment.tzinfo is not None and moment > EPOCH:
+                return moment.astimezone(UTC)
+        except (ValueError, OverflowError):
+            pass
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 253402300799000:
+        return EPOCH + timedelta(milliseconds=value)
+    return datetime.now(UTC)
+
+
+class VendorAdapter:
+    """What every vendor adapter does with the records its envelope reader finds: map them
+    (the system's mapping, else the dialect's default), check the canonical event, and
+    say which are ignored and which lack a business value.
+
+    A subclass names its ``record_types`` with their default mapping documents, the key
+    of the list its body may hold (``list_key``), and reads one record (``read``).
     """
-    try:
-        event = CANONICAL.validate_normalized(plain(normalized))
-    except EventRejected as exc:
-        errors: dict[str, list[str]] = {}
-        for canonical_path, messages in exc.errors.items():
-            source = sources.get(canonical_path)
-            key = record.path(source) if source is not None else ""
-            if not key:
-                key = join(record.prefix, f"normalized.{canonical_path}")
-            bucket = errors.setdefault(key, [])
-            bucket.extend(message for message in messages if message not in bucket)
-        raise EventRejected(exc.message, errors=errors) from None
-    return replace(event, payload=plain(payload))
+
+    name = ""
+    list_key: str | None = None
+    defaults: dict[str, dict[str, Any]] = {}
+
+    def verify(self, *, system: ConnectedSystem, headers: Mapping[str, str], body: bytes) -> None:
+        CANONICAL.verify(system=system, headers=headers, body=body)
+
+    def validate_normalized(self, normalized: Any) -> InboundEvent:
+        return CANONICAL.validate_normalized(normalized)
+
+    def records(self, document: Any) -> list[tuple[str, Any]]:
+        return listed(document, self.list_key)
+
+    def read(self, record: Record) -> list[VendorRecord]:
+        raise NotImplementedError
+
+    @property
+    def record_types(self) -> list[str]:
+        return list(self.defaults)
+
+    def default_mapping(self, record_type: str) -> FieldMap:
+        return default_mapping_of(self, record_type)
+
+    def parse(self, *, body: bytes, mappings: MappingsFor | None = None) -> list[InboundEvent]:
+        found = read_records(self.records(load(body)), self.read)
+        return [self.event(item, mappings or self.default_mapping) for item in found]
+
+    def remap(self, *, payload: Any, key: str, mappings: MappingsFor | None = None) -> InboundEvent:
+        """The event ``key`` of a stored payload, mapped again (after a mapping changed)."""
+        document = json.loads(json.dumps(payload), parse_float=Decimal)
+        for item in read_records([("", document)], self.read):
+            if item.key == key:
+                return self.event(item, mappings or self.default_mapping)
+        raise EventRejected(
+            f"The stored payload holds no event {key!r}.", errors={"(payload)": [key]}
+        )
+
+    def event(self, item: VendorRecord, mappings: MappingsFor) -> InboundEvent:
+        if len(item.key) > MAX_KEY:
+            raise EventRejected(
+                f"The record's id and change time make a key of {len(item.key)} characters.",
+                errors={root(item.record.prefix): [f"At most {MAX_KEY} characters of id."]},
+            )
+        event_type = RECORD_EVENTS[item.record_type]
+        schema = CANONICAL.schema(event_type)
+        record_root = item.payload if item.root is None else item.root
+        head = {
+            "type": event_type,
+            "id": item.key,
+            "occurred_at": iso(item.occurred_at),
+            "version": item.version,
+        }
+        common = {
+            "event_type": event_type,
+            "flow_kind": schema["x-flow"],
+            "idempotency_key": item.key,
+            "version": item.version,
+            "occurred_at": item.occurred_at,
+            "payload": plain(item.payload),
+            "external_id": item.external_id,
+            "extra": {"record_type": item.record_type},
+        }
+        mapping = mappings(item.record_type)
+        ignored = item.ignored
+        if not ignored and item.changed is not None:
+            touched = set(item.changed) & mapping.source_keys()
+            if not touched:
+                shown = ", ".join(item.changed) or "no field"
+                ignored = f"An update of {shown}: the mapping reads none of them."
+        if not ignored and not mapping.taken(record_root):
+            ignored = mapping.why_ignored(record_root)
+        if ignored:
+            return InboundEvent(
+                **common,
+                business_key=item.external_id,
+                normalized={**head, "data": plain(item.fixed)},
+                ignored=ignored,
+            )
+        applied = mapping_apply(
+            mapping, record_root, prefix=join(item.record.prefix, item.root_path)
+        )
+        normalized = plain({**head, "data": {**applied.data, **item.fixed}})
+        sources = {
+            **applied.sources,
+            **{name: item.record.path(path) for name, path in item.fixed_sources.items()},
+        }
+        errors = {path: list(messages) for path, messages in applied.errors.items()}
+        try:
+            event = CANONICAL.validate_normalized(normalized)
+        except EventRejected as exc:
+            for canonical_path, messages in exc.errors.items():
+                bucket = errors.setdefault(_source_of(canonical_path, sources), [])
+                bucket.extend(message for message in messages if message not in bucket)
+        else:
+            if not errors:
+                return replace(event, payload=plain(item.payload), extra=common["extra"])
+        key = normalized["data"].get(schema["x-business-key"])
+        return InboundEvent(
+            **common,
+            business_key=str(key) if present(key) else item.external_id,
+            normalized=normalized,
+            unmapped=errors,
+        )
+
+
+def _source_of(canonical_path: str, sources: Mapping[str, str]) -> str:
+    """The vendor path a canonical field came from (``data.project`` from the first of its
+    parts), else the canonical path itself."""
+    if canonical_path in sources:
+        return sources[canonical_path]
+    for name, path in sources.items():
+        if name.startswith(canonical_path + "."):
+            return path
+    return f"normalized.{canonical_path}"
+
+
+_defaults: dict[tuple[str, str], FieldMap] = {}
+
+
+def default_mapping_of(adapter: VendorAdapter, record_type: str) -> FieldMap:
+    """The dialect's default mapping of ``record_type``, checked once per process."""
+    key = (adapter.name, record_type)
+    if key not in _defaults:
+        _defaults[key] = mapping_read(
+            adapter.defaults[record_type], fields=canonical_fields(record_type)
+        )
+    return _defaults[key]
+
+
+def canonical_fields(record_type: str) -> dict[str, dict[str, Any]]:
+    """The ``data`` fields of the record type's canonical event (``project.code`` for a
+    nested one), with their schemas: what a mapping may fill."""
+    schema = CANONICAL.schema(RECORD_EVENTS[record_type])
+    data = schema["properties"]["data"]
+    fields: dict[str, dict[str, Any]] = {}
+    for name, spec in data.get("properties", {}).items():
+        if spec.get("type") == "object" and "properties" in spec:
+            for inner, inner_spec in spec["properties"].items():
+                fields[f"{name}.{inner}"] = inner_spec
+        else:
+            fields[name] = spec
+    return fields
 
 
 def read_records(

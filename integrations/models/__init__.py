@@ -1,5 +1,6 @@
 from integrations.models.engine import Attempt, Transaction
 from integrations.models.exceptions import ExceptionRecord
+from integrations.models.mappings import FieldMapping
 from integrations.models.outbound import AccessToken, CircuitBreaker, OutboundAuth, RateBucket
 from integrations.models.rollups import FlowRollup
 from integrations.models.runtime import ProcessHeartbeat
@@ -12,6 +13,7 @@ __all__ = [
     "CircuitBreaker",
     "ConnectedSystem",
     "ExceptionRecord",
+    "FieldMapping",
     "Flow",
     "FlowRollup",
     "OutboundAuth",

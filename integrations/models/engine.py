@@ -108,7 +108,18 @@ class Transaction(models.Model):
         help_text="The business exception type, e.g. invalid_legal_entity.",
     )
     last_error = models.TextField(blank=True)
-    errors = models.JSONField(null=True, blank=True, help_text="Field errors of a refused event.")
+    errors = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Field errors of a refused event, or the business values the mapping could "
+        "not give (by vendor path).",
+    )
+    mapping_version = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="The version of the field mapping that read the vendor's record (0: the "
+        "dialect's default).",
+    )
     exception = models.ForeignKey(
         "integrations.ExceptionRecord",
         null=True,

@@ -46,6 +46,9 @@ class FlowRollup(models.Model):
         help_text="Earlier stops (dead or blocked) of transactions that succeeded here after a "
         "re-run: they no longer stand.",
     )
+    ignored = models.PositiveIntegerField(
+        default=0, help_text="Events that arrived and that a rule ignored (stored, not run)."
+    )
     latency_us = models.PositiveBigIntegerField(
         default=0,
         help_text="Sum of the received-to-succeeded times of the succeeded, in microseconds.",

@@ -17,6 +17,7 @@ from canonical.errors import ApplicationError, ConflictError, NotFoundError
 from integrations.adapters import EventRejected, InboundEvent, adapter_for
 from integrations.choices import ErrorClass, TransactionState
 from integrations.models import ConnectedSystem, Flow, Transaction
+from integrations.services.mappings import mappings_of
 from integrations.services.queueing import transactions_enqueue
 from integrations.services.rollups import rollups_received
 from integrations.signatures import SignatureError
@@ -44,17 +45,21 @@ class InboundResult:
         results = []
         for event in self.events:
             key = event.idempotency_key
-            results.append(
-                {
-                    "event_id": key,
-                    "transaction_id": self.transaction_ids[key],
-                    "duplicate": key not in new,
-                }
-            )
+            row = {
+                "event_id": key,
+                "transaction_id": self.transaction_ids[key],
+                "duplicate": key not in new,
+            }
+            if event.ignored:
+                row["ignored"] = event.ignored
+            if event.unmapped:
+                row["unmapped"] = event.unmapped
+            results.append(row)
             new.discard(key)  # a repeat later in the same batch is a duplicate
         return {
             "accepted": len(self.accepted),
             "duplicates": len(results) - len(self.accepted),
+            "ignored": sum(1 for tx in self.accepted if tx.state == TransactionState.IGNORED),
             "transaction_ids": [row["transaction_id"] for row in results],
             "results": results,
         }
@@ -88,14 +93,15 @@ def inbound_receive(
         raise SignatureRefused(
             str(exc), errors={"signature": [exc.reason]}, extra={"reason": exc.reason}
         ) from None
+    mappings = mappings_of(system)
     try:
-        events = adapter.parse(body=body)
+        events = adapter.parse(body=body, mappings=mappings)
     except EventRejected as exc:
         rejected = transaction_reject(system=system, body=body, rejection=exc)
         raise ApplicationError(
             exc.message, errors=exc.errors, extra={"transaction_id": rejected.pk}
         ) from None
-    return _store(system=system, events=events)
+    return _store(system=system, events=events, versions=mappings.versions)
 
 
 def transaction_reject(
@@ -118,20 +124,26 @@ def transaction_reject(
     )
 
 
-def _store(*, system: ConnectedSystem, events: list[InboundEvent]) -> InboundResult:
+def _store(
+    *, system: ConnectedSystem, events: list[InboundEvent], versions: dict[str, int]
+) -> InboundResult:
     flows = Flow.objects.in_bulk(field_name="kind")
     try:
         with transaction.atomic():
-            return _store_once(system=system, events=events, flows=flows)
+            return _store_once(system=system, events=events, flows=flows, versions=versions)
     except IntegrityError:
         # Another request stored one of these event ids between our look-up and our
         # insert: look again, and what it stored is now a duplicate.
         with transaction.atomic():
-            return _store_once(system=system, events=events, flows=flows)
+            return _store_once(system=system, events=events, flows=flows, versions=versions)
 
 
 def _store_once(
-    *, system: ConnectedSystem, events: list[InboundEvent], flows: dict[str, Flow]
+    *,
+    system: ConnectedSystem,
+    events: list[InboundEvent],
+    flows: dict[str, Flow],
+    versions: dict[str, int],
 ) -> InboundResult:
     keys = {event.idempotency_key for event in events}
     existing = dict(
@@ -162,13 +174,15 @@ def _store_once(
             correlation_id=event.correlation_id or uuid.uuid4().hex,
             payload=event.payload,
             normalized=event.normalized,
+            errors=event.unmapped or None,
+            mapping_version=versions.get(event.extra.get("record_type", "")),
             received_at=now,
-            enqueued_at=None if flow.paused else now,
-            sla_due_at=now + timedelta(seconds=flow.sla_seconds) if flow.sla_seconds else None,
+            **(_ignored(event, now) if event.ignored else _ready(flow, now)),
         )
     created = Transaction.objects.bulk_create(list(fresh.values()))
     if created:
-        transactions_enqueue(transactions=created, stamp=False)
+        ready = [tx for tx in created if tx.state != TransactionState.IGNORED]
+        transactions_enqueue(transactions=ready, stamp=False)
         # One upsert per request, in its transaction: counted only if the events are stored.
         rollups_received(transactions=created)
     return InboundResult(
@@ -177,3 +191,15 @@ def _store_once(
         accepted=created,
         transaction_ids={tx.idempotency_key: tx.pk for tx in created} | existing,
     )
+
+
+def _ready(flow: Flow, now) -> dict[str, Any]:
+    return {
+        "enqueued_at": None if flow.paused else now,
+        "sla_due_at": now + timedelta(seconds=flow.sla_seconds) if flow.sla_seconds else None,
+    }
+
+
+def _ignored(event: InboundEvent, now) -> dict[str, Any]:
+    """An event a rule ignored: kept, final, with the rule's words; never sent to a worker."""
+    return {"state": TransactionState.IGNORED, "last_error": event.ignored, "finished_at": now}

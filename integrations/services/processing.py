@@ -36,6 +36,7 @@ from integrations.live import figures_changed
 from integrations.models import Attempt, Flow, Transaction
 from integrations.services.breakers import breakers_probe_due
 from integrations.services.exceptions import exception_raise
+from integrations.services.mappings import transaction_remap
 from integrations.services.ownership import owner_of, ownership_check
 from integrations.services.queueing import transactions_enqueue
 from integrations.services.rollups import (
@@ -197,6 +198,9 @@ def _process_claimed(claimed: list[Transaction], summary: ProcessSummary) -> Non
             foreign = [tx for tx in txs if owner is not None and tx.source_system_id != owner]
             one_by_one.extend(foreign)
             txs = [tx for tx in txs if tx not in foreign]
+        # One the mapping could not read is mapped again on its own (it may be parked).
+        one_by_one.extend(tx for tx in txs if tx.errors)
+        txs = [tx for tx in txs if not tx.errors]
         if batch is None or len(txs) < 2:
             one_by_one.extend(txs)
             continue
@@ -300,6 +304,10 @@ def _run(tx: Transaction) -> TransactionState | None:
         logger.warning("Transaction %s is no longer ours to run; skipped.", tx.pk)
         return None
     try:
+        if tx.errors:  # business values the mapping could not give when it arrived
+            remapped = transaction_remap(tx)
+            if remapped.ignored:
+                return _ignore(tx, number, started_at, clock, remapped.ignored)
         handler = handler_for(tx.event_type)
         if domain := domain_of(tx.event_type):
             ownership_check(tx=tx, domain=domain)
@@ -340,6 +348,30 @@ def _run(tx: Transaction) -> TransactionState | None:
             f"{type(exc).__name__}: {exc}", transient=True, error_class=ErrorClass.INTERNAL
         )
     return _record_failure(tx, number, started_at, clock, failure)
+
+
+def _ignore(
+    tx: Transaction, number: int, started_at: datetime, clock: float, reason: str
+) -> TransactionState | None:
+    """The mapping in force now ignores what an earlier one could not read: final, kept."""
+    with transaction.atomic():
+        finished_at = timezone.now()
+        if not _ours(tx).update(
+            state=TransactionState.IGNORED,
+            attempts_count=F("attempts_count") + 1,
+            finished_at=finished_at,
+            updated_at=finished_at,
+            next_attempt_at=None,
+            claimed_at=None,
+            claim_token="",
+            error_class="",
+            error_code="",
+            last_error=reason,
+            errors=None,
+        ):
+            return None
+        _attempt(tx, number, started_at, clock, AttemptOutcome.SUCCEEDED)
+    return TransactionState.IGNORED
 
 
 def _rule_failure(tx: Transaction, violation: RuleViolation) -> IntegrationError:

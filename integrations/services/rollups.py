@@ -37,13 +37,22 @@ from django.db.models import (
 from django.db.models.functions import TruncHour, TruncMinute
 from django.utils import timezone
 
-from integrations.choices import AttemptOutcome, RollupSpan
+from integrations.choices import AttemptOutcome, RollupSpan, TransactionState
 from integrations.models import Attempt, FlowRollup, Transaction
 
 logger = logging.getLogger(__name__)
 
 SPANS = (RollupSpan.MINUTE, RollupSpan.HOUR)
-COUNTERS = ("received", "succeeded", "retried", "dead", "blocked", "recovered", "latency_us")
+COUNTERS = (
+    "received",
+    "succeeded",
+    "retried",
+    "dead",
+    "blocked",
+    "recovered",
+    "latency_us",
+    "ignored",
+)
 OUTCOME_COUNTER = {
     AttemptOutcome.SUCCEEDED: "succeeded",
     AttemptOutcome.RETRY: "retried",
@@ -158,10 +167,15 @@ def _write(counts: RollupCounts) -> None:
 
 
 def rollups_received(*, transactions: Iterable[Transaction]) -> None:
-    """Counts transactions that arrived, in the bucket of their ``received_at``."""
+    """Counts transactions that arrived, in the bucket of their ``received_at``: as received,
+    or as ignored when a rule ignored them."""
     with _recording() as counts:
         for tx in transactions:
-            if tx.flow_id is not None:  # refused at the door before its flow was known
+            if tx.flow_id is None:  # refused at the door before its flow was known
+                continue
+            if tx.state == TransactionState.IGNORED:
+                counts.add(flow_id=tx.flow_id, at=tx.received_at, ignored=1)
+            else:
                 counts.add(flow_id=tx.flow_id, at=tx.received_at, received=1)
 
 
@@ -233,12 +247,13 @@ def _recount(counts: RollupCounts, *, span: int, trunc, since: datetime) -> None
     arrivals = (
         Transaction.objects.filter(received_at__gte=since, flow__isnull=False)
         .annotate(bucket=trunc("received_at", tzinfo=UTC))
-        .values_list("flow_id", "bucket")
+        .values_list("flow_id", "bucket", "state")
         .annotate(n=Count("*"))
         .order_by()
     )
-    for flow_id, bucket, n in arrivals:
-        counts.add(flow_id=flow_id, at=bucket, spans=(span,), received=n)
+    for flow_id, bucket, state, n in arrivals:
+        counter = "ignored" if state == TransactionState.IGNORED else "received"
+        counts.add(flow_id=flow_id, at=bucket, spans=(span,), **{counter: n})
     latency = ExpressionWrapper(
         F("transaction__finished_at") - F("transaction__received_at"), output_field=DurationField()
     )

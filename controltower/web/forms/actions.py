@@ -180,3 +180,47 @@ class ConnectionForm(ActionForm):
         help_text="OAuth 2.0: if the system wants any.",
     )
     reason = _reason(required=False, label="Reason (optional)")
+
+
+class MappingForm(ActionForm):
+    """A mapping document to save, try or publish, and what to try it on."""
+
+    document = forms.CharField(
+        label="Mapping",
+        max_length=200_000,
+        strip=False,
+        help_text='JSON: "when" (the records to take) and "fields" (each canonical field, its '
+        "vendor path and transform).",
+        widget=forms.Textarea(attrs={"rows": 24, "spellcheck": "false", "class": "code"}),
+    )
+    note = forms.CharField(label="Note", required=False, max_length=500)
+    sample = forms.CharField(
+        label="Sample payload",
+        required=False,
+        max_length=1_000_000,
+        strip=False,
+        help_text="A body as the system sends it (optional).",
+        widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "code"}),
+    )
+    transactions = forms.TypedMultipleChoiceField(
+        label="Received payloads", required=False, coerce=int, widget=forms.CheckboxSelectMultiple
+    )
+    reason = _reason(required=False, label="Reason (optional)")
+
+    def __init__(self, *args: Any, samples: list[Any] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["transactions"].choices = [
+            (tx.pk, f"#{tx.pk} {tx.event_type} {tx.business_key} ({tx.state})") for tx in samples
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        text = data.get("document")
+        if text is not None:
+            try:
+                data["document_value"] = json.loads(text)
+            except json.JSONDecodeError as exc:
+                self.add_error(
+                    "document", f"Not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
+                )
+        return data

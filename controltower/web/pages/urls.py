@@ -12,6 +12,7 @@ from controltower.web.pages import (
     exceptions,
     health,
     home,
+    mappings,
     reconciliation,
     records,
     saved_views,
@@ -97,6 +98,8 @@ systems_urls = [
     path(
         "<slug:slug>/connection/test/", connections.system_connection_test, name="connection-test"
     ),
+    path("<slug:slug>/mappings/", mappings.system_mappings, name="mappings"),
+    path("<slug:slug>/mappings/<slug:record_type>/", mappings.system_mapping, name="mapping"),
 ]
 
 records_urls = [

@@ -106,6 +106,7 @@ def test_throughput_and_success_rates_come_from_the_rollups(flows):
         "dead": 1,
         "blocked": 1,
         "recovered": 0,
+        "ignored": 0,
         "failed": 2,
         "finished": 12,
         "success_rate": 10 / 12,

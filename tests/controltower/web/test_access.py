@@ -74,6 +74,12 @@ EXPECTED: dict[str, dict[str, str]] = {
     # The secret is never read back; who may read the rest is who may read the system.
     "system-connection": {"GET": VIEWER, "PUT": ADMIN},
     "system-test-connection": {"POST": OPERATOR},
+    # Field mappings: read by whoever reads the system; drafted, tried, published by an admin.
+    "system-mappings": READ,
+    "system-mapping": READ,
+    "system-mapping-draft": {"PUT": ADMIN},
+    "system-mapping-publish": {"POST": ADMIN},
+    "system-mapping-preview": {"POST": ADMIN},
     "flow-list": READ,
     "flow-detail": READ,
     "flow-pause": {"POST": ADMIN},
@@ -122,7 +128,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "notification-detail": READ,
 }
 # URL parameters that are not a viewset's lookup of its own records.
-PARAMS = {"system_slug": "crm"}
+PARAMS = {"system_slug": "crm", "record_type": "contract"}
 
 
 @dataclass(frozen=True)

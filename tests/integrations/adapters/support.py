@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
-from integrations.choices import TransactionState
-from integrations.models import Transaction
+from django.db import transaction
+
+from integrations.choices import ExceptionType, TransactionState
+from integrations.models import ConnectedSystem, FieldMapping, Transaction
+from integrations.services.mappings import mapping_draft_save, mapping_publish
+from integrations.services.processing import transactions_process
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "vendors"
+
+
+def publish(slug: str, record_type: str, document: dict[str, Any]) -> FieldMapping:
+    """Publishes ``document`` as the system's mapping of ``record_type``."""
+    system = ConnectedSystem.objects.get(slug=slug)
+    with transaction.atomic():
+        draft = mapping_draft_save(system=system, record_type=record_type, document=document)
+        mapping_publish(mapping=draft)
+    return draft
 
 
 def raw(vendor: str, name: str) -> bytes:
@@ -36,10 +50,41 @@ def assert_duplicate(response: Any, first: Any) -> None:
     assert all(result["duplicate"] for result in body["results"])
 
 
-def assert_skipped(response: Any) -> None:
+def assert_ignored(response: Any, because: str) -> list[Transaction]:
+    """Every event was stored as ignored, with the rule that ignored it, sent to no worker."""
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["accepted"] == body["ignored"] == len(body["results"]) > 0, body
+    assert all(because in row["ignored"] for row in body["results"]), body
+    transactions = list(Transaction.objects.filter(pk__in=body["transaction_ids"]))
+    assert len(transactions) == Transaction.objects.count() == len(body["results"])
+    for tx in transactions:
+        assert tx.state == TransactionState.IGNORED and because in tx.last_error
+        assert tx.enqueued_at is None and tx.finished_at is not None
+    return transactions
+
+
+def assert_parked(response: Any, path: str) -> Transaction:
+    """A well-formed event lacking a business value: accepted, the value named by its vendor
+    path, and parked as a mapping exception when it runs."""
+    assert response.status_code == 202, response.content
+    body = response.json()
+    [row] = [row for row in body["results"] if path in row.get("unmapped", {})]
+    tx = Transaction.objects.get(pk=row["transaction_id"])
+    assert path in tx.errors, tx.errors
+    transactions_process(ids=[tx.pk])
+    tx.refresh_from_db()
+    assert tx.state == TransactionState.BLOCKED, tx.last_error
+    assert tx.exception.exception_type == ExceptionType.MAPPING_INCOMPLETE
+    # The exception names the place in the stored record, without the request's batch index.
+    assert re.sub(r"^(\w+)?\[\d+\]\.", "", path) in tx.exception.message
+    return tx
+
+
+def assert_nothing_to_do(response: Any) -> None:
+    """A well-formed request that holds no record at all (an empty page)."""
     assert response.status_code == 200, response.content
-    assert response.json()["accepted"] == 0
-    assert response.json()["transaction_ids"] == []
+    assert response.json()["accepted"] == 0 and response.json()["transaction_ids"] == []
     assert not Transaction.objects.exists()
 
 

@@ -9,9 +9,10 @@ from integrations.models import Transaction
 from tests.integrations.adapters.support import (
     accepted,
     assert_duplicate,
+    assert_ignored,
+    assert_parked,
     assert_refused,
     assert_rejected,
-    assert_skipped,
     document,
     raw,
 )
@@ -71,23 +72,36 @@ def test_the_same_delivery_again_is_a_duplicate(client):
     assert Transaction.objects.count() == 2
 
 
-def test_a_deleted_employee_is_skipped(client):
-    assert_skipped(signed_post(client, SLUG, raw(SLUG, "employee_deleted.json")))
+def test_a_deleted_employee_is_recorded_as_ignored(client):
+    assert_ignored(signed_post(client, SLUG, raw(SLUG, "employee_deleted.json")), "Deleted")
+
+
+@pytest.mark.parametrize(
+    ("fixture", "path"),
+    [
+        ("malformed_timestamp.json", "employees[1].timestamp"),
+        ("malformed_event_based.json", "type"),
+    ],
+)
+def test_a_webhook_that_breaks_bamboohrs_envelope_is_refused_naming_the_field(
+    client, fixture, path
+):
+    body = raw(SLUG, fixture)
+    errors = assert_rejected(signed_post(client, SLUG, body), path, body)
+    assert list(errors) == [path]
 
 
 @pytest.mark.parametrize(
     ("fixture", "path"),
     [
         ("malformed_division.json", "employees[0].fields.Division"),
-        ("malformed_timestamp.json", "employees[1].timestamp"),
         ("malformed_missing_employee_number.json", "employees[0].fields.Employee #"),
-        ("malformed_event_based.json", "type"),
     ],
 )
-def test_a_malformed_webhook_is_refused_naming_the_bamboohr_field(client, fixture, path):
-    body = raw(SLUG, fixture)
-    errors = assert_rejected(signed_post(client, SLUG, body), path, body)
-    assert list(errors) == [path]
+def test_an_employee_lacking_a_business_value_is_accepted_and_parked_naming_the_field(
+    client, fixture, path
+):
+    assert_parked(signed_post(client, SLUG, raw(SLUG, fixture)), path)
 
 
 def test_an_iso_8601_timestamp_header_is_accepted(client):

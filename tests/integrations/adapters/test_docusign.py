@@ -6,9 +6,10 @@ from integrations.models import Transaction
 from tests.integrations.adapters.support import (
     accepted,
     assert_duplicate,
+    assert_ignored,
+    assert_parked,
     assert_refused,
     assert_rejected,
-    assert_skipped,
     document,
     raw,
 )
@@ -64,25 +65,28 @@ def test_the_same_delivery_again_is_a_duplicate(client):
     assert Transaction.objects.count() == 1
 
 
-def test_an_event_other_than_envelope_completed_is_skipped(client):
-    assert_skipped(signed_post(client, SLUG, raw(SLUG, "envelope_sent.json")))
+def test_an_event_other_than_envelope_completed_is_recorded_as_ignored(client):
+    assert_ignored(signed_post(client, SLUG, raw(SLUG, "envelope_sent.json")), "envelope-sent")
+
+
+def test_a_malformed_envelope_is_refused_naming_the_docusign_field(client):
+    body = raw(SLUG, "malformed_status_changed_time.json")
+    path = "data.envelopeSummary.statusChangedDateTime"
+    errors = assert_rejected(signed_post(client, SLUG, body), path, body)
+    assert list(errors) == [path]
 
 
 @pytest.mark.parametrize(
     ("fixture", "path"),
     [
         ("malformed_start_date.json", f"{CUSTOM}.textCustomFields[4].value"),
-        (
-            "malformed_missing_contract_number.json",
-            f"{CUSTOM}.textCustomFields[name=Contract_Number]",
-        ),
-        ("malformed_status_changed_time.json", "data.envelopeSummary.statusChangedDateTime"),
+        ("malformed_missing_contract_number.json", f"{CUSTOM}.*[name=Contract_Number].value"),
     ],
 )
-def test_a_malformed_envelope_is_refused_naming_the_docusign_field(client, fixture, path):
-    body = raw(SLUG, fixture)
-    errors = assert_rejected(signed_post(client, SLUG, body), path, body)
-    assert list(errors) == [path]
+def test_an_envelope_lacking_a_business_value_is_accepted_and_parked_naming_the_field(
+    client, fixture, path
+):
+    assert_parked(signed_post(client, SLUG, raw(SLUG, fixture)), path)
 
 
 def test_a_completed_event_without_the_envelope_summary_is_refused(client):

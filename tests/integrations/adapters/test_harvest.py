@@ -8,9 +8,11 @@ from integrations.models import Transaction
 from tests.integrations.adapters.support import (
     accepted,
     assert_duplicate,
+    assert_ignored,
+    assert_nothing_to_do,
+    assert_parked,
     assert_refused,
     assert_rejected,
-    assert_skipped,
     document,
     raw,
 )
@@ -38,17 +40,21 @@ def test_an_approved_time_entry_becomes_time_entry_approved(client):
     assert tx.payload == document(SLUG, "time_entry_approved.json")
 
 
-def test_a_list_response_keeps_the_approved_entries_and_skips_the_unlocked_one(client):
-    transactions = accepted(signed_post(client, SLUG, raw(SLUG, "time_entries_list.json")), 2)
-    assert [tx.business_key for tx in transactions] == ["2364519735", "2364519736"]
-    assert transactions[1].normalized["data"]["hours"] == 0.25
-    assert transactions[1].normalized["data"]["billable"] is False
-    assert transactions[1].payload == document(SLUG, "time_entries_list.json")["time_entries"][2]
+def test_a_list_response_keeps_the_approved_entries_and_records_the_unlocked_one_as_ignored(
+    client,
+):
+    transactions = accepted(signed_post(client, SLUG, raw(SLUG, "time_entries_list.json")), 3)
+    assert [tx.business_key for tx in transactions] == ["2364519735", "2364519801", "2364519736"]
+    assert [tx.state for tx in transactions] == ["received", "ignored", "received"]
+    assert "is_locked is false" in transactions[1].last_error
+    assert transactions[2].normalized["data"]["hours"] == 0.25
+    assert transactions[2].normalized["data"]["billable"] is False
+    assert transactions[2].payload == document(SLUG, "time_entries_list.json")["time_entries"][2]
 
 
 def test_a_plain_array_of_entries_is_read_too(client):
     entries = document(SLUG, "time_entries_list.json")["time_entries"]
-    accepted(signed_post(client, SLUG, entries), 2)
+    accepted(signed_post(client, SLUG, entries), 3)
 
 
 def test_the_same_delivery_again_is_a_duplicate(client):
@@ -58,12 +64,22 @@ def test_the_same_delivery_again_is_a_duplicate(client):
     assert Transaction.objects.count() == 1
 
 
-def test_an_unlocked_entry_is_skipped(client):
-    assert_skipped(signed_post(client, SLUG, raw(SLUG, "time_entry_unlocked.json")))
+def test_an_unlocked_entry_is_recorded_as_ignored(client):
+    assert_ignored(
+        signed_post(client, SLUG, raw(SLUG, "time_entry_unlocked.json")), "is_locked is false"
+    )
 
 
 def test_an_empty_page_is_accepted_with_nothing_to_do(client):
-    assert_skipped(signed_post(client, SLUG, {"time_entries": [], "page": 1, "total_entries": 0}))
+    assert_nothing_to_do(
+        signed_post(client, SLUG, {"time_entries": [], "page": 1, "total_entries": 0})
+    )
+
+
+def test_an_entry_that_breaks_harvests_envelope_is_refused_naming_the_field(client):
+    body = raw(SLUG, "malformed_id.json")
+    errors = assert_rejected(signed_post(client, SLUG, body), "id", body)
+    assert list(errors) == ["id"]
 
 
 @pytest.mark.parametrize(
@@ -71,14 +87,13 @@ def test_an_empty_page_is_accepted_with_nothing_to_do(client):
     [
         ("malformed_hours_in_batch.json", "[2].hours"),
         ("malformed_project_code.json", "project.code"),
-        ("malformed_id.json", "id"),
         ("malformed_spent_date.json", "spent_date"),
     ],
 )
-def test_a_malformed_entry_is_refused_naming_the_harvest_field(client, fixture, path):
-    body = raw(SLUG, fixture)
-    errors = assert_rejected(signed_post(client, SLUG, body), path, body)
-    assert list(errors) == [path]
+def test_an_entry_lacking_a_business_value_is_accepted_and_parked_naming_the_field(
+    client, fixture, path
+):
+    assert_parked(signed_post(client, SLUG, raw(SLUG, fixture)), path)
 
 
 @pytest.mark.parametrize(

@@ -4,14 +4,17 @@ import time
 
 import pytest
 
+from integrations.adapters.salesforce import DEFAULT
 from integrations.models import Transaction
 from tests.integrations.adapters.support import (
     accepted,
     assert_duplicate,
+    assert_ignored,
+    assert_parked,
     assert_refused,
     assert_rejected,
-    assert_skipped,
     document,
+    publish,
     raw,
 )
 from tests.support.inbound import body_of, inbound_post, signed_post
@@ -107,21 +110,29 @@ def test_the_same_delivery_again_is_a_duplicate(client, fixture):
 @pytest.mark.parametrize(
     "fixture", ["cdc_stage_changed_not_won.json", "rest_query_mixed_stages.json"]
 )
-def test_an_opportunity_that_is_not_closed_won_is_skipped(client, fixture):
-    assert_skipped(signed_post(client, SLUG, raw(SLUG, fixture)))
+def test_an_opportunity_that_is_not_closed_won_is_recorded_as_ignored(client, fixture):
+    assert_ignored(signed_post(client, SLUG, raw(SLUG, fixture)), "StageName is")
 
 
-def test_an_update_touching_neither_the_stage_nor_the_terms_is_skipped(client):
+def test_an_org_whose_won_stage_is_named_otherwise_says_so_in_its_mapping(client):
+    """The condition is the mapping's: an org that renamed the stage publishes its own."""
+    mapping = {**DEFAULT, "when": [{"source": "StageName", "in": ["Negotiation/Review"]}]}
+    publish(SLUG, "contract", mapping)
+    [tx] = accepted(signed_post(client, SLUG, raw(SLUG, "cdc_stage_changed_not_won.json")), 1)
+    assert tx.state == "received" and tx.mapping_version == 1
+
+
+def test_an_update_touching_neither_the_stage_nor_the_terms_is_recorded_as_ignored(client):
     event = document(SLUG, "cdc_closed_won.json")
     event["ChangeEventHeader"]["changedFields"] = ["Description", "LastModifiedDate"]
-    assert_skipped(signed_post(client, SLUG, event))
+    assert_ignored(signed_post(client, SLUG, event), "An update of Description, LastModifiedDate")
 
 
 @pytest.mark.parametrize("change_type", ["DELETE", "GAP_UPDATE", "GAP_OVERFLOW"])
-def test_delete_and_gap_change_events_are_skipped(client, change_type):
+def test_delete_and_gap_change_events_are_recorded_as_ignored(client, change_type):
     event = document(SLUG, "cdc_closed_won.json")
     event["ChangeEventHeader"]["changeType"] = change_type
-    assert_skipped(signed_post(client, SLUG, event))
+    assert_ignored(signed_post(client, SLUG, event), f"A {change_type} change event")
 
 
 def test_a_change_event_for_several_records_yields_one_event_per_record(client):
@@ -143,19 +154,26 @@ def test_money_never_goes_through_a_float(client):
     assert tx.payload["Cap_Amount__c"] == "99999999999999.99"
 
 
+def test_a_payload_that_breaks_the_salesforce_envelope_is_refused_naming_the_field(client):
+    body = raw(SLUG, "malformed_commit_timestamp.json")
+    errors = assert_rejected(
+        signed_post(client, SLUG, body), "ChangeEventHeader.commitTimestamp", body
+    )
+    assert list(errors) == ["ChangeEventHeader.commitTimestamp"]
+
+
 @pytest.mark.parametrize(
     ("fixture", "path"),
     [
-        ("malformed_commit_timestamp.json", "ChangeEventHeader.commitTimestamp"),
         ("malformed_missing_contract_number.json", "Contract_Number__c"),
         ("malformed_cap_amount.json", "Cap_Amount__c"),
         ("malformed_batch_legal_entity.json", "[1].Legal_Entity__c"),
     ],
 )
-def test_a_malformed_payload_is_refused_naming_the_salesforce_field(client, fixture, path):
-    body = raw(SLUG, fixture)
-    errors = assert_rejected(signed_post(client, SLUG, body), path, body)
-    assert list(errors) == [path]
+def test_an_opportunity_lacking_a_business_value_is_accepted_and_parked_naming_the_field(
+    client, fixture, path
+):
+    assert_parked(signed_post(client, SLUG, raw(SLUG, fixture)), path)
 
 
 def test_a_change_event_for_another_object_is_refused(client):

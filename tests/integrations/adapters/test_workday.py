@@ -8,9 +8,10 @@ from integrations.models import Transaction
 from tests.integrations.adapters.support import (
     accepted,
     assert_duplicate,
+    assert_nothing_to_do,
+    assert_parked,
     assert_refused,
     assert_rejected,
-    assert_skipped,
     document,
     raw,
 )
@@ -59,22 +60,33 @@ def test_the_same_delivery_again_is_a_duplicate(client):
 
 
 def test_an_empty_report_is_accepted_with_nothing_to_do(client):
-    assert_skipped(signed_post(client, SLUG, {"Report_Entry": []}))
+    assert_nothing_to_do(signed_post(client, SLUG, {"Report_Entry": []}))
+
+
+@pytest.mark.parametrize(
+    ("fixture", "path"),
+    [
+        ("malformed_missing_last_updated.json", "Report_Entry[1].Last_Updated"),
+        ("malformed_not_a_report.json", "Report_Entry"),
+    ],
+)
+def test_a_report_that_breaks_the_raas_envelope_is_refused_naming_the_field(client, fixture, path):
+    body = raw(SLUG, fixture)
+    errors = assert_rejected(signed_post(client, SLUG, body), path, body)
+    assert list(errors) == [path]
 
 
 @pytest.mark.parametrize(
     ("fixture", "path"),
     [
         ("malformed_company.json", "Report_Entry[0].Company"),
-        ("malformed_missing_last_updated.json", "Report_Entry[1].Last_Updated"),
         ("malformed_active_status.json", "Report_Entry[0].Active_Status"),
-        ("malformed_not_a_report.json", "Report_Entry"),
     ],
 )
-def test_a_malformed_report_is_refused_naming_the_workday_field(client, fixture, path):
-    body = raw(SLUG, fixture)
-    errors = assert_rejected(signed_post(client, SLUG, body), path, body)
-    assert list(errors) == [path]
+def test_a_worker_lacking_a_business_value_is_accepted_and_parked_naming_the_field(
+    client, fixture, path
+):
+    assert_parked(signed_post(client, SLUG, raw(SLUG, fixture)), path)
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ from integrations.models import (
     Attempt,
     CircuitBreaker,
     ConnectedSystem,
+    FieldMapping,
     Flow,
     OutboundAuth,
     SyncState,
@@ -221,11 +222,93 @@ class SyncStateSerializer(serializers.ModelSerializer):
         ]
 
 
+class InboundEventResultSerializer(serializers.Serializer):
+    event_id = serializers.CharField()
+    transaction_id = serializers.IntegerField()
+    duplicate = serializers.BooleanField()
+    ignored = serializers.CharField(
+        required=False, help_text="Why the system's mapping ignores the event (it is kept)."
+    )
+    unmapped = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="Business values the mapping could not read, by vendor path: the event is "
+        "kept and held as a mapping_incomplete exception until a mapping gives them.",
+    )
+
+
 class InboundResultSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()
+    ignored = serializers.IntegerField(help_text="Accepted events the mapping ignores by rule.")
     transaction_ids = serializers.ListField(child=serializers.IntegerField())
-    results = serializers.ListField(child=serializers.DictField())
+    results = InboundEventResultSerializer(many=True)
+
+
+# --- field mappings -----------------------------------------------------------------------
+
+
+class FieldMappingSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = FieldMapping
+        fields = [
+            "record_type",
+            "version",
+            "status",
+            "document",
+            "note",
+            "created_by",
+            "created_at",
+            "published_at",
+        ]
+
+
+class MappingStateSerializer(serializers.Serializer):
+    record_type = serializers.CharField()
+    version = serializers.IntegerField(help_text="The version in force; 0 is the default.")
+    document = serializers.JSONField(help_text="The mapping in force.")
+    draft = FieldMappingSerializer(allow_null=True)
+    versions = FieldMappingSerializer(many=True)
+
+
+class MappingDraftSerializer(serializers.Serializer):
+    document = serializers.JSONField(
+        help_text='{"when": [{"source": path, "in": [values]}], "fields": [{"field": canonical '
+        'field, "source": path (or "sources"), "transform": ..., "values": {...}, "default": ...}]}'
+    )
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class MappingPreviewRequestSerializer(serializers.Serializer):
+    document = serializers.JSONField()
+    sample = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=1_000_000,
+        trim_whitespace=False,
+        help_text="A body as the system sends it.",
+    )
+    transaction_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, default=list, max_length=50
+    )
+
+
+class MappingPreviewSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    key = serializers.CharField()
+    ok = serializers.BooleanField()
+    normalized = serializers.JSONField(allow_null=True)
+    ignored = serializers.CharField()
+    unmapped = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class MappingPublishedSerializer(serializers.Serializer):
+    mapping = FieldMappingSerializer()
+    replaced = serializers.IntegerField()
+    released = serializers.IntegerField()
 
 
 class ErrorSerializer(serializers.Serializer):

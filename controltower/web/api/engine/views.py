@@ -13,6 +13,12 @@ from rest_framework.views import APIView
 
 from controltower.operations.services import actions
 from controltower.operations.services.connections import connection_check, connection_set
+from controltower.operations.services.mappings import (
+    mapping_draft_publish,
+    mapping_draft_set,
+    mapping_state,
+    mapping_try,
+)
 from controltower.web.api.engine import serializers as s
 from controltower.web.api.permissions import requires
 from integrations.filtersets import SyncStateFilterSet, TransactionFilterSet
@@ -21,8 +27,15 @@ from integrations.selectors.health import flow_list, system_list
 from integrations.selectors.sync import sync_state_list
 from integrations.selectors.transactions import transaction_detail_queryset, transaction_list
 from integrations.services.inbound import inbound_receive
+from integrations.services.mappings import vendor_adapter
 
 ERRORS = {code: s.ErrorSerializer for code in (400, 401, 403, 404, 409, 413)}
+RECORD_TYPE = r"(?P<record_type>[a-z_]{1,30})"
+
+
+def _record_types(system) -> list[str]:
+    adapter = vendor_adapter(system)
+    return adapter.record_types if adapter is not None else []
 
 
 class InboundView(APIView):
@@ -219,6 +232,74 @@ class ConnectedSystemViewSet(viewsets.ReadOnlyModelViewSet):
         """One harmless call with the system's credentials; its answer, in words."""
         result = connection_check(system_id=self.get_object().pk, actor=request.user)
         return Response(s.ConnectionTestSerializer(result).data)
+
+    # --- field mappings: how the system's records map to canonical fields ---
+
+    @extend_schema(responses={200: s.MappingStateSerializer(many=True), **ERRORS})
+    @action(detail=True, methods=["get"], url_path="mappings")
+    def mappings(self, request: Request, slug: str) -> Response:
+        """Each record type the system sends: the mapping in force, the draft, the versions."""
+        system = self.get_object()
+        states = [mapping_state(system=system, record_type=kind) for kind in _record_types(system)]
+        return Response(s.MappingStateSerializer(states, many=True).data)
+
+    @extend_schema(responses={200: s.MappingStateSerializer, **ERRORS})
+    @action(detail=True, methods=["get"], url_path=f"mappings/{RECORD_TYPE}")
+    def mapping(self, request: Request, slug: str, record_type: str) -> Response:
+        system = self.get_object()
+        state = mapping_state(system=system, record_type=record_type)
+        return Response(s.MappingStateSerializer(state).data)
+
+    @extend_schema(
+        request=s.MappingDraftSerializer, responses={200: s.FieldMappingSerializer, **ERRORS}
+    )
+    @action(detail=True, methods=["put"], url_path=f"mappings/{RECORD_TYPE}/draft")
+    @requires("integrations.change_connectedsystem")
+    def mapping_draft(self, request: Request, slug: str, record_type: str) -> Response:
+        """Saves the draft (refused with each fault by its place in the document)."""
+        data = _valid(s.MappingDraftSerializer, request)
+        draft = mapping_draft_set(
+            slug=self.get_object().slug,
+            record_type=record_type,
+            document=data["document"],
+            note=data["note"],
+            actor=request.user,
+        )
+        return Response(s.FieldMappingSerializer(draft).data)
+
+    @extend_schema(
+        request=s.ReasonSerializer, responses={200: s.MappingPublishedSerializer, **ERRORS}
+    )
+    @action(detail=True, methods=["post"], url_path=f"mappings/{RECORD_TYPE}/publish")
+    @requires("integrations.change_connectedsystem")
+    def mapping_publish(self, request: Request, slug: str, record_type: str) -> Response:
+        """Publishes the draft; the work that waited for a better mapping runs again."""
+        data = _valid(s.ReasonSerializer, request)
+        published = mapping_draft_publish(
+            slug=self.get_object().slug,
+            record_type=record_type,
+            actor=request.user,
+            reason=data["reason"],
+        )
+        return Response(s.MappingPublishedSerializer(published).data)
+
+    @extend_schema(
+        request=s.MappingPreviewRequestSerializer,
+        responses={200: s.MappingPreviewSerializer(many=True), **ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path=f"mappings/{RECORD_TYPE}/preview")
+    @requires("integrations.change_connectedsystem")
+    def mapping_preview(self, request: Request, slug: str, record_type: str) -> Response:
+        """What a mapping makes of a sample body and of received transactions; stores nothing."""
+        data = _valid(s.MappingPreviewRequestSerializer, request)
+        previews = mapping_try(
+            slug=self.get_object().slug,
+            record_type=record_type,
+            document=data["document"],
+            sample=data["sample"],
+            transaction_ids=data["transaction_ids"],
+        )
+        return Response(s.MappingPreviewSerializer(previews, many=True).data)
 
 
 class FlowViewSet(viewsets.ReadOnlyModelViewSet):
