@@ -27,8 +27,9 @@ Harvest field          canonical ``data`` field     note
                        ``occurred_at``
 =====================  ===========================  =====================================
 
-The mapping (``DEFAULT``) reads ``project.code`` (the project code shared with the PSA),
-``spent_date``, ``hours`` (not ``rounded_hours``), ``billable``, ``notes`` and
+The mapping (``DEFAULT``) reads ``project.code`` (the project code shared with the PSA)
+or, when the account keeps no codes, ``project.id`` as a cross-reference
+(``HARVEST-<project.id>``, the project whose Harvest sync state holds the id), ``spent_date``, ``hours`` (not ``rounded_hours``), ``billable``, ``notes`` and
 ``user.name`` (shown while the user is not linked).
 
 Idempotency key ``<id>:<updated_at>``; version ``updated_at`` in epoch milliseconds.
@@ -45,12 +46,12 @@ from integrations.adapters.vendor import (
     version_of,
 )
 
-RESOURCE_PREFIX = "HARVEST-"
+REF_PREFIX = "HARVEST-"
 
 DEFAULT = {
     "when": [{"source": "is_locked", "in": [True]}, {"source": "is_closed", "in": [True]}],
     "fields": [
-        {"field": "project", "source": "project.code"},
+        {"field": "project", "source": ["project.code", {"ref": "project.id"}]},
         {"field": "work_date", "source": "spent_date"},
         {"field": "hours", "source": "hours", "transform": "number"},
         {"field": "billable", "source": "billable"},
@@ -64,8 +65,9 @@ class HarvestAdapter(VendorAdapter):
     name = "harvest"
     list_key = "time_entries"
     defaults = {"time_entry": DEFAULT}
-    # Resources are named by Harvest user id; a resource's Harvest id is its sync state.
-    resource_prefix = RESOURCE_PREFIX
+    # Harvest names people (and, without project codes, projects) by its own ids: a
+    # resource's or project's Harvest id is its sync state in Harvest.
+    ref_prefix = REF_PREFIX
 
     def read(self, record: Record) -> list[VendorRecord]:
         entry = require_object(record)
@@ -93,7 +95,7 @@ class HarvestAdapter(VendorAdapter):
                 fixed={
                     "number": str(entry_id),
                     "external_id": str(entry_id),
-                    "resource": f"{RESOURCE_PREFIX}{user_id}",
+                    "resource": f"{REF_PREFIX}{user_id}",
                     "approved_at": iso(updated_at),
                 },
                 fixed_sources={

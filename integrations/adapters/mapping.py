@@ -24,7 +24,10 @@ A mapping document::
   ``when``: every record is taken.
 - ``field``: the canonical field in the event's ``data`` (``project.code`` for a nested
   one). ``source``: a path in the vendor's record, or a list of paths (the first present
-  one; with ``join``, all present ones joined).
+  one; with ``join``, all present ones joined). A source ``{"ref": <path>}`` is the
+  sending system's own id of the record the field names (a Harvest project id): the
+  event carries it as a cross-reference (``HARVEST-14308069``) that the tower resolves
+  through the record's sync state in that system, once a person has linked the two.
 - ``values``: a value map applied first (vendor value → canonical value; ``strict``
   refuses a value the map lacks); ``transform`` converts (``TRANSFORMS``); ``default``
   fills an absent value; ``required`` makes an absent value an error even where the
@@ -117,7 +120,7 @@ def _selector(inner: str, path: str) -> Step:
     inner = inner.strip()
     if inner == "*":
         return Step("all")
-    if inner.isdigit():
+    if inner.isascii() and inner.isdigit():  # not "²": isdigit() alone takes it
         return Step("index", index=int(inner))
     if len(inner) >= 2 and inner[0] == inner[-1] and inner[0] in "\"'":
         return Step("key", key=inner[1:-1])
@@ -331,6 +334,7 @@ class Rule:
     default: Any = ABSENT
     required: bool = False
     join: str | None = None
+    refs: tuple[bool, ...] = ()  # by source: the sending system's own id of the record
 
 
 @dataclass(frozen=True)
@@ -441,12 +445,13 @@ def mapping_read(document: Any, *, fields: Mapping[str, Any] | None = None) -> F
             error(f"{at}.field", f"{name} is mapped twice.")
         seen.add(name)
         raw_sources = item.get("source")
-        sources = [raw_sources] if isinstance(raw_sources, str) else raw_sources
-        if sources is None and "default" in item:
-            sources = []
-        if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
-            error(f"{at}.source", "Must be a path or a list of paths.")
+        listed = [raw_sources] if isinstance(raw_sources, (str, dict)) else raw_sources
+        if listed is None and "default" in item:
+            listed = []
+        if not isinstance(listed, list) or not all(_is_source(s) for s in listed):
+            error(f"{at}.source", 'Must be a path, {"ref": <path>}, or a list of them.')
             continue
+        sources = [s["ref"] if isinstance(s, dict) else s for s in listed]
         steps = []
         for position, source in enumerate(sources):
             try:
@@ -477,6 +482,7 @@ def mapping_read(document: Any, *, fields: Mapping[str, Any] | None = None) -> F
                 field=name,
                 sources=tuple(sources),
                 steps=tuple(steps),
+                refs=tuple(isinstance(s, dict) for s in listed),
                 transform=transform,
                 values=values,
                 strict=bool(item.get("strict", False)),
@@ -508,12 +514,14 @@ class Applied:
             messages.append(message)
 
 
-def mapping_apply(mapping: FieldMap, root: Any, *, prefix: str = "") -> Applied:
+def mapping_apply(
+    mapping: FieldMap, root: Any, *, prefix: str = "", ref_prefix: str = ""
+) -> Applied:
     """Maps the record ``root``; vendor paths are named under ``prefix`` (where the record
-    sits in the request)."""
+    sits in the request). A ``ref`` source's value becomes ``ref_prefix`` and the id."""
     applied = Applied(data={}, sources={}, errors={})
     for rule in mapping.rules:
-        value, at = _value_of(rule, root)
+        value, at, is_ref = _value_of(rule, root)
         where = _join(
             prefix, at or (rule.sources[0] if rule.sources else f"(default of {rule.field})")
         )
@@ -524,6 +532,14 @@ def mapping_apply(mapping: FieldMap, root: Any, *, prefix: str = "") -> Applied:
             elif rule.required:
                 applied.error(where, REQUIRED)
             continue
+        if is_ref:
+            if not ref_prefix:
+                applied.error(where, "This system names no records by its own ids.")
+            elif isinstance(value, (dict, list)) or not _text(value):
+                applied.error(where, "Must be the record's id, a single value.")
+            else:
+                _place(applied.data, rule.field, f"{ref_prefix}{_text(value)}")
+            continue
         try:
             value = _converted(rule, value)
         except TransformError as exc:
@@ -533,19 +549,28 @@ def mapping_apply(mapping: FieldMap, root: Any, *, prefix: str = "") -> Applied:
     return applied
 
 
-def _value_of(rule: Rule, root: Any) -> tuple[Any, str]:
+def _value_of(rule: Rule, root: Any) -> tuple[Any, str, bool]:
+    """The first present value of the rule's sources, where it was, and whether that
+    source is a cross-reference."""
+    refs = rule.refs or (False,) * len(rule.steps)
     found = [
-        (value, at)
-        for steps in rule.steps
+        (value, at, is_ref)
+        for steps, is_ref in zip(rule.steps, refs, strict=True)
         for value, at in path_read(root, steps)
         if present(value)
     ]
     if not found:
-        return None, ""
+        return None, "", False
     if rule.join is not None:
-        parts = [value for value, _ in found if isinstance(value, (str, int, Decimal))]
-        return rule.join.join(_text(part) for part in parts), found[0][1]
+        parts = [value for value, _, _ in found if isinstance(value, (str, int, Decimal))]
+        return rule.join.join(_text(part) for part in parts), found[0][1], False
     return found[0]
+
+
+def _is_source(source: Any) -> bool:
+    return isinstance(source, str) or (
+        isinstance(source, dict) and set(source) == {"ref"} and isinstance(source["ref"], str)
+    )
 
 
 def _converted(rule: Rule, value: Any) -> Any:

@@ -330,6 +330,9 @@ class VendorAdapter:
     name = ""
     list_key: str | None = None
     defaults: dict[str, dict[str, Any]] = {}
+    # A system that names records by its own ids (Harvest users and projects): the prefix of
+    # its cross-references, resolved through the records' sync states in it.
+    ref_prefix = ""
 
     def verify(self, *, system: ConnectedSystem, headers: Mapping[str, str], body: bytes) -> None:
         CANONICAL.verify(system=system, headers=headers, body=body)
@@ -406,7 +409,10 @@ class VendorAdapter:
                 ignored=ignored,
             )
         applied = mapping_apply(
-            mapping, record_root, prefix=join(item.record.prefix, item.root_path)
+            mapping,
+            record_root,
+            prefix=join(item.record.prefix, item.root_path),
+            ref_prefix=self.ref_prefix,
         )
         normalized = plain({**head, "data": {**applied.data, **item.fixed}})
         sources = {

@@ -27,7 +27,7 @@ from integrations.flows.registry import handles
 from integrations.selectors.sync import sync_state_for, target_system
 from integrations.services.exceptions import waiting_key
 from integrations.services.lineage import link_to_contract
-from integrations.services.sync import resource_for_external_id, sync_state_from_sender
+from integrations.services.sync import key_for_external_id, sync_state_from_sender
 
 if TYPE_CHECKING:
     from integrations.models import Transaction
@@ -38,8 +38,12 @@ def time_entry_approved(tx: Transaction) -> str:
     data = tx.normalized["data"]
     result = time_entry_approve(
         number=data["number"],
-        project_code=data["project"],
-        employee_number=resource_for_external_id(system=tx.source_system, key=data["resource"]),
+        project_code=key_for_external_id(
+            system=tx.source_system, kind="project", key=data["project"]
+        ),
+        employee_number=key_for_external_id(
+            system=tx.source_system, kind="resource", key=data["resource"]
+        ),
         work_date=date.fromisoformat(data["work_date"]),
         hours=Decimal(str(data["hours"])),
         billable=data["billable"],

@@ -560,7 +560,7 @@ def _copy(
         data = event_data(sent)
         prefix = ""
         try:
-            prefix = getattr(adapter_for(system), "resource_prefix", "")
+            prefix = getattr(adapter_for(system), "ref_prefix", "")
         except LookupError:
             prefix = ""
         copy.source = "event"

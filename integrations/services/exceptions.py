@@ -30,7 +30,7 @@ from canonical.models import (
     RateCard,
     Resource,
 )
-from integrations.adapters.harvest import RESOURCE_PREFIX as HARVEST_RESOURCE_PREFIX
+from integrations.adapters.harvest import REF_PREFIX as HARVEST_REF_PREFIX
 from integrations.choices import OPEN_STATUSES, ExceptionStatus, TransactionState
 from integrations.errors import IntegrationError
 from integrations.exception_types import exception_kind
@@ -289,6 +289,15 @@ def _held_cancel(exception: ExceptionRecord, *, reason: str) -> list[Transaction
     return held
 
 
+def _linked(model: str, key: str) -> bool:
+    """Whether a Harvest cross-reference (``HARVEST-42``) is linked to a record of ``model``."""
+    return key.startswith(HARVEST_REF_PREFIX) and (
+        SyncState.objects.filter(
+            content_type__model=model, external_id=key.removeprefix(HARVEST_REF_PREFIX)
+        ).exists()
+    )
+
+
 def _present(kind: str, parts: list[str]) -> bool:
     """Whether what a ``waiting_on`` key waits for holds now: the record is there, or is
     in the state the rule needs (``project_active``, ``project_hold``, ``customer_hold``).
@@ -300,14 +309,9 @@ def _present(kind: str, parts: list[str]) -> bool:
         "legal_entity": lambda: LegalEntity.objects.filter(code=parts[0], active=True).exists(),
         "customer": lambda: Customer.objects.filter(number=parts[0]).exists(),
         "resource": lambda: Resource.objects.filter(employee_number=parts[0], active=True).exists()
-        or (
-            parts[0].startswith(HARVEST_RESOURCE_PREFIX)
-            and SyncState.objects.filter(
-                content_type__model="resource",
-                external_id=parts[0].removeprefix(HARVEST_RESOURCE_PREFIX),
-            ).exists()
-        ),
-        "project": lambda: Project.objects.filter(code=parts[0]).exists(),
+        or _linked("resource", parts[0]),
+        "project": lambda: Project.objects.filter(code=parts[0]).exists()
+        or _linked("project", parts[0]),
         "project_active": lambda: Project.objects.filter(
             code=parts[0], status=ProjectStatus.ACTIVE
         ).exists(),

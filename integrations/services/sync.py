@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from canonical.choices import RuleCode
 from canonical.errors import ConflictError, RuleViolation
-from canonical.models import Resource
+from canonical.models import Project, Resource
 from integrations.adapters import adapter_for
 from integrations.choices import Outcome, SyncOutcome
 from integrations.models import ConnectedSystem, SyncState
@@ -105,69 +106,101 @@ def sync_state_from_sender(
     )
 
 
-def resource_for_external_id(*, system: ConnectedSystem, key: str) -> str:
-    """The employee number a sender's own resource key stands for (``HARVEST-42`` → ``E-0042``).
+@dataclass(frozen=True)
+class Linkable:
+    """A kind of record a sending system may name by its own id: the model, its business
+    key, and the rule code of an id nobody linked yet."""
 
-    Systems that name people only by their own ids (Harvest) prefix them; the resource
-    they mean is the one whose sync state in that system holds the id. A key without
-    the sender's prefix is an employee number already. Raises ``unknown_resource``
-    waiting on the key when nobody is linked to the id yet.
+    model: type[models.Model]
+    key_field: str
+    code: str
+    what: str  # "user", "project": the thing in the sending system
+
+
+LINKABLE = {
+    "resource": Linkable(Resource, "employee_number", RuleCode.UNKNOWN_RESOURCE, "user"),
+    "project": Linkable(Project, "code", RuleCode.UNKNOWN_PROJECT, "project"),
+}
+
+
+def ref_prefix_of(system: ConnectedSystem) -> str:
+    """The prefix of ``system``'s cross-references (``HARVEST-``), or "" when it names
+    records by the tower's keys."""
+    try:
+        return getattr(adapter_for(system), "ref_prefix", "")
+    except LookupError:
+        return ""
+
+
+def key_for_external_id(*, system: ConnectedSystem, kind: str, key: str) -> str:
+    """The business key a sender's cross-reference stands for (``HARVEST-42`` → ``E-0042``
+    for a resource, ``HARVEST-14308069`` → ``P-1051`` for a project).
+
+    Systems that name records only by their own ids (Harvest) prefix them; the record
+    they mean is the one whose sync state in that system holds the id. A key without the
+    sender's prefix is the tower's own key already. Raises the kind's ``unknown_*`` rule
+    violation, waiting on the key, while nobody has linked the id.
     """
-    prefix = getattr(adapter_for(system), "resource_prefix", "")
+    prefix = ref_prefix_of(system)
     if not prefix or not key.upper().startswith(prefix):
         return key
+    linkable = LINKABLE[kind]
     external_id = key[len(prefix) :]
-    resource_id = (
+    record_id = (
         SyncState.objects.filter(
-            content_type=ContentType.objects.get_for_model(Resource),
+            content_type=ContentType.objects.get_for_model(linkable.model),
             system=system,
             external_id=external_id,
         )
         .values_list("object_id", flat=True)
         .first()
     )
-    resource = Resource.objects.filter(pk=resource_id).first() if resource_id else None
-    if resource is None:
+    found = (
+        linkable.model.objects.filter(pk=record_id).values_list(linkable.key_field, flat=True)
+        if record_id
+        else []
+    )
+    if not found:
         raise RuleViolation(
-            message=f"{system.name} user {external_id} is linked to no resource; link it on the "
-            "resource (its id in "
-            f"{system.name}) and the time waiting on it runs.",
-            code=RuleCode.UNKNOWN_RESOURCE,
+            message=f"{system.name} {linkable.what} {external_id} is linked to no {kind}; link "
+            f"it on the {kind}'s page (its id in {system.name}) and the work waiting on it runs.",
+            code=linkable.code,
             details={"system": system.slug, "external_id": external_id},
-            waiting_on=waiting_key("resource", key),
+            waiting_on=waiting_key(kind, key),
         )
-    return resource.employee_number
+    return found[0]
 
 
-def resource_link_record(
-    *, resource: Resource, system: ConnectedSystem, external_id: str
+def record_link_record(
+    *, record: models.Model, system: ConnectedSystem, external_id: str
 ) -> tuple[SyncState, str | None]:
-    """Records ``resource``'s id in ``system`` (a system that names people by its own ids)
-    and runs the time that waited for the link; returns the sync state and the id it held
+    """Records ``record``'s id in ``system`` (a system that names records by its own ids)
+    and runs the work that waited for the link; returns the sync state and the id it held
     before. Call inside a transaction.
 
-    Refuses an id already linked to another resource.
+    Refuses an id already linked to another record of the kind.
     """
-    content_type = ContentType.objects.get_for_model(Resource)
+    kind = record._meta.model_name
+    content_type = ContentType.objects.get_for_model(record)
     taken = (
         SyncState.objects.filter(content_type=content_type, system=system, external_id=external_id)
-        .exclude(object_id=resource.pk)
+        .exclude(object_id=record.pk)
         .first()
     )
     if taken is not None:
-        other = Resource.objects.filter(pk=taken.object_id).first()
+        other = type(record).objects.filter(pk=taken.object_id).first()
         raise ConflictError(
             f"{system.name} id {external_id} is already linked to {other}.",
-            errors={"external_id": ["Linked to another resource."]},
+            errors={"external_id": [f"Linked to another {kind}."]},
         )
     before = (
-        SyncState.objects.filter(content_type=content_type, object_id=resource.pk, system=system)
+        SyncState.objects.filter(content_type=content_type, object_id=record.pk, system=system)
         .values_list("external_id", flat=True)
         .first()
     )
     state, _ = SyncState.objects.update_or_create(
         content_type=content_type,
-        object_id=resource.pk,
+        object_id=record.pk,
         system=system,
         defaults={
             "external_id": external_id,
@@ -175,10 +208,10 @@ def resource_link_record(
             "outcome": SyncOutcome.SYNCED,
         },
     )
-    prefix = getattr(adapter_for(system), "resource_prefix", "")
+    prefix = ref_prefix_of(system)
     if prefix:
         exceptions_clear(
-            waiting_on=waiting_key("resource", f"{prefix}{external_id}"),
-            resolution=f"{system.name} user {external_id} was linked to {resource}.",
+            waiting_on=waiting_key(kind, f"{prefix}{external_id}"),
+            resolution=f"{system.name} {LINKABLE[kind].what} {external_id} was linked to {record}.",
         )
     return state, before

@@ -420,6 +420,53 @@ def test_harvest_time_waits_for_its_user_to_be_linked_to_a_resource_then_runs(
     assert taken.status_code == 409 and "already linked" in taken.json()["message"]
 
 
+def test_harvest_time_without_a_project_code_waits_for_its_project_to_be_linked_then_runs(
+    staffed, user_with_role, api_client_for
+):
+    """A Harvest account that keeps no project codes names the project by its Harvest id:
+    the time waits, as one exception, until an operator links the project once."""
+    from canonical.models import Project, Resource
+    from controltower.operations.models import BusinessException
+    from tests.integrations.adapters.support import document
+
+    operator = api_client_for(user_with_role("operator"))
+    entry = document("harvest", "time_entry_without_project_code.json")
+    entry.update(spent_date="2026-11-04", hours=5.0)
+    user_id, project_id = str(entry["user"]["id"]), str(entry["project"]["id"])
+    grace = Resource.objects.get(employee_number="E-0002")
+    assert (
+        operator.post(
+            f"/api/v1/resources/{grace.pk}/link/", {"system": "harvest", "external_id": user_id}
+        ).status_code
+        == 200
+    )
+    response = signed_post(Client(), "harvest", entry)
+    [tx_id] = response.json()["transaction_ids"]
+    transactions_process(ids=[tx_id])
+    tx = Transaction.objects.get(pk=tx_id)
+    assert tx.state == TransactionState.BLOCKED
+    exc = tx.exception
+    assert exc.exception_type == "unknown_project"
+    assert exc.waiting_on == f"project:HARVEST-{project_id}"
+    assert f"Harvest project {project_id} is linked to no project" in exc.message
+
+    project = Project.objects.get(code="P-K-6001")
+    linked = operator.post(
+        f"/api/v1/projects/{project.pk}/link/", {"system": "harvest", "external_id": project_id}
+    )
+    assert linked.status_code == 200, linked.content
+    assert BusinessException.objects.get(pk=exc.pk).status == "resolved"
+    transactions_process(ids=[tx_id])
+    tx.refresh_from_db()
+    assert tx.state == TransactionState.SUCCEEDED, tx.last_error
+    assert Invoice.objects.get(number="INV-P-K-6001-202611").amount == Decimal("1500.00")
+    # The next entry of the project runs at once.
+    entry.update(id=entry["id"] + 1, spent_date="2026-11-05", updated_at="2026-11-06T10:00:00Z")
+    [next_id] = signed_post(Client(), "harvest", entry).json()["transaction_ids"]
+    transactions_process(ids=[next_id])
+    assert Transaction.objects.get(pk=next_id).state == TransactionState.SUCCEEDED
+
+
 def test_a_contracts_lineage_lists_its_transactions_and_each_systems_copy(
     staffed, user_with_role, api_client_for
 ):

@@ -24,7 +24,7 @@ from canonical.models import (
 )
 from controltower.operations.choices import SlaState
 from controltower.operations.models import BusinessException, SlaBreach
-from integrations.adapters.harvest import RESOURCE_PREFIX
+from integrations.adapters.harvest import REF_PREFIX
 from integrations.choices import OPEN_STATUSES
 
 
@@ -115,18 +115,15 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
         if customer is None:
             return FixLink(f"Add customer {key}", _admin_add("customer", number=key))
         return FixLink(f"Open customer {key} (billing hold, active)", record_url(customer))
+    if kind in ("resource", "project") and key.startswith(REF_PREFIX):
+        external_id = key.removeprefix(REF_PREFIX)
+        what, by = ("user", "employee number") if kind == "resource" else ("project", "code")
+        return FixLink(
+            f"Link Harvest {what} {external_id} to a {kind}",
+            reverse_or_empty("records:lookup"),
+            f"Find the {kind} by its {by} and link Harvest {what} {external_id} on its page.",
+        )
     if kind == "resource" and key:
-        if key.startswith(RESOURCE_PREFIX):
-            user = key.removeprefix(RESOURCE_PREFIX)
-            url = reverse_or_empty("records:lookup") or reverse_or_empty(
-                "admin:canonical_resource_changelist"
-            )
-            return FixLink(
-                f"Link Harvest user {user} to a resource",
-                url,
-                f"Find the consultant's resource by employee number and link Harvest user {user} "
-                "on its page.",
-            )
         resource = Resource.objects.filter(employee_number=key).first()
         if resource is None:
             return FixLink(

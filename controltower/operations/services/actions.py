@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from canonical.errors import ApplicationError, ConflictError, InvalidStateError, NotFoundError
-from canonical.models import Contract, Project, Resource
+from canonical.models import Contract, Project
 from controltower.operations.services.audit import audit_record
 from integrations.adapters import EventRejected, adapter_for
 from integrations.choices import (
@@ -41,7 +41,7 @@ from integrations.services.queueing import (
 )
 from integrations.services.reconciliation import reconciliation_queue
 from integrations.services.rollups import rollups_received
-from integrations.services.sync import resource_link_record
+from integrations.services.sync import LINKABLE, record_link_record
 
 Actor = AbstractBaseUser | None
 
@@ -373,12 +373,17 @@ def record_repush(
     return tx
 
 
-def resource_link(*, resource_id: int, system_slug: str, external_id: str, actor: Any) -> SyncState:
-    """Links a resource to its id in a system that names people by its own ids (Harvest),
-    so the time that waited for the link runs."""
-    resource = Resource.objects.filter(pk=resource_id).first()
-    if resource is None:
-        raise NotFoundError(f"Resource {resource_id} does not exist.")
+def record_link(
+    *, kind: str, record_id: int, system_slug: str, external_id: str, actor: Any
+) -> SyncState:
+    """Links a resource or a project to its id in a system that names records by its own
+    ids (Harvest users and projects), so the work that waited for the link runs."""
+    linkable = LINKABLE.get(kind)
+    if linkable is None:
+        raise NotFoundError(f"A {kind} is not linked to other systems' ids.")
+    record = linkable.model.objects.filter(pk=record_id).first()
+    if record is None:
+        raise NotFoundError(f"{kind.capitalize()} {record_id} does not exist.")
     system = ConnectedSystem.objects.filter(slug=system_slug).first()
     if system is None:
         raise ApplicationError(
@@ -390,13 +395,11 @@ def resource_link(*, resource_id: int, system_slug: str, external_id: str, actor
             "The id in the system is required.", errors={"external_id": ["Required."]}
         )
     with transaction.atomic():
-        state, before = resource_link_record(
-            resource=resource, system=system, external_id=external_id
-        )
+        state, before = record_link_record(record=record, system=system, external_id=external_id)
         audit_record(
             actor=actor,
-            action="resource.link",
-            obj=resource,
+            action=f"{kind}.link",
+            obj=record,
             before={system.slug: before},
             after={system.slug: external_id},
         )

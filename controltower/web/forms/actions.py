@@ -109,7 +109,7 @@ class RepushForm(ActionForm):
         self.fields["system"].choices = [(s.slug, s.name) for s in systems]
 
 
-class ResourceLinkForm(ActionForm):
+class RecordLinkForm(ActionForm):
     system = forms.ChoiceField(label="System")
     external_id = forms.CharField(
         label="User id there",
@@ -118,9 +118,14 @@ class ResourceLinkForm(ActionForm):
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
 
-    def __init__(self, *args: Any, systems: list[Any], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, systems: list[Any], kind: str = "resource", **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.fields["system"].choices = [(s.slug, s.name) for s in systems]
+        if kind == "project":
+            self.fields["external_id"].label = "Project id there"
+            self.fields[
+                "external_id"
+            ].help_text = "The project's id in that system, e.g. the Harvest project id 14308069."
 
 
 class RecordLookupForm(NoColon, forms.Form):

@@ -2,8 +2,8 @@
 
 Its id in each system, the version each holds against the canonical one, freshness
 against the SLA, a field-by-field diff against each system's copy, and the actions
-on the record itself: re-push (``record_repush``) and, for a resource, its link to a
-time system's user (``resource_link``).
+on the record itself: re-push (``record_repush``) and, for a resource or a project, its
+link to a time system's own id (``record_link``).
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from django.views.decorators.http import require_GET, require_POST
 from canonical.errors import ApplicationError
 from controltower.operations.selectors.sla import record_sla
 from controltower.operations.services import actions
-from controltower.operations.services.actions import resource_link
+from controltower.operations.services.actions import record_link
 from controltower.web.forms.actions import (
     ActionForm,
+    RecordLinkForm,
     RecordLookupForm,
     RepushForm,
-    ResourceLinkForm,
 )
 from controltower.web.pages.common import require, url_or_blank
 from integrations.adapters import adapter_for
@@ -40,6 +40,7 @@ from integrations.selectors.records import (
     record_view,
 )
 from integrations.services.records import record_copies_read
+from integrations.services.sync import LINKABLE
 
 REPUSH = "integrations.retry_transaction"
 LINK = "controltower.work_businessexception"
@@ -71,11 +72,12 @@ def _view_perm(kind: RecordKind) -> str:
 
 
 def _link_systems() -> list[ConnectedSystem]:
-    """Systems that name people by their own ids (Harvest): a resource is linked to them."""
+    """Systems that name records by their own ids (Harvest): a resource or a project is
+    linked to them."""
     systems = []
     for system in ConnectedSystem.objects.order_by("slug"):
         try:
-            if getattr(adapter_for(system), "resource_prefix", ""):
+            if getattr(adapter_for(system), "ref_prefix", ""):
                 systems.append(system)
         except LookupError:
             continue
@@ -105,7 +107,7 @@ def _page(
         sla=record_sla(kind=kind),
     )
     can_repush = request.user.has_perm(REPUSH) and bool(view.repush_systems)
-    link_systems = _link_systems() if kind.slug == "resource" else []
+    link_systems = _link_systems() if kind.slug in LINKABLE else []
     can_link = bool(link_systems) and request.user.has_perm(LINK)
     copies = [
         {
@@ -141,7 +143,7 @@ def _page(
             "can_repush": can_repush,
             "repush_form": repush_form or RepushForm(systems=view.repush_systems),
             "can_link": can_link,
-            "link_form": link_form or ResourceLinkForm(systems=link_systems),
+            "link_form": link_form or RecordLinkForm(systems=link_systems, kind=kind.slug),
             "error": error,
             "transactions_url": transactions_url,
             "projects": [
@@ -222,16 +224,19 @@ def record_repush(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def resource_link_view(request: HttpRequest, pk: int) -> HttpResponse:
-    record_kind = _kind("resource")
-    require(request, LINK, "Your role may not link resources.")
+def record_link_view(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    record_kind = _kind(kind)
+    if kind not in LINKABLE:
+        raise Http404(f"A {record_kind.label.lower()} is not linked to other systems' ids.")
+    require(request, LINK, f"Your role may not link {kind}s.")
     record = _record(record_kind, pk)
-    form = ResourceLinkForm(request.POST, systems=_link_systems())
+    form = RecordLinkForm(request.POST, systems=_link_systems(), kind=kind)
     if not form.is_valid():
         return _page(request, record_kind, record, link_form=form, status=400)
     try:
-        resource_link(
-            resource_id=record.pk,
+        record_link(
+            kind=kind,
+            record_id=record.pk,
             system_slug=form.cleaned_data["system"],
             external_id=form.cleaned_data["external_id"],
             actor=request.user,
@@ -241,9 +246,10 @@ def resource_link_view(request: HttpRequest, pk: int) -> HttpResponse:
         return _page(
             request, record_kind, record, link_form=form, error=error, status=error.status_code
         )
+    what = LINKABLE[kind].what
     messages.success(
         request,
-        f"Linked {record} to {form.cleaned_data['system']} user "
+        f"Linked {record} to {form.cleaned_data['system']} {what} "
         f"{form.cleaned_data['external_id']}; time that waited for the link runs now.",
     )
-    return redirect("records:detail", "resource", pk)
+    return redirect("records:detail", kind, pk)

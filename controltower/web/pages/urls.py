@@ -104,7 +104,7 @@ systems_urls = [
 
 records_urls = [
     path("", records.record_lookup, name="lookup"),
-    path("resource/<int:pk>/link/", records.resource_link_view, name="resource-link"),
+    path("<slug:kind>/<int:pk>/link/", records.record_link_view, name="link"),
     path("<slug:kind>/<int:pk>/", records.record_detail, name="detail"),
     path("<slug:kind>/<int:pk>/repush/", records.record_repush, name="repush"),
 ]

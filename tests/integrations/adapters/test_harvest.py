@@ -86,7 +86,6 @@ def test_an_entry_that_breaks_harvests_envelope_is_refused_naming_the_field(clie
     ("fixture", "path"),
     [
         ("malformed_hours_in_batch.json", "[2].hours"),
-        ("malformed_project_code.json", "project.code"),
         ("malformed_spent_date.json", "spent_date"),
     ],
 )
@@ -94,6 +93,18 @@ def test_an_entry_lacking_a_business_value_is_accepted_and_parked_naming_the_fie
     client, fixture, path
 ):
     assert_parked(signed_post(client, SLUG, raw(SLUG, fixture)), path)
+
+
+def test_an_entry_of_an_account_without_project_codes_names_its_project_by_harvest_id(client):
+    [tx] = accepted(signed_post(client, SLUG, raw(SLUG, "time_entry_without_project_code.json")), 1)
+    assert tx.normalized["data"]["project"] == "HARVEST-41221045"
+    assert not tx.errors
+
+
+def test_an_entry_with_neither_project_code_nor_id_is_parked_naming_the_code(client):
+    entry = document(SLUG, "time_entry_without_project_code.json")
+    entry["project"] = {"name": "Acme ERP rollout"}
+    assert_parked(signed_post(client, SLUG, entry), "project.code")
 
 
 @pytest.mark.parametrize(

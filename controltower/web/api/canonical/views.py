@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from canonical import filtersets, selectors
 from canonical.errors import ApplicationError
 from controltower.operations.services import approvals as billing
-from controltower.operations.services.actions import record_repush, resource_link
+from controltower.operations.services.actions import record_link, record_repush
 from controltower.web.api.canonical import serializers
 from controltower.web.api.engine.serializers import (
     ReasonSerializer,
@@ -136,42 +136,46 @@ class ContractViewSet(RepushMixin, CanonicalRecordViewSet):
         return Response(contract_lineage(self.get_object()))
 
 
-class ProjectViewSet(RepushMixin, CanonicalRecordViewSet):
+class RecordLinkSerializer(drf_serializers.Serializer):
+    system = drf_serializers.SlugField(help_text="The system's slug, e.g. harvest.")
+    external_id = drf_serializers.CharField(
+        max_length=100, help_text="The record's id there (a Harvest user or project id)."
+    )
+
+
+class LinkMixin:
+    """``POST <record>/<pk>/link/``: the record's id in a system that names records by its
+    own ids (Harvest users and projects); the work that waited for the link runs."""
+
+    @extend_schema(request=RecordLinkSerializer)
+    @action(detail=True, methods=["post"])
+    @requires("controltower.work_businessexception")
+    def link(self, request: Request, pk: str) -> Response:
+        data = RecordLinkSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        record = self.get_object()
+        record_link(
+            kind=record._meta.model_name,
+            record_id=record.pk,
+            system_slug=data.validated_data["system"],
+            external_id=data.validated_data["external_id"],
+            actor=request.user,
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=record.pk)).data)
+
+
+class ProjectViewSet(LinkMixin, RepushMixin, CanonicalRecordViewSet):
     queryset = selectors.project_list()
     serializer_class = serializers.ProjectSerializer
     filterset_class = filtersets.ProjectFilterSet
     ordering_fields = ["code", "name", "start_date", "status", *RECORD_ORDERING]
 
 
-class ResourceLinkSerializer(drf_serializers.Serializer):
-    system = drf_serializers.SlugField(help_text="The system's slug, e.g. harvest.")
-    external_id = drf_serializers.CharField(max_length=100, help_text="The person's id there.")
-
-
-class ResourceViewSet(CanonicalRecordViewSet):
+class ResourceViewSet(LinkMixin, CanonicalRecordViewSet):
     queryset = selectors.resource_list()
     serializer_class = serializers.ResourceSerializer
     filterset_class = filtersets.ResourceFilterSet
     ordering_fields = ["employee_number", "name", "role", *RECORD_ORDERING]
-
-    @extend_schema(
-        request=ResourceLinkSerializer,
-        responses={200: serializers.ResourceSerializer},
-        description="Links the resource to its id in a system that names people by its own "
-        "ids (Harvest users); time that waited for the link runs.",
-    )
-    @action(detail=True, methods=["post"])
-    @requires("controltower.work_businessexception")
-    def link(self, request: Request, pk: str) -> Response:
-        data = ResourceLinkSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        resource_link(
-            resource_id=int(pk),
-            system_slug=data.validated_data["system"],
-            external_id=data.validated_data["external_id"],
-            actor=request.user,
-        )
-        return Response(serializers.ResourceSerializer(self.get_queryset().get(pk=pk)).data)
 
 
 class AssignmentViewSet(CanonicalRecordViewSet):

@@ -404,6 +404,27 @@ def test_an_operator_links_a_resource_to_its_harvest_user_and_a_taken_id_is_refu
 
 
 @pytest.mark.django_db
+def test_an_operator_links_a_project_to_its_harvest_project_and_a_contract_cannot_be(
+    project, operator
+):
+    client = signed_in(operator)
+    page = client.get(f"/records/project/{project.pk}/")
+    assert "Link to a time system project" in page.text
+    response = client.post(
+        f"/records/project/{project.pk}/link/",
+        {"system": "harvest", "external_id": "41221045"},
+        follow=True,
+    )
+    assert "Linked P-8801" in response.text and "harvest project 41221045" in response.text
+    assert AuditEvent.objects.get(action="project.link").after == {"harvest": "41221045"}
+    contract = client.post(
+        f"/records/contract/{project.contract_id}/link/",
+        {"system": "harvest", "external_id": "1"},
+    )
+    assert contract.status_code == 404
+
+
+@pytest.mark.django_db
 def test_a_record_is_found_by_its_business_key(project, operator):
     client = signed_in(operator)
     found = client.get("/records/?kind=project&key=p-8801")
