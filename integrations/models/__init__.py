@@ -1,5 +1,6 @@
 from integrations.models.engine import Attempt, Transaction
 from integrations.models.exceptions import ExceptionRecord
+from integrations.models.inbound import InboundBucket
 from integrations.models.outbound import AccessToken, CircuitBreaker, OutboundAuth, RateBucket
 from integrations.models.rollups import FlowRollup
 from integrations.models.runtime import ProcessHeartbeat
@@ -14,6 +15,7 @@ __all__ = [
     "ExceptionRecord",
     "Flow",
     "FlowRollup",
+    "InboundBucket",
     "OutboundAuth",
     "ProcessHeartbeat",
     "RateBucket",

@@ -17,6 +17,7 @@ from canonical.errors import ApplicationError, ConflictError, NotFoundError
 from integrations.adapters import EventRejected, InboundEvent, adapter_for
 from integrations.choices import ErrorClass, TransactionState
 from integrations.models import ConnectedSystem, Flow, Transaction
+from integrations.services.inbound_limits import inbound_rate_check
 from integrations.services.queueing import transactions_enqueue
 from integrations.services.rollups import rollups_received
 from integrations.signatures import SignatureError
@@ -88,6 +89,7 @@ def inbound_receive(
         raise SignatureRefused(
             str(exc), errors={"signature": [exc.reason]}, extra={"reason": exc.reason}
         ) from None
+    inbound_rate_check(system=system)
     try:
         events = adapter.parse(body=body)
     except EventRejected as exc:

@@ -29,7 +29,15 @@ from integrations.models import (
 @admin.register(ConnectedSystem)
 class ConnectedSystemAdmin(AuditedModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    list_display = ["slug", "name", "kind", "adapter", "enabled", "secret_env_name"]
+    list_display = [
+        "slug",
+        "name",
+        "kind",
+        "adapter",
+        "enabled",
+        "inbound_requests_per_minute",
+        "secret_env_name",
+    ]
     list_filter = ["kind", "adapter", "enabled"]
     search_fields = ["slug", "name"]
 

@@ -117,6 +117,7 @@ class ConnectedSystemSerializer(serializers.ModelSerializer):
             "adapter",
             "base_url",
             "enabled",
+            "inbound_requests_per_minute",
             "rate_limit_per_minute",
             "rate_limit_burst",
             "retry_budget_hours",
