@@ -232,6 +232,10 @@ CT_INBOUND_MAX_BYTES = env_int("CT_INBOUND_MAX_BYTES", 1024 * 1024)
 CT_INBOUND_MAX_EVENTS = env_int("CT_INBOUND_MAX_EVENTS", 1000)
 CT_SIGNATURE_TOLERANCE_SECONDS = env_int("CT_SIGNATURE_TOLERANCE_SECONDS", 300)
 CT_REJECTED_BODY_MAX_BYTES = env_int("CT_REJECTED_BODY_MAX_BYTES", 64 * 1024)
+# Refused requests are kept this many days and, per system, at most this many (0: no bound);
+# beat prunes the rest every CT_REJECTED_PRUNE_SECONDS.
+CT_REJECTED_RETENTION_DAYS = env_int("CT_REJECTED_RETENTION_DAYS", 30)
+CT_REJECTED_RETENTION_COUNT = env_int("CT_REJECTED_RETENTION_COUNT", 10_000)
 # Django refuses bodies over this before the view sees them; the inbound view answers 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = CT_INBOUND_MAX_BYTES
 
@@ -356,6 +360,10 @@ CELERY_BEAT_SCHEDULE = {
     "deliver-notifications": {
         "task": "controltower.tasks.notifications_deliver_task",
         "schedule": float(env_int("CT_NOTIFY_SECONDS", 30)),
+    },
+    "prune-rejected-transactions": {
+        "task": "integrations.tasks.prune_rejected_transactions_task",
+        "schedule": float(env_int("CT_REJECTED_PRUNE_SECONDS", 900)),
     },
     "poll-erp-invoices": {
         "task": "integrations.tasks.poll_invoices_task",

@@ -112,6 +112,8 @@ def transaction_reject(
         source_system=system,
         state=TransactionState.REJECTED,
         raw_body=text,
+        raw_body_bytes=len(body),
+        raw_body_truncated=len(body) > limit,
         correlation_id=uuid.uuid4().hex,
         error_class=ErrorClass.DATA,
         last_error=rejection.message,

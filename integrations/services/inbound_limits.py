@@ -1,4 +1,5 @@
-"""Inbound rate limits: how many requests a connected system may send per minute.
+"""Inbound limits: how many requests a connected system may send per minute, and how many of
+its refused requests the tower keeps.
 
 Checked after the signature (a stranger cannot spend a system's allowance) and before the
 body is parsed or anything is stored, so a sender over its limit costs one HMAC and one
@@ -6,19 +7,29 @@ counter. The bucket is the outbound limits' token bucket (``ratelimits.bucket_ta
 holds half a minute's allowance at once and refills at the rest, so that no sliding minute
 holds more requests than the limit. A batch counts as one request (it holds at most
 ``CT_INBOUND_MAX_EVENTS`` events).
+
+A refused request is kept as a ``rejected`` transaction with at most
+``CT_REJECTED_BODY_MAX_BYTES`` of its body (``inbound.transaction_reject``); beat prunes
+them every ``CT_REJECTED_PRUNE_SECONDS``: those older than ``CT_REJECTED_RETENTION_DAYS`` and,
+per system, all but the newest ``CT_REJECTED_RETENTION_COUNT``. So a sender cannot fill the
+disk with refusals.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from datetime import datetime, timedelta
 
 import redis
 from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
 from rest_framework import status
 
 from canonical.errors import ApplicationError
-from integrations.models import ConnectedSystem, InboundBucket
+from integrations.choices import TransactionState
+from integrations.models import ConnectedSystem, InboundBucket, Transaction
 from integrations.services.ratelimits import bucket_take
 
 logger = logging.getLogger(__name__)
@@ -67,3 +78,38 @@ def inbound_rate_check(*, system: ConnectedSystem) -> None:
             retry_after=retry_after,
             extra={"retry_after": retry_after},
         )
+
+
+PRUNE_BATCH = 1000
+
+
+def rejected_transactions_prune(*, now: datetime | None = None) -> int:
+    """Deletes the refused requests kept past their retention; returns how many."""
+    now = now or timezone.now()
+    rejected = Transaction.objects.filter(state=TransactionState.REJECTED).order_by()
+    deleted = 0
+    days = settings.CT_REJECTED_RETENTION_DAYS
+    if days:
+        deleted += _delete(rejected.filter(received_at__lt=now - timedelta(days=days)))
+    keep = settings.CT_REJECTED_RETENTION_COUNT
+    if keep:
+        systems = rejected.values_list("source_system_id", flat=True).distinct()
+        for system_id in list(systems):
+            of_system = rejected.filter(source_system_id=system_id)
+            oldest_kept = (
+                of_system.order_by("-pk").values_list("pk", flat=True)[keep - 1 : keep].first()
+            )
+            if oldest_kept is not None:
+                deleted += _delete(of_system.filter(pk__lt=oldest_kept))
+    if deleted:
+        logger.info("Pruned %s refused requests past their retention.", deleted)
+    return deleted
+
+
+def _delete(queryset: QuerySet[Transaction]) -> int:
+    """Deletes in batches, so that no one statement holds a long lock."""
+    deleted = 0
+    while ids := list(queryset.values_list("pk", flat=True)[:PRUNE_BATCH]):
+        Transaction.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
+    return deleted

@@ -149,7 +149,18 @@ class TransactionAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Payload", {"fields": ["payload_pretty", "normalized_pretty", "raw_body"]}),
+        (
+            "Payload",
+            {
+                "fields": [
+                    "payload_pretty",
+                    "normalized_pretty",
+                    "raw_body",
+                    "raw_body_bytes",
+                    "raw_body_truncated",
+                ]
+            },
+        ),
         (
             "Times",
             {"fields": ["received_at", "sla_due_at", "finished_at", "claimed_at", "enqueued_at"]},

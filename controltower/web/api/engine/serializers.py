@@ -74,6 +74,8 @@ class TransactionDetailSerializer(TransactionSerializer):
             "payload",
             "normalized",
             "raw_body",
+            "raw_body_bytes",
+            "raw_body_truncated",
             "attempts",
         ]
 
