@@ -187,13 +187,29 @@ if env_bool("SECURE_PROXY_SSL_HEADER"):
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 X_FRAME_OPTIONS = "DENY"
 
+# --- Abuse limits -------------------------------------------------------------
+# How many reverse proxies in front of the tower append to X-Forwarded-For: 0 takes the
+# connection's address as the client's (a client could otherwise pick its own address).
+CT_TRUSTED_PROXY_COUNT = env_int("CT_TRUSTED_PROXY_COUNT", 0)
+# API calls per user (token or session) and per anonymous address; wrong tokens per address.
+CT_API_USER_RATE = os.environ.get("CT_API_USER_RATE", "1200/min")
+CT_API_ANON_RATE = os.environ.get("CT_API_ANON_RATE", "60/min")
+CT_API_TOKEN_FAILURE_RATE = os.environ.get("CT_API_TOKEN_FAILURE_RATE", "10/min")
+
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "controltower.web.api.authentication.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["controltower.web.api.permissions.RolePermissions"],
+    # Rates: CT_API_USER_RATE, CT_API_ANON_RATE (below), read when a request is checked.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "controltower.web.api.throttles.ApiUserThrottle",
+        "controltower.web.api.throttles.ApiAnonThrottle",
+    ],
+    # The client's address is the connection's, or the one CT_TRUSTED_PROXY_COUNT proxies saw.
+    "NUM_PROXIES": CT_TRUSTED_PROXY_COUNT,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
@@ -391,6 +407,25 @@ else:
         "control_folder": str(BROKER_DIR / "control"),
         # kombu polls the folder once a second by default; a quarter second keeps the demo brisk.
         "polling_interval": 0.25,
+    }
+
+# --- Cache ------------------------------------------------------------------------
+# The API's rate limits count here: in Redis when there is Redis (shared by every web process),
+# else in files under CT_CACHE_DIR (shared by the processes of one machine).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "ct",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(env_path("CT_CACHE_DIR", VAR_DIR / "cache")),
+        }
     }
 
 # --- Channels -----------------------------------------------------------------

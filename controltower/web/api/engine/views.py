@@ -30,6 +30,7 @@ class InboundView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes: list = []  # each system has its own limit, counted once it is known
     parser_classes: list = []  # the raw body is read as sent: the signature covers it
 
     @extend_schema(
