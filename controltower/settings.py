@@ -12,6 +12,7 @@ it the defaults are the safe production ones.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "channels",
+    "axes",
     "controltower.operations",
     "controltower.web",
     "canonical",
@@ -102,6 +104,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "controltower.web.timezones.UserTimeZoneMiddleware",
     "controltower.web.middleware.CorrelationIdMiddleware",
+    # Last, as django-axes asks: turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "controltower.urls"
@@ -159,6 +163,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Sign-in attempts are counted first (django-axes), then the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "controltower.web.login_limits.LoginAttemptsBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -195,6 +205,22 @@ CT_TRUSTED_PROXY_COUNT = env_int("CT_TRUSTED_PROXY_COUNT", 0)
 CT_API_USER_RATE = os.environ.get("CT_API_USER_RATE", "1200/min")
 CT_API_ANON_RATE = os.environ.get("CT_API_ANON_RATE", "60/min")
 CT_API_TOKEN_FAILURE_RATE = os.environ.get("CT_API_TOKEN_FAILURE_RATE", "10/min")
+# Sign-in (django-axes): this many failures for one user name, or from one address, lock
+# sign-in for that user name or address for this many minutes after the last failure, unless
+# an admin lifts it sooner.
+CT_LOGIN_FAILURE_LIMIT = env_int("CT_LOGIN_FAILURE_LIMIT", 5)
+CT_LOGIN_LOCKOUT_MINUTES = env_int("CT_LOGIN_LOCKOUT_MINUTES", 15)
+AXES_FAILURE_LIMIT = CT_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=CT_LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per user, per address
+AXES_LOCKOUT_CALLABLE = "controltower.web.login_limits.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # failures are what count; successes are not kept
+AXES_ENABLE_ADMIN = False  # the tower's own admin page lifts lockouts, audited
+AXES_IPWARE_PROXY_COUNT = CT_TRUSTED_PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if CT_TRUSTED_PROXY_COUNT else ["REMOTE_ADDR"]
+)
 
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {
