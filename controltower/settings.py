@@ -497,5 +497,7 @@ LOGGING = {
         "celery.worker.strategy": {"filters": ["quiet_heartbeats"]},
         "celery.app.trace": {"filters": ["quiet_heartbeats"]},
         "httpx": {"level": "WARNING"},
+        # django-axes: lockouts and failures (WARNING) without its chatter.
+        "axes": {"level": "WARNING"},
     },
 }
