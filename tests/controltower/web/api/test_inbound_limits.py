@@ -3,12 +3,18 @@ parsed or stored."""
 
 from __future__ import annotations
 
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
 import pytest
 import time_machine
 from django.test import Client
 from django.utils import timezone
 
+from controltower.operations.demo import demo_load
 from integrations.models import ConnectedSystem, Transaction
+from integrations.signatures import sign
 from tests.support.inbound import customer_event, inbound_post, signed_post
 
 pytestmark = pytest.mark.django_db
@@ -91,3 +97,27 @@ def test_the_systems_api_and_page_show_each_systems_inbound_limit(
     html = page.get("/systems/").content.decode()
     assert "Sends at most 120 requests a minute" in html
     assert "/admin/integrations/connectedsystem/" not in html  # only an admin may change it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_sent_at_once_over_http_get_no_more_than_the_burst_and_no_500(live_server):
+    demo_load()
+    limit("crm", 12)  # six at once, then one every 10 s
+
+    def post(number: int) -> int:
+        raw = json.dumps(customer_event(f"C-{number}")).encode()
+        return httpx.post(
+            f"{live_server.url}/api/v1/inbound/crm/",
+            content=raw,
+            headers={
+                "Content-Type": "application/json",
+                "X-CT-Signature": sign("demo-crm-secret", raw),
+            },
+            timeout=60,
+        ).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(post, range(16)))
+    assert sorted(set(codes)) == [202, 429]
+    assert codes.count(202) in (6, 7)  # the burst, and at most one refilled while they ran
+    assert Transaction.objects.count() == codes.count(202)
