@@ -12,6 +12,7 @@ it the defaults are the safe production ones.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -82,6 +83,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "channels",
+    "axes",
     "controltower.operations",
     "controltower.web",
     "canonical",
@@ -102,6 +104,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "controltower.web.timezones.UserTimeZoneMiddleware",
     "controltower.web.middleware.CorrelationIdMiddleware",
+    # Last, as django-axes asks: turns a refused sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "controltower.urls"
@@ -159,6 +163,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Sign-in attempts are counted first (django-axes), then the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "controltower.web.login_limits.LoginAttemptsBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -187,13 +197,45 @@ if env_bool("SECURE_PROXY_SSL_HEADER"):
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 X_FRAME_OPTIONS = "DENY"
 
+# --- Abuse limits -------------------------------------------------------------
+# How many reverse proxies in front of the tower append to X-Forwarded-For: 0 takes the
+# connection's address as the client's (a client could otherwise pick its own address).
+CT_TRUSTED_PROXY_COUNT = env_int("CT_TRUSTED_PROXY_COUNT", 0)
+# API calls per user (token or session) and per anonymous address; wrong tokens per address.
+CT_API_USER_RATE = os.environ.get("CT_API_USER_RATE", "1200/min")
+CT_API_ANON_RATE = os.environ.get("CT_API_ANON_RATE", "60/min")
+CT_API_TOKEN_FAILURE_RATE = os.environ.get("CT_API_TOKEN_FAILURE_RATE", "10/min")
+# Sign-in (django-axes): this many failures for one user name, or from one address, lock
+# sign-in for that user name or address for this many minutes after the last failure, unless
+# an admin lifts it sooner.
+CT_LOGIN_FAILURE_LIMIT = env_int("CT_LOGIN_FAILURE_LIMIT", 5)
+CT_LOGIN_LOCKOUT_MINUTES = env_int("CT_LOGIN_LOCKOUT_MINUTES", 15)
+AXES_FAILURE_LIMIT = CT_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=CT_LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: per user, per address
+AXES_LOCKOUT_CALLABLE = "controltower.web.login_limits.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # failures are what count; successes are not kept
+AXES_ENABLE_ADMIN = False  # the tower's own admin page lifts lockouts, audited
+AXES_IPWARE_PROXY_COUNT = CT_TRUSTED_PROXY_COUNT or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if CT_TRUSTED_PROXY_COUNT else ["REMOTE_ADDR"]
+)
+
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "controltower.web.api.authentication.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["controltower.web.api.permissions.RolePermissions"],
+    # Rates: CT_API_USER_RATE, CT_API_ANON_RATE (below), read when a request is checked.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "controltower.web.api.throttles.ApiUserThrottle",
+        "controltower.web.api.throttles.ApiAnonThrottle",
+    ],
+    # The client's address is the connection's, or the one CT_TRUSTED_PROXY_COUNT proxies saw.
+    "NUM_PROXIES": CT_TRUSTED_PROXY_COUNT,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
@@ -232,6 +274,10 @@ CT_INBOUND_MAX_BYTES = env_int("CT_INBOUND_MAX_BYTES", 1024 * 1024)
 CT_INBOUND_MAX_EVENTS = env_int("CT_INBOUND_MAX_EVENTS", 1000)
 CT_SIGNATURE_TOLERANCE_SECONDS = env_int("CT_SIGNATURE_TOLERANCE_SECONDS", 300)
 CT_REJECTED_BODY_MAX_BYTES = env_int("CT_REJECTED_BODY_MAX_BYTES", 64 * 1024)
+# Refused requests are kept this many days and, per system, at most this many (0: no bound);
+# beat prunes the rest every CT_REJECTED_PRUNE_SECONDS.
+CT_REJECTED_RETENTION_DAYS = env_int("CT_REJECTED_RETENTION_DAYS", 30)
+CT_REJECTED_RETENTION_COUNT = env_int("CT_REJECTED_RETENTION_COUNT", 10_000)
 # Django refuses bodies over this before the view sees them; the inbound view answers 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = CT_INBOUND_MAX_BYTES
 
@@ -357,6 +403,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "controltower.tasks.notifications_deliver_task",
         "schedule": float(env_int("CT_NOTIFY_SECONDS", 30)),
     },
+    "prune-rejected-transactions": {
+        "task": "integrations.tasks.prune_rejected_transactions_task",
+        "schedule": float(env_int("CT_REJECTED_PRUNE_SECONDS", 900)),
+    },
     "poll-erp-invoices": {
         "task": "integrations.tasks.poll_invoices_task",
         "schedule": float(env_int("CT_INVOICE_POLL_SECONDS", 60)),
@@ -383,6 +433,27 @@ else:
         "control_folder": str(BROKER_DIR / "control"),
         # kombu polls the folder once a second by default; a quarter second keeps the demo brisk.
         "polling_interval": 0.25,
+    }
+
+# --- Cache ------------------------------------------------------------------------
+# The API's rate limits count here: in Redis when there is Redis (shared by every web process),
+# else in files under CT_CACHE_DIR (shared by the processes of one machine).
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "ct",
+            # A Redis that does not answer soon lets the call through (the limits fail open).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(env_path("CT_CACHE_DIR", VAR_DIR / "cache")),
+        }
     }
 
 # --- Channels -----------------------------------------------------------------
@@ -428,5 +499,7 @@ LOGGING = {
         "celery.worker.strategy": {"filters": ["quiet_heartbeats"]},
         "celery.app.trace": {"filters": ["quiet_heartbeats"]},
         "httpx": {"level": "WARNING"},
+        # django-axes: lockouts and failures (WARNING) without its chatter.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -9,6 +9,7 @@ from celery import Task, shared_task
 from celery.signals import task_postrun, task_prerun
 
 from integrations.services.billing import invoices_poll
+from integrations.services.inbound_limits import rejected_transactions_prune
 from integrations.services.processing import transactions_process
 from integrations.services.reconciliation import reconciliation_queue
 from integrations.services.runtime import worker_heartbeat_record, worker_pool_proof
@@ -44,6 +45,12 @@ def poll_invoices_task() -> int:
 @shared_task(name="integrations.tasks.reconcile_task")
 def reconcile_task() -> int:
     return reconciliation_queue().pk
+
+
+@shared_task(name="integrations.tasks.prune_rejected_transactions_task")
+def prune_rejected_transactions_task() -> int:
+    """Refused requests past their retention (days, count per system) are deleted."""
+    return rejected_transactions_prune()
 
 
 @task_prerun.connect

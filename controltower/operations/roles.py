@@ -3,7 +3,7 @@
 viewer reads everything; operator also retries, replays and cancels transactions, opens
 and closes a system's circuit breaker, tests its connection, and works exceptions (assign, comment, snooze, resolve, dismiss, bulk actions); approver
 also approves; admin also configures systems, flows, teams, ownership rules, calendars
-and SLA policies.
+and SLA policies, and lifts sign-in lockouts.
 ``roles_sync`` is run by migrations (and is safe to run again) so that a new
 permission reaches its roles with the migration that adds it.
 """
@@ -42,6 +42,9 @@ ADMIN = [
     "integrations.change_connectedsystem",
     "integrations.delete_connectedsystem",
     "integrations.change_flow",
+    # Sign-in lockouts: see them and lift them.
+    "axes.view_accessattempt",
+    "axes.delete_accessattempt",
     *(
         f"controltower.{verb}_{model}"
         for model in CONFIGURABLE

@@ -404,7 +404,7 @@ class VendorAdapter:
         if ignored:
             return InboundEvent(
                 **common,
-                business_key=item.external_id,
+                business_key=item.external_id or item.key[:100],
                 normalized={**head, "data": plain(item.fixed)},
                 ignored=ignored,
             )

@@ -1,5 +1,6 @@
 from integrations.models.engine import Attempt, Transaction
 from integrations.models.exceptions import ExceptionRecord
+from integrations.models.inbound import InboundBucket
 from integrations.models.mappings import FieldMapping
 from integrations.models.outbound import AccessToken, CircuitBreaker, OutboundAuth, RateBucket
 from integrations.models.rollups import FlowRollup
@@ -16,6 +17,7 @@ __all__ = [
     "FieldMapping",
     "Flow",
     "FlowRollup",
+    "InboundBucket",
     "OutboundAuth",
     "ProcessHeartbeat",
     "RateBucket",

@@ -70,6 +70,13 @@ class Transaction(models.Model):
     raw_body = models.TextField(
         blank=True, help_text="A refused request's body as received (bounded in size)."
     )
+    raw_body_bytes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The size of a refused request's body as sent, in bytes."
+    )
+    raw_body_truncated = models.BooleanField(
+        default=False,
+        help_text="Only the first CT_REJECTED_BODY_MAX_BYTES of the refused body were kept.",
+    )
     normalized = models.JSONField(null=True, blank=True, help_text="The event in canonical form.")
     state = models.CharField(
         max_length=20, choices=TransactionState.choices, default=TransactionState.RECEIVED

@@ -44,6 +44,11 @@ class ConnectedSystem(models.Model):
         blank=True,
         help_text="Calls that may go at once after a quiet spell; empty for a sixth of the minute's.",
     )
+    inbound_requests_per_minute = models.PositiveIntegerField(
+        default=600,
+        help_text="Inbound requests (a batch counts once) this system may send per minute; more "
+        "are answered 429 with Retry-After before they are parsed or stored. 0 for no limit.",
+    )
     retry_budget_hours = models.FloatField(
         null=True,
         blank=True,

@@ -17,6 +17,7 @@ from canonical.errors import ApplicationError, ConflictError, NotFoundError
 from integrations.adapters import EventRejected, InboundEvent, adapter_for
 from integrations.choices import ErrorClass, TransactionState
 from integrations.models import ConnectedSystem, Flow, Transaction
+from integrations.services.inbound_limits import inbound_rate_check
 from integrations.services.mappings import mappings_of
 from integrations.services.queueing import transactions_enqueue
 from integrations.services.rollups import rollups_received
@@ -93,6 +94,7 @@ def inbound_receive(
         raise SignatureRefused(
             str(exc), errors={"signature": [exc.reason]}, extra={"reason": exc.reason}
         ) from None
+    inbound_rate_check(system=system)
     mappings = mappings_of(system)
     try:
         events = adapter.parse(body=body, mappings=mappings)
@@ -116,6 +118,8 @@ def transaction_reject(
         source_system=system,
         state=TransactionState.REJECTED,
         raw_body=text,
+        raw_body_bytes=len(body),
+        raw_body_truncated=len(body) > limit,
         correlation_id=uuid.uuid4().hex,
         error_class=ErrorClass.DATA,
         last_error=rejection.message,

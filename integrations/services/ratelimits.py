@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from integrations.models import ConnectedSystem, RateBucket
+from integrations.models import ConnectedSystem, InboundBucket, RateBucket
 
 # Takes a token if there is one. KEYS[1] the bucket; ARGV: rate per second, capacity, now
 # (seconds). Returns the seconds until a token is there (0 when one was taken).
@@ -76,15 +76,31 @@ def rate_token_take(system: ConnectedSystem) -> float:
     if limit is None:
         return 0.0
     rate, burst = limit
+    return bucket_take(
+        key=f"ct:rate:{system.pk}", row_model=RateBucket, system=system, rate=rate, capacity=burst
+    )
+
+
+def bucket_take(
+    *,
+    key: str,
+    row_model: type[RateBucket] | type[InboundBucket],
+    system: ConnectedSystem,
+    rate: float,
+    capacity: float,
+) -> float:
+    """Takes a token of a bucket refilled at ``rate`` per second up to ``capacity``: in Redis
+    under ``key`` when there is Redis, else in the system's ``row_model`` row. Returns 0, or
+    the seconds until a token is there."""
     client = _redis_client()
     if client is not None:
-        return float(client.eval(_TAKE, 1, f"ct:rate:{system.pk}", rate, burst, time.time()))
+        return float(client.eval(_TAKE, 1, key, rate, capacity, time.time()))
     with transaction.atomic():
-        bucket, created = RateBucket.objects.select_for_update().get_or_create(system=system)
+        bucket, created = row_model.objects.select_for_update().get_or_create(system=system)
         now = timezone.now()
-        tokens = burst if created or bucket.refilled_at is None else bucket.tokens
+        tokens = capacity if created or bucket.refilled_at is None else bucket.tokens
         if bucket.refilled_at is not None:
-            tokens = min(burst, tokens + (now - bucket.refilled_at).total_seconds() * rate)
+            tokens = min(capacity, tokens + (now - bucket.refilled_at).total_seconds() * rate)
         wait = 0.0
         if tokens >= 1:
             tokens -= 1

@@ -1,6 +1,6 @@
 """The Django admin for the records of every layer (found by the admin's autodiscovery of
 this app's ``admin`` module)."""
 
-from controltower.web.admin import canonical, engine, operations
+from controltower.web.admin import access, canonical, engine, operations
 
-__all__ = ["canonical", "engine", "operations"]
+__all__ = ["access", "canonical", "engine", "operations"]

@@ -29,7 +29,15 @@ from integrations.models import (
 @admin.register(ConnectedSystem)
 class ConnectedSystemAdmin(AuditedModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    list_display = ["slug", "name", "kind", "adapter", "enabled", "secret_env_name"]
+    list_display = [
+        "slug",
+        "name",
+        "kind",
+        "adapter",
+        "enabled",
+        "inbound_requests_per_minute",
+        "secret_env_name",
+    ]
     list_filter = ["kind", "adapter", "enabled"]
     search_fields = ["slug", "name"]
 
@@ -141,7 +149,18 @@ class TransactionAdmin(admin.ModelAdmin):
                 ]
             },
         ),
-        ("Payload", {"fields": ["payload_pretty", "normalized_pretty", "raw_body"]}),
+        (
+            "Payload",
+            {
+                "fields": [
+                    "payload_pretty",
+                    "normalized_pretty",
+                    "raw_body",
+                    "raw_body_bytes",
+                    "raw_body_truncated",
+                ]
+            },
+        ),
         (
             "Times",
             {"fields": ["received_at", "sla_due_at", "finished_at", "claimed_at", "enqueued_at"]},

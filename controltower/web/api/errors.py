@@ -35,7 +35,9 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
-        return Response(exc.as_dict(), status=exc.status_code)
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
+        return Response(exc.as_dict(), status=exc.status_code, headers=headers)
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -33,6 +33,7 @@ from integrations.selectors.health import (
 VIEW = "integrations.view_connectedsystem"
 PAUSE = "integrations.pause_flow"
 BREAKER = "integrations.operate_circuitbreaker"
+CHANGE_SYSTEM = "integrations.change_connectedsystem"
 QUEUE_HEADINGS = {
     TransactionState.RECEIVED: "Waiting",
     TransactionState.RETRY_SCHEDULED: "Retrying",
@@ -54,6 +55,11 @@ SYSTEM_COLUMNS = (
     Column("name", "Name", lambda h: h.system.name),
     Column("kind", "Kind", lambda h: h.system.get_kind_display()),
     Column("enabled", "Enabled", lambda h: h.system.enabled),
+    Column(
+        "inbound_requests_per_minute",
+        "Inbound requests per minute (0: no limit)",
+        lambda h: h.system.inbound_requests_per_minute,
+    ),
     Column("last_success", "Last success", lambda h: h.last_success),
     Column("errors_1h", "Failed in the last hour", lambda h: _rate_text(h.rate_1h)),
     Column("errors_24h", "Failed in the last 24 h", lambda h: _rate_text(h.rate_24h)),
@@ -137,6 +143,7 @@ def systems_list(request: HttpRequest) -> HttpResponse:
             "flows": flow_rows,
             "can_pause": request.user.has_perm(PAUSE),
             "can_operate_breaker": request.user.has_perm(BREAKER),
+            "can_change_system": request.user.has_perm(CHANGE_SYSTEM),
             "generated_at": now,
             "quiet_hours": QUIET_AFTER_HOURS,
         },

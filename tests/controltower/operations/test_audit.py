@@ -120,6 +120,7 @@ def test_admin_changes_to_a_system_are_audited(client, demo):
             "base_url": "",
             "secret_env": "",
             "rate_limit_per_minute": "",
+            "inbound_requests_per_minute": "600",
         },
     )
     assert response.status_code == 302, response.content[:2000]

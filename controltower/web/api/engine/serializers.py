@@ -75,6 +75,8 @@ class TransactionDetailSerializer(TransactionSerializer):
             "payload",
             "normalized",
             "raw_body",
+            "raw_body_bytes",
+            "raw_body_truncated",
             "attempts",
         ]
 
@@ -118,6 +120,7 @@ class ConnectedSystemSerializer(serializers.ModelSerializer):
             "adapter",
             "base_url",
             "enabled",
+            "inbound_requests_per_minute",
             "rate_limit_per_minute",
             "rate_limit_burst",
             "retry_budget_hours",

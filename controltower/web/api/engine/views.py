@@ -43,6 +43,7 @@ class InboundView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes: list = []  # each system has its own limit, counted once it is known
     parser_classes: list = []  # the raw body is read as sent: the signature covers it
 
     @extend_schema(
@@ -52,13 +53,19 @@ class InboundView(APIView):
             "Body: one canonical event or a JSON array of up to 1,000. Header "
             '`X-CT-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`. '
             "202 with the new transaction ids; 200 when every event was a duplicate; 400 names "
-            "the field path and the refused request is kept as a `rejected` transaction."
+            "the field path and the refused request is kept as a `rejected` transaction; 429 "
+            "with `Retry-After` when the system sent more than its `inbound_requests_per_minute`."
         ),
         request={"application/json": OpenApiTypes.OBJECT},
         parameters=[
             OpenApiParameter("X-CT-Signature", str, OpenApiParameter.HEADER, required=True),
         ],
-        responses={200: s.InboundResultSerializer, 202: s.InboundResultSerializer, **ERRORS},
+        responses={
+            200: s.InboundResultSerializer,
+            202: s.InboundResultSerializer,
+            **ERRORS,
+            429: s.ErrorSerializer,
+        },
         examples=[
             OpenApiExample(
                 "customer.upserted",
