@@ -244,6 +244,7 @@ class FlowHealth:
     rate_1h: Rate
     rate_24h: Rate
     succeeded_24h: int = 0
+    ignored_24h: int = 0  # events the mappings' rules ignored: kept, never run
 
     @property
     def queued(self) -> int:
@@ -269,20 +270,18 @@ def flows_health(*, now: datetime | None = None) -> list[FlowHealth]:
         "1h": (RollupSpan.MINUTE, bucket_start(now, RollupSpan.MINUTE) - timedelta(minutes=59)),
         "24h": (RollupSpan.HOUR, bucket_start(now, RollupSpan.HOUR) - timedelta(hours=23)),
     }
-    sums: dict[str, dict[int, tuple[int, int, int, int]]] = {}
+    sums: dict[str, dict[int, tuple[int, ...]]] = {}
     for name, (span, first) in windows.items():
         sums[name] = {
-            flow_id: (succeeded or 0, retried or 0, dead or 0, blocked or 0)
-            for flow_id, succeeded, retried, dead, blocked in FlowRollup.objects.filter(
-                span=span, bucket__gte=first
-            )
+            flow_id: tuple(n or 0 for n in counts)
+            for flow_id, *counts in FlowRollup.objects.filter(span=span, bucket__gte=first)
             .values_list("flow_id")
-            .annotate(Sum("succeeded"), Sum("retried"), Sum("dead"), Sum("blocked"))
+            .annotate(Sum("succeeded"), Sum("retried"), Sum("dead"), Sum("blocked"), Sum("ignored"))
             .order_by()
         }
 
     def rate(name: str, flow_id: int) -> Rate:
-        succeeded, retried, dead, blocked = sums[name].get(flow_id, (0, 0, 0, 0))
+        succeeded, retried, dead, blocked, _ = sums[name].get(flow_id, (0, 0, 0, 0, 0))
         failures = retried + dead + blocked
         return Rate(failures, succeeded + failures)
 
@@ -293,6 +292,7 @@ def flows_health(*, now: datetime | None = None) -> list[FlowHealth]:
             rate_1h=rate("1h", flow.pk),
             rate_24h=rate("24h", flow.pk),
             succeeded_24h=sums["24h"].get(flow.pk, (0,))[0],
+            ignored_24h=sums["24h"].get(flow.pk, (0,) * 5)[4],
         )
         for flow in flows
     ]

@@ -188,3 +188,13 @@ def test_the_page_takes_the_same_few_queries_however_much_traffic(
 
 def test_a_user_without_a_role_may_not_see_the_systems(demo, user_with_role):
     assert signed_in(user_with_role(None)).get("/systems/").status_code == 403
+
+
+def test_events_a_mapping_ignores_are_counted_on_their_flow_with_a_link(demo, operator):
+    from tests.integrations.adapters.support import raw
+
+    body = raw("salesforce", "cdc_stage_changed_not_won.json")
+    assert signed_post(Client(), "salesforce", body).json()["ignored"] == 1
+    page = signed_in(operator).get("/systems/")
+    assert flow_of(page, "contract_to_project")["health"].ignored_24h == 1
+    assert "/transactions/?flow=contract_to_project&amp;state=ignored" in page.text
