@@ -33,7 +33,9 @@ from controltower.operations.models import (
     SlaPolicy,
     Team,
 )
+from controltower.operations.services.audit import audit_redact
 from controltower.operations.services.bulk import MAX_ITEMS
+from integrations.crypto import secret_url_mask
 
 User = get_user_model()
 
@@ -68,6 +70,11 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "correlation_id",
         ]
 
+    def to_representation(self, instance: AuditEvent) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["before"], data["after"] = audit_redact(data["before"]), audit_redact(data["after"])
+        return data
+
 
 # --- configuration -------------------------------------------------------------------
 
@@ -85,6 +92,22 @@ class ConfigSerializer(serializers.ModelSerializer):
     )
 
 
+class MaskedUrlField(serializers.CharField):
+    """A secret URL as it is read back: scheme, host and its last four characters."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: str) -> str:
+        return secret_url_mask(value)
+
+
+def write_only_url(help_text: str) -> serializers.URLField:
+    return serializers.URLField(
+        write_only=True, required=False, allow_blank=True, max_length=2000, help_text=help_text
+    )
+
+
 class TeamSerializer(ConfigSerializer):
     members = serializers.SlugRelatedField(
         slug_field="username",
@@ -95,6 +118,19 @@ class TeamSerializer(ConfigSerializer):
     )
     calendar_name = name_of("calendar")
     open_exceptions = serializers.IntegerField(read_only=True, default=0)
+    chat_webhook_url = write_only_url(
+        "A chat webhook (Slack or Teams style): write-only. Leave it out to keep the one "
+        "set; an empty string removes it."
+    )
+    chat_webhook = MaskedUrlField(
+        source="chat_webhook_url", help_text="The chat webhook, masked; empty if none is set."
+    )
+    escalation_webhook_url = write_only_url(
+        "A second chat webhook for escalations: write-only, as chat_webhook_url."
+    )
+    escalation_webhook = MaskedUrlField(
+        source="escalation_webhook_url", help_text="The escalation webhook, masked."
+    )
 
     class Meta:
         model = Team
@@ -104,8 +140,10 @@ class TeamSerializer(ConfigSerializer):
             "members",
             "email",
             "chat_webhook_url",
+            "chat_webhook",
             "escalation_email",
             "escalation_webhook_url",
+            "escalation_webhook",
             "calendar",
             "calendar_name",
             "is_default",

@@ -55,6 +55,7 @@ from controltower.operations.models import (
     Team,
 )
 from controltower.operations.services.approvals import exception_approve, exception_reject
+from controltower.operations.services.audit import audit_redact
 from controltower.operations.services.bulk import bulk_operation_start
 from controltower.operations.services.config import config_delete, config_save
 from controltower.operations.services.exceptions import (
@@ -150,8 +151,12 @@ def _audit_csv_lines(queryset: QuerySet[AuditEvent]) -> Iterator[str]:
                 event.object_id,
                 event.object_repr,
                 event.reason,
-                "" if event.before is None else json.dumps(event.before, sort_keys=True),
-                "" if event.after is None else json.dumps(event.after, sort_keys=True),
+                ""
+                if event.before is None
+                else json.dumps(audit_redact(event.before), sort_keys=True),
+                ""
+                if event.after is None
+                else json.dumps(audit_redact(event.after), sort_keys=True),
                 event.correlation_id,
             ]
         )
