@@ -242,6 +242,10 @@ CT_TOKEN_REFRESH_MARGIN_SECONDS = env_int("CT_TOKEN_REFRESH_MARGIN_SECONDS", 60)
 # --- Secrets at rest --------------------------------------------------------------
 # Fernet keys, comma-separated: the first encrypts, all decrypt (integrations.crypto).
 CT_ENCRYPTION_KEYS = env_list("CT_ENCRYPTION_KEYS")
+# After a system's inbound signing secret is rotated, the one it replaced verifies this long.
+CT_SIGNING_SECRET_GRACE_HOURS = env_float("CT_SIGNING_SECRET_GRACE_HOURS", 24.0)
+# An API token expires this many days after it is made, unless its maker says otherwise.
+CT_API_TOKEN_DAYS = env_int("CT_API_TOKEN_DAYS", 90)
 
 # --- Processing ---------------------------------------------------------------
 CT_CHUNK_SIZE = env_int("CT_CHUNK_SIZE", 100)

@@ -97,6 +97,16 @@ systems_urls = [
     path(
         "<slug:slug>/connection/test/", connections.system_connection_test, name="connection-test"
     ),
+    path(
+        "<slug:slug>/signing-secret/",
+        connections.system_signing_secret,
+        name="signing-secret",
+    ),
+    path(
+        "<slug:slug>/signing-secret/end-grace/",
+        connections.system_signing_grace_end,
+        name="signing-grace-end",
+    ),
 ]
 
 records_urls = [

@@ -74,6 +74,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     # The secret is never read back; who may read the rest is who may read the system.
     "system-connection": {"GET": VIEWER, "PUT": ADMIN},
     "system-test-connection": {"POST": OPERATOR},
+    # The new secret is answered once, to the admin who rotated it.
+    "system-rotate-signing-secret": {"POST": ADMIN},
+    "system-end-signing-grace": {"POST": ADMIN},
     "flow-list": READ,
     "flow-detail": READ,
     "flow-pause": {"POST": ADMIN},
