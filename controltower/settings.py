@@ -76,7 +76,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "rest_framework.authtoken",  # kept so that its old tokens can be migrated, hashed
+    "knox",
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
@@ -190,7 +191,7 @@ X_FRAME_OPTIONS = "DENY"
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "controltower.web.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["controltower.web.api.permissions.RolePermissions"],
@@ -204,6 +205,14 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "controltower.web.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG or DEMO else []),
+}
+
+# API tokens are django-rest-knox tokens, hashed at rest, in the tower's own model.
+KNOX_TOKEN_MODEL = "controltower.ApiToken"
+REST_KNOX = {
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_TTL": None,  # each token's expiry is set when it is made (CT_API_TOKEN_DAYS)
+    "AUTO_REFRESH": False,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -224,6 +233,7 @@ SPECTACULAR_SETTINGS = {
         "AttemptOutcomeEnum": "integrations.choices.AttemptOutcome",
         "SyncOutcomeEnum": "integrations.choices.SyncOutcome",
         "ErrorClassEnum": "integrations.choices.ErrorClass",
+        "ApiTokenStateEnum": "controltower.operations.choices.ApiTokenState",
     },
 }
 

@@ -42,6 +42,7 @@ ADMIN = [
     "integrations.change_connectedsystem",
     "integrations.delete_connectedsystem",
     "integrations.change_flow",
+    "controltower.delete_apitoken",  # sees and revokes every user's API tokens
     *(
         f"controltower.{verb}_{model}"
         for model in CONFIGURABLE

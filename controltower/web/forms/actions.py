@@ -194,3 +194,21 @@ class SigningSecretRotateForm(ActionForm):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}, render_value=False),
     )
     reason = forms.CharField(label="Reason", required=False, max_length=2000)
+
+
+class ApiTokenForm(ActionForm):
+    """A new API token: what it is for and how long it lasts."""
+
+    name = forms.CharField(label="What it is for", max_length=100)
+    days = forms.IntegerField(
+        label="Expires after (days)",
+        min_value=1,
+        max_value=3650,
+        help_text="The key stops working then; make a new token before.",
+    )
+    user = forms.CharField(
+        label="For user",
+        required=False,
+        max_length=150,
+        help_text="An admin may make a token for another user (a machine account).",
+    )

@@ -17,6 +17,7 @@ from controltower.web.pages import (
     saved_views,
     slas,
     systems,
+    tokens,
     transactions,
 )
 
@@ -109,6 +110,11 @@ systems_urls = [
     ),
 ]
 
+account_urls = [
+    path("tokens/", tokens.api_tokens, name="tokens"),
+    path("tokens/<str:prefix>/revoke/", tokens.api_token_revoke_view, name="token-revoke"),
+]
+
 records_urls = [
     path("", records.record_lookup, name="lookup"),
     path("resource/<int:pk>/link/", records.resource_link_view, name="resource-link"),
@@ -131,4 +137,5 @@ urlpatterns = [
     path("slas/", include((sla_urls, "slas"))),
     path("reconciliation/", include((reconciliation_urls, "reconciliation"))),
     path("saved-views/", include((saved_view_urls, "saved_views"))),
+    path("account/", include((account_urls, "account"))),
 ]

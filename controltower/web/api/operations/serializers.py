@@ -15,9 +15,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from canonical.models import Customer, LegalEntity
-from controltower.operations.choices import BulkAction
+from controltower.operations.choices import ApiTokenState, BulkAction
 from controltower.operations.filtersets import ME, BusinessExceptionFilterSet
 from controltower.operations.models import (
+    ApiToken,
     AuditEvent,
     BulkOperation,
     BusinessCalendar,
@@ -556,3 +557,59 @@ class BulkStartSerializer(serializers.Serializer):
                 {"ids": ["Give either ids or a filter, not both and not neither."]}
             )
         return attrs
+
+
+# --- API tokens --------------------------------------------------------------------------
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    """An API token as it is listed: its first characters, never the key."""
+
+    prefix = serializers.CharField(source="token_key", read_only=True)
+    user = serializers.CharField(source="user.username", read_only=True)
+    revoked_by = serializers.CharField(
+        source="revoked_by.username", read_only=True, allow_null=True, default=None
+    )
+    state = serializers.ChoiceField(choices=ApiTokenState.choices, read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "prefix",
+            "name",
+            "user",
+            "state",
+            "created",
+            "expiry",
+            "last_used_at",
+            "revoked_at",
+            "revoked_by",
+        ]
+        read_only_fields = fields
+
+
+class ApiTokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, help_text="What the token is for.")
+    days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="It expires after this many days; CT_API_TOKEN_DAYS (90) when left out.",
+    )
+    user = serializers.CharField(
+        required=False,
+        max_length=150,
+        help_text="An admin may make a token for another user; others make their own.",
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    token = serializers.CharField(
+        read_only=True,
+        help_text="The key, shown this once: send it as `Authorization: Token <key>`.",
+    )
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = ["token", *ApiTokenSerializer.Meta.fields]
+        read_only_fields = fields
