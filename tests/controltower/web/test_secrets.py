@@ -182,3 +182,26 @@ def test_the_migration_encrypts_the_webhooks_stored_before_it(db):
     assert Team.objects.get(pk=team.pk).chat_webhook_url == HOOK
     notice = Notification.objects.get(pk=notice.pk)
     assert (notice.recipient, notice.webhook_url) == (MASK, HOOK)
+
+
+def test_the_django_admin_shows_no_webhook_and_no_signing_secret(
+    demo, user_with_role, api_client_for
+):
+    from django.contrib.auth import get_user_model
+
+    superuser = get_user_model().objects.create_superuser("root", "root@example.com", "pw-1")
+    team = TeamFactory(name="Billing", chat_webhook_url=HOOK)
+    secret = "a-crm-secret-nobody-reads-back-0123"
+    api_client_for(superuser).post(
+        "/api/v1/systems/crm/rotate-signing-secret/", {"secret": secret}, format="json"
+    )
+    client = signed_in(superuser)
+    crm = client.get("/admin/integrations/connectedsystem/?q=crm")
+    crm_id = crm.context["cl"].result_list[0].pk
+    pages = [
+        client.get(f"/admin/controltower/team/{team.pk}/change/"),
+        client.get(f"/admin/integrations/connectedsystem/{crm_id}/change/"),
+    ]
+    for page in pages:
+        assert page.status_code == 200
+        assert "s3cr3t" not in page.text and secret not in page.text
