@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from rest_framework.authtoken.models import TokenProxy
 
 from controltower.operations.models import (
     AuditEvent,
@@ -167,3 +168,9 @@ class NotificationAdmin(ReadOnlyAdmin):
 class BulkOperationAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "action", "requested_by", "status", "total", "done", "failed"]
     list_filter = ["action", "status"]
+
+
+# Django REST framework's clear-text tokens authenticate nothing any more (API tokens are
+# hashed, made on the API tokens page): their admin would only make keys that do not work.
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)

@@ -205,3 +205,10 @@ def test_the_django_admin_shows_no_webhook_and_no_signing_secret(
     for page in pages:
         assert page.status_code == 200
         assert "s3cr3t" not in page.text and secret not in page.text
+
+
+def test_the_django_admin_makes_no_clear_text_tokens(db):
+    from django.contrib import admin
+    from rest_framework.authtoken.models import TokenProxy
+
+    assert not admin.site.is_registered(TokenProxy)
