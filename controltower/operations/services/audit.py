@@ -36,10 +36,13 @@ def secrets_changed(
     before: models.Model | None, after: models.Model, picture: dict[str, Any]
 ) -> dict[str, Any]:
     """``picture`` (a snapshot of ``after``) saying ``changed`` of each secret that was
-    given a new value: the audit log records that a secret changed, not what it became."""
+    given a new value: the audit log records that a secret changed, not what it became.
+    (A new object's secrets say ``set``, as the snapshot has them.)"""
+    if before is None:
+        return picture
     for name in secret_field_names(type(after)):
         new = getattr(after, name)
-        if new and (before is None or getattr(before, name) != new) and name in picture:
+        if new and getattr(before, name) != new and name in picture:
             picture[name] = "changed"
     return picture
 

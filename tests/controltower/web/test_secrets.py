@@ -212,3 +212,12 @@ def test_the_django_admin_makes_no_clear_text_tokens(db):
     from rest_framework.authtoken.models import TokenProxy
 
     assert not admin.site.is_registered(TokenProxy)
+
+
+def test_a_new_teams_webhook_is_audited_as_set(admin, api_client_for):
+    api_client_for(admin).post(
+        "/api/v1/teams/", {"name": "Billing", "chat_webhook_url": HOOK}, format="json"
+    )
+
+    event = AuditEvent.objects.get(action="team.create")
+    assert (event.after["chat_webhook_url"], event.after["escalation_webhook_url"]) == ("set", "")
