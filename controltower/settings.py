@@ -77,7 +77,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "rest_framework.authtoken",  # kept so that its old tokens can be migrated, hashed
+    "knox",
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
@@ -225,7 +226,7 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
 # --- REST API -----------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "controltower.web.api.authentication.ThrottledTokenAuthentication",
+        "controltower.web.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["controltower.web.api.permissions.RolePermissions"],
@@ -248,6 +249,17 @@ REST_FRAMEWORK = {
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG or DEMO else []),
 }
 
+# API tokens are django-rest-knox tokens, hashed at rest, in the tower's own model.
+KNOX_TOKEN_MODEL = "controltower.ApiToken"
+# Knox's own migrations would create a table for its token model, which ours replaces; left
+# behind with a key to auth_user, it stops the test database from being flushed on PostgreSQL.
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_TTL": None,  # each token's expiry is set when it is made (CT_API_TOKEN_DAYS)
+    "AUTO_REFRESH": False,
+}
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Integration Control Tower API",
     "DESCRIPTION": (
@@ -266,6 +278,7 @@ SPECTACULAR_SETTINGS = {
         "AttemptOutcomeEnum": "integrations.choices.AttemptOutcome",
         "SyncOutcomeEnum": "integrations.choices.SyncOutcome",
         "ErrorClassEnum": "integrations.choices.ErrorClass",
+        "ApiTokenStateEnum": "controltower.operations.choices.ApiTokenState",
     },
 }
 
@@ -288,6 +301,10 @@ CT_TOKEN_REFRESH_MARGIN_SECONDS = env_int("CT_TOKEN_REFRESH_MARGIN_SECONDS", 60)
 # --- Secrets at rest --------------------------------------------------------------
 # Fernet keys, comma-separated: the first encrypts, all decrypt (integrations.crypto).
 CT_ENCRYPTION_KEYS = env_list("CT_ENCRYPTION_KEYS")
+# After a system's inbound signing secret is rotated, the one it replaced verifies this long.
+CT_SIGNING_SECRET_GRACE_HOURS = env_float("CT_SIGNING_SECRET_GRACE_HOURS", 24.0)
+# An API token expires this many days after it is made, unless its maker says otherwise.
+CT_API_TOKEN_DAYS = env_int("CT_API_TOKEN_DAYS", 90)
 
 # --- Processing ---------------------------------------------------------------
 CT_CHUNK_SIZE = env_int("CT_CHUNK_SIZE", 100)

@@ -17,6 +17,7 @@ import base64
 import hashlib
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -94,3 +95,24 @@ class EncryptedTextField(models.TextField):
 def secret_mask(value: str | None) -> str:
     """How a secret is shown: whether it is set, never what it is."""
     return "set" if value else "not set"
+
+
+def secret_url_mask(value: str | None) -> str:
+    """A secret URL as it is shown: its scheme and host, and only its last four characters
+    (``https://hooks.slack.com/…a1f2``), enough to tell two apart, never enough to use."""
+    if not value:
+        return ""
+    parts = urlsplit(value)
+    tail = value[-4:] if len(value) >= 16 else ""
+    if parts.scheme and parts.hostname:
+        return f"{parts.scheme}://{parts.hostname}/…{tail}"
+    return f"set, ends …{tail}" if tail else "set"
+
+
+# What the audit log says of a secret instead of its value.
+SECRET_WORDS = frozenset({"set", "not set", "changed", ""})
+
+
+def secret_field_names(model: type[models.Model]) -> list[str]:
+    """The fields of a model that hold secrets."""
+    return [f.name for f in model._meta.concrete_fields if isinstance(f, EncryptedTextField)]

@@ -45,6 +45,7 @@ ADMIN = [
     # Sign-in lockouts: see them and lift them.
     "axes.view_accessattempt",
     "axes.delete_accessattempt",
+    "controltower.delete_apitoken",  # sees and revokes every user's API tokens
     *(
         f"controltower.{verb}_{model}"
         for model in CONFIGURABLE

@@ -1,20 +1,23 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from integrations.choices import Adapter, Domain, FlowKind, SystemKind
+from integrations.crypto import EncryptedTextField
 
 
 class ConnectedSystem(models.Model):
     """A system the tower talks to (a CRM, a CLM, a PSA, an ERP, ...).
 
-    Secrets are never stored here: the inbound signing secret is read from the
-    environment variable named by ``secret_env``, which may hold several
-    comma-separated secrets while one is being rotated.
+    The inbound signing secret is the one an admin set or rotated in the tower, stored
+    encrypted; the previous one stays valid until ``previous_signing_secrets_until``.
+    Until one is set there, it is read from the environment variable named by
+    ``secret_env``, which may hold several comma-separated secrets.
     """
 
     slug = models.SlugField(max_length=50, unique=True, help_text="Used in the inbound URL.")
@@ -33,6 +36,18 @@ class ConnectedSystem(models.Model):
         help_text="Environment variable holding the inbound signing secret(s), comma-separated "
         "while rotating. Defaults to CT_SECRET_<SLUG>.",
     )
+    signing_secret = EncryptedTextField(
+        blank=True,
+        help_text="The inbound signing secret set in the tower; write-only. Empty: the "
+        "environment's.",
+    )
+    previous_signing_secrets = EncryptedTextField(
+        blank=True, help_text="The secrets a rotation replaced, one a line; write-only."
+    )
+    previous_signing_secrets_until = models.DateTimeField(
+        null=True, blank=True, help_text="Until when the replaced secrets still verify."
+    )
+    signing_secret_rotated_at = models.DateTimeField(null=True, blank=True)
     enabled = models.BooleanField(
         default=True, help_text="A disabled system's inbound events are refused (409)."
     )
@@ -75,12 +90,36 @@ class ConnectedSystem(models.Model):
     def secret_env_name(self) -> str:
         return self.secret_env or f"CT_SECRET_{self.slug.upper().replace('-', '_')}"
 
-    def inbound_secrets(self) -> list[str]:
-        """The secrets a signature may match; the demo secret only in demo mode."""
+    def current_signing_secrets(self) -> list[str]:
+        """The secrets senders are meant to sign with now: the tower's, else the
+        environment's, else (in demo mode only) the demo secret."""
+        if self.signing_secret:
+            return [self.signing_secret]
         raw = os.environ.get(self.secret_env_name, "")
         secrets = [item.strip() for item in raw.split(",") if item.strip()]
         if not secrets and settings.DEMO:
             secrets = [f"demo-{self.slug}-secret"]
+        return secrets
+
+    @property
+    def signing_secret_source(self) -> str:
+        """Where the current secret comes from: ``tower``, ``environment``, ``demo`` or ``none``."""
+        if self.signing_secret:
+            return "tower"
+        if any(item.strip() for item in os.environ.get(self.secret_env_name, "").split(",")):
+            return "environment"
+        return "demo" if settings.DEMO else "none"
+
+    def previous_secrets_valid(self, now: datetime | None = None) -> bool:
+        until = self.previous_signing_secrets_until
+        return bool(self.previous_signing_secrets and until and until > (now or timezone.now()))
+
+    def inbound_secrets(self, now: datetime | None = None) -> list[str]:
+        """The secrets a signature may match: the current ones, and those a rotation replaced
+        while their grace period lasts."""
+        secrets = self.current_signing_secrets()
+        if self.previous_secrets_valid(now):
+            secrets += [s for s in self.previous_signing_secrets.splitlines() if s]
         return secrets
 
 

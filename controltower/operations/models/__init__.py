@@ -13,9 +13,11 @@ from controltower.operations.models.sla import (
     SlaBreach,
     SlaPolicy,
 )
+from controltower.operations.models.tokens import ApiToken
 from controltower.operations.models.views import SavedView
 
 __all__ = [
+    "ApiToken",
     "AuditEvent",
     "BulkOperation",
     "BusinessCalendar",

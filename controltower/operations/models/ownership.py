@@ -6,9 +6,11 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 
 from integrations.choices import ExceptionType, FlowKind
+from integrations.crypto import EncryptedTextField
 
 
 def _valid_time_zone(value: str) -> None:
@@ -82,13 +84,20 @@ class Team(models.Model):
     name = models.CharField(max_length=100, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="teams")
     email = models.EmailField(blank=True, help_text="Where breach notices go.")
-    chat_webhook_url = models.URLField(
-        blank=True, help_text="A chat webhook (Slack or Teams style) that receives a JSON post."
+    # A chat webhook's URL is its credential: stored encrypted, shown only masked.
+    chat_webhook_url = EncryptedTextField(
+        blank=True,
+        validators=[URLValidator()],
+        help_text="A chat webhook (Slack or Teams style) that receives a JSON post; write-only.",
     )
     escalation_email = models.EmailField(
         blank=True, help_text="The second contact, told when a breach stays open."
     )
-    escalation_webhook_url = models.URLField(blank=True)
+    escalation_webhook_url = EncryptedTextField(
+        blank=True,
+        validators=[URLValidator()],
+        help_text="A second chat webhook for escalations; write-only.",
+    )
     calendar = models.ForeignKey(
         BusinessCalendar,
         null=True,

@@ -16,6 +16,7 @@ from controltower.operations.choices import (
     SlaState,
 )
 from integrations.choices import ExceptionType, FlowKind, Severity
+from integrations.crypto import EncryptedTextField
 
 
 class SlaPolicy(models.Model):
@@ -195,7 +196,12 @@ class Notification(models.Model):
     )
     kind = models.CharField(max_length=20, choices=NotificationKind.choices)
     channel = models.CharField(max_length=20, choices=NotificationChannel.choices)
-    recipient = models.CharField(max_length=500, help_text="An email address or a webhook URL.")
+    recipient = models.CharField(
+        max_length=500, help_text="An email address, or a webhook URL masked as it is shown."
+    )
+    webhook_url = EncryptedTextField(
+        blank=True, help_text="Where a chat notification is posted; write-only."
+    )
     subject = models.CharField(max_length=200)
     body = models.JSONField(default=dict)
     status = models.CharField(

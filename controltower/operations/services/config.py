@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from canonical.errors import ApplicationError
-from controltower.operations.services.audit import audit_record, snapshot
+from controltower.operations.services.audit import audit_record, secrets_changed, snapshot
 
 
 def _errors(error: ValidationError) -> dict[str, list[str]]:
@@ -35,7 +35,7 @@ def config_save(
         raise ApplicationError(f"The {label} was not saved.", errors=_errors(error)) from error
     model = type(instance)
     with transaction.atomic():
-        before = None
+        before, current = None, None
         if instance.pk is not None:
             current = model.objects.select_for_update().filter(pk=instance.pk).first()
             before = _with_m2m(current, m2m) if current is not None else None
@@ -48,7 +48,7 @@ def config_save(
             action=f"{instance._meta.model_name}.{'create' if created else 'update'}",
             obj=instance,
             before=before,
-            after=_with_m2m(instance, m2m),
+            after=secrets_changed(current, instance, _with_m2m(instance, m2m)),
             reason=reason,
         )
     return instance

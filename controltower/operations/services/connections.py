@@ -15,6 +15,7 @@ from integrations.crypto import secret_mask
 from integrations.models import ConnectedSystem, OutboundAuth
 from integrations.services.connections import ConnectionResult, connection_test
 from integrations.services.credentials import token_forget
+from integrations.services.signing import signing_grace_end, signing_secret_rotate
 
 # What each kind needs before the tower can use it.
 REQUIRED = {
@@ -122,3 +123,49 @@ def connection_check(*, system_id: int, actor: Any) -> ConnectionResult:
         after={"ok": result.ok, "status": result.status, "message": result.message},
     )
     return result
+
+
+def _signing_state(system: ConnectedSystem) -> dict[str, Any]:
+    until = system.previous_signing_secrets_until
+    return {
+        "signing_secret": f"set ({system.signing_secret_source})"
+        if system.current_signing_secrets()
+        else "not set",
+        "previous_valid_until": until.isoformat()
+        if until and system.previous_secrets_valid()
+        else None,
+    }
+
+
+def signing_secret_rotate_by(
+    *, system_id: int, actor: Any, secret: str | None = None, reason: str = ""
+) -> tuple[ConnectedSystem, str]:
+    """An admin rotates a system's inbound signing secret: the new one (returned, shown once)
+    verifies at once, the replaced ones until the grace period ends. Audited, without the
+    secret."""
+    before = _signing_state(_system(system_id))
+    system, new = signing_secret_rotate(system_id=system_id, secret=secret)
+    audit_record(
+        actor=actor,
+        action="system.signing_secret_rotate",
+        obj=system,
+        before=before,
+        after={**_signing_state(system), "signing_secret": "changed"},
+        reason=reason,
+    )
+    return system, new
+
+
+def signing_grace_end_by(*, system_id: int, actor: Any, reason: str = "") -> ConnectedSystem:
+    """An admin ends a rotation's grace period: the replaced secrets stop verifying now."""
+    before = _signing_state(_system(system_id))
+    system = signing_grace_end(system_id=system_id)
+    audit_record(
+        actor=actor,
+        action="system.signing_grace_end",
+        obj=system,
+        before=before,
+        after=_signing_state(system),
+        reason=reason,
+    )
+    return system

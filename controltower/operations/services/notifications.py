@@ -190,9 +190,13 @@ def _webhook_post(notification: Notification, client: httpx.Client | None) -> De
     own_client = client is None
     client = client or webhook_client()
     try:
-        response = client.post(notification.recipient, json=notification.body, headers=headers)
+        response = client.post(notification.webhook_url, json=notification.body, headers=headers)
     except httpx.HTTPError as exc:
-        return DeliveryResult(ok=False, error=f"{type(exc).__name__}: {exc}")
+        # An error may quote the URL; the attempt log names it masked, as everywhere else.
+        error = f"{type(exc).__name__}: {exc}"
+        if notification.webhook_url:
+            error = error.replace(notification.webhook_url, notification.recipient)
+        return DeliveryResult(ok=False, error=error)
     finally:
         if own_client:
             client.close()

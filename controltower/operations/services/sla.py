@@ -68,6 +68,7 @@ from integrations.choices import (
     FlowKind,
     TransactionState,
 )
+from integrations.crypto import secret_url_mask
 from integrations.models import Flow, Transaction
 
 logger = logging.getLogger(__name__)
@@ -504,13 +505,16 @@ def _notify(breach: SlaBreach, kind: str, sweep: _Sweep) -> None:
     snoozed_until = breach.exception.snoozed_until if breach.exception_id else None
     send_from = snoozed_until if snoozed_until and snoozed_until > sweep.now else sweep.now
     for channel, recipient in recipients:
+        webhook = channel == NotificationChannel.WEBHOOK
         _, created = Notification.objects.get_or_create(
             breach=breach,
             kind=kind,
             channel=channel,
-            recipient=recipient,
+            # A webhook's URL is its credential: the row names it masked, keeps it encrypted.
+            recipient=secret_url_mask(recipient) if webhook else recipient,
             defaults={
                 "team": breach.team,
+                "webhook_url": recipient if webhook else "",
                 "subject": subject,
                 "body": body,
                 "next_attempt_at": send_from,

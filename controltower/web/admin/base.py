@@ -7,21 +7,22 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from controltower.operations.services.audit import audit_record, snapshot
+from controltower.operations.services.audit import audit_record, secrets_changed, snapshot
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
     """A ModelAdmin whose every add, change and delete is written to the audit log."""
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        before = snapshot(type(obj).objects.get(pk=obj.pk)) if change and obj.pk else None
+        current = type(obj).objects.get(pk=obj.pk) if change and obj.pk else None
+        before = snapshot(current) if current is not None else None
         super().save_model(request, obj, form, change)
         audit_record(
             actor=request.user,
             action=f"{obj._meta.model_name}.{'change' if change else 'add'}",
             obj=obj,
             before=before,
-            after=snapshot(obj),
+            after=secrets_changed(current, obj, snapshot(obj)),
             reason="admin",
         )
 

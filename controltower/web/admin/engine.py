@@ -40,6 +40,9 @@ class ConnectedSystemAdmin(AuditedModelAdmin):
     ]
     list_filter = ["kind", "adapter", "enabled"]
     search_fields = ["slug", "name"]
+    # Signing secrets are write-only: rotated on the system's signing secret page, never shown.
+    exclude = ["signing_secret", "previous_signing_secrets"]
+    readonly_fields = ["signing_secret_rotated_at", "previous_signing_secrets_until"]
 
 
 @admin.register(Flow)

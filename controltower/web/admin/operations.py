@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from rest_framework.authtoken.models import TokenProxy
 
 from controltower.operations.models import (
     AuditEvent,
@@ -22,6 +24,7 @@ from controltower.operations.models import (
     SlaPolicy,
     Team,
 )
+from controltower.operations.services.audit import audit_redact
 from controltower.web.admin.base import AuditedModelAdmin
 
 
@@ -31,7 +34,21 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ["action", "object_type"]
     search_fields = ["actor_name", "object_repr", "object_id", "reason"]
     date_hierarchy = "at"
-    readonly_fields = [f.name for f in AuditEvent._meta.fields]
+    # Before and after are shown with any secret in them masked, as on the audit page.
+    exclude = ["before", "after"]
+    readonly_fields = [
+        *(f.name for f in AuditEvent._meta.fields if f.name not in ("before", "after")),
+        "before_shown",
+        "after_shown",
+    ]
+
+    @admin.display(description="before")
+    def before_shown(self, obj: AuditEvent) -> str:
+        return json.dumps(audit_redact(obj.before), indent=1, sort_keys=True)
+
+    @admin.display(description="after")
+    def after_shown(self, obj: AuditEvent) -> str:
+        return json.dumps(audit_redact(obj.after), indent=1, sort_keys=True)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -70,6 +87,8 @@ class BusinessExceptionAdmin(admin.ModelAdmin):
 @admin.register(Team)
 class TeamAdmin(AuditedModelAdmin):
     list_display = ["name", "is_default", "email", "calendar"]
+    # Webhook URLs are write-only: they are set on the tower's own team page, never shown.
+    exclude = ["chat_webhook_url", "escalation_webhook_url"]
     filter_horizontal = ["members"]
     search_fields = ["name", "email"]
 
@@ -140,6 +159,7 @@ class NotificationAttemptInline(admin.TabularInline):
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "kind", "channel", "recipient", "status", "attempts_count"]
+    exclude = ["webhook_url"]
     list_filter = ["status", "channel", "kind"]
     inlines = [NotificationAttemptInline]
 
@@ -148,3 +168,9 @@ class NotificationAdmin(ReadOnlyAdmin):
 class BulkOperationAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "action", "requested_by", "status", "total", "done", "failed"]
     list_filter = ["action", "status"]
+
+
+# Django REST framework's clear-text tokens authenticate nothing any more (API tokens are
+# hashed, made on the API tokens page): their admin would only make keys that do not work.
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)

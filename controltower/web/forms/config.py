@@ -19,6 +19,7 @@ from controltower.operations.models import (
     SlaPolicy,
     Team,
 )
+from integrations.crypto import secret_url_mask
 
 WEEKDAYS = [
     (0, "Monday"),
@@ -113,7 +114,29 @@ class ConfigForm(NoColon, forms.ModelForm):
             bound.disabled = True
 
 
+class WriteOnlyUrlField(forms.URLField):
+    """A secret URL typed in, never shown back: empty keeps the one stored."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("assume_scheme", "https")  # a webhook without a scheme is https
+        super().__init__(
+            required=False,
+            max_length=2000,
+            widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+            **kwargs,
+        )
+
+
 class TeamForm(ConfigForm):
+    # Webhook URLs are credentials: the form never shows them, only whether one is set.
+    SECRET_URLS = ("chat_webhook_url", "escalation_webhook_url")
+
+    chat_webhook_url = WriteOnlyUrlField(label="Chat webhook URL")
+    clear_chat_webhook_url = forms.BooleanField(required=False, label="Remove the chat webhook")
+    escalation_webhook_url = WriteOnlyUrlField(label="Escalation webhook URL")
+    clear_escalation_webhook_url = forms.BooleanField(
+        required=False, label="Remove the escalation webhook"
+    )
     members = forms.ModelMultipleChoiceField(
         queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
         required=False,
@@ -133,17 +156,44 @@ class TeamForm(ConfigForm):
             "is_default",
             "members",
         ]
-        labels = {
-            "chat_webhook_url": "Chat webhook URL",
-            "escalation_email": "Escalation email",
-            "escalation_webhook_url": "Escalation webhook URL",
-            "is_default": "Default team",
-        }
-        help_texts = {"escalation_webhook_url": "A second chat webhook for escalations."}
+        labels = {"escalation_email": "Escalation email", "is_default": "Default team"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["calendar"].empty_label = "None: around the clock"
+        for name in self.SECRET_URLS:
+            self.initial[name] = ""
+            stored = getattr(self.instance, name)
+            field = self.fields[name]
+            if stored:
+                field.widget.attrs["placeholder"] = secret_url_mask(stored)
+                field.help_text = (
+                    f"Set ({secret_url_mask(stored)}); type a new URL to replace it, "
+                    "or leave it empty to keep it."
+                )
+            else:
+                field.help_text = "Not set."
+                self.fields.pop(f"clear_{name}")
+        self.order_fields(
+            [
+                "name",
+                "email",
+                "chat_webhook_url",
+                "clear_chat_webhook_url",
+                "escalation_email",
+                "escalation_webhook_url",
+                "clear_escalation_webhook_url",
+            ]
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for name in self.SECRET_URLS:
+            if cleaned.get(f"clear_{name}"):
+                cleaned[name] = ""
+            elif not cleaned.get(name):
+                cleaned[name] = getattr(self.instance, name)  # empty keeps the stored one
+        return cleaned
 
     def clean_is_default(self) -> bool:
         is_default = self.cleaned_data["is_default"]

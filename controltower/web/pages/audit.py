@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET
 
 from controltower.operations.filtersets import AuditEventFilterSet
 from controltower.operations.models import AuditEvent
+from controltower.operations.services.audit import audit_redact
 from controltower.web.pages.config import SECTIONS
 from controltower.web.pages.lists import Column, listing, page_filter_form
 
@@ -91,7 +92,7 @@ def _label(model: type[models.Model] | None, name: str) -> str:
 
 def audit_changes(event: AuditEvent) -> list[Change]:
     """The fields an audited action changed; for a creation or deletion, every field it had."""
-    before, after = event.before, event.after
+    before, after = audit_redact(event.before), audit_redact(event.after)
     model = _model(event.object_type)
     if not isinstance(before, dict) and not isinstance(after, dict):
         if before is None and after is None:

@@ -53,6 +53,7 @@ from controltower.web.pages.lists import (
     wants_csv,
 )
 from integrations.choices import OPEN_STATUSES
+from integrations.crypto import secret_url_mask
 
 PREVIEW_ROWS = 50
 PREVIEW_COUNT_LIMIT = 1000
@@ -242,12 +243,17 @@ SECTIONS: dict[str, Section] = {
                     "members", "Members", lambda t: t.member_count, "member_count", numeric=True
                 ),
                 Column("email", "Email", lambda t: t.email, "email"),
-                Column("chat", "Chat webhook", lambda t: t.chat_webhook_url, table=False),
+                Column(
+                    "chat",
+                    "Chat webhook",
+                    lambda t: secret_url_mask(t.chat_webhook_url),
+                    table=False,
+                ),
                 Column("escalation", "Escalation email", lambda t: t.escalation_email),
                 Column(
                     "escalation_webhook",
                     "Escalation webhook",
-                    lambda t: t.escalation_webhook_url,
+                    lambda t: secret_url_mask(t.escalation_webhook_url),
                     table=False,
                 ),
                 Column(

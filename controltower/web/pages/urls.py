@@ -18,6 +18,7 @@ from controltower.web.pages import (
     saved_views,
     slas,
     systems,
+    tokens,
     transactions,
 )
 
@@ -100,6 +101,21 @@ systems_urls = [
     ),
     path("<slug:slug>/mappings/", mappings.system_mappings, name="mappings"),
     path("<slug:slug>/mappings/<slug:record_type>/", mappings.system_mapping, name="mapping"),
+    path(
+        "<slug:slug>/signing-secret/",
+        connections.system_signing_secret,
+        name="signing-secret",
+    ),
+    path(
+        "<slug:slug>/signing-secret/end-grace/",
+        connections.system_signing_grace_end,
+        name="signing-grace-end",
+    ),
+]
+
+account_urls = [
+    path("tokens/", tokens.api_tokens, name="tokens"),
+    path("tokens/<str:prefix>/revoke/", tokens.api_token_revoke_view, name="token-revoke"),
 ]
 
 records_urls = [
@@ -124,4 +140,5 @@ urlpatterns = [
     path("slas/", include((sla_urls, "slas"))),
     path("reconciliation/", include((reconciliation_urls, "reconciliation"))),
     path("saved-views/", include((saved_view_urls, "saved_views"))),
+    path("account/", include((account_urls, "account"))),
 ]

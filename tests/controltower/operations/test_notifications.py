@@ -182,7 +182,7 @@ def test_an_unreachable_webhook_is_retried(team, breach, settings):
     settings.CT_NOTIFY_TIMEOUT_SECONDS = 2
     notice = webhook(breach)
     Notification.objects.filter(pk=notice.pk).update(
-        recipient=f"http://127.0.0.1:{closed_port()}/hook"
+        webhook_url=f"http://127.0.0.1:{closed_port()}/hook"
     )
 
     assert notifications_deliver() == {"sent": 1, "retry": 1}
@@ -296,3 +296,28 @@ def test_two_workers_never_send_a_notification_twice(receiver):
     )
     assert NotificationAttempt.objects.count() == 5
     assert set(Notification.objects.values_list("kind", flat=True)) == {NotificationKind.BREACH}
+
+
+def test_a_chat_notice_names_its_webhook_masked_and_keeps_the_url_encrypted(
+    breach, receiver, user_with_role, api_client_for
+):
+    assert notifications_deliver() == {"sent": 2}
+
+    notice = webhook(breach)
+    url = receiver.url("/billing")
+    assert notice.recipient == f"http://127.0.0.1/…{url[-4:]}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT webhook_url FROM controltower_notification WHERE id = %s", [notice.pk]
+        )
+        assert cursor.fetchone()[0].startswith("fernet:")
+    viewer = user_with_role("viewer", "vic")
+    client = api_client_for(viewer)
+    client.force_login(viewer)
+    shown = [
+        client.get("/api/v1/notifications/").content.decode(),
+        client.get("/slas/notifications/").content.decode(),
+        b"".join(client.get("/slas/notifications/?export=csv").streaming_content).decode(),
+    ]
+    for text in shown:
+        assert url not in text

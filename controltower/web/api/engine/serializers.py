@@ -105,10 +105,56 @@ class CircuitBreakerSerializer(serializers.ModelSerializer):
         fields = ["state", "failures", "opened_at", "probe_at", "manual", "last_error"]
 
 
+class SigningSecretStateSerializer(serializers.Serializer):
+    """Where a system's inbound signing secret comes from; never the secret."""
+
+    source = serializers.ChoiceField(
+        choices=["tower", "environment", "demo", "none"],
+        help_text="tower: set or rotated in the tower; environment: CT_SECRET_<SLUG> (or the "
+        "variable the system names); demo: the demo secret; none: inbound events are refused.",
+    )
+    environment_variable = serializers.CharField()
+    rotated_at = serializers.DateTimeField(allow_null=True)
+    previous_valid_until = serializers.DateTimeField(
+        allow_null=True, help_text="Until when the secrets the last rotation replaced verify."
+    )
+
+
+def signing_state(system: ConnectedSystem) -> dict:
+    return {
+        "source": system.signing_secret_source,
+        "environment_variable": system.secret_env_name,
+        "rotated_at": system.signing_secret_rotated_at,
+        "previous_valid_until": system.previous_signing_secrets_until
+        if system.previous_secrets_valid()
+        else None,
+    }
+
+
+class SigningSecretRotateSerializer(serializers.Serializer):
+    secret = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        trim_whitespace=False,
+        help_text="The new secret; leave it out and the tower generates one.",
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class SigningSecretRotatedSerializer(serializers.Serializer):
+    secret = serializers.CharField(
+        help_text="The new signing secret: shown this once, give it to the sender now."
+    )
+    signing_secret = SigningSecretStateSerializer()
+
+
 class ConnectedSystemSerializer(serializers.ModelSerializer):
     breaker = serializers.SerializerMethodField(
         help_text="Whether the tower calls the system now; null when it never failed."
     )
+    signing_secret = serializers.SerializerMethodField()
 
     class Meta:
         model = ConnectedSystem
@@ -125,9 +171,14 @@ class ConnectedSystemSerializer(serializers.ModelSerializer):
             "rate_limit_burst",
             "retry_budget_hours",
             "breaker",
+            "signing_secret",
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(SigningSecretStateSerializer())
+    def get_signing_secret(self, system: ConnectedSystem) -> dict:
+        return SigningSecretStateSerializer(signing_state(system)).data
 
     @extend_schema_field(CircuitBreakerSerializer(allow_null=True))
     def get_breaker(self, system: ConnectedSystem) -> dict | None:

@@ -12,7 +12,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controltower.operations.services import actions
-from controltower.operations.services.connections import connection_check, connection_set
+from controltower.operations.services.connections import (
+    connection_check,
+    connection_set,
+    signing_grace_end_by,
+    signing_secret_rotate_by,
+)
 from controltower.operations.services.mappings import (
     mapping_draft_publish,
     mapping_draft_set,
@@ -307,6 +312,38 @@ class ConnectedSystemViewSet(viewsets.ReadOnlyModelViewSet):
             transaction_ids=data["transaction_ids"],
         )
         return Response(s.MappingPreviewSerializer(previews, many=True).data)
+
+    @extend_schema(
+        request=s.SigningSecretRotateSerializer,
+        responses={201: s.SigningSecretRotatedSerializer, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="rotate-signing-secret")
+    @requires("integrations.change_connectedsystem")
+    def rotate_signing_secret(self, request: Request, slug: str) -> Response:
+        """A new inbound signing secret (given, or generated), answered this once; the one it
+        replaces verifies for ``CT_SIGNING_SECRET_GRACE_HOURS`` more (audited)."""
+        data = _valid(s.SigningSecretRotateSerializer, request)
+        system, secret = signing_secret_rotate_by(
+            system_id=self.get_object().pk,
+            actor=request.user,
+            secret=data.get("secret") or None,
+            reason=data["reason"],
+        )
+        body = {"secret": secret, "signing_secret": s.signing_state(system)}
+        return Response(s.SigningSecretRotatedSerializer(body).data, status=201)
+
+    @extend_schema(
+        request=s.ReasonSerializer, responses={200: s.ConnectedSystemSerializer, **ERRORS}
+    )
+    @action(detail=True, methods=["post"], url_path="end-signing-grace")
+    @requires("integrations.change_connectedsystem")
+    def end_signing_grace(self, request: Request, slug: str) -> Response:
+        """The secrets a rotation replaced stop verifying now (audited)."""
+        data = _valid(s.ReasonSerializer, request)
+        system = signing_grace_end_by(
+            system_id=self.get_object().pk, actor=request.user, reason=data.get("reason", "")
+        )
+        return Response(s.ConnectedSystemSerializer(self.get_queryset().get(pk=system.pk)).data)
 
 
 class FlowViewSet(viewsets.ReadOnlyModelViewSet):

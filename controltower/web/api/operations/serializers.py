@@ -15,9 +15,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from canonical.models import Customer, LegalEntity
-from controltower.operations.choices import BulkAction
+from controltower.operations.choices import ApiTokenState, BulkAction
 from controltower.operations.filtersets import ME, BusinessExceptionFilterSet
 from controltower.operations.models import (
+    ApiToken,
     AuditEvent,
     BulkOperation,
     BusinessCalendar,
@@ -33,7 +34,9 @@ from controltower.operations.models import (
     SlaPolicy,
     Team,
 )
+from controltower.operations.services.audit import audit_redact
 from controltower.operations.services.bulk import MAX_ITEMS
+from integrations.crypto import secret_url_mask
 
 User = get_user_model()
 
@@ -68,6 +71,11 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "correlation_id",
         ]
 
+    def to_representation(self, instance: AuditEvent) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["before"], data["after"] = audit_redact(data["before"]), audit_redact(data["after"])
+        return data
+
 
 # --- configuration -------------------------------------------------------------------
 
@@ -85,6 +93,22 @@ class ConfigSerializer(serializers.ModelSerializer):
     )
 
 
+class MaskedUrlField(serializers.CharField):
+    """A secret URL as it is read back: scheme, host and its last four characters."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, **kwargs)
+
+    def to_representation(self, value: str) -> str:
+        return secret_url_mask(value)
+
+
+def write_only_url(help_text: str) -> serializers.URLField:
+    return serializers.URLField(
+        write_only=True, required=False, allow_blank=True, max_length=2000, help_text=help_text
+    )
+
+
 class TeamSerializer(ConfigSerializer):
     members = serializers.SlugRelatedField(
         slug_field="username",
@@ -95,6 +119,19 @@ class TeamSerializer(ConfigSerializer):
     )
     calendar_name = name_of("calendar")
     open_exceptions = serializers.IntegerField(read_only=True, default=0)
+    chat_webhook_url = write_only_url(
+        "A chat webhook (Slack or Teams style): write-only. Leave it out to keep the one "
+        "set; an empty string removes it."
+    )
+    chat_webhook = MaskedUrlField(
+        source="chat_webhook_url", help_text="The chat webhook, masked; empty if none is set."
+    )
+    escalation_webhook_url = write_only_url(
+        "A second chat webhook for escalations: write-only, as chat_webhook_url."
+    )
+    escalation_webhook = MaskedUrlField(
+        source="escalation_webhook_url", help_text="The escalation webhook, masked."
+    )
 
     class Meta:
         model = Team
@@ -104,8 +141,10 @@ class TeamSerializer(ConfigSerializer):
             "members",
             "email",
             "chat_webhook_url",
+            "chat_webhook",
             "escalation_email",
             "escalation_webhook_url",
+            "escalation_webhook",
             "calendar",
             "calendar_name",
             "is_default",
@@ -518,3 +557,59 @@ class BulkStartSerializer(serializers.Serializer):
                 {"ids": ["Give either ids or a filter, not both and not neither."]}
             )
         return attrs
+
+
+# --- API tokens --------------------------------------------------------------------------
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    """An API token as it is listed: its first characters, never the key."""
+
+    prefix = serializers.CharField(source="token_key", read_only=True)
+    user = serializers.CharField(source="user.username", read_only=True)
+    revoked_by = serializers.CharField(
+        source="revoked_by.username", read_only=True, allow_null=True, default=None
+    )
+    state = serializers.ChoiceField(choices=ApiTokenState.choices, read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "prefix",
+            "name",
+            "user",
+            "state",
+            "created",
+            "expiry",
+            "last_used_at",
+            "revoked_at",
+            "revoked_by",
+        ]
+        read_only_fields = fields
+
+
+class ApiTokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, help_text="What the token is for.")
+    days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=3650,
+        help_text="It expires after this many days; CT_API_TOKEN_DAYS (90) when left out.",
+    )
+    user = serializers.CharField(
+        required=False,
+        max_length=150,
+        help_text="An admin may make a token for another user; others make their own.",
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    token = serializers.CharField(
+        read_only=True,
+        help_text="The key, shown this once: send it as `Authorization: Token <key>`.",
+    )
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = ["token", *ApiTokenSerializer.Meta.fields]
+        read_only_fields = fields

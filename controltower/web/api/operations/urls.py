@@ -19,5 +19,6 @@ router.register(
 router.register("period-closes", views.PeriodCloseViewSet, basename="period-close")
 router.register("sla-breaches", views.SlaBreachViewSet, basename="sla-breach")
 router.register("notifications", views.NotificationViewSet, basename="notification")
+router.register("api-tokens", views.ApiTokenViewSet, basename="api-token")
 
 urlpatterns = router.urls

@@ -22,6 +22,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -41,6 +42,7 @@ from controltower.operations.filtersets import (
     TeamFilterSet,
 )
 from controltower.operations.models import (
+    ApiToken,
     AuditEvent,
     BulkOperation,
     BusinessCalendar,
@@ -55,6 +57,7 @@ from controltower.operations.models import (
     Team,
 )
 from controltower.operations.services.approvals import exception_approve, exception_reject
+from controltower.operations.services.audit import audit_redact
 from controltower.operations.services.bulk import bulk_operation_start
 from controltower.operations.services.config import config_delete, config_save
 from controltower.operations.services.exceptions import (
@@ -66,6 +69,11 @@ from controltower.operations.services.exceptions import (
     exception_snooze,
 )
 from controltower.operations.services.routing import exceptions_reroute, rule_preview
+from controltower.operations.services.tokens import (
+    api_token_create,
+    api_token_revoke,
+    api_tokens_visible,
+)
 from controltower.web.api.engine.serializers import (
     ErrorSerializer,
     ReasonSerializer,
@@ -150,8 +158,12 @@ def _audit_csv_lines(queryset: QuerySet[AuditEvent]) -> Iterator[str]:
                 event.object_id,
                 event.object_repr,
                 event.reason,
-                "" if event.before is None else json.dumps(event.before, sort_keys=True),
-                "" if event.after is None else json.dumps(event.after, sort_keys=True),
+                ""
+                if event.before is None
+                else json.dumps(audit_redact(event.before), sort_keys=True),
+                ""
+                if event.after is None
+                else json.dumps(audit_redact(event.after), sort_keys=True),
                 event.correlation_id,
             ]
         )
@@ -562,3 +574,64 @@ class BulkOperationViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSe
             params=data["params"],
         )
         return Response(s.BulkOperationSerializer(operation).data, status=status.HTTP_202_ACCEPTED)
+
+
+# --- API tokens -------------------------------------------------------------------------
+
+
+class ApiTokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """A person's API tokens (an admin's: everyone's), listed by their first characters.
+
+    Anyone signed in makes and revokes their own tokens: a token acts with its owner's role.
+    The key is answered once, when the token is made; only a hash of it is stored."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = s.ApiTokenSerializer
+    lookup_field = "token_key"
+    lookup_url_kwarg = "prefix"
+    filter_backends = [OrderingFilter]
+    ordering_fields = ["created", "expiry", "last_used_at", "name"]
+    ordering = ["-created"]
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        tokens = api_tokens_visible(actor=self.request.user)
+        user = self.request.query_params.get("user")
+        return tokens.filter(user__username=user) if user else tokens
+
+    @extend_schema(
+        parameters=[OpenApiParameter("user", str, description="Only this user's tokens.")]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(
+        request=s.ApiTokenCreateSerializer,
+        responses={201: s.ApiTokenCreatedSerializer, **ERRORS},
+    )
+    def create(self, request: Request) -> Response:
+        data = _valid(s.ApiTokenCreateSerializer, request)
+        token, key = api_token_create(
+            actor=request.user,
+            name=data["name"],
+            days=data.get("days"),
+            username=data.get("user"),
+            reason=data["reason"],
+        )
+        token.token = key
+        return Response(s.ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ReasonSerializer,
+        responses={200: s.ApiTokenSerializer, **ERRORS},
+        parameters=[
+            OpenApiParameter(
+                "prefix", str, OpenApiParameter.PATH, description="The token's first characters."
+            )
+        ],
+    )
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, prefix: str) -> Response:
+        """Revokes the token at once; it stays listed, revoked (audited)."""
+        data = _valid(ReasonSerializer, request)
+        token = api_token_revoke(actor=request.user, prefix=prefix, reason=data.get("reason", ""))
+        return Response(s.ApiTokenSerializer(token).data)

@@ -8,8 +8,8 @@ import uuid
 import pytest
 from django.core.cache import cache
 from django.test import Client
-from rest_framework.authtoken.models import Token
 
+from controltower.operations.services.tokens import api_token_create
 from tests.support.inbound import customer_event, signed_post
 
 pytestmark = pytest.mark.django_db
@@ -27,8 +27,18 @@ def viewer(user_with_role):
     return user
 
 
+_keys: dict[int, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keys():
+    _keys.clear()
+
+
 def token_client(user, address: str) -> Client:
-    key = Token.objects.get_or_create(user=user)[0].key
+    key = _keys.get(user.pk) or _keys.setdefault(
+        user.pk, api_token_create(actor=user, name="throttling")[1]
+    )
     return Client(HTTP_AUTHORIZATION=f"Token {key}", REMOTE_ADDR=address)
 
 
