@@ -8,6 +8,7 @@ the tasks module is the engine's outermost door and imports the services.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -17,11 +18,14 @@ from celery import current_app
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from integrations.choices import FlowKind, TransactionState
 from integrations.flows.registry import calls_out
 from integrations.models import ConnectedSystem, Flow, Transaction
 from integrations.services.rollups import rollups_received
+
+logger = logging.getLogger(__name__)
 
 # The task that processes a chunk of transaction ids (``integrations.tasks``).
 PROCESS_TASK = "integrations.tasks.process_transactions_task"
@@ -57,9 +61,19 @@ def transactions_enqueue(
         Transaction.objects.filter(pk__in=all_ids).update(enqueued_at=timezone.now())
 
     def send() -> None:
-        for queue, ids in messages:
-            current_app.signature(PROCESS_TASK, args=[ids]).apply_async(
-                queue=queue, countdown=countdown
+        try:
+            for queue, ids in messages:
+                current_app.signature(PROCESS_TASK, args=[ids]).apply_async(
+                    queue=queue, countdown=countdown
+                )
+        except (KombuOperationalError, OSError) as exc:
+            # The rows are committed: the work is held, and the sweep sends it again once it
+            # has waited CT_RECEIVED_GRACE_SECONDS. Failing the request now would make a
+            # sender send again what the tower already holds.
+            logger.warning(
+                "The broker cannot be reached; %s transactions wait for the sweep: %s",
+                len(all_ids),
+                exc,
             )
 
     transaction.on_commit(send)
