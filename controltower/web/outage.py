@@ -26,6 +26,8 @@ from django.template import loader
 from django.utils.cache import add_never_cache_headers
 from django.views import defaults
 
+from integrations.services.locks import lost_to_concurrent_work
+
 logger = logging.getLogger(__name__)
 
 MESSAGE = "The tower's database is not answering; nothing was changed. Try again shortly."
@@ -34,8 +36,9 @@ JSON_PREFIXES = ("/api/", "/healthz", "/readyz")
 
 
 def database_unavailable(exc: BaseException | None) -> bool:
-    """Whether ``exc`` says the database cannot serve the request (not a bug in a query)."""
-    return isinstance(exc, OperationalError | InterfaceError)
+    """Whether ``exc`` says the database cannot serve the request: not a request that lost
+    to another over the same rows (the API answers that 409, ``api_exception_handler``)."""
+    return isinstance(exc, OperationalError | InterfaceError) and not lost_to_concurrent_work(exc)
 
 
 def unavailable_response(request: HttpRequest, exc: BaseException) -> HttpResponse:
