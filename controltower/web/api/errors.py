@@ -9,18 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import DatabaseError
 from rest_framework import exceptions as drf_exceptions
-from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from canonical.errors import ApplicationError
-from integrations.services.locks import lost_to_concurrent_work
-
-CONCURRENT_CHANGE = (
-    "Another request changed the same records at the same moment; nothing was changed. Try again."
-)
 
 
 def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -43,13 +36,6 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
         return Response(exc.as_dict(), status=exc.status_code)
-    if isinstance(exc, DatabaseError) and lost_to_concurrent_work(exc):
-        # The services lock rows in one order, so this is rare: say so plainly; nothing of
-        # the request was kept, and sending it again is safe.
-        return Response(
-            {"message": CONCURRENT_CHANGE, "errors": {"(request)": ["concurrent change"]}},
-            status=status.HTTP_409_CONFLICT,
-        )
     response = exception_handler(exc, context)
     if response is None:
         return None

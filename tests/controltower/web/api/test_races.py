@@ -198,17 +198,17 @@ def locks_rows_one_by_one(
         Transaction.objects.select_for_update().filter(pk=then).get()
 
 
-def bulk_retry_while_the_other_work_holds_its_first_row(client: Any, first: int, then: int) -> Any:
-    """Races a bulk retry over the dead transactions against ``locks_rows_one_by_one``: the
-    other work takes ``first``, the bulk retry starts and waits for a row, then the other
-    work goes on to ``then``. Returns the bulk retry's response."""
+def bulk_retry_while_the_other_work_holds_its_first_row(
+    post: Callable[[], Any], first: int, then: int
+) -> Any:
+    """Races a bulk retry over the dead transactions (``post``) against
+    ``locks_rows_one_by_one``: the other work takes ``first``, the bulk retry starts and waits
+    for a row, then the other work goes on to ``then``. Returns the bulk retry's response."""
     holds_first, go_on = threading.Event(), threading.Event()
 
     def bulk_retry() -> Any:
         holds_first.wait(timeout=10)
-        return client.post(
-            "/api/v1/transactions/bulk-retry/?state=dead", {"reason": "again"}, format="json"
-        )
+        return post()
 
     def go_on_once_the_bulk_retry_waits() -> None:
         holds_first.wait(timeout=10)
@@ -223,19 +223,32 @@ def bulk_retry_while_the_other_work_holds_its_first_row(client: Any, first: int,
     return response
 
 
+def api_bulk_retry(client: Any) -> Callable[[], Any]:
+    return partial(
+        client.post,
+        "/api/v1/transactions/bulk-retry/?state=dead",
+        {"reason": "again"},
+        format="json",
+    )
+
+
+def dead_transactions(count: int) -> list[Transaction]:
+    return [
+        FlowTransactionFactory(kind=FlowKind.MASTER_DATA_SYNC, state=TransactionState.DEAD)
+        for _ in range(count)
+    ]
+
+
 def test_a_bulk_retry_waits_its_turn_behind_work_that_locks_the_same_rows_in_id_order(
     demo, as_role
 ):
     """Closing a breaker, resolving an exception: every other lock of many transactions takes
     them in ascending id order. A bulk retry that took them the other way round deadlocked
     with them (PostgreSQL aborts one of the two)."""
-    rows = [
-        FlowTransactionFactory(kind=FlowKind.MASTER_DATA_SYNC, state=TransactionState.DEAD)
-        for _ in range(3)
-    ]
+    rows = dead_transactions(3)
 
     response = bulk_retry_while_the_other_work_holds_its_first_row(
-        as_role("operator"), rows[0].pk, rows[-1].pk
+        api_bulk_retry(as_role("operator")), rows[0].pk, rows[-1].pk
     )
 
     assert response.status_code == 200, response.content
@@ -243,14 +256,11 @@ def test_a_bulk_retry_waits_its_turn_behind_work_that_locks_the_same_rows_in_id_
 
 
 def test_a_bulk_retry_that_loses_a_deadlock_answers_409_and_changes_nothing(demo, as_role):
-    rows = [
-        FlowTransactionFactory(kind=FlowKind.MASTER_DATA_SYNC, state=TransactionState.DEAD)
-        for _ in range(3)
-    ]
+    rows = dead_transactions(3)
     # Work that locks the other way round (the last row first): the bulk retry waits for it
     # holding the first row, and the other work then wants the first row.
     response = bulk_retry_while_the_other_work_holds_its_first_row(
-        as_role("operator"), rows[-1].pk, rows[0].pk
+        api_bulk_retry(as_role("operator")), rows[-1].pk, rows[0].pk
     )
 
     assert response.status_code == 409, response.content
@@ -265,6 +275,24 @@ def test_a_bulk_retry_that_loses_a_deadlock_answers_409_and_changes_nothing(demo
         == 3
     )
     assert not AuditEvent.objects.filter(action="transaction.bulk_retry").exists()
+
+
+def test_a_bulk_retry_page_that_loses_a_deadlock_shows_that_nothing_was_changed(
+    demo, user_with_role
+):
+    rows = dead_transactions(3)
+    browser = Client()
+    browser.force_login(user_with_role("operator"))
+
+    page = bulk_retry_while_the_other_work_holds_its_first_row(
+        partial(browser.post, "/transactions/bulk-retry/?state=dead", {"reason": "again"}),
+        rows[-1].pk,
+        rows[0].pk,
+    )
+
+    assert page.status_code == 409
+    assert "Someone else changed this at the same moment" in page.content.decode()
+    assert Transaction.objects.filter(state=TransactionState.DEAD).count() == 3
 
 
 def _waiting_for_a_lock() -> int:
