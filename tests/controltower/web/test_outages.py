@@ -65,6 +65,8 @@ def test_the_inbound_door_answers_503_so_that_the_sender_sends_again(demo, setti
     assert refused.json()["errors"] == {"(database)": ["unavailable"]}
     again = signed_post(Client(), "crm", event)
     assert again.status_code == 202 and again.json()["accepted"] == 1
+    schema = Client().get("/api/schema/?format=json").json()
+    assert "503" in schema["paths"]["/api/v1/inbound/{system_slug}/"]["post"]["responses"]
 
 
 def test_pages_show_the_styled_unavailable_page_with_503_while_the_database_does_not_answer(

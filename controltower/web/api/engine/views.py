@@ -45,7 +45,12 @@ class InboundView(APIView):
         parameters=[
             OpenApiParameter("X-CT-Signature", str, OpenApiParameter.HEADER, required=True),
         ],
-        responses={200: s.InboundResultSerializer, 202: s.InboundResultSerializer, **ERRORS},
+        responses={
+            200: s.InboundResultSerializer,
+            202: s.InboundResultSerializer,
+            **ERRORS,
+            503: s.ErrorSerializer,  # the database does not answer: send again (Retry-After)
+        },
         examples=[
             OpenApiExample(
                 "customer.upserted",
