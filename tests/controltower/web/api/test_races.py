@@ -17,8 +17,10 @@ import pytest
 from django.db import connection, transaction
 from django.test import Client
 
-from controltower.operations.models import AuditEvent
+from controltower.operations.models import AuditEvent, BusinessException
+from controltower.operations.services.bulk import bulk_operation_run
 from integrations.choices import (
+    OPEN_STATUSES,
     ExceptionStatus,
     ExceptionType,
     FlowKind,
@@ -221,6 +223,38 @@ def bulk_retry_while_the_other_work_holds_its_first_row(
         go_on_once_the_bulk_retry_waits,
     )
     return response
+
+
+def test_two_bulk_operations_over_the_same_exceptions_close_each_once_and_report_the_rest(
+    demo, as_role
+):
+    exceptions = BusinessExceptionFactory.create_batch(40)
+    for exc in exceptions:
+        FlowTransactionFactory(
+            kind=FlowKind.TIME_TO_BILLING, state=TransactionState.BLOCKED, exception=exc
+        )
+    ids = [exc.pk for exc in exceptions]
+    operator = as_role("operator")
+    started = [
+        operator.post(
+            "/api/v1/bulk-operations/",
+            {"action": action, "ids": ids, "params": params},
+            format="json",
+        )
+        for action, params in (
+            ("resolve", {"resolution": "Rates added"}),
+            ("dismiss", {"reason": "Duplicates"}),
+        )
+    ]
+    assert [r.status_code for r in started] == [202, 202], [r.content for r in started]
+
+    race(*(partial(bulk_operation_run, operation_id=r.json()["id"]) for r in started))
+
+    runs = [operator.get(f"/api/v1/bulk-operations/{r.json()['id']}/").json() for r in started]
+    assert [run["status"] for run in runs] == ["done", "done"]
+    assert sum(run["done"] for run in runs) == len(ids)  # each exception closed once
+    assert sum(run["failed"] for run in runs) == len(ids)  # and refused to the other
+    assert not BusinessException.objects.filter(pk__in=ids, status__in=OPEN_STATUSES).exists()
 
 
 def api_bulk_retry(client: Any) -> Callable[[], Any]:
