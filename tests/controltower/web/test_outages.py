@@ -8,7 +8,15 @@ the sweep sends it once the broker is back.
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import httpx
 import pytest
+from django.db import connection
 from django.test import Client
 
 from integrations.choices import TransactionState
@@ -16,7 +24,7 @@ from integrations.models import Transaction
 from integrations.services.processing import transactions_sweep
 from tests.support.inbound import customer_event, signed_post
 from tests.support.outages import broker_unreachable, database_unreachable
-from tests.support.worker import wait_for
+from tests.support.worker import ROOT, wait_for, worker_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -99,6 +107,49 @@ def test_a_middleware_that_loses_the_database_answers_the_same_503(browser, sett
 
     assert page.status_code == 503 and UNAVAILABLE in page.content.decode()
     assert call.status_code == 503 and call["Content-Type"] == "application/json"
+
+
+def test_the_tower_served_by_its_asgi_server_answers_503_while_its_database_is_unreachable():
+    env = worker_environment(connection.settings_dict)
+    if connection.vendor == "sqlite":
+        env["CT_SQLITE_PATH"] = "/nonexistent-folder/controltower.sqlite3"
+    else:
+        env["DATABASE_URL"] = env["DATABASE_URL"].replace(
+            f":{connection.settings_dict.get('PORT') or 5432}/", ":1/"
+        )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "controltower.asgi:application", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(url), timeout=30, what="the web server to listen")
+        health = httpx.get(f"{url}/healthz")
+        inbound = httpx.post(f"{url}/api/v1/inbound/crm/", content=b"{}")
+        page = httpx.get(f"{url}/", cookies={"sessionid": "a" * 32})
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=10)
+
+    assert health.status_code == 503 and health.headers["Retry-After"] == "30"
+    assert inbound.status_code == 503 and inbound.headers["Retry-After"] == "30"
+    assert inbound.json()["errors"] == {"(database)": ["unavailable"]}
+    assert page.status_code == 503 and UNAVAILABLE in page.text
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(f"{url}/static/css/tower.css", timeout=1)
+    except httpx.TransportError:
+        return False
+    return True
 
 
 def test_an_event_stored_while_the_broker_is_down_is_answered_202_and_the_sweep_sends_it(
