@@ -95,6 +95,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # First, so that its process_exception runs last: a view that lost the database is a 503.
+    "controltower.web.outage.DatabaseOutageMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -346,6 +348,9 @@ CT_WORKER_STALL_SECONDS = env_int("CT_WORKER_STALL_SECONDS", 45)
 CT_BEAT_STALL_SECONDS = env_int("CT_BEAT_STALL_SECONDS", 60)
 # Ready work (received, or a retry that is due) older than this makes the tower not ready.
 CT_READY_MAX_WAIT_SECONDS = env_int("CT_READY_MAX_WAIT_SECONDS", 300)
+# The Retry-After of the 503 that every page, API call and probe answers while the database
+# cannot be reached.
+CT_UNAVAILABLE_RETRY_AFTER_SECONDS = env_int("CT_UNAVAILABLE_RETRY_AFTER_SECONDS", 30)
 # A supervisor restarts its child after 1, 2, 4 ... seconds, at most this long.
 CT_RESTART_BACKOFF_CAP_SECONDS = env_int("CT_RESTART_BACKOFF_CAP_SECONDS", 30)
 # How long a supervisor gives its child to stop after SIGTERM before it kills its group.

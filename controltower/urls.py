@@ -8,6 +8,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+# A database outage anywhere in a request is a 503 (controltower.web.outage), not an HTML 500.
+handler500 = "controltower.web.outage.server_error"
+
 urlpatterns = [
     path("", include("controltower.web.pages.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),

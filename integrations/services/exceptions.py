@@ -267,6 +267,7 @@ def _held_rerun(exception: ExceptionRecord) -> list[Transaction]:
         Transaction.objects.select_for_update(of=("self",))
         .filter(exception_id=exception.pk, state__in=HELD_STATES)
         .select_related("flow")
+        .order_by("pk")  # ascending, as every lock of many transactions: no deadlock
     )
     transactions_requeue(transactions=parked)
     return parked
@@ -275,9 +276,9 @@ def _held_rerun(exception: ExceptionRecord) -> list[Transaction]:
 def _held_cancel(exception: ExceptionRecord, *, reason: str) -> list[Transaction]:
     """Cancels the transactions ``exception`` holds, with the reason."""
     held = list(
-        Transaction.objects.select_for_update(of=("self",)).filter(
-            exception_id=exception.pk, state__in=HELD_STATES
-        )
+        Transaction.objects.select_for_update(of=("self",))
+        .filter(exception_id=exception.pk, state__in=HELD_STATES)
+        .order_by("pk")
     )
     now = timezone.now()
     for tx in held:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from rest_framework import status
 
@@ -18,6 +18,7 @@ from integrations.adapters import EventRejected, InboundEvent, adapter_for
 from integrations.choices import ErrorClass, TransactionState
 from integrations.models import ConnectedSystem, Flow, Transaction
 from integrations.services.inbound_limits import inbound_rate_check
+from integrations.services.locks import lost_to_concurrent_work
 from integrations.services.mappings import mappings_of
 from integrations.services.queueing import transactions_enqueue
 from integrations.services.rollups import rollups_received
@@ -128,18 +129,28 @@ def transaction_reject(
     )
 
 
+# Tries at storing one request's events while other requests store some of the same ids.
+STORE_TRIES = 5
+
+
 def _store(
     *, system: ConnectedSystem, events: list[InboundEvent], versions: dict[str, int]
 ) -> InboundResult:
     flows = Flow.objects.in_bulk(field_name="kind")
-    try:
-        with transaction.atomic():
-            return _store_once(system=system, events=events, flows=flows, versions=versions)
-    except IntegrityError:
-        # Another request stored one of these event ids between our look-up and our
-        # insert: look again, and what it stored is now a duplicate.
-        with transaction.atomic():
-            return _store_once(system=system, events=events, flows=flows, versions=versions)
+    for _ in range(STORE_TRIES):
+        try:
+            with transaction.atomic():
+                return _store_once(system=system, events=events, flows=flows, versions=versions)
+        except (IntegrityError, OperationalError) as exc:
+            # Another request stored one of these event ids between our look-up and our
+            # insert (or both waited for the other's ids: PostgreSQL aborts one of them).
+            # Look again: what it stored is now a duplicate, and each try sees more of it.
+            if isinstance(exc, OperationalError) and not lost_to_concurrent_work(exc):
+                raise
+    raise ConflictError(
+        "Other requests are storing the same events at this moment; send again.",
+        errors={"id": ["Stored concurrently by another request."]},
+    )
 
 
 def _store_once(

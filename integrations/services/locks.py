@@ -118,3 +118,17 @@ def push_lock(*, system_id: int, record_label: str, record_id: int) -> Iterator[
             "this push waits for it and runs again.",
             retry_after=1.0,
         ) from None
+
+
+# PostgreSQL's SQLSTATEs for a request that lost to another over the same rows: a deadlock
+# (it aborts one of the two), a serialization failure, a lock not available (NOWAIT).
+CONCURRENCY_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+
+
+def lost_to_concurrent_work(exc: BaseException) -> bool:
+    """Whether a database error says that another transaction got in the way (trying again
+    may well succeed), not that the database is unreachable or the query wrong."""
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) in CONCURRENCY_SQLSTATES:
+        return True
+    return connection.vendor == "sqlite" and "database is locked" in str(exc)

@@ -8,6 +8,7 @@ the tasks module is the engine's outermost door and imports the services.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -15,13 +16,16 @@ from typing import Any
 
 from celery import current_app
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from integrations.choices import FlowKind, TransactionState
 from integrations.flows.registry import calls_out
 from integrations.models import ConnectedSystem, Flow, Transaction
 from integrations.services.rollups import rollups_received
+
+logger = logging.getLogger(__name__)
 
 # The task that processes a chunk of transaction ids (``integrations.tasks``).
 PROCESS_TASK = "integrations.tasks.process_transactions_task"
@@ -57,12 +61,34 @@ def transactions_enqueue(
         Transaction.objects.filter(pk__in=all_ids).update(enqueued_at=timezone.now())
 
     def send() -> None:
-        for queue, ids in messages:
-            current_app.signature(PROCESS_TASK, args=[ids]).apply_async(
-                queue=queue, countdown=countdown
-            )
+        for index, (queue, ids) in enumerate(messages):
+            try:
+                current_app.signature(PROCESS_TASK, args=[ids]).apply_async(
+                    queue=queue, countdown=countdown
+                )
+            except (KombuOperationalError, OSError) as exc:
+                # The rows are committed: the work is held. Failing the request now would
+                # make a sender send again what the tower already holds; marking the rows
+                # unsent lets the next sweep send them without waiting out the grace.
+                unsent = [pk for _, rest in messages[index:] for pk in rest]
+                logger.warning(
+                    "The broker cannot be reached; %s transactions wait for the sweep: %s",
+                    len(unsent),
+                    exc,
+                )
+                _mark_unsent(unsent)
+                return
 
     transaction.on_commit(send)
+
+
+def _mark_unsent(ids: list[int]) -> None:
+    try:
+        Transaction.objects.filter(pk__in=ids).update(enqueued_at=None)
+    except DatabaseError:
+        logger.warning(
+            "Could not mark %s unsent transactions; the sweep sends them later.", len(ids)
+        )
 
 
 def transaction_internal_create(

@@ -93,11 +93,14 @@ def transactions_bulk_retry(
 ) -> int:
     """Retries every retryable transaction the filter selects; returns how many."""
     with transaction.atomic():
-        # The filter may use DISTINCT, which cannot be locked: lock by id instead.
+        # The filter may use DISTINCT, which cannot be locked: lock by id instead. Rows are
+        # locked in ascending id order, as everywhere else, so that two requests over the
+        # same rows wait for each other in turn and never deadlock.
         selected = list(
             Transaction.objects.filter(pk__in=queryset.values("pk"), state__in=RETRYABLE_STATES)
             .select_for_update(of=("self",))
             .select_related("flow")
+            .order_by("pk")
         )
         transactions_requeue(transactions=selected)
         audit_record(

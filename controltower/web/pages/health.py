@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
@@ -48,6 +49,8 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 def _json(body: dict[str, object], *, ok: bool) -> JsonResponse:
     response = JsonResponse(body, status=200 if ok else 503)
+    if not ok:
+        response["Retry-After"] = str(settings.CT_UNAVAILABLE_RETRY_AFTER_SECONDS)
     add_never_cache_headers(response)
     return response
 

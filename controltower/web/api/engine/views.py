@@ -70,6 +70,7 @@ class InboundView(APIView):
             202: s.InboundResultSerializer,
             **ERRORS,
             429: s.ErrorSerializer,
+            503: s.ErrorSerializer,  # the database does not answer: send again (Retry-After)
         },
         examples=[
             OpenApiExample(

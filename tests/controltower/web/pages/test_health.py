@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from celery import current_app
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
 from integrations.choices import FlowKind, ProcessRole
-from integrations.selectors.runtime import broker_check
 from integrations.services.runtime import heartbeat_record, heartbeat_starting
 from tests.factories.operations import FlowTransactionFactory
+from tests.support.outages import broker_unreachable, database_unreachable
 from tests.support.worker import wait_for
 
 WORKER_HINT_FOR_OPERATORS = "replaces a stuck worker by itself"
@@ -41,37 +38,6 @@ def banner(html: str) -> str:
     """The text of the runtime banner, or "" when there is none."""
     start = html.find("data-runtime-alert")
     return html[start : html.index("</section>", start)] if start >= 0 else ""
-
-
-@contextmanager
-def database_unreachable() -> Iterator[None]:
-    """This process's database connection points where no database answers (a path in no
-    folder, a port nobody listens on), for real; restored afterwards."""
-    saved = dict(connection.settings_dict)
-    connection.close()
-    if connection.vendor == "sqlite":
-        connection.settings_dict["NAME"] = "/nonexistent-folder/controltower.sqlite3"
-    else:
-        connection.settings_dict["PORT"] = 1
-    try:
-        yield
-    finally:
-        connection.close()
-        connection.settings_dict.update(saved)
-
-
-@contextmanager
-def broker_unreachable() -> Iterator[None]:
-    """The Celery app points at a broker address nobody listens on; restored afterwards."""
-    conf = current_app.conf
-    saved = conf.broker_url, conf.broker_transport
-    conf.broker_url, conf.broker_transport = "redis://127.0.0.1:1/0", None
-    try:
-        broker_check(fresh=True)
-        yield
-    finally:
-        conf.broker_url, conf.broker_transport = saved
-        broker_check(fresh=True)
 
 
 # --- The probes ---------------------------------------------------------------------------
@@ -120,6 +86,7 @@ def test_the_probes_answer_503_json_naming_the_database_when_it_does_not_answer(
         ready = client.get("/readyz")
 
     assert live.status_code == 503 and live["Content-Type"] == "application/json"
+    assert live["Retry-After"] == ready["Retry-After"] == "30"
     assert live.json()["status"] == "down"
     assert live.json()["reasons"][0].startswith("the database does not answer")
     assert ready.status_code == 503 and ready["Content-Type"] == "application/json"
