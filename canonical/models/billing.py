@@ -102,7 +102,12 @@ class InvoiceLine(models.Model):
     rate = models.DecimalField(max_digits=12, decimal_places=2)
     amount = models.DecimalField(max_digits=14, decimal_places=2)
 
-    data_classes: ClassVar[Spec] = {"rate": DataClass.PRICING, "amount": DataClass.PRICING}
+    data_classes: ClassVar[Spec] = {
+        "rate": DataClass.PRICING,
+        "amount": DataClass.PRICING,
+        # A time line names the person who worked ("2026-01-05 Ada Byron (Architect)").
+        "description": DataClass.PERSONAL,
+    }
 
     class Meta:
         ordering = ["invoice_id", "id"]

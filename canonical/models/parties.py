@@ -84,4 +84,6 @@ class Resource(CanonicalRecord):
         ]
 
     def __str__(self) -> str:
-        return f"{self.employee_number} {self.name}"
+        # By the business key alone: a person's name is personal data, and a record's name
+        # travels wherever it is printed (messages, exceptions, the audit log).
+        return self.employee_number
