@@ -67,6 +67,13 @@ def mask(
     return _mask(values, data_classes(model), frozenset(visible), placeholder)
 
 
+def mask_value(
+    value: Any, *, data_class: DataClass, visible: Collection[DataClass], placeholder: Any = MASKED
+) -> Any:
+    """One value of class ``data_class`` (a list's column), hidden as ``mask`` hides a field."""
+    return _mask({"value": value}, {"value": data_class}, frozenset(visible), placeholder)["value"]
+
+
 def _mask(values: Any, spec: Spec, visible: frozenset[DataClass], placeholder: Any) -> Any:
     if isinstance(values, list):
         return [_mask(item, spec, visible, placeholder) for item in values]

@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from canonical.classification import MASKED, PERMISSIONS, DataClass, data_class, mask
+from canonical.classification import (
+    MASKED,
+    PERMISSIONS,
+    DataClass,
+    data_class,
+    mask,
+    mask_value,
+)
 
 
 def visible_data_classes(user: Any) -> frozenset[DataClass]:
@@ -28,6 +35,13 @@ def record_mask(
     """``values`` (a record's fields by name) with what ``user`` may not see replaced by
     ``placeholder`` (``•••`` on pages and in exports; the API answers null)."""
     return mask(values, model=model, visible=visible_data_classes(user), placeholder=placeholder)
+
+
+def value_mask(value: Any, *, data_class: DataClass, user: Any, placeholder: Any = MASKED) -> Any:
+    """One value of class ``data_class`` as ``user`` may see it (a list's column, a total)."""
+    return mask_value(
+        value, data_class=data_class, visible=visible_data_classes(user), placeholder=placeholder
+    )
 
 
 def field_visible(*, model: Any, field: str, user: Any) -> bool:
