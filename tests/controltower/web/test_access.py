@@ -446,3 +446,19 @@ def test_every_price_and_every_persons_name_and_e_mail_is_classified():
         if data_class(Resource, name) != DataClass.PERSONAL:
             missing.append(f"Resource.{name}")
     assert not missing
+
+
+# --- Pages that are an admin's --------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES[1:])
+def test_the_configuration_pages_open_for_admins_only(role, world, user_with_role, client):
+    from controltower.operations.models import Team
+
+    client.force_login(user_with_role(None if role == "nobody" else role))
+    team = Team.objects.order_by("pk").first()
+    pages = ["/config/", "/config/teams/", f"/config/teams/{team.pk}/", "/config/rules/"]
+
+    answers = {page: client.get(page).status_code for page in pages}
+
+    assert set(answers.values()) == ({200} if role == "admin" else {403}), answers
