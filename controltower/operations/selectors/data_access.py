@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.apps import apps
+
 from canonical.classification import (
     MASKED,
     PERMISSIONS,
@@ -42,6 +44,23 @@ def value_mask(value: Any, *, data_class: DataClass, user: Any, placeholder: Any
     return mask_value(
         value, data_class=data_class, visible=visible_data_classes(user), placeholder=placeholder
     )
+
+
+def audit_values(*, object_type: str, before: Any, after: Any, user: Any) -> tuple[Any, Any]:
+    """An audit event's before and after as ``user`` may read them: the audited canonical
+    record's pricing and personal data masked like the record itself."""
+    app_label, _, model_name = object_type.partition(".")
+    if app_label != "canonical" or not model_name:
+        return before, after
+    try:
+        model = apps.get_model(app_label, model_name)
+    except LookupError:
+        return before, after
+
+    def shown(values: Any) -> Any:
+        return record_mask(values, model=model, user=user) if isinstance(values, dict) else values
+
+    return shown(before), shown(after)
 
 
 def field_visible(*, model: Any, field: str, user: Any) -> bool:

@@ -33,6 +33,7 @@ from controltower.operations.models import (
     SlaPolicy,
     Team,
 )
+from controltower.operations.selectors.data_access import audit_values
 from controltower.operations.services.bulk import MAX_ITEMS
 
 User = get_user_model()
@@ -67,6 +68,17 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "reason",
             "correlation_id",
         ]
+
+    def to_representation(self, instance: AuditEvent) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        data["before"], data["after"] = audit_values(
+            object_type=instance.object_type,
+            before=data["before"],
+            after=data["after"],
+            user=getattr(request, "user", None),
+        )
+        return data
 
 
 # --- configuration -------------------------------------------------------------------
