@@ -1,9 +1,10 @@
 """The four roles, as groups of permissions.
 
-viewer reads everything but pricing and personal data; operator also retries, replays and cancels transactions, opens
-and closes a system's circuit breaker, tests its connection, and works exceptions (assign, comment, snooze, resolve, dismiss, bulk actions); approver
-also approves and sees pricing and personal data; admin also configures systems, flows, teams, ownership rules, calendars
-and SLA policies.
+viewer reads everything but pricing and personal data; operator also retries, replays and
+cancels transactions, opens and closes a system's circuit breaker, tests its connection,
+and works exceptions (assign, comment, snooze, resolve, dismiss, bulk actions); approver
+also approves and sees pricing and personal data; admin also configures systems, flows,
+teams, ownership rules, calendars and SLA policies.
 ``roles_sync`` is run by migrations (and is safe to run again) so that a new
 permission reaches its roles with the migration that adds it.
 """
