@@ -58,15 +58,30 @@ def env_list(name: str, default: str = "") -> list[str]:
 DEMO = env_bool("CT_DEMO")
 DEBUG = env_bool("DEBUG", default=False)
 
+DEMO_SECRET_KEY = "demo-only-insecure-key-do-not-use-in-production-3f9a1c7e5b2d8a4f6c0e"
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEMO:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Set it in the environment, or set CT_DEMO=1 for a local demo."
         )
-    SECRET_KEY = "demo-only-insecure-key-do-not-use-in-production-3f9a1c7e5b2d8a4f6c0e"
+    SECRET_KEY = DEMO_SECRET_KEY
+elif not DEMO and (
+    SECRET_KEY == DEMO_SECRET_KEY or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5
+):
+    # What ``check --deploy`` would only warn about: a guessable key signs every session.
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too weak: give it at least 50 random characters, e.g. "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))'."
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver" if DEMO else "")
+if not ALLOWED_HOSTS and not DEMO:
+    # Without it every request is refused with 400; say so at start, not at the first request.
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is not set: name the host names the tower is reached by "
+        "(comma-separated), or set CT_DEMO=1 for a local demo."
+    )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from canonical.choices import INVOICE_STATUS_BADGES, InvoiceStatus
+from canonical.classification import DataClass, Spec
 from canonical.models.base import CanonicalRecord, currency_field
 
 
@@ -47,6 +50,8 @@ class Invoice(CanonicalRecord):
     )
     posted_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+
+    data_classes: ClassVar[Spec] = {"amount": DataClass.PRICING}
 
     class Meta:
         ordering = ["number"]
@@ -96,6 +101,13 @@ class InvoiceLine(models.Model):
     quantity = models.DecimalField(max_digits=10, decimal_places=2)
     rate = models.DecimalField(max_digits=12, decimal_places=2)
     amount = models.DecimalField(max_digits=14, decimal_places=2)
+
+    data_classes: ClassVar[Spec] = {
+        "rate": DataClass.PRICING,
+        "amount": DataClass.PRICING,
+        # A time line names the person who worked ("2026-01-05 Ada Byron (Architect)").
+        "description": DataClass.PERSONAL,
+    }
 
     class Meta:
         ordering = ["invoice_id", "id"]

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import models
 from django.db.models import F, Q
@@ -13,6 +13,7 @@ from canonical.choices import (
     ContractStatus,
     MilestoneStatus,
 )
+from canonical.classification import DataClass, Spec
 from canonical.errors import ImmutableRecordError
 from canonical.models.base import CanonicalRecord, currency_field
 
@@ -45,6 +46,8 @@ class RateCardLine(models.Model):
     rate_card = models.ForeignKey(RateCard, on_delete=models.CASCADE, related_name="lines")
     role = models.CharField(max_length=100)
     rate = models.DecimalField(max_digits=12, decimal_places=2, help_text="Hourly bill rate.")
+
+    data_classes: ClassVar[Spec] = {"rate": DataClass.PRICING}
 
     class Meta:
         ordering = ["rate_card_id", "role"]
@@ -98,8 +101,11 @@ class Contract(CanonicalRecord):
         help_text="Links the transactions of every flow this contract started.",
     )
 
+    data_classes: ClassVar[Spec] = {"cap_amount": DataClass.PRICING}
+
     class Meta:
         ordering = ["number"]
+        permissions = [("see_pricing", "Can see pricing: rates and amounts")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
@@ -142,6 +148,14 @@ class ContractVersion(models.Model):
 
     objects = ContractVersionQuerySet.as_manager()
 
+    data_classes: ClassVar[Spec] = {
+        "terms": {
+            "rates": DataClass.PRICING,
+            "cap_amount": DataClass.PRICING,
+            "milestones": {"amount": DataClass.PRICING},
+        }
+    }
+
     class Meta:
         ordering = ["contract_id", "version"]
         constraints = [
@@ -180,6 +194,8 @@ class BillingMilestone(CanonicalRecord):
     status = models.CharField(
         max_length=20, choices=MilestoneStatus.choices, default=MilestoneStatus.PLANNED
     )
+
+    data_classes: ClassVar[Spec] = {"amount": DataClass.PRICING}
 
     class Meta:
         ordering = ["contract__number", "code"]

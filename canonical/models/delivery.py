@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
 from django.db.models import Q
 
@@ -9,6 +11,7 @@ from canonical.choices import (
     ProjectStatus,
     TimeEntryStatus,
 )
+from canonical.classification import DataClass, Spec
 from canonical.models.base import CanonicalRecord
 
 
@@ -80,6 +83,8 @@ class Assignment(CanonicalRecord):
         blank=True,
         help_text="Overrides the rate card's rate for the role; empty to use the rate card.",
     )
+
+    data_classes: ClassVar[Spec] = {"bill_rate": DataClass.PRICING}
 
     class Meta:
         ordering = ["number"]

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
 
+from canonical.classification import DataClass, Spec
 from canonical.models.base import CanonicalRecord, currency_field
 
 
@@ -68,8 +71,19 @@ class Resource(CanonicalRecord):
     )
     active = models.BooleanField(default=True)
 
+    data_classes: ClassVar[Spec] = {
+        "name": DataClass.PERSONAL,
+        "email": DataClass.PERSONAL,
+        "cost_rate": DataClass.PRICING,
+    }
+
     class Meta:
         ordering = ["employee_number"]
+        permissions = [
+            ("see_personal", "Can see personal data: people's names and e-mails"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.employee_number} {self.name}"
+        # By the business key alone: a person's name is personal data, and a record's name
+        # travels wherever it is printed (messages, exceptions, the audit log).
+        return self.employee_number

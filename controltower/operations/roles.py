@@ -1,9 +1,10 @@
 """The four roles, as groups of permissions.
 
-viewer reads everything; operator also retries, replays and cancels transactions, opens
-and closes a system's circuit breaker, tests its connection, and works exceptions (assign, comment, snooze, resolve, dismiss, bulk actions); approver
-also approves; admin also configures systems, flows, teams, ownership rules, calendars
-and SLA policies, and lifts sign-in lockouts.
+viewer reads everything but pricing and personal data; operator also retries, replays and
+cancels transactions, opens and closes a system's circuit breaker, tests its connection,
+and works exceptions (assign, comment, snooze, resolve, dismiss, bulk actions); approver
+also approves and sees pricing and personal data; admin also configures systems, flows,
+teams, ownership rules, calendars and SLA policies, and lifts sign-in lockouts.
 ``roles_sync`` is run by migrations (and is safe to run again) so that a new
 permission reaches its roles with the migration that adds it.
 """
@@ -26,7 +27,14 @@ OPERATOR = [
     "controltower.add_exceptioncomment",
     "controltower.add_bulkoperation",
 ]
-APPROVER = ["canonical.approve_invoice", "controltower.approve_businessexception"]
+# Finance approves money, so it sees pricing; the people it bills for are part of that.
+# Viewers and operators (support) see both masked (``controltower.operations.data_access``).
+DATA_ACCESS = ["canonical.see_pricing", "canonical.see_personal"]
+APPROVER = [
+    "canonical.approve_invoice",
+    "controltower.approve_businessexception",
+    *DATA_ACCESS,
+]
 CONFIGURABLE = (
     "team",
     "ownershiprule",

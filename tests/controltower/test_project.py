@@ -52,6 +52,62 @@ def test_production_settings_pass_the_deployment_check():
     assert "no issues" in result.stdout
 
 
+def test_the_production_environment_the_readme_describes_passes_the_deployment_check():
+    """Every variable of "Running in production", set as a real deployment sets them."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CT_DEMO", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"))
+    }
+    env.update(
+        SECRET_KEY="k" * 10 + "-another-production-secret-key-9876543210zyxwvu",
+        ALLOWED_HOSTS="tower.example.com,10.0.0.7",
+        CSRF_TRUSTED_ORIGINS="https://tower.example.com",
+        SECURE_PROXY_SSL_HEADER="1",
+        DATABASE_URL="postgres://tower:secret@db.internal:5432/tower",
+        REDIS_URL="redis://redis.internal:6379/0",
+        CT_ENCRYPTION_KEYS="bWFrZS1hLXJlYWwta2V5LXdpdGgtRmVybmV0LTMyYnl0ZXM=",
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', "
+            "'controltower.settings'); django.setup(); from django.conf import settings as s; "
+            "print(s.DEBUG, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+            "s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER, "
+            "s.CT_SIMULATOR_ENABLED, s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL)",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout.split() == [
+        "False",
+        "True",
+        "True",
+        "True",
+        "31536000",
+        "('HTTP_X_FORWARDED_PROTO',",
+        "'https')",
+        "False",
+        "django.db.backends.postgresql",
+        "redis://redis.internal:6379/0",
+    ], result.stderr
+    check = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert "no issues" in check.stdout
+
+
 def test_production_refuses_to_start_without_a_secret_key():
     env = {k: v for k, v in os.environ.items() if k not in ("CT_DEMO", "SECRET_KEY")}
     result = subprocess.run(
@@ -63,6 +119,35 @@ def test_production_refuses_to_start_without_a_secret_key():
         timeout=120,
     )
     assert result.returncode != 0 and "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variables", "refusal"),
+    [
+        ({"SECRET_KEY": "short-key"}, "SECRET_KEY is too weak"),
+        ({"SECRET_KEY": "a" * 60}, "SECRET_KEY is too weak"),
+        ({"ALLOWED_HOSTS": ""}, "ALLOWED_HOSTS is not set"),
+    ],
+    ids=["a-short-key", "a-key-of-one-character", "no-allowed-hosts"],
+)
+def test_production_refuses_to_start_with_a_weak_key_or_no_allowed_hosts(variables, refusal):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CT_DEMO")}
+    env.update(
+        {
+            "SECRET_KEY": "x" * 20 + "-production-secret-key-0123456789abcdefghijkl",
+            "ALLOWED_HOSTS": "tower.example.com",
+            **variables,
+        }
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0 and refusal in result.stderr
 
 
 @pytest.mark.django_db

@@ -31,6 +31,8 @@ from django.test.utils import CaptureQueriesContext
 from factory.django import DjangoModelFactory
 from rest_framework.test import APIClient
 
+from canonical.classification import PERMISSIONS, data_classes
+
 Query = dict[str, Any] | Callable[[Sequence[models.Model]], dict[str, Any]]
 FilterCase = tuple[Query, int]
 
@@ -68,8 +70,23 @@ class ReadOnlyAPITests:
 
     @pytest.fixture
     def reader(self, db: None) -> AbstractBaseUser:
-        """A user holding only the model's view permission."""
-        user = get_user_model().objects.create_user(username="reader")
+        """A user holding the model's view permission and the right to see its pricing and
+        personal data, as finance does."""
+        user = self._viewer("reader")
+        for permission in PERMISSIONS.values():
+            app_label, codename = permission.split(".")
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        return user
+
+    @pytest.fixture
+    def masked_reader(self, db: None) -> AbstractBaseUser:
+        """A user holding only the model's view permission, as viewers and support do."""
+        return self._viewer("masked-reader")
+
+    def _viewer(self, username: str) -> AbstractBaseUser:
+        user = get_user_model().objects.create_user(username=username)
         opts = self.model._meta
         user.user_permissions.add(
             Permission.objects.get(
@@ -132,6 +149,27 @@ class ReadOnlyAPITests:
         assert response.data["id"] == objects[0].pk
         for field, path in self.shows.items():
             assert response.data[field] == _attr(objects[0], path), field
+
+    def test_it_shows_pricing_and_personal_data_only_to_a_reader_who_may_see_them(
+        self, objects, reader, masked_reader, client_for
+    ) -> None:
+        classified = list(data_classes(self.model))
+        record = objects[0]
+
+        shown = client_for(reader).get(self.detail_url(record)).data
+        masked = client_for(masked_reader).get(self.detail_url(record)).data
+
+        for name in classified:
+            if name not in shown:
+                continue
+            value = getattr(record, name)
+            assert (shown[name] is None) == (value in (None, "")), name
+            assert masked[name] is None, name
+        # Nested records (a rate card's lines) mask their own fields; the rest is the same.
+        unclassified = {
+            k for k, v in shown.items() if k not in classified and not isinstance(v, list | dict)
+        }
+        assert {k: masked[k] for k in unclassified} == {k: shown[k] for k in unclassified}
 
     def test_it_answers_404_for_an_unknown_record(self, objects, reader, client_for) -> None:
         response = client_for(reader).get(f"{self.url}999999/")

@@ -18,21 +18,24 @@ from canonical.models import (
     InvoiceLine,
 )
 from controltower.operations.models import BusinessException
+from controltower.operations.selectors.data_access import record_mask
 from integrations.flows.contract_to_project import terms_from
 from integrations.models import Transaction
 
 
 @dataclass(frozen=True)
 class DiffRow:
-    """One compared value: its label, before and after, and whether it changed."""
+    """One compared value: its label, before and after, and whether it changed (said by
+    ``differs`` when before and after are shown masked)."""
 
     label: str
     before: Any
     after: Any
+    differs: bool | None = None
 
     @property
     def changed(self) -> bool:
-        return self.before != self.after
+        return self.before != self.after if self.differs is None else self.differs
 
     @property
     def kind(self) -> str:
@@ -118,8 +121,11 @@ def payload_diff(before: Any, after: Any) -> list[DiffRow]:
     return rows
 
 
-def amendment_conflict_views(exceptions: list[BusinessException]) -> dict[int, dict[str, Any]]:
-    """Per amendment conflict: the contract's terms in force against the amendment held back.
+def amendment_conflict_views(
+    exceptions: list[BusinessException], *, user: Any
+) -> dict[int, dict[str, Any]]:
+    """Per amendment conflict: the contract's terms in force against the amendment held back,
+    with the rates and amounts ``user`` may not see masked (what changed is still said).
 
     Three queries for a whole page: the contracts, their versions, the held amendments.
     """
@@ -153,15 +159,33 @@ def amendment_conflict_views(exceptions: list[BusinessException]) -> dict[int, d
             "held": tx,
             "effective_date": data.get("effective_date"),
             "proposed_version": tx.event_version if tx else None,
-            "rows": contract_terms_diff(version.terms if version else None, proposed)
+            "rows": _terms_diff_for(user, version.terms if version else None, proposed)
             if proposed is not None
             else [],
         }
     return views
 
 
-def amendment_conflict_view(exc: BusinessException) -> dict[str, Any]:
-    return amendment_conflict_views([exc])[exc.pk]
+def amendment_conflict_view(exc: BusinessException, *, user: Any) -> dict[str, Any]:
+    return amendment_conflict_views([exc], user=user)[exc.pk]
+
+
+def _terms_diff_for(
+    user: Any, before: dict[str, Any] | None, after: dict[str, Any]
+) -> list[DiffRow]:
+    """``contract_terms_diff`` as ``user`` may read it: both sides masked, the change told."""
+
+    def masked(terms: dict[str, Any] | None) -> dict[str, Any] | None:
+        if terms is None:
+            return None
+        return record_mask({"terms": terms}, model=ContractVersion, user=user)["terms"]
+
+    real = contract_terms_diff(before, after)
+    shown = contract_terms_diff(masked(before), masked(after) or {})
+    return [
+        DiffRow(row.label, row.before, row.after, differs=truth.changed)
+        for row, truth in zip(shown, real, strict=True)
+    ]
 
 
 def edited_replay_views(exceptions: list[BusinessException]) -> dict[int, dict[str, Any]]:

@@ -82,6 +82,7 @@ class DriftRow:
     what: str
     tower: str
     erp: str
+    priced: bool = False  # the figures are invoice amounts (pricing), not hours or counts
 
 
 def reconciliation_drift_rows(run: Transaction) -> list[DriftRow]:
@@ -95,10 +96,12 @@ def reconciliation_drift_rows(run: Transaction) -> list[DriftRow]:
     for exc in drifts:
         details = exc.details or {}
         invoice = invoices.get(details.get("invoice"))
+        priced = False
         if "tower_hours" in details:
             what, tower, erp = "Hours", f"{details['tower_hours']} h", f"{details['erp_hours']} h"
         elif "tower" in details:
             what, tower, erp = "Invoice total", details["tower"], details["erp"]
+            priced = True
         elif "erp_ids" in details:
             what = "Duplicate in the ERP"
             tower, erp = "1 invoice", f"{len(details['erp_ids'])} invoices"
@@ -106,6 +109,7 @@ def reconciliation_drift_rows(run: Transaction) -> list[DriftRow]:
             what, tower, erp = "Not posted by the tower", "none", f"ERP invoice {details['erp_id']}"
         else:
             what, tower, erp = "Missing in the ERP", str(invoice.amount) if invoice else "", "none"
+            priced = True
         rows.append(
             DriftRow(
                 exception=exc,
@@ -114,6 +118,7 @@ def reconciliation_drift_rows(run: Transaction) -> list[DriftRow]:
                 what=what,
                 tower=tower,
                 erp=erp,
+                priced=priced,
             )
         )
     rows.sort(key=lambda r: (r.project or "~", r.period or datetime.min.date()))

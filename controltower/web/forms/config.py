@@ -106,13 +106,6 @@ class ConfigForm(NoColon, forms.ModelForm):
         if not placed:
             self.add_error(None, error.message)
 
-    def make_read_only(self) -> None:
-        """For someone who may look but not change: every field shown, none editable."""
-        self.fields.pop("change_reason", None)
-        self.required_css_class = ""
-        for bound in self.fields.values():
-            bound.disabled = True
-
 
 class WriteOnlyUrlField(forms.URLField):
     """A secret URL typed in, never shown back: empty keeps the one stored."""

@@ -18,19 +18,26 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from canonical.choices import InvoiceStatus
+from canonical.classification import MASKED, DataClass
 from canonical.errors import ApplicationError
-from canonical.models import Invoice
+from canonical.models import Invoice, InvoiceLine
 from controltower.operations.models import BusinessException
 from controltower.operations.selectors.approvals import (
     amendment_conflict_views,
     edited_replay_views,
     invoice_candidates,
     invoice_lines_attach,
+)
+from controltower.operations.selectors.data_access import (
+    field_visible,
+    record_mask,
+    value_mask,
 )
 from controltower.operations.selectors.exceptions import record_url, transaction_url
 from controltower.operations.services.approvals import (
@@ -88,7 +95,14 @@ INVOICE_COLUMNS = (
     Column("project", "Project", lambda i: i.project.code, "project__code"),
     Column("period", "Period", lambda i: i.period_start, "period_start"),
     Column("period_end", "Period end", lambda i: i.period_end, table=False),
-    Column("amount", "Total", lambda i: i.amount, "amount", numeric=True),
+    Column(
+        "amount",
+        "Total",
+        lambda i: i.amount,
+        "amount",
+        numeric=True,
+        data_class=DataClass.PRICING,
+    ),
     Column("currency", "Currency", lambda i: i.currency, table=False),
     Column("status", "Status", lambda i: i.get_status_display(), "status"),
     Column(
@@ -174,7 +188,19 @@ def _prepare_rows(kind: str, user: Any, problem: ApplicationError | None = None,
             invoice_lines_attach(objects)
             today = timezone.localdate()
             for invoice in objects:
-                invoice.total_text = money(invoice.amount, invoice.currency)
+                invoice.total_text = value_mask(
+                    money(invoice.amount, invoice.currency), data_class=DataClass.PRICING, user=user
+                )
+                for line in invoice.shown_lines:
+                    line.shown = record_mask(
+                        {
+                            "description": line.description,
+                            "rate": floatformat(line.rate, "2g"),
+                            "amount": floatformat(line.amount, "2g"),
+                        },
+                        model=InvoiceLine,
+                        user=user,
+                    )
                 invoice.period_text = _period(invoice, today)
                 invoice.prepared_by_me = invoice.prepared_by_id == user.pk
                 invoice.awaiting = invoice.status == InvoiceStatus.AWAITING_APPROVAL
@@ -182,7 +208,7 @@ def _prepare_rows(kind: str, user: Any, problem: ApplicationError | None = None,
                 invoice.project_url = record_url(invoice.project)
             return
         views = (
-            amendment_conflict_views(objects)
+            amendment_conflict_views(objects, user=user)
             if kind == "amendments"
             else edited_replay_views(objects)
         )
@@ -225,6 +251,7 @@ def _context(
     counts = _counts()
     user = request.user
     months, amounts = [], []
+    amounts_masked = not field_visible(model=Invoice, field="amount", user=user)
     if kind == "invoices":
         # What a close looks at: the months that have candidates, and what the list adds up to.
         months = [
@@ -232,15 +259,18 @@ def _context(
             for day in invoice_candidates().dates("period_start", "month", order="DESC")
         ]
         matching = table.page.paginator.object_list  # the list as searched, every page
-        amounts = list(
-            matching.order_by("currency").values("currency").annotate(amount=Sum("amount"))
-        )
+        if not amounts_masked:
+            amounts = list(
+                matching.order_by("currency").values("currency").annotate(amount=Sum("amount"))
+            )
     return {
         "kind": kind,
         "month": f"{month:%Y-%m}" if month else "",
         "month_label": f"{month:%B %Y}" if month else "",
         "months": months,
         "amounts": amounts,
+        "amounts_masked": amounts_masked,
+        "masked": MASKED,
         "kind_label": KINDS[kind],
         "tabs": [
             {"key": key, "label": label, "count": counts[key], "url": f"?kind={key}"}
@@ -273,6 +303,7 @@ def approval_list(request: HttpRequest) -> HttpResponse:
             search_fields=search,
         )
         return csv_response(
+            user=request.user,
             rows=queryset.iterator(chunk_size=500),
             columns=columns,
             filename=f"approvals-{kind}.csv",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -21,7 +22,7 @@ from django.views.decorators.http import require_GET
 
 from controltower.operations.filtersets import AuditEventFilterSet
 from controltower.operations.models import AuditEvent
-from controltower.operations.services.audit import audit_redact
+from controltower.operations.selectors.data_access import audit_values
 from controltower.web.pages.config import SECTIONS
 from controltower.web.pages.lists import Column, listing, page_filter_form
 
@@ -90,9 +91,12 @@ def _label(model: type[models.Model] | None, name: str) -> str:
     return label[:1].upper() + label[1:]
 
 
-def audit_changes(event: AuditEvent) -> list[Change]:
-    """The fields an audited action changed; for a creation or deletion, every field it had."""
-    before, after = audit_redact(event.before), audit_redact(event.after)
+def audit_changes(event: AuditEvent, *, user: Any) -> list[Change]:
+    """The fields an audited action changed; for a creation or deletion, every field it had
+    (what ``user`` may not see of a canonical record masked)."""
+    before, after = audit_values(
+        object_type=event.object_type, before=event.before, after=event.after, user=user
+    )
     model = _model(event.object_type)
     if not isinstance(before, dict) and not isinstance(after, dict):
         if before is None and after is None:
@@ -172,11 +176,14 @@ def _diff_html(event: AuditEvent, changes: list[Change], names: dict[Any, str]) 
     )
 
 
-def _attach_diffs(events: list[AuditEvent]) -> None:
-    diffs = {event.pk: audit_changes(event) for event in events}
-    names = _related_names(events, diffs)
-    for event in events:
-        event.diff_html = _diff_html(event, diffs[event.pk], names)
+def _diffs_for(user: Any) -> Callable[[list[AuditEvent]], None]:
+    def attach(events: list[AuditEvent]) -> None:
+        diffs = {event.pk: audit_changes(event, user=user) for event in events}
+        names = _related_names(events, diffs)
+        for event in events:
+            event.diff_html = _diff_html(event, diffs[event.pk], names)
+
+    return attach
 
 
 def _object_html(event: AuditEvent) -> str:
@@ -255,7 +262,7 @@ def audit_list(request: HttpRequest) -> HttpResponse:
         columns=COLUMNS,
         default_sort="-at",
         filtered=filtered,
-        prepare=_attach_diffs,
+        prepare=_diffs_for(request.user),
     )
     return render(
         request,

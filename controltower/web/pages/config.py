@@ -1,8 +1,9 @@
 """Configuration pages: teams, ownership rules, calendars, SLA policies, windows, period closes.
 
 Every section has the same four pages (list, new, edit, delete), declared once in
-``SECTIONS``. Everyone signed in may look; only a role holding the model's add,
-change or delete permission sees the buttons, and anyone else's POST gets 403.
+``SECTIONS``. They are an admin's: a section opens for a role that may change it
+(admins), and anyone else gets 403, looking or posting; the add and delete buttons
+show as the role's permissions allow.
 Saving and deleting go through ``config_save`` / ``config_delete``, so the pages
 validate and audit exactly as the API does.
 """
@@ -545,7 +546,7 @@ def _section(slug: str) -> Section:
 
 def _require(request: HttpRequest, permission: str) -> None:
     if not request.user.has_perm(permission):
-        raise PermissionDenied("Your role may look at this page but not change it.")
+        raise PermissionDenied("The configuration is for admins; ask one to make this change.")
 
 
 def _can(request: HttpRequest, section: Section) -> dict[str, bool]:
@@ -566,10 +567,10 @@ def config_index(request: HttpRequest) -> HttpResponse:
             **_can(request, section),
         }
         for section in SECTIONS.values()
-        if request.user.has_perm(section.perm("view"))
+        if request.user.has_perm(section.perm("change"))
     ]
     if not cards:
-        raise PermissionDenied("Your account has no role yet; ask an admin for one.")
+        raise PermissionDenied("The configuration is for admins.")
     return render(
         request,
         "controltower/config/index.html",
@@ -581,7 +582,7 @@ def config_index(request: HttpRequest) -> HttpResponse:
 @require_GET
 def config_list(request: HttpRequest, section: str) -> HttpResponse:
     sec = _section(section)
-    _require(request, sec.perm("view"))
+    _require(request, sec.perm("change"))
     queryset, filter_form, filtered = _filtered(request, sec)
     if wants_csv(request):
         queryset, _, _ = listing_queryset(
@@ -688,10 +689,9 @@ def config_create(request: HttpRequest, section: str) -> HttpResponse:
 @login_required
 def config_edit(request: HttpRequest, section: str, pk: int) -> HttpResponse:
     sec = _section(section)
-    _require(request, sec.perm("view"))
+    _require(request, sec.perm("change"))
     obj = get_object_or_404(sec.objects(), pk=pk)
     if request.method == "POST":
-        _require(request, sec.perm("change"))
         form = sec.form_class(request.POST, instance=obj)
         saved = _save(request, form)
         if saved is not None:
@@ -701,8 +701,6 @@ def config_edit(request: HttpRequest, section: str, pk: int) -> HttpResponse:
         obj = get_object_or_404(sec.objects(), pk=pk)
     else:
         form = sec.form_class(instance=obj)
-        if not request.user.has_perm(sec.perm("change")):
-            form.make_read_only()
     return render(request, sec.form_template, _form_context(request, sec, form, obj))
 
 
@@ -772,7 +770,7 @@ def _consequences(obj: models.Model) -> list[str]:
 @require_GET
 def rule_preview_view(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     """The preview panel of the rule form, redrawn as the admin edits (htmx GET of the fields)."""
-    _require(request, "controltower.view_ownershiprule")
+    _require(request, "controltower.change_ownershiprule")
     obj = get_object_or_404(OwnershipRule, pk=pk) if pk is not None else None
     form = forms.OwnershipRuleForm(request.GET, instance=obj or OwnershipRule())
     return render(

@@ -783,7 +783,7 @@ def _detail_context(
         "assigned_to_me": exc.assignee_id == user.pk,
     }
     if exc.exception_type == ExceptionType.AMENDMENT_CONFLICT:
-        context["amendment"] = amendment_conflict_view(exc)
+        context["amendment"] = amendment_conflict_view(exc, user=request.user)
     elif exc.exception_type == ExceptionType.EDITED_REPLAY:
         context["replay"] = edited_replay_view(exc)
         for key in ("original", "replay"):

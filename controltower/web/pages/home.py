@@ -22,6 +22,8 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.http import require_GET
 
+from canonical.classification import DataClass
+from controltower.operations.selectors.data_access import value_mask
 from controltower.operations.selectors.overview import (
     AGE_BUCKETS,
     overview_figures,
@@ -61,7 +63,7 @@ class Tile:
 def home(request: HttpRequest) -> HttpResponse:
     chosen = request.GET.get("range", "24h")
     chosen = chosen if chosen in RANGES else "24h"
-    context = overview_context(chosen=chosen)
+    context = overview_context(chosen=chosen, user=request.user)
     html = render_to_string(FIGURES_TEMPLATE, context, request=request)
     live = {
         **live_settings(),
@@ -88,8 +90,9 @@ def home(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def overview_context(*, chosen: str, now: datetime | None = None) -> dict[str, Any]:
-    """The overview's figures in the shape its templates draw them."""
+def overview_context(*, chosen: str, user: Any, now: datetime | None = None) -> dict[str, Any]:
+    """The overview's figures in the shape its templates draw them, the invoice amounts
+    masked for a reader whose role may not see pricing."""
     figures = overview_figures(now=now)
     now = figures["generated_at"]
     zone = timezone.get_current_timezone()
@@ -131,7 +134,7 @@ def overview_context(*, chosen: str, now: datetime | None = None) -> dict[str, A
         "operations_tiles": _operations_tiles(
             figures, totals, since, open_statuses, RANGES[chosen].lower()
         ),
-        "contract_to_cash_tiles": _contract_to_cash_tiles(figures),
+        "contract_to_cash_tiles": _contract_to_cash_tiles(figures, user=user),
         "throughput_chart": (chart := _throughput_chart(labels, series, names, unit)),
         "throughput_rows": [
             {"label": label, "values": [d["data"][i] for d in chart["datasets"]]}
@@ -258,7 +261,7 @@ def _operations_tiles(
     ]
 
 
-def _contract_to_cash_tiles(figures: dict[str, Any]) -> list[Tile]:
+def _contract_to_cash_tiles(figures: dict[str, Any], *, user: Any) -> list[Tile]:
     c2p = figures["cycle_times"]["contract_to_project"]
     latency = figures["cycle_times"]["approved_time_to_invoice"]
     unbilled, awaiting = figures["unbilled"], figures["invoices_awaiting_approval"]
@@ -288,7 +291,7 @@ def _contract_to_cash_tiles(figures: dict[str, Any]) -> list[Tile]:
             "unbilled",
             "Unbilled approved time",
             f"{_hours(unbilled['hours'])} h",
-            f"{money(unbilled['value'])} in {thousands(unbilled['entries'])} "
+            f"{_pricing(money(unbilled['value']), user)} in {thousands(unbilled['entries'])} "
             f"{'entry' if unbilled['entries'] == 1 else 'entries'} not yet invoiced"
             if unbilled["entries"]
             else "none waiting to be invoiced",
@@ -298,11 +301,16 @@ def _contract_to_cash_tiles(figures: dict[str, Any]) -> list[Tile]:
             "invoices_awaiting",
             "Invoices awaiting approval",
             thousands(awaiting["count"]),
-            money(awaiting["amount"]) or "none waiting",
+            _pricing(money(awaiting["amount"]), user) if awaiting["count"] else "none waiting",
             "approvals:list",
             attention="To approve" if awaiting["count"] else "",
         ),
     ]
+
+
+def _pricing(text: str, user: Any) -> str:
+    """An amount of money billed (not money at risk, which support works by)."""
+    return value_mask(text, data_class=DataClass.PRICING, user=user)
 
 
 def _hours(value: Decimal) -> str:

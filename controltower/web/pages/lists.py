@@ -2,7 +2,9 @@
 
 A page declares its columns once; the same declaration draws the HTML table
 (``partials/_table.html``) and writes the CSV export of exactly what the page
-shows, so a bookmark, the table and the download always agree.
+shows, so a bookmark, the table and the download always agree. A column that shows
+pricing or personal data says so (``data_class``): a reader whose role may not see it
+gets it masked in the table and the CSV, and cannot sort by it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django_filters import filters as f
 
+from canonical.classification import DataClass
+from controltower.operations.selectors.data_access import value_mask, visible_data_classes
 from controltower.web.forms.config import DateInput, DateTimeLocalInput
 from controltower.web.live import live_version
 from controltower.web.templatetags.tower import when
@@ -37,6 +41,8 @@ class Column:
 
     ``html`` draws the cell when plain text is not enough (a link, a badge);
     ``order_by`` names the database ordering, and a column without one does not sort.
+    ``data_class`` is the class of sensitive data the column shows (or, given a row, of
+    what it shows in that row: None when nothing sensitive).
     """
 
     key: str
@@ -47,6 +53,21 @@ class Column:
     numeric: bool = False
     csv: bool = True
     table: bool = True  # False: in the CSV only (a long URL, say)
+    data_class: DataClass | Callable[[Any], DataClass | None] | None = None
+
+    def hidden_from(self, user: Any) -> bool:
+        """Whether ``user`` may not see some of this column (and so may not sort by it)."""
+        if self.data_class is None:
+            return False
+        visible = visible_data_classes(user)
+        if callable(self.data_class):
+            return not visible >= set(DataClass)
+        return self.data_class not in visible
+
+    def shown(self, obj: Any, user: Any, value: Any) -> Any:
+        """``value`` of this column in ``obj``'s row, masked if ``user`` may not see it."""
+        cls = self.data_class(obj) if callable(self.data_class) else self.data_class
+        return value if cls is None else value_mask(value, data_class=cls, user=user)
 
     def orderings(self, descending: bool) -> list[str]:
         names = [self.order_by] if isinstance(self.order_by, str) else list(self.order_by or ())
@@ -152,7 +173,7 @@ def listing_queryset(
     if search and search_fields:
         queryset = _search(queryset, search_fields, search)
     sort = request.GET.get("sort", default_sort)
-    by_key = {c.key: c for c in columns if c.order_by}
+    by_key = {c.key: c for c in columns if c.order_by and not c.hidden_from(request.user)}
     column = by_key.get(sort.lstrip("-"))
     if column is None:
         sort = default_sort
@@ -196,7 +217,7 @@ def listing(
     shown = [c for c in columns if c.table]
     headers = []
     for column in shown:
-        if not column.order_by:
+        if not column.order_by or column.hidden_from(request.user):
             headers.append(Header(column))
             continue
         state = "none"
@@ -213,7 +234,15 @@ def listing(
     if prepare is not None:
         prepare(objects)
     rows = [
-        Row(obj, [Cell(_cell(column, obj), column.numeric, column.key) for column in shown])
+        Row(
+            obj,
+            [
+                Cell(
+                    column.shown(obj, request.user, _cell(column, obj)), column.numeric, column.key
+                )
+                for column in shown
+            ],
+        )
         for obj in objects
     ]
     return Listing(
@@ -325,9 +354,10 @@ class _Echo:
 
 
 def csv_response(
-    *, rows: Iterable[Any], columns: Sequence[Column], filename: str
+    *, rows: Iterable[Any], columns: Sequence[Column], filename: str, user: Any = None
 ) -> StreamingHttpResponse:
-    """Streams ``rows`` as CSV with the page's own columns, however many there are."""
+    """Streams ``rows`` as CSV with the page's own columns, however many there are; what
+    ``user`` may not see is masked (all that is sensitive, without a user)."""
     exported = [c for c in columns if c.csv]
     writer = csv.writer(_Echo())
 
@@ -335,7 +365,7 @@ def csv_response(
         yield "\ufeff"  # a byte-order mark, so that spreadsheets read UTF-8 names correctly
         yield writer.writerow([c.label for c in exported])
         for obj in rows:
-            yield writer.writerow([csv_text(c.value(obj)) for c in exported])
+            yield writer.writerow([csv_text(c.shown(obj, user, c.value(obj))) for c in exported])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

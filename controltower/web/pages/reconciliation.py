@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
+from canonical.classification import DataClass
 from canonical.errors import ApplicationError
 from canonical.formats import money_text
 from controltower.operations.models import BusinessException
@@ -141,12 +142,17 @@ def reconciliation_run_start(request: HttpRequest) -> HttpResponse:
     return redirect(PAGE)
 
 
+def _priced(row: Any) -> DataClass | None:
+    """A drift's figures are pricing when they are invoice amounts, not hours or counts."""
+    return DataClass.PRICING if row.priced else None
+
+
 DRIFT_COLUMNS = (
     Column("project", "Project", lambda d: d.project),
     Column("period", "Period", lambda d: d.period.strftime("%B %Y") if d.period else ""),
     Column("what", "What differs", lambda d: d.what),
-    Column("tower", "Tower", lambda d: d.tower, numeric=True),
-    Column("erp", "ERP", lambda d: d.erp, numeric=True),
+    Column("tower", "Tower", lambda d: d.tower, numeric=True, data_class=_priced),
+    Column("erp", "ERP", lambda d: d.erp, numeric=True, data_class=_priced),
     Column("money", "At stake", lambda d: d.exception.money_at_risk, numeric=True),
     Column("currency", "Currency", lambda d: d.exception.currency),
     Column("status", "Status", lambda d: d.exception.get_status_display()),
@@ -155,19 +161,27 @@ DRIFT_COLUMNS = (
 )
 
 
+FIGURES = {column.key: column for column in DRIFT_COLUMNS}
+
+
 @login_required
 @require_GET
 def reconciliation_run(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(reconciliation_runs(), pk=pk)
     rows = reconciliation_drift_rows(run)
     if wants_csv(request):
-        return csv_response(rows=rows, columns=DRIFT_COLUMNS, filename=f"reconciliation-{pk}.csv")
+        return csv_response(
+            rows=rows, columns=DRIFT_COLUMNS, filename=f"reconciliation-{pk}.csv", user=request.user
+        )
     groups: list[dict[str, Any]] = []
     for row in rows:
         key = (row.project, row.period)
         if not groups or groups[-1]["key"] != key:
             groups.append({"key": key, "project": row.project, "period": row.period, "rows": []})
         row.money_text = money(row.exception.money_at_risk, row.exception.currency)
+        row.tower_text, row.erp_text = (
+            FIGURES[key].shown(row, request.user, getattr(row, key)) for key in ("tower", "erp")
+        )
         groups[-1]["rows"].append(row)
     reconciliation_drift_totals([run])
     return render(

@@ -1,9 +1,10 @@
 """The record view: one contract, project, resource, time entry or invoice in every system.
 
 Its id in each system, the version each holds against the canonical one, freshness
-against the SLA, a field-by-field diff against each system's copy, and the actions
-on the record itself: re-push (``record_repush``) and, for a resource or a project, its
-link to a time system's own id (``record_link``).
+against the SLA, a field-by-field diff against each system's copy (pricing and personal
+data masked for a role that may not see them), and the actions on the record itself:
+re-push (``record_repush``) and, for a resource or a project, its link to a time system's
+own id (``record_link``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from canonical.errors import ApplicationError
+from controltower.operations.selectors.data_access import record_mask
 from controltower.operations.selectors.sla import record_sla
 from controltower.operations.services import actions
 from controltower.operations.services.actions import record_link
@@ -32,6 +34,7 @@ from integrations.adapters import adapter_for
 from integrations.models import ConnectedSystem
 from integrations.selectors.records import (
     RECORD_KINDS,
+    FieldDiff,
     RecordKind,
     field_text,
     record_find,
@@ -109,9 +112,11 @@ def _page(
     can_repush = request.user.has_perm(REPUSH) and bool(view.repush_systems)
     link_systems = _link_systems() if kind.slug in LINKABLE else []
     can_link = bool(link_systems) and request.user.has_perm(LINK)
+    model = kind.model()
     copies = [
         {
             "copy": copy,
+            "compared": _masked_diff(copy.compared, model=model, user=request.user),
             "badge": FRESHNESS_BADGES[copy.freshness.status],
             "sla": SLA_BADGES.get(copy.freshness.sla_state),
             "transaction_url": reverse("transactions:detail", args=[copy.state.last_transaction_id])
@@ -120,6 +125,7 @@ def _page(
         }
         for copy in view.copies
     ]
+    canonical = record_mask(view.canonical, model=model, user=request.user)
     correlation_id = getattr(record, "correlation_id", "") or ""
     if not correlation_id and getattr(record, "contract", None) is not None:
         correlation_id = record.contract.correlation_id
@@ -136,8 +142,11 @@ def _page(
             "record": record,
             "key": getattr(record, kind.key_field),
             "view": view,
+            "name": record_mask(
+                {"name": getattr(record, "name", "")}, model=model, user=request.user
+            )["name"],
             "canonical_rows": [
-                (label, field_text(view.canonical.get(name))) for name, label in kind.fields
+                (label, field_text(canonical.get(name))) for name, label in kind.fields
             ],
             "copies": copies,
             "can_repush": can_repush,
@@ -161,6 +170,17 @@ def _page(
         },
         status=status,
     )
+
+
+def _masked_diff(diff: list[FieldDiff], *, model: Any, user: Any) -> list[dict[str, Any]]:
+    """A copy's diff as the reader may see it: what their role may not see is masked on
+    both sides, and whether the two differ is still said."""
+    canonical = record_mask({d.name: d.canonical for d in diff}, model=model, user=user)
+    theirs = record_mask({d.name: d.theirs for d in diff}, model=model, user=user)
+    return [
+        {"label": d.label, "canonical": canonical[d.name], "theirs": theirs[d.name], "same": d.same}
+        for d in diff
+    ]
 
 
 @login_required

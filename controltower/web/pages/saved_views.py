@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.html import escape
 from django.views.decorators.http import require_POST
 
 from canonical.errors import ApplicationError
@@ -55,7 +56,7 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
         try:
             base = saved_view_page_url(page)
         except ApplicationError:
-            return HttpResponse(error.message, status=error.status_code)
+            return HttpResponse(escape(error.message), status=error.status_code)
         clean = saved_view_query(query)
         return redirect(f"{base}?{clean}" if clean else base)
     messages.success(request, f"Saved this view as “{view.name}”.")
@@ -69,7 +70,7 @@ def saved_view_remove(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         view = saved_view_delete(user=request.user, saved_view_id=pk)
     except ApplicationError as error:
-        return HttpResponse(error.message, status=error.status_code)
+        return HttpResponse(escape(error.message), status=error.status_code)
     messages.success(request, f"Deleted the saved view “{view.name}”.")
     base = saved_view_page_url(view.page)
     back = saved_view_query(request.POST.get("query", ""))

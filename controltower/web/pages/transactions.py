@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
+from canonical.classification import DataClass
 from canonical.errors import ApplicationError
 from controltower.operations.services import actions
 from controltower.web.forms.actions import (
@@ -141,6 +142,11 @@ def _event_html(tx: Transaction) -> str:
     )
 
 
+def _amount_class(business: Any) -> DataClass | None:
+    """A transaction's amount column holds money (pricing) or hours (not sensitive)."""
+    return DataClass.PRICING if business.amount is not None else None
+
+
 COLUMNS = (
     Column("id", "#", lambda t: t.pk, "id", html=_detail_link, numeric=True),
     Column("state", "State", lambda t: t.get_state_display(), html=_state_html),
@@ -156,7 +162,13 @@ COLUMNS = (
     Column("business_key", "Business key", lambda t: t.business_key, "business_key"),
     Column("customer", "Customer", lambda t: t.business.customer_text, html=_customer_html),
     Column("contract", "Contract", lambda t: t.business.contract),
-    Column("tx_amount", "Amount", lambda t: t.business.amount_text, numeric=True),
+    Column(
+        "tx_amount",
+        "Amount",
+        lambda t: t.business.amount_text,
+        numeric=True,
+        data_class=lambda t: _amount_class(t.business),
+    ),
     Column("systems", "From → to", _systems_text, table=False),
     Column("attempts", "Attempts", lambda t: t.attempts_count, numeric=True),
     Column("last_error", "Last error", lambda t: t.last_error, html=_error_html),
@@ -166,6 +178,7 @@ COLUMNS = (
     Column("project", "Project", lambda t: t.business.project, table=False),
     Column("finished", "Finished", lambda t: t.finished_at, table=False),
 )
+COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
 
 
 def _prepare(rows: list[Transaction]) -> None:
@@ -226,7 +239,9 @@ def transaction_list(request: HttpRequest) -> HttpResponse:
         ordered, _, _ = listing_queryset(
             request, queryset=queryset, columns=COLUMNS, default_sort="-received"
         )
-        return csv_response(rows=_csv_rows(ordered), columns=COLUMNS, filename="transactions.csv")
+        return csv_response(
+            user=request.user, rows=_csv_rows(ordered), columns=COLUMNS, filename="transactions.csv"
+        )
     table = listing(
         request,
         queryset=queryset,
@@ -342,6 +357,7 @@ def _detail(
 ) -> HttpResponse:
     transactions_business_fields(transactions=[tx])
     user = request.user
+    amount_text = COLUMNS_BY_KEY["tx_amount"].shown(tx, user, tx.business.amount_text)
     can = {
         "retry": user.has_perm(RETRY) and tx.can_retry,
         "replay": user.has_perm(REPLAY)
@@ -365,6 +381,7 @@ def _detail(
         "integrations/transactions/detail.html",
         {
             "tx": tx,
+            "amount_text": amount_text,
             "attempts": list(tx.attempts.all()),
             "children": transaction_children(tx=tx),
             "lineage": lineage,

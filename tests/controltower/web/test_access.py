@@ -392,4 +392,89 @@ def test_the_roles_hold_exactly_their_permissions(db):
     assert "integrations.retry_transaction" in perms["operator"]
     assert "integrations.pause_flow" not in perms["approver"]
     assert "integrations.pause_flow" in perms["admin"]
+    for sensitive in ("canonical.see_pricing", "canonical.see_personal"):
+        assert sensitive not in perms["viewer"] and sensitive not in perms["operator"]
+        assert sensitive in perms["approver"] and sensitive in perms["admin"]
     assert perms["viewer"] < perms["operator"] <= perms["approver"] < perms["admin"]
+
+
+# --- Data by role: the walk over every canonical route, with what each role sees ---------
+
+SEES_SENSITIVE = {"viewer": False, "operator": False, "approver": True, "admin": True}
+
+
+def canonical_detail_endpoints() -> list[Endpoint]:
+    from controltower.web.api.canonical.serializers import MaskedModelSerializer
+
+    return [
+        e
+        for e in ENDPOINTS
+        if e.method == "GET"
+        and e.name.endswith("-detail")
+        and issubclass(getattr(e.view, "serializer_class", object), MaskedModelSerializer)
+    ]
+
+
+def test_every_canonical_route_masks_through_the_one_serializer_base():
+    names = {e.name for e in canonical_detail_endpoints()}
+    assert {"resource-detail", "invoice-detail", "ratecard-detail", "contract-detail"} <= names
+    assert len(names) == 10
+
+
+@pytest.mark.parametrize("role", SEES_SENSITIVE)
+@pytest.mark.parametrize("endpoint", canonical_detail_endpoints(), ids=str)
+def test_each_role_sees_pricing_and_personal_data_as_its_role_allows(
+    endpoint, role, world, user_with_role, api_client_for
+):
+    from canonical.classification import data_classes
+
+    model = endpoint.view.queryset.model
+    record = model.objects.order_by("pk").first()
+    answer = api_client_for(user_with_role(role)).get(url_for(endpoint)).data
+    for name in data_classes(model):
+        if name not in answer:
+            continue
+        value = getattr(record, name)
+        if SEES_SENSITIVE[role]:
+            assert (answer[name] is None) == (value in (None, "")), (endpoint, name)
+        else:
+            assert answer[name] is None, (endpoint, role, name)
+
+
+def test_every_price_and_every_persons_name_and_e_mail_is_classified():
+    """A new rate, amount or cost on a canonical model, or a person's contact, must say so."""
+    from django.apps import apps
+    from django.db import models
+
+    from canonical.classification import DataClass, data_class
+
+    missing = []
+    for model in apps.get_app_config("canonical").get_models():
+        for field in model._meta.concrete_fields:
+            price = isinstance(field, models.DecimalField) and any(
+                word in field.name for word in ("rate", "amount", "cost", "price")
+            )
+            if price and data_class(model, field.name) != DataClass.PRICING:
+                missing.append(f"{model.__name__}.{field.name}")
+    from canonical.models import Resource
+
+    for name in ("name", "email"):
+        if data_class(Resource, name) != DataClass.PERSONAL:
+            missing.append(f"Resource.{name}")
+    assert not missing
+
+
+# --- Pages that are an admin's --------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", ROLES[1:])
+def test_the_configuration_pages_open_for_admins_only(role, world, user_with_role, client):
+    from controltower.operations.models import Team
+
+    client.force_login(user_with_role(None if role == "nobody" else role))
+    team = Team.objects.order_by("pk").first()
+    pages = ["/config/", "/config/teams/", f"/config/teams/{team.pk}/", "/config/rules/"]
+
+    answers = {page: client.get(page).status_code for page in pages}
+
+    assert set(answers.values()) == ({200} if role == "admin" else {403}), answers

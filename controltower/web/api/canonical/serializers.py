@@ -1,9 +1,16 @@
-"""Read serializers: every foreign key is shown by its business key."""
+"""Read serializers: every foreign key is shown by its business key.
+
+Pricing and personal data answer null to a role that may not see them
+(``controltower.operations.selectors.data_access``).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
+from canonical.classification import data_classes
 from canonical.models import (
     Assignment,
     BillingMilestone,
@@ -19,8 +26,29 @@ from canonical.models import (
     Resource,
     TimeEntry,
 )
+from controltower.operations.selectors.data_access import record_mask
 
 RECORD_FIELDS = ["version", "source_system", "created_at", "updated_at"]
+
+
+class MaskedModelSerializer(serializers.ModelSerializer):
+    """A model's classified fields are null for a reader whose role may not see them."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for name in data_classes(self.Meta.model):
+            if name in fields:
+                fields[name].allow_null = True
+        return fields
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        request = self.context.get("request")
+        return record_mask(
+            super().to_representation(instance),
+            model=self.Meta.model,
+            user=getattr(request, "user", None),
+            placeholder=None,
+        )
 
 
 def key(slug_field: str) -> serializers.SlugRelatedField:
@@ -28,13 +56,13 @@ def key(slug_field: str) -> serializers.SlugRelatedField:
     return serializers.SlugRelatedField(slug_field=slug_field, read_only=True)
 
 
-class LegalEntitySerializer(serializers.ModelSerializer):
+class LegalEntitySerializer(MaskedModelSerializer):
     class Meta:
         model = LegalEntity
         fields = ["id", "code", "name", "country", "currency", "active", *RECORD_FIELDS]
 
 
-class CustomerSerializer(serializers.ModelSerializer):
+class CustomerSerializer(MaskedModelSerializer):
     legal_entity = key("code")
 
     class Meta:
@@ -51,13 +79,13 @@ class CustomerSerializer(serializers.ModelSerializer):
         ]
 
 
-class RateCardLineSerializer(serializers.ModelSerializer):
+class RateCardLineSerializer(MaskedModelSerializer):
     class Meta:
         model = RateCardLine
         fields = ["role", "rate"]
 
 
-class RateCardSerializer(serializers.ModelSerializer):
+class RateCardSerializer(MaskedModelSerializer):
     legal_entity = key("code")
     lines = RateCardLineSerializer(many=True, read_only=True)
 
@@ -66,13 +94,13 @@ class RateCardSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "name", "currency", "legal_entity", "lines", *RECORD_FIELDS]
 
 
-class ContractVersionSerializer(serializers.ModelSerializer):
+class ContractVersionSerializer(MaskedModelSerializer):
     class Meta:
         model = ContractVersion
         fields = ["version", "terms", "effective_date", "created_at"]
 
 
-class BillingMilestoneSerializer(serializers.ModelSerializer):
+class BillingMilestoneSerializer(MaskedModelSerializer):
     contract = key("number")
     project = key("code")
 
@@ -91,7 +119,7 @@ class BillingMilestoneSerializer(serializers.ModelSerializer):
         ]
 
 
-class ContractSerializer(serializers.ModelSerializer):
+class ContractSerializer(MaskedModelSerializer):
     customer = key("number")
     legal_entity = key("code")
     rate_card = key("code")
@@ -120,7 +148,7 @@ class ContractSerializer(serializers.ModelSerializer):
         ]
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(MaskedModelSerializer):
     contract = key("number")
     customer = key("number")
     legal_entity = key("code")
@@ -144,7 +172,7 @@ class ProjectSerializer(serializers.ModelSerializer):
         ]
 
 
-class ResourceSerializer(serializers.ModelSerializer):
+class ResourceSerializer(MaskedModelSerializer):
     legal_entity = key("code")
 
     class Meta:
@@ -162,7 +190,7 @@ class ResourceSerializer(serializers.ModelSerializer):
         ]
 
 
-class AssignmentSerializer(serializers.ModelSerializer):
+class AssignmentSerializer(MaskedModelSerializer):
     project = key("code")
     resource = key("employee_number")
 
@@ -182,7 +210,7 @@ class AssignmentSerializer(serializers.ModelSerializer):
         ]
 
 
-class TimeEntrySerializer(serializers.ModelSerializer):
+class TimeEntrySerializer(MaskedModelSerializer):
     project = key("code")
     resource = key("employee_number")
     assignment = key("number")
@@ -206,7 +234,7 @@ class TimeEntrySerializer(serializers.ModelSerializer):
         ]
 
 
-class InvoiceLineSerializer(serializers.ModelSerializer):
+class InvoiceLineSerializer(MaskedModelSerializer):
     time_entry = key("number")
     milestone = key("code")
 
@@ -215,7 +243,7 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
         fields = ["description", "time_entry", "milestone", "quantity", "rate", "amount"]
 
 
-class InvoiceSerializer(serializers.ModelSerializer):
+class InvoiceSerializer(MaskedModelSerializer):
     project = key("code")
     customer = key("number")
     legal_entity = key("code")

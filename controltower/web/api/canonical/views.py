@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers as drf_serializers
 from rest_framework import viewsets
 from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from canonical import filtersets, selectors
 from canonical.errors import ApplicationError
+from controltower.operations.selectors.data_access import field_visible
 from controltower.operations.services import approvals as billing
 from controltower.operations.services.actions import record_link, record_repush
 from controltower.web.api.canonical import serializers
@@ -59,11 +65,43 @@ class ApprovalsSerializer(drf_serializers.Serializer):
     refused = RefusalSerializer(many=True)
 
 
+class MaskedFilterBackend(DjangoFilterBackend):
+    """Filters on a field the reader may not see are left out: a reader who may not read
+    people's e-mails cannot find one by asking which resource has it either."""
+
+    def get_filterset(self, request: Request, queryset: QuerySet, view: Any) -> Any:
+        filterset = super().get_filterset(request, queryset, view)
+        if filterset is not None:
+            for name, declared in list(filterset.filters.items()):
+                if not field_visible(
+                    model=queryset.model, field=declared.field_name, user=request.user
+                ):
+                    del filterset.filters[name]
+        return filterset
+
+
+class MaskedOrderingFilter(OrderingFilter):
+    """Sorting by a field the reader may not see is not offered to that reader."""
+
+    def get_valid_fields(
+        self, queryset: QuerySet, view: Any, context: dict[str, Any] | None = None
+    ) -> list[tuple[str, str]]:
+        request = (context or {}).get("request")
+        return [
+            (name, label)
+            for name, label in super().get_valid_fields(queryset, view, context or {})
+            if field_visible(model=queryset.model, field=name, user=getattr(request, "user", None))
+        ]
+
+
 class CanonicalRecordViewSet(viewsets.ReadOnlyModelViewSet):
     """The shared base: a subclass names its queryset, serializer, filters and orderings.
 
-    The default order is the model's (its business key).
+    The default order is the model's (its business key). Pricing and personal data are
+    masked, and neither filtered nor sorted on, for a role that may not see them.
     """
+
+    filter_backends = [MaskedFilterBackend, MaskedOrderingFilter]
 
 
 class RepushSerializer(ReasonSerializer):
@@ -219,7 +257,7 @@ class InvoiceViewSet(CanonicalRecordViewSet):
         billing.invoice_prepare(
             invoice_id=int(pk), actor=request.user, note=data.validated_data["note"]
         )
-        return Response(serializers.InvoiceSerializer(self.get_queryset().get(pk=pk)).data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=pk)).data)
 
     @extend_schema(request=ReasonSerializer, responses={200: serializers.InvoiceSerializer})
     @action(detail=True, methods=["post"])
@@ -227,7 +265,7 @@ class InvoiceViewSet(CanonicalRecordViewSet):
     def approve(self, request: Request, pk: str) -> Response:
         reason = _reason(request, required=False)
         billing.invoice_approve(invoice_id=int(pk), actor=request.user, reason=reason)
-        return Response(serializers.InvoiceSerializer(self.get_queryset().get(pk=pk)).data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=pk)).data)
 
     @extend_schema(
         operation_id="v1_invoices_approve_many",
@@ -255,7 +293,7 @@ class InvoiceViewSet(CanonicalRecordViewSet):
     def reject(self, request: Request, pk: str) -> Response:
         reason = _reason(request, required=True)
         billing.invoice_reject(invoice_id=int(pk), actor=request.user, reason=reason)
-        return Response(serializers.InvoiceSerializer(self.get_queryset().get(pk=pk)).data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=pk)).data)
 
 
 def _reason(request: Request, *, required: bool) -> str:

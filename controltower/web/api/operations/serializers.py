@@ -34,7 +34,7 @@ from controltower.operations.models import (
     SlaPolicy,
     Team,
 )
-from controltower.operations.services.audit import audit_redact
+from controltower.operations.selectors.data_access import audit_values
 from controltower.operations.services.bulk import MAX_ITEMS
 from integrations.crypto import secret_url_mask
 
@@ -73,7 +73,13 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance: AuditEvent) -> dict[str, Any]:
         data = super().to_representation(instance)
-        data["before"], data["after"] = audit_redact(data["before"]), audit_redact(data["after"])
+        request = self.context.get("request")
+        data["before"], data["after"] = audit_values(
+            object_type=instance.object_type,
+            before=data["before"],
+            after=data["after"],
+            user=getattr(request, "user", None),
+        )
         return data
 
 

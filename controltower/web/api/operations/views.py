@@ -56,8 +56,8 @@ from controltower.operations.models import (
     SlaPolicy,
     Team,
 )
+from controltower.operations.selectors.data_access import audit_values
 from controltower.operations.services.approvals import exception_approve, exception_reject
-from controltower.operations.services.audit import audit_redact
 from controltower.operations.services.bulk import bulk_operation_start
 from controltower.operations.services.config import config_delete, config_save
 from controltower.operations.services.exceptions import (
@@ -144,10 +144,13 @@ class CsvRenderer(BaseRenderer):
         return f"message\r\n{message}\r\n".encode()
 
 
-def _audit_csv_lines(queryset: QuerySet[AuditEvent]) -> Iterator[str]:
+def _audit_csv_lines(queryset: QuerySet[AuditEvent], *, user: Any) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(AUDIT_CSV_COLUMNS)
     for event in queryset.iterator(chunk_size=2000):
+        before, after = audit_values(
+            object_type=event.object_type, before=event.before, after=event.after, user=user
+        )
         yield writer.writerow(
             [
                 event.pk,
@@ -158,12 +161,8 @@ def _audit_csv_lines(queryset: QuerySet[AuditEvent]) -> Iterator[str]:
                 event.object_id,
                 event.object_repr,
                 event.reason,
-                ""
-                if event.before is None
-                else json.dumps(audit_redact(event.before), sort_keys=True),
-                ""
-                if event.after is None
-                else json.dumps(audit_redact(event.after), sort_keys=True),
+                "" if before is None else json.dumps(before, sort_keys=True),
+                "" if after is None else json.dumps(after, sort_keys=True),
                 event.correlation_id,
             ]
         )
@@ -193,7 +192,7 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     def export(self, request: Request) -> StreamingHttpResponse:
         queryset = self.filter_queryset(self.get_queryset())
         response = StreamingHttpResponse(
-            _audit_csv_lines(queryset), content_type="text/csv; charset=utf-8"
+            _audit_csv_lines(queryset, user=request.user), content_type="text/csv; charset=utf-8"
         )
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'

@@ -428,3 +428,74 @@ def test_the_openapi_schema_of_the_canonical_api_is_valid_and_warning_free() -> 
     assert {"work_date_after", "work_date_before", "updated_after", "project"} <= {
         p["name"] for p in parameters
     }
+
+
+# --- Data by role -----------------------------------------------------------------------
+
+
+def test_nested_rates_and_amounts_are_null_for_a_viewer_and_shown_to_an_approver(
+    user_with_role, api_client_for
+):
+    card = RateCardFactory()
+    RateCardLineFactory(rate_card=card, role="Architect", rate=Decimal("210.00"))
+    contract = ContractFactory(rate_card=card, cap_amount=Decimal("50000.00"))
+    ContractVersionFactory(
+        contract=contract,
+        terms={"rates": {"Architect": "210.00"}, "cap_amount": "50000.00", "currency": "USD"},
+    )
+    BillingMilestoneFactory(contract=contract, amount=Decimal("7000.00"))
+    line = InvoiceLineFactory(rate=Decimal("150.00"))
+    viewer = api_client_for(user_with_role("viewer"))
+    operator = api_client_for(user_with_role("operator"))
+    approver = api_client_for(user_with_role("approver"))
+
+    for client, hidden in ((viewer, True), (operator, True), (approver, False)):
+        card_lines = client.get(f"/api/v1/rate-cards/{card.pk}/").data["lines"]
+        found = client.get(f"/api/v1/contracts/{contract.pk}/").data
+        invoice = client.get(f"/api/v1/invoices/{line.invoice_id}/").data
+
+        assert card_lines[0]["role"] == "Architect"
+        assert (card_lines[0]["rate"] is None) is hidden
+        assert (found["cap_amount"] is None) is hidden
+        assert (found["milestones"][0]["amount"] is None) is hidden
+        terms = found["versions"][0]["terms"]
+        assert terms["currency"] == "USD"
+        assert terms["rates"] == ({"Architect": None} if hidden else {"Architect": "210.00"})
+        assert (terms["cap_amount"] is None) is hidden
+        assert (invoice["amount"] is None) is hidden
+        assert (invoice["lines"][0]["rate"] is None) is hidden
+        assert (invoice["lines"][0]["amount"] is None) is hidden
+        assert invoice["lines"][0]["quantity"] == "8.00"
+
+
+def test_a_viewer_can_neither_find_a_person_by_e_mail_nor_sort_invoices_by_amount(
+    user_with_role, api_client_for
+):
+    ResourceFactory(employee_number="E-1", email="ada@example.com")
+    ResourceFactory(employee_number="E-2", email="bob@example.com")
+    for number, amount in (("INV-1", "300.00"), ("INV-2", "100.00"), ("INV-3", "200.00")):
+        InvoiceFactory(number=number, amount=Decimal(amount))
+    viewer = api_client_for(user_with_role("viewer"))
+    approver = api_client_for(user_with_role("approver"))
+
+    def emails(client):
+        return client.get("/api/v1/resources/", {"email": "ada@example.com"}).data["count"]
+
+    def by_amount(client):
+        rows = client.get("/api/v1/invoices/", {"ordering": "amount"}).data["results"]
+        return [row["number"] for row in rows]
+
+    assert emails(approver) == 1
+    assert emails(viewer) == 2  # the filter is not offered: every resource, masked
+    assert by_amount(approver) == ["INV-2", "INV-3", "INV-1"]
+    assert by_amount(viewer) == ["INV-1", "INV-2", "INV-3"]  # by number, as by default
+
+
+def test_the_published_schema_says_a_masked_field_may_be_null(api_client_for, user_with_role):
+    schema = api_client_for(user_with_role("viewer")).get("/api/schema/?format=json").json()
+    components = schema["components"]["schemas"]
+
+    assert components["Resource"]["properties"]["email"].get("nullable") is True
+    assert components["Invoice"]["properties"]["amount"].get("nullable") is True
+    assert components["RateCardLine"]["properties"]["rate"].get("nullable") is True
+    assert components["Resource"]["properties"]["role"].get("nullable") is not True

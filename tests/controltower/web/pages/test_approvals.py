@@ -50,7 +50,7 @@ def test_every_role_sees_each_kind_of_approval(role, kind, scene):
 
 
 def test_an_invoice_candidate_shows_its_lines_hours_rates_and_total(scene):
-    text = signed_in(scene.users["viewer"]).get("/approvals/").text
+    text = signed_in(scene.users["admin"]).get("/approvals/").text
     assert "C-1001 Acme Corporation" in text and "P-1042" in text and "October 2026" in text
     assert "8,925.00 USD" in text
     assert "3 lines · 22.50 h" in text
@@ -62,6 +62,28 @@ def test_an_invoice_candidate_shows_its_lines_hours_rates_and_total(scene):
     with time_machine.travel(dt.datetime(2026, 10, 20, 12, tzinfo=dt.UTC)):
         during = signed_in(scene.users["viewer"]).get("/approvals/").text
     assert "October 2026, still running until 31 Oct: more time may come" in during
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_rates_amounts_and_the_names_on_lines_are_masked_unless_finance_or_admin(role, scene):
+    client = signed_in(scene.users[role])
+    sees = role in ("approver", "admin")
+
+    text = client.get("/approvals/").text
+    export = client.get("/approvals/?kind=invoices&export=csv")
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
+    by_amount = [r.obj.number for r in client.get("/approvals/?sort=amount").context["table"].rows]
+
+    for value in ("8,925.00 USD", "12,725.00 USD", "450.00", "2,925.00"):
+        assert (value in text) is sees, value
+    assert ("•••" in text) is not sees
+    assert "3 lines · 22.50 h" in text and "6.50 h" in text  # hours are not pricing
+    assert "C-1001 Acme Corporation" in text  # a customer is a company, not a person
+    assert [r["Total"] for r in rows] == (["8925.00", "3800.00"] if sees else ["•••", "•••"])
+    # Sorting by what one may not see would tell it: the list keeps its own order.
+    assert by_amount == (["INV-3002", "INV-3001"] if sees else ["INV-3001", "INV-3002"])
+    line = next(iter(client.get("/approvals/").context["table"].rows)).obj.shown_lines[0]
+    assert (line.shown["description"] == line.description) is sees
 
 
 def test_a_candidate_the_flow_built_says_any_approver_may_approve_it(scene):
@@ -156,7 +178,7 @@ def test_ticked_candidates_are_approved_together_and_a_refusal_is_named(scene):
 
 
 def test_the_inbox_narrows_to_a_billing_month_and_says_what_it_adds_up_to(scene):
-    viewer = signed_in(scene.users["viewer"])
+    viewer = signed_in(scene.users["approver"])
     every = viewer.get("/approvals/").text
     assert '<option value="2026-10">October 2026</option>' in every
     assert '<option value="2026-09">September 2026</option>' in every
@@ -238,7 +260,7 @@ def test_rejecting_needs_a_reason_and_releases_the_time(scene):
 
 
 def test_an_amendment_conflict_shows_the_terms_before_and_after(scene):
-    response = signed_in(scene.users["viewer"]).get("/approvals/?kind=amendments")
+    response = signed_in(scene.users["approver"]).get("/approvals/?kind=amendments")
     [row] = response.context["table"].rows
     changed = {r.label: (r.before, r.after) for r in row.obj.view["rows"] if r.changed}
     assert changed == {
@@ -248,6 +270,25 @@ def test_an_amendment_conflict_shows_the_terms_before_and_after(scene):
     }
     assert "800.00 USD" in response.text
     assert "version 1" in response.text and "version 2, effective 2026-10-01" in response.text
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator"])
+def test_an_amendment_conflict_says_which_rates_change_but_not_to_what_below_finance(role, scene):
+    client = signed_in(scene.users[role])
+    response = client.get("/approvals/?kind=amendments")
+    [row] = response.context["table"].rows
+    detail = client.get(f"/exceptions/{row.obj.pk}/")
+
+    for rows in (row.obj.view["rows"], detail.context["amendment"]["rows"]):
+        changed = {r.label: (r.before, r.after) for r in rows if r.changed}
+        assert changed == {
+            "End date": ("2026-12-31", "2027-03-31"),
+            "Cap": ("•••", "•••"),
+            "Rate: Consultant": ("•••", "•••"),
+        }
+    for text in (response.text, detail.text):
+        table = text.split('<table class="terms-diff">')[1].split("</table>")[0]
+        assert "190.00" not in table and "•••" in table
 
 
 def test_approving_an_amendment_conflict_re_runs_the_held_amendment(scene):
@@ -286,7 +327,7 @@ def test_an_edited_replay_shows_the_edited_fields_and_four_eyes_holds(scene):
 
 
 def test_search_sort_and_csv_of_the_invoice_candidates(scene):
-    client = signed_in(scene.users["viewer"])
+    client = signed_in(scene.users["approver"])
     by_amount = [r.obj.number for r in client.get("/approvals/?sort=amount").context["table"].rows]
     assert by_amount == ["INV-3002", "INV-3001"]
     assert [r.obj.number for r in client.get("/approvals/?q=3002").context["table"].rows] == [

@@ -207,3 +207,32 @@ def test_an_unreadable_time_filter_is_shown_on_its_field(admin, history):
     assert "a filter could not be read" in response.text
     assert response.context["form"].errors["at_after"]
     assert shown(response) == []
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator", "approver", "admin"])
+def test_an_invoice_amount_in_the_audit_log_is_masked_below_finance_everywhere_it_shows(
+    role, user_with_role, api_client_for
+):
+    from canonical.models import Invoice
+    from controltower.operations.services.approvals import invoice_prepare
+    from tests.factories.canonical import InvoiceFactory
+
+    invoice = InvoiceFactory(number="INV-9001", amount="98765.43")
+    invoice_prepare(invoice_id=invoice.pk, actor=user_with_role("operator", "opal"), note="ok")
+    reader = user_with_role(role)
+    sees = role in ("approver", "admin")
+
+    page = signed_in(reader).get("/audit/?object_type=canonical.invoice")
+    api = api_client_for(reader).get("/api/v1/audit-events/", {"object_type": "canonical.invoice"})
+    export = api_client_for(reader).get(
+        "/api/v1/audit-events/export/", {"object_type": "canonical.invoice"}
+    )
+
+    assert page.status_code == 200 and Invoice.objects.filter(number="INV-9001").exists()
+    assert ("98765.43" in page.text) is sees
+    [event] = api.data["results"]
+    assert event["after"]["amount"] == ("98765.43" if sees else "•••")
+    assert event["after"]["status"] == "awaiting_approval"  # the rest is as it was recorded
+    text = b"".join(export.streaming_content).decode()
+    assert ("98765.43" in text) is sees
+    assert AuditEvent.objects.get(action="invoice.prepare").after["amount"] == "98765.43"

@@ -77,8 +77,28 @@ def test_a_run_drills_down_by_project_and_period_with_the_tower_and_erp_figures(
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("role", ["viewer", "operator", "approver", "admin"])
+def test_the_invoice_totals_of_a_drift_are_masked_below_finance_and_its_hours_are_not(role, scene):
+    client = signed_in(scene.users[role])
+    sees = role in ("approver", "admin")
+
+    page = client.get(f"/reconciliation/runs/{scene.run.pk}/")
+    export = client.get(f"/reconciliation/runs/{scene.run.pk}/?export=csv")
+
+    [group] = page.context["groups"]
+    shown = {r.what: (r.tower_text, r.erp_text) for r in group["rows"]}
+    assert shown["Hours"] == ("80.00 h", "72.00 h")
+    assert shown["Invoice total"] == (("12000.00", "10800.00") if sees else ("•••", "•••"))
+    assert ('<td class="num">•••</td>' in page.text) is not sees
+    rows = list(csv.DictReader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
+    assert sorted((r["Tower"], r["ERP"]) for r in rows) == sorted(
+        [("80.00 h", "72.00 h"), ("12000.00", "10800.00") if sees else ("•••", "•••")]
+    )
+
+
+@pytest.mark.django_db
 def test_the_runs_and_a_runs_drift_export_as_csv(scene):
-    client = signed_in(scene.users["viewer"])
+    client = signed_in(scene.users["approver"])
     runs = client.get("/reconciliation/?export=csv")
     [run] = list(csv.DictReader(io.StringIO(b"".join(runs.streaming_content).decode("utf-8-sig"))))
     assert (run["Run"], run["Drift found"], run["Amount at stake"]) == (

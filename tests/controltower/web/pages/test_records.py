@@ -262,6 +262,57 @@ def test_a_sender_is_compared_with_the_last_event_it_sent(demo, operator):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_a_persons_name_e_mail_and_cost_are_masked_on_the_record_page_unless_finance_or_admin(
+    role, demo, user_with_role
+):
+    resource = Resource.objects.get(employee_number="E-0001")
+    resource.email, resource.cost_rate = "ada@example.com", "95.00"
+    resource.save()
+    sent = FlowTransactionFactory(
+        kind=FlowKind.MASTER_DATA_SYNC,
+        event_type="resource.upserted",
+        source_system=ConnectedSystem.objects.get(slug="hris"),
+        normalized={
+            "type": "resource.upserted",
+            "data": {"employee_number": "E-0001", "name": "Ada King", "role": "Partner"},
+        },
+    )
+    sync_state(resource, "hris", external_id="WD-1", last_version=1, last_transaction=sent)
+
+    page = signed_in(user_with_role(role)).get(f"/records/resource/{resource.pk}/")
+
+    sees = role in ("approver", "admin")
+    for value in ("Ada Byron", "Ada King", "ada@example.com", "95.00"):
+        assert (value in page.text) is sees, value
+    assert "E-0001" in page.text
+    [name] = [row for row in page.context["copies"][0]["compared"] if row["label"] == "Name"]
+    assert not name["same"]  # that the HRIS differs is said to every role
+    assert (name["canonical"], name["theirs"]) == (
+        ("Ada Byron", "Ada King") if sees else ("•••", "•••")
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_an_invoice_amount_and_a_contract_cap_are_masked_unless_finance_or_admin(
+    role, project, user_with_role
+):
+    project.contract.cap_amount = "123456.00"
+    project.contract.save()
+    invoice = InvoiceFactory(project=project, amount="4321.00")
+    client = signed_in(user_with_role(role))
+
+    contract_page = client.get(f"/records/contract/{project.contract.pk}/")
+    invoice_page = client.get(f"/records/invoice/{invoice.pk}/")
+
+    sees = role in ("approver", "admin")
+    assert ("123456.00" in contract_page.text) is sees
+    assert ("4321.00" in invoice_page.text) is sees
+    assert ("•••" in invoice_page.text) is not sees
+
+
+@pytest.mark.django_db
 def test_a_harvest_time_entry_names_its_user_by_the_linked_id(project, operator):
     harvest = ConnectedSystem.objects.get(slug="harvest")
     entry = time_entry(project, hours="7.50")
@@ -390,7 +441,7 @@ def test_an_operator_links_a_resource_to_its_harvest_user_and_a_taken_id_is_refu
         {"system": "harvest", "external_id": "4120587"},
         follow=True,
     )
-    assert "Linked E-0001 Ada Byron to harvest user 4120587" in response.text
+    assert "Linked E-0001 to harvest user 4120587" in response.text
     assert copy_of(response, "harvest").state.external_id == "4120587"
     assert AuditEvent.objects.get(action="resource.link").after == {"harvest": "4120587"}
 
@@ -398,7 +449,7 @@ def test_an_operator_links_a_resource_to_its_harvest_user_and_a_taken_id_is_refu
         f"/records/resource/{grace.pk}/link/", {"system": "harvest", "external_id": "4120587"}
     )
     assert taken.status_code == 409
-    assert "Harvest id 4120587 is already linked to E-0001 Ada Byron." in taken.text
+    assert "Harvest id 4120587 is already linked to E-0001." in taken.text
     empty = client.post(f"/records/resource/{grace.pk}/link/", {"system": "harvest"})
     assert empty.status_code == 400
 

@@ -117,6 +117,17 @@ def test_a_nameless_view_is_refused_on_the_page_it_came_from(user_with_role):
     assert client.post("/saved-views/", {"page": "nope", "name": "x"}).status_code == 400
 
 
+def test_a_hostile_page_name_is_named_in_the_refusal_but_never_run(user_with_role):
+    client = signed_in(user_with_role("viewer"))
+    hostile = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+    response = client.post("/saved-views/", {"page": hostile, "name": "x"})
+
+    assert response.status_code == 400
+    assert "<script>" not in response.text and "<img" not in response.text
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in response.text
+
+
 def test_saved_views_are_only_for_people_signed_in():
     response = Client().post("/saved-views/", {"page": "exceptions:list", "name": "x"})
     assert response.status_code == 302 and response["Location"].startswith("/login/")

@@ -216,10 +216,34 @@ def test_the_csv_holds_exactly_the_filtered_rows_with_their_business_columns(tra
     assert [row["#"] for row in rows] == [str(traffic["contract"].pk)]
     row = rows[0]
     assert row["Business key"] == "K-7100" and row["Customer"] == "C-1001 Acme Corporation"
-    assert row["Contract"] == "K-7100" and row["Amount"] == "250,000.00 USD"
+    assert row["Contract"] == "K-7100" and row["Amount"] == "•••"  # support sees no prices
     assert row["State"] == "Retry scheduled" and row["Error class"] == ErrorClass.TRANSIENT
     assert row["Correlation id"] == traffic["contract"].correlation_id
     assert row["Received"].endswith("+00:00")
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator", "approver", "admin"])
+def test_a_transactions_amount_is_shown_to_finance_and_admins_and_its_hours_to_everyone(
+    role, traffic, user_with_role
+):
+    client = signed_in(user_with_role(role))
+    sees = role in ("approver", "admin")
+
+    page = client.get("/transactions/")
+    export = client.get("/transactions/?state=retry_scheduled&export=csv")
+    detail = client.get(f"/transactions/{traffic['contract'].pk}/")
+
+    cells = {
+        row.obj.business_key: {cell.key: cell.content for cell in row.cells}
+        for row in page.context["table"].rows
+    }
+    assert cells["K-7100"]["tx_amount"] == ("250,000.00 USD" if sees else "•••")
+    text = b"".join(export.streaming_content).decode("utf-8-sig")
+    [row] = csv.DictReader(io.StringIO(text))
+    assert row["Amount"] == ("250,000.00 USD" if sees else "•••")
+    assert detail.context["amount_text"] == ("250,000.00 USD" if sees else "•••")
+    hours = [c["tx_amount"] for c in cells.values() if str(c["tx_amount"]).endswith(" h")]
+    assert hours  # time is not pricing: every role sees its hours
 
 
 def test_the_list_sorts_by_received_and_pages(traffic, operator):
