@@ -34,17 +34,27 @@ from controltower.operations.models import (
     Team,
 )
 from controltower.operations.services.bulk import MAX_ITEMS
+from controltower.web.api.fields import (
+    GuardedModelSerializer,
+    IdField,
+    MomentField,
+    NulFreeDictField,
+)
 
 User = get_user_model()
 
 
 def username(source: str) -> serializers.CharField:
     """A user shown by username (empty when there is none)."""
-    return serializers.CharField(source=f"{source}.username", read_only=True, default=None)
+    return serializers.CharField(
+        source=f"{source}.username", read_only=True, default=None, allow_null=True
+    )
 
 
 def name_of(source: str) -> serializers.CharField:
-    return serializers.CharField(source=f"{source}.name", read_only=True, default=None)
+    return serializers.CharField(
+        source=f"{source}.name", read_only=True, default=None, allow_null=True
+    )
 
 
 # --- the audit log -------------------------------------------------------------------
@@ -72,7 +82,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
 # --- configuration -------------------------------------------------------------------
 
 
-class ConfigSerializer(serializers.ModelSerializer):
+class ConfigSerializer(GuardedModelSerializer):
     """Base of the configuration serializers: every change may carry the reason for it."""
 
     change_reason = serializers.CharField(
@@ -425,7 +435,7 @@ class NewCommentSerializer(serializers.Serializer):
 
 
 class SnoozeSerializer(serializers.Serializer):
-    until = serializers.DateTimeField(help_text="Held out of the queue until then.")
+    until = MomentField(help_text="Held out of the queue until then.")
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
@@ -461,16 +471,16 @@ class BulkStartSerializer(serializers.Serializer):
 
     action = serializers.ChoiceField(choices=BulkAction.choices)
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=IdField(),
         required=False,
         allow_empty=False,
         max_length=MAX_ITEMS,
     )
-    filter = serializers.DictField(
+    filter = NulFreeDictField(
         required=False,
         help_text='The query of the exceptions list, e.g. {"status": ["open"], "team": 3}.',
     )
-    params = serializers.DictField(
+    params = NulFreeDictField(
         required=False,
         default=dict,
         help_text="assign: assignee_id and/or team_id (or assignee: a username or `me`); "

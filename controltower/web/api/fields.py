@@ -1,0 +1,78 @@
+"""Serializer fields that hold the API's input to what the database can store, each refusal
+a 400 naming the field (the rules are ``canonical.validators``), and say in the published
+schema exactly what they answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from canonical.validators import MAX_ID, moment_validate, nul_free_validate
+
+
+def _refuse(error: DjangoValidationError) -> serializers.ValidationError:
+    return serializers.ValidationError(error.messages)
+
+
+class MomentField(serializers.DateTimeField):
+    """An ISO 8601 moment whose UTC offset is a real one."""
+
+    def to_internal_value(self, value: Any):
+        moment = super().to_internal_value(value)
+        try:
+            return moment_validate(moment)
+        except DjangoValidationError as error:
+            raise _refuse(error) from None
+
+
+class IdField(serializers.IntegerField):
+    """The id of a row: a positive integer that a 64-bit column holds."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+
+class NulFreeJSONField(serializers.JSONField):
+    """JSON whose texts (keys included) hold no NUL character, which PostgreSQL refuses."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        try:
+            nul_free_validate(value)
+        except DjangoValidationError as error:
+            raise _refuse(error) from None
+        return value
+
+
+class NulFreeDictField(serializers.DictField):
+    def to_internal_value(self, data: Any) -> Any:
+        value = super().to_internal_value(data)
+        try:
+            nul_free_validate(value)
+        except DjangoValidationError as error:
+            raise _refuse(error) from None
+        return value
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?$", "example": "09:00:00"}
+)
+class TimeOfDayField(serializers.TimeField):
+    """A local time of day ("09:00:00"): no UTC offset, so not JSON Schema's ``time``."""
+
+
+class GuardedModelSerializer(serializers.ModelSerializer):
+    """A model serializer whose generated fields apply the rules above."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: MomentField,
+        models.TimeField: TimeOfDayField,
+        models.JSONField: NulFreeJSONField,
+    }

@@ -1,0 +1,67 @@
+"""The API against its own published schema: generated requests from every operation of
+``/api/schema/``, sent by an admin with a token, must never meet a server error, and every
+answer must be what the schema says (its body and its content type).
+
+Bounded so that it fits in CI on a small machine: a handful of examples per operation,
+derandomized (the same requests on every run, so a failure is reproducible and the run time
+steady), no shrinking deadline. A wider exploration is the same test with a larger
+``EXAMPLES_PER_OPERATION``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import schemathesis
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+)
+
+EXAMPLES_PER_OPERATION = 8
+CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+
+
+@pytest.fixture
+def api_schema(demo) -> Iterator[object]:
+    # As Django's test client does: the test's database connection (and its transaction)
+    # outlives each request instead of being closed when the request ends.
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi("/api/schema/", WSGIHandler())
+    finally:
+        for signal in (request_started, request_finished):
+            signal.connect(close_old_connections)
+
+
+@pytest.fixture
+def admin_token(demo) -> str:
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    admin = get_user_model().objects.get(username="admin")
+    return Token.objects.get_or_create(user=admin)[0].key
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@pytest.mark.django_db
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_every_operation_answers_as_its_schema_says_and_never_with_a_server_error(
+    case, admin_token
+):
+    case.call_and_validate(headers={"Authorization": f"Token {admin_token}"}, checks=CHECKS)
