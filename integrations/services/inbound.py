@@ -9,11 +9,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework import status
 
 from canonical.errors import ApplicationError, ConflictError, NotFoundError
+from canonical.validators import MAX_ID, NUL_MESSAGE, has_nul, moment_validate, nul_path
 from integrations.adapters import EventRejected, InboundEvent, adapter_for
 from integrations.choices import ErrorClass, TransactionState
 from integrations.models import ConnectedSystem, Flow, Transaction
@@ -89,7 +91,10 @@ def inbound_receive(
             str(exc), errors={"signature": [exc.reason]}, extra={"reason": exc.reason}
         ) from None
     try:
+        if b"\x00" in body:
+            raise EventRejected("The body holds a NUL byte.", errors={"(body)": [NUL_MESSAGE]})
         events = adapter.parse(body=body)
+        _storable_check(events)
     except EventRejected as exc:
         rejected = transaction_reject(system=system, body=body, rejection=exc)
         raise ApplicationError(
@@ -98,12 +103,48 @@ def inbound_receive(
     return _store(system=system, events=events)
 
 
+def _storable_check(events: list[InboundEvent]) -> None:
+    """Whatever the adapter, each event must be one the database can hold: a version that
+    fits its 64-bit column, a moment with a real UTC offset, no NUL character in any text
+    (PostgreSQL stores none). Refused here, naming the field, rather than failing in the
+    insert."""
+    for index, event in enumerate(events):
+        prefix = f"[{index}]." if len(events) > 1 else ""
+        if event.version is not None and not 0 <= event.version <= MAX_ID:
+            raise EventRejected(
+                "version is out of range.",
+                errors={f"{prefix}version": [f"Must be an integer from 1 to {MAX_ID}."]},
+            )
+        try:
+            moment_validate(event.occurred_at)
+        except ValidationError as error:
+            raise EventRejected(
+                f"occurred_at: {error.messages[0]}",
+                errors={f"{prefix}occurred_at": error.messages},
+            ) from None
+        for document in (event.payload, event.normalized):
+            if (path := nul_path(document)) is not None:
+                raise EventRejected(
+                    f"{prefix}{path}: {NUL_MESSAGE}",
+                    errors={
+                        f"{prefix}{path}" if path else prefix.rstrip(".") or "(body)": [NUL_MESSAGE]
+                    },
+                )
+        texts = (event.idempotency_key, event.business_key, event.external_id, event.correlation_id)
+        if any(has_nul(text) for text in texts):
+            raise EventRejected(
+                f"The event {index} holds a NUL character.",
+                errors={f"{prefix}id" if prefix else "id": [NUL_MESSAGE]},
+            )
+
+
 def transaction_reject(
     *, system: ConnectedSystem, body: bytes, rejection: EventRejected
 ) -> Transaction:
     """Keeps a refused request (bounded) so that nobody has to ask the sender for it."""
     limit = settings.CT_REJECTED_BODY_MAX_BYTES
-    text = body[:limit].decode("utf-8", errors="replace")
+    # A NUL cannot be stored in a text column (PostgreSQL); it is kept visibly instead.
+    text = body[:limit].decode("utf-8", errors="replace").replace("\x00", "\\x00")
     if len(body) > limit:
         text += f"\n... [{len(body) - limit} more bytes not kept]"
     return Transaction.objects.create(
@@ -113,7 +154,7 @@ def transaction_reject(
         correlation_id=uuid.uuid4().hex,
         error_class=ErrorClass.DATA,
         last_error=rejection.message,
-        errors=rejection.errors,
+        errors=_nul_free(rejection.errors),
         finished_at=timezone.now(),
     )
 
@@ -177,3 +218,13 @@ def _store_once(
         accepted=created,
         transaction_ids={tx.idempotency_key: tx.pk for tx in created} | existing,
     )
+
+
+def _nul_free(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The refusal's messages may quote what was sent; in JSON a NUL cannot be stored either."""
+    if not has_nul(errors):
+        return errors
+    return {
+        key.replace("\x00", "\\x00"): [message.replace("\x00", "\\x00") for message in messages]
+        for key, messages in errors.items()
+    }
