@@ -25,6 +25,7 @@ from django_filters import filters as f
 
 from controltower.web.forms.config import DateInput, DateTimeLocalInput
 from controltower.web.live import live_version
+from controltower.web.streaming import primed
 from controltower.web.templatetags.tower import when
 
 PER_PAGE = 25
@@ -330,6 +331,7 @@ def csv_response(
     """Streams ``rows`` as CSV with the page's own columns, however many there are."""
     exported = [c for c in columns if c.csv]
     writer = csv.writer(_Echo())
+    rows = primed(rows)
 
     def lines() -> Iterator[str]:
         yield "\ufeff"  # a byte-order mark, so that spreadsheets read UTF-8 names correctly

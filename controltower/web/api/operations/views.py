@@ -73,6 +73,7 @@ from controltower.web.api.engine.serializers import (
 )
 from controltower.web.api.operations import serializers as s
 from controltower.web.api.permissions import requires
+from controltower.web.streaming import primed
 from integrations.choices import OPEN_STATUSES, Severity
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 409)}
@@ -136,10 +137,10 @@ class CsvRenderer(BaseRenderer):
         return f"message\r\n{message}\r\n".encode()
 
 
-def _audit_csv_lines(queryset: QuerySet[AuditEvent]) -> Iterator[str]:
+def _audit_csv_lines(events: Iterator[AuditEvent]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(AUDIT_CSV_COLUMNS)
-    for event in queryset.iterator(chunk_size=2000):
+    for event in events:
         yield writer.writerow(
             [
                 event.pk,
@@ -181,7 +182,8 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     def export(self, request: Request) -> StreamingHttpResponse:
         queryset = self.filter_queryset(self.get_queryset())
         response = StreamingHttpResponse(
-            _audit_csv_lines(queryset), content_type="text/csv; charset=utf-8"
+            _audit_csv_lines(primed(queryset.iterator(chunk_size=2000))),
+            content_type="text/csv; charset=utf-8",
         )
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
