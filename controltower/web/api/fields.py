@@ -21,12 +21,14 @@ def _refuse(error: DjangoValidationError) -> serializers.ValidationError:
 class MomentField(serializers.DateTimeField):
     """An ISO 8601 moment whose UTC offset is a real one."""
 
-    def to_internal_value(self, value: Any):
-        moment = super().to_internal_value(value)
-        try:
-            return moment_validate(moment)
-        except DjangoValidationError as error:
-            raise _refuse(error) from None
+    def enforce_timezone(self, value):
+        # Checked as sent, before DRF moves it into the server's time zone.
+        if getattr(value, "tzinfo", None) is not None:
+            try:
+                moment_validate(value)
+            except DjangoValidationError as error:
+                raise _refuse(error) from None
+        return super().enforce_timezone(value)
 
 
 class IdField(serializers.IntegerField):
