@@ -44,17 +44,33 @@ from controltower.web.api.fields import (
 User = get_user_model()
 
 
+class RelatedTextField(serializers.CharField):
+    """One attribute of a related row (a user's username, a team's name), null when there is
+    no related row. Not a ``default``: DRF leaves a field with a default out of the answer to
+    a PATCH, and the published schema says it is always there."""
+
+    def __init__(self, relation: str, attribute: str, **kwargs: Any) -> None:
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+        self.relation = relation
+        self.attribute = attribute
+
+    def bind(self, field_name: str, parent: Any) -> None:
+        super().bind(field_name, parent)
+        # Set here: DRF refuses a ``source`` equal to the field's name (``assignee``).
+        self.source = self.relation
+        self.source_attrs = [self.relation]
+
+    def to_representation(self, value: Any) -> str:
+        return str(getattr(value, self.attribute))
+
+
 def username(source: str) -> serializers.CharField:
-    """A user shown by username (empty when there is none)."""
-    return serializers.CharField(
-        source=f"{source}.username", read_only=True, default=None, allow_null=True
-    )
+    """A user shown by username (null when there is none)."""
+    return RelatedTextField(source, "username")
 
 
 def name_of(source: str) -> serializers.CharField:
-    return serializers.CharField(
-        source=f"{source}.name", read_only=True, default=None, allow_null=True
-    )
+    return RelatedTextField(source, "name")
 
 
 # --- the audit log -------------------------------------------------------------------
@@ -336,7 +352,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class BusinessExceptionSerializer(serializers.ModelSerializer):
-    record_type = serializers.CharField(source="record_type.model", read_only=True, default=None)
+    record_type = RelatedTextField("record_type", "model")
     transaction_ids = serializers.PrimaryKeyRelatedField(
         source="transactions", many=True, read_only=True
     )
@@ -344,9 +360,9 @@ class BusinessExceptionSerializer(serializers.ModelSerializer):
     assignee = username("assignee")
     prepared_by = username("prepared_by")
     resolved_by = username("resolved_by")
-    customer = serializers.CharField(source="customer.number", read_only=True, default=None)
+    customer = RelatedTextField("customer", "number")
     customer_name = name_of("customer")
-    legal_entity = serializers.CharField(source="legal_entity.code", read_only=True, default=None)
+    legal_entity = RelatedTextField("legal_entity", "code")
     is_snoozed = serializers.BooleanField(read_only=True)
     comment_count = serializers.IntegerField(read_only=True, default=0)
 
