@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from canonical.errors import ApplicationError
+from canonical.validators import NUL_MESSAGE, nul_path
 from controltower.web.forms.config import NoColon
 from integrations.choices import AuthKind
 
@@ -84,6 +85,9 @@ class ReplayForm(ActionForm):
                     "payload",
                     f"This is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
                 )
+                return data
+            if (path := nul_path(data["payload_value"])) is not None:
+                self.add_error("payload", f"{path or 'The event'}: {NUL_MESSAGE}")
         return data
 
 
