@@ -4,12 +4,14 @@
   widest any place uses) and lies within the years the database stores once in UTC. Python
   accepts offsets up to 23:59 and PostgreSQL only to 15:59, so without this rule an absurd
   offset would reach the database and fail there.
-- Text has no NUL character: PostgreSQL cannot store one, in a text column or in JSON.
+- Text has no NUL character and no unpaired surrogate: PostgreSQL cannot store the first,
+  in a text column or in JSON, and no database driver can encode the second.
 - An id is a positive integer that a 64-bit column can hold.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +23,8 @@ MAX_ID = 2**63 - 1
 OFFSET_MESSAGE = "Give a time zone with a UTC offset between -14:00 and +14:00."
 RANGE_MESSAGE = "This moment is outside the years that can be stored."
 NUL_MESSAGE = "Null characters are not allowed."
+SURROGATE_MESSAGE = "Unpaired surrogate characters are not allowed."
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def moment_validate(value: datetime) -> datetime:
@@ -34,35 +38,36 @@ def moment_validate(value: datetime) -> datetime:
         raise ValidationError(RANGE_MESSAGE, code="out_of_range") from None
 
 
-def has_nul(value: Any) -> bool:
-    """Whether a NUL character is anywhere in a text or a JSON value (keys included)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(key) or has_nul(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return any(has_nul(item) for item in value)
-    return False
+def text_problem(text: str) -> str | None:
+    """Why a text cannot be stored (a NUL, a lone surrogate), or None."""
+    if "\x00" in text:
+        return NUL_MESSAGE
+    if SURROGATE.search(text):
+        return SURROGATE_MESSAGE
+    return None
 
 
-def nul_path(value: Any, path: str = "") -> str | None:
-    """The path (``data.name``, ``lines[2]``) of the first text holding a NUL, or None."""
+def unstorable_text(value: Any, path: str = "") -> tuple[str, str] | None:
+    """The path (``data.name``, ``lines[2]``, ``""`` for the value itself) of the first text
+    in a text or JSON value (keys included) that cannot be stored, and why; or None."""
     if isinstance(value, str):
-        return path if "\x00" in value else None
+        problem = text_problem(value)
+        return (path, problem) if problem else None
     if isinstance(value, dict):
         for key, item in value.items():
             inner = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
-                return inner
-            if (found := nul_path(item, inner)) is not None:
+            if problem := text_problem(str(key)):
+                return inner, problem
+            if (found := unstorable_text(item, inner)) is not None:
                 return found
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            if (found := nul_path(item, f"{path}[{index}]")) is not None:
+            if (found := unstorable_text(item, f"{path}[{index}]")) is not None:
                 return found
     return None
 
 
-def nul_free_validate(value: Any) -> None:
-    if has_nul(value):
-        raise ValidationError(NUL_MESSAGE, code="null_characters_not_allowed")
+def storable_text_validate(value: Any) -> None:
+    if (found := unstorable_text(value)) is not None:
+        path, problem = found
+        raise ValidationError(f"{path}: {problem}" if path else problem, code="unstorable_text")

@@ -15,7 +15,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from canonical.errors import ApplicationError, ConflictError, NotFoundError
-from canonical.validators import MAX_ID, NUL_MESSAGE, has_nul, moment_validate, nul_path
+from canonical.validators import MAX_ID, NUL_MESSAGE, moment_validate, text_problem, unstorable_text
 from integrations.adapters import EventRejected, InboundEvent, adapter_for
 from integrations.choices import ErrorClass, TransactionState
 from integrations.models import ConnectedSystem, Flow, Transaction
@@ -123,18 +123,14 @@ def _storable_check(events: list[InboundEvent]) -> None:
                 errors={f"{prefix}occurred_at": error.messages},
             ) from None
         for document in (event.payload, event.normalized):
-            if (path := nul_path(document)) is not None:
-                raise EventRejected(
-                    f"{prefix}{path}: {NUL_MESSAGE}",
-                    errors={
-                        f"{prefix}{path}" if path else prefix.rstrip(".") or "(body)": [NUL_MESSAGE]
-                    },
-                )
+            if (found := unstorable_text(document)) is not None:
+                path, problem = found
+                field_path = f"{prefix}{path}" if path else prefix.rstrip(".") or "(body)"
+                raise EventRejected(f"{field_path}: {problem}", errors={field_path: [problem]})
         texts = (event.idempotency_key, event.business_key, event.external_id, event.correlation_id)
-        if any(has_nul(text) for text in texts):
+        if problem := next(filter(None, map(text_problem, texts)), None):
             raise EventRejected(
-                f"The event {index} holds a NUL character.",
-                errors={f"{prefix}id" if prefix else "id": [NUL_MESSAGE]},
+                f"{prefix}id: {problem}", errors={f"{prefix}id" if prefix else "id": [problem]}
             )
 
 
@@ -154,7 +150,7 @@ def transaction_reject(
         correlation_id=uuid.uuid4().hex,
         error_class=ErrorClass.DATA,
         last_error=rejection.message,
-        errors=_nul_free(rejection.errors),
+        errors=_storable(rejection.errors),
         finished_at=timezone.now(),
     )
 
@@ -220,11 +216,15 @@ def _store_once(
     )
 
 
-def _nul_free(errors: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The refusal's messages may quote what was sent; in JSON a NUL cannot be stored either."""
-    if not has_nul(errors):
+def _storable(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The refusal's messages may quote what was sent; a NUL or an unpaired surrogate in them
+    is kept as its escape, since the JSON column can store neither."""
+    if unstorable_text(errors) is None:
         return errors
+
+    def escaped(text: str) -> str:
+        return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode()
+
     return {
-        key.replace("\x00", "\\x00"): [message.replace("\x00", "\\x00") for message in messages]
-        for key, messages in errors.items()
+        escaped(key): [escaped(message) for message in messages] for key, messages in errors.items()
     }

@@ -11,7 +11,7 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from canonical.validators import MAX_ID, moment_validate, nul_free_validate
+from canonical.validators import MAX_ID, moment_validate, storable_text_validate
 
 
 def _refuse(error: DjangoValidationError) -> serializers.ValidationError:
@@ -46,7 +46,7 @@ class NulFreeJSONField(serializers.JSONField):
     def to_internal_value(self, data: Any) -> Any:
         value = super().to_internal_value(data)
         try:
-            nul_free_validate(value)
+            storable_text_validate(value)
         except DjangoValidationError as error:
             raise _refuse(error) from None
         return value
@@ -56,7 +56,7 @@ class NulFreeDictField(serializers.DictField):
     def to_internal_value(self, data: Any) -> Any:
         value = super().to_internal_value(data)
         try:
-            nul_free_validate(value)
+            storable_text_validate(value)
         except DjangoValidationError as error:
             raise _refuse(error) from None
         return value

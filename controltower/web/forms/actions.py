@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 
 from canonical.errors import ApplicationError
-from canonical.validators import NUL_MESSAGE, nul_path
+from canonical.validators import unstorable_text
 from controltower.web.forms.config import NoColon
 from integrations.choices import AuthKind
 
@@ -86,8 +86,9 @@ class ReplayForm(ActionForm):
                     f"This is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
                 )
                 return data
-            if (path := nul_path(data["payload_value"])) is not None:
-                self.add_error("payload", f"{path or 'The event'}: {NUL_MESSAGE}")
+            if (found := unstorable_text(data["payload_value"])) is not None:
+                path, problem = found
+                self.add_error("payload", f"{path or 'The event'}: {problem}")
         return data
 
 

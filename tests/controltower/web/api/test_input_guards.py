@@ -122,7 +122,20 @@ def test_a_nul_character_in_json_input_is_refused_naming_the_field(admin_api):
         format="json",
     )
     assert response.status_code == 400, response.content
-    assert response.json()["errors"] == {"params": ["Null characters are not allowed."]}
+    assert response.json()["errors"] == {"params": ["resolution: Null characters are not allowed."]}
+
+
+def test_an_unpaired_surrogate_in_json_input_is_refused_naming_the_field(admin_api):
+    response = admin_api.generic(
+        "POST",
+        "/api/v1/bulk-operations/",
+        b'{"action": "resolve", "ids": [1], "params": {"resolution": "done \\ud800"}}',
+        content_type="application/json",
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == {
+        "params": ["resolution: Unpaired surrogate characters are not allowed."]
+    }
 
 
 def test_a_time_of_day_is_published_as_what_it_answers(admin_api):
