@@ -455,7 +455,7 @@ class BusinessExceptionViewSet(viewsets.ReadOnlyModelViewSet):
         return self._answer(pk)
 
     @extend_schema(responses={200: s.ExceptionCommentSerializer(many=True), **ERRORS})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def comments(self, request: Request, pk: str) -> Response:
         exc = self.get_object()
         rows = exc.comments.select_related("author")

@@ -22,6 +22,8 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
+from tests.support.work_scene import work_scene
+
 # What is bounded, and why: the whole module has to stay well under two minutes on a small
 # shared CI machine. The examples and fuzzing phases run, with 10 derandomized examples per
 # operation (the same requests every run: a failure reproduces, the time is steady).
@@ -34,7 +36,14 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 
 
 @pytest.fixture
-def api_schema(demo) -> Iterator[object]:
+def scene(db) -> None:
+    """Rows in every list (exceptions, approvals, breaches, notifications, reconciliation), so
+    that each answer's schema is checked against real records, not only empty pages."""
+    work_scene()
+
+
+@pytest.fixture
+def api_schema(scene) -> Iterator[object]:
     # As Django's test client does: the test's database connection (and its transaction)
     # outlives each request instead of being closed when the request ends.
     for signal in (request_started, request_finished):
@@ -47,7 +56,7 @@ def api_schema(demo) -> Iterator[object]:
 
 
 @pytest.fixture
-def admin_token(demo) -> str:
+def admin_token(scene) -> str:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
