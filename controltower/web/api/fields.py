@@ -11,7 +11,7 @@ from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from canonical.validators import MAX_ID, moment_validate, storable_text_validate
+from canonical.validators import MAX_ID, moment_validate, storable_text_validate, text_problem
 
 
 def _refuse(error: DjangoValidationError) -> serializers.ValidationError:
@@ -78,3 +78,13 @@ class GuardedModelSerializer(serializers.ModelSerializer):
         models.TimeField: TimeOfDayField,
         models.JSONField: NulFreeJSONField,
     }
+
+
+class KeyRelatedField(serializers.SlugRelatedField):
+    """A related row named by its key (a username, a customer number): a key that no row can
+    have (a NUL, which PostgreSQL refuses even in a query) is "no such row", not a 500."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and (problem := text_problem(data)):
+            raise serializers.ValidationError(problem)
+        return super().to_internal_value(data)

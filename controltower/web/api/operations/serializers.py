@@ -37,6 +37,7 @@ from controltower.operations.services.bulk import MAX_ITEMS
 from controltower.web.api.fields import (
     GuardedModelSerializer,
     IdField,
+    KeyRelatedField,
     MomentField,
     NulFreeDictField,
 )
@@ -112,7 +113,7 @@ class ConfigSerializer(GuardedModelSerializer):
 
 
 class TeamSerializer(ConfigSerializer):
-    members = serializers.SlugRelatedField(
+    members = KeyRelatedField(
         slug_field="username",
         many=True,
         required=False,
@@ -155,14 +156,14 @@ class TeamSerializer(ConfigSerializer):
 
 class OwnershipRuleSerializer(ConfigSerializer):
     team_name = name_of("team")
-    legal_entity = serializers.SlugRelatedField(
+    legal_entity = KeyRelatedField(
         slug_field="code",
         queryset=LegalEntity.objects.all(),
         required=False,
         allow_null=True,
         help_text="Legal entity code.",
     )
-    customer = serializers.SlugRelatedField(
+    customer = KeyRelatedField(
         slug_field="number",
         queryset=Customer.objects.all(),
         required=False,
@@ -418,7 +419,7 @@ class ExceptionCommentSerializer(serializers.ModelSerializer):
         read_only_fields = ["exception"]
 
 
-class AssigneeField(serializers.SlugRelatedField):
+class AssigneeField(KeyRelatedField):
     """A username, or ``me`` for the caller."""
 
     def to_internal_value(self, data: Any) -> Any:

@@ -149,3 +149,11 @@ def test_a_blank_url_is_published_as_allowed(admin_api):
     base_url = schema["components"]["schemas"]["ConnectedSystem"]["properties"]["base_url"]
     assert base_url["anyOf"] == [{"format": "uri"}, {"maxLength": 0}]
     assert "format" not in base_url
+
+
+def test_a_key_holding_a_nul_character_is_refused_naming_the_field_before_any_lookup(admin_api):
+    response = admin_api.post(
+        "/api/v1/teams/", {"name": "Billing", "members": ["admin\u0000"]}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == {"members": ["Null characters are not allowed."]}
