@@ -20,7 +20,9 @@ from django.core.exceptions import ValidationError
 MAX_UTC_OFFSET = timedelta(hours=14)
 MAX_ID = 2**63 - 1
 
-OFFSET_MESSAGE = "Give a time zone with a UTC offset between -14:00 and +14:00."
+OFFSET_MESSAGE = (
+    "Give a time zone whose UTC offset is between -14:00 and +14:00, the widest in use."
+)
 RANGE_MESSAGE = "This moment is outside the years that can be stored."
 NUL_MESSAGE = "Null characters are not allowed."
 SURROGATE_MESSAGE = "Unpaired surrogate characters are not allowed."

@@ -134,7 +134,9 @@ class CsvRenderer(BaseRenderer):
     def render(self, data: Any, accepted_media_type=None, renderer_context=None) -> bytes:
         # Only refusals reach here (the export streams past the renderer): one message row.
         message = data.get("message", "") if isinstance(data, dict) else str(data)
-        return f"message\r\n{message}\r\n".encode()
+        writer = csv.writer(_Echo())
+        # Quoted as CSV needs: a message may hold commas, quotes or line breaks.
+        return (writer.writerow(["message"]) + writer.writerow([message])).encode()
 
 
 def _audit_csv_lines(events: Iterator[AuditEvent]) -> Iterator[str]:

@@ -4,8 +4,13 @@ UTC offsets, NUL characters in JSON."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from django.test import Client
+
+from canonical.validators import OFFSET_MESSAGE
 
 pytestmark = pytest.mark.django_db
 
@@ -157,3 +162,13 @@ def test_a_key_holding_a_nul_character_is_refused_naming_the_field_before_any_lo
     )
     assert response.status_code == 400, response.content
     assert response.json()["errors"] == {"members": ["Null characters are not allowed."]}
+
+
+def test_a_refused_csv_export_is_itself_valid_csv(admin_api):
+    response = admin_api.get(
+        "/api/v1/audit-events/export/?at_after=2026-01-01T00:00:00%2B20:00",
+        HTTP_ACCEPT="text/csv",
+    )
+    assert response.status_code == 400
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows == [["message"], [f"at_after: {OFFSET_MESSAGE}"]]
