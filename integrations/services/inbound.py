@@ -97,8 +97,9 @@ def inbound_receive(
         _storable_check(events)
     except EventRejected as exc:
         rejected = transaction_reject(system=system, body=body, rejection=exc)
+        # The answer says what was kept (a NUL it quotes, escaped as it is kept).
         raise ApplicationError(
-            exc.message, errors=exc.errors, extra={"transaction_id": rejected.pk}
+            rejected.last_error, errors=rejected.errors, extra={"transaction_id": rejected.pk}
         ) from None
     return _store(system=system, events=events)
 
@@ -113,7 +114,7 @@ def _storable_check(events: list[InboundEvent]) -> None:
         if event.version is not None and not 0 <= event.version <= MAX_ID:
             raise EventRejected(
                 "version is out of range.",
-                errors={f"{prefix}version": [f"Must be an integer from 1 to {MAX_ID}."]},
+                errors={f"{prefix}version": [f"Must be an integer from 0 to {MAX_ID}."]},
             )
         try:
             moment_validate(event.occurred_at)
@@ -149,7 +150,7 @@ def transaction_reject(
         raw_body=text,
         correlation_id=uuid.uuid4().hex,
         error_class=ErrorClass.DATA,
-        last_error=rejection.message,
+        last_error=_escaped(rejection.message),
         errors=_storable(rejection.errors),
         finished_at=timezone.now(),
     )
@@ -216,15 +217,18 @@ def _store_once(
     )
 
 
+def _escaped(text: str) -> str:
+    """A refusal's message may quote what was sent; a NUL or an unpaired surrogate in it is
+    kept as its escape, since no column can store either."""
+    if text_problem(text) is None:
+        return text
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode()
+
+
 def _storable(errors: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The refusal's messages may quote what was sent; a NUL or an unpaired surrogate in them
-    is kept as its escape, since the JSON column can store neither."""
     if unstorable_text(errors) is None:
         return errors
-
-    def escaped(text: str) -> str:
-        return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode()
-
     return {
-        escaped(key): [escaped(message) for message in messages] for key, messages in errors.items()
+        _escaped(key): [_escaped(message) for message in messages]
+        for key, messages in errors.items()
     }
