@@ -15,6 +15,7 @@ from canonical.choices import (
     ProjectStatus,
     TimeEntryStatus,
 )
+from canonical.filters import MomentFilter
 from canonical.models import (
     Assignment,
     BillingMilestone,
@@ -38,7 +39,7 @@ def by_key(path: str, label: str) -> filters.CharFilter:
 
 class CanonicalRecordFilterSet(filters.FilterSet):
     source_system = filters.CharFilter(label="Source system slug")
-    updated_after = filters.IsoDateTimeFilter(
+    updated_after = MomentFilter(
         field_name="updated_at", lookup_expr="gte", label="Updated at or after (ISO 8601)"
     )
 

@@ -287,6 +287,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "controltower.web.api.schema.blankable_formats_postprocess",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "TransactionStateEnum": "integrations.choices.TransactionState",
         "SystemKindEnum": "integrations.choices.SystemKind",

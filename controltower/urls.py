@@ -21,3 +21,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("simulator/", include("simulator.urls")),
 ]
+
+# Under /api/ Django's own 404 and 400 answer in the API's error shape; elsewhere as pages.
+handler404 = "controltower.web.api.errors.not_found"
+handler400 = "controltower.web.api.errors.bad_request"

@@ -3,6 +3,7 @@ from __future__ import annotations
 import django_filters as filters
 from django.db.models import Q, QuerySet
 
+from canonical.filters import IdFilter, MomentFilter
 from canonical.models import Contract
 from integrations.choices import ErrorClass, FlowKind, TransactionState
 from integrations.models import SyncState, Transaction
@@ -23,9 +24,9 @@ class TransactionFilterSet(filters.FilterSet):
     idempotency_key = filters.CharFilter()
     error_class = filters.ChoiceFilter(choices=ErrorClass.choices)
     error_code = filters.CharFilter()
-    parent = filters.NumberFilter(field_name="parent_id")
-    received_after = filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="gte")
-    received_before = filters.IsoDateTimeFilter(field_name="received_at", lookup_expr="lt")
+    parent = IdFilter(field_name="parent_id")
+    received_after = MomentFilter(field_name="received_at", lookup_expr="gte")
+    received_before = MomentFilter(field_name="received_at", lookup_expr="lt")
     customer = filters.CharFilter(
         method="filter_customer",
         help_text="Customer number: its own master-data events and every transaction in the "
@@ -55,7 +56,7 @@ class TransactionFilterSet(filters.FilterSet):
 class SyncStateFilterSet(filters.FilterSet):
     system = filters.CharFilter(field_name="system__slug")
     record_type = filters.CharFilter(field_name="content_type__model")
-    object_id = filters.NumberFilter()
+    object_id = IdFilter()
     external_id = filters.CharFilter()
 
     class Meta:

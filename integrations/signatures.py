@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from collections.abc import Iterable
 
 HEADER = "X-CT-Signature"
+
+# Only ASCII digits (``"²".isdigit()`` is true, ``int("²")`` fails), no more than a Unix
+# time needs; only hex digits in a digest (``compare_digest`` raises on non-ASCII text). A
+# digest of the wrong length is not malformed: it simply does not match.
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
+DIGEST = re.compile(r"[0-9a-fA-F]{1,128}")
 
 
 class SignatureError(Exception):
@@ -62,10 +69,12 @@ def verify(
         if not sep or not value:
             raise SignatureError("malformed")
         if key == "t":
-            if not value.isdigit() or timestamp is not None:
+            if not TIMESTAMP.fullmatch(value) or timestamp is not None:
                 raise SignatureError("malformed")
             timestamp = int(value)
         elif key == "v1":
+            if not DIGEST.fullmatch(value):
+                raise SignatureError("malformed")
             candidates.append(value.lower())
     if timestamp is None or not candidates:
         raise SignatureError("malformed")

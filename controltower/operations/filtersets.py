@@ -10,6 +10,7 @@ import django_filters as filters
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from canonical.filters import IdFilter, MomentFilter
 from controltower.operations.choices import (
     BulkAction,
     BulkStatus,
@@ -43,8 +44,8 @@ class AuditEventFilterSet(filters.FilterSet):
     action = filters.CharFilter(help_text="For example exception.assign or team.update.")
     object_type = filters.CharFilter(help_text="app_label.model, e.g. controltower.team.")
     object_id = filters.CharFilter()
-    at_after = filters.IsoDateTimeFilter(field_name="at", lookup_expr="gte")
-    at_before = filters.IsoDateTimeFilter(field_name="at", lookup_expr="lt")
+    at_after = MomentFilter(field_name="at", lookup_expr="gte")
+    at_before = MomentFilter(field_name="at", lookup_expr="lt")
     q = filters.CharFilter(
         method="filter_q",
         help_text="Free text in the actor, the object's name or id, or the reason.",
@@ -76,9 +77,9 @@ class BusinessExceptionFilterSet(filters.FilterSet):
     flow = filters.ChoiceFilter(choices=FlowKind.choices)
     waiting_on = filters.CharFilter()
     business_key = filters.CharFilter()
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    team = filters.NumberFilter(field_name="team_id", help_text="The owning team's id.")
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
+    team = IdFilter(field_name="team_id", help_text="The owning team's id.")
     assignee = filters.CharFilter(
         method="filter_assignee", help_text="A username, or `me` for the signed-in user."
     )
@@ -98,9 +99,13 @@ class BusinessExceptionFilterSet(filters.FilterSet):
         field_name="legal_entity__code", help_text="Legal entity code."
     )
     money_min = filters.NumberFilter(
-        field_name="money_at_risk", lookup_expr="gte", help_text="At least this much at risk."
+        field_name="money_at_risk",
+        lookup_expr="gte",
+        help_text="At least this much at risk.",
+        max_digits=18,
+        decimal_places=2,
     )
-    sla_due_before = filters.IsoDateTimeFilter(field_name="sla_due_at", lookup_expr="lt")
+    sla_due_before = MomentFilter(field_name="sla_due_at", lookup_expr="lt")
 
     class Meta:
         model = BusinessException
@@ -131,7 +136,7 @@ class TeamFilterSet(filters.FilterSet):
 
 
 class OwnershipRuleFilterSet(filters.FilterSet):
-    team = filters.NumberFilter(field_name="team_id")
+    team = IdFilter(field_name="team_id")
     exception_type = filters.ChoiceFilter(choices=ExceptionType.choices)
     flow = filters.ChoiceFilter(choices=FlowKind.choices)
     legal_entity = filters.CharFilter(field_name="legal_entity__code")
@@ -151,7 +156,7 @@ class BusinessCalendarFilterSet(filters.FilterSet):
 
 
 class HolidayFilterSet(filters.FilterSet):
-    calendar = filters.NumberFilter(field_name="calendar_id")
+    calendar = IdFilter(field_name="calendar_id")
     date_after = filters.DateFilter(field_name="date", lookup_expr="gte")
     date_before = filters.DateFilter(field_name="date", lookup_expr="lt")
 
@@ -165,7 +170,7 @@ class SlaPolicyFilterSet(filters.FilterSet):
     flow = filters.ChoiceFilter(choices=FlowKind.choices)
     exception_type = filters.ChoiceFilter(choices=ExceptionType.choices)
     severity = filters.ChoiceFilter(choices=Severity.choices)
-    team = filters.NumberFilter(field_name="team_id")
+    team = IdFilter(field_name="team_id")
 
     class Meta:
         model = SlaPolicy
@@ -173,12 +178,10 @@ class SlaPolicyFilterSet(filters.FilterSet):
 
 
 class MaintenanceWindowFilterSet(filters.FilterSet):
-    team = filters.NumberFilter(field_name="team_id")
-    starts_after = filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
-    starts_before = filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
-    active_at = filters.IsoDateTimeFilter(
-        method="filter_active_at", help_text="Windows open at this moment."
-    )
+    team = IdFilter(field_name="team_id")
+    starts_after = MomentFilter(field_name="starts_at", lookup_expr="gte")
+    starts_before = MomentFilter(field_name="starts_at", lookup_expr="lt")
+    active_at = MomentFilter(method="filter_active_at", help_text="Windows open at this moment.")
 
     class Meta:
         model = MaintenanceWindow
@@ -199,11 +202,11 @@ class PeriodCloseFilterSet(filters.FilterSet):
 
 class SlaBreachFilterSet(filters.FilterSet):
     state = filters.MultipleChoiceFilter(choices=SlaState.choices)
-    policy = filters.NumberFilter(field_name="policy_id")
-    team = filters.NumberFilter(field_name="team_id")
+    policy = IdFilter(field_name="policy_id")
+    team = IdFilter(field_name="team_id")
     kind = filters.ChoiceFilter(field_name="policy__kind", choices=SlaKind.choices)
-    breached_after = filters.IsoDateTimeFilter(field_name="breached_at", lookup_expr="gte")
-    breached_before = filters.IsoDateTimeFilter(field_name="breached_at", lookup_expr="lt")
+    breached_after = MomentFilter(field_name="breached_at", lookup_expr="gte")
+    breached_before = MomentFilter(field_name="breached_at", lookup_expr="lt")
     open = filters.BooleanFilter(
         field_name="met_at", lookup_expr="isnull", help_text="true: items not finished yet."
     )
@@ -217,10 +220,10 @@ class NotificationFilterSet(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=NotificationStatus.choices)
     channel = filters.ChoiceFilter(choices=NotificationChannel.choices)
     kind = filters.ChoiceFilter(choices=NotificationKind.choices)
-    team = filters.NumberFilter(field_name="team_id")
-    breach = filters.NumberFilter(field_name="breach_id")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    team = IdFilter(field_name="team_id")
+    breach = IdFilter(field_name="breach_id")
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Notification

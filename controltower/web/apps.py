@@ -7,3 +7,7 @@ class WebConfig(AppConfig):
     name = "controltower.web"
     label = "web"
     verbose_name = "Pages and API"
+
+    def ready(self) -> None:
+        # The schema's corrections register themselves when imported.
+        from controltower.web.api import schema  # noqa: F401

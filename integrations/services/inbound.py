@@ -9,11 +9,13 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 from rest_framework import status
 
 from canonical.errors import ApplicationError, ConflictError, NotFoundError
+from canonical.validators import MAX_ID, NUL_MESSAGE, moment_validate, text_problem, unstorable_text
 from integrations.adapters import EventRejected, InboundEvent, adapter_for
 from integrations.choices import ErrorClass, TransactionState
 from integrations.models import ConnectedSystem, Flow, Transaction
@@ -98,13 +100,48 @@ def inbound_receive(
     inbound_rate_check(system=system)
     mappings = mappings_of(system)
     try:
+        if b"\x00" in body:
+            raise EventRejected("The body holds a NUL byte.", errors={"(body)": [NUL_MESSAGE]})
         events = adapter.parse(body=body, mappings=mappings)
+        _storable_check(events)
     except EventRejected as exc:
         rejected = transaction_reject(system=system, body=body, rejection=exc)
+        # The answer says what was kept (a NUL it quotes, escaped as it is kept).
         raise ApplicationError(
-            exc.message, errors=exc.errors, extra={"transaction_id": rejected.pk}
+            rejected.last_error, errors=rejected.errors, extra={"transaction_id": rejected.pk}
         ) from None
     return _store(system=system, events=events, versions=mappings.versions)
+
+
+def _storable_check(events: list[InboundEvent]) -> None:
+    """Whatever the adapter, each event must be one the database can hold: a version that
+    fits its 64-bit column, a moment with a real UTC offset, no NUL character in any text
+    (PostgreSQL stores none). Refused here, naming the field, rather than failing in the
+    insert."""
+    for index, event in enumerate(events):
+        prefix = f"[{index}]." if len(events) > 1 else ""
+        if event.version is not None and not 0 <= event.version <= MAX_ID:
+            raise EventRejected(
+                "version is out of range.",
+                errors={f"{prefix}version": [f"Must be an integer from 0 to {MAX_ID}."]},
+            )
+        try:
+            moment_validate(event.occurred_at)
+        except ValidationError as error:
+            raise EventRejected(
+                f"occurred_at: {error.messages[0]}",
+                errors={f"{prefix}occurred_at": error.messages},
+            ) from None
+        for document in (event.payload, event.normalized):
+            if (found := unstorable_text(document)) is not None:
+                path, problem = found
+                field_path = f"{prefix}{path}" if path else prefix.rstrip(".") or "(body)"
+                raise EventRejected(f"{field_path}: {problem}", errors={field_path: [problem]})
+        texts = (event.idempotency_key, event.business_key, event.external_id, event.correlation_id)
+        if problem := next(filter(None, map(text_problem, texts)), None):
+            raise EventRejected(
+                f"{prefix}id: {problem}", errors={f"{prefix}id" if prefix else "id": [problem]}
+            )
 
 
 def transaction_reject(
@@ -112,7 +149,8 @@ def transaction_reject(
 ) -> Transaction:
     """Keeps a refused request (bounded) so that nobody has to ask the sender for it."""
     limit = settings.CT_REJECTED_BODY_MAX_BYTES
-    text = body[:limit].decode("utf-8", errors="replace")
+    # A NUL cannot be stored in a text column (PostgreSQL); it is kept visibly instead.
+    text = body[:limit].decode("utf-8", errors="replace").replace("\x00", "\\x00")
     if len(body) > limit:
         text += f"\n... [{len(body) - limit} more bytes not kept]"
     return Transaction.objects.create(
@@ -123,8 +161,8 @@ def transaction_reject(
         raw_body_truncated=len(body) > limit,
         correlation_id=uuid.uuid4().hex,
         error_class=ErrorClass.DATA,
-        last_error=rejection.message,
-        errors=rejection.errors,
+        last_error=_escaped(rejection.message),
+        errors=_storable(rejection.errors),
         finished_at=timezone.now(),
     )
 
@@ -218,3 +256,20 @@ def _ready(flow: Flow, now) -> dict[str, Any]:
 def _ignored(event: InboundEvent, now) -> dict[str, Any]:
     """An event a rule ignored: kept, final, with the rule's words; never sent to a worker."""
     return {"state": TransactionState.IGNORED, "last_error": event.ignored, "finished_at": now}
+
+
+def _escaped(text: str) -> str:
+    """A refusal's message may quote what was sent; a NUL or an unpaired surrogate in it is
+    kept as its escape, since no column can store either."""
+    if text_problem(text) is None:
+        return text
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode()
+
+
+def _storable(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    if unstorable_text(errors) is None:
+        return errors
+    return {
+        _escaped(key): [_escaped(message) for message in messages]
+        for key, messages in errors.items()
+    }

@@ -63,3 +63,38 @@ def test_it_refuses_when_no_secret_is_configured():
 @given(body=st.binary(max_size=512), secret=st.text(min_size=1, max_size=40))
 def test_a_signature_verifies_for_any_body_and_secret(body, secret):
     verify(sign(secret, body, timestamp=NOW), body, [secret], tolerance_seconds=300, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "t=\u00b9\u2078\u2070\u2070\u2070\u2070\u2070\u2070\u2070\u2070,v1=" + "0" * 64,
+        "t=" + "1" * 5000 + ",v1=" + "0" * 64,
+        f"t={NOW},v1=" + "\u00e9" * 64,
+        f"t={NOW},v1=" + "0" * 63 + "\u0660",
+    ],
+    ids=["superscript-digits", "thousands-of-digits", "non-ascii-v1", "arabic-indic-digit-v1"],
+)
+def test_a_timestamp_or_digest_that_is_not_plain_ascii_is_malformed_not_an_error(header):
+    assert reason(header) == "malformed"
+
+
+@given(st.text(max_size=300))
+def test_any_header_text_gets_a_verdict_and_never_an_error(header):
+    assert reason(header) in {"missing", "malformed", "expired", "mismatch"}
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["t", "v1", "v0", "T", " t", ""]),
+            st.text(min_size=0, max_size=80)
+            | st.from_regex(r"[0-9]{1,20}", fullmatch=True)
+            | st.from_regex(r"[0-9a-fA-F]{64}", fullmatch=True),
+        ),
+        max_size=5,
+    )
+)
+def test_any_list_of_key_value_parts_gets_a_verdict_and_never_an_error(parts):
+    header = ",".join(f"{key}={value}" for key, value in parts)
+    assert reason(header) in {"missing", "malformed", "expired", "mismatch"}

@@ -2,13 +2,15 @@
 
 Every refusal answers ``{"message": "...", "errors": {"field.path": ["..."]}}`` with the
 right status code, whether it comes from a service (the ``canonical.errors`` family), a
-serializer or DRF itself.
+serializer, DRF or, under ``/api/``, Django itself (an unmatched path, an unreadable request).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -50,3 +52,26 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         detail = response.data.get("detail", "") if isinstance(response.data, dict) else ""
         response.data = {"message": str(detail) or str(exc), "errors": {}}
     return response
+
+
+# --- Django's own refusals under /api/ -------------------------------------------------
+# A path the router does not match (an id that is not a number, an unknown route) or a
+# request Django refuses before the API sees it (too many form fields, a bad multipart
+# body) is answered by Django itself; under /api/ it answers in the API's shape, not as a page.
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return JsonResponse({"message": "Not found.", "errors": {}}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        message = "The request could not be read."
+        return JsonResponse({"message": message, "errors": {}}, status=400)
+    return defaults.bad_request(request, exception)

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from canonical.errors import ApplicationError
+from canonical.validators import unstorable_text
 from controltower.web.forms.config import NoColon
 from integrations.choices import AuthKind
 
@@ -84,6 +85,10 @@ class ReplayForm(ActionForm):
                     "payload",
                     f"This is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.",
                 )
+                return data
+            if (found := unstorable_text(data["payload_value"])) is not None:
+                path, problem = found
+                self.add_error("payload", f"{path or 'The event'}: {problem}")
         return data
 
 

@@ -29,6 +29,7 @@ from canonical.classification import DataClass
 from controltower.operations.selectors.data_access import value_mask, visible_data_classes
 from controltower.web.forms.config import DateInput, DateTimeLocalInput
 from controltower.web.live import live_version
+from controltower.web.streaming import primed
 from controltower.web.templatetags.tower import when
 
 PER_PAGE = 25
@@ -360,6 +361,7 @@ def csv_response(
     ``user`` may not see is masked (all that is sensitive, without a user)."""
     exported = [c for c in columns if c.csv]
     writer = csv.writer(_Echo())
+    rows = primed(rows)
 
     def lines() -> Iterator[str]:
         yield "\ufeff"  # a byte-order mark, so that spreadsheets read UTF-8 names correctly

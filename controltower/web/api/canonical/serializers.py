@@ -51,9 +51,20 @@ class MaskedModelSerializer(serializers.ModelSerializer):
         )
 
 
+class BusinessKeyField(serializers.SlugRelatedField):
+    """A foreign key shown as the related record's business key; null (and published as
+    nullable) where the foreign key may be empty."""
+
+    def bind(self, field_name: str, parent) -> None:
+        super().bind(field_name, parent)
+        model = getattr(getattr(parent, "Meta", None), "model", None)
+        if model is not None:
+            self.allow_null = model._meta.get_field(self.source).null
+
+
 def key(slug_field: str) -> serializers.SlugRelatedField:
     """A foreign key shown as the related record's business key."""
-    return serializers.SlugRelatedField(slug_field=slug_field, read_only=True)
+    return BusinessKeyField(slug_field=slug_field, read_only=True)
 
 
 class LegalEntitySerializer(MaskedModelSerializer):

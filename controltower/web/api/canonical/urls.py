@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from rest_framework.routers import DefaultRouter
-
 from controltower.web.api.canonical import views
+from controltower.web.api.routers import ApiRouter
 
-router = DefaultRouter(trailing_slash=True)
+router = ApiRouter(trailing_slash=True)
 router.register("legal-entities", views.LegalEntityViewSet)
 router.register("customers", views.CustomerViewSet)
 router.register("rate-cards", views.RateCardViewSet)

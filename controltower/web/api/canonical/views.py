@@ -26,6 +26,7 @@ from controltower.web.api.engine.serializers import (
     RequiredReasonSerializer,
     TransactionSerializer,
 )
+from controltower.web.api.fields import IdField
 from controltower.web.api.permissions import requires
 from integrations.models import ConnectedSystem
 from integrations.selectors.lineage import contract_lineage
@@ -41,7 +42,7 @@ class PrepareSerializer(drf_serializers.Serializer):
 
 class ApproveManySerializer(ReasonSerializer):
     ids = drf_serializers.ListField(
-        child=drf_serializers.IntegerField(min_value=1),
+        child=IdField(),
         allow_empty=False,
         max_length=billing.MAX_APPROVALS,
         help_text=f"The candidates to approve, at most {billing.MAX_APPROVALS}.",

@@ -3,6 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from controltower.web.api.fields import NulFreeJSONField
 from integrations.choices import BreakerState
 from integrations.models import (
     Attempt,
@@ -34,8 +35,8 @@ class AttemptSerializer(serializers.ModelSerializer):
 
 class TransactionSerializer(serializers.ModelSerializer):
     flow = serializers.SlugRelatedField(slug_field="kind", read_only=True)
-    source_system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    target_system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    source_system = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
+    target_system = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = Transaction
@@ -90,7 +91,7 @@ class RequiredReasonSerializer(serializers.Serializer):
 
 
 class ReplaySerializer(ReasonSerializer):
-    payload = serializers.JSONField(
+    payload = NulFreeJSONField(
         required=False, help_text="An edited canonical event; omit to replay the event as it was."
     )
 

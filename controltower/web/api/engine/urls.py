@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from django.urls import path
-from rest_framework.routers import DefaultRouter
 
 from controltower.web.api.engine import views
+from controltower.web.api.routers import ApiRouter
 
-router = DefaultRouter(trailing_slash=True)
+router = ApiRouter(trailing_slash=True)
 router.register("transactions", views.TransactionViewSet, basename="transaction")
 router.register("systems", views.ConnectedSystemViewSet, basename="system")
 router.register("flows", views.FlowViewSet, basename="flow")

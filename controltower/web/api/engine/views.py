@@ -102,7 +102,7 @@ class InboundView(APIView):
             headers=request.headers,
             body=body,
             content_length=int(content_length)
-            if content_length and content_length.isdigit()
+            if content_length and content_length.isascii() and content_length.isdigit()
             else None,
         )
         return Response(result.as_dict(), status=result.status_code)

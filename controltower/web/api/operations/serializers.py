@@ -36,18 +36,45 @@ from controltower.operations.models import (
 )
 from controltower.operations.selectors.data_access import audit_values
 from controltower.operations.services.bulk import MAX_ITEMS
+from controltower.web.api.fields import (
+    GuardedModelSerializer,
+    IdField,
+    KeyRelatedField,
+    MomentField,
+    NulFreeDictField,
+)
 from integrations.crypto import secret_url_mask
 
 User = get_user_model()
 
 
+class RelatedTextField(serializers.CharField):
+    """One attribute of a related row (a user's username, a team's name), null when there is
+    no related row. Not a ``default``: DRF leaves a field with a default out of the answer to
+    a PATCH, and the published schema says it is always there."""
+
+    def __init__(self, relation: str, attribute: str, **kwargs: Any) -> None:
+        super().__init__(read_only=True, allow_null=True, **kwargs)
+        self.relation = relation
+        self.attribute = attribute
+
+    def bind(self, field_name: str, parent: Any) -> None:
+        super().bind(field_name, parent)
+        # Set here: DRF refuses a ``source`` equal to the field's name (``assignee``).
+        self.source = self.relation
+        self.source_attrs = [self.relation]
+
+    def to_representation(self, value: Any) -> str:
+        return str(getattr(value, self.attribute))
+
+
 def username(source: str) -> serializers.CharField:
-    """A user shown by username (empty when there is none)."""
-    return serializers.CharField(source=f"{source}.username", read_only=True, default=None)
+    """A user shown by username (null when there is none)."""
+    return RelatedTextField(source, "username")
 
 
 def name_of(source: str) -> serializers.CharField:
-    return serializers.CharField(source=f"{source}.name", read_only=True, default=None)
+    return RelatedTextField(source, "name")
 
 
 # --- the audit log -------------------------------------------------------------------
@@ -86,7 +113,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
 # --- configuration -------------------------------------------------------------------
 
 
-class ConfigSerializer(serializers.ModelSerializer):
+class ConfigSerializer(GuardedModelSerializer):
     """Base of the configuration serializers: every change may carry the reason for it."""
 
     change_reason = serializers.CharField(
@@ -116,7 +143,7 @@ def write_only_url(help_text: str) -> serializers.URLField:
 
 
 class TeamSerializer(ConfigSerializer):
-    members = serializers.SlugRelatedField(
+    members = KeyRelatedField(
         slug_field="username",
         many=True,
         required=False,
@@ -174,14 +201,14 @@ class TeamSerializer(ConfigSerializer):
 
 class OwnershipRuleSerializer(ConfigSerializer):
     team_name = name_of("team")
-    legal_entity = serializers.SlugRelatedField(
+    legal_entity = KeyRelatedField(
         slug_field="code",
         queryset=LegalEntity.objects.all(),
         required=False,
         allow_null=True,
         help_text="Legal entity code.",
     )
-    customer = serializers.SlugRelatedField(
+    customer = KeyRelatedField(
         slug_field="number",
         queryset=Customer.objects.all(),
         required=False,
@@ -371,7 +398,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class BusinessExceptionSerializer(serializers.ModelSerializer):
-    record_type = serializers.CharField(source="record_type.model", read_only=True, default=None)
+    record_type = RelatedTextField("record_type", "model")
     transaction_ids = serializers.PrimaryKeyRelatedField(
         source="transactions", many=True, read_only=True
     )
@@ -379,9 +406,9 @@ class BusinessExceptionSerializer(serializers.ModelSerializer):
     assignee = username("assignee")
     prepared_by = username("prepared_by")
     resolved_by = username("resolved_by")
-    customer = serializers.CharField(source="customer.number", read_only=True, default=None)
+    customer = RelatedTextField("customer", "number")
     customer_name = name_of("customer")
-    legal_entity = serializers.CharField(source="legal_entity.code", read_only=True, default=None)
+    legal_entity = RelatedTextField("legal_entity", "code")
     is_snoozed = serializers.BooleanField(read_only=True)
     comment_count = serializers.IntegerField(read_only=True, default=0)
 
@@ -437,7 +464,7 @@ class ExceptionCommentSerializer(serializers.ModelSerializer):
         read_only_fields = ["exception"]
 
 
-class AssigneeField(serializers.SlugRelatedField):
+class AssigneeField(KeyRelatedField):
     """A username, or ``me`` for the caller."""
 
     def to_internal_value(self, data: Any) -> Any:
@@ -470,7 +497,7 @@ class NewCommentSerializer(serializers.Serializer):
 
 
 class SnoozeSerializer(serializers.Serializer):
-    until = serializers.DateTimeField(help_text="Held out of the queue until then.")
+    until = MomentField(help_text="Held out of the queue until then.")
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
@@ -506,16 +533,16 @@ class BulkStartSerializer(serializers.Serializer):
 
     action = serializers.ChoiceField(choices=BulkAction.choices)
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=IdField(),
         required=False,
         allow_empty=False,
         max_length=MAX_ITEMS,
     )
-    filter = serializers.DictField(
+    filter = NulFreeDictField(
         required=False,
         help_text='The query of the exceptions list, e.g. {"status": ["open"], "team": 3}.',
     )
-    params = serializers.DictField(
+    params = NulFreeDictField(
         required=False,
         default=dict,
         help_text="assign: assignee_id and/or team_id (or assignee: a username or `me`); "

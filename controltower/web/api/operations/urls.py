@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-from rest_framework.routers import DefaultRouter
-
 from controltower.web.api.operations import views
+from controltower.web.api.routers import ApiRouter
 
-router = DefaultRouter(trailing_slash=True)
+router = ApiRouter(trailing_slash=True)
 router.register("audit-events", views.AuditEventViewSet, basename="audit-event")
 router.register("exceptions", views.BusinessExceptionViewSet, basename="exception")
 router.register("bulk-operations", views.BulkOperationViewSet, basename="bulk-operation")

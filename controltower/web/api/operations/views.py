@@ -81,6 +81,7 @@ from controltower.web.api.engine.serializers import (
 )
 from controltower.web.api.operations import serializers as s
 from controltower.web.api.permissions import requires
+from controltower.web.streaming import primed
 from integrations.choices import OPEN_STATUSES, Severity
 
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 409)}
@@ -141,13 +142,15 @@ class CsvRenderer(BaseRenderer):
     def render(self, data: Any, accepted_media_type=None, renderer_context=None) -> bytes:
         # Only refusals reach here (the export streams past the renderer): one message row.
         message = data.get("message", "") if isinstance(data, dict) else str(data)
-        return f"message\r\n{message}\r\n".encode()
+        writer = csv.writer(_Echo())
+        # Quoted as CSV needs: a message may hold commas, quotes or line breaks.
+        return (writer.writerow(["message"]) + writer.writerow([message])).encode()
 
 
-def _audit_csv_lines(queryset: QuerySet[AuditEvent], *, user: Any) -> Iterator[str]:
+def _audit_csv_lines(events: Iterator[AuditEvent], *, user: Any) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(AUDIT_CSV_COLUMNS)
-    for event in queryset.iterator(chunk_size=2000):
+    for event in events:
         before, after = audit_values(
             object_type=event.object_type, before=event.before, after=event.after, user=user
         )
@@ -192,7 +195,8 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
     def export(self, request: Request) -> StreamingHttpResponse:
         queryset = self.filter_queryset(self.get_queryset())
         response = StreamingHttpResponse(
-            _audit_csv_lines(queryset, user=request.user), content_type="text/csv; charset=utf-8"
+            _audit_csv_lines(primed(queryset.iterator(chunk_size=2000)), user=request.user),
+            content_type="text/csv; charset=utf-8",
         )
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
@@ -464,7 +468,7 @@ class BusinessExceptionViewSet(viewsets.ReadOnlyModelViewSet):
         return self._answer(pk)
 
     @extend_schema(responses={200: s.ExceptionCommentSerializer(many=True), **ERRORS})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def comments(self, request: Request, pk: str) -> Response:
         exc = self.get_object()
         rows = exc.comments.select_related("author")

@@ -422,6 +422,20 @@ def test_an_edited_replay_is_checked_by_the_service_and_its_field_errors_shown(t
     assert AuditEvent.objects.get(action="transaction.replay_edited").reason == "GB entity"
 
 
+def test_an_edited_replay_holding_a_nul_character_is_refused_naming_its_path(traffic, operator):
+    blocked = traffic["blocked"]
+    edited = dict(blocked.normalized, data={**blocked.normalized["data"], "name": "A\u0000B"})
+    refused = signed_in(operator).post(
+        f"/transactions/{blocked.pk}/replay/",
+        {"replay-edit": "on", "replay-payload": json.dumps(edited)},
+    )
+    assert refused.status_code == 400
+    assert refused.context["forms"]["replay"].errors["payload"] == [
+        "data.name: Null characters are not allowed."
+    ]
+    assert not Transaction.objects.filter(parent=blocked).exists()
+
+
 def test_an_edited_time_to_billing_replay_says_it_waits_for_a_second_approver(traffic, operator):
     time = traffic["time"]
     client = signed_in(operator)
