@@ -210,6 +210,16 @@ def rest_record_json(record: SimulatedRecord) -> dict[str, Any]:
     }
 
 
+def bamboohr_employee_json(record: SimulatedRecord, *, fields: str | None) -> dict[str, Any]:
+    """An employee as BambooHR's ``GET /v1/employees/{id}/`` answers it: its ``id`` and the
+    fields asked for by alias (``?fields=firstName,lastName``), null when it has no value;
+    all its fields when none are asked for."""
+    names = [name.strip() for name in (fields or "").split(",") if name.strip()]
+    data = record.data
+    values = {name: data.get(name) for name in names} if names else dict(data)
+    return {"id": str(record.pk), **{k: v for k, v in values.items() if k != "id"}}
+
+
 def requests_list(
     *, system: SimulatedSystem, since: datetime | None = None, method: str | None = None
 ) -> QuerySet[SimulatedRequest]:

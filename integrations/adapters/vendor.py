@@ -253,6 +253,9 @@ class VendorRecord:
     time), with ``fixed_sources`` their vendor paths relative to the record. ``changed``:
     the fields a change touched, when the vendor says (an update touching no mapped field
     is ignored). ``ignored``: a rule of the adapter that ignores it (an ``envelope-sent``).
+    ``fetch``: the vendor's id of a record the event only names (a thin event, without
+    its values): the record is read from the vendor's API when the event runs
+    (``VendorAdapter.fetch_request`` and ``fetch_merge``), then mapped.
     """
 
     record_type: str
@@ -268,6 +271,16 @@ class VendorRecord:
     fixed_sources: dict[str, str] = field(default_factory=dict)
     changed: list[str] | None = None
     ignored: str = ""
+    fetch: str = ""
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """The call that reads a thin event's record from the vendor's API: a GET of ``path``
+    on the system's base URL, with ``params``."""
+
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
 
 
 MappingsFor = Callable[[str], FieldMap]
@@ -343,6 +356,17 @@ class VendorAdapter:
     def records(self, document: Any) -> list[tuple[str, Any]]:
         return listed(document, self.list_key)
 
+    # A dialect with thin events (ids only) says how to read their record and keep it.
+
+    def fetch_request(self, record_id: str) -> FetchRequest:
+        """The call that reads the record ``record_id`` of a thin event."""
+        raise NotImplementedError(f"{self.name} sends no thin events.")
+
+    def fetch_merge(self, payload: Any, fetched: Any) -> Any:
+        """The stored payload of a thin event with the record read for it: what ``read``
+        then maps, and what the diff and the audit show."""
+        raise NotImplementedError(f"{self.name} sends no thin events.")
+
     def read(self, record: Record) -> list[VendorRecord]:
         raise NotImplementedError
 
@@ -401,12 +425,14 @@ class VendorAdapter:
                 ignored = f"An update of {shown}: the mapping reads none of them."
         if not ignored and not mapping.taken(record_root):
             ignored = mapping.why_ignored(record_root)
-        if ignored:
+        if ignored or item.fetch:
+            # Ignored, or nothing to map yet: the record is read when the event runs.
             return InboundEvent(
                 **common,
                 business_key=item.external_id or item.key[:100],
                 normalized={**head, "data": plain(item.fixed)},
                 ignored=ignored,
+                fetch="" if ignored else item.fetch,
             )
         applied = mapping_apply(
             mapping,
