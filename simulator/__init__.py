@@ -121,7 +121,9 @@ The employees are records of the plain REST collection ``/simulator/hris/api/v1/
 record id is their BambooHR id. ``GET employees/{id}/?fields=firstName,lastName`` answers
 ``{"id": "<id>", "firstName": ..., "lastName": ...}`` as BambooHR's "Get Employee" does
 (a field asked for that the employee lacks is null; without ``fields``, all of them);
-404 ``not_found`` for an unknown id. Any ``<company>`` is accepted.
+404 ``not_found`` for an unknown id. ``GET meta/fields/`` lists the fields (``[{"id",
+"name", "type", "alias"}]``), a read that touches no employee. Any ``<company>`` is
+accepted.
 
 Credentials, every system (off by default)
 ------------------------------------------

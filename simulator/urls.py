@@ -21,6 +21,8 @@ HRIS (BambooHR API style)::
 
     /simulator/hris/api/gateway.php/<company>/v1/employees/<id>/
                                                            GET (?fields=firstName,lastName)
+    /simulator/hris/api/gateway.php/<company>/v1/meta/fields/
+                                                           GET the fields it offers
 
 Control (every system; fault knobs not applied)::
 
@@ -52,6 +54,11 @@ urlpatterns = [
     re_path(r"^erp/services/rest/auth/oauth2/v1/token/?$", views.erp_token, name="erp-token"),
     re_path(rf"{ERP_BASE}/?$", views.erp_collection, name="erp-collection"),
     re_path(rf"{ERP_BASE}/(?P<record_id>[^/]+)/?$", views.erp_record, name="erp-record"),
+    re_path(
+        r"^hris/api/gateway\.php/(?P<company>[^/]+)/v1/meta/fields/?$",
+        views.hris_fields,
+        name="hris-fields",
+    ),
     re_path(
         r"^hris/api/gateway\.php/(?P<company>[^/]+)/v1/employees/(?P<record_id>[^/]+)/?$",
         views.hris_employee,

@@ -418,6 +418,13 @@ def hris_employee(
     return JsonResponse(selectors.bamboohr_employee_json(record, fields=request.GET.get("fields")))
 
 
+@_vendor_endpoint(rest_error, system="hris")
+def hris_fields(request: HttpRequest, system: SimulatedSystem, company: str) -> HttpResponse:
+    if request.method != "GET":
+        raise _not_allowed(request)
+    return JsonResponse(selectors.BAMBOOHR_FIELDS, safe=False)
+
+
 # --- Control endpoints (no fault knobs applied) ------------------------------------------
 
 

@@ -149,6 +149,7 @@ def _seconds(value: str) -> float | None:
 class BambooHRAdapter(VendorAdapter):
     name = "bamboohr"
     defaults = {"resource": DEFAULT}
+    probe_path = "/v1/meta/fields/"  # "Get a list of fields": reads no employee
 
     def verify(
         self,

@@ -346,6 +346,9 @@ class VendorAdapter:
     # A system that names records by its own ids (Harvest users and projects): the prefix of
     # its cross-references, resolved through the records' sync states in it.
     ref_prefix = ""
+    # A harmless read of the vendor's API (a path on the system's base URL), for the
+    # connection test of a system the tower calls to read thin events' records.
+    probe_path = ""
 
     def verify(self, *, system: ConnectedSystem, headers: Mapping[str, str], body: bytes) -> None:
         CANONICAL.verify(system=system, headers=headers, body=body)
