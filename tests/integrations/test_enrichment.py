@@ -15,9 +15,11 @@ from django.utils import timezone
 
 from canonical.models import Resource
 from controltower.operations.demo import demo_load
+from integrations.adapters.bamboohr import DEFAULT
 from integrations.choices import ExceptionType, TransactionState
 from integrations.models import ConnectedSystem, OutboundAuth, Transaction
 from integrations.services.connections import connection_test
+from integrations.services.mappings import mapping_preview
 from integrations.services.processing import transactions_process
 from tests.integrations.adapters.support import accepted, document
 from tests.support.inbound import signed_post
@@ -143,3 +145,21 @@ def test_the_connection_test_reads_bamboohrs_field_list_with_the_credentials(hri
     OutboundAuth.objects.filter(system__slug="bamboohr").update(username="not-the-api-key")
     refused = connection_test(ConnectedSystem.objects.get(slug="bamboohr"))
     assert not refused.ok and refused.status == 401
+
+
+def test_a_mapping_is_tried_on_what_a_thin_event_read_and_a_thin_sample_says_it_waits(hris):
+    employee_id = employee_seeded(hris, GRACE)
+    system = ConnectedSystem.objects.get(slug="bamboohr")
+    waiting = event_received(employee_id)
+    name_only = {"field": "name", "source": "fields.lastName"}  # the family name only
+    draft = {"fields": [name_only if f["field"] == "name" else f for f in DEFAULT["fields"]]}
+    [before] = mapping_preview(
+        system=system, record_type="resource", document=draft, transaction_ids=[waiting.pk]
+    )
+    assert not before.ok and "read from the system when it runs" in before.unmapped["(fetch)"][0]
+    processed(waiting)
+    [after] = mapping_preview(
+        system=system, record_type="resource", document=draft, transaction_ids=[waiting.pk]
+    )
+    assert after.ok and after.normalized["data"]["name"] == "Hopper-Murray"
+    assert after.normalized["data"]["role"] == "Partner"
