@@ -384,11 +384,15 @@ class VendorAdapter:
         found = read_records(self.records(load(body)), self.read)
         return [self.event(item, mappings or self.default_mapping) for item in found]
 
-    def remap(self, *, payload: Any, key: str, mappings: MappingsFor | None = None) -> InboundEvent:
-        """The event ``key`` of a stored payload, mapped again (after a mapping changed)."""
+    def remap(
+        self, *, payload: Any, key: str | None, mappings: MappingsFor | None = None
+    ) -> InboundEvent:
+        """The event ``key`` of a stored payload, mapped again (after a mapping changed, or
+        a thin event's record was read); a replay has no key: its payload's one event."""
         document = json.loads(json.dumps(payload), parse_float=Decimal)
-        for item in read_records([("", document)], self.read):
-            if item.key == key:
+        found = read_records([("", document)], self.read)
+        for item in found:
+            if item.key == key or (key is None and len(found) == 1):
                 return self.event(item, mappings or self.default_mapping)
         raise EventRejected(
             f"The stored payload holds no event {key!r}.", errors={"(payload)": [key]}

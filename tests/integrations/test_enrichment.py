@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from canonical.models import Resource
 from controltower.operations.demo import demo_load
+from controltower.operations.services.actions import transaction_replay
 from integrations.adapters.bamboohr import DEFAULT
 from integrations.choices import ExceptionType, TransactionState
 from integrations.models import ConnectedSystem, OutboundAuth, Transaction
@@ -163,3 +164,17 @@ def test_a_mapping_is_tried_on_what_a_thin_event_read_and_a_thin_sample_says_it_
     )
     assert after.ok and after.normalized["data"]["name"] == "Hopper-Murray"
     assert after.normalized["data"]["role"] == "Partner"
+
+
+def test_a_replay_of_a_thin_event_reads_its_record_again_when_it_runs(hris, operator):
+    employee_id = employee_seeded(hris, GRACE)
+    auth = OutboundAuth.objects.filter(system__slug="bamboohr")
+    auth.update(username="not-the-api-key")
+    held = processed(event_received(employee_id))
+    assert held.state == TransactionState.BLOCKED
+    auth.update(username="demo-hris-api-key")
+    replay = transaction_replay(transaction_id=held.pk, actor=operator, reason="key fixed")
+    assert replay.fetch == employee_id and replay.parent_id == held.pk
+    replay = processed(replay)
+    assert replay.state == TransactionState.SUCCEEDED, replay.last_error
+    assert replay.payload["fields"]["lastName"] == "Hopper-Murray"
