@@ -1,4 +1,4 @@
-"""The system simulator: ERP, PSA, CRM and CLM as HTTP APIs with their own stored state.
+"""The system simulator: ERP, PSA, CRM, CLM and HRIS as HTTP APIs with their own stored state.
 
 Served by the tower's own server under ``/simulator/<system>/`` (``urls.py`` has the map),
 so the demo and the tests reach them over real HTTP on loopback. The ERP and the PSA
@@ -112,6 +112,19 @@ record for inspection only), so a POST sent twice is two records. Errors: ``{"er
 ``invalid_parameter``, ``invalid_field_value``, ``service_unavailable``,
 ``rate_limited``, ``internal_error``.
 
+HRIS, BambooHR style, base ``/simulator/hris/api/gateway.php/<company>/v1/``
+--------------------------------------------------------------------------
+
+The employees are records of the plain REST collection ``/simulator/hris/api/v1/employees``
+(seed them with a POST of their fields by BambooHR alias: ``employeeNumber``,
+``firstName``, ``lastName``, ``workEmail``, ``jobTitle``, ``division``, ``status``); their
+record id is their BambooHR id. ``GET employees/{id}/?fields=firstName,lastName`` answers
+``{"id": "<id>", "firstName": ..., "lastName": ...}`` as BambooHR's "Get Employee" does
+(a field asked for that the employee lacks is null; without ``fields``, all of them);
+404 ``not_found`` for an unknown id. ``GET meta/fields/`` lists the fields (``[{"id",
+"name", "type", "alias"}]``), a read that touches no employee. Any ``<company>`` is
+accepted.
+
 Credentials, every system (off by default)
 ------------------------------------------
 
@@ -133,8 +146,10 @@ The knob ``auth`` says what every call to the system's API must carry; 401 other
   the lifetime of the tokens issued from then on.
 - ``api_key`` (PSA, CRM, CLM; the PSA's default): the header ``X-Api-Key: <key>``.
 - ``basic`` (PSA, CRM, CLM): HTTP Basic with the client id and secret.
+- ``basic_key`` (HRIS only, and its default): HTTP Basic with the API key as the user name
+  and any password, as BambooHR wants.
 
-A refused PSA, CRM or CLM call answers 401 ``{"error": {"code": "unauthorized",
+A refused PSA, CRM, CLM or HRIS call answers 401 ``{"error": {"code": "unauthorized",
 "message"}}`` with ``WWW-Authenticate``. The expected values come from the environment,
 per system: ``CT_SIM_<SYSTEM>_CLIENT_ID``, ``CT_SIM_<SYSTEM>_CLIENT_SECRET``,
 ``CT_SIM_<SYSTEM>_API_KEY``; in demo mode an unset one defaults to

@@ -10,6 +10,7 @@ class SimulatedSystemSlug(models.TextChoices):
     PSA = "psa", "PSA"
     CRM = "crm", "CRM"
     CLM = "clm", "Contract lifecycle"
+    HRIS = "hris", "HRIS (BambooHR-style REST)"
 
 
 class Dialect(models.TextChoices):
@@ -24,6 +25,7 @@ DIALECTS = {
     SimulatedSystemSlug.PSA: Dialect.REST,
     SimulatedSystemSlug.CRM: Dialect.REST,
     SimulatedSystemSlug.CLM: Dialect.REST,
+    SimulatedSystemSlug.HRIS: Dialect.REST,
 }
 
 
@@ -34,16 +36,18 @@ class AuthMode(models.TextChoices):
     OAUTH2 = "oauth2", "OAuth 2.0 client credentials: Authorization: Bearer <token>"
     API_KEY = "api_key", "API key: X-Api-Key: <key>"
     BASIC = "basic", "HTTP Basic: the client id and secret"
+    BASIC_KEY = "basic_key", "HTTP Basic: the API key as the user name, any password"
 
 
 # The modes each system offers, as the vendor it stands for does: NetSuite's REST web
 # services take OAuth 2.0 tokens, never a password; the PSA, CRM and CLM an API key or
-# HTTP Basic.
+# HTTP Basic; the HRIS (BambooHR) HTTP Basic with its API key as the user name.
 AUTH_MODES: dict[str, tuple[str, ...]] = {
     SimulatedSystemSlug.ERP: (AuthMode.NONE, AuthMode.OAUTH2),
     SimulatedSystemSlug.PSA: (AuthMode.NONE, AuthMode.API_KEY, AuthMode.BASIC),
     SimulatedSystemSlug.CRM: (AuthMode.NONE, AuthMode.API_KEY, AuthMode.BASIC),
     SimulatedSystemSlug.CLM: (AuthMode.NONE, AuthMode.API_KEY, AuthMode.BASIC),
+    SimulatedSystemSlug.HRIS: (AuthMode.NONE, AuthMode.BASIC_KEY),
 }
 
 # ERP record types, named as NetSuite names them in the URL.
@@ -59,6 +63,7 @@ REST_COLLECTIONS: dict[str, dict[str, str]] = {
     },
     SimulatedSystemSlug.CRM: {"accounts": "account", "opportunities": "opportunity"},
     SimulatedSystemSlug.CLM: {"contracts": "contract", "amendments": "amendment"},
+    SimulatedSystemSlug.HRIS: {"employees": "employee"},
 }
 
 

@@ -5,7 +5,8 @@ credentials grant, as NetSuite offers it for machine access: the client swaps it
 and secret for a token at ``POST /simulator/erp/services/rest/auth/oauth2/v1/token`` and
 sends ``Authorization: Bearer <token>``. ``api_key`` (PSA, CRM, CLM) wants
 ``X-Api-Key: <key>``; ``basic`` (PSA, CRM, CLM) wants HTTP Basic with the client id and
-secret.
+secret; ``basic_key`` (HRIS, as BambooHR) HTTP Basic with the API key as the user name and
+any password.
 
 The expected values come from the environment, per system: ``CT_SIM_<SYSTEM>_CLIENT_ID``,
 ``CT_SIM_<SYSTEM>_CLIENT_SECRET``, ``CT_SIM_<SYSTEM>_API_KEY``. In demo mode a variable
@@ -164,6 +165,12 @@ def authenticate(*, system: SimulatedSystem, presented: Presented) -> None:
         user, password = presented.basic or (None, None)
         if not (_same(user, expected.client_id) and _same(password, expected.client_secret)):
             raise _unauthorized("Valid HTTP Basic credentials are required.", f"Basic {realm}")
+    if system.auth == AuthMode.BASIC_KEY:
+        user, _password = presented.basic or (None, None)
+        if not _same(user, expected.api_key):
+            raise _unauthorized(
+                "HTTP Basic with a valid API key as the user name is required.", f"Basic {realm}"
+            )
 
 
 def token_issue(

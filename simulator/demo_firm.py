@@ -1,6 +1,8 @@
 """The demo firm's master data as the simulated systems hold it: customers in the CRM,
 people in the HRIS, and the rate cards the firm's contracts are priced on.
 
+The simulated HRIS starts with the people as BambooHR employees (``hris_employees``).
+
 The traffic generator (``traffic.py``) builds its events on these: contracts for these
 customers on these rate cards, staffed by these people. It must match the demo data the
 tower loads (``controltower/operations/demo.py``: ``CUSTOMERS``, ``RATE_CARDS``, ``RESOURCES``), or
@@ -54,3 +56,22 @@ RESOURCES: list[tuple[str, str, str, str]] = [
     ("E-0004", "Emmy Noether", "Consultant", "DE01"),
     ("E-0005", "Katherine Johnson", "Analyst", "US01"),
 ]
+
+
+def hris_employees() -> list[dict[str, str]]:
+    """The people as the simulated HRIS holds them: BambooHR fields by alias."""
+    employees = []
+    for number, name, role, entity in RESOURCES:
+        first, _, last = name.partition(" ")
+        employees.append(
+            {
+                "employeeNumber": number,
+                "firstName": first,
+                "lastName": last,
+                "workEmail": f"{number.lower()}@example.com",
+                "jobTitle": role,
+                "division": entity,
+                "status": "Active",
+            }
+        )
+    return employees

@@ -210,6 +210,28 @@ def rest_record_json(record: SimulatedRecord) -> dict[str, Any]:
     }
 
 
+# BambooHR's "Get a list of fields" (``/v1/meta/fields/``), the fields the HRIS holds.
+BAMBOOHR_FIELDS: list[dict[str, Any]] = [
+    {"id": 17, "name": "Employee #", "type": "text", "alias": "employeeNumber"},
+    {"id": 1, "name": "First Name", "type": "text", "alias": "firstName"},
+    {"id": 2, "name": "Last Name", "type": "text", "alias": "lastName"},
+    {"id": 15, "name": "Work Email", "type": "email", "alias": "workEmail"},
+    {"id": 6, "name": "Job Title", "type": "list", "alias": "jobTitle"},
+    {"id": 4, "name": "Division", "type": "list", "alias": "division"},
+    {"id": 12, "name": "Status", "type": "status", "alias": "status"},
+]
+
+
+def bamboohr_employee_json(record: SimulatedRecord, *, fields: str | None) -> dict[str, Any]:
+    """An employee as BambooHR's ``GET /v1/employees/{id}/`` answers it: its ``id`` and the
+    fields asked for by alias (``?fields=firstName,lastName``), null when it has no value;
+    all its fields when none are asked for."""
+    names = [name.strip() for name in (fields or "").split(",") if name.strip()]
+    data = record.data
+    values = {name: data.get(name) for name in names} if names else dict(data)
+    return {"id": str(record.pk), **{k: v for k, v in values.items() if k != "id"}}
+
+
 def requests_list(
     *, system: SimulatedSystem, since: datetime | None = None, method: str | None = None
 ) -> QuerySet[SimulatedRequest]:

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from simulator.choices import ERP_KINDS, SimulatedSystemSlug
+from simulator.demo_firm import hris_employees
 from simulator.errors import SimulatorError
 from simulator.faults import knob_defaults, knobs_validate, reject_rule_matching
 from simulator.locking import row_claim
@@ -49,8 +50,17 @@ def simulator_enabled() -> bool:
 
 
 def system_get(*, slug: str) -> SimulatedSystem:
-    """The system's row, created with default knobs on first use."""
-    system, _ = SimulatedSystem.objects.get_or_create(slug=slug, defaults=knob_defaults(slug))
+    """The system's row, created with default knobs on first use (the HRIS with the demo
+    firm's employees; ``_reset`` leaves it empty)."""
+    with transaction.atomic():
+        system, created = SimulatedSystem.objects.get_or_create(
+            slug=slug, defaults=knob_defaults(slug)
+        )
+        if created and slug == SimulatedSystemSlug.HRIS:
+            SimulatedRecord.objects.bulk_create(
+                SimulatedRecord(system=system, kind="employee", data=fields)
+                for fields in hris_employees()
+            )
     return system
 
 

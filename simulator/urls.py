@@ -15,7 +15,14 @@ PSA, CRM, CLM (plain REST)::
                                             (?changed_since=, ?<field>=, ?limit=&offset=)
     /simulator/<system>/api/v1/<collection>/<id>           GET, PATCH (200), DELETE (204)
       psa: projects, assignments, time-entries; crm: accounts, opportunities;
-      clm: contracts, amendments
+      clm: contracts, amendments; hris: employees (its records, by BambooHR field alias)
+
+HRIS (BambooHR API style)::
+
+    /simulator/hris/api/gateway.php/<company>/v1/employees/<id>/
+                                                           GET (?fields=firstName,lastName)
+    /simulator/hris/api/gateway.php/<company>/v1/meta/fields/
+                                                           GET the fields it offers
 
 Control (every system; fault knobs not applied)::
 
@@ -35,8 +42,8 @@ from simulator import views
 
 app_name = "simulator"
 
-SYSTEMS = r"(?P<system>erp|psa|crm|clm)"
-REST_SYSTEMS = r"(?P<system>psa|crm|clm)"
+SYSTEMS = r"(?P<system>erp|psa|crm|clm|hris)"
+REST_SYSTEMS = r"(?P<system>psa|crm|clm|hris)"
 ERP_BASE = r"^erp/services/rest/record/v1/(?P<kind>[A-Za-z]+)"
 
 urlpatterns = [
@@ -47,6 +54,16 @@ urlpatterns = [
     re_path(r"^erp/services/rest/auth/oauth2/v1/token/?$", views.erp_token, name="erp-token"),
     re_path(rf"{ERP_BASE}/?$", views.erp_collection, name="erp-collection"),
     re_path(rf"{ERP_BASE}/(?P<record_id>[^/]+)/?$", views.erp_record, name="erp-record"),
+    re_path(
+        r"^hris/api/gateway\.php/(?P<company>[^/]+)/v1/meta/fields/?$",
+        views.hris_fields,
+        name="hris-fields",
+    ),
+    re_path(
+        r"^hris/api/gateway\.php/(?P<company>[^/]+)/v1/employees/(?P<record_id>[^/]+)/?$",
+        views.hris_employee,
+        name="hris-employee",
+    ),
     re_path(
         rf"^{REST_SYSTEMS}/api/v1/(?P<collection>[a-z-]+)/?$",
         views.rest_collection,

@@ -405,6 +405,26 @@ def rest_record(
     raise _not_allowed(request)
 
 
+# --- HRIS (BambooHR API) ------------------------------------------------------------------
+
+
+@_vendor_endpoint(rest_error, system="hris")
+def hris_employee(
+    request: HttpRequest, system: SimulatedSystem, company: str, record_id: str
+) -> HttpResponse:
+    if request.method != "GET":
+        raise _not_allowed(request)
+    record = selectors.record_get(system=system, kind="employee", record_id=record_id)
+    return JsonResponse(selectors.bamboohr_employee_json(record, fields=request.GET.get("fields")))
+
+
+@_vendor_endpoint(rest_error, system="hris")
+def hris_fields(request: HttpRequest, system: SimulatedSystem, company: str) -> HttpResponse:
+    if request.method != "GET":
+        raise _not_allowed(request)
+    return JsonResponse(selectors.BAMBOOHR_FIELDS, safe=False)
+
+
 # --- Control endpoints (no fault knobs applied) ------------------------------------------
 
 

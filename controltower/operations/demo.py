@@ -104,8 +104,9 @@ class DemoSummary:
     users: list[str]
 
 
-# The simulated ERP and PSA demand credentials as their vendors do; these are the demo's
-# (the simulator's own defaults in demo mode, never valid outside it).
+# The simulated ERP, PSA and HRIS demand credentials as their vendors do; these are the
+# demo's (the simulator's own defaults in demo mode, never valid outside it). BambooHR takes
+# its API key as the HTTP Basic user name, with any password.
 DEMO_CREDENTIALS = {
     "erp": {
         "kind": AuthKind.OAUTH2_CLIENT_CREDENTIALS,
@@ -114,7 +115,11 @@ DEMO_CREDENTIALS = {
         "token_url": "/services/rest/auth/oauth2/v1/token",
     },
     "psa": {"kind": AuthKind.API_KEY, "header_name": "X-Api-Key", "secret": "demo-psa-api-key"},
+    "bamboohr": {"kind": AuthKind.BASIC, "username": "demo-hris-api-key", "secret": "x"},
 }
+# Where the tower calls each system in the demo: the simulated one standing for it. BambooHR's
+# base URL is its API gateway for the company (``/api/gateway.php/<company domain>``).
+DEMO_BASE_PATHS = {"erp": "/erp", "psa": "/psa", "bamboohr": "/hris/api/gateway.php/northwind"}
 
 
 @transaction.atomic
@@ -123,8 +128,10 @@ def demo_load() -> DemoSummary:
     roles_sync(django_apps)
     flows_ensure(Flow)
     for slug, name, kind, adapter in SYSTEMS:
-        # The tower writes to the ERP and the PSA: in the demo, the simulated ones.
-        base_url = f"{settings.CT_SIMULATOR_URL}/{slug}" if slug in ("erp", "psa") else ""
+        # The tower writes to the ERP and the PSA, and reads thin BambooHR events' employees:
+        # in the demo, from the simulated systems.
+        path = DEMO_BASE_PATHS.get(slug)
+        base_url = f"{settings.CT_SIMULATOR_URL}{path}" if path else ""
         ConnectedSystem.objects.get_or_create(
             slug=slug,
             defaults={"name": name, "kind": kind, "adapter": adapter, "base_url": base_url},

@@ -1,4 +1,4 @@
-"""BambooHR field-based (global) employee webhooks.
+"""BambooHR employee webhooks: field-based (global) and event-based.
 
 A field-based webhook (JSON) posts the employees whose monitored fields changed, with
 the current value of every field it is set to post:
@@ -26,8 +26,21 @@ BambooHR field         alias                canonical ``data`` field
 ``Status``             ``status``           ``active``: ``Active`` / ``Inactive``
 =====================  ===================  ===============================================
 
-An event-based webhook (``{"type": "employee.updated", "data": {...}}``) carries no
-field values and is refused.
+An event-based webhook (documentation.bamboohr.com, "Event-Based Webhooks") carries
+only ids and the names of the changed fields:
+
+``{"type": "employee.updated", "timestamp": "2026-01-31T18:42:00+0000", "data":
+{"companyId": "12345", "employeeId": "67890", "changedFields": ["firstName"]}}``
+
+An ``employee.created`` or ``employee.updated`` is a thin event: it is accepted at once
+and, when it runs, the tower reads the employee from BambooHR's API ("Get Employee":
+``GET <base URL>/v1/employees/<id>/?fields=...``, the system's base URL being
+``https://api.bamboohr.com/api/gateway.php/<company domain>`` and its credentials HTTP
+Basic with the API key as the user name). What it read is kept in the payload under
+``fields`` (by alias) and mapped as a field-based employee. An update whose
+``changedFields`` the mapping does not read is ignored without a call; an
+``employee.deleted``, or a type the tower does not know, is recorded as ignored; an
+employee the API no longer has (404) is ignored when the event runs.
 
 Idempotency key ``<id>:<timestamp>``; version: ``timestamp`` in epoch milliseconds.
 
@@ -46,15 +59,18 @@ import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from django.conf import settings
 
 from integrations.adapters.base import EventRejected
 from integrations.adapters.vendor import (
+    FetchRequest,
     Record,
     VendorAdapter,
     VendorRecord,
     VendorSignatureError,
+    ignored_record,
     require_object,
     version_of,
 )
@@ -65,6 +81,17 @@ if TYPE_CHECKING:
 SIGNATURE = "X-BambooHR-Signature"
 TIMESTAMP = "X-BambooHR-Timestamp"
 HEX_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+# The event types of an event-based webhook, and what the tower reads of an employee.
+EVENT_TYPES = {"employee.created", "employee.updated", "employee.deleted"}
+FETCHED_FIELDS = (
+    "employeeNumber",
+    "firstName",
+    "lastName",
+    "workEmail",
+    "jobTitle",
+    "division",
+    "status",
+)
 
 
 def named(name: str, alias: str) -> list[str]:
@@ -122,6 +149,7 @@ def _seconds(value: str) -> float | None:
 class BambooHRAdapter(VendorAdapter):
     name = "bamboohr"
     defaults = {"resource": DEFAULT}
+    probe_path = "/v1/meta/fields/"  # "Get a list of fields": reads no employee
 
     def verify(
         self,
@@ -151,19 +179,19 @@ class BambooHRAdapter(VendorAdapter):
 
     def records(self, document: Any) -> list[tuple[str, Any]]:
         if isinstance(document, dict) and "employees" not in document and "type" in document:
-            raise EventRejected(
-                "type: an event-based BambooHR webhook carries no field values.",
-                errors={"type": ["Set the webhook to the field-based data structure."]},
-            )
+            return [("", document)]  # an event-based webhook: one event
         if not isinstance(document, dict) or not isinstance(document.get("employees"), list):
             raise EventRejected(
-                'employees: expected a field-based webhook body, {"employees": [...]}.',
+                'employees: expected a field-based webhook body, {"employees": [...]}, or an '
+                'event-based one, {"type": ..., "data": {...}}.',
                 errors={"employees": ["Must be an array of employees."]},
             )
         return [(f"employees[{i}]", item) for i, item in enumerate(document["employees"])]
 
     def read(self, record: Record) -> list[VendorRecord]:
         employee = require_object(record)
+        if "type" in employee and "employees" not in employee and "action" not in employee:
+            return [self._read_event(record, employee)]
         employee_id = record.identifier(employee, "id", "id")
         changed_at = record.timestamp(employee, "timestamp", "timestamp")
         action = record.text(employee, "action", "action", required=False)
@@ -195,3 +223,57 @@ class BambooHRAdapter(VendorAdapter):
                 ignored=ignored,
             )
         ]
+
+    def _read_event(self, record: Record, event: dict[str, Any]) -> VendorRecord:
+        """An event-based webhook: thin until its employee is read (``fields``)."""
+        kind = record.text(event, "type", "type")
+        data = record.object(event, "data", "data") or {}
+        if kind is not None and kind not in EVENT_TYPES:
+            record.check()
+            return ignored_record(
+                record,
+                record_type="resource",
+                reason=f"A BambooHR {kind} event: the tower reads employee events only.",
+                parts=[data.get("employeeId"), event.get("timestamp")],
+                moment=event.get("timestamp"),
+                external_id=data.get("employeeId"),
+            )
+        employee_id = record.identifier(data, "employeeId", "data.employeeId")
+        changed_at = record.timestamp(event, "timestamp", "timestamp")
+        changed = data.get("changedFields")
+        if changed is not None and not (
+            isinstance(changed, list) and all(isinstance(name, str) for name in changed)
+        ):
+            record.error("data.changedFields", "Must be an array of field names.")
+        fields = event.get("fields")
+        if fields is not None and not isinstance(fields, dict):
+            record.error("fields", "Must be an object.")
+        record.check()
+        if employee_id is None or changed_at is None:
+            raise AssertionError("unreachable: check() refused the record")
+        ignored = ""
+        if kind == "employee.deleted":
+            ignored = "A Deleted employee: the tower upserts resources, it deletes none."
+        return VendorRecord(
+            record_type="resource",
+            record=record,
+            key=f"{employee_id}:{event['timestamp']}",
+            occurred_at=changed_at,
+            version=version_of(changed_at),
+            external_id=employee_id,
+            payload=event,
+            fixed={"external_id": employee_id},
+            fixed_sources={"data.external_id": "data.employeeId"},
+            changed=changed if kind == "employee.updated" and changed else None,
+            ignored=ignored,
+            fetch=employee_id if fields is None and not ignored else "",
+        )
+
+    def fetch_request(self, record_id: str) -> FetchRequest:
+        return FetchRequest(
+            path=f"/v1/employees/{quote(record_id, safe='')}/",
+            params={"fields": ",".join(FETCHED_FIELDS)},
+        )
+
+    def fetch_merge(self, payload: Any, fetched: Any) -> Any:
+        return {**payload, "fields": fetched}

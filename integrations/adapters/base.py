@@ -39,6 +39,9 @@ class InboundEvent:
     # The business values the mapping could not give, by vendor path: the event is stored
     # and parked as a fixable exception, not refused.
     unmapped: dict[str, list[str]] = field(default_factory=dict)
+    # The sender's id of a record the event only names (a thin event): the tower reads the
+    # record from the sender's API when the event runs, then maps it.
+    fetch: str = ""
 
 
 class InboundAdapter(Protocol):

@@ -253,6 +253,9 @@ class VendorRecord:
     time), with ``fixed_sources`` their vendor paths relative to the record. ``changed``:
     the fields a change touched, when the vendor says (an update touching no mapped field
     is ignored). ``ignored``: a rule of the adapter that ignores it (an ``envelope-sent``).
+    ``fetch``: the vendor's id of a record the event only names (a thin event, without
+    its values): the record is read from the vendor's API when the event runs
+    (``VendorAdapter.fetch_request`` and ``fetch_merge``), then mapped.
     """
 
     record_type: str
@@ -268,6 +271,16 @@ class VendorRecord:
     fixed_sources: dict[str, str] = field(default_factory=dict)
     changed: list[str] | None = None
     ignored: str = ""
+    fetch: str = ""
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    """The call that reads a thin event's record from the vendor's API: a GET of ``path``
+    on the system's base URL, with ``params``."""
+
+    path: str
+    params: dict[str, str] = field(default_factory=dict)
 
 
 MappingsFor = Callable[[str], FieldMap]
@@ -333,6 +346,9 @@ class VendorAdapter:
     # A system that names records by its own ids (Harvest users and projects): the prefix of
     # its cross-references, resolved through the records' sync states in it.
     ref_prefix = ""
+    # A harmless read of the vendor's API (a path on the system's base URL), for the
+    # connection test of a system the tower calls to read thin events' records.
+    probe_path = ""
 
     def verify(self, *, system: ConnectedSystem, headers: Mapping[str, str], body: bytes) -> None:
         CANONICAL.verify(system=system, headers=headers, body=body)
@@ -342,6 +358,17 @@ class VendorAdapter:
 
     def records(self, document: Any) -> list[tuple[str, Any]]:
         return listed(document, self.list_key)
+
+    # A dialect with thin events (ids only) says how to read their record and keep it.
+
+    def fetch_request(self, record_id: str) -> FetchRequest:
+        """The call that reads the record ``record_id`` of a thin event."""
+        raise NotImplementedError(f"{self.name} sends no thin events.")
+
+    def fetch_merge(self, payload: Any, fetched: Any) -> Any:
+        """The stored payload of a thin event with the record read for it: what ``read``
+        then maps, and what the diff and the audit show."""
+        raise NotImplementedError(f"{self.name} sends no thin events.")
 
     def read(self, record: Record) -> list[VendorRecord]:
         raise NotImplementedError
@@ -357,11 +384,15 @@ class VendorAdapter:
         found = read_records(self.records(load(body)), self.read)
         return [self.event(item, mappings or self.default_mapping) for item in found]
 
-    def remap(self, *, payload: Any, key: str, mappings: MappingsFor | None = None) -> InboundEvent:
-        """The event ``key`` of a stored payload, mapped again (after a mapping changed)."""
+    def remap(
+        self, *, payload: Any, key: str | None, mappings: MappingsFor | None = None
+    ) -> InboundEvent:
+        """The event ``key`` of a stored payload, mapped again (after a mapping changed, or
+        a thin event's record was read); a replay has no key: its payload's one event."""
         document = json.loads(json.dumps(payload), parse_float=Decimal)
-        for item in read_records([("", document)], self.read):
-            if item.key == key:
+        found = read_records([("", document)], self.read)
+        for item in found:
+            if item.key == key or (key is None and len(found) == 1):
                 return self.event(item, mappings or self.default_mapping)
         raise EventRejected(
             f"The stored payload holds no event {key!r}.", errors={"(payload)": [key]}
@@ -401,12 +432,14 @@ class VendorAdapter:
                 ignored = f"An update of {shown}: the mapping reads none of them."
         if not ignored and not mapping.taken(record_root):
             ignored = mapping.why_ignored(record_root)
-        if ignored:
+        if ignored or item.fetch:
+            # Ignored, or nothing to map yet: the record is read when the event runs.
             return InboundEvent(
                 **common,
                 business_key=item.external_id or item.key[:100],
                 normalized={**head, "data": plain(item.fixed)},
                 ignored=ignored,
+                fetch="" if ignored else item.fetch,
             )
         applied = mapping_apply(
             mapping,

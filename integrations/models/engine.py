@@ -121,6 +121,12 @@ class Transaction(models.Model):
         help_text="Field errors of a refused event, or the business values the mapping could "
         "not give (by vendor path).",
     )
+    fetch = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The source's id of the record a thin event only names: read from the "
+        "source's API when the event runs (then cleared; the payload keeps what was read).",
+    )
     mapping_version = models.PositiveIntegerField(
         null=True,
         blank=True,

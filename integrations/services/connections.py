@@ -21,6 +21,7 @@ from integrations.errors import IntegrationError
 from integrations.models import ConnectedSystem
 from integrations.services.breakers import breaker_success
 from integrations.services.credentials import auth_headers, auth_of, authentication_works
+from integrations.services.mappings import vendor_adapter
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,9 @@ def probe_url(system: ConnectedSystem) -> str:
         return f"{ErpClient(system).base}/customer?limit=1"
     if system.kind == SystemKind.PSA:
         return f"{PsaClient(system).base}/projects?limit=1"
+    adapter = vendor_adapter(system)
+    if adapter is not None and adapter.probe_path:
+        return system.base_url.rstrip("/") + adapter.probe_path
     return system.base_url
 
 

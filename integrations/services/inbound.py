@@ -58,6 +58,11 @@ class InboundResult:
                 row["ignored"] = event.ignored
             if event.unmapped:
                 row["unmapped"] = event.unmapped
+            if event.fetch:
+                row["fetch"] = (
+                    f"The event names record {event.fetch} only: it is read from the "
+                    "system's API when the event runs."
+                )
             results.append(row)
             new.discard(key)  # a repeat later in the same batch is a duplicate
         return {
@@ -228,6 +233,7 @@ def _store_once(
             payload=event.payload,
             normalized=event.normalized,
             errors=event.unmapped or None,
+            fetch=event.fetch[:100],
             mapping_version=versions.get(event.extra.get("record_type", "")),
             received_at=now,
             **(_ignored(event, now) if event.ignored else _ready(flow, now)),

@@ -177,12 +177,20 @@ class Preview:
 
 
 def _preview_of(event: InboundEvent, source: str) -> Preview:
+    unmapped = event.unmapped
+    if event.fetch:  # a thin event: its values are read from the system when it runs
+        unmapped = {
+            "(fetch)": [
+                f"The event names record {event.fetch} only: its values are read from the "
+                "system when it runs. Try the mapping on the transaction once it has run."
+            ]
+        }
     return Preview(
         source=source,
         key=event.idempotency_key,
         normalized=event.normalized,
         ignored=event.ignored,
-        unmapped=event.unmapped,
+        unmapped=unmapped,
     )
 
 

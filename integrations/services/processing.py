@@ -35,6 +35,7 @@ from integrations.flows.registry import batch_handler_for, domain_of, handler_fo
 from integrations.live import figures_changed
 from integrations.models import Attempt, Flow, Transaction
 from integrations.services.breakers import breakers_probe_due
+from integrations.services.enrichment import transaction_enrich
 from integrations.services.exceptions import exception_raise
 from integrations.services.mappings import transaction_remap
 from integrations.services.ownership import owner_of, ownership_check
@@ -198,9 +199,10 @@ def _process_claimed(claimed: list[Transaction], summary: ProcessSummary) -> Non
             foreign = [tx for tx in txs if owner is not None and tx.source_system_id != owner]
             one_by_one.extend(foreign)
             txs = [tx for tx in txs if tx not in foreign]
-        # One the mapping could not read is mapped again on its own (it may be parked).
-        one_by_one.extend(tx for tx in txs if tx.errors)
-        txs = [tx for tx in txs if not tx.errors]
+        # One the mapping could not read is mapped again on its own (it may be parked), and
+        # a thin one reads its record first: both go one by one.
+        one_by_one.extend(tx for tx in txs if tx.errors or tx.fetch)
+        txs = [tx for tx in txs if not (tx.errors or tx.fetch)]
         if batch is None or len(txs) < 2:
             one_by_one.extend(txs)
             continue
@@ -304,7 +306,14 @@ def _run(tx: Transaction) -> TransactionState | None:
         logger.warning("Transaction %s is no longer ours to run; skipped.", tx.pk)
         return None
     try:
-        if tx.errors:  # business values the mapping could not give when it arrived
+        if tx.fetch:  # a thin event: its record is read from the sender, then mapped
+            enriched = transaction_enrich(tx)
+            if enriched.ignored:
+                return _ignore(tx, number, started_at, clock, enriched.ignored)
+            remapped = transaction_remap(tx)
+            if remapped.ignored:
+                return _ignore(tx, number, started_at, clock, remapped.ignored)
+        elif tx.errors:  # business values the mapping could not give when it arrived
             remapped = transaction_remap(tx)
             if remapped.ignored:
                 return _ignore(tx, number, started_at, clock, remapped.ignored)

@@ -19,12 +19,12 @@ def sim(live_server) -> Iterator[httpx.Client]:
 
 @pytest.fixture(autouse=True)
 def credentials_off(request, live_server) -> None:
-    """The simulator's own tests call its ERP and PSA without credentials, which they demand
-    by default (as their vendors do), unless the test is about credentials."""
+    """The simulator's own tests call its ERP, PSA and HRIS without credentials, which they
+    demand by default (as their vendors do), unless the test is about credentials."""
     if request.node.get_closest_marker("credentials") or "sim" not in request.fixturenames:
         return
     with httpx.Client(base_url=live_server.url, timeout=10.0) as client:
-        for system in ("erp", "psa"):
+        for system in ("erp", "psa", "hris"):
             response = client.put(f"/simulator/{system}/_faults", json={"auth": "none"})
             assert response.status_code == 200, response.text
 

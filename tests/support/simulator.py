@@ -1,12 +1,13 @@
 """A test's own HTTP client for the simulated systems, with the credentials they demand.
 
-The simulated ERP wants an OAuth 2.0 bearer token (client credentials) and the PSA an API
-key, as their vendors do; a test that reads what the tower wrote there presents the demo's
+The simulated ERP wants an OAuth 2.0 bearer token (client credentials), the PSA an API
+key and the HRIS its API key as the HTTP Basic user (BambooHR), as their vendors do; a test that reads what the tower wrote there presents the demo's
 credentials, as the tower does (``controltower.operations.demo.DEMO_CREDENTIALS``).
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Generator
 from typing import Any
 
@@ -14,12 +15,13 @@ import httpx
 
 ERP_CLIENT = ("demo-erp-client", "demo-erp-client-secret")
 PSA_API_KEY = "demo-psa-api-key"
+HRIS_API_KEY = "demo-hris-api-key"
 TOKEN_PATH = "/simulator/erp/services/rest/auth/oauth2/v1/token"
 
 
 class VendorCredentials(httpx.Auth):
     """Signs each call as its system wants it: a bearer token to the ERP (fetched once, and
-    again when the ERP says it expired), the API key to the PSA."""
+    again when the ERP says it expired), the API key to the PSA and to the HRIS."""
 
     def __init__(self) -> None:
         self.token: str | None = None
@@ -31,6 +33,9 @@ class VendorCredentials(httpx.Auth):
             return
         if "/simulator/psa/" in path:
             request.headers["X-Api-Key"] = PSA_API_KEY
+        if "/simulator/hris/" in path:
+            pair = base64.b64encode(f"{HRIS_API_KEY}:x".encode()).decode()
+            request.headers["Authorization"] = f"Basic {pair}"
         if "/simulator/erp/" not in path or path.endswith(TOKEN_PATH):
             yield request
             return

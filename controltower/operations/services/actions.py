@@ -140,27 +140,41 @@ def transaction_replay(
         adapter = adapter_for(original.source_system)
         edited = payload is not None
         normalized = payload if edited else original.normalized
-        try:
-            event = adapter.validate_normalized(normalized)
-        except EventRejected as exc:
-            raise ApplicationError(
-                f"The edited payload is invalid: {exc.message}",
-                errors={f"payload.{key}": value for key, value in exc.errors.items()},
-            ) from None
-        if event.flow_kind != original.flow.kind:
-            raise ApplicationError(
-                f"The edited event belongs to flow {event.flow_kind}, not {original.flow.kind}.",
-                errors={"payload.type": [event.event_type]},
-            )
+        if not edited and original.fetch:
+            # A thin event whose record was never read: the replay reads it when it runs.
+            identity = {
+                "event_type": original.event_type,
+                "business_key": original.business_key,
+                "external_id": original.external_id,
+                "event_version": original.event_version,
+                "fetch": original.fetch,
+            }
+        else:
+            try:
+                event = adapter.validate_normalized(normalized)
+            except EventRejected as exc:
+                raise ApplicationError(
+                    f"The edited payload is invalid: {exc.message}",
+                    errors={f"payload.{key}": value for key, value in exc.errors.items()},
+                ) from None
+            if event.flow_kind != original.flow.kind:
+                raise ApplicationError(
+                    f"The edited event belongs to flow {event.flow_kind}, not "
+                    f"{original.flow.kind}.",
+                    errors={"payload.type": [event.event_type]},
+                )
+            identity = {
+                "event_type": event.event_type,
+                "business_key": event.business_key[:100],
+                "external_id": event.external_id[:100],
+                "event_version": event.version,
+            }
         replay = Transaction.objects.create(
             flow=original.flow,
             source_system=original.source_system,
             target_system=original.target_system,
-            event_type=event.event_type,
-            business_key=event.business_key[:100],
-            external_id=event.external_id[:100],
+            **identity,
             idempotency_key=None,
-            event_version=event.version,
             correlation_id=original.correlation_id,
             parent=original,
             payload=original.payload,

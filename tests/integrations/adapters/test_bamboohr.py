@@ -16,7 +16,7 @@ from tests.integrations.adapters.support import (
     document,
     raw,
 )
-from tests.support.inbound import bamboohr_signed, inbound_post, signed_post
+from tests.support.inbound import bamboohr_signed, body_of, inbound_post, signed_post
 
 pytestmark = pytest.mark.django_db
 
@@ -80,7 +80,6 @@ def test_a_deleted_employee_is_recorded_as_ignored(client):
     ("fixture", "path"),
     [
         ("malformed_timestamp.json", "employees[1].timestamp"),
-        ("malformed_event_based.json", "type"),
     ],
 )
 def test_a_webhook_that_breaks_bamboohrs_envelope_is_refused_naming_the_field(
@@ -89,6 +88,53 @@ def test_a_webhook_that_breaks_bamboohrs_envelope_is_refused_naming_the_field(
     body = raw(SLUG, fixture)
     errors = assert_rejected(signed_post(client, SLUG, body), path, body)
     assert list(errors) == [path]
+
+
+def event_based(kind: str = "employee.updated", changed: list[str] | None = None) -> dict:
+    """BambooHR's documented event-based webhook, of ``kind``."""
+    body = document(SLUG, "event_employee_updated.json")
+    body["type"] = kind
+    if changed is not None:
+        body["data"]["changedFields"] = changed
+    return body
+
+
+def test_an_event_based_webhook_is_accepted_to_be_read_from_bamboohr_when_it_runs(client):
+    response = signed_post(client, SLUG, raw(SLUG, "event_employee_updated.json"))
+    [tx] = accepted(response, 1)
+    assert "read from the system's API" in response.json()["results"][0]["fetch"]
+    assert "unmapped" not in response.json()["results"][0]
+    assert tx.fetch == "67890" and tx.external_id == "67890"
+    assert tx.event_type == "resource.upserted" and tx.errors is None
+    assert tx.idempotency_key == "67890:2026-01-31T18:42:00+0000"
+    assert tx.payload == document(SLUG, "event_employee_updated.json")
+
+
+def test_an_employee_created_event_is_read_from_bamboohr_as_well(client):
+    [tx] = accepted(signed_post(client, SLUG, event_based("employee.created")), 1)
+    assert tx.fetch == "67890"
+
+
+def test_an_employee_deleted_event_is_recorded_as_ignored(client):
+    [tx] = assert_ignored(signed_post(client, SLUG, event_based("employee.deleted")), "Deleted")
+    assert tx.fetch == ""
+
+
+def test_an_update_of_fields_the_mapping_does_not_read_is_ignored_without_a_call(client):
+    body = event_based(changed=["homePhone"])
+    [tx] = assert_ignored(signed_post(client, SLUG, body), "homePhone")
+    assert tx.fetch == ""
+
+
+def test_an_event_of_another_kind_is_recorded_as_ignored(client):
+    assert_ignored(signed_post(client, SLUG, event_based("time_off.approved")), "employee events")
+
+
+def test_an_event_without_an_employee_id_is_refused_naming_the_field(client):
+    body = event_based()
+    del body["data"]["employeeId"]
+    errors = assert_rejected(signed_post(client, SLUG, body), "data.employeeId", body_of(body))
+    assert list(errors) == ["data.employeeId"]
 
 
 @pytest.mark.parametrize(

@@ -60,6 +60,7 @@ class TransactionSerializer(serializers.ModelSerializer):
             "error_code",
             "last_error",
             "errors",
+            "fetch",
             "sla_due_at",
             "received_at",
             "finished_at",

@@ -17,6 +17,7 @@ from integrations.choices import ErrorClass, FlowKind, TransactionState
 from integrations.models import ConnectedSystem, Transaction
 from tests.factories.canonical import ContractFactory, CustomerFactory, ProjectFactory
 from tests.factories.operations import FlowTransactionFactory
+from tests.integrations.adapters.support import document
 from tests.support.inbound import contract_event, customer_event, event, events_send, signed_post
 
 pytestmark = pytest.mark.django_db
@@ -327,6 +328,16 @@ def test_a_refused_request_keeps_its_body_and_says_why(demo, operator):
     assert "Why it was refused" in page.text
     assert "refused at the door and never ran" in page.text
     assert "Replay as received" not in page.text  # nothing to replay: no normalized event
+
+
+def test_a_thin_event_names_the_record_it_reads_from_its_source_on_the_page_and_in_the_api(
+    demo, operator, api_client_for
+):
+    body = document("bamboohr", "event_employee_updated.json")  # BambooHR's event-based shape
+    [tx_id] = signed_post(Client(), "bamboohr", body).json()["transaction_ids"]
+    page = signed_in(operator).get(f"/transactions/{tx_id}/")
+    assert "To read from the source" in page.text and "<code>67890</code>" in page.text
+    assert api_client_for(operator).get(f"/api/v1/transactions/{tx_id}/").json()["fetch"] == "67890"
 
 
 def test_the_detail_takes_a_bounded_number_of_queries(
