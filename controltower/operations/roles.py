@@ -51,7 +51,7 @@ ADMIN = [
     "integrations.change_connectedsystem",
     "integrations.delete_connectedsystem",
     "integrations.change_flow",
-    "integrations.change_poller",
+    *(f"integrations.{verb}_poller" for verb in ("add", "change", "delete")),
     # Sign-in lockouts: see them and lift them.
     "axes.view_accessattempt",
     "axes.delete_accessattempt",

@@ -32,13 +32,11 @@ def psa(live_server):
 
 @pytest.fixture
 def poller(psa):
-    return Poller.objects.create(
-        system=ConnectedSystem.objects.get(slug="psa"),
-        record_type="time_entry",
-        enabled=True,
-        overlap_seconds=300,
-        page_size=2,
+    """The demo's PSA time-entry poller, enabled, two entries a page."""
+    Poller.objects.filter(system__slug="psa", record_type="time_entry").update(
+        enabled=True, overlap_seconds=300, page_size=2
     )
+    return Poller.objects.get(system__slug="psa", record_type="time_entry")
 
 
 def entry_add(http: httpx.Client, number: str, **fields) -> dict:

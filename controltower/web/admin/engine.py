@@ -19,6 +19,7 @@ from integrations.models import (
     Attempt,
     ConnectedSystem,
     Flow,
+    Poller,
     ProcessHeartbeat,
     SyncState,
     SystemOfRecord,
@@ -228,6 +229,32 @@ class SyncStateAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Poller)
+class PollerAdmin(AuditedModelAdmin):
+    """Adding a poller is done here; its schedule is also changed on the system's pollers
+    page, and it is run from there."""
+
+    list_display = [
+        "system",
+        "record_type",
+        "enabled",
+        "interval_seconds",
+        "cursor",
+        "last_outcome",
+        "last_started_at",
+    ]
+    list_filter = ["enabled", "record_type", "last_outcome"]
+    fields = [
+        "system",
+        "record_type",
+        "enabled",
+        "interval_seconds",
+        "overlap_seconds",
+        "page_size",
+        "cursor",
+    ]
 
 
 @admin.register(SystemOfRecord)
