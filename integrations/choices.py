@@ -242,6 +242,7 @@ class PollerRecordType(models.TextChoices):
     """What a poller reads from a system's API."""
 
     TIME_ENTRY = "time_entry", "Time entries"
+    CUSTOMER = "customer", "Customers"
     WORKER = "worker", "Workers"
 
 

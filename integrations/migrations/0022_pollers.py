@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
             name='Poller',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('record_type', models.CharField(choices=[('time_entry', 'Time entries'), ('worker', 'Workers')], max_length=20)),
+                ('record_type', models.CharField(choices=[('time_entry', 'Time entries'), ('customer', 'Customers'), ('worker', 'Workers')], max_length=20)),
                 ('enabled', models.BooleanField(default=False, help_text='Beat runs an enabled poller every interval.')),
                 ('interval_seconds', models.PositiveIntegerField(default=300, help_text='How often beat runs it (seconds).')),
                 ('overlap_seconds', models.PositiveIntegerField(default=300, help_text='Each run reads again what changed this long before the cursor, for records whose change the system recorded late. Records read again are duplicates, not new transactions.')),

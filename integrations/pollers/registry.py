@@ -3,13 +3,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from integrations.pollers.base import PollSource
-from integrations.pollers.psa import PsaTimeEntries
+from integrations.pollers.rest import CRM_ACCOUNTS, PSA_TIME_ENTRIES
 
 if TYPE_CHECKING:
     from integrations.models import Poller
 
 _SOURCES: dict[tuple[str, str], PollSource] = {
-    (source.system_kind, source.record_type): source for source in (PsaTimeEntries(),)
+    (source.system_kind, source.record_type): source for source in (PSA_TIME_ENTRIES, CRM_ACCOUNTS)
 }
 
 

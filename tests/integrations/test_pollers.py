@@ -8,10 +8,12 @@ import httpx
 import pytest
 from django.utils import timezone
 
+from canonical.models import Customer
 from controltower.operations.demo import demo_load
 from integrations.choices import PollerRunOutcome, TransactionState
 from integrations.models import ConnectedSystem, OutboundAuth, Poller, Transaction
 from integrations.services.polling import poller_claim, poller_run
+from integrations.services.processing import transactions_process
 from integrations.tasks import run_due_pollers_task
 from tests.support.simulator import simulator_client
 
@@ -28,6 +30,15 @@ def psa(live_server):
     with simulator_client(base, timeout=10) as http:
         http.post("/psa/_reset")
         yield http
+
+
+@pytest.fixture
+def crm(psa, live_server):
+    ConnectedSystem.objects.filter(slug="crm").update(base_url=f"{live_server.url}/simulator/crm")
+    psa.post("/crm/_reset")
+    return Poller.objects.create(
+        system=ConnectedSystem.objects.get(slug="crm"), record_type="customer", enabled=True
+    )
 
 
 @pytest.fixture
@@ -184,3 +195,16 @@ def test_the_beat_task_runs_only_the_due_pollers(psa, poller):
     started = dict(Poller.objects.values_list("pk", "last_started_at"))
     assert started[poller.pk] > now and started[resting.pk] == now and started[off.pk] is None
     assert polled() == ["TE-1"]
+
+
+def test_a_second_kind_of_record_is_polled_and_processed_to_a_canonical_customer(psa, crm):
+    account = {"number": "C-9001", "name": "Fabrikam", "legal_entity": "US01", "currency": "USD"}
+    assert psa.post("/crm/api/v1/accounts", json=account).status_code == 201
+    run = poller_run(poller_id=crm.pk)
+    assert run.ok and run.stored == 1, run.error
+    tx = Transaction.objects.get(source_system__slug="crm")
+    assert (tx.event_type, tx.business_key) == ("customer.upserted", "C-9001")
+    transactions_process(ids=[tx.pk])
+    tx.refresh_from_db()
+    assert tx.state == TransactionState.SUCCEEDED, tx.last_error
+    assert Customer.objects.get(number="C-9001").name == "Fabrikam"
