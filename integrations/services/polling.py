@@ -21,7 +21,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from canonical.errors import ApplicationError
+from canonical.errors import ApplicationError, ConflictError
 from integrations.adapters import EventRejected, InboundEvent
 from integrations.choices import PollerRunOutcome
 from integrations.errors import IntegrationError
@@ -99,6 +99,9 @@ def poller_run(*, poller_id: int) -> PollRun | None:
 
 
 def _pages_read(poller: Poller, run: PollRun) -> None:
+    if not poller.system.enabled:
+        # As its webhooks are refused: nothing is read from a disabled system.
+        raise ConflictError(f"System {poller.system.slug!r} is disabled; nothing was read.")
     source = source_for(poller)
     since = poller.cursor - timedelta(seconds=poller.overlap_seconds) if poller.cursor else None
     offset = 0

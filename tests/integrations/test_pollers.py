@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import httpx
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from canonical.models import Customer
@@ -171,6 +174,13 @@ def test_the_psa_refusing_the_key_fails_the_run_and_says_so(psa, poller):
     assert not run.ok and "refused the tower's credentials" in run.error
 
 
+def test_a_disabled_system_is_not_read(psa, poller):
+    entry_add(psa, "TE-1")
+    ConnectedSystem.objects.filter(slug="psa").update(enabled=False)
+    run = poller_run(poller_id=poller.pk)
+    assert not run.ok and "disabled" in run.error and polled() == []
+
+
 def test_a_poller_held_by_a_run_is_not_run_twice(poller):
     assert poller_claim(poller_id=poller.pk) is not None
     assert poller_run(poller_id=poller.pk) is None
@@ -208,3 +218,21 @@ def test_a_second_kind_of_record_is_polled_and_processed_to_a_canonical_customer
     tx.refresh_from_db()
     assert tx.state == TransactionState.SUCCEEDED, tx.last_error
     assert Customer.objects.get(number="C-9001").name == "Fabrikam"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="runs overlap on PostgreSQL only")
+def test_two_runs_started_at_the_same_moment_read_once(psa, poller):
+    entry_add(psa, "TE-1")
+    start = threading.Barrier(2)
+
+    def run():
+        start.wait()
+        try:
+            return poller_run(poller_id=poller.pk)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = list(pool.map(lambda _: run(), range(2)))
+    assert sorted(r is None for r in runs) == [False, True]
+    assert polled() == ["TE-1"]
