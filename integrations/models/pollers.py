@@ -76,7 +76,7 @@ class Poller(models.Model):
         permissions = [("run_poller", "Can run a poller now")]
 
     def __str__(self) -> str:
-        return f"{self.system_id}: {self.get_record_type_display()}"
+        return f"{self.system.slug} {self.get_record_type_display().lower()} poller"
 
     def lag(self, now: datetime | None = None) -> timedelta | None:
         """How far behind the system the tower is: now minus the cursor."""

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.utils import timezone
 
@@ -186,6 +187,11 @@ def test_a_poller_held_by_a_run_is_not_run_twice(poller):
     assert poller_run(poller_id=poller.pk) is None
     poller.refresh_from_db()
     assert poller.last_outcome == PollerRunOutcome.RUNNING
+
+
+def test_beat_runs_the_due_pollers_on_a_schedule():
+    entry = django_settings.CELERY_BEAT_SCHEDULE["run-due-pollers"]
+    assert entry["task"] == run_due_pollers_task.name and entry["schedule"] == 30.0
 
 
 def test_the_beat_task_runs_only_the_due_pollers(psa, poller):

@@ -83,7 +83,7 @@ def poller_run_now(*, poller_id: int, actor: Any, reason: str = "") -> PollRun:
     run = poller_run(poller_id=poller.pk)
     if run is None:
         raise ConflictError(
-            f"{poller} is running already; its outcome shows when that run ends.",
+            f"The {poller} is running already; its outcome shows when that run ends.",
             errors={"poller": ["Running."]},
         )
     audit_record(

@@ -84,7 +84,7 @@ def system_poller_change(request: HttpRequest, slug: str, poller_id: int) -> Htt
         except ApplicationError as error:
             form.add_application_error(error)
         else:
-            messages.success(request, f"Saved how {poller} runs.")
+            messages.success(request, f"Saved the {poller}.")
             return redirect("systems:pollers", slug=slug)
     return _page(request, poller.system, invalid={poller.pk: form}, status=400)
 
@@ -104,9 +104,9 @@ def system_poller_run(request: HttpRequest, slug: str, poller_id: int) -> HttpRe
         if run.ok:
             messages.success(
                 request,
-                f"{poller} read {run.received} records: {run.stored} new, "
+                f"The {poller} read {run.received} records: {run.stored} new, "
                 f"{run.received - run.stored - run.refused} already stored, {run.refused} refused.",
             )
         else:
-            messages.error(request, f"{poller} failed: {run.error}")
+            messages.error(request, f"The {poller} failed: {run.error}")
     return redirect("systems:pollers", slug=slug)

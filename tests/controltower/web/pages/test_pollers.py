@@ -60,7 +60,7 @@ def test_an_admin_enables_a_poller_and_a_bad_interval_is_shown_beside_its_field(
         schedule(poller, enabled="on", interval_seconds="60", reason="no webhooks"),
         follow=True,
     )
-    assert b"Saved how" in saved.content
+    assert b"Saved the psa time entries poller." in saved.content
     poller.refresh_from_db()
     assert poller.enabled and poller.interval_seconds == 60
     refused = admin.post(
