@@ -357,6 +357,9 @@ CT_RATE_LIMIT_MAX_WAIT_SECONDS = env_float("CT_RATE_LIMIT_MAX_WAIT_SECONDS", 2.0
 CT_RATE_LIMIT_SLOWDOWN_SECONDS = env_int("CT_RATE_LIMIT_SLOWDOWN_SECONDS", 300)
 
 # --- Runtime watch ----------------------------------------------------------------
+# A poller's run that has held it this long is taken to be dead: another run may start.
+CT_POLLER_CLAIM_SECONDS = env_int("CT_POLLER_CLAIM_SECONDS", 900)
+
 # How often a worker's supervisor sends it a heartbeat task, and beat and the web server
 # record theirs.
 CT_HEARTBEAT_SECONDS = env_int("CT_HEARTBEAT_SECONDS", 5)
@@ -447,6 +450,10 @@ CELERY_BEAT_SCHEDULE = {
     "prune-rejected-transactions": {
         "task": "integrations.tasks.prune_rejected_transactions_task",
         "schedule": float(env_int("CT_REJECTED_PRUNE_SECONDS", 900)),
+    },
+    "run-due-pollers": {
+        "task": "integrations.tasks.run_due_pollers_task",
+        "schedule": float(env_int("CT_POLLER_TICK_SECONDS", 30)),
     },
     "poll-erp-invoices": {
         "task": "integrations.tasks.poll_invoices_task",

@@ -236,3 +236,26 @@ class MappingStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     PUBLISHED = "published", "Published"
     RETIRED = "retired", "Retired"
+
+
+class PollerRecordType(models.TextChoices):
+    """What a poller reads from a system's API."""
+
+    TIME_ENTRY = "time_entry", "Time entries"
+    CUSTOMER = "customer", "Customers"
+    WORKER = "worker", "Workers"
+
+
+class PollerRunOutcome(models.TextChoices):
+    NEVER = "never", "Never run"
+    RUNNING = "running", "Running"
+    OK = "ok", "OK"
+    FAILED = "failed", "Failed"
+
+
+POLLER_RUN_OUTCOME_BADGES = {
+    PollerRunOutcome.NEVER: "secondary",
+    PollerRunOutcome.RUNNING: "info",
+    PollerRunOutcome.OK: "success",
+    PollerRunOutcome.FAILED: "danger",
+}

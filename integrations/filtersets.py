@@ -6,7 +6,7 @@ from django.db.models import Q, QuerySet
 from canonical.filters import IdFilter, MomentFilter
 from canonical.models import Contract
 from integrations.choices import ErrorClass, FlowKind, TransactionState
-from integrations.models import SyncState, Transaction
+from integrations.models import Poller, SyncState, Transaction
 
 
 class TransactionFilterSet(filters.FilterSet):
@@ -62,3 +62,11 @@ class SyncStateFilterSet(filters.FilterSet):
     class Meta:
         model = SyncState
         fields = ["outcome"]
+
+
+class PollerFilterSet(filters.FilterSet):
+    system = filters.CharFilter(field_name="system__slug")
+
+    class Meta:
+        model = Poller
+        fields = ["record_type", "enabled", "last_outcome"]

@@ -10,6 +10,7 @@ from celery.signals import task_postrun, task_prerun
 
 from integrations.services.billing import invoices_poll
 from integrations.services.inbound_limits import rejected_transactions_prune
+from integrations.services.polling import pollers_run_due
 from integrations.services.processing import transactions_process
 from integrations.services.reconciliation import reconciliation_queue
 from integrations.services.runtime import worker_heartbeat_record, worker_pool_proof
@@ -40,6 +41,12 @@ def heartbeat_task(
 @shared_task(name="integrations.tasks.poll_invoices_task")
 def poll_invoices_task() -> int:
     return invoices_poll()
+
+
+@shared_task(name="integrations.tasks.run_due_pollers_task")
+def run_due_pollers_task() -> int:
+    """Runs the enabled pollers whose interval has passed; returns how many ran."""
+    return len(pollers_run_due())
 
 
 @shared_task(name="integrations.tasks.reconcile_task")

@@ -25,9 +25,9 @@ from controltower.operations.models import (
     Team,
 )
 from controltower.operations.roles import roles_sync
-from integrations.choices import Adapter, AuthKind, Domain, FlowKind, SystemKind
+from integrations.choices import Adapter, AuthKind, Domain, FlowKind, PollerRecordType, SystemKind
 from integrations.flows.catalog import flows_ensure
-from integrations.models import ConnectedSystem, Flow, OutboundAuth, SystemOfRecord
+from integrations.models import ConnectedSystem, Flow, OutboundAuth, Poller, SystemOfRecord
 
 # slug, name, kind, adapter (the payload dialect the system speaks)
 SYSTEMS = [
@@ -140,6 +140,13 @@ def demo_load() -> DemoSummary:
         OutboundAuth.objects.get_or_create(
             system=ConnectedSystem.objects.get(slug=slug), defaults=defaults
         )
+    # The demo PSA sends its time entries as webhooks; the poller that would read them from
+    # its API instead is there to look at and run by hand, disabled.
+    Poller.objects.get_or_create(
+        system=ConnectedSystem.objects.get(slug="psa"),
+        record_type=PollerRecordType.TIME_ENTRY,
+        defaults={"enabled": False},
+    )
     for domain, slug in OWNERS.items():
         SystemOfRecord.objects.get_or_create(
             domain=domain, defaults={"system": ConnectedSystem.objects.get(slug=slug)}

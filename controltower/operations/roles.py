@@ -2,9 +2,9 @@
 
 viewer reads everything but pricing and personal data; operator also retries, replays and
 cancels transactions, opens and closes a system's circuit breaker, tests its connection,
-and works exceptions (assign, comment, snooze, resolve, dismiss, bulk actions); approver
-also approves and sees pricing and personal data; admin also configures systems, flows,
-teams, ownership rules, calendars and SLA policies, and lifts sign-in lockouts.
+runs a poller now, and works exceptions (assign, comment, snooze, resolve, dismiss, bulk
+actions); approver also approves and sees pricing and personal data; admin also configures
+systems, flows, pollers, teams, ownership rules, calendars and SLA policies, and lifts sign-in lockouts.
 ``roles_sync`` is run by migrations (and is safe to run again) so that a new
 permission reaches its roles with the migration that adds it.
 """
@@ -23,6 +23,7 @@ OPERATOR = [
     "integrations.cancel_transaction",
     "integrations.operate_circuitbreaker",
     "integrations.test_connectedsystem",
+    "integrations.run_poller",
     "controltower.work_businessexception",
     "controltower.add_exceptioncomment",
     "controltower.add_bulkoperation",
@@ -50,6 +51,7 @@ ADMIN = [
     "integrations.change_connectedsystem",
     "integrations.delete_connectedsystem",
     "integrations.change_flow",
+    *(f"integrations.{verb}_poller" for verb in ("add", "change", "delete")),
     # Sign-in lockouts: see them and lift them.
     "axes.view_accessattempt",
     "axes.delete_accessattempt",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -43,6 +44,27 @@ class PsaClient:
         body = response.json()
         items = body.get("results", body) if isinstance(body, dict) else body
         return next((item for item in items if str(item.get(field)) == value), None)
+
+    def changed(
+        self, resource: str, *, since: datetime | None, offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of the records changed at or after ``since`` (all of them when None),
+        oldest first; and whether there are more."""
+        params = {"offset": str(offset), "limit": str(limit)}
+        if since is not None:
+            params["changed_since"] = since.isoformat()
+        body = request(
+            "GET",
+            f"{self.base}/{resource}",
+            params=params,
+            system=self.system,
+            vendor_message=psa_message,
+        ).json()
+        if not isinstance(body, dict) or not isinstance(body.get("results"), list):
+            raise IntegrationError.transient_failure(
+                f"GET {self.base}/{resource} answered a list without results.", system=self.system
+            )
+        return body["results"], bool(body.get("next"))
 
     def create(
         self, resource: str, body: dict[str, Any], *, idempotency_key: str

@@ -3,6 +3,7 @@ from integrations.models.exceptions import ExceptionRecord
 from integrations.models.inbound import InboundBucket
 from integrations.models.mappings import FieldMapping
 from integrations.models.outbound import AccessToken, CircuitBreaker, OutboundAuth, RateBucket
+from integrations.models.pollers import Poller
 from integrations.models.rollups import FlowRollup
 from integrations.models.runtime import ProcessHeartbeat
 from integrations.models.sync import SyncState
@@ -19,6 +20,7 @@ __all__ = [
     "FlowRollup",
     "InboundBucket",
     "OutboundAuth",
+    "Poller",
     "ProcessHeartbeat",
     "RateBucket",
     "SyncState",

@@ -172,6 +172,14 @@ def transaction_reject(
     )
 
 
+def events_store(
+    *, system: ConnectedSystem, events: list[InboundEvent], versions: dict[str, int] | None = None
+) -> InboundResult:
+    """Stores events the tower read itself (a poller's) exactly as a webhook's: idempotent
+    by event id, ignored ones kept with their rule, the rest enqueued."""
+    return _store(system=system, events=events, versions=versions or {})
+
+
 # Tries at storing one request's events while other requests store some of the same ids.
 STORE_TRIES = 5
 

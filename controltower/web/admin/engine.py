@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import QuerySet
@@ -19,11 +20,13 @@ from integrations.models import (
     Attempt,
     ConnectedSystem,
     Flow,
+    Poller,
     ProcessHeartbeat,
     SyncState,
     SystemOfRecord,
     Transaction,
 )
+from integrations.pollers import source_kinds
 
 
 @admin.register(ConnectedSystem)
@@ -228,6 +231,57 @@ class SyncStateAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+POLLER_FIELDS = [
+    "system",
+    "record_type",
+    "enabled",
+    "interval_seconds",
+    "overlap_seconds",
+    "page_size",
+    "cursor",
+]
+
+
+class PollerAdminForm(forms.ModelForm):
+    """Refuses a poller the tower has no source for (a record type the system's kind does
+    not offer)."""
+
+    class Meta:
+        model = Poller
+        fields = POLLER_FIELDS
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        system, record_type = data.get("system"), data.get("record_type")
+        if system and record_type and (system.kind, record_type) not in source_kinds():
+            readable = ", ".join(f"{kind}: {kind_type}" for kind, kind_type in source_kinds())
+            raise forms.ValidationError(
+                f"The tower cannot poll {record_type} records from a {system.kind} system; "
+                f"it polls {readable}."
+            )
+        return data
+
+
+@admin.register(Poller)
+class PollerAdmin(AuditedModelAdmin):
+    """Adding a poller is done here; its schedule is also changed on the system's pollers
+    page, and it is run from there."""
+
+    form = PollerAdminForm
+
+    list_display = [
+        "system",
+        "record_type",
+        "enabled",
+        "interval_seconds",
+        "cursor",
+        "last_outcome",
+        "last_started_at",
+    ]
+    list_filter = ["enabled", "record_type", "last_outcome"]
+    fields = POLLER_FIELDS
 
 
 @admin.register(SystemOfRecord)

@@ -266,3 +266,19 @@ class ApiTokenForm(ActionForm):
         max_length=150,
         help_text="An admin may make a token for another user (a machine account).",
     )
+
+
+class PollerForm(ActionForm):
+    """How a poller runs (an admin). The cursor is moved in the API only."""
+
+    enabled = forms.BooleanField(label="Enabled", required=False)
+    interval_seconds = forms.IntegerField(
+        label="Every (seconds)", min_value=10, help_text="How often beat runs it."
+    )
+    overlap_seconds = forms.IntegerField(
+        label="Overlap (seconds)",
+        min_value=0,
+        help_text="Each run reads again what changed this long before the cursor.",
+    )
+    page_size = forms.IntegerField(label="Page size", min_value=1, max_value=1000)
+    reason = _reason(required=False)

@@ -13,6 +13,7 @@ from controltower.web.pages import (
     health,
     home,
     mappings,
+    pollers,
     reconciliation,
     records,
     saved_views,
@@ -100,6 +101,13 @@ systems_urls = [
         "<slug:slug>/connection/test/", connections.system_connection_test, name="connection-test"
     ),
     path("<slug:slug>/mappings/", mappings.system_mappings, name="mappings"),
+    path("<slug:slug>/pollers/", pollers.system_pollers, name="pollers"),
+    path(
+        "<slug:slug>/pollers/<int:poller_id>/",
+        pollers.system_poller_change,
+        name="poller-change",
+    ),
+    path("<slug:slug>/pollers/<int:poller_id>/run/", pollers.system_poller_run, name="poller-run"),
     path("<slug:slug>/mappings/<slug:record_type>/", mappings.system_mapping, name="mapping"),
     path(
         "<slug:slug>/signing-secret/",

@@ -92,6 +92,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     "flow-detail": READ,
     "flow-pause": {"POST": ADMIN},
     "flow-resume": {"POST": ADMIN},
+    # Pollers: changed by an admin, run now by an operator.
+    "poller-list": READ,
+    "poller-detail": {"GET": VIEWER, "PATCH": ADMIN},
+    "poller-run": {"POST": OPERATOR},
     "sync-state-list": READ,
     "sync-state-detail": READ,
     # The audit log: read by all, written by nobody through the API.
@@ -226,6 +230,7 @@ def world(db):
         system=ConnectedSystem.objects.get(slug="erp"),
         external_id="PRJ-1",
     )
+    ConnectedSystem.objects.get(slug="erp").pollers.create(record_type="time_entry")
     audit_record(actor=None, action="demo.load", object_type="demo", object_id=1)
 
 

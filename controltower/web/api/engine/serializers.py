@@ -12,6 +12,7 @@ from integrations.models import (
     FieldMapping,
     Flow,
     OutboundAuth,
+    Poller,
     SyncState,
     Transaction,
 )
@@ -370,3 +371,64 @@ class MappingPublishedSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
     errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class PollerSerializer(serializers.ModelSerializer):
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    lag_seconds = serializers.SerializerMethodField(
+        help_text="Now minus the cursor; null before the first change is stored."
+    )
+    running = serializers.SerializerMethodField()
+    reason = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, help_text="Kept in the audit log."
+    )
+
+    class Meta:
+        model = Poller
+        fields = [
+            "id",
+            "system",
+            "record_type",
+            "enabled",
+            "interval_seconds",
+            "overlap_seconds",
+            "page_size",
+            "cursor",
+            "lag_seconds",
+            "running",
+            "last_started_at",
+            "last_finished_at",
+            "last_outcome",
+            "last_error",
+            "last_received",
+            "last_stored",
+            "last_pages",
+            "reason",
+        ]
+        read_only_fields = [
+            "record_type",
+            "last_started_at",
+            "last_finished_at",
+            "last_outcome",
+            "last_error",
+            "last_received",
+            "last_stored",
+            "last_pages",
+        ]
+
+    def get_lag_seconds(self, poller: Poller) -> float | None:
+        lag = poller.lag()
+        return round(lag.total_seconds(), 1) if lag is not None else None
+
+    def get_running(self, poller: Poller) -> bool:
+        return poller.running_since is not None
+
+
+class PollRunSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    received = serializers.IntegerField(help_text="Records read, duplicates included.")
+    stored = serializers.IntegerField(help_text="New transactions.")
+    refused = serializers.IntegerField(help_text="Records that did not fit, kept as refused.")
+    pages = serializers.IntegerField()
+    cursor = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)

@@ -9,6 +9,7 @@ router = ApiRouter(trailing_slash=True)
 router.register("transactions", views.TransactionViewSet, basename="transaction")
 router.register("systems", views.ConnectedSystemViewSet, basename="system")
 router.register("flows", views.FlowViewSet, basename="flow")
+router.register("pollers", views.PollerViewSet, basename="poller")
 router.register("sync-states", views.SyncStateViewSet, basename="sync-state")
 
 urlpatterns = [

@@ -4,7 +4,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http.request import RawPostDataException
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -24,10 +24,11 @@ from controltower.operations.services.mappings import (
     mapping_state,
     mapping_try,
 )
+from controltower.operations.services.pollers import poller_change, poller_run_now
 from controltower.web.api.engine import serializers as s
 from controltower.web.api.permissions import requires
-from integrations.filtersets import SyncStateFilterSet, TransactionFilterSet
-from integrations.models import OutboundAuth
+from integrations.filtersets import PollerFilterSet, SyncStateFilterSet, TransactionFilterSet
+from integrations.models import OutboundAuth, Poller
 from integrations.selectors.health import flow_list, system_list
 from integrations.selectors.sync import sync_state_list
 from integrations.selectors.transactions import transaction_detail_queryset, transaction_list
@@ -391,6 +392,38 @@ class SyncStateViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = SyncStateFilterSet
     ordering_fields = ["synced_at", "id"]
     ordering = ["-synced_at"]
+
+
+class PollerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Scheduled pulls from systems without webhooks: read by a viewer, changed by an admin,
+    run now by an operator."""
+
+    queryset = Poller.objects.select_related("system")
+    serializer_class = s.PollerSerializer
+    filterset_class = PollerFilterSet
+    ordering_fields = ["id", "last_started_at"]
+
+    @extend_schema(request=s.PollerSerializer, responses={200: s.PollerSerializer, **ERRORS})
+    def partial_update(self, request: Request, pk: str) -> Response:
+        serializer = s.PollerSerializer(self.get_object(), data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = dict(serializer.validated_data)
+        reason = changes.pop("reason", "")
+        poller = poller_change(
+            poller_id=serializer.instance.pk, actor=request.user, changes=changes, reason=reason
+        )
+        return Response(s.PollerSerializer(poller).data)
+
+    @extend_schema(request=s.ReasonSerializer, responses={200: s.PollRunSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    @requires("integrations.run_poller")
+    def run(self, request: Request, pk: str) -> Response:
+        """Runs the poller now, outside its schedule (audited); 409 while it runs already."""
+        data = _valid(s.ReasonSerializer, request)
+        run = poller_run_now(
+            poller_id=self.get_object().pk, actor=request.user, reason=data.get("reason", "")
+        )
+        return Response(s.PollRunSerializer(run).data)
 
 
 def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict:

@@ -4,7 +4,7 @@ import pytest
 
 from controltower.operations.models import AuditEvent
 from integrations.choices import TransactionState
-from integrations.models import Flow, Transaction
+from integrations.models import ConnectedSystem, Flow, Transaction
 from integrations.services.processing import transactions_process
 from tests.support.inbound import customer_event, signed_post
 
@@ -54,3 +54,28 @@ def test_the_admin_pause_action_pauses_the_flow_and_is_audited(admin_client):
     flow.refresh_from_db()
     assert flow.paused is True
     assert AuditEvent.objects.get(action="flow.pause").actor_name == "admin"
+
+
+def poller_form(system: ConnectedSystem, record_type: str) -> dict[str, str]:
+    return {
+        "system": str(system.pk),
+        "record_type": record_type,
+        "interval_seconds": "300",
+        "overlap_seconds": "300",
+        "page_size": "100",
+    }
+
+
+def test_an_admin_adds_a_poller_the_tower_can_read_and_the_addition_is_audited(admin_client):
+    crm = ConnectedSystem.objects.get(slug="crm")
+    added = admin_client.post("/admin/integrations/poller/add/", poller_form(crm, "customer"))
+    assert added.status_code == 302
+    assert crm.pollers.get().record_type == "customer"
+    assert AuditEvent.objects.filter(action="poller.add").exists()
+
+
+def test_a_poller_for_records_the_system_does_not_offer_is_refused(admin_client):
+    psa = ConnectedSystem.objects.get(slug="psa")
+    refused = admin_client.post("/admin/integrations/poller/add/", poller_form(psa, "worker"))
+    assert refused.status_code == 200 and b"cannot poll worker records" in refused.content
+    assert not psa.pollers.filter(record_type="worker").exists()
