@@ -35,7 +35,7 @@ from integrations.choices import OPEN_STATUSES, ExceptionStatus, TransactionStat
 from integrations.errors import IntegrationError
 from integrations.exception_types import exception_kind
 from integrations.live import figures_changed
-from integrations.models import ExceptionRecord, SyncState, Transaction
+from integrations.models import ErpRoute, ExceptionRecord, SyncState, Transaction
 from integrations.services.queueing import transactions_requeue
 from integrations.signals import exception_closed, exception_raised
 
@@ -327,6 +327,7 @@ def _present(kind: str, parts: list[str]) -> bool:
             object_id__in=Project.objects.filter(code=parts[0]).values("pk"),
             system__kind="erp",
         ).exists(),
+        "erp_route": lambda: ErpRoute.objects.filter(legal_entity__code=parts[0]).exists(),
         "rate_card": lambda: RateCard.objects.filter(code=parts[0]).exists()
         if len(parts) == 1
         else RateCard.objects.filter(code=parts[0], lines__role__iexact=parts[1]).exists(),

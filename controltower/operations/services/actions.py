@@ -32,6 +32,7 @@ from integrations.choices import (
 from integrations.errors import IntegrationError
 from integrations.flows.catalog import REPUSH_EVENT
 from integrations.models import CircuitBreaker, ConnectedSystem, Flow, SyncState, Transaction
+from integrations.selectors.routing import erp_owner_check
 from integrations.services.breakers import breaker_set
 from integrations.services.exceptions import exception_raise
 from integrations.services.queueing import (
@@ -341,6 +342,10 @@ def record_repush(
             f"{system.name} is disabled; enable it before re-pushing to it.",
             errors={"system": ["Disabled."]},
         )
+    # An ERP instance takes only the projects of the legal entities it owns.
+    erp_owner_check(
+        system=system, legal_entity_code=contract.legal_entity.code, what=f"{record_type} {key}"
+    )
     with transaction.atomic():
         pending = (
             Transaction.objects.filter(

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db import models
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -18,12 +18,14 @@ from controltower.web.admin.base import AuditedModelAdmin
 from integrations.models import (
     Attempt,
     ConnectedSystem,
+    ErpRoute,
     Flow,
     ProcessHeartbeat,
     SyncState,
     SystemOfRecord,
     Transaction,
 )
+from integrations.services.routing import erp_route_waits_clear
 
 
 @admin.register(ConnectedSystem)
@@ -234,6 +236,20 @@ class SyncStateAdmin(admin.ModelAdmin):
 class SystemOfRecordAdmin(AuditedModelAdmin):
     list_display = ["domain", "system", "updated_at"]
     list_select_related = ["system"]
+
+
+@admin.register(ErpRoute)
+class ErpRouteAdmin(AuditedModelAdmin):
+    """Which ERP instance keeps each legal entity's books."""
+
+    list_display = ["legal_entity", "system", "updated_at"]
+    list_select_related = ["legal_entity", "system"]
+    search_fields = ["legal_entity__code", "legal_entity__name", "system__slug"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            erp_route_waits_clear(route=obj)
 
 
 @admin.register(ProcessHeartbeat)

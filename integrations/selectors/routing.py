@@ -1,0 +1,112 @@
+"""Reads of ERP routing: which ERP instance owns a legal entity's books.
+
+A firm with one ERP configures nothing: every legal entity goes to it. A firm with one
+ERP per region routes each legal entity to its instance (``ErpRoute``); while several
+ERPs are connected, a legal entity with no route waits as an ``erp_not_routed``
+exception, which clears when the route is set.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from canonical.errors import ConflictError
+from integrations.choices import ErrorClass, ExceptionType, SystemKind
+from integrations.errors import IntegrationError
+from integrations.models import ConnectedSystem, ErpRoute
+
+
+def erp_route_list() -> QuerySet[ErpRoute]:
+    return ErpRoute.objects.select_related("legal_entity", "system").order_by("legal_entity__code")
+
+
+def erp_route_waiting_key(legal_entity_code: str) -> str:
+    """The ``waiting_on`` key of work that waits for a legal entity's route."""
+    return f"erp_route:{legal_entity_code.strip().upper()}"
+
+
+def erp_systems() -> QuerySet[ConnectedSystem]:
+    """The enabled ERP instances the tower can write to."""
+    return (
+        ConnectedSystem.objects.filter(kind=SystemKind.ERP, enabled=True)
+        .exclude(base_url="")
+        .order_by("slug")
+    )
+
+
+def erp_for(legal_entity_code: str) -> ConnectedSystem:
+    """The ERP instance that owns ``legal_entity_code``: its route's, or the only ERP.
+
+    With no route and several ERPs the work waits for a route (a business exception
+    naming the legal entity); with no ERP at all, for one to be configured.
+    """
+    route = (
+        ErpRoute.objects.select_related("system")
+        .filter(legal_entity__code=legal_entity_code)
+        .first()
+    )
+    if route is not None:
+        system = route.system
+        if not system.enabled or not system.base_url:
+            raise IntegrationError(
+                f"{system.name}, the ERP that owns legal entity {legal_entity_code}, is "
+                f"{'disabled' if not system.enabled else 'without a base URL'}.",
+                transient=False,
+                error_class=ErrorClass.CONFIGURATION,
+                code=ExceptionType.SYSTEM_NOT_CONFIGURED,
+                waiting_on=f"system:{system.slug.upper()}",
+            )
+        return system
+    erps = list(erp_systems()[:2])
+    if len(erps) == 1:
+        return erps[0]
+    if not erps:
+        raise IntegrationError(
+            "No enabled erp system with a base URL is connected.",
+            transient=False,
+            error_class=ErrorClass.CONFIGURATION,
+            code=ExceptionType.SYSTEM_NOT_CONFIGURED,
+            waiting_on="system:ERP",
+        )
+    raise IntegrationError.business(
+        f"Several ERPs are connected and none owns legal entity {legal_entity_code}; "
+        "route it to its ERP.",
+        code=ExceptionType.ERP_NOT_ROUTED,
+        waiting_on=erp_route_waiting_key(legal_entity_code),
+        details={"legal_entity": legal_entity_code},
+    )
+
+
+def erp_for_or_none(legal_entity_code: str) -> ConnectedSystem | None:
+    """``erp_for``, or None where no ERP owns the legal entity yet (for pages)."""
+    try:
+        return erp_for(legal_entity_code)
+    except IntegrationError:
+        return None
+
+
+def erp_owner_check(*, system: ConnectedSystem, legal_entity_code: str, what: str) -> None:
+    """Refuses to write ``what`` to an ERP instance that does not own its legal entity."""
+    if system.kind != SystemKind.ERP:
+        return
+    owner = erp_for_or_none(legal_entity_code)
+    if owner is not None and owner.pk == system.pk:
+        return
+    owned_by = (
+        f"its books are kept in {owner.name} ({owner.slug})"
+        if owner is not None
+        else "no ERP owns it yet"
+    )
+    raise ConflictError(
+        f"{system.name} does not own legal entity {legal_entity_code}: {owned_by}; "
+        f"{what} is not written there.",
+        errors={"system": [f"{system.slug} does not own {legal_entity_code}."]},
+    )
+
+
+def erp_owned_codes() -> dict[int, list[str]]:
+    """The legal entity codes each ERP is routed, by system id (for the Systems page)."""
+    owned: dict[int, list[str]] = {}
+    for system_id, code in erp_route_list().values_list("system_id", "legal_entity__code"):
+        owned.setdefault(system_id, []).append(code)
+    return owned
