@@ -50,6 +50,10 @@ ADMIN = [
     "integrations.change_connectedsystem",
     "integrations.delete_connectedsystem",
     "integrations.change_flow",
+    # Which ERP instance keeps each legal entity's books.
+    "integrations.add_erproute",
+    "integrations.change_erproute",
+    "integrations.delete_erproute",
     # Sign-in lockouts: see them and lift them.
     "axes.view_accessattempt",
     "axes.delete_accessattempt",

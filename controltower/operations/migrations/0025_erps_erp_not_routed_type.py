@@ -2,14 +2,22 @@
 
 from django.db import migrations, models
 
+from controltower.operations.roles import roles_sync
+
+
+def sync(apps, schema_editor):
+    roles_sync(apps)  # the admins' permissions on ERP routes
+
 
 class Migration(migrations.Migration):
 
     dependencies = [
         ('controltower', '0024_roles_data_classes'),
+        ('integrations', '0022_erps_erp_routes'),
     ]
 
     operations = [
+        migrations.RunPython(sync, migrations.RunPython.noop),
         migrations.AlterField(
             model_name='ownershiprule',
             name='exception_type',
