@@ -8,6 +8,8 @@ exception, which clears when the route is set.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import QuerySet
 
 from canonical.errors import ConflictError
@@ -110,3 +112,23 @@ def erp_owned_codes() -> dict[int, list[str]]:
     for system_id, code in erp_route_list().values_list("system_id", "legal_entity__code"):
         owned.setdefault(system_id, []).append(code)
     return owned
+
+
+def erp_ownership(systems: Iterable[ConnectedSystem] | None = None) -> dict[int, str]:
+    """What each ERP instance owns, in words, by system id (for the Systems page);
+    ``systems`` are the connected systems when the caller has them already."""
+    owned = erp_owned_codes()
+    if systems is None:
+        systems = ConnectedSystem.objects.filter(kind=SystemKind.ERP)
+    erps = [system for system in systems if system.kind == SystemKind.ERP]
+    only = len([erp for erp in erps if erp.enabled and erp.base_url]) == 1
+    words = {}
+    for erp in erps:
+        if owned.get(erp.pk):
+            rest = " and every legal entity not routed" if only and erp.enabled else ""
+            words[erp.pk] = f"Owns {', '.join(owned[erp.pk])}{rest}"
+        elif only and erp.enabled and erp.base_url:
+            words[erp.pk] = "Owns every legal entity (the only ERP)"
+        else:
+            words[erp.pk] = "Owns no legal entity yet"
+    return words
