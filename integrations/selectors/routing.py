@@ -9,6 +9,8 @@ exception, which clears when the route is set.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import QuerySet
 
@@ -132,3 +134,49 @@ def erp_ownership(systems: Iterable[ConnectedSystem] | None = None) -> dict[int,
         else:
             words[erp.pk] = "Owns no legal entity yet"
     return words
+
+
+@dataclass(frozen=True)
+class ErpRouteInfo:
+    """Where a record's legal entity keeps its books: the ERP, and why that one."""
+
+    legal_entity: str
+    system: ConnectedSystem | None
+    routed: bool  # by a route; otherwise the only ERP, or none
+
+    @property
+    def text(self) -> str:
+        if self.system is None:
+            return f"No ERP owns {self.legal_entity} yet: route it to its ERP."
+        why = f"routes {self.legal_entity}" if self.routed else f"the only ERP; {self.legal_entity}"
+        return f"ERP: {self.system.name} ({why})"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "legal_entity": self.legal_entity,
+            "system": self.system.slug if self.system is not None else None,
+            "routed": self.routed,
+            "text": self.text,
+        }
+
+
+def legal_entity_code_of(record: Any) -> str:
+    """The code of the legal entity whose books hold ``record`` (its own, or its project's);
+    empty for a record of no legal entity."""
+    for owner in (record, getattr(record, "project", None)):
+        legal_entity = getattr(owner, "legal_entity", None) if owner is not None else None
+        if legal_entity is not None:
+            return legal_entity.code
+    return ""
+
+
+def erp_route_of(record: Any) -> ErpRouteInfo | None:
+    """The ERP that owns ``record``'s legal entity, for the record page and the lineage."""
+    code = legal_entity_code_of(record)
+    if not code:
+        return None
+    route = ErpRoute.objects.select_related("system").filter(legal_entity__code=code).first()
+    if route is not None:
+        return ErpRouteInfo(code, route.system, routed=True)
+    erps = list(erp_systems()[:2])  # with no route, the only ERP owns every legal entity
+    return ErpRouteInfo(code, erps[0] if len(erps) == 1 else None, routed=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from django.test import Client
 
 from canonical.errors import ConflictError
 from canonical.models import Contract, Invoice, Project
@@ -177,3 +178,31 @@ def test_a_record_is_not_re_pushed_to_an_erp_that_does_not_own_its_legal_entity(
     assert answer.status_code == 409
     assert "erp does not own GB01." in answer.json()["errors"]["system"]
     assert not Transaction.objects.filter(event_type="record.repush").exists()
+
+
+def test_the_record_page_and_the_lineage_show_the_erp_that_owns_the_legal_entity(
+    routed, user_with_role, api_client_for
+):
+    events_run(contract_event("K-7006"), uk_contract("K-7007"), system="clm")
+    uk = Contract.objects.get(number="K-7007")
+    viewer = user_with_role("viewer")
+    page = Client()
+    page.force_login(viewer)
+    text = page.get(f"/records/contract/{uk.pk}/").text
+    assert "ERP: ERP Europe (routes GB01)" in text
+    project = Project.objects.get(code="P-K-7007")
+    answer = page.get(f"/records/project/{project.pk}/")
+    assert "ERP: ERP Europe (routes GB01)" in answer.text
+    # The project is re-pushed only to the ERP that owns it (and the PSA).
+    assert [s.slug for s in answer.context["view"].repush_systems] == ["erp2", "psa"]
+    lineage = api_client_for(viewer).get(f"/api/v1/contracts/{uk.pk}/lineage/").json()
+    assert lineage["erp_route"] == {
+        "legal_entity": "GB01",
+        "system": "erp2",
+        "routed": True,
+        "text": "ERP: ERP Europe (routes GB01)",
+    }
+    assert sorted(s["system"] for s in lineage["records"]["projects"][0]["systems"]) == [
+        "erp2",
+        "psa",
+    ]
