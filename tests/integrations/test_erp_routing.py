@@ -6,16 +6,20 @@ records and its own OAuth 2.0 client; US01 is routed to the first, GB01 to the s
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 from django.test import Client
 
+from canonical.choices import InvoiceStatus
 from canonical.errors import ConflictError
 from canonical.models import Contract, Invoice, Project
 from controltower.operations.demo import demo_load
 from controltower.operations.services.actions import record_repush
 from integrations.choices import AuthKind, ExceptionType, SystemKind, TransactionState
 from integrations.models import ConnectedSystem, OutboundAuth, SyncState, Transaction
+from integrations.services.billing import invoices_poll
 from integrations.services.processing import transactions_process
 from integrations.services.routing import erp_route_set
 from tests.support.inbound import contract_event, event, events_run
@@ -112,7 +116,7 @@ def uk_invoice_approved(http: httpx.Client, approver) -> Invoice:
             "allocation_percent": 50,
         },
     )
-    time = event(
+    worked = event(
         "time_entry.approved",
         {
             "number": "T-UK-1",
@@ -123,7 +127,7 @@ def uk_invoice_approved(http: httpx.Client, approver) -> Invoice:
             "billable": True,
         },
     )
-    for tx in events_run(staffing, time, system="psa"):
+    for tx in events_run(staffing, worked, system="psa"):
         assert tx.state == TransactionState.SUCCEEDED, tx.last_error
     invoice = Invoice.objects.get(number="INV-P-K-7004-202611")
     assert approver.post(f"/api/v1/invoices/{invoice.pk}/approve/", {}).status_code == 200
@@ -206,3 +210,39 @@ def test_the_record_page_and_the_lineage_show_the_erp_that_owns_the_legal_entity
         "erp2",
         "psa",
     ]
+
+
+def test_reconciliation_and_payment_follow_each_invoice_in_its_own_erp(
+    routed, user_with_role, api_client_for
+):
+    from controltower.operations.models import BusinessException
+
+    invoice = uk_invoice_approved(routed, api_client_for(user_with_role("approver")))
+    posting = Transaction.objects.get(event_type="invoice.approved", business_key=invoice.number)
+    transactions_process(ids=[posting.pk])
+    operator = api_client_for(user_with_role("operator"))
+
+    def reconcile() -> Transaction:
+        response = operator.post("/api/v1/reconciliation/runs/", {"reason": "month end"})
+        transactions_process(ids=[response.json()["id"]])
+        return Transaction.objects.get(pk=response.json()["id"])
+
+    assert reconcile().state == TransactionState.SUCCEEDED
+    assert not BusinessException.objects.filter(exception_type="reconciliation_drift").exists()
+
+    # A copy keyed by hand in erp2, on the tower's project there, is drift in erp2.
+    [copy] = erp_records(routed, "erp2", "invoice")
+    routed.post(
+        "/erp2/services/rest/record/v1/invoice",
+        json={k: copy[k] for k in ("externalId", "entity", "job", "subsidiary", "item")},
+    )
+    reconcile()
+    [drift] = BusinessException.objects.filter(exception_type="reconciliation_drift")
+    assert drift.message == f"The ERP erp2 holds invoice {invoice.number} 2 times."
+
+    # Paid in erp2: the payment poll asks erp2, not the first ERP.
+    routed.put("/erp2/_faults", json={"pay_after_seconds": 1})
+    time.sleep(1.1)
+    assert invoices_poll() == 1
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PAID
