@@ -246,3 +246,39 @@ def test_reconciliation_and_payment_follow_each_invoice_in_its_own_erp(
     assert invoices_poll() == 1
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID
+
+
+def test_a_legal_entity_moved_to_another_erp_waits_there_for_its_project(routed, operator):
+    from integrations.services.exceptions import exceptions_recheck
+
+    events_run(uk_contract("K-7008"), system="clm")
+    erp_route_set(legal_entity_code="GB01", system_slug="erp")  # GB01's books move
+    staffing = event(
+        "assignment.upserted",
+        {
+            "number": "A-UK-8",
+            "project": "P-K-7008",
+            "resource": "E-0003",
+            "role": "Consultant",
+            "start_date": "2026-11-01",
+            "allocation_percent": 50,
+        },
+    )
+    [forecast] = events_run(staffing, system="psa")
+    assert forecast.state == TransactionState.BLOCKED
+    assert forecast.exception.waiting_on == "erp_project:P-K-7008"
+    # The copy in erp2, which no longer owns GB01, does not end the wait.
+    assert exceptions_recheck() == 0
+    tx = record_repush(
+        record=Project.objects.get(code="P-K-7008"),
+        system=ConnectedSystem.objects.get(slug="erp"),
+        actor=operator,
+    )
+    transactions_process(ids=[tx.pk])
+    transactions_process(ids=[forecast.pk])
+    forecast.refresh_from_db()
+    assert forecast.state == TransactionState.SUCCEEDED, forecast.last_error
+    assert [j["externalId"] for j in erp_records(routed, "erp", "job")] == ["P-K-7008"]
+    assert [f["externalId"] for f in erp_records(routed, "erp", "projectCostForecast")] == [
+        "A-UK-8"
+    ]
