@@ -168,6 +168,7 @@ class ExceptionType(models.TextChoices):
     AUTHENTICATION_FAILED = "authentication_failed", "The system refused the tower's credentials"
     MAPPING_INCOMPLETE = "mapping_incomplete", "A business value the field mapping cannot give"
     SYSTEM_NOT_CONFIGURED = "system_not_configured", "Connected system not configured"
+    ERP_NOT_ROUTED = "erp_not_routed", "Legal entity not routed to an ERP"
     RECONCILIATION_DRIFT = "reconciliation_drift", "Reconciliation drift"
     UNHANDLED_EVENT_TYPE = "unhandled_event_type", "No flow handles this event type"
     INVOICE_REJECTED = "invoice_rejected", "Invoice candidate rejected"

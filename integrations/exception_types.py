@@ -182,6 +182,14 @@ _KINDS = (
         "admin, then retry.",
     ),
     ExceptionKind(
+        ExceptionType.ERP_NOT_ROUTED,
+        None,
+        Severity.HIGH,
+        NO_MONEY,
+        "Several ERPs are connected and none owns this legal entity: route it to its ERP "
+        "(Systems page, the admin or the API); the held work then runs by itself.",
+    ),
+    ExceptionKind(
         ExceptionType.RECONCILIATION_DRIFT,
         FlowKind.RECONCILIATION,
         Severity.HIGH,

@@ -21,6 +21,10 @@ demo firm's master data that its traffic refers to (``demo_firm.py``).
 ERP, NetSuite REST record style, base ``/simulator/erp/services/rest/record/v1/``
 -------------------------------------------------------------------------------------
 
+A second instance, ``erp2`` (base ``/simulator/erp2/services/rest/record/v1/``), stands for
+another region's ERP: the same API, with its own records, knobs, request log and OAuth 2.0
+client (``CT_SIM_ERP2_CLIENT_ID`` and ``..._SECRET``; ``demo-erp2-client`` in demo mode).
+
 ``POST {kind}`` answers ``204 No Content`` with ``Location: .../record/v1/{kind}/{id}``
 (ids are numeric strings). Nothing is de-duplicated by content: a second POST is a
 second record, even with the same ``externalId``. ``GET {kind}/{id}`` answers the record with ``id``, ``createdDate`` and

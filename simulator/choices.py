@@ -7,6 +7,8 @@ from django.db import models
 
 class SimulatedSystemSlug(models.TextChoices):
     ERP = "erp", "ERP (NetSuite-style REST)"
+    # A second ERP instance (another region's books), for firms that run one per region.
+    ERP2 = "erp2", "Second ERP (NetSuite-style REST)"
     PSA = "psa", "PSA"
     CRM = "crm", "CRM"
     CLM = "clm", "Contract lifecycle"
@@ -20,8 +22,12 @@ class Dialect(models.TextChoices):
     REST = "rest", 'Plain REST: {"error": {"code", "message"}}'
 
 
+# The NetSuite-style ERP instances: the same API, each with its own records and knobs.
+ERP_SLUGS = (SimulatedSystemSlug.ERP, SimulatedSystemSlug.ERP2)
+
 DIALECTS = {
     SimulatedSystemSlug.ERP: Dialect.NETSUITE,
+    SimulatedSystemSlug.ERP2: Dialect.NETSUITE,
     SimulatedSystemSlug.PSA: Dialect.REST,
     SimulatedSystemSlug.CRM: Dialect.REST,
     SimulatedSystemSlug.CLM: Dialect.REST,
@@ -44,6 +50,7 @@ class AuthMode(models.TextChoices):
 # HTTP Basic; the HRIS (BambooHR) HTTP Basic with its API key as the user name.
 AUTH_MODES: dict[str, tuple[str, ...]] = {
     SimulatedSystemSlug.ERP: (AuthMode.NONE, AuthMode.OAUTH2),
+    SimulatedSystemSlug.ERP2: (AuthMode.NONE, AuthMode.OAUTH2),
     SimulatedSystemSlug.PSA: (AuthMode.NONE, AuthMode.API_KEY, AuthMode.BASIC),
     SimulatedSystemSlug.CRM: (AuthMode.NONE, AuthMode.API_KEY, AuthMode.BASIC),
     SimulatedSystemSlug.CLM: (AuthMode.NONE, AuthMode.API_KEY, AuthMode.BASIC),
@@ -69,7 +76,7 @@ REST_COLLECTIONS: dict[str, dict[str, str]] = {
 
 def record_kinds(system: str) -> tuple[str, ...]:
     """Every record kind the system stores."""
-    if system == SimulatedSystemSlug.ERP:
+    if system in ERP_SLUGS:
         return ERP_KINDS
     return tuple(REST_COLLECTIONS.get(system, {}).values())
 

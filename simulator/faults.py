@@ -50,6 +50,7 @@ KNOB_DEFAULTS: dict[str, Any] = {
 # CRM and the CLM send to the tower and take calls from nobody here.
 SYSTEM_KNOB_DEFAULTS: dict[str, dict[str, Any]] = {
     "erp": {"auth": "oauth2", "token_ttl_seconds": 600},
+    "erp2": {"auth": "oauth2", "token_ttl_seconds": 600},
     "psa": {"auth": "api_key"},
     "hris": {"auth": "basic_key"},
 }

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from simulator.choices import ERP_KINDS, SimulatedSystemSlug
+from simulator.choices import ERP_KINDS, ERP_SLUGS, SimulatedSystemSlug
 from simulator.demo_firm import hris_employees
 from simulator.errors import SimulatorError
 from simulator.faults import knob_defaults, knobs_validate, reject_rule_matching
@@ -168,7 +168,7 @@ def _erp_references_resolve(
 
 
 def _external_id_of(system: SimulatedSystem, data: dict[str, Any]) -> str | None:
-    key = "externalId" if system.slug == SimulatedSystemSlug.ERP else "external_id"
+    key = "externalId" if system.slug in ERP_SLUGS else "external_id"
     if key not in data:
         return None
     return "" if data[key] is None else str(data[key])[:EXTERNAL_ID_MAX_LENGTH]
@@ -177,7 +177,7 @@ def _external_id_of(system: SimulatedSystem, data: dict[str, Any]) -> str | None
 def _writable(
     system: SimulatedSystem, kind: str, data: dict[str, Any], *, creating: bool
 ) -> dict[str, Any]:
-    if system.slug == SimulatedSystemSlug.ERP:
+    if system.slug in ERP_SLUGS:
         assigned = ERP_ASSIGNED | (ERP_INVOICE_ASSIGNED if kind == "invoice" else set())
         if not creating:
             # An update may set the invoice status, to mark it paid by hand.
@@ -196,7 +196,7 @@ def record_create(
     repeated key is ``idempotency.answer_once``, around this."""
     data = _writable(system, kind, _body_check(data), creating=True)
     _reject_check(system=system, kind=kind, data=data)
-    if system.slug == SimulatedSystemSlug.ERP:
+    if system.slug in ERP_SLUGS:
         data = _erp_references_resolve(system=system, kind=kind, data=data)
     now = timezone.now()
     with transaction.atomic():
@@ -209,7 +209,7 @@ def record_create(
             created_at=now,
             updated_at=now,
         )
-        if kind == "invoice" and system.slug == SimulatedSystemSlug.ERP:
+        if kind == "invoice" and system.slug in ERP_SLUGS:
             record.data["tranId"] = f"INV{10000 + record.pk}"
             record.save(update_fields=["data"])
     return record
@@ -220,7 +220,7 @@ def record_update(*, record: SimulatedRecord, changes: Any) -> SimulatedRecord:
     system = record.system
     changes = _writable(system, record.kind, _body_check(changes), creating=False)
     _reject_check(system=system, kind=record.kind, data=changes)
-    if system.slug == SimulatedSystemSlug.ERP:
+    if system.slug in ERP_SLUGS:
         changes = _erp_references_resolve(system=system, kind=record.kind, data=changes)
     record.data = {**record.data, **changes}
     external_id = _external_id_of(system, changes)

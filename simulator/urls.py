@@ -1,6 +1,7 @@
 """The simulator's URL map, mounted at ``/simulator/``.
 
-ERP (NetSuite REST record API style)::
+ERP (NetSuite REST record API style), at ``erp/`` and, a second instance with its own
+records, credentials and knobs, at ``erp2/``::
 
     /simulator/erp/services/rest/record/v1/<kind>          POST (204 + Location), GET list (?q=)
     /simulator/erp/services/rest/record/v1/<kind>/<id>     GET, PATCH (204), DELETE (204)
@@ -42,16 +43,20 @@ from simulator import views
 
 app_name = "simulator"
 
-SYSTEMS = r"(?P<system>erp|psa|crm|clm|hris)"
+SYSTEMS = r"(?P<system>erp2|erp|psa|crm|clm|hris)"
 REST_SYSTEMS = r"(?P<system>psa|crm|clm|hris)"
-ERP_BASE = r"^erp/services/rest/record/v1/(?P<kind>[A-Za-z]+)"
+ERP_BASE = r"^(?P<system>erp2?)/services/rest/record/v1/(?P<kind>[A-Za-z]+)"
 
 urlpatterns = [
     re_path(rf"^{SYSTEMS}/_faults/?$", views.faults, name="faults"),
     re_path(rf"^{SYSTEMS}/_reset/?$", views.reset, name="reset"),
     re_path(rf"^{SYSTEMS}/_emit/?$", views.emit, name="emit"),
     re_path(rf"^{SYSTEMS}/_requests/?$", views.requests_log, name="requests"),
-    re_path(r"^erp/services/rest/auth/oauth2/v1/token/?$", views.erp_token, name="erp-token"),
+    re_path(
+        r"^(?P<system>erp2?)/services/rest/auth/oauth2/v1/token/?$",
+        views.erp_token,
+        name="erp-token",
+    ),
     re_path(rf"{ERP_BASE}/?$", views.erp_collection, name="erp-collection"),
     re_path(rf"{ERP_BASE}/(?P<record_id>[^/]+)/?$", views.erp_record, name="erp-record"),
     re_path(

@@ -182,7 +182,7 @@ def _vendor_endpoint(
 # --- ERP (NetSuite REST record API) ---------------------------------------------------
 
 
-@_vendor_endpoint(netsuite_error, system="erp", takes_credentials=False)
+@_vendor_endpoint(netsuite_error, takes_credentials=False)
 def erp_token(request: HttpRequest, system: SimulatedSystem) -> HttpResponse:
     """OAuth 2.0 token endpoint, client credentials grant (RFC 6749, section 4.4)."""
     if request.method != "POST":
@@ -210,13 +210,16 @@ def erp_token(request: HttpRequest, system: SimulatedSystem) -> HttpResponse:
     return response
 
 
-def _erp_location(request: HttpRequest, kind: str, record_id: int) -> str:
+def _erp_location(request: HttpRequest, system: SimulatedSystem, kind: str, record_id: int) -> str:
     return request.build_absolute_uri(
-        reverse("simulator:erp-record", kwargs={"kind": kind, "record_id": record_id})
+        reverse(
+            "simulator:erp-record",
+            kwargs={"system": system.slug, "kind": kind, "record_id": record_id},
+        )
     )
 
 
-@_vendor_endpoint(netsuite_error, system="erp")
+@_vendor_endpoint(netsuite_error)
 def erp_collection(request: HttpRequest, system: SimulatedSystem, kind: str) -> HttpResponse:
     services.erp_kind_check(kind)
     if request.method == "POST":
@@ -226,7 +229,9 @@ def erp_collection(request: HttpRequest, system: SimulatedSystem, kind: str) -> 
             record = services.record_create(
                 system=system, kind=kind, data=_json_body(request), idempotency_key=key
             )
-            return StoredAnswer(status=204, location=_erp_location(request, kind, record.pk))
+            return StoredAnswer(
+                status=204, location=_erp_location(request, system, kind, record.pk)
+            )
 
         answer = idempotency.answer_once(system=system, key=key, answer=create) if key else create()
         return _stored_response(answer)
@@ -254,7 +259,7 @@ def erp_collection(request: HttpRequest, system: SimulatedSystem, kind: str) -> 
     raise _not_allowed(request)
 
 
-@_vendor_endpoint(netsuite_error, system="erp")
+@_vendor_endpoint(netsuite_error)
 def erp_record(
     request: HttpRequest, system: SimulatedSystem, kind: str, record_id: str
 ) -> HttpResponse:
@@ -274,7 +279,7 @@ def erp_record(
             data=_json_body(request),
         )
         response = _no_content()
-        response["Location"] = _erp_location(request, kind, record.pk)
+        response["Location"] = _erp_location(request, system, kind, record.pk)
         return response
     record = selectors.erp_record_get(system=system, kind=kind, reference=record_id)
     if request.method == "GET":

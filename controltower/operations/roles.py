@@ -52,6 +52,10 @@ ADMIN = [
     "integrations.delete_connectedsystem",
     "integrations.change_flow",
     *(f"integrations.{verb}_poller" for verb in ("add", "change", "delete")),
+    # Which ERP instance keeps each legal entity's books.
+    "integrations.add_erproute",
+    "integrations.change_erproute",
+    "integrations.delete_erproute",
     # Sign-in lockouts: see them and lift them.
     "axes.view_accessattempt",
     "axes.delete_accessattempt",

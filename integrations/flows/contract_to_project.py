@@ -19,6 +19,7 @@ from integrations.clients.psa import PsaClient
 from integrations.flows.catalog import PROPAGATE_EVENT
 from integrations.flows.pushing import create_key, push
 from integrations.flows.registry import handles
+from integrations.selectors.routing import erp_for
 from integrations.selectors.sync import holds_version, sync_state_for, target_system
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.sync import outcome_for_retry, sync_state_from_sender
@@ -88,8 +89,12 @@ def pushable_projects() -> QuerySet[Project]:
 
 
 def push_project(tx: Transaction, contract: Contract, project: Project) -> None:
-    """Creates the ERP project shell with its billing schedule, and the PSA project, once."""
-    erp_system = target_system(SystemKind.ERP)
+    """Creates the ERP project shell with its billing schedule, and the PSA project, once.
+
+    The ERP is the instance that owns the contract's legal entity; the customer is
+    created there too (each instance keeps its own customers).
+    """
+    erp_system = erp_for(contract.legal_entity.code)
     erp = ErpClient(erp_system)
     customer = contract.customer
     erp_customer = {
@@ -188,7 +193,7 @@ def project_propagate(tx: Transaction) -> str:
     project = pushable_projects().filter(code=tx.normalized["data"]["project"]).first()
     if project is None or project.contract is None:
         return Outcome.UNCHANGED
-    erp = sync_state_for(project, target_system(SystemKind.ERP))
+    erp = sync_state_for(project, erp_for(project.contract.legal_entity.code))
     if erp is None or holds_version(erp, project):
         return Outcome.UNCHANGED
     push_project(tx, project.contract, project)

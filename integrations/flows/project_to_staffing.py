@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 
 from canonical.services.delivery import assignment_upsert
-from integrations.choices import Domain, ExceptionType, Outcome, SystemKind
+from integrations.choices import Domain, ExceptionType, Outcome
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
 from integrations.flows.pushing import push
 from integrations.flows.registry import handles
-from integrations.selectors.sync import sync_state_for, target_system
+from integrations.selectors.routing import erp_for
+from integrations.selectors.sync import sync_state_for
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.lineage import link_to_contract
 from integrations.services.sync import outcome_for_retry, sync_state_from_sender
@@ -67,7 +68,7 @@ def project_to_staffing(tx: Transaction) -> str:
             outcome=result.outcome,
             key=assignment.number,
         )
-    erp_system = target_system(SystemKind.ERP)
+    erp_system = erp_for(assignment.project.legal_entity.code)
     job = _erp_job(assignment.project, erp_system)
     erp = ErpClient(erp_system)
     forecast = {

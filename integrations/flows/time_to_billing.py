@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from canonical.choices import InvoiceStatus
+from canonical.errors import ConflictError
 from canonical.models import Invoice
 from canonical.services.billing import (
     invoice_candidate_rebuild,
@@ -19,18 +20,19 @@ from canonical.services.billing import (
     time_entry_approve,
 )
 from canonical.services.delivery import project_for
-from integrations.choices import Domain, ExceptionType, Outcome, SystemKind
+from integrations.choices import Domain, ExceptionType, Outcome
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
 from integrations.flows.pushing import push
 from integrations.flows.registry import handles
-from integrations.selectors.sync import sync_state_for, target_system
+from integrations.selectors.routing import erp_for, erp_owner_check
+from integrations.selectors.sync import sync_state_for
 from integrations.services.exceptions import waiting_key
 from integrations.services.lineage import link_to_contract
 from integrations.services.sync import key_for_external_id, sync_state_from_sender
 
 if TYPE_CHECKING:
-    from integrations.models import Transaction
+    from integrations.models import ConnectedSystem, Transaction
 
 
 @handles("time_entry.approved", domain=Domain.TIME)
@@ -98,7 +100,7 @@ def invoice_post(tx: Transaction) -> str:
     )
     if invoice.status in (InvoiceStatus.POSTED, InvoiceStatus.PAID):
         return Outcome.UNCHANGED
-    erp_system = target_system(SystemKind.ERP)
+    erp_system = _erp_of(tx, invoice)
     erp = ErpClient(erp_system)
     job = sync_state_for(invoice.project, erp_system)
     customer = sync_state_for(invoice.customer, erp_system)
@@ -145,3 +147,26 @@ def invoice_post(tx: Transaction) -> str:
             posted_at=timezone.now(),
         )
     return Outcome.APPLIED
+
+
+def _erp_of(tx: Transaction, invoice: Invoice) -> ConnectedSystem:
+    """The ERP instance that owns the invoice's legal entity; a posting addressed to
+    another instance (``tx.target_system``) is refused, never sent there."""
+    owner = erp_for(invoice.legal_entity.code)
+    target = tx.target_system
+    if target is not None:
+        try:
+            erp_owner_check(
+                system=target,
+                legal_entity_code=invoice.legal_entity.code,
+                what=f"invoice {invoice.number}",
+            )
+        except ConflictError as refused:
+            raise IntegrationError.business(
+                refused.message,
+                code=ExceptionType.ERP_NOT_ROUTED,
+                details={"legal_entity": invoice.legal_entity.code, "system": target.slug},
+                money_at_risk=invoice.amount,
+                currency=invoice.currency,
+            ) from refused
+    return owner

@@ -5,6 +5,7 @@ from integrations.models.mappings import FieldMapping
 from integrations.models.outbound import AccessToken, CircuitBreaker, OutboundAuth, RateBucket
 from integrations.models.pollers import Poller
 from integrations.models.rollups import FlowRollup
+from integrations.models.routing import ErpRoute
 from integrations.models.runtime import ProcessHeartbeat
 from integrations.models.sync import SyncState
 from integrations.models.systems import ConnectedSystem, Flow, SystemOfRecord
@@ -14,6 +15,7 @@ __all__ = [
     "Attempt",
     "CircuitBreaker",
     "ConnectedSystem",
+    "ErpRoute",
     "ExceptionRecord",
     "FieldMapping",
     "Flow",

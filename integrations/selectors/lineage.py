@@ -9,6 +9,7 @@ from integrations.models import (
     SyncState,
     Transaction,
 )
+from integrations.selectors.routing import erp_route_of
 
 
 def contract_lineage(contract) -> dict:
@@ -36,6 +37,8 @@ def contract_lineage(contract) -> dict:
             for tx in transactions
         ],
         "records": contract_records_lineage(contract),
+        # The ERP instance that keeps the contract's legal entity's books.
+        "erp_route": route.as_dict() if (route := erp_route_of(contract)) is not None else None,
     }
 
 

@@ -31,6 +31,7 @@ from integrations.models import (
     SyncState,
     Transaction,
 )
+from integrations.selectors.routing import ErpRouteInfo, erp_route_of
 from integrations.selectors.transactions import decimal_or_none, event_data
 
 # The record view -------------------------------------------------------------------------
@@ -329,6 +330,8 @@ class RecordView:
     sla_minutes: int | None
     repush_systems: list[ConnectedSystem]
     projects: list[Any] = field(default_factory=list)
+    # The ERP that keeps the record's legal entity's books (None: no legal entity).
+    erp_route: ErpRouteInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -349,20 +352,37 @@ def flow_sla(kind: RecordKind) -> FlowSla:
     return FlowSla()
 
 
-def record_push_targets(kind: RecordKind) -> list[ConnectedSystem]:
-    """The systems the tower writes records of this kind to (the enabled ERP and PSA)."""
+def record_push_targets(
+    kind: RecordKind, record: Any = None, *, route: ErpRouteInfo | None = None
+) -> list[ConnectedSystem]:
+    """The systems the tower writes records of this kind to: the ERP that owns the
+    record's legal entity (with several ERPs, only that one), and the enabled PSA.
+    ``route`` is the record's ERP route when the caller has read it already."""
     if not kind.repush:
         return []
     systems = []
-    for system_kind in (SystemKind.ERP, SystemKind.PSA):
-        system = (
-            ConnectedSystem.objects.filter(kind=system_kind, enabled=True)
+    if route is None and record is not None:
+        route = erp_route_of(record)
+    if route is not None:
+        if route.system is not None:
+            systems.append(route.system)
+    else:
+        erp = (
+            ConnectedSystem.objects.filter(kind=SystemKind.ERP, enabled=True)
             .exclude(base_url="")
             .order_by("slug")
             .first()
         )
-        if system is not None:
-            systems.append(system)
+        if erp is not None:
+            systems.append(erp)
+    psa = (
+        ConnectedSystem.objects.filter(kind=SystemKind.PSA, enabled=True)
+        .exclude(base_url="")
+        .order_by("slug")
+        .first()
+    )
+    if psa is not None:
+        systems.append(psa)
     return systems
 
 
@@ -461,7 +481,8 @@ def record_view(
         .select_related("system", "last_transaction")
         .order_by("system__slug")
     )
-    targets = record_push_targets(kind)
+    route = erp_route_of(record) if kind.slug != "resource" else None
+    targets = record_push_targets(kind, record, route=route)
     resource_ids = _linked_resource_ids(record=record, states=states)
     copies: list[SystemCopy] = []
     held = {state.system_id for state in states}
@@ -505,6 +526,7 @@ def record_view(
         sla_minutes=sla_minutes,
         repush_systems=targets,
         projects=projects,
+        erp_route=route,
     )
 
 

@@ -6,22 +6,33 @@ from django.utils import timezone
 
 from canonical.choices import InvoiceStatus
 from canonical.models import Invoice
-from integrations.choices import SystemKind
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
-from integrations.selectors.sync import sync_state_for, target_system
+from integrations.selectors.routing import erp_for_or_none
+from integrations.selectors.sync import sync_state_for
 
 
 def invoices_poll(*, limit: int = 200) -> int:
-    """Asks the ERP about posted invoices; marks the paid ones. Returns how many were paid."""
-    posted = list(Invoice.objects.filter(status=InvoiceStatus.POSTED).order_by("posted_at")[:limit])
+    """Asks each invoice's ERP (the instance that owns its legal entity) about posted
+    invoices; marks the paid ones. Returns how many were paid."""
+    posted = list(
+        Invoice.objects.filter(status=InvoiceStatus.POSTED)
+        .select_related("legal_entity")
+        .order_by("posted_at")[:limit]
+    )
     if not posted:
         return 0
-    erp_system = target_system(SystemKind.ERP)
-    erp = ErpClient(erp_system)
+    clients: dict[str, ErpClient | None] = {}
     paid = 0
     for invoice in posted:
-        state = sync_state_for(invoice, erp_system)
+        code = invoice.legal_entity.code
+        if code not in clients:
+            system = erp_for_or_none(code)
+            clients[code] = ErpClient(system) if system is not None else None
+        erp = clients[code]
+        if erp is None:
+            continue  # asked again once the legal entity has its ERP
+        state = sync_state_for(invoice, erp.system)
         if state is None:
             continue
         try:

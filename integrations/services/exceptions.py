@@ -35,7 +35,8 @@ from integrations.choices import OPEN_STATUSES, ExceptionStatus, TransactionStat
 from integrations.errors import IntegrationError
 from integrations.exception_types import exception_kind
 from integrations.live import figures_changed
-from integrations.models import ExceptionRecord, SyncState, Transaction
+from integrations.models import ErpRoute, ExceptionRecord, SyncState, Transaction
+from integrations.selectors.routing import erp_for_or_none
 from integrations.services.queueing import transactions_requeue
 from integrations.signals import exception_closed, exception_raised
 
@@ -299,6 +300,19 @@ def _linked(model: str, key: str) -> bool:
     )
 
 
+def _in_its_erp(project_code: str) -> bool:
+    """Whether the ERP that owns the project's legal entity holds the project (a copy in
+    an ERP that no longer owns it does not count: the work would block again)."""
+    project = Project.objects.select_related("legal_entity").filter(code=project_code).first()
+    if project is None:
+        return False
+    held = SyncState.objects.filter(
+        content_type__model="project", object_id=project.pk, system__kind="erp"
+    )
+    owner = erp_for_or_none(project.legal_entity.code)
+    return (held.filter(system=owner) if owner is not None else held).exists()
+
+
 def _present(kind: str, parts: list[str]) -> bool:
     """Whether what a ``waiting_on`` key waits for holds now: the record is there, or is
     in the state the rule needs (``project_active``, ``project_hold``, ``customer_hold``).
@@ -322,11 +336,8 @@ def _present(kind: str, parts: list[str]) -> bool:
         ).exists(),
         "contract_project": lambda: Project.objects.filter(contract__number=parts[0]).exists(),
         "contract_signed": lambda: Contract.objects.filter(number=parts[0]).exists(),
-        "erp_project": lambda: SyncState.objects.filter(
-            content_type__model="project",
-            object_id__in=Project.objects.filter(code=parts[0]).values("pk"),
-            system__kind="erp",
-        ).exists(),
+        "erp_project": lambda: _in_its_erp(parts[0]),
+        "erp_route": lambda: ErpRoute.objects.filter(legal_entity__code=parts[0]).exists(),
         "rate_card": lambda: RateCard.objects.filter(code=parts[0]).exists()
         if len(parts) == 1
         else RateCard.objects.filter(code=parts[0], lines__role__iexact=parts[1]).exists(),

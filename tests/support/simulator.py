@@ -17,14 +17,25 @@ ERP_CLIENT = ("demo-erp-client", "demo-erp-client-secret")
 PSA_API_KEY = "demo-psa-api-key"
 HRIS_API_KEY = "demo-hris-api-key"
 TOKEN_PATH = "/simulator/erp/services/rest/auth/oauth2/v1/token"
+# Each simulated ERP instance (erp, and erp2 for a second region) issues its own tokens.
+ERP_INSTANCES = ("erp", "erp2")
+
+
+def erp_client(slug: str) -> tuple[str, str]:
+    """The demo's OAuth 2.0 client of the simulated ERP instance ``slug``."""
+    return (f"demo-{slug}-client", f"demo-{slug}-client-secret")
+
+
+def erp_token_path(slug: str) -> str:
+    return f"/simulator/{slug}/services/rest/auth/oauth2/v1/token"
 
 
 class VendorCredentials(httpx.Auth):
-    """Signs each call as its system wants it: a bearer token to the ERP (fetched once, and
-    again when the ERP says it expired), the API key to the PSA and to the HRIS."""
+    """Signs each call as its system wants it: a bearer token to each ERP instance (fetched
+    once, and again when it says it expired), the API key to the PSA and to the HRIS."""
 
     def __init__(self) -> None:
-        self.token: str | None = None
+        self.tokens: dict[str, str] = {}
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         path = request.url.path
@@ -36,24 +47,25 @@ class VendorCredentials(httpx.Auth):
         if "/simulator/hris/" in path:
             pair = base64.b64encode(f"{HRIS_API_KEY}:x".encode()).decode()
             request.headers["Authorization"] = f"Basic {pair}"
-        if "/simulator/erp/" not in path or path.endswith(TOKEN_PATH):
+        erp = next((slug for slug in ERP_INSTANCES if f"/simulator/{slug}/" in path), None)
+        if erp is None or path.endswith(erp_token_path(erp)):
             yield request
             return
-        if self.token is None:
-            self.token = self._fetch(request)
-        request.headers["Authorization"] = f"Bearer {self.token}"
+        if erp not in self.tokens:
+            self.tokens[erp] = self._fetch(request, erp)
+        request.headers["Authorization"] = f"Bearer {self.tokens[erp]}"
         response = yield request
         if response.status_code == 401:
-            self.token = self._fetch(request)
-            request.headers["Authorization"] = f"Bearer {self.token}"
+            self.tokens[erp] = self._fetch(request, erp)
+            request.headers["Authorization"] = f"Bearer {self.tokens[erp]}"
             yield request
 
-    def _fetch(self, request: httpx.Request) -> str:
+    def _fetch(self, request: httpx.Request, erp: str) -> str:
         origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
         response = httpx.post(
-            origin + TOKEN_PATH,
+            origin + erp_token_path(erp),
             data={"grant_type": "client_credentials"},
-            auth=ERP_CLIENT,
+            auth=erp_client(erp),
             timeout=10,
         )
         response.raise_for_status()

@@ -31,7 +31,15 @@ from integrations.choices import (
 )
 from integrations.errors import IntegrationError
 from integrations.flows.catalog import REPUSH_EVENT
-from integrations.models import CircuitBreaker, ConnectedSystem, Flow, SyncState, Transaction
+from integrations.models import (
+    CircuitBreaker,
+    ConnectedSystem,
+    ErpRoute,
+    Flow,
+    SyncState,
+    Transaction,
+)
+from integrations.selectors.routing import erp_owner_check
 from integrations.services.breakers import breaker_set
 from integrations.services.exceptions import exception_raise
 from integrations.services.queueing import (
@@ -41,6 +49,7 @@ from integrations.services.queueing import (
 )
 from integrations.services.reconciliation import reconciliation_queue
 from integrations.services.rollups import rollups_received
+from integrations.services.routing import erp_route_delete, erp_route_set
 from integrations.services.sync import LINKABLE, record_link_record
 
 Actor = AbstractBaseUser | None
@@ -355,6 +364,10 @@ def record_repush(
             f"{system.name} is disabled; enable it before re-pushing to it.",
             errors={"system": ["Disabled."]},
         )
+    # An ERP instance takes only the projects of the legal entities it owns.
+    erp_owner_check(
+        system=system, legal_entity_code=contract.legal_entity.code, what=f"{record_type} {key}"
+    )
     with transaction.atomic():
         pending = (
             Transaction.objects.filter(
@@ -451,3 +464,35 @@ def breaker_operate(
             reason=reason,
         )
     return breaker
+
+
+def erp_route_assign(
+    *, legal_entity_code: str, system_slug: str, actor: Actor, reason: str = ""
+) -> ErpRoute:
+    """Routes a legal entity to its ERP instance (audited); the work that waited for the
+    route runs again."""
+    with transaction.atomic():
+        route, before = erp_route_set(legal_entity_code=legal_entity_code, system_slug=system_slug)
+        audit_record(
+            actor=actor,
+            action="erproute.change" if before else "erproute.add",
+            obj=route,
+            before={"system": before} if before else None,
+            after={"legal_entity": route.legal_entity.code, "system": route.system.slug},
+            reason=reason,
+        )
+    return route
+
+
+def erp_route_remove(*, route: ErpRoute, actor: Actor, reason: str = "") -> None:
+    """Removes a route (audited): the legal entity goes to the only ERP, or waits for a new
+    route while several are connected."""
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="erproute.delete",
+            obj=route,
+            before={"legal_entity": route.legal_entity.code, "system": route.system.slug},
+            reason=reason,
+        )
+        erp_route_delete(route=route)

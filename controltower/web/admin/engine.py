@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import models
+from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -19,6 +19,7 @@ from controltower.web.admin.base import AuditedModelAdmin
 from integrations.models import (
     Attempt,
     ConnectedSystem,
+    ErpRoute,
     Flow,
     Poller,
     ProcessHeartbeat,
@@ -27,6 +28,7 @@ from integrations.models import (
     Transaction,
 )
 from integrations.pollers import source_kinds
+from integrations.services.routing import erp_route_waits_clear
 
 
 @admin.register(ConnectedSystem)
@@ -288,6 +290,20 @@ class PollerAdmin(AuditedModelAdmin):
 class SystemOfRecordAdmin(AuditedModelAdmin):
     list_display = ["domain", "system", "updated_at"]
     list_select_related = ["system"]
+
+
+@admin.register(ErpRoute)
+class ErpRouteAdmin(AuditedModelAdmin):
+    """Which ERP instance keeps each legal entity's books."""
+
+    list_display = ["legal_entity", "system", "updated_at"]
+    list_select_related = ["legal_entity", "system"]
+    search_fields = ["legal_entity__code", "legal_entity__name", "system__slug"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            erp_route_waits_clear(route=obj)
 
 
 @admin.register(ProcessHeartbeat)

@@ -221,7 +221,7 @@ def record_repush(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
     record_kind = _kind(kind)
     require(request, REPUSH, "Your role may not re-push records.")
     record = _record(record_kind, pk)
-    systems = record_push_targets(_kind(kind))
+    systems = record_push_targets(record_kind, record)
     form = RepushForm(request.POST, systems=systems)
     if not form.is_valid():
         return _page(request, record_kind, record, repush_form=form, status=400)

@@ -29,6 +29,7 @@ from integrations.selectors.health import (
     flows_health,
     systems_health,
 )
+from integrations.selectors.routing import erp_ownership
 
 VIEW = "integrations.view_connectedsystem"
 PAUSE = "integrations.pause_flow"
@@ -67,6 +68,7 @@ SYSTEM_COLUMNS = (
     Column("breaker", "Breaker", lambda h: h.breaker.state if h.breaker is not None else "closed"),
     Column("waiting", "Waiting for it", lambda h: h.waiting),
 )
+ROUTES = "integrations.change_erproute"
 FLOW_COLUMNS = (
     Column("kind", "Flow", lambda f: f.flow.kind),
     Column("name", "Name", lambda f: f.flow.name),
@@ -114,6 +116,7 @@ def systems_list(request: HttpRequest) -> HttpResponse:
     if export == "flows":
         return csv_response(rows=flows, columns=FLOW_COLUMNS, filename="flows.csv")
     quiet_before = now - timedelta(hours=QUIET_AFTER_HOURS)
+    ownership = erp_ownership(item.system for item in systems)
     rows = [
         {
             "health": item,
@@ -122,6 +125,7 @@ def systems_list(request: HttpRequest) -> HttpResponse:
             "rate_24h": _rate_text(item.rate_24h),
             "share_1h": item.rate_1h.share,
             "transactions_url": _transactions_url(item),
+            "erp_owns": ownership.get(item.system.pk, ""),
         }
         for item in systems
     ]
@@ -144,6 +148,7 @@ def systems_list(request: HttpRequest) -> HttpResponse:
             "can_pause": request.user.has_perm(PAUSE),
             "can_operate_breaker": request.user.has_perm(BREAKER),
             "can_change_system": request.user.has_perm(CHANGE_SYSTEM),
+            "can_route": request.user.has_perm(ROUTES),
             "generated_at": now,
             "quiet_hours": QUIET_AFTER_HOURS,
         },

@@ -76,6 +76,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     # The secret is never read back; who may read the rest is who may read the system.
     "system-connection": {"GET": VIEWER, "PUT": ADMIN},
     "system-test-connection": {"POST": OPERATOR},
+    # Which ERP keeps each legal entity's books: read by viewers, routed by admins.
+    "erp-route-list": CONFIG_LIST,
+    "erp-route-detail": {"GET": VIEWER, "DELETE": ADMIN},
     # Field mappings: read by whoever reads the system; drafted, tried, published by an admin.
     "system-mappings": READ,
     "system-mapping": READ,
@@ -201,7 +204,7 @@ def world(db):
     from canonical.models import Project
     from controltower.operations.services import audit_record
     from integrations.choices import FlowKind, TransactionState
-    from integrations.models import ConnectedSystem, SyncState
+    from integrations.models import ConnectedSystem, ErpRoute, SyncState
     from tests.factories import canonical as c
     from tests.factories import operations as f
 
@@ -231,6 +234,9 @@ def world(db):
         external_id="PRJ-1",
     )
     ConnectedSystem.objects.get(slug="erp").pollers.create(record_type="time_entry")
+    ErpRoute.objects.create(
+        legal_entity=project.legal_entity, system=ConnectedSystem.objects.get(slug="erp")
+    )
     audit_record(actor=None, action="demo.load", object_type="demo", object_id=1)
 
 

@@ -9,6 +9,7 @@ from integrations.models import (
     Attempt,
     CircuitBreaker,
     ConnectedSystem,
+    ErpRoute,
     FieldMapping,
     Flow,
     OutboundAuth,
@@ -432,3 +433,19 @@ class PollRunSerializer(serializers.Serializer):
     pages = serializers.IntegerField()
     cursor = serializers.DateTimeField(allow_null=True)
     error = serializers.CharField(allow_blank=True)
+
+
+class ErpRouteSerializer(serializers.ModelSerializer):
+    legal_entity = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    system_name = serializers.CharField(source="system.name", read_only=True)
+
+    class Meta:
+        model = ErpRoute
+        fields = ["legal_entity", "system", "system_name", "created_at", "updated_at"]
+
+
+class ErpRouteSetSerializer(serializers.Serializer):
+    legal_entity = serializers.CharField(help_text="The legal entity's code, e.g. GB01.")
+    system = serializers.CharField(help_text="The slug of the ERP that owns it.")
+    reason = serializers.CharField(required=False, allow_blank=True, default="")

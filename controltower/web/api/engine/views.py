@@ -30,6 +30,7 @@ from controltower.web.api.permissions import requires
 from integrations.filtersets import PollerFilterSet, SyncStateFilterSet, TransactionFilterSet
 from integrations.models import OutboundAuth, Poller
 from integrations.selectors.health import flow_list, system_list
+from integrations.selectors.routing import erp_route_list
 from integrations.selectors.sync import sync_state_list
 from integrations.selectors.transactions import transaction_detail_queryset, transaction_list
 from integrations.services.inbound import inbound_receive
@@ -384,6 +385,33 @@ class ReconciliationView(APIView):
         data = _valid(s.ReasonSerializer, request)
         run = actions.reconciliation_start(actor=request.user, reason=data["reason"])
         return Response(s.TransactionSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ErpRouteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Which ERP instance keeps each legal entity's books. Admins set and remove routes;
+    with one ERP and no routes, every legal entity goes to it."""
+
+    queryset = erp_route_list()
+    serializer_class = s.ErpRouteSerializer
+    filterset_fields = {"system__slug": ["exact"], "legal_entity__code": ["exact"]}
+
+    @extend_schema(request=s.ErpRouteSetSerializer, responses={200: s.ErpRouteSerializer, **ERRORS})
+    def create(self, request: Request) -> Response:
+        """Routes a legal entity to an ERP (a new route, or a change of one); audited."""
+        data = _valid(s.ErpRouteSetSerializer, request)
+        route = actions.erp_route_assign(
+            legal_entity_code=data["legal_entity"],
+            system_slug=data["system"],
+            actor=request.user,
+            reason=data["reason"],
+        )
+        return Response(s.ErpRouteSerializer(route).data)
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def destroy(self, request: Request, pk: str) -> Response:
+        """Removes the route; audited."""
+        actions.erp_route_remove(route=self.get_object(), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class SyncStateViewSet(viewsets.ReadOnlyModelViewSet):

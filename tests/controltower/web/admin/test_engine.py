@@ -79,3 +79,32 @@ def test_a_poller_for_records_the_system_does_not_offer_is_refused(admin_client)
     refused = admin_client.post("/admin/integrations/poller/add/", poller_form(psa, "worker"))
     assert refused.status_code == 200 and b"cannot poll worker records" in refused.content
     assert not psa.pollers.filter(record_type="worker").exists()
+
+
+def test_an_admin_routes_a_legal_entity_in_the_admin_and_the_held_work_runs_again(admin_client):
+    from canonical.models import LegalEntity
+    from integrations.choices import ExceptionType, SystemKind
+    from integrations.models import ConnectedSystem, ErpRoute
+    from tests.support.inbound import contract_event
+
+    erp2 = ConnectedSystem.objects.create(
+        slug="erp2", name="ERP Europe", kind=SystemKind.ERP, base_url="http://127.0.0.1:9/erp2"
+    )
+    event = contract_event("K-7201", customer="C-1002", legal_entity="GB01", rate_card="RC-GB-STD")
+    ids = signed_post(admin_client, "clm", event).json()["transaction_ids"]
+    transactions_process(ids=ids)
+    held = Transaction.objects.get(pk=ids[0])
+    assert held.exception.exception_type == ExceptionType.ERP_NOT_ROUTED
+    form = admin_client.get("/admin/integrations/erproute/add/")
+    offered = form.context["adminform"].form.fields["system"].queryset
+    assert sorted(offered.values_list("slug", flat=True)) == ["erp", "erp2"]  # ERPs only
+    response = admin_client.post(
+        "/admin/integrations/erproute/add/",
+        {"legal_entity": LegalEntity.objects.get(code="GB01").pk, "system": erp2.pk},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert ErpRoute.objects.get().system == erp2
+    assert AuditEvent.objects.filter(action="erproute.add", actor_name="admin").exists()
+    held.refresh_from_db()
+    assert held.exception.status == "resolved" and held.state != TransactionState.BLOCKED

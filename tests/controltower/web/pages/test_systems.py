@@ -179,10 +179,11 @@ def test_the_page_takes_the_same_few_queries_however_much_traffic(
 ):
     client = signed_in(operator)
     client.get("/systems/")
-    with django_assert_max_num_queries(14):
+    # 15: one of them reads which legal entities each ERP owns.
+    with django_assert_max_num_queries(15):
         client.get("/systems/")
     FlowTransactionFactory.create_batch(40, source_system=ConnectedSystem.objects.get(slug="crm"))
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(15):
         client.get("/systems/")
 
 
@@ -198,3 +199,26 @@ def test_events_a_mapping_ignores_are_counted_on_their_flow_with_a_link(demo, op
     page = signed_in(operator).get("/systems/")
     assert flow_of(page, "contract_to_project")["health"].ignored_24h == 1
     assert "/transactions/?flow=contract_to_project&amp;state=ignored" in page.text
+
+
+def test_each_erp_shows_the_legal_entities_it_owns(demo, user_with_role):
+    from integrations.choices import SystemKind
+    from integrations.services.routing import erp_route_set
+
+    admin = signed_in(user_with_role("admin"))
+    assert health_of(admin.get("/systems/"), "erp")["erp_owns"] == (
+        "Owns every legal entity (the only ERP)"
+    )
+    ConnectedSystem.objects.create(
+        slug="erp2", name="ERP Europe", kind=SystemKind.ERP, base_url="http://127.0.0.1:9/erp2"
+    )
+    erp_route_set(legal_entity_code="US01", system_slug="erp")
+    erp_route_set(legal_entity_code="GB01", system_slug="erp2")
+    erp_route_set(legal_entity_code="DE01", system_slug="erp2")
+    page = admin.get("/systems/")
+    assert health_of(page, "erp")["erp_owns"] == "Owns US01"
+    assert health_of(page, "erp2")["erp_owns"] == "Owns DE01, GB01"
+    assert "Owns DE01, GB01" in page.text and "/admin/integrations/erproute/" in page.text
+    assert health_of(page, "crm")["erp_owns"] == ""
+    viewer_page = signed_in(user_with_role("viewer")).get("/systems/").text
+    assert "Owns DE01, GB01" in viewer_page and "/admin/integrations/erproute/" not in viewer_page
