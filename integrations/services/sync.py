@@ -171,6 +171,31 @@ def key_for_external_id(*, system: ConnectedSystem, kind: str, key: str) -> str:
     return found[0]
 
 
+@dataclass(frozen=True)
+class LinkPick:
+    """What an exception waiting for a cross-reference needs: which kind of record, in which
+    system, under which of its ids."""
+
+    kind: str
+    system_slug: str
+    external_id: str
+    what: str
+
+
+def link_pick_of(exc: Any) -> LinkPick | None:
+    """The link an open exception waits for (``resource:HARVEST-42``), if it waits for one."""
+    kind = (exc.waiting_on or "").partition(":")[0]
+    details = exc.details or {}
+    if kind not in LINKABLE or not details.get("system") or not details.get("external_id"):
+        return None
+    return LinkPick(
+        kind=kind,
+        system_slug=str(details["system"]),
+        external_id=str(details["external_id"]),
+        what=LINKABLE[kind].what,
+    )
+
+
 def record_link_record(
     *, record: models.Model, system: ConnectedSystem, external_id: str
 ) -> tuple[SyncState, str | None]:

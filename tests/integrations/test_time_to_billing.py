@@ -614,3 +614,38 @@ def test_reconciliation_finds_hours_the_erp_bills_differently(
     assert drift.status == "resolved" and drift.resolved_by is None
     assert "no longer finds this drift" in drift.resolution
     assert drift.money_at_risk == Decimal("300.00")  # what was at stake while it lasted
+
+
+def test_an_operator_picks_the_project_on_the_exception_and_the_choice_is_remembered(
+    staffed, user_with_role, api_client_for
+):
+    from django.test import Client as PageClient
+
+    from canonical.models import Resource
+    from controltower.operations.models import BusinessException
+    from tests.integrations.adapters.support import document
+
+    operator = user_with_role("operator")
+    entry = document("harvest", "time_entry_without_project_code.json")
+    entry.update(spent_date="2026-11-04", hours=5.0)
+    grace = Resource.objects.get(employee_number="E-0002")
+    api_client_for(operator).post(
+        f"/api/v1/resources/{grace.pk}/link/",
+        {"system": "harvest", "external_id": str(entry["user"]["id"])},
+    )
+    [tx_id] = signed_post(Client(), "harvest", entry).json()["transaction_ids"]
+    transactions_process(ids=[tx_id])
+    exc = Transaction.objects.get(pk=tx_id).exception
+    page = PageClient()
+    page.force_login(operator)
+    shown = page.get(f"/exceptions/{exc.pk}/")
+    assert "Which project is harvest project 41221045?" in shown.text
+    assert '<option value="P-K-6001">' in shown.text
+
+    wrong = page.post(f"/exceptions/{exc.pk}/link/", {"link-key": "P-NOPE"})
+    assert wrong.status_code == 400 and "There is no project" in wrong.text
+    picked = page.post(f"/exceptions/{exc.pk}/link/", {"link-key": "p-k-6001"}, follow=True)
+    assert "Linked Harvest id 41221045" in picked.text
+    assert BusinessException.objects.get(pk=exc.pk).status == "resolved"
+    transactions_process(ids=[tx_id])
+    assert Transaction.objects.get(pk=tx_id).state == TransactionState.SUCCEEDED

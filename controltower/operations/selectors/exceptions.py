@@ -13,6 +13,7 @@ from django.db.models import Count, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from canonical.choices import ProjectStatus
 from canonical.models import (
     Contract,
     Customer,
@@ -26,6 +27,7 @@ from controltower.operations.choices import SlaState
 from controltower.operations.models import BusinessException, SlaBreach
 from integrations.adapters.harvest import REF_PREFIX
 from integrations.choices import OPEN_STATUSES
+from integrations.services.sync import LINKABLE, link_pick_of
 
 
 @dataclass(frozen=True)
@@ -242,3 +244,25 @@ def exception_sla_states(
         if exc.pk in open_ids and exc.sla_due_at and exc.sla_due_at <= now:
             states[exc.pk] = SlaState.BREACHED
     return states
+
+
+LINK_CANDIDATES = 500
+
+
+def link_candidates(exc: Any) -> list[tuple[str, str]]:
+    """The records a person may pick for an exception that waits for another system's id to
+    be linked (active resources, or projects not closed), as (business key, name)."""
+    pick = link_pick_of(exc)
+    if pick is None:
+        return []
+    linkable = LINKABLE[pick.kind]
+    records = linkable.model.objects.all()
+    if pick.kind == "resource":
+        records = records.filter(active=True)
+    else:
+        records = records.exclude(status=ProjectStatus.CLOSED)
+    return list(
+        records.order_by(linkable.key_field).values_list(linkable.key_field, "name")[
+            :LINK_CANDIDATES
+        ]
+    )

@@ -35,6 +35,7 @@ from integrations.models import (
     CircuitBreaker,
     ConnectedSystem,
     ErpRoute,
+    ExceptionRecord,
     Flow,
     SyncState,
     Transaction,
@@ -50,7 +51,7 @@ from integrations.services.queueing import (
 from integrations.services.reconciliation import reconciliation_queue
 from integrations.services.rollups import rollups_received
 from integrations.services.routing import erp_route_delete, erp_route_set
-from integrations.services.sync import LINKABLE, record_link_record
+from integrations.services.sync import LINKABLE, link_pick_of, record_link_record
 
 Actor = AbstractBaseUser | None
 
@@ -434,6 +435,35 @@ def record_link(
             after={system.slug: external_id},
         )
     return state
+
+
+def exception_record_pick(*, exception_id: int, key: str, actor: Any) -> SyncState:
+    """Resolves an exception that waits for a sender's own id nobody has linked (a Harvest
+    user or project) with the record a person picks by its business key. The link is
+    remembered: this exception and every later event with the id run at once."""
+    exc = ExceptionRecord.objects.filter(pk=exception_id).first()
+    if exc is None:
+        raise NotFoundError(f"Exception {exception_id} does not exist.")
+    pick = link_pick_of(exc)
+    if pick is None:
+        raise ApplicationError(
+            "This exception does not wait for another system's id to be linked.",
+            errors={"key": ["Nothing to link."]},
+        )
+    linkable = LINKABLE[pick.kind]
+    record = linkable.model.objects.filter(**{f"{linkable.key_field}__iexact": key.strip()}).first()
+    if record is None:
+        raise ApplicationError(
+            f"There is no {pick.kind} {key.strip()!r} in the tower.",
+            errors={"key": [f"No such {pick.kind}."]},
+        )
+    return record_link(
+        kind=pick.kind,
+        record_id=record.pk,
+        system_slug=pick.system_slug,
+        external_id=pick.external_id,
+        actor=actor,
+    )
 
 
 def breaker_operate(

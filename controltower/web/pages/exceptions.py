@@ -38,10 +38,12 @@ from controltower.operations.selectors.exceptions import (
     exception_queue,
     exception_queue_counts,
     exception_sla_states,
+    link_candidates,
     record_url,
     reverse_or_empty,
     transaction_url,
 )
+from controltower.operations.services.actions import exception_record_pick
 from controltower.operations.services.approvals import exception_approve, exception_reject
 from controltower.operations.services.bulk import MAX_ITEMS, bulk_operation_start
 from controltower.operations.services.exceptions import (
@@ -65,6 +67,7 @@ from controltower.web.pages.saved_views import saved_views_context
 from controltower.web.templatetags.tower import relative
 from integrations.choices import OPEN_STATUSES, SEVERITY_BADGES, ExceptionType, Severity
 from integrations.exception_types import APPROVAL_TYPES
+from integrations.services.sync import link_pick_of
 
 WORK = "controltower.work_businessexception"
 COMMENT = "controltower.add_exceptioncomment"
@@ -619,6 +622,15 @@ class ResolveForm(NoColon, forms.Form):
     )
 
 
+class LinkPickForm(NoColon, forms.Form):
+    key = forms.CharField(
+        label="The record it is",
+        max_length=100,
+        help_text="Its employee number or project code; the link is remembered.",
+        widget=forms.TextInput(attrs={"list": "link-candidates", "autocomplete": "off"}),
+    )
+
+
 class ReasonForm(NoColon, forms.Form):
     reason = forms.CharField(
         label="Reason", widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
@@ -678,6 +690,16 @@ def _resolve(request: HttpRequest, exc: BusinessException, form: forms.Form) -> 
     return f"Resolved. {held} held transaction(s) sent to run again." if held else "Resolved."
 
 
+def _link(request: HttpRequest, exc: BusinessException, form: forms.Form) -> str:
+    state = exception_record_pick(
+        exception_id=exc.pk, actor=request.user, key=form.cleaned_data["key"]
+    )
+    return (
+        f"Linked {state.system.name} id {state.external_id}; the work that waited for it runs "
+        "again, and later work with the id runs at once."
+    )
+
+
 def _dismiss(request: HttpRequest, exc: BusinessException, form: forms.Form) -> str:
     exception_dismiss(exception_id=exc.pk, actor=request.user, reason=form.cleaned_data["reason"])
     return "Dismissed; its held transactions were cancelled."
@@ -710,6 +732,7 @@ ACTIONS: dict[str, tuple[type[forms.Form], str, Any]] = {
     "snooze": (SnoozeForm, WORK, _snooze),
     "wake": (_NoFields, WORK, _wake),
     "resolve": (ResolveForm, WORK, _resolve),
+    "link": (LinkPickForm, WORK, _link),
     "dismiss": (ReasonForm, WORK, _dismiss),
     "reopen": (ReasonForm, WORK, _reopen),
     "approve": (OptionalReasonForm, APPROVE, _approve),
@@ -732,6 +755,7 @@ def _detail_context(
         "comment": CommentForm(prefix="comment"),
         "snooze": SnoozeForm(prefix="snooze"),
         "resolve": ResolveForm(prefix="resolve"),
+        "link": LinkPickForm(prefix="link"),
         "dismiss": ReasonForm(prefix="dismiss"),
         "reopen": ReasonForm(prefix="reopen"),
         "approve": OptionalReasonForm(prefix="approve"),
@@ -759,6 +783,8 @@ def _detail_context(
         "found_by": [(pk, reverse_or_empty("reconciliation:run", pk)) for pk in seen_by[-10:]],
         "found_by_count": len(seen_by),
         "fix": exception_fix_link(exc),
+        "link_pick": link_pick_of(exc) if exc.is_open else None,
+        "link_candidates": link_candidates(exc) if exc.is_open and can_work else [],
         "record": record,
         "record_url": record_url(record),
         "customer_url": record_url(exc.customer),
