@@ -27,6 +27,7 @@ from controltower.operations.choices import SlaState
 from controltower.operations.models import BusinessException, SlaBreach
 from integrations.adapters.harvest import REF_PREFIX
 from integrations.choices import OPEN_STATUSES
+from integrations.models import ConnectedSystem
 from integrations.services.sync import LINKABLE, link_pick_of
 
 
@@ -100,6 +101,23 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
     kind, _, rest = (exc.waiting_on or "").partition(":")
     parts = [p for p in rest.split(":") if p] if rest else []
     key = parts[0] if parts else ""
+    if kind == "mapping" and len(parts) == 2:
+        system = ConnectedSystem.objects.filter(slug__iexact=key).first()
+        record_type = parts[1].lower()
+        if system is not None:
+            return FixLink(
+                f"Edit {system.name}'s {record_type.replace('_', ' ')} mapping",
+                reverse_or_empty("systems:mapping", system.slug, record_type),
+                "Map the values it names, try the mapping on this payload, and publish it.",
+            )
+    if kind == "system_auth" and key:
+        system = ConnectedSystem.objects.filter(slug__iexact=key).first()
+        if system is not None:
+            return FixLink(
+                f"Fix {system.name}'s credentials",
+                reverse_or_empty("systems:connection", system.slug),
+                "Then test the connection.",
+            )
     if kind == "rate_card" and key:
         card = RateCard.objects.filter(code=key).first()
         if card is None:

@@ -500,3 +500,14 @@ def test_bulk_progress_is_readable_by_every_role(scene):
     assert page.status_code == 200
     assert "Dismiss: 2 exceptions" in page.text
     assert "/exceptions/?status=open&amp;exception_type=billing_hold" in page.text
+
+
+def test_the_fix_of_a_value_the_mapping_cannot_give_is_the_mapping_editor(scene):
+    fix = exception_fix_link(_waiting("mapping:DOCUSIGN:CONTRACT"))
+    assert fix.label == "Edit DocuSign's contract mapping"
+    assert fix.url == "/systems/docusign/mappings/contract/"
+
+
+def test_the_fix_of_refused_credentials_is_the_systems_connection_page(scene):
+    fix = exception_fix_link(_waiting("system_auth:ERP"))
+    assert (fix.label, fix.url) == ("Fix ERP's credentials", "/systems/erp/connection/")
