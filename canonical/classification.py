@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any, Union
 
+from django.apps import apps
 from django.db import models
 
 
@@ -39,8 +40,6 @@ MASKED = "•••"
 def data_classes(model: Any) -> Spec:
     """The sensitive fields of a model (or of a record, or a model's label)."""
     if isinstance(model, str):
-        from django.apps import apps
-
         model = apps.get_model(model)
     return getattr(model, "data_classes", {})
 
