@@ -85,6 +85,24 @@ def demo(db):
     return demo_load()
 
 
+@pytest.fixture
+def simulator(live_server) -> Iterator[object]:
+    """The demo's ERP and PSA pointed at the simulator over real HTTP, emptied; yields a
+    client of the simulator that signs each call as its system wants."""
+    from controltower.operations.demo import demo_load
+    from integrations.models import ConnectedSystem
+    from tests.support.simulator import simulator_client
+
+    demo_load()
+    base = f"{live_server.url}/simulator"
+    ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
+    ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
+    with simulator_client(base, timeout=10) as http:
+        for system in ("erp", "psa"):
+            http.post(f"/{system}/_reset")
+        yield http
+
+
 @pytest.fixture(scope="session")
 def worker_env(django_db_setup, django_db_blocker) -> dict[str, str]:
     """The environment a Celery worker process needs to see the test database."""

@@ -8,26 +8,12 @@ import pytest
 
 from canonical.choices import InvoiceStatus
 from canonical.models import Contract, ContractVersion, Invoice
-from controltower.operations.demo import demo_load
 from integrations.choices import Outcome, TransactionState
-from integrations.models import ConnectedSystem, Transaction
+from integrations.models import Transaction
 from integrations.services.processing import transactions_process
 from tests.support.inbound import contract_event, event, events_run
-from tests.support.simulator import simulator_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def simulator(live_server):
-    demo_load()
-    base = f"{live_server.url}/simulator"
-    ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
-    ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
-    with simulator_client(base, timeout=10) as http:
-        for system in ("erp", "psa"):
-            http.post(f"/{system}/_reset")
-        yield http
 
 
 def amendment(

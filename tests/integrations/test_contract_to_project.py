@@ -6,26 +6,12 @@ import httpx
 import pytest
 
 from canonical.models import BillingMilestone, Contract, ContractVersion, Customer, Project
-from controltower.operations.demo import demo_load
 from integrations.choices import Outcome, TransactionState
-from integrations.models import ConnectedSystem, SyncState, Transaction
+from integrations.models import SyncState, Transaction
 from integrations.services.processing import transactions_process
 from tests.support.inbound import contract_event, customer_event, events_send
-from tests.support.simulator import simulator_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def simulator(live_server):
-    demo_load()
-    base = f"{live_server.url}/simulator"
-    ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
-    ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
-    with simulator_client(base, timeout=10) as http:
-        for system in ("erp", "psa"):
-            http.post(f"/{system}/_reset")
-        yield http
 
 
 def erp_records(http: httpx.Client, record: str) -> list[dict]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -15,7 +14,6 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection
 
-from controltower.operations.demo import demo_load
 from controltower.operations.models import AuditEvent
 from controltower.operations.services.connections import connection_check, connection_set
 from integrations.choices import ExceptionStatus, ExceptionType, TransactionState
@@ -28,21 +26,8 @@ from integrations.models import (
 )
 from integrations.services.processing import transactions_process
 from tests.support.inbound import contract_event, events_send
-from tests.support.simulator import simulator_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def simulator(live_server) -> Iterator[httpx.Client]:
-    demo_load()
-    base = f"{live_server.url}/simulator"
-    ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
-    ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
-    with simulator_client(base, timeout=10) as http:
-        for system in ("erp", "psa"):
-            http.post(f"/{system}/_reset")
-        yield http
 
 
 def calls(http: httpx.Client, system: str, *, method: str | None = None) -> list[dict]:

@@ -8,13 +8,11 @@ import pytest
 from django.test import Client
 
 from canonical.models import Contract, Project
-from controltower.operations.demo import demo_load
 from integrations.choices import TransactionState
-from integrations.models import ConnectedSystem, Transaction
+from integrations.models import Transaction
 from integrations.services.processing import transactions_process
 from tests.integrations.adapters.support import document, publish
 from tests.support.inbound import signed_post
-from tests.support.simulator import simulator_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,18 +49,6 @@ ORG_MAPPING = {
         {"field": "project.name", "source": "Name"},
     ],
 }
-
-
-@pytest.fixture
-def simulator(live_server):
-    demo_load()
-    base = f"{live_server.url}/simulator"
-    ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
-    ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
-    with simulator_client(base, timeout=10) as http:
-        for system in ("erp", "psa"):
-            http.post(f"/{system}/_reset")
-        yield http
 
 
 def org_opportunity() -> dict:

@@ -8,30 +8,16 @@ import pytest
 from django.test import Client
 
 from canonical.models import Contract, Project
-from controltower.operations.demo import demo_load
 from controltower.operations.models import AuditEvent
 from integrations.choices import ExceptionType, TransactionState
-from integrations.models import ConnectedSystem, FieldMapping, Transaction
+from integrations.models import FieldMapping, Transaction
 from integrations.services.processing import transactions_process
 from tests.support.inbound import signed_post
 from tests.support.mappings import CUSTOM, firm_envelope, firm_mapping
-from tests.support.simulator import simulator_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 URL = "/api/v1/systems/docusign/mappings/"
-
-
-@pytest.fixture
-def simulator(live_server):
-    demo_load()
-    base = f"{live_server.url}/simulator"
-    ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
-    ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
-    with simulator_client(base, timeout=10) as http:
-        for system in ("erp", "psa"):
-            http.post(f"/{system}/_reset")
-        yield http
 
 
 @pytest.fixture

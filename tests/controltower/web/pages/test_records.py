@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from canonical.models import Contract, Project, Resource
 from controltower.operations.choices import SlaKind
-from controltower.operations.demo import demo_load
 from controltower.operations.models import AuditEvent
 from integrations.choices import FlowKind, SyncOutcome, TransactionState
 from integrations.models import ConnectedSystem, SyncState, Transaction
@@ -30,7 +29,6 @@ from tests.factories.canonical import (
 )
 from tests.factories.operations import FlowTransactionFactory, SlaPolicyFactory
 from tests.support.inbound import contract_event, signed_post
-from tests.support.simulator import simulator_client
 
 ROLES = ["viewer", "operator", "approver", "admin"]
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing answers there
@@ -61,18 +59,6 @@ def copy_of(page, slug: str):
 
 
 # Against the simulated ERP and PSA, over real HTTP
-
-
-@pytest.fixture
-def simulator(live_server):
-    demo_load()
-    base = f"{live_server.url}/simulator"
-    ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
-    ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
-    with simulator_client(base, timeout=10) as http:
-        for system in ("erp", "psa"):
-            http.post(f"/{system}/_reset")
-        yield http
 
 
 @pytest.fixture
