@@ -93,6 +93,15 @@ def test_the_supervisor_starts_a_dead_worker_again(supervised_worker):
 
     second = supervised_worker.wait_for_child(other_than=first, timeout=30)
     wait_for_heartbeat(supervised_worker, node(), after=killed)
+    # The first beat after the kill may be a heartbeat sent to the dead worker, or the pool's
+    # proof of taking any task: both move only the time. The new worker's own heartbeat
+    # task, sent every second, writes what it is.
+    wait_for(
+        lambda: "pool" in ProcessHeartbeat.objects.get(name=node()).details,
+        timeout=30,
+        what="a heartbeat sent to the new worker",
+        on_timeout=supervised_worker.tail,
+    )
     row = ProcessHeartbeat.objects.get(name=node())
     assert row.details["main_pid"] == second
     assert row.details["restarts"] == 1
