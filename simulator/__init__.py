@@ -129,6 +129,19 @@ record id is their BambooHR id. ``GET employees/{id}/?fields=firstName,lastName`
 "name", "type", "alias"}]``), a read that touches no employee. Any ``<company>`` is
 accepted.
 
+Harvest, API v2 style, base ``/simulator/harvest``
+------------------------------------------------
+
+Users and projects are records of the plain REST collections
+``/simulator/harvest/api/v1/users`` and ``.../projects`` (seed them with a POST of their
+fields as Harvest names them: ``first_name``, ``last_name``, ``email``, ``is_active``;
+``name``, ``code``, ``is_active``); their record id is their Harvest id. ``GET
+v2/users/{id}`` and ``GET v2/projects/{id}`` answer the object with its integer ``id``,
+its fields and ``created_at``/``updated_at`` as Harvest's "Retrieve a user" and
+"Retrieve a project" do, and ``GET v2/company`` the account, as "Retrieve a company"
+does (a read that touches no record); errors in Harvest's shape ``{"error", "error_description"}``
+(404 ``not_found``, 401 ``unauthorized``).
+
 Credentials, every system (off by default)
 ------------------------------------------
 
@@ -152,6 +165,9 @@ The knob ``auth`` says what every call to the system's API must carry; 401 other
 - ``basic`` (PSA, CRM, CLM): HTTP Basic with the client id and secret.
 - ``basic_key`` (HRIS only, and its default): HTTP Basic with the API key as the user name
   and any password, as BambooHR wants.
+- ``harvest`` (Harvest only, and its default): ``Authorization: Bearer <personal access
+  token>`` (the API key) and ``Harvest-Account-Id: <account id>``
+  (``CT_SIM_HARVEST_ACCOUNT_ID``, in demo mode ``100001``), as Harvest wants.
 
 A refused PSA, CRM, CLM or HRIS call answers 401 ``{"error": {"code": "unauthorized",
 "message"}}`` with ``WWW-Authenticate``. The expected values come from the environment,

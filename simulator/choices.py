@@ -13,6 +13,7 @@ class SimulatedSystemSlug(models.TextChoices):
     CRM = "crm", "CRM"
     CLM = "clm", "Contract lifecycle"
     HRIS = "hris", "HRIS (BambooHR-style REST)"
+    HARVEST = "harvest", "Time tracking (Harvest-style REST)"
 
 
 class Dialect(models.TextChoices):
@@ -32,6 +33,7 @@ DIALECTS = {
     SimulatedSystemSlug.CRM: Dialect.REST,
     SimulatedSystemSlug.CLM: Dialect.REST,
     SimulatedSystemSlug.HRIS: Dialect.REST,
+    SimulatedSystemSlug.HARVEST: Dialect.REST,
 }
 
 
@@ -43,11 +45,13 @@ class AuthMode(models.TextChoices):
     API_KEY = "api_key", "API key: X-Api-Key: <key>"
     BASIC = "basic", "HTTP Basic: the client id and secret"
     BASIC_KEY = "basic_key", "HTTP Basic: the API key as the user name, any password"
+    HARVEST = "harvest", "Harvest: Authorization: Bearer <token> and Harvest-Account-Id"
 
 
 # The modes each system offers, as the vendor it stands for does: NetSuite's REST web
 # services take OAuth 2.0 tokens, never a password; the PSA, CRM and CLM an API key or
-# HTTP Basic; the HRIS (BambooHR) HTTP Basic with its API key as the user name.
+# HTTP Basic; the HRIS (BambooHR) HTTP Basic with its API key as the user name; Harvest a
+# personal access token as a bearer token with the account id in its own header.
 AUTH_MODES: dict[str, tuple[str, ...]] = {
     SimulatedSystemSlug.ERP: (AuthMode.NONE, AuthMode.OAUTH2),
     SimulatedSystemSlug.ERP2: (AuthMode.NONE, AuthMode.OAUTH2),
@@ -55,6 +59,7 @@ AUTH_MODES: dict[str, tuple[str, ...]] = {
     SimulatedSystemSlug.CRM: (AuthMode.NONE, AuthMode.API_KEY, AuthMode.BASIC),
     SimulatedSystemSlug.CLM: (AuthMode.NONE, AuthMode.API_KEY, AuthMode.BASIC),
     SimulatedSystemSlug.HRIS: (AuthMode.NONE, AuthMode.BASIC_KEY),
+    SimulatedSystemSlug.HARVEST: (AuthMode.NONE, AuthMode.HARVEST),
 }
 
 # ERP record types, named as NetSuite names them in the URL.
@@ -71,6 +76,9 @@ REST_COLLECTIONS: dict[str, dict[str, str]] = {
     SimulatedSystemSlug.CRM: {"accounts": "account", "opportunities": "opportunity"},
     SimulatedSystemSlug.CLM: {"contracts": "contract", "amendments": "amendment"},
     SimulatedSystemSlug.HRIS: {"employees": "employee"},
+    # Harvest's own API reads them (``/v2/users/<id>``, ``/v2/projects/<id>``); the plain
+    # REST doors are where a test or the demo puts them.
+    SimulatedSystemSlug.HARVEST: {"users": "user", "projects": "project"},
 }
 
 

@@ -38,6 +38,7 @@ NETSUITE_INVALID_LOGIN = (
     "at Setup > Users/Roles > User Management > View Login Audit Trail."
 )
 API_KEY_HEADER = "X-Api-Key"
+HARVEST_ACCOUNT_HEADER = "Harvest-Account-Id"
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Expected:
     client_id: str | None
     client_secret: str | None
     api_key: str | None
+    account_id: str | None
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ class Presented:
     bearer: str | None = None
     basic: tuple[str, str] | None = None
     api_key: str | None = None
+    account_id: str | None = None
 
 
 class TokenRefused(Exception):
@@ -83,6 +86,7 @@ def credentials_expected(slug: str) -> Expected:
         client_id=_setting(slug, "CLIENT_ID", f"demo-{slug}-client"),
         client_secret=_setting(slug, "CLIENT_SECRET", f"demo-{slug}-client-secret"),
         api_key=_setting(slug, "API_KEY", f"demo-{slug}-api-key"),
+        account_id=_setting(slug, "ACCOUNT_ID", "100001"),
     )
 
 
@@ -105,13 +109,15 @@ def basic_credentials(authorization: str) -> tuple[str, str] | None:
     return (user, password) if colon else None
 
 
-def presented_from_headers(*, authorization: str, api_key: str) -> Presented:
-    """The credentials in a call's ``Authorization`` and ``X-Api-Key`` headers."""
+def presented_from_headers(*, authorization: str, api_key: str, account_id: str = "") -> Presented:
+    """The credentials in a call's ``Authorization``, ``X-Api-Key`` and (Harvest)
+    ``Harvest-Account-Id`` headers."""
     scheme, _, value = authorization.partition(" ")
     return Presented(
         bearer=(value.strip() or None) if scheme.lower() == "bearer" else None,
         basic=basic_credentials(authorization),
         api_key=api_key or None,
+        account_id=account_id or None,
     )
 
 
@@ -165,6 +171,16 @@ def authenticate(*, system: SimulatedSystem, presented: Presented) -> None:
         user, password = presented.basic or (None, None)
         if not (_same(user, expected.client_id) and _same(password, expected.client_secret)):
             raise _unauthorized("Valid HTTP Basic credentials are required.", f"Basic {realm}")
+    if system.auth == AuthMode.HARVEST and not (
+        _same(presented.bearer, expected.api_key)
+        and _same(presented.account_id, expected.account_id)
+    ):
+        # Harvest answers a missing or wrong token, or a token of another account, alike.
+        raise _unauthorized(
+            "The access token provided is expired, revoked, malformed or invalid for other "
+            f"reasons, or not valid for account {presented.account_id or '(none)'}.",
+            f'Bearer {realm}, error="invalid_token"',
+        )
     if system.auth == AuthMode.BASIC_KEY:
         user, _password = presented.basic or (None, None)
         if not _same(user, expected.api_key):

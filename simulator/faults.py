@@ -46,13 +46,15 @@ KNOB_DEFAULTS: dict[str, Any] = {
 }
 # Like the real systems they stand for, the ERP (NetSuite: OAuth 2.0 client credentials,
 # tokens that expire in minutes here) and the PSA (an API key) demand credentials unless
-# told otherwise, and so does the HRIS (BambooHR: its API key as the HTTP Basic user); the
-# CRM and the CLM send to the tower and take calls from nobody here.
+# told otherwise, and so do the HRIS (BambooHR: its API key as the HTTP Basic user) and
+# Harvest (a personal access token and the account id); the CRM and the CLM send to the
+# tower and take calls from nobody here.
 SYSTEM_KNOB_DEFAULTS: dict[str, dict[str, Any]] = {
     "erp": {"auth": "oauth2", "token_ttl_seconds": 600},
     "erp2": {"auth": "oauth2", "token_ttl_seconds": 600},
     "psa": {"auth": "api_key"},
     "hris": {"auth": "basic_key"},
+    "harvest": {"auth": "harvest"},
 }
 
 

@@ -73,8 +73,8 @@ class SimulatedSystem(models.Model):
         choices=AuthMode.choices,
         default=AuthMode.NONE,
         help_text="The credentials every call must carry: ERP none or oauth2; PSA, CRM, "
-        "CLM none, api_key or basic; HRIS none or basic_key. Off (none) until the tower "
-        "sends credentials.",
+        "CLM none, api_key or basic; HRIS none or basic_key; Harvest none or harvest. Off "
+        "(none) until the tower sends credentials.",
     )
     token_ttl_seconds = models.PositiveIntegerField(
         default=3600,

@@ -232,6 +232,33 @@ def bamboohr_employee_json(record: SimulatedRecord, *, fields: str | None) -> di
     return {"id": str(record.pk), **{k: v for k, v in values.items() if k != "id"}}
 
 
+# Harvest's "Retrieve a company" (``GET /v2/company``), the simulated account's.
+HARVEST_COMPANY = {
+    "base_uri": "https://northwind.harvestapp.com",
+    "full_domain": "northwind.harvestapp.com",
+    "name": "Northwind Consulting",
+    "is_active": True,
+    "week_start_day": "Monday",
+    "time_format": "hours_minutes",
+    "plan_type": "simple-v4",
+    "clock": "24h",
+    "currency": "USD",
+    "approval_feature": True,
+}
+
+
+def harvest_record_json(record: SimulatedRecord) -> dict[str, Any]:
+    """A Harvest user or project as ``GET /v2/users/{id}`` or ``/v2/projects/{id}`` answers
+    it: its integer ``id``, its fields as stored (``first_name``, ``email``; ``name``,
+    ``code``) and the times Harvest gives every object."""
+    return {
+        **{key: value for key, value in record.data.items() if key != "id"},
+        "id": record.pk,
+        "created_at": _instant(record.created_at),
+        "updated_at": _instant(record.updated_at),
+    }
+
+
 def requests_list(
     *, system: SimulatedSystem, since: datetime | None = None, method: str | None = None
 ) -> QuerySet[SimulatedRequest]:

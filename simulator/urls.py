@@ -16,7 +16,8 @@ PSA, CRM, CLM (plain REST)::
                                             (?changed_since=, ?<field>=, ?limit=&offset=)
     /simulator/<system>/api/v1/<collection>/<id>           GET, PATCH (200), DELETE (204)
       psa: projects, assignments, time-entries; crm: accounts, opportunities;
-      clm: contracts, amendments; hris: employees (its records, by BambooHR field alias)
+      clm: contracts, amendments; hris: employees (its records, by BambooHR field alias);
+      harvest: users, projects
 
 HRIS (BambooHR API style)::
 
@@ -24,6 +25,13 @@ HRIS (BambooHR API style)::
                                                            GET (?fields=firstName,lastName)
     /simulator/hris/api/gateway.php/<company>/v1/meta/fields/
                                                            GET the fields it offers
+
+Harvest (API v2 style; users and projects, put there through its plain REST doors)::
+
+    /simulator/harvest/v2/users/<id>                       GET a user (``email``, names)
+    /simulator/harvest/v2/projects/<id>                    GET a project (``code``, ``name``)
+    /simulator/harvest/v2/company                          GET the account (a harmless read)
+    /simulator/harvest/api/v1/{users,projects}             POST (201), GET list
 
 Control (every system; fault knobs not applied)::
 
@@ -43,8 +51,8 @@ from simulator import views
 
 app_name = "simulator"
 
-SYSTEMS = r"(?P<system>erp2|erp|psa|crm|clm|hris)"
-REST_SYSTEMS = r"(?P<system>psa|crm|clm|hris)"
+SYSTEMS = r"(?P<system>erp2|erp|psa|crm|clm|hris|harvest)"
+REST_SYSTEMS = r"(?P<system>psa|crm|clm|hris|harvest)"
 ERP_BASE = r"^(?P<system>erp2?)/services/rest/record/v1/(?P<kind>[A-Za-z]+)"
 
 urlpatterns = [
@@ -68,6 +76,12 @@ urlpatterns = [
         r"^hris/api/gateway\.php/(?P<company>[^/]+)/v1/employees/(?P<record_id>[^/]+)/?$",
         views.hris_employee,
         name="hris-employee",
+    ),
+    re_path(r"^harvest/v2/company/?$", views.harvest_company, name="harvest-company"),
+    re_path(
+        r"^harvest/v2/(?P<collection>users|projects)/(?P<record_id>[^/]+)/?$",
+        views.harvest_record,
+        name="harvest-record",
     ),
     re_path(
         rf"^{REST_SYSTEMS}/api/v1/(?P<collection>[a-z-]+)/?$",

@@ -161,6 +161,7 @@ def _vendor_endpoint(
                         credentials.presented_from_headers(
                             authorization=request.headers.get("Authorization", ""),
                             api_key=request.headers.get(credentials.API_KEY_HEADER, ""),
+                            account_id=request.headers.get(credentials.HARVEST_ACCOUNT_HEADER, ""),
                         )
                         if takes_credentials
                         else None
@@ -408,6 +409,35 @@ def rest_record(
         services.record_delete(record=record)
         return _no_content()
     raise _not_allowed(request)
+
+
+# --- Harvest (API v2) ---------------------------------------------------------------------
+
+
+def harvest_error(error: SimulatorError) -> JsonResponse:
+    """Harvest's error body: ``{"error": ..., "error_description": ...}``."""
+    body = {"error": error.rest_code, "error_description": error.message}
+    return _with_headers(JsonResponse(body, status=error.status), error)
+
+
+@_vendor_endpoint(harvest_error, system="harvest")
+def harvest_record(
+    request: HttpRequest, system: SimulatedSystem, collection: str, record_id: str
+) -> HttpResponse:
+    """``GET /v2/users/<id>`` and ``GET /v2/projects/<id>``, as Harvest answers them."""
+    if request.method != "GET":
+        raise _not_allowed(request)
+    kind = REST_COLLECTIONS[system.slug][collection]
+    record = selectors.record_get(system=system, kind=kind, record_id=record_id)
+    return JsonResponse(selectors.harvest_record_json(record))
+
+
+@_vendor_endpoint(harvest_error, system="harvest")
+def harvest_company(request: HttpRequest, system: SimulatedSystem) -> HttpResponse:
+    """``GET /v2/company``: the account the token is for (a read that touches no record)."""
+    if request.method != "GET":
+        raise _not_allowed(request)
+    return JsonResponse(selectors.HARVEST_COMPANY)
 
 
 # --- HRIS (BambooHR API) ------------------------------------------------------------------

@@ -87,18 +87,17 @@ def demo(db):
 
 @pytest.fixture
 def simulator(live_server) -> Iterator[object]:
-    """The demo's ERP and PSA pointed at the simulator over real HTTP, emptied; yields a
-    client of the simulator that signs each call as its system wants."""
+    """The demo's systems the tower calls pointed at the simulator over real HTTP, the ERP,
+    the PSA and Harvest emptied; yields a client of the simulator that signs each call as
+    its system wants."""
     from controltower.operations.demo import demo_load
-    from integrations.models import ConnectedSystem
-    from tests.support.simulator import simulator_client
+    from tests.support.simulator import demo_systems_simulated, simulator_client
 
     demo_load()
     base = f"{live_server.url}/simulator"
-    ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
-    ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
+    demo_systems_simulated(base)
     with simulator_client(base, timeout=10) as http:
-        for system in ("erp", "psa"):
+        for system in ("erp", "psa", "harvest"):
             http.post(f"/{system}/_reset")
         yield http
 

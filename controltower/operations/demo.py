@@ -104,7 +104,7 @@ class DemoSummary:
     users: list[str]
 
 
-# The simulated ERP, PSA and HRIS demand credentials as their vendors do; these are the
+# The simulated ERP, PSA, HRIS and Harvest demand credentials as their vendors do; these are the
 # demo's (the simulator's own defaults in demo mode, never valid outside it). BambooHR takes
 # its API key as the HTTP Basic user name, with any password.
 DEMO_CREDENTIALS = {
@@ -116,10 +116,17 @@ DEMO_CREDENTIALS = {
     },
     "psa": {"kind": AuthKind.API_KEY, "header_name": "X-Api-Key", "secret": "demo-psa-api-key"},
     "bamboohr": {"kind": AuthKind.BASIC, "username": "demo-hris-api-key", "secret": "x"},
+    # Harvest: a personal access token, and the account id in its own header.
+    "harvest": {"kind": AuthKind.HARVEST, "username": "100001", "secret": "demo-harvest-api-key"},
 }
 # Where the tower calls each system in the demo: the simulated one standing for it. BambooHR's
 # base URL is its API gateway for the company (``/api/gateway.php/<company domain>``).
-DEMO_BASE_PATHS = {"erp": "/erp", "psa": "/psa", "bamboohr": "/hris/api/gateway.php/northwind"}
+DEMO_BASE_PATHS = {
+    "erp": "/erp",
+    "psa": "/psa",
+    "bamboohr": "/hris/api/gateway.php/northwind",
+    "harvest": "/harvest",
+}
 
 
 @transaction.atomic
@@ -128,8 +135,8 @@ def demo_load() -> DemoSummary:
     roles_sync(django_apps)
     flows_ensure(Flow)
     for slug, name, kind, adapter in SYSTEMS:
-        # The tower writes to the ERP and the PSA, and reads thin BambooHR events' employees:
-        # in the demo, from the simulated systems.
+        # The tower writes to the ERP and the PSA, reads thin BambooHR events' employees, and
+        # Harvest users it has not linked yet: in the demo, from the simulated systems.
         path = DEMO_BASE_PATHS.get(slug)
         base_url = f"{settings.CT_SIMULATOR_URL}{path}" if path else ""
         ConnectedSystem.objects.get_or_create(

@@ -22,7 +22,9 @@ Harvest field          canonical ``data`` field     note
                                                     and Harvest users carry no employee
                                                     number; the tower maps the id to a
                                                     resource through the resource's
-                                                    Harvest sync state (linked once)
+                                                    Harvest sync state: linked by a
+                                                    person once, or found by the
+                                                    user's e-mail (``match``)
 ``updated_at``         ``approved_at``,             the last change, here the approval
                        ``occurred_at``
 =====================  ===========================  =====================================
@@ -58,6 +60,9 @@ DEFAULT = {
         {"field": "notes", "source": "notes"},
         {"field": "resource_name", "source": "user.name"},
     ],
+    # A user nobody linked yet is found by the e-mail Harvest has for them ("Retrieve a
+    # user", ``GET /v2/users/{USER_ID}``), the one the HRIS gave the resource.
+    "match": {"resource": {"read": "/v2/users/{id}", "source": "email", "field": "email"}},
 }
 
 
@@ -68,6 +73,7 @@ class HarvestAdapter(VendorAdapter):
     # Harvest names people (and, without project codes, projects) by its own ids: a
     # resource's or project's Harvest id is its sync state in Harvest.
     ref_prefix = REF_PREFIX
+    probe_path = "/v2/company"  # "Retrieve a company": reads no user, project or entry
 
     def read(self, record: Record) -> list[VendorRecord]:
         entry = require_object(record)

@@ -16,7 +16,8 @@ A mapping document::
         {"field": "legal_entity", "source": "Company__c", "values": {"Acme UK Ltd": "GB01"}},
         {"field": "currency", "source": "CurrencyIsoCode", "default": "USD"},
         {"field": "name", "source": ["fields.First Name", "fields.Last Name"], "join": " "}
-      ]
+      ],
+      "match": {"resource": {"read": "/v2/users/{id}", "source": "email", "field": "email"}}
     }
 
 - ``when``: the record is taken when any one condition holds (a source's value is one of
@@ -27,7 +28,12 @@ A mapping document::
   one; with ``join``, all present ones joined). A source ``{"ref": <path>}`` is the
   sending system's own id of the record the field names (a Harvest project id): the
   event carries it as a cross-reference (``HARVEST-14308069``) that the tower resolves
-  through the record's sync state in that system, once a person has linked the two.
+  through the record's sync state in that system, once the two are linked.
+- ``match``: how a record named by such an id is found while nobody linked it, by kind
+  (``resource``, ``project``): the tower reads the sender's record at ``read`` (a path on
+  the system's base URL, ``{id}`` where the id goes) with the system's credentials, takes
+  ``source`` from it, and links the one canonical record whose ``field`` (``MATCHABLE``)
+  has that value; none or several, and the work waits for a person to pick it.
 - ``values``: a value map applied first (vendor value → canonical value; ``strict``
   refuses a value the map lacks); ``transform`` converts (``TRANSFORMS``); ``default``
   fills an absent value; ``required`` makes an absent value an error even where the
@@ -51,6 +57,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 REQUIRED = "This field is required."
 ABSENT = object()
@@ -338,12 +345,33 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class Match:
+    """How a record of ``kind`` that the sender names by its own id is found while nobody
+    linked it: read at ``read`` (``{id}`` the id), ``source`` in what was read equals the
+    canonical record's ``field``."""
+
+    kind: str
+    read: str
+    source: str
+    steps: tuple[Step, ...]
+    field: str
+
+    def path(self, external_id: str) -> str:
+        return self.read.replace("{id}", quote(external_id, safe=""))
+
+    def value(self, record: Any) -> Any:
+        found = [value for value, _ in path_read(record, self.steps)]
+        return found[0] if found else None
+
+
+@dataclass(frozen=True)
 class FieldMap:
     """A checked mapping document, ready to apply."""
 
     when: tuple[Condition, ...]
     rules: tuple[Rule, ...]
     document: dict[str, Any]
+    matches: Mapping[str, Match] = field(default_factory=dict)
 
     def taken(self, root: Any) -> bool:
         return not self.when or any(condition.holds(root) for condition in self.when)
@@ -387,6 +415,13 @@ class MappingInvalid(ValueError):
 
 
 RULE_KEYS = {"field", "source", "transform", "values", "strict", "default", "required", "join"}
+MATCH_KEYS = {"read", "source", "field"}
+# The canonical fields a record named by a sender's own id may be found by, by kind.
+MATCHABLE: dict[str, tuple[str, ...]] = {
+    "resource": ("email", "employee_number"),
+    "project": ("code",),
+}
+MATCH_EXAMPLE = '{"read": "/v2/users/{id}", "source": "email", "field": "email"}'
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")
 
 
@@ -401,8 +436,8 @@ def mapping_read(document: Any, *, fields: Mapping[str, Any] | None = None) -> F
 
     if not isinstance(document, dict):
         raise MappingInvalid({"(root)": ['Must be an object: {"when": [...], "fields": [...]}.']})
-    for key in sorted(set(document) - {"when", "fields"}):
-        error(key, 'Unknown key; a mapping has "when" and "fields".')
+    for key in sorted(set(document) - {"when", "fields", "match"}):
+        error(key, 'Unknown key; a mapping has "when", "fields" and "match".')
     when: list[Condition] = []
     raw_when = document.get("when") or []
     if not isinstance(raw_when, list):
@@ -491,9 +526,49 @@ def mapping_read(document: Any, *, fields: Mapping[str, Any] | None = None) -> F
                 join=join if isinstance(join, str) else None,
             )
         )
+    matches = _matches_read(document.get("match"), error)
     if errors:
         raise MappingInvalid(errors)
-    return FieldMap(when=tuple(when), rules=tuple(rules), document=document)
+    return FieldMap(when=tuple(when), rules=tuple(rules), document=document, matches=matches)
+
+
+def _matches_read(raw: Any, error: Callable[[str, str], None]) -> dict[str, Match]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        error(
+            "match",
+            f'Must map a kind of record to how it is found: {{"resource": {MATCH_EXAMPLE}}}.',
+        )
+        return {}
+    matches = {}
+    for kind, item in raw.items():
+        at = f"match.{kind}"
+        if kind not in MATCHABLE:
+            error(at, f"No kind {kind!r} is found by a match; one of {', '.join(MATCHABLE)}.")
+            continue
+        if not isinstance(item, dict):
+            error(at, f"Must be {MATCH_EXAMPLE}.")
+            continue
+        for key in sorted(set(item) - MATCH_KEYS):
+            error(f"{at}.{key}", f"Unknown key; a match has {', '.join(sorted(MATCH_KEYS))}.")
+        read = item.get("read")
+        if not isinstance(read, str) or not read.startswith("/") or read.count("{id}") != 1:
+            error(
+                f"{at}.read",
+                "Must be the record's path on the system's base URL with {id} once where its "
+                "id goes, e.g. /v2/users/{id}.",
+            )
+        try:
+            steps = path_parse(item.get("source"))
+        except PathError as exc:
+            error(f"{at}.source", str(exc))
+            steps = ()
+        if item.get("field") not in MATCHABLE[kind]:
+            error(f"{at}.field", f"A {kind} is found by one of {', '.join(MATCHABLE[kind])}.")
+        if isinstance(read, str) and steps and item.get("field") in MATCHABLE[kind]:
+            matches[kind] = Match(kind, read, item["source"], steps, item["field"])
+    return matches
 
 
 # --- applying -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -24,6 +25,9 @@ from integrations.clients.http import request
 from integrations.errors import IntegrationError
 from integrations.models import Transaction
 from integrations.services.mappings import vendor_adapter
+
+if TYPE_CHECKING:
+    from integrations.models import ConnectedSystem
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,41 @@ def vendor_error_message(response: httpx.Response) -> str:
     return response.text[:200] or response.reason_phrase
 
 
+def record_read(
+    system: ConnectedSystem, path: str, *, params: dict[str, str] | None = None
+) -> dict[str, Any] | None:
+    """The record at ``path`` on ``system``'s base URL, read with the system's credentials
+    through the door every outbound call takes; None when the system answers 404. Raises a
+    classified ``IntegrationError`` when the call fails or the answer is no JSON object."""
+    url = system_url(system, path)
+    try:
+        response = request(
+            "GET", url, system=system, params=params or None, vendor_message=vendor_error_message
+        )
+    except IntegrationError as failure:
+        if failure.outbound_status == 404:
+            return None
+        raise
+    try:
+        fetched = json.loads(response.content, parse_float=Decimal)
+    except ValueError:
+        fetched = None
+    if not isinstance(fetched, dict):
+        raise IntegrationError.business(
+            f"GET {url} answered {response.status_code} without a JSON object: "
+            f"{response.text[:200]}",
+            code=ExceptionType.DOWNSTREAM_REJECTED,
+            error_class=ErrorClass.DOWNSTREAM_REJECTION,
+            details={"status": response.status_code, "url": url},
+            system=system,
+        )
+    return fetched
+
+
+def system_url(system: ConnectedSystem, path: str) -> str:
+    return system.base_url.rstrip("/") + path
+
+
 def transaction_enrich(tx: Transaction) -> Enriched:
     """Reads the record ``tx.fetch`` names from its source system and keeps it in the
     payload; ``tx.fetch`` is then cleared. Raises a classified ``IntegrationError`` when
@@ -65,36 +104,13 @@ def transaction_enrich(tx: Transaction) -> Enriched:
             system=system,
         )
     wanted = adapter.fetch_request(tx.fetch)
-    url = system.base_url.rstrip("/") + wanted.path
-    try:
-        response = request(
-            "GET",
-            url,
-            system=system,
-            params=wanted.params or None,
-            vendor_message=vendor_error_message,
+    fetched = record_read(system, wanted.path, params=wanted.params)
+    if fetched is None:
+        reason = (
+            f"{system.name} has no record {tx.fetch} (GET {system_url(system, wanted.path)} "
+            "answered 404): the event names a record that is gone, nothing to do."
         )
-    except IntegrationError as failure:
-        if failure.outbound_status == 404:
-            reason = (
-                f"{system.name} has no record {tx.fetch} (GET {url} answered 404): the event "
-                "names a record that is gone, nothing to do."
-            )
-            return Enriched(ignored=reason)
-        raise
-    try:
-        fetched = json.loads(response.content, parse_float=Decimal)
-    except ValueError:
-        fetched = None
-    if not isinstance(fetched, dict):
-        raise IntegrationError.business(
-            f"GET {url} answered {response.status_code} without a JSON object: "
-            f"{response.text[:200]}",
-            code=ExceptionType.DOWNSTREAM_REJECTED,
-            error_class=ErrorClass.DOWNSTREAM_REJECTION,
-            details={"status": response.status_code, "url": url},
-            system=system,
-        )
+        return Enriched(ignored=reason)
     payload = plain(adapter.fetch_merge(tx.payload, fetched))
     Transaction.objects.filter(pk=tx.pk).update(payload=payload, fetch="")
     tx.payload, tx.fetch = payload, ""

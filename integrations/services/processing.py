@@ -38,6 +38,7 @@ from integrations.services.breakers import breakers_probe_due
 from integrations.services.enrichment import transaction_enrich
 from integrations.services.exceptions import exception_raise
 from integrations.services.mappings import transaction_remap
+from integrations.services.matching import references_match
 from integrations.services.ownership import owner_of, ownership_check
 from integrations.services.queueing import transactions_enqueue
 from integrations.services.rollups import (
@@ -317,6 +318,7 @@ def _run(tx: Transaction) -> TransactionState | None:
             remapped = transaction_remap(tx)
             if remapped.ignored:
                 return _ignore(tx, number, started_at, clock, remapped.ignored)
+        references_match(tx)  # the sender's ids nobody linked yet, found as the mapping says
         handler = handler_for(tx.event_type)
         if domain := domain_of(tx.event_type):
             ownership_check(tx=tx, domain=domain)

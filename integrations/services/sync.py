@@ -146,29 +146,44 @@ def key_for_external_id(*, system: ConnectedSystem, kind: str, key: str) -> str:
         return key
     linkable = LINKABLE[kind]
     external_id = key[len(prefix) :]
-    record_id = (
-        SyncState.objects.filter(
-            content_type=ContentType.objects.get_for_model(linkable.model),
-            system=system,
-            external_id=external_id,
-        )
-        .values_list("object_id", flat=True)
-        .first()
-    )
+    record_id = linked_record_id(system=system, kind=kind, external_id=external_id)
     found = (
         linkable.model.objects.filter(pk=record_id).values_list(linkable.key_field, flat=True)
         if record_id
         else []
     )
     if not found:
-        raise RuleViolation(
-            message=f"{system.name} {linkable.what} {external_id} is linked to no {kind}; link "
-            f"it on the {kind}'s page (its id in {system.name}) and the work waiting on it runs.",
-            code=linkable.code,
-            details={"system": system.slug, "external_id": external_id},
-            waiting_on=waiting_key(kind, key),
-        )
+        raise unlinked(system=system, kind=kind, external_id=external_id)
     return found[0]
+
+
+def linked_record_id(*, system: ConnectedSystem, kind: str, external_id: str) -> int | None:
+    """The id of the record of ``kind`` linked to ``system``'s id ``external_id``, if any."""
+    return (
+        SyncState.objects.filter(
+            content_type=ContentType.objects.get_for_model(LINKABLE[kind].model),
+            system=system,
+            external_id=external_id,
+        )
+        .values_list("object_id", flat=True)
+        .first()
+    )
+
+
+def unlinked(
+    *, system: ConnectedSystem, kind: str, external_id: str, why: str = ""
+) -> RuleViolation:
+    """The rule violation of a sender's id linked to no record of ``kind``, waiting for
+    the link; ``why``: what the tower tried, said after the first clause."""
+    linkable = LINKABLE[kind]
+    prefix = ref_prefix_of(system)
+    return RuleViolation(
+        message=f"{system.name} {linkable.what} {external_id} is linked to no {kind}{why}; link "
+        f"it on the {kind}'s page (its id in {system.name}) and the work waiting on it runs.",
+        code=linkable.code,
+        details={"system": system.slug, "external_id": external_id},
+        waiting_on=waiting_key(kind, f"{prefix}{external_id}"),
+    )
 
 
 @dataclass(frozen=True)

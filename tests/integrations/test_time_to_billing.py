@@ -13,11 +13,11 @@ from canonical.models import Customer, Invoice
 from controltower.operations.demo import demo_load
 from controltower.operations.models import AuditEvent
 from integrations.choices import TransactionState
-from integrations.models import ConnectedSystem, Transaction
+from integrations.models import Transaction
 from integrations.services.billing import invoices_poll
 from integrations.services.processing import transactions_process
 from tests.support.inbound import contract_event, event, events_run, signed_post
-from tests.support.simulator import simulator_client
+from tests.support.simulator import demo_systems_simulated, simulator_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,8 +26,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def erp(live_server):
     demo_load()
     base = f"{live_server.url}/simulator"
-    ConnectedSystem.objects.filter(slug="erp").update(base_url=f"{base}/erp")
-    ConnectedSystem.objects.filter(slug="psa").update(base_url=f"{base}/psa")
+    demo_systems_simulated(base)
     with simulator_client(f"{base}/erp", timeout=10) as http:
         http.post("/_reset")
         yield http

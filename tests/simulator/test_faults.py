@@ -35,7 +35,7 @@ def test_the_knobs_set_through_the_api_read_back_for_that_system_only(sim, knobs
     assert (erp["throttle"], erp["reject"]) == (False, [])
     crm = sim.get("/simulator/crm/_faults").json()
     assert not (crm["outage"] or crm["latency_ms"] or crm["error_rate"])
-    assert sim.get("/simulator/harvest/_faults").status_code == 404  # not a simulated system
+    assert sim.get("/simulator/netsuite/_faults").status_code == 404  # not a simulated system
 
 
 def test_an_outage_answers_503_in_netsuites_error_body(sim, knobs):

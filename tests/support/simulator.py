@@ -1,8 +1,9 @@
 """A test's own HTTP client for the simulated systems, with the credentials they demand.
 
 The simulated ERP wants an OAuth 2.0 bearer token (client credentials), the PSA an API
-key and the HRIS its API key as the HTTP Basic user (BambooHR), as their vendors do; a test that reads what the tower wrote there presents the demo's
-credentials, as the tower does (``controltower.operations.demo.DEMO_CREDENTIALS``).
+key, the HRIS its API key as the HTTP Basic user (BambooHR) and Harvest a personal access
+token and its account id, as their vendors do; a test that reads what the tower wrote there
+presents the demo's credentials, as the tower does (``controltower.operations.demo.DEMO_CREDENTIALS``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import httpx
 ERP_CLIENT = ("demo-erp-client", "demo-erp-client-secret")
 PSA_API_KEY = "demo-psa-api-key"
 HRIS_API_KEY = "demo-hris-api-key"
+HARVEST_TOKEN = "demo-harvest-api-key"
+HARVEST_ACCOUNT_ID = "100001"
 TOKEN_PATH = "/simulator/erp/services/rest/auth/oauth2/v1/token"
 # Each simulated ERP instance (erp, and erp2 for a second region) issues its own tokens.
 ERP_INSTANCES = ("erp", "erp2")
@@ -44,6 +47,9 @@ class VendorCredentials(httpx.Auth):
             return
         if "/simulator/psa/" in path:
             request.headers["X-Api-Key"] = PSA_API_KEY
+        if "/simulator/harvest/" in path:
+            request.headers["Authorization"] = f"Bearer {HARVEST_TOKEN}"
+            request.headers["Harvest-Account-Id"] = HARVEST_ACCOUNT_ID
         if "/simulator/hris/" in path:
             pair = base64.b64encode(f"{HRIS_API_KEY}:x".encode()).decode()
             request.headers["Authorization"] = f"Basic {pair}"
@@ -75,3 +81,13 @@ class VendorCredentials(httpx.Auth):
 def simulator_client(base_url: str, **options: Any) -> httpx.Client:
     """An httpx client on the simulator (or one system of it) that presents its credentials."""
     return httpx.Client(base_url=base_url, auth=VendorCredentials(), **options)
+
+
+def demo_systems_simulated(base: str) -> None:
+    """Points every demo system the tower calls at the simulator at ``base`` (a live test
+    server's ``/simulator``), as ``demo_load`` does with the demo's own address."""
+    from controltower.operations.demo import DEMO_BASE_PATHS
+    from integrations.models import ConnectedSystem
+
+    for slug, path in DEMO_BASE_PATHS.items():
+        ConnectedSystem.objects.filter(slug=slug).update(base_url=f"{base}{path}")
