@@ -7,12 +7,16 @@ another Harvest user: the entry waits for a person, saying what was tried."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
+from django.db import connection, transaction
 from django.test import Client
+from django.utils import timezone
 
 from canonical.errors import ApplicationError
 from canonical.models import Invoice, Resource
@@ -70,10 +74,15 @@ def entry_of(user_id: int, *, entry_id: int = 2364519735, day: str = "2026-11-04
     return entry
 
 
-def run(entry: dict[str, Any]) -> Transaction:
+def received(entry: dict[str, Any]) -> int:
     response = signed_post(Client(), "harvest", entry)
     assert response.status_code == 202, response.content
     [tx_id] = response.json()["transaction_ids"]
+    return tx_id
+
+
+def run(entry: dict[str, Any]) -> Transaction:
+    tx_id = received(entry)
     transactions_process(ids=[tx_id])
     return Transaction.objects.get(pk=tx_id)
 
@@ -136,14 +145,17 @@ def test_an_e_mail_two_resources_share_links_neither(staffed):
     tx = run(entry_of(user_id))
     assert tx.state == TransactionState.BLOCKED
     assert "several resources have its email from Harvest" in tx.exception.message
-    assert not SyncState.objects.filter(system__slug="harvest").exists()
+    assert not SyncState.objects.filter(
+        system__slug="harvest", content_type__model="resource"
+    ).exists()
 
 
 def test_a_resource_linked_to_another_harvest_user_is_not_taken_over(staffed):
     grace = Resource.objects.get(employee_number="E-0002")
-    record_link_record(
-        record=grace, system=ConnectedSystem.objects.get(slug="harvest"), external_id="77"
-    )
+    with transaction.atomic():
+        record_link_record(
+            record=grace, system=ConnectedSystem.objects.get(slug="harvest"), external_id="77"
+        )
     user_id = harvest_user(staffed, GRACE_EMAIL)
     tx = run(entry_of(user_id))
     assert tx.state == TransactionState.BLOCKED
@@ -168,7 +180,9 @@ def test_a_token_harvest_refuses_holds_the_entry_as_a_connection_exception(staff
     assert tx.state == TransactionState.BLOCKED
     assert tx.exception.exception_type == ExceptionType.AUTHENTICATION_FAILED
     assert [call["status"] for call in harvest_reads(staffed)] == [401]
-    assert not SyncState.objects.filter(system__slug="harvest").exists()
+    assert not SyncState.objects.filter(
+        system__slug="harvest", content_type__model="resource"
+    ).exists()
 
 
 def test_harvest_down_retries_the_entry_and_it_matches_later(staffed):
@@ -181,6 +195,36 @@ def test_harvest_down_retries_the_entry_and_it_matches_later(staffed):
     transactions_process(ids=[tx.pk])
     tx.refresh_from_db()
     assert tx.state == TransactionState.SUCCEEDED, tx.last_error
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="workers race on PostgreSQL only")
+def test_two_workers_matching_the_same_user_at_once_link_it_once_and_both_run(staffed):
+    user_id = harvest_user(staffed, GRACE_EMAIL)
+    first = received(entry_of(user_id))
+    second = received(entry_of(user_id, entry_id=2364519736, day="2026-11-05"))
+    start = threading.Barrier(2)
+
+    def worker(tx_id: int) -> None:
+        start.wait()
+        try:
+            transactions_process(ids=[tx_id])
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(worker, [first, second]))
+    # Both entries bill the same project's month: the one that lost the race to open its
+    # invoice is retried, and then runs on the link the other one made.
+    left = Transaction.objects.filter(
+        pk__in=[first, second], state=TransactionState.RETRY_SCHEDULED
+    )
+    left.update(next_attempt_at=timezone.now())
+    transactions_process(ids=[first, second])
+    states = Transaction.objects.filter(pk__in=[first, second]).values_list("state", flat=True)
+    assert list(states) == [TransactionState.SUCCEEDED] * 2
+    links = SyncState.objects.filter(system__slug="harvest", content_type__model="resource")
+    assert links.count() == 1
+    assert harvest_link(Resource.objects.get(employee_number="E-0002")) == str(user_id)
 
 
 @pytest.mark.parametrize(
