@@ -126,8 +126,14 @@ record id is their BambooHR id. ``GET employees/{id}/?fields=firstName,lastName`
 ``{"id": "<id>", "firstName": ..., "lastName": ...}`` as BambooHR's "Get Employee" does
 (a field asked for that the employee lacks is null; without ``fields``, all of them);
 404 ``not_found`` for an unknown id. ``GET meta/fields/`` lists the fields (``[{"id",
-"name", "type", "alias"}]``), a read that touches no employee. Any ``<company>`` is
-accepted.
+"name", "type", "alias"}]``), a read that touches no employee. ``GET
+employees/changed/?since=<ISO 8601>`` answers BambooHR's "Get Changed Employee IDs":
+``{"latest": <time or null>, "employees": {"<id>": {"id", "action", "lastChanged"}}}``,
+each employee changed at or after ``since`` with its last change, ``Inserted`` (never
+changed since it was created), ``Updated``, or ``Deleted`` (a ``DELETE`` of the record;
+the simulator keeps its id), times in whole seconds (``2026-11-02T09:30:00+00:00``);
+``?type=inserted|updated|deleted`` keeps one kind; a missing or unreadable ``since`` or
+another ``type`` answers 400 ``invalid_parameter``. Any ``<company>`` is accepted.
 
 Harvest, API v2 style, base ``/simulator/harvest``
 ------------------------------------------------

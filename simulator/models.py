@@ -142,6 +142,31 @@ class SimulatedRecord(models.Model):
         return f"{self.kind} {self.pk}"
 
 
+class DeletedRecord(models.Model):
+    """A record deleted from a simulated system, kept by its id and the moment it went.
+
+    BambooHR's "Get Changed Employee IDs" names the employees deleted since a moment
+    (``"action": "Deleted"``); the simulated HRIS answers them from these rows, since the
+    record itself is gone. ``_reset`` deletes them with the records.
+    """
+
+    system = models.ForeignKey(
+        SimulatedSystem, on_delete=models.CASCADE, related_name="deleted_records"
+    )
+    kind = models.CharField(max_length=40)
+    record_id = models.PositiveBigIntegerField(help_text="The id the record had.")
+    deleted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["system", "kind", "deleted_at"], name="simdeleted_changed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.record_id} (deleted)"
+
+
 class SimulatedRequest(models.Model):
     """One request a simulated system received on its vendor API: its request log.
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from simulator.choices import InvoiceStatus
 from simulator.errors import SimulatorError
-from simulator.models import SimulatedRecord, SimulatedRequest, SimulatedSystem
+from simulator.models import DeletedRecord, SimulatedRecord, SimulatedRequest, SimulatedSystem
 
 # NetSuite's query syntax, in the one form the simulator understands.
 _EXTERNAL_ID_QUERY = re.compile(r'^\s*externalId\s+IS\s+(?:"([^"]*)"|(\S+))\s*$', re.IGNORECASE)
@@ -257,6 +257,44 @@ def harvest_record_json(record: SimulatedRecord) -> dict[str, Any]:
         "created_at": _instant(record.created_at),
         "updated_at": _instant(record.updated_at),
     }
+
+
+# BambooHR's change types, as "Get Changed Employee IDs" takes them in ``type``.
+BAMBOOHR_CHANGE_TYPES = ("inserted", "updated", "deleted")
+
+
+def _bamboohr_moment(moment: datetime) -> str:
+    """A time as BambooHR's change tracking writes it: whole seconds, ``+00:00``."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+
+def bamboohr_changed_json(
+    *, system: SimulatedSystem, since: datetime, change_type: str | None = None
+) -> dict[str, Any]:
+    """BambooHR's "Get Changed Employee IDs" (``GET /v1/employees/changed/?since=``): each
+    employee changed at or after ``since``, by id, with its last change: ``Inserted`` while
+    it was never changed after it was created, ``Updated`` once it was, ``Deleted`` once it
+    is gone; ``latest`` the latest of those times. ``change_type`` keeps one of them."""
+    changes: list[tuple[datetime, int, str]] = []
+    if change_type in (None, "inserted", "updated"):
+        for record in records_list(system=system, kind="employee", changed_since=since):
+            action = "Inserted" if record.updated_at == record.created_at else "Updated"
+            if change_type in (None, action.lower()):
+                changes.append((record.updated_at, record.pk, action))
+    if change_type in (None, "deleted"):
+        gone = DeletedRecord.objects.filter(system=system, kind="employee", deleted_at__gte=since)
+        changes.extend((row.deleted_at, row.record_id, "Deleted") for row in gone)
+    changes.sort()
+    employees = {
+        str(record_id): {
+            "id": str(record_id),
+            "action": action,
+            "lastChanged": _bamboohr_moment(moment),
+        }
+        for moment, record_id, action in changes
+    }
+    latest = _bamboohr_moment(changes[-1][0]) if changes else None
+    return {"latest": latest, "employees": employees}
 
 
 def requests_list(

@@ -20,7 +20,7 @@ from simulator.demo_firm import hris_employees
 from simulator.errors import SimulatorError
 from simulator.faults import knob_defaults, knobs_validate, reject_rule_matching
 from simulator.locking import row_claim
-from simulator.models import ExternalIdClaim, SimulatedRecord, SimulatedSystem
+from simulator.models import DeletedRecord, ExternalIdClaim, SimulatedRecord, SimulatedSystem
 from simulator.signing import SIGNATURE_HEADER, signature_header
 
 TOWER_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -57,8 +57,12 @@ def system_get(*, slug: str) -> SimulatedSystem:
             slug=slug, defaults=knob_defaults(slug)
         )
         if created and slug == SimulatedSystemSlug.HRIS:
+            # Created and last changed at one moment: "Inserted" in the changed-employees list.
+            now = timezone.now()
             SimulatedRecord.objects.bulk_create(
-                SimulatedRecord(system=system, kind="employee", data=fields)
+                SimulatedRecord(
+                    system=system, kind="employee", data=fields, created_at=now, updated_at=now
+                )
                 for fields in hris_employees()
             )
     return system
@@ -78,8 +82,9 @@ def system_reset(*, system: SimulatedSystem) -> int:
     """Deletes the system's records, request log, idempotency keys and access tokens, and
     puts its knobs back to the defaults.
 
-    Answers how many records were deleted."""
+    Answers how many records were deleted (the ids kept of deleted ones go too)."""
     deleted, _ = system.records.all().delete()
+    system.deleted_records.all().delete()
     system.requests.all().delete()
     system.external_id_claims.all().delete()
     system.idempotency_keys.all().delete()
@@ -275,7 +280,11 @@ def record_upsert(
 
 
 def record_delete(*, record: SimulatedRecord) -> None:
-    record.delete()
+    """Deletes the record and keeps its id and the moment (``DeletedRecord``), as BambooHR
+    remembers a deleted employee for its changed-employees list."""
+    with transaction.atomic():
+        DeletedRecord.objects.create(system=record.system, kind=record.kind, record_id=record.pk)
+        record.delete()
 
 
 def system_secret(slug: str) -> str:

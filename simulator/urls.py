@@ -23,6 +23,9 @@ HRIS (BambooHR API style)::
 
     /simulator/hris/api/gateway.php/<company>/v1/employees/<id>/
                                                            GET (?fields=firstName,lastName)
+    /simulator/hris/api/gateway.php/<company>/v1/employees/changed/
+                                                           GET ?since=<ISO 8601> (required)
+                                                           &type=inserted|updated|deleted
     /simulator/hris/api/gateway.php/<company>/v1/meta/fields/
                                                            GET the fields it offers
 
@@ -71,6 +74,12 @@ urlpatterns = [
         r"^hris/api/gateway\.php/(?P<company>[^/]+)/v1/meta/fields/?$",
         views.hris_fields,
         name="hris-fields",
+    ),
+    # Before an employee by id: "changed" is not an id.
+    re_path(
+        r"^hris/api/gateway\.php/(?P<company>[^/]+)/v1/employees/changed/?$",
+        views.hris_changed_employees,
+        name="hris-changed-employees",
     ),
     re_path(
         r"^hris/api/gateway\.php/(?P<company>[^/]+)/v1/employees/(?P<record_id>[^/]+)/?$",

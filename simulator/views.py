@@ -454,6 +454,40 @@ def hris_employee(
 
 
 @_vendor_endpoint(rest_error, system="hris")
+def hris_changed_employees(
+    request: HttpRequest, system: SimulatedSystem, company: str
+) -> HttpResponse:
+    """BambooHR's "Get Changed Employee IDs": ``?since=`` (required) and ``?type=``."""
+    if request.method != "GET":
+        raise _not_allowed(request)
+    since = request.GET.get("since")
+    if not since:
+        raise SimulatorError(
+            400,
+            "USER_ERROR",
+            "since is required: an ISO 8601 date-time, e.g. 2026-11-02T09:30:00Z.",
+            field="since",
+            rest_code="invalid_parameter",
+        )
+    change_type = request.GET.get("type") or None
+    if change_type is not None and change_type not in selectors.BAMBOOHR_CHANGE_TYPES:
+        raise SimulatorError(
+            400,
+            "USER_ERROR",
+            f"type must be one of {', '.join(selectors.BAMBOOHR_CHANGE_TYPES)}.",
+            field="type",
+            rest_code="invalid_parameter",
+        )
+    return JsonResponse(
+        selectors.bamboohr_changed_json(
+            system=system,
+            since=selectors.changed_since_parse(since, name="since"),
+            change_type=change_type,
+        )
+    )
+
+
+@_vendor_endpoint(rest_error, system="hris")
 def hris_fields(request: HttpRequest, system: SimulatedSystem, company: str) -> HttpResponse:
     if request.method != "GET":
         raise _not_allowed(request)

@@ -154,6 +154,15 @@ def demo_load() -> DemoSummary:
         record_type=PollerRecordType.TIME_ENTRY,
         defaults={"enabled": False},
     )
+    # BambooHR sends event-based webhooks, which the tower takes; its workers poller is the
+    # way for an account without them (or to catch up on missed ones), there to look at and
+    # run by hand, disabled like the PSA's. Enabled, it would re-read every employee of the
+    # simulated HRIS on a fresh demo and keep calling it every interval for nothing new.
+    Poller.objects.get_or_create(
+        system=ConnectedSystem.objects.get(slug="bamboohr"),
+        record_type=PollerRecordType.WORKER,
+        defaults={"enabled": False},
+    )
     for domain, slug in OWNERS.items():
         SystemOfRecord.objects.get_or_create(
             domain=domain, defaults={"system": ConnectedSystem.objects.get(slug=slug)}

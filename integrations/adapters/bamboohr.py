@@ -42,7 +42,21 @@ Basic with the API key as the user name). What it read is kept in the payload un
 ``employee.deleted``, or a type the tower does not know, is recorded as ignored; an
 employee the API no longer has (404) is ignored when the event runs.
 
-Idempotency key ``<id>:<timestamp>``; version: ``timestamp`` in epoch milliseconds.
+The tower's poller (``integrations.pollers.bamboohr``) reads BambooHR's "Get Changed
+Employee IDs" (``GET <base URL>/v1/employees/changed/?since=``), one entry per employee
+changed since then: ``{"id": "3", "action": "Updated", "lastChanged":
+"2011-06-02T19:26:23+00:00"}``. An entry is a thin event like an event-based webhook's:
+read from "Get Employee" when it runs; a ``Deleted`` one is recorded as ignored.
+
+Idempotency key ``<id>:<timestamp>`` (a changed-employees entry: ``<id>:<lastChanged>``),
+the time as BambooHR wrote it; version: that time in epoch milliseconds. A change that
+reaches the tower both by a webhook and by the poller has one key only where BambooHR
+wrote the same time the same way, which it does not promise: its documented webhooks write
+``+0000`` and its change tracking ``+00:00``, and ``lastChanged`` is the employee's latest
+change, not each change (several changes between two polls are one entry). The second
+arrival is then a second transaction, but not a second change: the resource holds the
+version it was given, so the same version again leaves it ``unchanged`` and an older one
+is ``stale``.
 
 Signature (BambooHR's "private key" on the webhook): ``X-BambooHR-Signature`` is the hex
 HMAC-SHA256 of the raw body followed by the ``X-BambooHR-Timestamp`` header value,
@@ -83,6 +97,8 @@ TIMESTAMP = "X-BambooHR-Timestamp"
 HEX_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 # The event types of an event-based webhook, and what the tower reads of an employee.
 EVENT_TYPES = {"employee.created", "employee.updated", "employee.deleted"}
+# The actions of "Get Changed Employee IDs".
+CHANGE_ACTIONS = {"inserted", "updated", "deleted"}
 FETCHED_FIELDS = (
     "employeeNumber",
     "firstName",
@@ -192,6 +208,8 @@ class BambooHRAdapter(VendorAdapter):
         employee = require_object(record)
         if "type" in employee and "employees" not in employee and "action" not in employee:
             return [self._read_event(record, employee)]
+        if "lastChanged" in employee and "timestamp" not in employee:
+            return [self._read_change(record, employee)]
         employee_id = record.identifier(employee, "id", "id")
         changed_at = record.timestamp(employee, "timestamp", "timestamp")
         action = record.text(employee, "action", "action", required=False)
@@ -265,6 +283,36 @@ class BambooHRAdapter(VendorAdapter):
             fixed={"external_id": employee_id},
             fixed_sources={"data.external_id": "data.employeeId"},
             changed=changed if kind == "employee.updated" and changed else None,
+            ignored=ignored,
+            fetch=employee_id if fields is None and not ignored else "",
+        )
+
+    def _read_change(self, record: Record, entry: dict[str, Any]) -> VendorRecord:
+        """An entry of "Get Changed Employee IDs": thin until its employee is read."""
+        employee_id = record.identifier(entry, "id", "id")
+        changed_at = record.timestamp(entry, "lastChanged", "lastChanged")
+        action = record.text(entry, "action", "action")
+        if action is not None and action.lower() not in CHANGE_ACTIONS:
+            record.error("action", "Must be Inserted, Updated or Deleted.")
+        fields = entry.get("fields")
+        if fields is not None and not isinstance(fields, dict):
+            record.error("fields", "Must be an object.")
+        record.check()
+        if employee_id is None or changed_at is None or action is None:
+            raise AssertionError("unreachable: check() refused the record")
+        ignored = ""
+        if action.lower() == "deleted":
+            ignored = "A Deleted employee: the tower upserts resources, it deletes none."
+        return VendorRecord(
+            record_type="resource",
+            record=record,
+            key=f"{employee_id}:{entry['lastChanged']}",
+            occurred_at=changed_at,
+            version=version_of(changed_at),
+            external_id=employee_id,
+            payload=entry,
+            fixed={"external_id": employee_id},
+            fixed_sources={"data.external_id": "id"},
             ignored=ignored,
             fetch=employee_id if fields is None and not ignored else "",
         )

@@ -18,9 +18,10 @@ class Page:
 
 
 class PollSource(Protocol):
-    """Reads one record type from one kind of system."""
+    """Reads one record type from one kind of system that speaks one dialect (adapter)."""
 
     system_kind: str
+    adapter: str
     record_type: str
 
     def page(
@@ -30,7 +31,8 @@ class PollSource(Protocol):
         ``IntegrationError`` when the system does not answer as it should."""
 
     def changed_at(self, record: dict[str, Any]) -> datetime:
-        """When the system last changed the record; ``ValueError`` when it does not say."""
+        """When the system last changed the record; ``ValueError`` (or ``EventRejected``
+        naming the vendor's field) when it does not say."""
 
     def event(self, record: dict[str, Any]) -> InboundEvent:
         """The record as an inbound event, keyed by the record's id and ``changed_at`` like

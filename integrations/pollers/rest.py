@@ -22,7 +22,7 @@ from typing import Any
 
 from integrations.adapters import EventRejected, InboundEvent
 from integrations.adapters.canonical import CanonicalAdapter, parse_iso8601
-from integrations.choices import PollerRecordType, SystemKind
+from integrations.choices import Adapter, PollerRecordType, SystemKind
 from integrations.clients.psa import PsaClient
 from integrations.models import ConnectedSystem
 from integrations.pollers.base import Page
@@ -34,6 +34,8 @@ Rule = Callable[[dict[str, Any]], bool]
 
 class CanonicalRestSource:
     """One collection of a canonical REST API, read as one canonical event type."""
+
+    adapter = Adapter.CANONICAL
 
     def __init__(
         self,

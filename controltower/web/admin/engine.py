@@ -27,7 +27,7 @@ from integrations.models import (
     SystemOfRecord,
     Transaction,
 )
-from integrations.pollers import source_kinds
+from integrations.pollers import source_find, source_kinds
 from integrations.services.routing import erp_route_waits_clear
 
 
@@ -247,8 +247,8 @@ POLLER_FIELDS = [
 
 
 class PollerAdminForm(forms.ModelForm):
-    """Refuses a poller the tower has no source for (a record type the system's kind does
-    not offer)."""
+    """Refuses a poller the tower has no source for (a record type the system's kind and
+    adapter do not offer)."""
 
     class Meta:
         model = Poller
@@ -257,11 +257,13 @@ class PollerAdminForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         system, record_type = data.get("system"), data.get("record_type")
-        if system and record_type and (system.kind, record_type) not in source_kinds():
-            readable = ", ".join(f"{kind}: {kind_type}" for kind, kind_type in source_kinds())
+        if system and record_type and source_find(system=system, record_type=record_type) is None:
+            readable = ", ".join(
+                f"{kind} ({adapter}): {kind_type}" for kind, adapter, kind_type in source_kinds()
+            )
             raise forms.ValidationError(
-                f"The tower cannot poll {record_type} records from a {system.kind} system; "
-                f"it polls {readable}."
+                f"The tower cannot poll {record_type} records from a {system.kind} system "
+                f"that speaks {system.adapter}; it polls {readable}."
             )
         return data
 

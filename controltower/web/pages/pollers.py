@@ -16,8 +16,9 @@ from controltower.operations.services.pollers import poller_change, poller_run_n
 from controltower.web.forms.actions import PollerForm, ReasonForm
 from controltower.web.pages.common import require
 from controltower.web.pages.systems import VIEW
-from integrations.choices import POLLER_RUN_OUTCOME_BADGES
+from integrations.choices import POLLER_RUN_OUTCOME_BADGES, PollerRecordType
 from integrations.models import ConnectedSystem, Poller
+from integrations.pollers import source_kinds
 
 CHANGE = "integrations.change_poller"
 RUN = "integrations.run_poller"
@@ -50,6 +51,11 @@ def _page(
         {
             "system": system,
             "rows": _rows(system, invalid or {}),
+            "offered": [
+                PollerRecordType(record_type).label
+                for kind, adapter, record_type in source_kinds()
+                if (kind, adapter) == (system.kind, system.adapter)
+            ],
             "can_change": request.user.has_perm(CHANGE),
             "can_run": request.user.has_perm(RUN),
         },

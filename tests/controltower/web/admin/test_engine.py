@@ -81,6 +81,21 @@ def test_a_poller_for_records_the_system_does_not_offer_is_refused(admin_client)
     assert not psa.pollers.filter(record_type="worker").exists()
 
 
+def test_a_workers_poller_is_taken_from_bamboohr_and_refused_from_a_canonical_hris(
+    admin_client,
+):
+    bamboohr, hris = (
+        ConnectedSystem.objects.get(slug="bamboohr"),
+        ConnectedSystem.objects.get(slug="hris"),
+    )
+    bamboohr.pollers.all().delete()
+    added = admin_client.post("/admin/integrations/poller/add/", poller_form(bamboohr, "worker"))
+    assert added.status_code == 302 and bamboohr.pollers.get().record_type == "worker"
+    refused = admin_client.post("/admin/integrations/poller/add/", poller_form(hris, "worker"))
+    assert refused.status_code == 200 and b"that speaks canonical" in refused.content
+    assert not hris.pollers.exists()
+
+
 def test_an_admin_routes_a_legal_entity_in_the_admin_and_the_held_work_runs_again(admin_client):
     from canonical.models import LegalEntity
     from integrations.choices import ExceptionType, SystemKind

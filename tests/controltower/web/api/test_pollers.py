@@ -88,3 +88,25 @@ def test_running_a_poller_that_runs_already_is_a_conflict(poller, user_with_role
     poller_claim(poller_id=poller.pk)
     operator = api_client_for(user_with_role("operator"))
     assert operator.post(f"/api/v1/pollers/{poller.pk}/run/").status_code == 409
+
+
+def test_an_operator_runs_the_bamboohr_workers_poller_and_the_api_shows_its_run(
+    demo, live_server, user_with_role, api_client_for
+):
+    base = f"{live_server.url}/simulator"
+    ConnectedSystem.objects.filter(slug="bamboohr").update(
+        base_url=f"{base}/hris/api/gateway.php/northwind"
+    )
+    with simulator_client(base, timeout=10) as http:
+        http.post("/hris/_reset")
+        http.post("/hris/api/v1/employees", json={"employeeNumber": "E-0107"})
+    operator = api_client_for(user_with_role("operator"))
+    [row] = operator.get("/api/v1/pollers/", {"system": "bamboohr"}).json()["results"]
+    assert (row["record_type"], row["last_outcome"]) == ("worker", "never")
+    ran = operator.post(f"/api/v1/pollers/{row['id']}/run/", {"reason": "catch up"})
+    assert ran.status_code == 200 and (ran.json()["ok"], ran.json()["stored"]) == (True, 1)
+    after = operator.get(f"/api/v1/pollers/{row['id']}/").json()
+    assert (after["last_outcome"], after["last_received"], after["last_stored"]) == ("ok", 1, 1)
+    assert Transaction.objects.get(source_system__slug="bamboohr").event_type == (
+        "resource.upserted"
+    )

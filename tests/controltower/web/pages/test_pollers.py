@@ -67,3 +67,15 @@ def test_an_admin_enables_a_poller_and_a_bad_interval_is_shown_beside_its_field(
         f"/systems/psa/pollers/{poller.pk}/", schedule(poller, interval_seconds="5")
     )
     assert refused.status_code == 400 and b"greater than or equal to 10" in refused.content
+
+
+def test_bamboohrs_page_offers_its_workers_poller_and_shows_a_refused_run(demo, user_with_role):
+    ConnectedSystem.objects.filter(slug="bamboohr").update(base_url="http://127.0.0.1:9/hris")
+    worker = Poller.objects.get(system__slug="bamboohr", record_type="worker")
+    operator = signed_in(user_with_role("operator"))
+    page = operator.get("/systems/bamboohr/pollers/")
+    assert b"the tower can poll: Workers." in page.content and b"Never run" in page.content
+    ran = operator.post(f"/systems/bamboohr/pollers/{worker.pk}/run/", follow=True)
+    assert b"The bamboohr workers poller failed" in ran.content and b"Failed" in ran.content
+    canonical = operator.get("/systems/hris/pollers/")
+    assert b"The tower has nothing to poll from HRIS" in canonical.content
