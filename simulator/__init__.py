@@ -1,8 +1,9 @@
 """The system simulator: ERP, PSA, CRM, CLM and HRIS as HTTP APIs with their own stored state.
 
 Served by the tower's own server under ``/simulator/<system>/`` (``urls.py`` has the map),
-so the demo and the tests reach them over real HTTP on loopback. The ERP and the PSA
-demand credentials as their vendors do, by default (the ``auth`` knob, below), and all
+so the demo and the tests reach them over real HTTP on loopback. The ERP, the PSA and the
+HRIS demand credentials as their vendors do, by default (the ``auth`` knob, below), as does
+the CRM's Salesforce REST API (always), and all
 answer 404 unless
 the simulator is enabled (``CT_DEMO=1``, or the setting ``CT_SIMULATOR_ENABLED``),
 because the control endpoints take no credentials and ``_emit`` signs whatever it is
@@ -116,6 +117,50 @@ record for inspection only), so a POST sent twice is two records. Errors: ``{"er
 ``invalid_parameter``, ``invalid_field_value``, ``service_unavailable``,
 ``rate_limited``, ``internal_error``.
 
+CRM, Salesforce REST API style, instance ``/simulator/crm``
+-----------------------------------------------------------
+
+The CRM's opportunities and accounts (the records of its plain REST collections
+``opportunities`` and ``accounts``) are also served as Salesforce's REST API serves the
+``Opportunity`` and ``Account`` sObjects, their fields by API name (``StageName``,
+``Contract_Number__c``, ``AccountNumber``). A record's ``Id`` is 18 characters: the
+sObject's key prefix (``006`` Opportunity, ``001`` Account), its record number in 12
+digits and the case-safe suffix (``006000000000042AAA``); the 15-character form names it
+too. API versions 59.0 to 62.0 are served; another answers 404.
+
+- ``POST /services/oauth2/token``: OAuth 2.0 client credentials flow (``grant_type=
+  client_credentials``, the client id and secret by HTTP Basic or as the form fields
+  ``client_id``/``client_secret``; ``CT_SIM_CRM_CLIENT_ID``/``..._SECRET``,
+  ``demo-crm-client``/``demo-crm-client-secret`` in demo mode). Answers ``{"access_token",
+  "instance_url", "id", "token_type": "Bearer", "issued_at", "signature"}`` without
+  ``expires_in``, as Salesforce does; the session lasts ``token_ttl_seconds`` (a knob,
+  3600 by default). Refusals are 400 ``{"error", "error_description"}``: ``invalid_client``
+  ("invalid client credentials"), ``unsupported_grant_type``, ``invalid_request``.
+- ``GET /services/data/``: the versions (``[{"label", "url", "version"}]``), no session
+  needed, as Salesforce's "Versions".
+- ``GET /services/data/v<version>/``: "Resources by Version" (``{"sobjects": ..., ...}``),
+  a harmless read that needs a session.
+- ``POST /services/data/v<version>/sobjects/<sObject>/``: creates a record from its fields
+  (201 ``{"id", "success": true, "errors": []}``): the way to seed the org.
+- ``GET /services/data/v<version>/sobjects/<sObject>/<Id>``: "sObject Rows":
+  ``{"attributes": {"type", "url"}, "Id", <its fields>, "IsDeleted", "CreatedDate",
+  "LastModifiedDate", "SystemModstamp"}`` (date-times as ``2026-11-02T09:30:00.000+0000``);
+  ``?fields=Name,StageName`` answers those fields only (null when the record has no
+  value). ``PATCH`` merges the fields sent (204), ``DELETE`` (204).
+
+Every call but the token and the versions needs ``Authorization: Bearer <access_token>``
+whatever the ``auth`` knob says (Salesforce has no door without a session; the knob
+still governs the plain REST collections). Errors come in Salesforce's list::
+
+    [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+
+with ``errorCode`` ``INVALID_SESSION_ID`` (401: a missing, unknown or expired session),
+``NOT_FOUND`` (404: an unknown id, sObject or version), ``INVALID_FIELD_FOR_INSERT_UPDATE``
+(400, with ``fields``: a create or update naming a field Salesforce sets itself, such as
+``Id`` or ``SystemModstamp``), ``JSON_PARSER_ERROR`` (400), ``SERVER_UNAVAILABLE``
+(503, outage), ``REQUEST_LIMIT_EXCEEDED`` (429 with ``Retry-After``: the throttle knob or
+the rate limit), ``UNKNOWN_EXCEPTION`` (500, error rate).
+
 HRIS, BambooHR style, base ``/simulator/hris/api/gateway.php/<company>/v1/``
 --------------------------------------------------------------------------
 
@@ -153,7 +198,8 @@ Credentials, every system (off by default)
 
 The knob ``auth`` says what every call to the system's API must carry; 401 otherwise.
 
-- ``none`` (the default of the CRM and the CLM): nothing.
+- ``none`` (the default of the CRM and the CLM): nothing. (The CRM's Salesforce REST API
+  asks for its session whatever the knob, above.)
 - ``oauth2`` (ERP only, and its default, with ``token_ttl_seconds`` 600), OAuth 2.0 client credentials as NetSuite offers for machine
   access: ``POST /simulator/erp/services/rest/auth/oauth2/v1/token`` with the form field
   ``grant_type=client_credentials`` and the client id and secret by HTTP Basic or as the

@@ -74,17 +74,22 @@ def _refusal(fault: Fault) -> SimulatorError:
 
 
 def call_admit(
-    *, system: SimulatedSystem, call: SimulatedRequest, presented: Presented | None
+    *,
+    system: SimulatedSystem,
+    call: SimulatedRequest,
+    presented: Presented | None,
+    demand: str | None = None,
 ) -> None:
     """Lets the call through to the API, or raises the refusal the system answers with.
 
-    ``presented`` is None for a door that takes no credentials (the token endpoint).
+    ``presented`` is None for a door that takes no credentials (the token endpoint);
+    ``demand``: the credentials a door wants whatever the ``auth`` knob says.
     """
     fault = front_door_fault(system)
     if fault is not None:
         raise _refusal(fault)
     if presented is not None:
-        authenticate(system=system, presented=presented)
+        authenticate(system=system, presented=presented, demand=demand)
     rate_limit_admit(system=system, call=call)
     fault = error_fault(system)
     if fault is not None:

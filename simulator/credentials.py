@@ -1,9 +1,11 @@
-"""The credentials each simulated system demands (its ``auth`` knob), and ERP access tokens.
+"""The credentials each simulated system demands (its ``auth`` knob), and access tokens.
 
 ``none`` (the default) lets every call in. ``oauth2`` (ERP) is OAuth 2.0's client
 credentials grant, as NetSuite offers it for machine access: the client swaps its id
 and secret for a token at ``POST /simulator/erp/services/rest/auth/oauth2/v1/token`` and
-sends ``Authorization: Bearer <token>``. ``api_key`` (PSA, CRM, CLM) wants
+sends ``Authorization: Bearer <token>``. The CRM's Salesforce REST API demands the same
+grant whatever its knob (Salesforce has no door without a session), its tokens issued at
+``POST /simulator/crm/services/oauth2/token``. ``api_key`` (PSA, CRM, CLM) wants
 ``X-Api-Key: <key>``; ``basic`` (PSA, CRM, CLM) wants HTTP Basic with the client id and
 secret; ``basic_key`` (HRIS, as BambooHR) HTTP Basic with the API key as the user name and
 any password.
@@ -145,10 +147,14 @@ def _unauthorized(message: str, challenge: str) -> SimulatorError:
     )
 
 
-def authenticate(*, system: SimulatedSystem, presented: Presented) -> None:
-    """Lets the call in when it carries what ``system.auth`` demands; raises 401 otherwise."""
+def authenticate(
+    *, system: SimulatedSystem, presented: Presented, demand: str | None = None
+) -> None:
+    """Lets the call in when it carries what ``system.auth`` demands (or ``demand``, a door
+    whose vendor takes nothing else, whatever the knob); raises 401 otherwise."""
     realm = f'realm="simulated {system.slug}"'
-    if system.auth == AuthMode.OAUTH2:
+    mode = demand or system.auth
+    if mode == AuthMode.OAUTH2:
         if presented.bearer is None:
             raise _invalid_login(f"Bearer {realm}")
         valid = AccessToken.objects.filter(
@@ -160,18 +166,18 @@ def authenticate(*, system: SimulatedSystem, presented: Presented) -> None:
             raise _invalid_login(f'Bearer {realm}, error="invalid_token"')
         return
     expected = credentials_expected(system.slug)
-    if system.auth == AuthMode.API_KEY and not _same(presented.api_key, expected.api_key):
+    if mode == AuthMode.API_KEY and not _same(presented.api_key, expected.api_key):
         message = (
             f"A valid API key is required in the {API_KEY_HEADER} header."
             if presented.api_key is None
             else "The API key is not valid."
         )
         raise _unauthorized(message, f"ApiKey {realm}")
-    if system.auth == AuthMode.BASIC:
+    if mode == AuthMode.BASIC:
         user, password = presented.basic or (None, None)
         if not (_same(user, expected.client_id) and _same(password, expected.client_secret)):
             raise _unauthorized("Valid HTTP Basic credentials are required.", f"Basic {realm}")
-    if system.auth == AuthMode.HARVEST and not (
+    if mode == AuthMode.HARVEST and not (
         _same(presented.bearer, expected.api_key)
         and _same(presented.account_id, expected.account_id)
     ):
@@ -181,7 +187,7 @@ def authenticate(*, system: SimulatedSystem, presented: Presented) -> None:
             f"reasons, or not valid for account {presented.account_id or '(none)'}.",
             f'Bearer {realm}, error="invalid_token"',
         )
-    if system.auth == AuthMode.BASIC_KEY:
+    if mode == AuthMode.BASIC_KEY:
         user, _password = presented.basic or (None, None)
         if not _same(user, expected.api_key):
             raise _unauthorized(

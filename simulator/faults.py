@@ -16,7 +16,7 @@ second, 0 = none; ``admission.rate_limit_admit``) answers 429 with ``Retry-After
 seconds until a call leaves the window; ``error_rate`` is the share of calls answering 500.
 Between the throttle and the rate limit, the credentials ``auth`` demands are checked
 (``credentials.py``; 401 when missing or wrong); ``token_ttl_seconds`` is how long an
-ERP access token issued from then on lasts. A ``reject`` rule refuses a create or update of its ``record``
+access token issued from then on lasts (an ERP's, or a session of the CRM's Salesforce API). A ``reject`` rule refuses a create or update of its ``record``
 kind whose ``field`` (a dotted path such as ``subsidiary.id``) equals ``value`` (any
 value when ``value`` is left out) with 400 and the rule's ``message``.
 """

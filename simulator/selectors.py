@@ -297,6 +297,114 @@ def bamboohr_changed_json(
     return {"latest": latest, "employees": employees}
 
 
+# Salesforce: the sObjects the CRM serves over its REST API, by the record kind that holds
+# them, with the key prefix of their ids (Opportunity 006, Account 001).
+SALESFORCE_SOBJECTS = {"Opportunity": ("opportunity", "006"), "Account": ("account", "001")}
+# The REST API versions it answers ("Versions": GET /services/data/), oldest first.
+SALESFORCE_VERSIONS = [
+    ("59.0", "Winter '24"),
+    ("60.0", "Spring '24"),
+    ("61.0", "Summer '24"),
+    ("62.0", "Winter '25"),
+]
+# Fields Salesforce sets itself: a create or update naming one is refused.
+SALESFORCE_READ_ONLY = {
+    "Id",
+    "attributes",
+    "IsDeleted",
+    "CreatedDate",
+    "LastModifiedDate",
+    "SystemModstamp",
+}
+_SUFFIX_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def _salesforce_suffix(short_id: str) -> str:
+    """The three characters that make a 15-character id case-insensitively unique: per
+    five characters, a bit for each capital letter."""
+    suffix = ""
+    for start in range(0, 15, 5):
+        bits = sum(1 << i for i, char in enumerate(short_id[start : start + 5]) if char.isupper())
+        suffix += _SUFFIX_CHARS[bits]
+    return suffix
+
+
+def salesforce_id(record: SimulatedRecord, sobject: str) -> str:
+    """The record's 18-character Salesforce id: the sObject's key prefix and its number."""
+    short = f"{SALESFORCE_SOBJECTS[sobject][1]}{record.pk:012d}"
+    return short + _salesforce_suffix(short)
+
+
+def salesforce_version_check(version: str) -> None:
+    if version not in {number for number, _ in SALESFORCE_VERSIONS}:
+        raise SimulatorError(404, "NOT_FOUND", "The requested resource does not exist")
+
+
+def salesforce_sobject_check(sobject: str) -> str:
+    """The record kind of ``sobject``; 404 ``NOT_FOUND`` for one the CRM does not serve."""
+    if sobject not in SALESFORCE_SOBJECTS:
+        raise SimulatorError(
+            404, "NOT_FOUND", f"The requested resource does not exist (sObject type {sobject!r})"
+        )
+    return SALESFORCE_SOBJECTS[sobject][0]
+
+
+def salesforce_record_get(
+    *, system: SimulatedSystem, sobject: str, record_id: str
+) -> SimulatedRecord:
+    """The record a Salesforce id names (15 or 18 characters); 404 ``NOT_FOUND`` otherwise."""
+    kind = salesforce_sobject_check(sobject)
+    prefix = SALESFORCE_SOBJECTS[sobject][1]
+    short = record_id[:15]
+    number = short[3:]
+    record = None
+    if (
+        len(record_id) in (15, 18)
+        and short.startswith(prefix)
+        and number.isdigit()
+        and (len(record_id) == 15 or record_id[15:] == _salesforce_suffix(short))
+    ):
+        record = SimulatedRecord.objects.filter(system=system, kind=kind, pk=int(number)).first()
+    if record is None:
+        raise SimulatorError(
+            404, "NOT_FOUND", "The requested resource does not exist", rest_code="not_found"
+        )
+    return record
+
+
+def _salesforce_time(moment: datetime) -> str:
+    """A date-time as Salesforce writes it: ``2026-11-02T09:30:00.000+0000``."""
+    moment = moment.astimezone(UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}+0000"
+
+
+def salesforce_record_json(
+    record: SimulatedRecord, *, sobject: str, version: str, fields: str | None = None
+) -> dict[str, Any]:
+    """A record as the REST API's sObject Rows resource answers it: ``attributes`` (type
+    and URL), ``Id``, its fields by their API names and the system fields; with
+    ``?fields=Name,StageName`` those fields only (null when the record has no value)."""
+    record_id = salesforce_id(record, sobject)
+    values = {
+        **record.data,
+        "IsDeleted": False,
+        "CreatedDate": _salesforce_time(record.created_at),
+        "LastModifiedDate": _salesforce_time(record.updated_at),
+        "SystemModstamp": _salesforce_time(record.updated_at),
+    }
+    names = [name.strip() for name in (fields or "").split(",") if name.strip()]
+    if names:
+        values = {name: values.get(name) for name in names if name != "Id"}
+    return {
+        "attributes": {
+            "type": sobject,
+            "url": f"/services/data/v{version}/sobjects/{sobject}/{record_id}",
+        },
+        "Id": record_id,
+        **values,
+    }
+
+
 def requests_list(
     *, system: SimulatedSystem, since: datetime | None = None, method: str | None = None
 ) -> QuerySet[SimulatedRequest]:

@@ -21,6 +21,7 @@ from simulator.errors import SimulatorError
 from simulator.faults import knob_defaults, knobs_validate, reject_rule_matching
 from simulator.locking import row_claim
 from simulator.models import DeletedRecord, ExternalIdClaim, SimulatedRecord, SimulatedSystem
+from simulator.selectors import SALESFORCE_READ_ONLY
 from simulator.signing import SIGNATURE_HEADER, signature_header
 
 TOWER_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -277,6 +278,23 @@ def record_upsert(
             )
             return created, True
         return record_update(record=record, changes=data), False
+
+
+def salesforce_fields_check(data: Any) -> dict[str, Any]:
+    """The fields of a Salesforce create or update; one Salesforce sets itself is refused as
+    Salesforce refuses it (400 ``INVALID_FIELD_FOR_INSERT_UPDATE``)."""
+    data = _body_check(data)
+    read_only = sorted(set(data) & SALESFORCE_READ_ONLY)
+    if read_only:
+        raise SimulatorError(
+            400,
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+            f"Unable to create/update fields: {', '.join(read_only)}. Please check the "
+            "security settings of this field and verify that it is read/write for your "
+            "profile or permission set.",
+            field=read_only[0],
+        )
+    return data
 
 
 def record_delete(*, record: SimulatedRecord) -> None:

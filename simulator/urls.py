@@ -36,6 +36,17 @@ Harvest (API v2 style; users and projects, put there through its plain REST door
     /simulator/harvest/v2/company                          GET the account (a harmless read)
     /simulator/harvest/api/v1/{users,projects}             POST (201), GET list
 
+CRM, Salesforce REST API style (OAuth 2.0 client credentials, always)::
+
+    /simulator/crm/services/oauth2/token                   POST: client credentials flow
+    /simulator/crm/services/data/                          GET the versions (no token)
+    /simulator/crm/services/data/v<version>/               GET the resources (a token)
+    /simulator/crm/services/data/v<version>/sobjects/<sObject>
+                                                           POST: create (201 {"id"})
+    /simulator/crm/services/data/v<version>/sobjects/<sObject>/<Id>
+                                                           GET (?fields=), PATCH, DELETE (204)
+      sObject: Opportunity, Account (the crm's opportunities and accounts); version 59.0-62.0
+
 Control (every system; fault knobs not applied)::
 
     /simulator/<system>/_faults    GET, PUT (partial update of the knobs)
@@ -57,6 +68,7 @@ app_name = "simulator"
 SYSTEMS = r"(?P<system>erp2|erp|psa|crm|clm|hris|harvest)"
 REST_SYSTEMS = r"(?P<system>psa|crm|clm|hris|harvest)"
 ERP_BASE = r"^(?P<system>erp2?)/services/rest/record/v1/(?P<kind>[A-Za-z]+)"
+SALESFORCE_BASE = r"^crm/services/data/v(?P<version>\d+\.\d)"
 
 urlpatterns = [
     re_path(rf"^{SYSTEMS}/_faults/?$", views.faults, name="faults"),
@@ -91,6 +103,19 @@ urlpatterns = [
         r"^harvest/v2/(?P<collection>users|projects)/(?P<record_id>[^/]+)/?$",
         views.harvest_record,
         name="harvest-record",
+    ),
+    re_path(r"^crm/services/oauth2/token/?$", views.salesforce_token, name="salesforce-token"),
+    re_path(r"^crm/services/data/?$", views.salesforce_versions, name="salesforce-versions"),
+    re_path(rf"{SALESFORCE_BASE}/?$", views.salesforce_resources, name="salesforce-resources"),
+    re_path(
+        rf"{SALESFORCE_BASE}/sobjects/(?P<sobject>\w+)/?$",
+        views.salesforce_sobject,
+        name="salesforce-sobject",
+    ),
+    re_path(
+        rf"{SALESFORCE_BASE}/sobjects/(?P<sobject>\w+)/(?P<record_id>[^/]+)/?$",
+        views.salesforce_row,
+        name="salesforce-row",
     ),
     re_path(
         rf"^{REST_SYSTEMS}/api/v1/(?P<collection>[a-z-]+)/?$",

@@ -11,7 +11,11 @@ by ``admission`` before its view runs; the logic is in ``services``, ``selectors
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -21,7 +25,7 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from simulator import admission, credentials, idempotency, selectors, services
-from simulator.choices import REST_COLLECTIONS
+from simulator.choices import REST_COLLECTIONS, AuthMode
 from simulator.errors import SimulatorError
 from simulator.faults import KnobsInvalid
 from simulator.idempotency import StoredAnswer
@@ -35,6 +39,21 @@ NETSUITE_TITLES = {
     429: ("Too Many Requests", "https://www.rfc-editor.org/rfc/rfc6585.html#section-4"),
     500: ("Internal Server Error", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.6.1"),
     503: ("Service Unavailable", "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.6.4"),
+}
+# Salesforce's errorCode by status (and for the simulator's own codes), and its words
+# for any missing, unknown or expired token.
+SALESFORCE_CODES = {
+    405: "METHOD_NOT_ALLOWED",
+    429: "REQUEST_LIMIT_EXCEEDED",
+    500: "UNKNOWN_EXCEPTION",
+    503: "SERVER_UNAVAILABLE",
+}
+SALESFORCE_BODY_ERROR = "JSON_PARSER_ERROR"  # for the simulator's USER_ERROR (a bad body)
+SALESFORCE_INVALID_SESSION = "Session expired or invalid"
+# Salesforce's token endpoint words its refusals so (HTTP 400 for each).
+SALESFORCE_TOKEN_REFUSALS = {
+    "invalid_client": "invalid client credentials",
+    "unsupported_grant_type": "grant type not supported",
 }
 ERP_LIST_LIMIT = 1000
 REQUEST_LOG_LIMIT = 10_000
@@ -126,18 +145,37 @@ def control_error(error: SimulatorError) -> JsonResponse:
     return JsonResponse({"message": error.message, "errors": errors}, status=error.status)
 
 
+def salesforce_error(error: SimulatorError) -> JsonResponse:
+    """Salesforce's REST error body, a list: ``[{"message", "errorCode", "fields"?}]``."""
+    if error.status == 401:
+        item: dict[str, Any] = {
+            "message": SALESFORCE_INVALID_SESSION,
+            "errorCode": "INVALID_SESSION_ID",
+        }
+    else:
+        code = SALESFORCE_CODES.get(error.status) or (
+            SALESFORCE_BODY_ERROR if error.code == "USER_ERROR" else error.code
+        )
+        item = {"message": error.message, "errorCode": code}
+        if error.field:
+            item["fields"] = [error.field]
+    return _with_headers(JsonResponse([item], status=error.status, safe=False), error)
+
+
 def _vendor_endpoint(
     render_error: Callable[[SimulatorError], HttpResponse],
     *,
     system: str | None = None,
     takes_credentials: bool = True,
+    demand: str | None = None,
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """A door of a simulated vendor API, as opposed to a control endpoint.
 
     The call is logged, goes through ``admission.call_admit`` (the knobs, and the
-    credentials unless the door ``takes_credentials=False``), and a refusal is answered
-    in the vendor's dialect (``render_error``). The view gets the ``SimulatedSystem``
-    after the request: ``system`` names it, or the URL does.
+    credentials unless the door ``takes_credentials=False``; ``demand``: the credentials
+    the door wants whatever the ``auth`` knob says), and a refusal is answered in the
+    vendor's dialect (``render_error``). The view gets the ``SimulatedSystem`` after the
+    request: ``system`` names it, or the URL does.
     """
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -166,7 +204,9 @@ def _vendor_endpoint(
                         if takes_credentials
                         else None
                     )
-                    admission.call_admit(system=simulated, call=call, presented=presented)
+                    admission.call_admit(
+                        system=simulated, call=call, presented=presented, demand=demand
+                    )
                     response = view(request, simulated, *args, **kwargs)
                 except SimulatorError as error:
                     response = render_error(error)
@@ -492,6 +532,119 @@ def hris_fields(request: HttpRequest, system: SimulatedSystem, company: str) -> 
     if request.method != "GET":
         raise _not_allowed(request)
     return JsonResponse(selectors.BAMBOOHR_FIELDS, safe=False)
+
+
+# --- CRM (Salesforce REST API) --------------------------------------------------------
+
+
+@_vendor_endpoint(salesforce_error, system="crm", takes_credentials=False)
+def salesforce_token(request: HttpRequest, system: SimulatedSystem) -> HttpResponse:
+    """OAuth 2.0 client credentials flow, as Salesforce's ``/services/oauth2/token`` answers
+    it: no ``expires_in`` (a session lasts until the org's timeout); refusals are 400."""
+    if request.method != "POST":
+        raise _not_allowed(request)
+    try:
+        token, _ttl = credentials.token_issue(
+            system=system,
+            grant_type=request.POST.get("grant_type"),
+            basic=credentials.basic_credentials(request.headers.get("Authorization", "")),
+            client_id=request.POST.get("client_id"),
+            client_secret=request.POST.get("client_secret"),
+        )
+    except credentials.TokenRefused as refused:
+        description = SALESFORCE_TOKEN_REFUSALS.get(refused.error, refused.description)
+        response = JsonResponse(
+            {"error": refused.error, "error_description": description}, status=400
+        )
+    else:
+        instance = request.build_absolute_uri(request.path.rstrip("/")).removesuffix(
+            "/services/oauth2/token"
+        )
+        identity = f"{instance}/id/00D000000000001AAA/005000000000001AAA"
+        issued_at = str(int(time.time() * 1000))
+        secret = credentials.credentials_expected(system.slug).client_secret or ""
+        signature = hmac.new(
+            secret.encode(), (identity + issued_at).encode(), hashlib.sha256
+        ).digest()
+        response = JsonResponse(
+            {
+                "access_token": token,
+                "instance_url": instance,
+                "id": identity,
+                "token_type": "Bearer",
+                "issued_at": issued_at,
+                "signature": base64.b64encode(signature).decode(),
+            }
+        )
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+@_vendor_endpoint(salesforce_error, system="crm", takes_credentials=False)
+def salesforce_versions(request: HttpRequest, system: SimulatedSystem) -> HttpResponse:
+    """ "Versions": the REST API versions, a read that needs no session (as Salesforce's)."""
+    if request.method != "GET":
+        raise _not_allowed(request)
+    versions = [
+        {"label": label, "url": f"/services/data/v{number}", "version": number}
+        for number, label in selectors.SALESFORCE_VERSIONS
+    ]
+    return JsonResponse(versions, safe=False)
+
+
+@_vendor_endpoint(salesforce_error, system="crm", demand=AuthMode.OAUTH2)
+def salesforce_resources(
+    request: HttpRequest, system: SimulatedSystem, version: str
+) -> HttpResponse:
+    """ "Resources by Version": what the version offers; needs a session, reads no record."""
+    if request.method != "GET":
+        raise _not_allowed(request)
+    selectors.salesforce_version_check(version)
+    base = f"/services/data/v{version}"
+    return JsonResponse(
+        {name: f"{base}/{name}" for name in ("limits", "query", "sobjects", "composite")}
+    )
+
+
+@_vendor_endpoint(salesforce_error, system="crm", demand=AuthMode.OAUTH2)
+def salesforce_sobject(
+    request: HttpRequest, system: SimulatedSystem, version: str, sobject: str
+) -> HttpResponse:
+    """Creates a record (``POST``): 201 ``{"id", "success": true, "errors": []}``."""
+    selectors.salesforce_version_check(version)
+    kind = selectors.salesforce_sobject_check(sobject)
+    if request.method != "POST":
+        raise _not_allowed(request)
+    fields = services.salesforce_fields_check(_json_body(request))
+    record = services.record_create(system=system, kind=kind, data=fields)
+    record_id = selectors.salesforce_id(record, sobject)
+    response = JsonResponse({"id": record_id, "success": True, "errors": []}, status=201)
+    response["Location"] = f"/services/data/v{version}/sobjects/{sobject}/{record_id}"
+    return response
+
+
+@_vendor_endpoint(salesforce_error, system="crm", demand=AuthMode.OAUTH2)
+def salesforce_row(
+    request: HttpRequest, system: SimulatedSystem, version: str, sobject: str, record_id: str
+) -> HttpResponse:
+    """ "sObject Rows": ``GET`` (``?fields=``), ``PATCH`` (204), ``DELETE`` (204)."""
+    selectors.salesforce_version_check(version)
+    record = selectors.salesforce_record_get(system=system, sobject=sobject, record_id=record_id)
+    if request.method == "GET":
+        return JsonResponse(
+            selectors.salesforce_record_json(
+                record, sobject=sobject, version=version, fields=request.GET.get("fields")
+            )
+        )
+    if request.method == "PATCH":
+        changes = services.salesforce_fields_check(_json_body(request))
+        services.record_update(record=record, changes=changes)
+        return _no_content()
+    if request.method == "DELETE":
+        services.record_delete(record=record)
+        return _no_content()
+    raise _not_allowed(request)
 
 
 # --- Control endpoints (no fault knobs applied) ------------------------------------------

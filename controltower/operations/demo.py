@@ -104,9 +104,11 @@ class DemoSummary:
     users: list[str]
 
 
-# The simulated ERP, PSA, HRIS and Harvest demand credentials as their vendors do; these are the
-# demo's (the simulator's own defaults in demo mode, never valid outside it). BambooHR takes
-# its API key as the HTTP Basic user name, with any password.
+# The simulated ERP, PSA, HRIS, Harvest and Salesforce demand credentials as their vendors
+# do; these are the demo's (the simulator's own defaults in demo mode, never valid outside
+# it). BambooHR takes its API key as the HTTP Basic user name, with any password; Harvest a
+# personal access token and the account id; Salesforce a connected app's OAuth 2.0 client
+# credentials (its consumer key and secret).
 DEMO_CREDENTIALS = {
     "erp": {
         "kind": AuthKind.OAUTH2_CLIENT_CREDENTIALS,
@@ -118,14 +120,22 @@ DEMO_CREDENTIALS = {
     "bamboohr": {"kind": AuthKind.BASIC, "username": "demo-hris-api-key", "secret": "x"},
     # Harvest: a personal access token, and the account id in its own header.
     "harvest": {"kind": AuthKind.HARVEST, "username": "100001", "secret": "demo-harvest-api-key"},
+    "salesforce": {
+        "kind": AuthKind.OAUTH2_CLIENT_CREDENTIALS,
+        "username": "demo-crm-client",
+        "secret": "demo-crm-client-secret",
+        "token_url": "/services/oauth2/token",
+    },
 }
 # Where the tower calls each system in the demo: the simulated one standing for it. BambooHR's
-# base URL is its API gateway for the company (``/api/gateway.php/<company domain>``).
+# base URL is its API gateway for the company (``/api/gateway.php/<company domain>``),
+# Salesforce's the org's instance (the simulated CRM, where its REST API lives).
 DEMO_BASE_PATHS = {
     "erp": "/erp",
     "psa": "/psa",
     "bamboohr": "/hris/api/gateway.php/northwind",
     "harvest": "/harvest",
+    "salesforce": "/crm",
 }
 
 
@@ -135,8 +145,9 @@ def demo_load() -> DemoSummary:
     roles_sync(django_apps)
     flows_ensure(Flow)
     for slug, name, kind, adapter in SYSTEMS:
-        # The tower writes to the ERP and the PSA, reads thin BambooHR events' employees, and
-        # Harvest users it has not linked yet: in the demo, from the simulated systems.
+        # The tower writes to the ERP and the PSA, reads the records of thin BambooHR and
+        # Salesforce events, and Harvest users it has not linked yet: in the demo, from the
+        # simulated systems.
         path = DEMO_BASE_PATHS.get(slug)
         base_url = f"{settings.CT_SIMULATOR_URL}{path}" if path else ""
         ConnectedSystem.objects.get_or_create(

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -383,6 +383,23 @@ class FieldMap:
             found.append(f"{condition.source} is {_shown(values)}")
         wanted = " or ".join(condition.describe() for condition in self.when)
         return f"Ignored by the mapping's rule {wanted}: {'; '.join(found)}."
+
+    def lacks(self, root: Any, *, known: Collection[str] = ()) -> bool:
+        """Whether ``root`` lacks a value the mapping needs, so that the whole record must be
+        read first (a change event carries only what changed): a condition's source while
+        no condition holds, or, the record taken, every source of a field. ``known``:
+        top-level keys known to be empty (a change event's nulled fields)."""
+
+        def holds(steps: tuple[Step, ...]) -> bool:
+            if steps and steps[0].kind == "key" and steps[0].key in known:
+                return True
+            return any(present(value) for value, _ in path_read(root, steps))
+
+        if not self.taken(root):
+            return not all(holds(condition.steps) for condition in self.when)
+        return any(
+            rule.steps and not any(holds(steps) for steps in rule.steps) for rule in self.rules
+        )
 
     def source_keys(self) -> set[str]:
         """Every key the mapping reads, at any depth: what a change must touch to matter."""

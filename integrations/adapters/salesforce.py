@@ -5,15 +5,12 @@ Two shapes are read, one object or a JSON array of them (a REST query response
 
 - a Change Data Capture event of ``/data/OpportunityChangeEvent``: the
   ``ChangeEventHeader`` (``entityName``, ``changeType``, ``recordIds``, ``commitNumber``,
-  ``sequenceNumber``, ``commitTimestamp`` in epoch milliseconds, ``changedFields``, ...)
-  with the record's fields at the top level. Salesforce delivers CDC over CometD or the
-  Pub/Sub API, not as webhooks, so a forwarder subscribes and posts each event's
-  payload here, or the Streaming API message as it came (``{"channel": ..., "data":
-  {"schema": ..., "payload": <the event>, "event": {"replayId": ...}}}``), which is kept
-  whole as the transaction's payload. An UPDATE event holds only the fields that
-  changed: the channel must *enrich* Opportunity events with the contract fields below
-  (``EnrichedFields`` on the ``PlatformEventChannelMember``) so that a stage change to
-  Closed Won carries them.
+  ``sequenceNumber``, ``commitTimestamp`` in epoch milliseconds, ``changedFields``,
+  ``nulledFields``, ...) with the record's fields at the top level. Salesforce delivers
+  CDC over CometD or the Pub/Sub API, not as webhooks, so a forwarder subscribes and posts
+  each event's payload here, or the Streaming API message as it came (``{"channel": ...,
+  "data": {"schema": ..., "payload": <the event>, "event": {"replayId": ...}}}``), which
+  is kept whole as the transaction's payload.
 - a REST Opportunity record (``attributes.type == "Opportunity"``, ``Id``,
   ``StageName``, ``SystemModstamp`` such as ``2026-11-02T09:30:00.000+0000``), as
   returned by ``/sobjects/Opportunity/<Id>`` or a SOQL query.
@@ -26,6 +23,29 @@ record is recorded as ignored, as are DELETE and GAP_* change events (a gap even
 carries no field values: the forwarder re-reads the record over REST and posts that),
 and an UPDATE whose ``changedFields`` touch none of the fields the mapping reads.
 
+Thin change events. An UPDATE event holds only the fields that changed (over the Pub/Sub
+API the others are there but empty), unless the channel *enriches* Opportunity events
+(``EnrichedFields`` on the ``PlatformEventChannelMember``); a CREATE or UNDELETE leaves
+out empty fields, and no change event carries a formula field. A CREATE, UPDATE or
+UNDELETE event that lacks a value the mapping reads (the source of its condition while
+the condition does not hold on what the event carries, or every source of a field; a
+field named in ``nulledFields`` counts as given, empty) is a *thin* event: it is
+accepted with ``fetch`` set to the record id, and when it runs the tower reads the
+record with the system's credentials, ``GET <base URL>/services/data/v61.0/sobjects/
+Opportunity/<Id>`` (sObject Rows; ``API_VERSION``), the base URL being the org's
+instance (``https://<My Domain>.my.salesforce.com``) and the credentials OAuth 2.0 client
+credentials from ``<base URL>/services/oauth2/token`` (a connected app with the client
+credentials flow enabled and a run-as user allowed to read Opportunities). The record
+read is merged into the event (``fetch_merge``): the event's own values stay, its
+``ChangeEventHeader`` with them (so the key, the version and the audit stay the change
+event's), and the record fills what the event lacks and adds its ``attributes`` and
+``Id``, which mark the event as read. An event naming several records is one transaction
+per record, each reading its own. An event whose stage says it is not Closed Won is
+ignored without a call, as is an UPDATE touching no mapped field; an event that carries
+every value (an enriched channel) is mapped as it came, without a call; a record that is
+gone (404) leaves the event ignored. **Test connection** reads ``<base URL>/services/
+data/v61.0/`` ("Resources by Version": it needs the token and reads no record).
+
 The envelope gives the record id (``external_id``) and the commit time or
 SystemModstamp (``signed_at``, ``occurred_at``). The contract's terms live in the
 org's own custom fields, which the mapping names; ``DEFAULT`` reads
@@ -35,7 +55,8 @@ org's own custom fields, which the mapping names; ``DEFAULT`` reads
 Retainer, Milestone), ``Start_Date__c``, ``End_Date__c``, ``Rate_Card__c``,
 ``Cap_Amount__c`` (currency), ``Project_Code__c`` and ``Name`` (the project name)
 (developer.salesforce.com, "Change Data Capture Developer Guide: Change Event Message
-Structure" and the REST API's sObject Rows resource).
+Structure" and "Change Event Body Fields", and the REST API Developer Guide's "sObject
+Rows" resource).
 
 Idempotency key and version: for CDC ``<recordId>:<commitNumber>:<sequenceNumber>``
 (one event per id in ``recordIds``) with ``commitNumber`` as the version (kept exact: it
@@ -48,15 +69,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from integrations.adapters.base import EventRejected
 from integrations.adapters.vendor import (
+    FetchRequest,
     Record,
     VendorAdapter,
     VendorRecord,
     ignored_record,
     iso,
     join,
+    present,
     require_object,
     root,
     version_of,
@@ -66,6 +90,9 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 OPPORTUNITY = "Opportunity"
+# The REST API version the tower reads records with (Summer '24): one version, so that a
+# record read looks the same whichever event asked for it.
+API_VERSION = "61.0"
 DATA_CHANGES = {"CREATE", "UPDATE", "UNDELETE"}
 SKIPPED_CHANGES = {"DELETE"}
 REQUIRED_IDS = "Must be a non-empty array of record ids."
@@ -92,6 +119,7 @@ class SalesforceAdapter(VendorAdapter):
     name = "salesforce"
     list_key = "records"
     defaults = {"contract": DEFAULT}
+    probe_path = f"/services/data/v{API_VERSION}/"  # "Resources by Version": no record read
 
     def read(self, record: Record) -> list[VendorRecord]:
         fields = require_object(record)
@@ -139,11 +167,8 @@ class SalesforceAdapter(VendorAdapter):
         commit_number = record.integer(header, "commitNumber", at + "commitNumber", minimum=1)
         sequence = record.integer(header, "sequenceNumber", at + "sequenceNumber")
         committed_at = record.epoch_millis(header, "commitTimestamp", at + "commitTimestamp")
-        changed = header.get("changedFields")
-        if changed is not None and not (
-            isinstance(changed, list) and all(isinstance(item, str) for item in changed)
-        ):
-            record.error(at + "changedFields", "Must be an array of field names.")
+        changed = self._field_names(record, header, "changedFields")
+        nulled = self._field_names(record, header, "nulledFields")
         record.check()
         if commit_number is None or sequence is None or committed_at is None:
             return []  # unreachable: check() refused the record
@@ -177,10 +202,23 @@ class SalesforceAdapter(VendorAdapter):
                         "data.external_id": f"{at}recordIds[{index}]",
                         "data.signed_at": at + "commitTimestamp",
                     },
-                    changed=changed if change == "UPDATE" and isinstance(changed, list) else None,
+                    changed=changed if change == "UPDATE" else None,
+                    fetch_lacking="" if _holds_record(fields, record_id) else record_id,
+                    nulled=frozenset(nulled or ()),
                 )
             )
         return found
+
+    def _field_names(
+        self, record: Record, header: Mapping[str, Any], name: str
+    ) -> list[str] | None:
+        names = header.get(name)
+        if names is not None and not (
+            isinstance(names, list) and all(isinstance(item, str) for item in names)
+        ):
+            record.error(f"ChangeEventHeader.{name}", "Must be an array of field names.")
+            return None
+        return names
 
     def _record_ids(self, record: Record, header: Mapping[str, Any]) -> list[str]:
         relative = "ChangeEventHeader.recordIds"
@@ -224,3 +262,42 @@ class SalesforceAdapter(VendorAdapter):
                 fixed_sources={"data.external_id": "Id", "data.signed_at": "SystemModstamp"},
             )
         ]
+
+    # --- thin change events ---------------------------------------------------------------
+
+    def fetch_request(self, record_id: str) -> FetchRequest:
+        return FetchRequest(
+            path=f"/services/data/v{API_VERSION}/sobjects/{OPPORTUNITY}/{quote(record_id, safe='')}"
+        )
+
+    def fetch_merge(self, payload: Any, fetched: Any) -> Any:
+        """The change event (inside the Streaming API message, if it came in one) with the
+        record read over REST filling what it lacks."""
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if isinstance(data, dict) and isinstance(data.get("payload"), dict):
+            return {**payload, "data": {**data, "payload": _merged(data["payload"], fetched)}}
+        return _merged(payload, fetched)
+
+
+def _holds_record(event: Mapping[str, Any], record_id: str) -> bool:
+    """Whether the change event already holds its record as read over REST (``fetch_merge``)."""
+    attributes = event.get("attributes")
+    return (
+        isinstance(attributes, dict)
+        and attributes.get("type") == OPPORTUNITY
+        and event.get("Id") == record_id
+    )
+
+
+def _merged(event: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """The event's header and own values first (a nulled field stays empty), then the
+    record's values for everything the event does not give."""
+    header = event.get("ChangeEventHeader")
+    nulled = set(header.get("nulledFields") or []) if isinstance(header, dict) else set()
+    own = {
+        key: value
+        for key, value in event.items()
+        if key == "ChangeEventHeader" or present(value) or key in nulled
+    }
+    rest = {key: value for key, value in record.items() if key not in own}
+    return {"ChangeEventHeader": header, **rest, **own}

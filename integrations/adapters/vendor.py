@@ -255,7 +255,10 @@ class VendorRecord:
     is ignored). ``ignored``: a rule of the adapter that ignores it (an ``envelope-sent``).
     ``fetch``: the vendor's id of a record the event only names (a thin event, without
     its values): the record is read from the vendor's API when the event runs
-    (``VendorAdapter.fetch_request`` and ``fetch_merge``), then mapped.
+    (``VendorAdapter.fetch_request`` and ``fetch_merge``), then mapped. ``fetch_lacking``:
+    the same, but only when the event lacks a value the mapping reads (a change event
+    carrying the changed fields only); ``nulled``: the fields the event says were emptied,
+    whose absence is a value.
     """
 
     record_type: str
@@ -272,6 +275,8 @@ class VendorRecord:
     changed: list[str] | None = None
     ignored: str = ""
     fetch: str = ""
+    fetch_lacking: str = ""
+    nulled: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -430,16 +435,20 @@ class VendorAdapter:
             if not touched:
                 shown = ", ".join(item.changed) or "no field"
                 ignored = f"An update of {shown}: the mapping reads none of them."
-        if not ignored and not mapping.taken(record_root):
+        fetch = item.fetch
+        if not ignored and not fetch and item.fetch_lacking:
+            if mapping.lacks(record_root, known=item.nulled):
+                fetch = item.fetch_lacking
+        if not ignored and not fetch and not mapping.taken(record_root):
             ignored = mapping.why_ignored(record_root)
-        if ignored or item.fetch:
+        if ignored or fetch:
             # Ignored, or nothing to map yet: the record is read when the event runs.
             return InboundEvent(
                 **common,
                 business_key=item.external_id or item.key[:100],
                 normalized={**head, "data": plain(item.fixed)},
                 ignored=ignored,
-                fetch="" if ignored else item.fetch,
+                fetch="" if ignored else fetch,
             )
         applied = mapping_apply(
             mapping,

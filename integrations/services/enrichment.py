@@ -44,12 +44,16 @@ def vendor_error_message(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return response.text[:200] or response.reason_phrase
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        body = body[0]  # Salesforce: [{"errorCode": "NOT_FOUND", "message": "..."}]
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict) and error.get("message"):
             return str(error["message"])[:200]
         if body.get("message"):
             return str(body["message"])[:200]
+        if body.get("error_description"):  # OAuth 2.0 and Harvest: {"error", "error_description"}
+            return str(body["error_description"])[:200]
     return response.text[:200] or response.reason_phrase
 
 

@@ -2,8 +2,10 @@
 
 The simulated ERP wants an OAuth 2.0 bearer token (client credentials), the PSA an API
 key, the HRIS its API key as the HTTP Basic user (BambooHR) and Harvest a personal access
-token and its account id, as their vendors do; a test that reads what the tower wrote there
-presents the demo's credentials, as the tower does (``controltower.operations.demo.DEMO_CREDENTIALS``).
+token and its account id, as their vendors do, and the CRM's Salesforce REST API
+(``/services/data/...``) a bearer token from its own token endpoint; a test that reads what
+the tower wrote there presents the demo's credentials, as the tower does
+(``controltower.operations.demo.DEMO_CREDENTIALS``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,15 @@ def erp_token_path(slug: str) -> str:
     return f"/simulator/{slug}/services/rest/auth/oauth2/v1/token"
 
 
+# The CRM's Salesforce REST API, and where its tokens come from (Salesforce's own paths).
+SALESFORCE_API = "/simulator/crm/services/data/v"
+SALESFORCE_TOKEN_PATH = "/simulator/crm/services/oauth2/token"
+
+
+def token_path(issuer: str) -> str:
+    return SALESFORCE_TOKEN_PATH if issuer == "crm" else erp_token_path(issuer)
+
+
 class VendorCredentials(httpx.Auth):
     """Signs each call as its system wants it: a bearer token to each ERP instance (fetched
     once, and again when it says it expired), the API key to the PSA and to the HRIS."""
@@ -54,7 +65,9 @@ class VendorCredentials(httpx.Auth):
             pair = base64.b64encode(f"{HRIS_API_KEY}:x".encode()).decode()
             request.headers["Authorization"] = f"Basic {pair}"
         erp = next((slug for slug in ERP_INSTANCES if f"/simulator/{slug}/" in path), None)
-        if erp is None or path.endswith(erp_token_path(erp)):
+        if path.startswith(SALESFORCE_API):
+            erp = "crm"  # a bearer token as for an ERP, from Salesforce's token endpoint
+        if erp is None or path.endswith(token_path(erp)):
             yield request
             return
         if erp not in self.tokens:
@@ -69,7 +82,7 @@ class VendorCredentials(httpx.Auth):
     def _fetch(self, request: httpx.Request, erp: str) -> str:
         origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
         response = httpx.post(
-            origin + erp_token_path(erp),
+            origin + token_path(erp),
             data={"grant_type": "client_credentials"},
             auth=erp_client(erp),
             timeout=10,

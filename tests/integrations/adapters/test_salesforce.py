@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from integrations.adapters.salesforce import DEFAULT
+from integrations.adapters.salesforce import API_VERSION, DEFAULT, SalesforceAdapter
 from integrations.models import Transaction
 from tests.integrations.adapters.support import (
     accepted,
@@ -215,3 +215,88 @@ def test_a_bad_signature_is_refused_with_the_reason(client, signing, reason):
     else:
         response = signed_post(client, SLUG, body, **signing)
     assert_refused(response, reason)
+
+
+# --- thin change events: the record is read over REST when the event runs ----------------
+
+THIN_ID = "0065g00000XyZ3sAAF"
+
+
+def test_a_stage_change_carrying_only_the_changed_fields_waits_to_read_its_record(client):
+    response = signed_post(client, SLUG, raw(SLUG, "cdc_update_stage_only.json"))
+    [tx] = accepted(response, 1)
+    [row] = response.json()["results"]
+    assert THIN_ID in row["fetch"] and "unmapped" not in row and "ignored" not in row
+    assert (tx.fetch, tx.state, tx.errors) == (THIN_ID, "received", None)
+    # The change event's own key and version, whatever the record read later holds.
+    assert tx.idempotency_key == f"{THIN_ID}:10596028384960456:1"
+    assert tx.event_version == 10596028384960456
+    assert tx.normalized["data"] == {"external_id": THIN_ID, "signed_at": "2026-11-03T09:30:00Z"}
+    assert tx.payload == document(SLUG, "cdc_update_stage_only.json")
+
+
+def test_an_event_carrying_every_value_the_mapping_reads_is_mapped_without_a_read(client):
+    [tx] = accepted(signed_post(client, SLUG, raw(SLUG, "cometd_closed_won.json")), 1)
+    assert tx.fetch == "" and tx.business_key == "K-2026-0042"
+
+
+def test_an_update_of_a_term_alone_reads_the_record_to_know_its_stage(client):
+    event = document(SLUG, "cdc_update_stage_only.json")
+    del event["StageName"]
+    event["ChangeEventHeader"]["changedFields"] = ["Cap_Amount__c", "LastModifiedDate"]
+    event["Cap_Amount__c"] = 190000
+    [tx] = accepted(signed_post(client, SLUG, event), 1)
+    assert tx.fetch == THIN_ID
+
+
+def test_a_field_the_event_says_was_emptied_is_a_value_not_a_gap(client):
+    event = document(SLUG, "cdc_closed_won.json")
+    del event["Cap_Amount__c"]
+    event["ChangeEventHeader"]["nulledFields"] = ["Cap_Amount__c"]
+    [tx] = accepted(signed_post(client, SLUG, event), 1)
+    assert tx.fetch == "" and "cap_amount" not in tx.normalized["data"]
+    del event["ChangeEventHeader"]["nulledFields"][0]
+    event["ChangeEventHeader"]["commitNumber"] += 1
+    [thin] = accepted(signed_post(client, SLUG, event), 1)
+    assert thin.fetch == "0065g00000XyZ1qAAF"
+
+
+def test_a_created_event_naming_several_records_reads_each_record_by_its_own_id(client):
+    event = document(SLUG, "cdc_update_stage_only.json")
+    event["ChangeEventHeader"].update(
+        changeType="CREATE", recordIds=[THIN_ID, "0065g00000XyZ9zAAF"]
+    )
+    transactions = accepted(signed_post(client, SLUG, event), 2)
+    assert [tx.fetch for tx in transactions] == [THIN_ID, "0065g00000XyZ9zAAF"]
+
+
+def test_the_record_read_fills_what_the_event_lacks_and_the_event_keeps_its_own_values():
+    adapter = SalesforceAdapter()
+    assert adapter.fetch_request(THIN_ID).path == (
+        f"/services/data/v{API_VERSION}/sobjects/Opportunity/{THIN_ID}"
+    )
+    record = document(SLUG, "sobject_opportunity_closed_won.json")
+    record["LastModifiedDate"] = "2026-11-04T10:00:00.000+0000"  # edited again since
+    event = document(SLUG, "cdc_update_stage_only.json")
+    merged = adapter.fetch_merge(event, record)
+    assert merged["ChangeEventHeader"] == event["ChangeEventHeader"]
+    assert merged["LastModifiedDate"] == "2026-11-03T09:30:00.000Z"  # the event's own
+    assert (merged["Id"], merged["Contract_Number__c"]) == (THIN_ID, "K-2026-0050")
+    mapped = adapter.remap(payload=merged, key=f"{THIN_ID}:10596028384960456:1")
+    assert mapped.fetch == "" and mapped.business_key == "K-2026-0050"
+    assert mapped.version == 10596028384960456
+    # Inside a Streaming API message, the event in data.payload gets the record.
+    message = document(SLUG, "cometd_closed_won.json")
+    message["data"]["payload"] = event
+    wrapped = adapter.fetch_merge(message, record)
+    assert wrapped["data"]["event"] == {"replayId": 1942}
+    assert wrapped["data"]["payload"] == merged
+
+
+def test_a_field_the_mapping_only_defaults_is_never_a_value_to_read(client):
+    fields = [f for f in DEFAULT["fields"] if f["field"] != "currency"]
+    publish(
+        SLUG, "contract", {**DEFAULT, "fields": [*fields, {"field": "currency", "default": "USD"}]}
+    )
+    [tx] = accepted(signed_post(client, SLUG, raw(SLUG, "cdc_closed_won.json")), 1)
+    assert tx.fetch == "" and tx.normalized["data"]["currency"] == "USD"
