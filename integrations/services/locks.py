@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,12 +79,21 @@ def _advisory_lock(key: int, *, timeout: float) -> Iterator[None]:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
 
 
+# The stripes each thread holds: a lock taken inside another (a token fetched during a push)
+# may fall in the stripe its thread already holds, and must not wait for itself.
+_held = threading.local()
+
+
 @contextmanager
 def _file_lock(name: str, *, timeout: float) -> Iterator[None]:
     # Beside the database file: the processes that share the database share its locks.
     folder = Path(str(connection.settings_dict["NAME"])).with_suffix(".locks")
     folder.mkdir(parents=True, exist_ok=True)
     stripe = lock_key(name) % FILE_STRIPES
+    held: set[int] = _held.__dict__.setdefault("stripes", set())
+    if stripe in held:  # this thread holds the stripe already: the lock is ours
+        yield
+        return
     fd = os.open(folder / f"{stripe:04d}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         for _ in _waits(timeout):
@@ -92,9 +102,11 @@ def _file_lock(name: str, *, timeout: float) -> Iterator[None]:
                 break
             except BlockingIOError:
                 continue
+        held.add(stripe)
         try:
             yield
         finally:
+            held.discard(stripe)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)

@@ -139,4 +139,6 @@ def test_the_encryption_key_of_stored_secrets_rotates_without_losing_them(simula
     settings.CT_ENCRYPTION_KEYS = [new]  # the old key is gone
     assert list(stored) == ["demo-psa-api-key"]
     [tx_id] = events_send(contract_event("K-6108"), system="clm")
-    assert Transaction.objects.get(pk=tx_id).state == TransactionState.SUCCEEDED
+    assert Transaction.objects.get(pk=tx_id).state == TransactionState.SUCCEEDED, (
+        Transaction.objects.get(pk=tx_id).last_error
+    )
