@@ -73,6 +73,7 @@ class HarvestAdapter(VendorAdapter):
     # Harvest names people (and, without project codes, projects) by its own ids: a
     # resource's or project's Harvest id is its sync state in Harvest.
     ref_prefix = REF_PREFIX
+    ref_kinds = ("resource", "project")
     probe_path = "/v2/company"  # "Retrieve a company": reads no user, project or entry
 
     def read(self, record: Record) -> list[VendorRecord]:

@@ -30,7 +30,7 @@ A mapping document::
   event carries it as a cross-reference (``HARVEST-14308069``) that the tower resolves
   through the record's sync state in that system, once the two are linked.
 - ``match``: how a record named by such an id is found while nobody linked it, by kind
-  (``resource``, ``project``): the tower reads the sender's record at ``read`` (a path on
+  (``resource``, ``project``, ``customer``): the tower reads the sender's record at ``read`` (a path on
   the system's base URL, ``{id}`` where the id goes) with the system's credentials, takes
   ``source`` from it, and links the one canonical record whose ``field`` (``MATCHABLE``)
   has that value; none or several, and the work waits for a person to pick it.
@@ -437,6 +437,7 @@ MATCH_KEYS = {"read", "source", "field"}
 MATCHABLE: dict[str, tuple[str, ...]] = {
     "resource": ("email", "employee_number"),
     "project": ("code",),
+    "customer": ("number",),
 }
 MATCH_EXAMPLE = '{"read": "/v2/users/{id}", "source": "email", "field": "email"}'
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")

@@ -50,7 +50,11 @@ The envelope gives the record id (``external_id``) and the commit time or
 SystemModstamp (``signed_at``, ``occurred_at``). The contract's terms live in the
 org's own custom fields, which the mapping names; ``DEFAULT`` reads
 ``Contract_Number__c`` (the business key), ``Customer_Number__c`` (a formula of
-``Account.AccountNumber``), ``Legal_Entity__c`` (a company code such as ``US01``),
+``Account.AccountNumber``) or, where the org has no such field (and in a change event,
+which carries no formula field), ``AccountId`` as a cross-reference
+(``SALESFORCE-<AccountId>``: the customer whose Salesforce sync state holds the id, linked
+by a person or found by the account's ``AccountNumber``, the mapping's ``match``),
+``Legal_Entity__c`` (a company code such as ``US01``),
 ``CurrencyIsoCode``, ``Billing_Model__c`` (picklist: Time & Materials, Fixed Fee,
 Retainer, Milestone), ``Start_Date__c``, ``End_Date__c``, ``Rate_Card__c``,
 ``Cap_Amount__c`` (currency), ``Project_Code__c`` and ``Name`` (the project name)
@@ -93,6 +97,7 @@ OPPORTUNITY = "Opportunity"
 # The REST API version the tower reads records with (Summer '24): one version, so that a
 # record read looks the same whichever event asked for it.
 API_VERSION = "61.0"
+REF_PREFIX = "SALESFORCE-"
 DATA_CHANGES = {"CREATE", "UPDATE", "UNDELETE"}
 SKIPPED_CHANGES = {"DELETE"}
 REQUIRED_IDS = "Must be a non-empty array of record ids."
@@ -101,7 +106,7 @@ DEFAULT = {
     "when": [{"source": "StageName", "in": ["Closed Won"]}],
     "fields": [
         {"field": "number", "source": "Contract_Number__c", "required": True},
-        {"field": "customer", "source": "Customer_Number__c"},
+        {"field": "customer", "source": ["Customer_Number__c", {"ref": "AccountId"}]},
         {"field": "legal_entity", "source": "Legal_Entity__c"},
         {"field": "currency", "source": "CurrencyIsoCode"},
         {"field": "billing_model", "source": "Billing_Model__c", "transform": "billing_model"},
@@ -112,6 +117,15 @@ DEFAULT = {
         {"field": "project.code", "source": "Project_Code__c"},
         {"field": "project.name", "source": "Name"},
     ],
+    # An account nobody linked yet is found by its AccountNumber, the customer number
+    # ("sObject Rows": GET /services/data/vXX.X/sobjects/Account/{id}).
+    "match": {
+        "customer": {
+            "read": f"/services/data/v{API_VERSION}/sobjects/Account/{{id}}",
+            "source": "AccountNumber",
+            "field": "number",
+        }
+    },
 }
 
 
@@ -120,6 +134,10 @@ class SalesforceAdapter(VendorAdapter):
     list_key = "records"
     defaults = {"contract": DEFAULT}
     probe_path = f"/services/data/v{API_VERSION}/"  # "Resources by Version": no record read
+    # An opportunity names its account by Salesforce's id (``AccountId``): a customer's
+    # Salesforce id is its sync state in Salesforce.
+    ref_prefix = REF_PREFIX
+    ref_kinds = ("customer",)
 
     def read(self, record: Record) -> list[VendorRecord]:
         fields = require_object(record)

@@ -351,6 +351,7 @@ class VendorAdapter:
     # A system that names records by its own ids (Harvest users and projects): the prefix of
     # its cross-references, resolved through the records' sync states in it.
     ref_prefix = ""
+    ref_kinds: tuple[str, ...] = ()  # the kinds of record it names by its ids, by data field
     # A harmless read of the vendor's API (a path on the system's base URL), for the
     # connection test of a system the tower calls to read thin events' records.
     probe_path = ""

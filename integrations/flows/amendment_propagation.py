@@ -9,7 +9,7 @@ from django.db import transaction
 
 from canonical.services.contracts import contract_amend
 from integrations.choices import Domain, ExceptionType, Outcome
-from integrations.flows.contract_to_project import push_project, terms_from
+from integrations.flows.contract_to_project import push_project, terms_of
 from integrations.flows.registry import handles
 from integrations.models import Transaction
 from integrations.services.exceptions import exception_approved, exceptions_clear, waiting_key
@@ -22,7 +22,7 @@ def amendment_propagate(tx: Transaction) -> str:
     data = tx.normalized["data"]
     with transaction.atomic():
         result = contract_amend(
-            terms=terms_from(data),
+            terms=terms_of(tx),
             effective_date=date.fromisoformat(data["effective_date"]),
             version=tx.event_version or 1,
             source_system=tx.source_system.slug,

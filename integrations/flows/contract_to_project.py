@@ -22,10 +22,22 @@ from integrations.flows.registry import handles
 from integrations.selectors.routing import erp_for
 from integrations.selectors.sync import holds_version, sync_state_for, target_system
 from integrations.services.exceptions import exceptions_clear, waiting_key
-from integrations.services.sync import outcome_for_retry, sync_state_from_sender
+from integrations.services.sync import (
+    key_for_external_id,
+    outcome_for_retry,
+    sync_state_from_sender,
+)
 
 if TYPE_CHECKING:
     from integrations.models import Transaction
+
+
+def terms_of(tx: Transaction) -> ContractTerms:
+    """The contract terms ``tx`` carries, its customer named by the tower's number (a
+    sender that names accounts by its own ids, Salesforce, gives its account's id)."""
+    data = tx.normalized["data"]
+    customer = key_for_external_id(system=tx.source_system, kind="customer", key=data["customer"])
+    return terms_from({**data, "customer": customer})
 
 
 def terms_from(data: dict[str, Any]) -> ContractTerms:
@@ -52,10 +64,9 @@ def terms_from(data: dict[str, Any]) -> ContractTerms:
 
 @handles("contract.signed", atomic=False, domain=Domain.CONTRACT)
 def contract_to_project(tx: Transaction) -> str:
-    data = tx.normalized["data"]
     with transaction.atomic():
         result = contract_sign(
-            terms=terms_from(data),
+            terms=terms_of(tx),
             version=tx.event_version or 1,
             source_system=tx.source_system.slug,
             correlation_id=tx.correlation_id,

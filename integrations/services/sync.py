@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from canonical.choices import RuleCode
 from canonical.errors import ConflictError, RuleViolation
-from canonical.models import Project, Resource
+from canonical.models import Customer, Project, Resource
 from integrations.adapters import adapter_for
 from integrations.choices import Outcome, SyncOutcome
 from integrations.models import ConnectedSystem, SyncState
@@ -120,6 +120,7 @@ class Linkable:
 LINKABLE = {
     "resource": Linkable(Resource, "employee_number", RuleCode.UNKNOWN_RESOURCE, "user"),
     "project": Linkable(Project, "code", RuleCode.UNKNOWN_PROJECT, "project"),
+    "customer": Linkable(Customer, "number", RuleCode.UNKNOWN_CUSTOMER, "account"),
 }
 
 

@@ -230,7 +230,7 @@ def test_two_workers_matching_the_same_user_at_once_link_it_once_and_both_run(st
 @pytest.mark.parametrize(
     ("match", "place", "words"),
     [
-        ({"customer": {}}, "document.match.customer", "No kind 'customer'"),
+        ({"contract": {}}, "document.match.contract", "No kind 'contract'"),
         (
             {"resource": {"read": "/v2/users", "source": "email", "field": "email"}},
             "document.match.resource.read",

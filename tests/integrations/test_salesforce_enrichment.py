@@ -14,10 +14,11 @@ import httpx
 import pytest
 from django.test import Client
 
-from canonical.models import Contract, Project
+from canonical.models import Contract, Customer, Project
+from controltower.operations.selectors.exceptions import link_candidates
 from integrations.adapters.salesforce import API_VERSION
 from integrations.choices import ExceptionType, TransactionState
-from integrations.models import ConnectedSystem, OutboundAuth, Transaction
+from integrations.models import ConnectedSystem, OutboundAuth, SyncState, Transaction
 from integrations.services.connections import connection_test
 from integrations.services.processing import transactions_process
 from tests.integrations.adapters.support import accepted, document
@@ -187,3 +188,63 @@ def test_the_connection_test_reads_the_api_versions_resources_with_a_session(sal
     OutboundAuth.objects.filter(system=system).update(username="another-client")
     refused = connection_test(ConnectedSystem.objects.get(slug="salesforce"))
     assert not refused.ok and "invalid client credentials" in refused.message
+
+
+# --- the account: AccountId where the org keeps no customer number on the opportunity -----
+
+
+def account_seeded(http: httpx.Client, number: str, name: str = "Acme Corporation") -> str:
+    """An Account of the simulated org with ``number`` as its AccountNumber; returns its Id."""
+    response = http.post(f"{SOBJECTS}/Account/", json={"Name": name, "AccountNumber": number})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def test_an_org_without_a_customer_number_field_names_the_account_found_by_its_number(
+    salesforce,
+):
+    account_id = account_seeded(salesforce, "C-1001")
+    record_id = opportunity_seeded(salesforce, AccountId=account_id, Customer_Number__c=None)
+    tx = processed(change_received(record_id))
+    assert tx.state == TransactionState.SUCCEEDED, tx.last_error
+    assert tx.normalized["data"]["customer"] == f"SALESFORCE-{account_id}"
+    assert Contract.objects.get(number="K-2026-0050").customer.number == "C-1001"
+    link = SyncState.objects.get(system__slug="salesforce", content_type__model="customer")
+    assert link.external_id == account_id
+    assert ("GET", f"/services/data/v{API_VERSION}/sobjects/Account/{account_id}", 200) in (
+        crm_calls(salesforce)
+    )
+    # The next opportunity of the account is read on the link: no second read of it.
+    second = opportunity_seeded(
+        salesforce,
+        AccountId=account_id,
+        Customer_Number__c=None,
+        Contract_Number__c="K-2026-0051",
+        Project_Code__c="P-1051",
+    )
+    assert processed(change_received(second, commit=COMMIT + 1)).state == "succeeded"
+    reads = [call for call in crm_calls(salesforce) if "/Account/" in call[1]]
+    assert len(reads) == 1
+
+
+def test_an_account_whose_number_no_customer_has_waits_for_a_person_to_pick_it(
+    salesforce, user_with_role, api_client_for
+):
+    account_id = account_seeded(salesforce, "C-7777", name="Unknown Co")
+    record_id = opportunity_seeded(salesforce, AccountId=account_id, Customer_Number__c=None)
+    tx = processed(change_received(record_id))
+    assert tx.state == TransactionState.BLOCKED
+    exc = tx.exception
+    assert exc.exception_type == "unknown_customer"
+    assert exc.waiting_on == f"customer:SALESFORCE-{account_id}"
+    assert f"Salesforce account {account_id} is linked to no customer" in exc.message
+    assert "no customer has its number C-7777 from Salesforce" in exc.message
+    acme = Customer.objects.get(number="C-1001")
+    assert ("C-1001", "Acme Corporation") in link_candidates(exc)  # to pick from
+    operator = api_client_for(user_with_role("operator"))
+    linked = operator.post(
+        f"/api/v1/customers/{acme.pk}/link/", {"system": "salesforce", "external_id": account_id}
+    )
+    assert linked.status_code == 200, linked.content
+    assert processed(tx).state == TransactionState.SUCCEEDED
+    assert Contract.objects.get(number="K-2026-0050").customer == acme

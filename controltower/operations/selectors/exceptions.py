@@ -269,16 +269,17 @@ LINK_CANDIDATES = 500
 
 def link_candidates(exc: Any) -> list[tuple[str, str]]:
     """The records a person may pick for an exception that waits for another system's id to
-    be linked (active resources, or projects not closed), as (business key, name)."""
+    be linked (active resources and customers, or projects not closed), as (business key,
+    name)."""
     pick = link_pick_of(exc)
     if pick is None:
         return []
     linkable = LINKABLE[pick.kind]
     records = linkable.model.objects.all()
-    if pick.kind == "resource":
-        records = records.filter(active=True)
-    else:
+    if pick.kind == "project":
         records = records.exclude(status=ProjectStatus.CLOSED)
+    else:
+        records = records.filter(active=True)
     return list(
         records.order_by(linkable.key_field).values_list(linkable.key_field, "name")[
             :LINK_CANDIDATES

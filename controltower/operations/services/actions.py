@@ -407,8 +407,9 @@ def record_repush(
 def record_link(
     *, kind: str, record_id: int, system_slug: str, external_id: str, actor: Any
 ) -> SyncState:
-    """Links a resource or a project to its id in a system that names records by its own
-    ids (Harvest users and projects), so the work that waited for the link runs."""
+    """Links a resource, a project or a customer to its id in a system that names records by
+    its own ids (Harvest users and projects, Salesforce accounts), so the work that waited
+    for the link runs."""
     linkable = LINKABLE.get(kind)
     if linkable is None:
         raise NotFoundError(f"A {kind} is not linked to other systems' ids.")

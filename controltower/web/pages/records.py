@@ -74,16 +74,17 @@ def _view_perm(kind: RecordKind) -> str:
     return f"{app_label}.view_{model.lower()}"
 
 
-def _link_systems() -> list[ConnectedSystem]:
-    """Systems that name records by their own ids (Harvest): a resource or a project is
-    linked to them."""
+def _link_systems(kind: str) -> list[ConnectedSystem]:
+    """Systems that name records of ``kind`` by their own ids (Harvest users and projects,
+    Salesforce accounts): such a record is linked to them."""
     systems = []
     for system in ConnectedSystem.objects.order_by("slug"):
         try:
-            if getattr(adapter_for(system), "ref_prefix", ""):
-                systems.append(system)
+            adapter = adapter_for(system)
         except LookupError:
             continue
+        if getattr(adapter, "ref_prefix", "") and kind in getattr(adapter, "ref_kinds", ()):
+            systems.append(system)
     return systems
 
 
@@ -110,7 +111,7 @@ def _page(
         sla=record_sla(kind=kind),
     )
     can_repush = request.user.has_perm(REPUSH) and bool(view.repush_systems)
-    link_systems = _link_systems() if kind.slug in LINKABLE else []
+    link_systems = _link_systems(kind.slug) if kind.slug in LINKABLE else []
     can_link = bool(link_systems) and request.user.has_perm(LINK)
     model = kind.model()
     copies = [
@@ -250,7 +251,7 @@ def record_link_view(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
         raise Http404(f"A {record_kind.label.lower()} is not linked to other systems' ids.")
     require(request, LINK, f"Your role may not link {kind}s.")
     record = _record(record_kind, pk)
-    form = RecordLinkForm(request.POST, systems=_link_systems(), kind=kind)
+    form = RecordLinkForm(request.POST, systems=_link_systems(kind), kind=kind)
     if not form.is_valid():
         return _page(request, record_kind, record, link_form=form, status=400)
     try:

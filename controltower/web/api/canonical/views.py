@@ -148,13 +148,6 @@ class LegalEntityViewSet(CanonicalRecordViewSet):
     ordering_fields = ["code", "name", "country", *RECORD_ORDERING]
 
 
-class CustomerViewSet(CanonicalRecordViewSet):
-    queryset = selectors.customer_list()
-    serializer_class = serializers.CustomerSerializer
-    filterset_class = filtersets.CustomerFilterSet
-    ordering_fields = ["number", "name", "legal_entity__code", *RECORD_ORDERING]
-
-
 class RateCardViewSet(CanonicalRecordViewSet):
     queryset = selectors.rate_card_list()
     serializer_class = serializers.RateCardSerializer
@@ -178,13 +171,15 @@ class ContractViewSet(RepushMixin, CanonicalRecordViewSet):
 class RecordLinkSerializer(drf_serializers.Serializer):
     system = drf_serializers.SlugField(help_text="The system's slug, e.g. harvest.")
     external_id = drf_serializers.CharField(
-        max_length=100, help_text="The record's id there (a Harvest user or project id)."
+        max_length=100,
+        help_text="The record's id there (a Harvest user or project id, a Salesforce account id).",
     )
 
 
 class LinkMixin:
     """``POST <record>/<pk>/link/``: the record's id in a system that names records by its
-    own ids (Harvest users and projects); the work that waited for the link runs."""
+    own ids (Harvest users and projects, Salesforce accounts); the work that waited for the
+    link runs."""
 
     @extend_schema(request=RecordLinkSerializer)
     @action(detail=True, methods=["post"])
@@ -201,6 +196,13 @@ class LinkMixin:
             actor=request.user,
         )
         return Response(self.get_serializer(self.get_queryset().get(pk=record.pk)).data)
+
+
+class CustomerViewSet(LinkMixin, CanonicalRecordViewSet):
+    queryset = selectors.customer_list()
+    serializer_class = serializers.CustomerSerializer
+    filterset_class = filtersets.CustomerFilterSet
+    ordering_fields = ["number", "name", "legal_entity__code", *RECORD_ORDERING]
 
 
 class ProjectViewSet(LinkMixin, RepushMixin, CanonicalRecordViewSet):
