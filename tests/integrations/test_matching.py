@@ -255,3 +255,28 @@ def test_a_match_that_cannot_be_used_is_refused_naming_its_place(db, match, plac
         mapping_check(record_type="time_entry", document=document_)
     assert place in refused.value.errors
     assert words in " ".join(refused.value.errors[place])
+
+
+def test_a_workday_worker_list_gives_the_e_mail_a_harvest_user_is_found_by(staffed):
+    """The HRIS (Workday's RaaS worker report, as the adapter's fixture) masters the
+    people and their e-mails; Harvest's time of one of them finds the resource by it."""
+    response = signed_post(Client(), "workday", document("workday", "workers.json"))
+    assert response.status_code == 202, response.content
+    transactions_process(ids=response.json()["transaction_ids"])
+    logan = Resource.objects.get(employee_number="21001")
+    assert (logan.email, logan.active) == ("logan.mcneil@northwind.example", True)
+    assignment = {
+        "number": "A-2",
+        "project": "P-K-6001",
+        "resource": "21001",
+        "role": "Partner",
+        "start_date": "2026-11-01",
+        "allocation_percent": 20,
+    }
+    [staffed_tx] = events_run(event("assignment.upserted", assignment), system="psa")
+    assert staffed_tx.state == TransactionState.SUCCEEDED, staffed_tx.last_error
+    user_id = harvest_user(staffed, "logan.mcneil@northwind.example", first="Logan")
+    tx = run(entry_of(user_id))
+    assert tx.state == TransactionState.SUCCEEDED, tx.last_error
+    assert harvest_link(logan) == str(user_id)
+    assert Invoice.objects.get(number="INV-P-K-6001-202611").amount == Decimal("2250.00")
