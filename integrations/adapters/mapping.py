@@ -30,10 +30,11 @@ A mapping document::
   event carries it as a cross-reference (``HARVEST-14308069``) that the tower resolves
   through the record's sync state in that system, once the two are linked.
 - ``match``: how a record named by such an id is found while nobody linked it, by kind
-  (``resource``, ``project``, ``customer``): the tower reads the sender's record at ``read`` (a path on
-  the system's base URL, ``{id}`` where the id goes) with the system's credentials, takes
-  ``source`` from it, and links the one canonical record whose ``field`` (``MATCHABLE``)
-  has that value; none or several, and the work waits for a person to pick it.
+  (``resource``, ``project``, ``customer``): the tower reads the sender's record at
+  ``read`` (a path on the system's base URL, ``{id}`` where the id goes) with the
+  system's credentials, takes ``source`` from it, and links the one canonical record
+  whose ``field`` (``MATCHABLE``) has that value; none or several, and the work waits for
+  a person to pick it.
 - ``values``: a value map applied first (vendor value → canonical value; ``strict``
   refuses a value the map lacks); ``transform`` converts (``TRANSFORMS``); ``default``
   fills an absent value; ``required`` makes an absent value an error even where the

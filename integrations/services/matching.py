@@ -54,12 +54,13 @@ def references_match(tx: Transaction) -> None:
     system = tx.source_system
     if record_type is None or system is None or not (prefix := ref_prefix_of(system)):
         return  # not a record a sender mapped (a re-push has no sender), or no sender's ids
-    if vendor_adapter(system) is None:
+    adapter = vendor_adapter(system)
+    if adapter is None:
         return
     data = (tx.normalized or {}).get("data") or {}
     pending = {
         kind: value[len(prefix) :]
-        for kind in LINKABLE
+        for kind in adapter.ref_kinds
         if isinstance(value := data.get(kind), str) and value.upper().startswith(prefix)
     }
     if not pending:
