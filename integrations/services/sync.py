@@ -196,6 +196,8 @@ class LinkPick:
     system_slug: str
     external_id: str
     what: str
+    system_name: str
+    key_label: str  # what a person picks the record by: "employee number"
 
 
 def link_pick_of(exc: Any) -> LinkPick | None:
@@ -204,11 +206,16 @@ def link_pick_of(exc: Any) -> LinkPick | None:
     details = exc.details or {}
     if kind not in LINKABLE or not details.get("system") or not details.get("external_id"):
         return None
+    slug = str(details["system"])
+    linkable = LINKABLE[kind]
     return LinkPick(
         kind=kind,
-        system_slug=str(details["system"]),
+        system_slug=slug,
         external_id=str(details["external_id"]),
-        what=LINKABLE[kind].what,
+        what=linkable.what,
+        system_name=ConnectedSystem.objects.filter(slug=slug).values_list("name", flat=True).first()
+        or slug,
+        key_label=linkable.key_field.replace("_", " "),
     )
 
 

@@ -25,7 +25,6 @@ from canonical.models import (
 )
 from controltower.operations.choices import SlaState
 from controltower.operations.models import BusinessException, SlaBreach
-from integrations.adapters.harvest import REF_PREFIX
 from integrations.choices import OPEN_STATUSES
 from integrations.models import ConnectedSystem
 from integrations.services.sync import LINKABLE, link_pick_of
@@ -101,6 +100,14 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
     kind, _, rest = (exc.waiting_on or "").partition(":")
     parts = [p for p in rest.split(":") if p] if rest else []
     key = parts[0] if parts else ""
+    if pick := link_pick_of(exc):  # another system's id nobody linked: picked on this page
+        named = f"{pick.system_name} {pick.what} {pick.external_id}"
+        return FixLink(
+            f"Link {named} to a {pick.kind}",
+            reverse_or_empty("records:lookup"),
+            f"Pick the {pick.kind} below by its {pick.key_label}, or link {named} on the "
+            f"{pick.kind}'s page.",
+        )
     if kind == "mapping" and len(parts) == 2:
         system = ConnectedSystem.objects.filter(slug__iexact=key).first()
         record_type = parts[1].lower()
@@ -135,14 +142,6 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
         if customer is None:
             return FixLink(f"Add customer {key}", _admin_add("customer", number=key))
         return FixLink(f"Open customer {key} (billing hold, active)", record_url(customer))
-    if kind in ("resource", "project") and key.startswith(REF_PREFIX):
-        external_id = key.removeprefix(REF_PREFIX)
-        what, by = ("user", "employee number") if kind == "resource" else ("project", "code")
-        return FixLink(
-            f"Link Harvest {what} {external_id} to a {kind}",
-            reverse_or_empty("records:lookup"),
-            f"Find the {kind} by its {by} and link Harvest {what} {external_id} on its page.",
-        )
     if kind == "resource" and key:
         resource = Resource.objects.filter(employee_number=key).first()
         if resource is None:

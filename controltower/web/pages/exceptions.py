@@ -626,7 +626,7 @@ class LinkPickForm(NoColon, forms.Form):
     key = forms.CharField(
         label="The record it is",
         max_length=100,
-        help_text="Its employee number or project code; the link is remembered.",
+        help_text="Its business key; the link is remembered.",
         widget=forms.TextInput(attrs={"list": "link-candidates", "autocomplete": "off"}),
     )
 
@@ -763,6 +763,10 @@ def _detail_context(
     }
     if bound is not None and bound[0] in forms_by_action:
         forms_by_action[bound[0]] = bound[1]
+    if pick := link_pick_of(exc) if exc.is_open else None:
+        forms_by_action["link"].fields[
+            "key"
+        ].help_text = f"Its {pick.key_label}; the link is remembered."
     held = list(exc.transactions.select_related("flow").order_by("-pk")[:HELD_ROWS])
     for tx in held:
         tx.url = transaction_url(tx.pk)
@@ -783,7 +787,7 @@ def _detail_context(
         "found_by": [(pk, reverse_or_empty("reconciliation:run", pk)) for pk in seen_by[-10:]],
         "found_by_count": len(seen_by),
         "fix": exception_fix_link(exc),
-        "link_pick": link_pick_of(exc) if exc.is_open else None,
+        "link_pick": pick,
         "link_candidates": link_candidates(exc) if exc.is_open and can_work else [],
         "record": record,
         "record_url": record_url(record),
