@@ -115,12 +115,17 @@ class Linkable:
     key_field: str
     code: str
     what: str  # "user", "project": the thing in the sending system
+    key_label: str  # the key as a person names it: "employee number"
 
 
 LINKABLE = {
-    "resource": Linkable(Resource, "employee_number", RuleCode.UNKNOWN_RESOURCE, "user"),
-    "project": Linkable(Project, "code", RuleCode.UNKNOWN_PROJECT, "project"),
-    "customer": Linkable(Customer, "number", RuleCode.UNKNOWN_CUSTOMER, "account"),
+    "resource": Linkable(
+        Resource, "employee_number", RuleCode.UNKNOWN_RESOURCE, "user", "employee number"
+    ),
+    "project": Linkable(Project, "code", RuleCode.UNKNOWN_PROJECT, "project", "project code"),
+    "customer": Linkable(
+        Customer, "number", RuleCode.UNKNOWN_CUSTOMER, "account", "customer number"
+    ),
 }
 
 
@@ -179,8 +184,9 @@ def unlinked(
     linkable = LINKABLE[kind]
     prefix = ref_prefix_of(system)
     return RuleViolation(
-        message=f"{system.name} {linkable.what} {external_id} is linked to no {kind}{why}; link "
-        f"it on the {kind}'s page (its id in {system.name}) and the work waiting on it runs.",
+        message=f"{system.name} {linkable.what} {external_id} is linked to no {kind}{why}; pick "
+        f"the {kind} on this exception (or link the id on the {kind}'s page or through the "
+        "API) and the work waiting on it runs.",
         code=linkable.code,
         details={"system": system.slug, "external_id": external_id},
         waiting_on=waiting_key(kind, f"{prefix}{external_id}"),
@@ -215,7 +221,7 @@ def link_pick_of(exc: Any) -> LinkPick | None:
         what=linkable.what,
         system_name=ConnectedSystem.objects.filter(slug=slug).values_list("name", flat=True).first()
         or slug,
-        key_label=linkable.key_field.replace("_", " "),
+        key_label=linkable.key_label,
     )
 
 

@@ -638,7 +638,7 @@ def test_an_operator_picks_the_project_on_the_exception_and_the_choice_is_rememb
     page = PageClient()
     page.force_login(operator)
     shown = page.get(f"/exceptions/{exc.pk}/")
-    assert "Which project is harvest project 41221045?" in shown.text
+    assert "Which project is Harvest project 41221045?" in shown.text
     assert '<option value="P-K-6001">' in shown.text
 
     wrong = page.post(f"/exceptions/{exc.pk}/link/", {"link-key": "P-NOPE"})

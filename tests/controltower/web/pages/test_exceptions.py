@@ -452,7 +452,8 @@ def test_the_fix_of_an_unknown_legal_entity_adds_it_with_its_code(scene):
 
 
 def test_the_fix_of_an_unlinked_harvest_user_is_finding_the_resource(scene):
-    fix = exception_fix_link(_waiting("resource:HARVEST-123"))
+    unlinked = _waiting("resource:HARVEST-123", details={"system": "harvest", "external_id": "123"})
+    fix = exception_fix_link(unlinked)
     assert fix.label == "Link Harvest user 123 to a resource"
     assert fix.url == "/records/"
     assert "link Harvest user 123" in fix.hint
