@@ -56,6 +56,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "contract-lineage": READ,
     "resource-link": {"POST": OPERATOR},
     "project-link": {"POST": OPERATOR},
+    "customer-link": {"POST": OPERATOR},
     "contract-repush": {"POST": OPERATOR},
     "project-repush": {"POST": OPERATOR},
     "invoice-prepare": {"POST": OPERATOR},
