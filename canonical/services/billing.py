@@ -191,7 +191,7 @@ def _time_line_remove(entry: TimeEntry) -> None:
     ).select_related("invoice"):
         line.delete()
         invoice_total(line.invoice)
-    TimeEntry.objects.filter(pk=entry.pk).update(invoice=None)
+    TimeEntry.objects.filter(pk=entry.pk, invoice__status__in=OPEN_INVOICE).update(invoice=None)
     return None
 
 

@@ -29,7 +29,7 @@ from canonical.models import (
     Project,
 )
 from canonical.services.base import UpsertOutcome, business_key, upsert
-from canonical.services.billing import invoice_total
+from canonical.services.billing import invoice_total, money
 from canonical.services.parties import customer_for, legal_entity_active, rate_card_for
 from canonical.services.rates import rate_for
 
@@ -265,7 +265,7 @@ def _rerate_candidates(contract: Contract, effective_date: date) -> None:
         rate = rate_for(project=line.invoice.project, role=role, assignment=entry.assignment)
         if rate != line.rate:
             line.rate = rate
-            line.amount = (line.quantity * rate).quantize(Decimal("0.01"))
+            line.amount = money(line.quantity * rate)
             line.save(update_fields=["rate", "amount"])
             touched[line.invoice_id] = line.invoice
     for invoice in touched.values():

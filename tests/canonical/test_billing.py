@@ -16,7 +16,7 @@ from canonical.services.billing import (
     monthly_fees_bill,
     time_entry_approve,
 )
-from canonical.services.contracts import ContractTerms, contract_sign
+from canonical.services.contracts import ContractTerms, contract_amend, contract_sign
 from tests.factories.canonical import (
     AssignmentFactory,
     CustomerFactory,
@@ -141,6 +141,30 @@ class TestTimeAndMaterials:
         work(contract, cy, date(2026, 11, 3), "0.25")  # 22.525
 
         assert invoice_of(contract, "202611").amount == Decimal("22.53")
+
+
+    def test_an_entry_corrected_to_non_billable_leaves_the_open_candidate(self, firm) -> None:
+        contract = sign("K-NB", BillingModel.TIME_AND_MATERIALS, rate_card="RC-US")
+        bob = staff(contract, "Bob Stone", "Consultant")
+        work(contract, bob, date(2026, 11, 3), "8", number="T-NB-1")
+        work(contract, bob, date(2026, 11, 4), "2")
+        assert invoice_of(contract, "202611").amount == Decimal("1500.00")
+
+        time_entry_approve(
+            number="T-NB-1",
+            project_code="P-K-NB",
+            employee_number=bob.employee_number,
+            work_date=date(2026, 11, 3),
+            hours=Decimal("8"),
+            billable=False,
+            approved_at=None,
+            version=2,
+            source_system="psa",
+        )
+
+        invoice = invoice_of(contract, "202611")
+        assert (invoice.amount, invoice.lines.count()) == (Decimal("300.00"), 1)
+        assert TimeEntry.objects.get(number="T-NB-1").invoice is None
 
 
 class TestFixedFee:
@@ -278,6 +302,46 @@ class TestRetainer:
 
         november = invoice_of(contract, "202611")
         assert (november.amount, november.lines.count()) == (Decimal("6000.00"), 1)
+
+    def test_an_amended_fee_is_billed_from_the_next_month(self, firm) -> None:
+        contract = self.retainer("K-RA", roll_over=False)
+        terms = {
+            "number": "K-RA",
+            "customer": "C-1001",
+            "legal_entity": "US01",
+            "currency": "USD",
+            "billing_model": BillingModel.RETAINER,
+            "start_date": date(2026, 11, 1),
+            "rate_card": "RC-US",
+            "included_hours": Decimal("50"),
+        }
+        with pytest.raises(RuleViolation) as refused:  # an amendment carries the whole terms
+            contract_amend(
+                terms=ContractTerms(**terms),
+                effective_date=date(2026, 12, 1),
+                version=2,
+                source_system="clm",
+            )
+        assert refused.value.code == "billing_terms_missing"
+
+        contract_amend(
+            terms=ContractTerms(**terms, monthly_fee=Decimal("7000.00")),
+            effective_date=date(2026, 12, 1),
+            version=2,
+            source_system="clm",
+        )
+        contract.refresh_from_db()
+        monthly_fee_bill(contract=contract, day=date(2026, 12, 1))
+
+        assert invoice_of(contract, "202611").amount == Decimal("6000.00")
+        assert lines_of(invoice_of(contract, "202612")) == [
+            (
+                "Monthly fee December 2026: retainer, 50 h included",
+                Decimal("1"),
+                Decimal("7000"),
+                Decimal("7000"),
+            )
+        ]
 
     def test_a_retainer_without_its_fee_is_parked_with_a_named_exception(self, firm) -> None:
         with pytest.raises(RuleViolation) as refused:
