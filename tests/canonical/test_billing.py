@@ -142,7 +142,6 @@ class TestTimeAndMaterials:
 
         assert invoice_of(contract, "202611").amount == Decimal("22.53")
 
-
     def test_an_entry_corrected_to_non_billable_leaves_the_open_candidate(self, firm) -> None:
         contract = sign("K-NB", BillingModel.TIME_AND_MATERIALS, rate_card="RC-US")
         bob = staff(contract, "Bob Stone", "Consultant")
