@@ -10,13 +10,20 @@ class BillingModel(models.TextChoices):
     FIXED_FEE = "fixed_fee", "Fixed fee"
     RETAINER = "retainer", "Retainer"
     MILESTONE = "milestone", "Milestone"
+    MANAGED_SERVICES = "managed_services", "Managed services"
 
+
+# Models whose approved time is billed by the hour (a retainer's past its included hours).
+HOURLY_BILLING_MODELS = (BillingModel.TIME_AND_MATERIALS, BillingModel.RETAINER)
+# Models with a fee invoiced in advance each month.
+MONTHLY_FEE_MODELS = (BillingModel.RETAINER, BillingModel.MANAGED_SERVICES)
 
 BILLING_MODEL_BADGES = {
     BillingModel.TIME_AND_MATERIALS: "primary",
     BillingModel.FIXED_FEE: "info",
     BillingModel.RETAINER: "secondary",
     BillingModel.MILESTONE: "warning",
+    BillingModel.MANAGED_SERVICES: "dark",
 }
 
 
@@ -111,3 +118,4 @@ class RuleCode(models.TextChoices):
     CAP_EXCEEDED = "cap_exceeded", "Contract cap exceeded"
     AMENDMENT_CONFLICT = "amendment_conflict", "Amendment conflict"
     AMENDMENT_BEFORE_CONTRACT = "amendment_before_contract", "Amendment before its contract"
+    BILLING_TERMS_MISSING = "billing_terms_missing", "Billing terms missing"

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from datetime import date, timedelta
+from decimal import Decimal
 
+from django.db.models import DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from canonical.choices import MONTHLY_FEE_MODELS, InvoiceStatus
 from canonical.models import (
     Assignment,
     BillingMilestone,
@@ -44,9 +49,41 @@ def rate_card_list() -> QuerySet[RateCard]:
 
 
 def contract_list() -> QuerySet[Contract]:
-    return Contract.objects.select_related(
-        "customer", "legal_entity", "rate_card"
-    ).prefetch_related("versions", "milestones")
+    """Contracts with ``billed_amount``: what their invoices bill, rejected ones aside."""
+    billed = (
+        InvoiceLine.objects.filter(invoice__project__contract=OuterRef("pk"))
+        .exclude(invoice__status=InvoiceStatus.REJECTED)
+        .order_by()
+        .values("invoice__project__contract")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return (
+        Contract.objects.select_related("customer", "legal_entity", "rate_card")
+        .prefetch_related("versions", "milestones")
+        .annotate(
+            billed_amount=Coalesce(
+                Subquery(billed, output_field=DecimalField(max_digits=14, decimal_places=2)),
+                Value(Decimal("0")),
+                output_field=DecimalField(max_digits=14, decimal_places=2),
+            )
+        )
+    )
+
+
+def contracts_with_fee_due(*, period_start: date) -> QuerySet[Contract]:
+    """Retainers and managed services with a monthly fee, running in the month starting
+    ``period_start`` (they started by its end and had not ended before it began)."""
+    next_month = (period_start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return (
+        Contract.objects.filter(
+            billing_model__in=MONTHLY_FEE_MODELS,
+            monthly_fee__isnull=False,
+            start_date__lt=next_month,
+        )
+        .filter(Q(end_date__isnull=True) | Q(end_date__gte=period_start))
+        .order_by("number")
+    )
 
 
 def project_list() -> QuerySet[Project]:

@@ -439,6 +439,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.reconcile_task",
         "schedule": crontab(hour=env_int("CT_RECONCILE_HOUR", 2), minute=30),
     },
+    # Retainers and managed services are invoiced in advance: each month's fee on its first day.
+    "bill-monthly-fees": {
+        "task": "integrations.tasks.monthly_fees_task",
+        "schedule": crontab(day_of_month=1, hour=0, minute=15),
+    },
     "sla-sweep": {
         "task": "controltower.tasks.sla_sweep_task",
         "schedule": float(env_int("CT_SLA_SWEEP_SECONDS", 60)),

@@ -173,6 +173,7 @@ class ExceptionType(models.TextChoices):
     UNHANDLED_EVENT_TYPE = "unhandled_event_type", "No flow handles this event type"
     INVOICE_REJECTED = "invoice_rejected", "Invoice candidate rejected"
     EDITED_REPLAY = "edited_replay", "Edited replay of a financial document, awaiting approval"
+    BILLING_TERMS_MISSING = "billing_terms_missing", "Billing terms missing"
     # Raised by no code any more; kept so that exceptions recorded before the codes were
     # typed still read.
     OTHER = "other", "Other"

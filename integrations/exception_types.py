@@ -141,6 +141,15 @@ _KINDS = (
         "It waits for the signed contract and runs by itself when the contract arrives.",
     ),
     ExceptionKind(
+        ExceptionType.BILLING_TERMS_MISSING,
+        FlowKind.CONTRACT_TO_PROJECT,
+        Severity.HIGH,
+        NO_MONEY,
+        "The contract's billing model needs terms it does not carry (a retainer its monthly "
+        "fee and included hours, managed services its monthly fee): add them to the contract "
+        "in the CLM, which sends it again, or replay the transaction with them.",
+    ),
+    ExceptionKind(
         ExceptionType.NON_OWNER_UPDATE,
         FlowKind.MASTER_DATA_SYNC,
         Severity.MEDIUM,

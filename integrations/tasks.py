@@ -8,7 +8,7 @@ from typing import Any
 from celery import Task, shared_task
 from celery.signals import task_postrun, task_prerun
 
-from integrations.services.billing import invoices_poll
+from integrations.services.billing import invoices_poll, monthly_fees_queue
 from integrations.services.inbound_limits import rejected_transactions_prune
 from integrations.services.polling import pollers_run_due
 from integrations.services.processing import transactions_process
@@ -41,6 +41,12 @@ def heartbeat_task(
 @shared_task(name="integrations.tasks.poll_invoices_task")
 def poll_invoices_task() -> int:
     return invoices_poll()
+
+
+@shared_task(name="integrations.tasks.monthly_fees_task")
+def monthly_fees_task() -> int:
+    """Queues the month's retainer and managed-service fees; returns how many."""
+    return len(monthly_fees_queue())
 
 
 @shared_task(name="integrations.tasks.run_due_pollers_task")

@@ -299,7 +299,13 @@ class _Builder:
         if model == "time_and_materials" and self.rng.random() < 0.5:
             data["cap_amount"] = _money(self.rng.randrange(50, 400) * 1000)
         if model == "retainer":
-            data["cap_amount"] = _money(self.rng.randrange(10, 60) * 1000)
+            cap = self.rng.randrange(10, 60) * 1000
+            data["cap_amount"] = _money(cap)
+            # An eighth of the cap as the monthly fee, for 40 h; drawn from no new random
+            # number, so that the rest of the traffic stays as it was.
+            data["monthly_fee"] = _money(Decimal(cap) / 8)
+            data["included_hours"] = 40
+            data["unused_hours_roll_over"] = index % 2 == 0
         if model in ("fixed_fee", "milestone"):
             total = self.rng.randrange(60, 300) * 1000
             shares = [Decimal("0.3"), Decimal("0.4"), Decimal("0.3")]

@@ -1,16 +1,21 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, ClassVar
 
+from django.apps import apps
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Sum
 
 from canonical.choices import (
     BILLING_MODEL_BADGES,
     CONTRACT_STATUS_BADGES,
+    HOURLY_BILLING_MODELS,
     MILESTONE_STATUS_BADGES,
+    MONTHLY_FEE_MODELS,
     BillingModel,
     ContractStatus,
+    InvoiceStatus,
     MilestoneStatus,
 )
 from canonical.classification import DataClass, Spec
@@ -90,6 +95,24 @@ class Contract(CanonicalRecord):
         blank=True,
         help_text="Most that may be billed over the contract; empty for no cap.",
     )
+    monthly_fee = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Invoiced in advance for each month: a retainer's or a managed service's fee.",
+    )
+    included_hours = models.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Hours a retainer's monthly fee covers; hours past them are billed at the rate.",
+    )
+    unused_hours_roll_over = models.BooleanField(
+        default=False,
+        help_text="A retainer's unused hours carry into the next month; otherwise they lapse.",
+    )
     status = models.CharField(
         max_length=20, choices=ContractStatus.choices, default=ContractStatus.DRAFT
     )
@@ -101,7 +124,13 @@ class Contract(CanonicalRecord):
         help_text="Links the transactions of every flow this contract started.",
     )
 
-    data_classes: ClassVar[Spec] = {"cap_amount": DataClass.PRICING}
+    data_classes: ClassVar[Spec] = {
+        "cap_amount": DataClass.PRICING,
+        "monthly_fee": DataClass.PRICING,
+        # Read beside the cap: billed so far, and what is left.
+        "billed_amount": DataClass.PRICING,
+        "cap_remaining": DataClass.PRICING,
+    }
 
     class Meta:
         ordering = ["number"]
@@ -123,6 +152,40 @@ class Contract(CanonicalRecord):
     @property
     def billing_model_badge(self) -> str:
         return BILLING_MODEL_BADGES.get(self.billing_model, "secondary")
+
+    @property
+    def billed_amount(self) -> Decimal:
+        """What the contract's invoices bill, rejected ones aside: annotated by
+        ``canonical.selectors.contract_list`` for a list, else summed when asked."""
+        if "_billed_amount" in self.__dict__:
+            return self._billed_amount
+        lines = apps.get_model("canonical", "InvoiceLine").objects.filter(
+            invoice__project__contract=self
+        )
+        billed = lines.exclude(invoice__status=InvoiceStatus.REJECTED).aggregate(
+            total=Sum("amount")
+        )["total"]
+        return billed or Decimal("0")
+
+    @billed_amount.setter
+    def billed_amount(self, value: Decimal) -> None:
+        self._billed_amount = value
+
+    @property
+    def cap_remaining(self) -> Decimal | None:
+        """What may still be billed under the cap; None for a contract without one."""
+        if self.cap_amount is None:
+            return None
+        return max(Decimal("0"), self.cap_amount - self.billed_amount)
+
+    @property
+    def bills_time(self) -> bool:
+        """Approved time is billed by the hour (on a retainer, past its included hours)."""
+        return self.billing_model in HOURLY_BILLING_MODELS
+
+    @property
+    def has_monthly_fee(self) -> bool:
+        return self.billing_model in MONTHLY_FEE_MODELS
 
 
 class ContractVersionQuerySet(models.QuerySet):
@@ -152,6 +215,7 @@ class ContractVersion(models.Model):
         "terms": {
             "rates": DataClass.PRICING,
             "cap_amount": DataClass.PRICING,
+            "monthly_fee": DataClass.PRICING,
             "milestones": {"amount": DataClass.PRICING},
         }
     }

@@ -122,6 +122,13 @@ class TimeEntry(CanonicalRecord):
         max_digits=6, decimal_places=2, help_text="More than 0, at most 24."
     )
     billable = models.BooleanField(default=True)
+    retainer_hours = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        default=0,
+        help_text="Of these hours, those drawn from the contract's retainer (covered by its "
+        "monthly fee); the rest are billed at the rate.",
+    )
     status = models.CharField(
         max_length=20, choices=TimeEntryStatus.choices, default=TimeEntryStatus.SUBMITTED
     )

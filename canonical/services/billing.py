@@ -1,16 +1,27 @@
-"""Billing: the rate for a role, approved time checked against the billing rules and put on
-its invoice candidate, and milestones reached."""
+"""Billing: approved time checked against the billing rules and billed as its contract's
+billing model says, milestones reached, and the monthly fees of retainers and managed
+services.
+
+- Time and materials: every billable hour at its rate, up to the contract's cap.
+- Fixed fee and milestone: time is kept (cost, margin) but never billed; each milestone
+  reached bills its amount.
+- Retainer: the monthly fee in advance; hours drawn from the month's included hours
+  (plus, where the terms say so, the hours earlier months left unused); hours past them
+  billed at the rate.
+- Managed services: the monthly fee, one line a month; time is not billed.
+"""
 
 from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Q, Sum
 
 from canonical.choices import (
+    BillingModel,
     InvoiceStatus,
     MilestoneStatus,
     ProjectStatus,
@@ -28,10 +39,26 @@ from canonical.models import (
     Project,
     TimeEntry,
 )
+from canonical.selectors import contracts_with_fee_due
 from canonical.services.base import UpsertOutcome, business_key, upsert
 from canonical.services.delivery import project_for
 from canonical.services.parties import resource_for
 from canonical.services.rates import rate_for, rate_or_none
+
+CENT = Decimal("0.01")
+# How a monthly fee's line begins, here and on the ERP's copy (whose hours it is not).
+MONTHLY_FEE = "Monthly fee"
+OPEN_INVOICE = (InvoiceStatus.CANDIDATE, InvoiceStatus.AWAITING_APPROVAL)
+
+
+def money(value: Decimal) -> Decimal:
+    """An amount rounded half-up to the cent (every currency the tower bills has two decimals)."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def hours_text(value: Decimal) -> str:
+    """Hours as a person writes them: 40, 7.5."""
+    return format(money(Decimal(value)).normalize(), "f")
 
 
 @dataclass(frozen=True)
@@ -72,15 +99,24 @@ def time_entry_approve(
         .order_by("-start_date")
         .first()
     )
+    contract = project.contract
+    # Fixed fee, milestone and managed services: the time is kept for cost and margin only.
+    hourly = billable and (contract is None or contract.bills_time)
     rate = (
-        rate_for(project=project, role=assignment.role, assignment=assignment)
-        if assignment
-        else rate_or_none(project=project, role=resource.role)  # what the time would bill
+        (
+            rate_for(project=project, role=assignment.role, assignment=assignment)
+            if assignment
+            else rate_or_none(project=project, role=resource.role)  # what the time would bill
+        )
+        if hourly
+        else None
     )
-    value = (
-        (hours * rate).quantize(Decimal("0.01")) if rate is not None and billable else Decimal("0")
-    )
-    currency = project.contract.currency if project.contract_id else project.customer.currency
+    currency = contract.currency if contract is not None else project.customer.currency
+    drawn = Decimal("0")
+    if hourly and contract is not None and contract.billing_model == BillingModel.RETAINER:
+        drawn = min(hours, retainer_hours_left(contract=contract, day=work_date, excluding=number))
+    billed_hours = hours - drawn if hourly else Decimal("0")
+    value = money(billed_hours * rate) if rate is not None and billed_hours else Decimal("0")
     at_risk = {"money_at_risk": value, "currency": currency}
     if not _open_for_time(project, work_date):
         closed = project.status == ProjectStatus.CLOSED and project.closed_on is not None
@@ -106,7 +142,7 @@ def time_entry_approve(
             waiting_on=f"assignment:{project.code}:{resource.employee_number}",
             **at_risk,
         )
-    if billable and (project.billing_hold or project.customer.billing_hold):
+    if billed_hours and (project.billing_hold or project.customer.billing_hold):
         holder = (
             f"project_hold:{project.code}"
             if project.billing_hold
@@ -119,28 +155,8 @@ def time_entry_approve(
             waiting_on=holder,
             **at_risk,
         )
-    contract = project.contract
-    if billable and contract is not None and contract.cap_amount is not None:
-        billed = InvoiceLine.objects.filter(invoice__project__contract=contract).exclude(
-            invoice__status=InvoiceStatus.REJECTED
-        ).exclude(time_entry__number=business_key(number)).aggregate(total=Sum("amount"))[
-            "total"
-        ] or Decimal("0")
-        if billed + value > contract.cap_amount:
-            raise RuleViolation(
-                message=f"Contract {contract.number}'s cap of "
-                f"{money_text(contract.cap_amount, currency)} would be exceeded: "
-                f"{money_text(billed, currency)} is billed and this entry adds "
-                f"{money_text(value, currency)}.",
-                code=RuleCode.CAP_EXCEEDED,
-                details={
-                    "contract": contract.number,
-                    "cap": str(contract.cap_amount),
-                    "billed": str(billed.quantize(Decimal("0.01"))),
-                },
-                waiting_on=f"contract_cap:{contract.number}",
-                **at_risk,
-            )
+    if value and contract is not None:
+        cap_check(contract=contract, adding=value, what="this entry", excluding_entry=number)
     result = upsert(
         TimeEntry,
         lookup={"number": business_key(number)},
@@ -153,13 +169,101 @@ def time_entry_approve(
             "work_date": work_date,
             "hours": hours,
             "billable": billable,
+            "retainer_hours": drawn,
             "status": TimeEntryStatus.APPROVED,
             "approved_at": approved_at,
         },
     )
     entry: TimeEntry = result.record  # type: ignore[assignment]
-    invoice = invoice_candidate_add(entry=entry, rate=rate, currency=currency) if billable else None
+    if billed_hours and rate is not None:
+        invoice = invoice_candidate_add(
+            entry=entry, rate=rate, currency=currency, hours=billed_hours
+        )
+    else:
+        invoice = _time_line_remove(entry)
     return TimeResult(entry, result.outcome, invoice)
+
+
+def _time_line_remove(entry: TimeEntry) -> None:
+    """A new version of an entry that bills nothing takes its old line off an open candidate."""
+    for line in InvoiceLine.objects.filter(
+        time_entry=entry, invoice__status__in=OPEN_INVOICE
+    ).select_related("invoice"):
+        line.delete()
+        invoice_total(line.invoice)
+    TimeEntry.objects.filter(pk=entry.pk, invoice__status__in=OPEN_INVOICE).update(invoice=None)
+    return None
+
+
+def cap_check(*, contract: Contract, adding: Decimal, what: str, excluding_entry: str = "") -> None:
+    """Refuses what would take the contract's billing past its cap (time, milestone or fee)."""
+    if contract.cap_amount is None:
+        return
+    billed = cap_billed(contract, excluding_entry=excluding_entry)
+    if billed + adding > contract.cap_amount:
+        currency = contract.currency
+        raise RuleViolation(
+            message=f"Contract {contract.number}'s cap of "
+            f"{money_text(contract.cap_amount, currency)} would be exceeded: "
+            f"{money_text(billed, currency)} is billed and {what} adds "
+            f"{money_text(adding, currency)}.",
+            code=RuleCode.CAP_EXCEEDED,
+            details={
+                "contract": contract.number,
+                "cap": str(contract.cap_amount),
+                "billed": str(money(billed)),
+            },
+            waiting_on=f"contract_cap:{contract.number}",
+            money_at_risk=adding,
+            currency=currency,
+        )
+
+
+def cap_billed(contract: Contract, *, excluding_entry: str = "") -> Decimal:
+    """What the contract's invoices bill, rejected ones aside (an entry's own line left out)."""
+    lines = InvoiceLine.objects.filter(invoice__project__contract=contract).exclude(
+        invoice__status=InvoiceStatus.REJECTED
+    )
+    if excluding_entry:
+        lines = lines.exclude(time_entry__number=business_key(excluding_entry))
+    return lines.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def retainer_hours_left(*, contract: Contract, day: date, excluding: str = "") -> Decimal:
+    """The retainer's hours still to draw in the month of ``day``.
+
+    Each month brings the included hours; where unused hours roll over, what a month left
+    undrawn is added to the next, otherwise it lapses at month end. The contract row is
+    locked so that two entries of one month never draw the same hours.
+    """
+    Contract.objects.select_for_update().filter(pk=contract.pk).first()
+    included = contract.included_hours or Decimal("0")
+    month = _month_start(day)
+    drawn: dict[date, Decimal] = {}
+    for work_date, hours in (
+        TimeEntry.objects.filter(
+            project__contract=contract, work_date__lt=_next_month(month), retainer_hours__gt=0
+        )
+        .exclude(number=business_key(excluding))
+        .values_list("work_date", "retainer_hours")
+    ):
+        key = _month_start(work_date)
+        drawn[key] = drawn.get(key, Decimal("0")) + hours
+    carried = Decimal("0")
+    current = _month_start(contract.start_date)
+    while current < month:
+        left = included + carried - drawn.get(current, Decimal("0"))
+        carried = max(Decimal("0"), left) if contract.unused_hours_roll_over else Decimal("0")
+        current = _next_month(current)
+    return max(Decimal("0"), included + carried - drawn.get(month, Decimal("0")))
 
 
 def _open_for_time(project: Project, day: date) -> bool:
@@ -173,9 +277,15 @@ def _open_for_time(project: Project, day: date) -> bool:
     )
 
 
-def invoice_candidate_add(*, entry: TimeEntry, rate: Decimal, currency: str) -> Invoice:
-    """Puts approved time on its project's candidate for the month (replacing an older line)."""
-    amount = (entry.hours * rate).quantize(Decimal("0.01"))
+def invoice_candidate_add(
+    *, entry: TimeEntry, rate: Decimal, currency: str, hours: Decimal | None = None
+) -> Invoice:
+    """Puts approved time on its project's candidate for the month (replacing an older line).
+
+    ``hours``: those billed, when not all of the entry's are (a retainer's overage).
+    """
+    quantity = entry.hours if hours is None else hours
+    amount = money(quantity * rate)
     invoice = _open_candidate(
         project=entry.project,
         day=entry.work_date,
@@ -183,11 +293,16 @@ def invoice_candidate_add(*, entry: TimeEntry, rate: Decimal, currency: str) -> 
     )
     role = entry.assignment.role if entry.assignment else entry.resource.role
     InvoiceLine.objects.filter(invoice=invoice, time_entry=entry).delete()
+    overage = (
+        f", {hours_text(quantity)} of {hours_text(entry.hours)} h past the retainer"
+        if quantity != entry.hours
+        else ""
+    )
     InvoiceLine.objects.create(
         invoice=invoice,
         time_entry=entry,
-        description=f"{entry.work_date} {entry.resource.name} ({role})",
-        quantity=entry.hours,
+        description=f"{entry.work_date} {entry.resource.name} ({role}{overage})",
+        quantity=quantity,
         rate=rate,
         amount=amount,
     )
@@ -230,27 +345,133 @@ def _open_candidate(*, project: Project, day: date, currency: str) -> Invoice:
 
 
 def invoice_candidate_rebuild(*, project: Project, period_start: date) -> Invoice | None:
-    """Puts the month's approved billable time that is on no invoice onto a new candidate."""
+    """Puts what the month bills and no invoice holds (after a rejection) on a new candidate:
+    its approved time as its contract bills time, and its monthly fee."""
+    contract = project.contract
+    invoice = None
+    if contract is not None and contract.has_monthly_fee:
+        invoice = monthly_fee_bill(contract=contract, day=period_start)
+    rebilled = (
+        BillingMilestone.objects.filter(
+            status=MilestoneStatus.REACHED,
+            invoice_lines__invoice__project=project,
+            invoice_lines__invoice__period_start=period_start,
+        )
+        .exclude(
+            invoice_lines__in=InvoiceLine.objects.exclude(invoice__status=InvoiceStatus.REJECTED)
+        )
+        .distinct()
+        .order_by("code")
+    )
+    for milestone in rebilled:  # reached milestones whose only invoice was rejected
+        invoice = _milestone_line_add(milestone=milestone, project=project, day=period_start)
+    if contract is not None and not contract.bills_time:
+        return invoice
     entries = (
         TimeEntry.objects.filter(
             project=project,
             billable=True,
             invoice__isnull=True,
             work_date__gte=period_start,
-            work_date__lte=period_start.replace(
-                day=calendar.monthrange(period_start.year, period_start.month)[1]
-            ),
+            work_date__lt=_next_month(period_start),
         )
         .select_related("assignment", "resource", "project__contract", "project__customer")
         .order_by("work_date", "number")
     )
-    invoice = None
     for entry in entries:
+        hours = entry.hours - entry.retainer_hours  # a retainer's overage; all of it otherwise
+        if not hours:
+            continue
         role = entry.assignment.role if entry.assignment else entry.resource.role
         rate = rate_for(project=project, role=role, assignment=entry.assignment)
-        currency = project.contract.currency if project.contract_id else project.customer.currency
-        invoice = invoice_candidate_add(entry=entry, rate=rate, currency=currency)
+        currency = contract.currency if contract is not None else project.customer.currency
+        invoice = invoice_candidate_add(entry=entry, rate=rate, currency=currency, hours=hours)
     return invoice
+
+
+def _milestone_line_add(*, milestone: BillingMilestone, project: Project, day: date) -> Invoice:
+    invoice = _open_candidate(project=project, day=day, currency=milestone.contract.currency)
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        milestone=milestone,
+        description=f"Milestone {milestone.code}: {milestone.name}",
+        quantity=Decimal("1"),
+        rate=milestone.amount,
+        amount=milestone.amount,
+    )
+    invoice_total(invoice)
+    return invoice
+
+
+def monthly_fee_bill(*, contract: Contract, day: date) -> Invoice | None:
+    """A retainer's or managed service's monthly fee for the month of ``day``, billed in advance
+    on its project's candidate for that month, once.
+
+    None when the contract has no monthly fee, does not run that month, has no project
+    yet, or the month's fee is already on an invoice (a rejected one aside). Refused
+    under a billing hold or past the cap, with the fee at risk.
+    """
+    if not contract.has_monthly_fee or contract.monthly_fee is None:
+        return None
+    period_start = _month_start(day)
+    if period_start < _month_start(contract.start_date) or (
+        contract.end_date is not None and contract.end_date < period_start
+    ):
+        return None
+    project = contract.projects.order_by("code").first()
+    if project is None or not _open_for_time(project, period_start):
+        return None
+    Contract.objects.select_for_update().filter(pk=contract.pk).first()
+    billed = (
+        InvoiceLine.objects.filter(
+            invoice__project=project,
+            invoice__period_start=period_start,
+            time_entry__isnull=True,
+            milestone__isnull=True,
+        )
+        .exclude(invoice__status=InvoiceStatus.REJECTED)
+        .exists()
+    )
+    if billed:
+        return None
+    fee = contract.monthly_fee
+    if project.billing_hold or contract.customer.billing_hold:
+        raise RuleViolation(
+            message=f"Billing is on hold for contract {contract.number}; its fee for "
+            f"{period_start:%B %Y} waits.",
+            code=RuleCode.BILLING_HOLD,
+            details={"contract": contract.number, "period": period_start.isoformat()},
+            waiting_on=f"project_hold:{project.code}"
+            if project.billing_hold
+            else f"customer_hold:{contract.customer.number}",
+            money_at_risk=fee,
+            currency=contract.currency,
+        )
+    cap_check(contract=contract, adding=fee, what=f"the fee for {period_start:%B %Y}")
+    invoice = _open_candidate(project=project, day=period_start, currency=contract.currency)
+    if contract.billing_model == BillingModel.RETAINER:
+        terms = f"retainer, {hours_text(contract.included_hours or Decimal('0'))} h included"
+    else:
+        terms = "managed services"
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        description=f"{MONTHLY_FEE} {period_start:%B %Y}: {terms}",
+        quantity=Decimal("1"),
+        rate=fee,
+        amount=fee,
+    )
+    invoice_total(invoice)
+    return invoice
+
+
+def monthly_fees_bill(*, day: date) -> list[Invoice]:
+    """Every retainer's and managed service's fee for the month of ``day`` (the monthly run)."""
+    invoices = []
+    for contract in contracts_with_fee_due(period_start=_month_start(day)):
+        invoice = monthly_fee_bill(contract=contract, day=day)
+        if invoice is not None:
+            invoices.append(invoice)
+    return invoices
 
 
 def invoice_total(invoice: Invoice) -> None:
@@ -307,20 +528,8 @@ def milestone_reach(
             else f"customer_hold:{contract.customer.number}",
             **at_risk,
         )
-    invoice = _open_candidate(
-        project=project,
-        day=reached_on,
-        currency=contract.currency,
-    )
-    InvoiceLine.objects.create(
-        invoice=invoice,
-        milestone=milestone,
-        description=f"Milestone {milestone.code}: {milestone.name}",
-        quantity=Decimal("1"),
-        rate=milestone.amount,
-        amount=milestone.amount,
-    )
-    invoice_total(invoice)
+    cap_check(contract=contract, adding=milestone.amount, what=f"milestone {milestone.code}")
+    invoice = _milestone_line_add(milestone=milestone, project=project, day=reached_on)
     milestone.status = MilestoneStatus.REACHED
     milestone.source_system = source_system
     milestone.save(update_fields=["status", "source_system", "updated_at"])

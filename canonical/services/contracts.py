@@ -4,7 +4,7 @@ versions."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,7 +29,7 @@ from canonical.models import (
     Project,
 )
 from canonical.services.base import UpsertOutcome, business_key, upsert
-from canonical.services.billing import invoice_total
+from canonical.services.billing import invoice_total, money
 from canonical.services.parties import customer_for, legal_entity_active, rate_card_for
 from canonical.services.rates import rate_for
 
@@ -48,6 +48,9 @@ class ContractTerms:
     rate_card: str = ""
     rates: dict[str, Decimal] = field(default_factory=dict)
     cap_amount: Decimal | None = None
+    monthly_fee: Decimal | None = None
+    included_hours: Decimal | None = None
+    unused_hours_roll_over: bool = False
     milestones: tuple[dict[str, Any], ...] = ()
     project_code: str = ""
     project_name: str = ""
@@ -71,8 +74,10 @@ def contract_sign(
     """Records a signed contract, its immutable version, its project and milestones.
 
     Refuses (RuleViolation) a contract whose customer, legal entity or rate card the
-    tower does not know, or a time-and-materials contract with no rate at all.
+    tower does not know, a contract that bills time with no rate at all, and one whose
+    billing model needs terms it lacks (``billing_terms_check``).
     """
+    billing_terms_check(terms)
     customer = customer_for(number=terms.customer)
     legal_entity = legal_entity_active(code=business_key(terms.legal_entity))
     rate_card = rate_card_for(code=terms.rate_card) if terms.rate_card else None
@@ -98,6 +103,9 @@ def contract_sign(
             "start_date": terms.start_date,
             "end_date": terms.end_date,
             "cap_amount": terms.cap_amount,
+            "monthly_fee": terms.monthly_fee,
+            "included_hours": terms.included_hours,
+            "unused_hours_roll_over": terms.unused_hours_roll_over,
             "status": ContractStatus.SIGNED,
             "signed_at": terms.signed_at,
             "correlation_id": correlation_id,
@@ -143,6 +151,29 @@ def contract_sign(
     return ContractResult(contract, project, "applied", result.created)  # type: ignore[arg-type]
 
 
+def billing_terms_check(terms: ContractTerms) -> None:
+    """Refuses terms their billing model cannot bill by: a retainer without its monthly fee or
+    included hours, managed services without a monthly fee. The contract waits, named,
+    until its terms arrive complete (the CLM sends it again, or a replay adds them)."""
+    missing = []
+    if terms.billing_model in (BillingModel.RETAINER, BillingModel.MANAGED_SERVICES):
+        if terms.monthly_fee is None:
+            missing.append("monthly_fee")
+    if terms.billing_model == BillingModel.RETAINER and terms.included_hours is None:
+        missing.append("included_hours")
+    if missing:
+        model = BillingModel(terms.billing_model).label.lower()
+        raise RuleViolation(
+            message=f"Contract {business_key(terms.number)} is {model} but names no "
+            + " and no ".join(name.replace("_", " ") for name in missing)
+            + ".",
+            code=RuleCode.BILLING_TERMS_MISSING,
+            details={"contract": business_key(terms.number), "missing": missing},
+            waiting_on=f"contract_billing_terms:{business_key(terms.number)}",
+            errors={name: ["Required by the billing model."] for name in missing},
+        )
+
+
 # --- Amendments -----------------------------------------------------------------------
 
 
@@ -181,12 +212,16 @@ def contract_amend(
     if version <= contract.version:
         outcome: UpsertOutcome = "stale" if version < contract.version else "unchanged"
         return AmendmentResult(contract, contract.projects.first(), outcome)
+    billing_terms_check(replace(terms, billing_model=contract.billing_model))
     if not invoiced_rate_cut_approved:
         _refuse_rate_cuts_on_invoiced_time(contract, terms.rates, effective_date)
     rate_card = rate_card_for(code=terms.rate_card) if terms.rate_card else contract.rate_card
     contract.rate_card = rate_card
     contract.end_date = terms.end_date
     contract.cap_amount = terms.cap_amount
+    contract.monthly_fee = terms.monthly_fee
+    contract.included_hours = terms.included_hours
+    contract.unused_hours_roll_over = terms.unused_hours_roll_over
     contract.status = ContractStatus.AMENDED
     contract.version = version
     contract.source_system = source_system
@@ -230,7 +265,7 @@ def _rerate_candidates(contract: Contract, effective_date: date) -> None:
         rate = rate_for(project=line.invoice.project, role=role, assignment=entry.assignment)
         if rate != line.rate:
             line.rate = rate
-            line.amount = (line.quantity * rate).quantize(Decimal("0.01"))
+            line.amount = money(line.quantity * rate)
             line.save(update_fields=["rate", "amount"])
             touched[line.invoice_id] = line.invoice
     for invoice in touched.values():

@@ -27,7 +27,8 @@ DocuSign               canonical                    note
 The contract's terms live in envelope custom fields, named as each account likes: the
 mapping says which (``DEFAULT`` reads ``Contract_Number``, ``Customer_Number``,
 ``Legal_Entity``, ``Currency``, ``Billing_Model``, ``Start_Date``, ``End_Date``,
-``Rate_Card``, ``Cap_Amount``, ``Project_Code`` and ``Project_Name``, text or list
+``Rate_Card``, ``Cap_Amount``, ``Monthly_Fee``, ``Included_Hours``,
+``Unused_Hours_Roll_Over``, ``Project_Code`` and ``Project_Name``, text or list
 fields alike, the project name falling back to the envelope's ``emailSubject``). A
 value is named by its place, ``data.envelopeSummary.customFields.textCustomFields[3].value``,
 or, when it is missing, by the mapping's path ``...customFields.*[name=Contract_Number].value``.
@@ -88,6 +89,13 @@ DEFAULT = {
         {"field": "end_date", "source": custom("End_Date")},
         {"field": "rate_card", "source": custom("Rate_Card")},
         {"field": "cap_amount", "source": custom("Cap_Amount"), "transform": "money"},
+        {"field": "monthly_fee", "source": custom("Monthly_Fee"), "transform": "money"},
+        {"field": "included_hours", "source": custom("Included_Hours"), "transform": "number"},
+        {
+            "field": "unused_hours_roll_over",
+            "source": custom("Unused_Hours_Roll_Over"),
+            "transform": "boolean",
+        },
         {"field": "project.code", "source": custom("Project_Code")},
         {"field": "project.name", "source": [custom("Project_Name"), f"{SUMMARY}.emailSubject"]},
     ]

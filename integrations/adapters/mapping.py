@@ -282,6 +282,9 @@ BILLING_MODELS = {
     "milestone": "milestone",
     "milestones": "milestone",
     "milestone_based": "milestone",
+    "managed_services": "managed_services",
+    "managed_service": "managed_services",
+    "managed": "managed_services",
 }
 
 

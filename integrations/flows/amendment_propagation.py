@@ -40,7 +40,12 @@ def amendment_propagate(tx: Transaction) -> str:
             exceptions_clear(
                 waiting_on=[
                     waiting_key(wait, contract.number)
-                    for wait in ("contract_cap", "contract_rates", "contract_terms")
+                    for wait in (
+                        "contract_cap",
+                        "contract_rates",
+                        "contract_terms",
+                        "contract_billing_terms",
+                    )
                 ],
                 resolution=f"Contract {contract.number} was amended (v{contract.version}).",
             )

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from canonical.models import Contract, Project
+from canonical.services.billing import monthly_fee_bill
 from canonical.services.contracts import ContractTerms, contract_sign
 from canonical.services.rates import contract_rates
 from integrations.choices import Domain, Outcome, SystemKind
@@ -53,6 +54,13 @@ def terms_from(data: dict[str, Any]) -> ContractTerms:
         rate_card=data.get("rate_card", ""),
         rates={line["role"]: Decimal(str(line["rate"])) for line in data.get("rates", [])},
         cap_amount=Decimal(str(data["cap_amount"])) if data.get("cap_amount") is not None else None,
+        monthly_fee=Decimal(str(data["monthly_fee"]))
+        if data.get("monthly_fee") is not None
+        else None,
+        included_hours=Decimal(str(data["included_hours"]))
+        if data.get("included_hours") is not None
+        else None,
+        unused_hours_roll_over=bool(data.get("unused_hours_roll_over", False)),
         milestones=tuple(data.get("milestones", [])),
         project_code=project.get("code", ""),
         project_name=project.get("name", ""),
@@ -77,7 +85,11 @@ def contract_to_project(tx: Transaction) -> str:
         outcome = outcome_for_retry(tx=tx, record=contract, outcome=result.outcome)
         if result.outcome == Outcome.APPLIED:
             exceptions_clear(
-                waiting_on=waiting_key("contract_signed", contract.number),
+                waiting_on=[
+                    waiting_key("contract_signed", contract.number),
+                    # An earlier version parked for terms its billing model lacked.
+                    waiting_key("contract_billing_terms", contract.number),
+                ],
                 resolution=f"Contract {contract.number} was signed.",
             )
         sync_state_from_sender(
@@ -89,6 +101,10 @@ def contract_to_project(tx: Transaction) -> str:
         )
     if result.project is not None:
         push_project(tx, contract, result.project)
+        with transaction.atomic():
+            # A retainer's or managed service's first month is invoiced in advance, once the
+            # project exists everywhere; a billing hold parks this transaction, not the project.
+            monthly_fee_bill(contract=contract, day=contract.start_date)
     return outcome
 
 

@@ -18,6 +18,7 @@ from django.db.models import Sum
 
 from canonical.choices import InvoiceStatus
 from canonical.models import Invoice
+from canonical.services.billing import MONTHLY_FEE
 from integrations.choices import ErrorClass, ExceptionType, Outcome
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
@@ -151,7 +152,8 @@ def _erp_drifts(
             (
                 Decimal(str(line.get("quantity") or 0))
                 for line in (copies[0].get("item") or {}).get("items", [])
-                if not str(line.get("description", "")).startswith("Milestone ")
+                # A milestone's or a monthly fee's line bills no hours.
+                if not str(line.get("description", "")).startswith(("Milestone ", MONTHLY_FEE))
             ),
             Decimal("0"),
         )

@@ -13,10 +13,11 @@ from django.utils import timezone
 
 from canonical.choices import InvoiceStatus
 from canonical.errors import ConflictError
-from canonical.models import Invoice
+from canonical.models import Contract, Invoice
 from canonical.services.billing import (
     invoice_candidate_rebuild,
     milestone_reach,
+    monthly_fee_bill,
     time_entry_approve,
 )
 from canonical.services.delivery import project_for
@@ -89,6 +90,17 @@ def invoice_rebuild(tx: Transaction) -> str:
         project=project, period_start=date.fromisoformat(data["period_start"])
     )
     link_to_contract(tx, project)
+    return Outcome.APPLIED if invoice is not None else Outcome.UNCHANGED
+
+
+@handles("invoice.monthly_fee")
+def monthly_fee_billed(tx: Transaction) -> str:
+    """A retainer's or managed service's fee for the month, on its candidate, once."""
+    data = tx.normalized["data"]
+    contract = Contract.objects.get(number=data["contract"])
+    invoice = monthly_fee_bill(contract=contract, day=date.fromisoformat(data["period_start"]))
+    if invoice is not None:
+        link_to_contract(tx, invoice.project)
     return Outcome.APPLIED if invoice is not None else Outcome.UNCHANGED
 
 

@@ -130,7 +130,7 @@ def _business_seed(tx: Transaction) -> BusinessFields:
         fields.project = _text(data.get("project"))
         if kind == "time_entry.approved":
             fields.hours = decimal_or_none(data.get("hours"))
-    elif kind == "milestone.reached":
+    elif kind in ("milestone.reached", "invoice.monthly_fee"):
         fields.contract = _text(data.get("contract"))
     elif kind == "invoice.approved":
         fields.invoice = _text(data.get("number"))

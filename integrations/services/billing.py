@@ -1,15 +1,22 @@
-"""Following posted invoices to payment in the ERP."""
+"""Following posted invoices to payment in the ERP, and queueing the monthly fees."""
 
 from __future__ import annotations
 
+from datetime import date
+
+from django.db import transaction
 from django.utils import timezone
 
 from canonical.choices import InvoiceStatus
 from canonical.models import Invoice
+from canonical.selectors import contracts_with_fee_due
+from integrations.choices import FlowKind, TransactionState
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
+from integrations.models import Transaction
 from integrations.selectors.routing import erp_for_or_none
 from integrations.selectors.sync import sync_state_for
+from integrations.services.queueing import transaction_internal_create, transactions_enqueue
 
 
 def invoices_poll(*, limit: int = 200) -> int:
@@ -45,3 +52,36 @@ def invoices_poll(*, limit: int = 200) -> int:
             )
             paid += 1
     return paid
+
+
+def monthly_fees_queue(*, day: date | None = None) -> list[Transaction]:
+    """Queues, for each retainer and managed service running in the month of ``day`` (today),
+    the billing of its monthly fee: beat runs this on the first of each month.
+
+    One transaction per contract, so that a hold on one parks only its own fee; a
+    contract already queued for the month is not queued again (and its fee is billed
+    once whatever runs twice).
+    """
+    period_start = (day or timezone.localdate()).replace(day=1)
+    queued = []
+    with transaction.atomic():
+        for contract in contracts_with_fee_due(period_start=period_start):
+            key = f"monthly_fee:{contract.number}:{period_start:%Y%m}"
+            if (
+                Transaction.objects.filter(source_system=None, idempotency_key=key)
+                .exclude(state=TransactionState.REJECTED)
+                .exists()
+            ):
+                continue
+            queued.append(
+                transaction_internal_create(
+                    flow=FlowKind.TIME_TO_BILLING,
+                    event_type="invoice.monthly_fee",
+                    business_key=f"{contract.number} {period_start:%Y-%m}",
+                    idempotency_key=key,
+                    correlation_id=contract.correlation_id,
+                    data={"contract": contract.number, "period_start": period_start.isoformat()},
+                )
+            )
+        transactions_enqueue(transactions=queued)
+    return queued

@@ -4,6 +4,8 @@ is created in the ERP and the PSA (simulated, over real HTTP, with their credent
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.test import Client
 
@@ -39,12 +41,13 @@ ORG_MAPPING = {
             "field": "billing_model",
             "source": "Engagement_Type__c",
             "transform": "billing_model",
-            "values": {"Managed Service": "retainer"},
+            "values": {"Managed Service": "managed_services"},
         },
         {"field": "start_date", "source": "Kickoff__c"},
         {"field": "end_date", "source": "Wrap_Up__c"},
         {"field": "rate_card", "source": "Price_Book__c"},
         {"field": "cap_amount", "source": "NTE__c", "transform": "money"},
+        {"field": "monthly_fee", "source": "Run_Rate__c", "transform": "money"},
         {"field": "project.code", "source": "Engagement_Code__c"},
         {"field": "project.name", "source": "Name"},
     ],
@@ -55,7 +58,7 @@ def org_opportunity() -> dict:
     record = document("salesforce", "rest_closed_won.json")
     for default, own in ORG_FIELDS.items():
         record[own] = record.pop(default)
-    record.update(StageName="Won - Signed", Engagement_Type__c="Managed Service")
+    record.update(StageName="Won - Signed", Engagement_Type__c="Managed Service", Run_Rate__c=12500)
     return record
 
 
@@ -70,7 +73,10 @@ def test_an_orgs_own_opportunity_fields_become_a_project_in_the_erp_and_the_psa(
     assert tx.state == TransactionState.SUCCEEDED, tx.last_error
     assert tx.mapping_version == 1
     contract = Contract.objects.get(number="K-2026-0043")
-    assert contract.billing_model == "retainer"
+    assert (contract.billing_model, contract.monthly_fee) == (
+        "managed_services",
+        Decimal("12500.00"),
+    )
     project = Project.objects.get(contract=contract)
     assert project.code == "P-2001"
     jobs = simulator.get("/erp/services/rest/record/v1/job").json()["items"]

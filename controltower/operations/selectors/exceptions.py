@@ -174,6 +174,14 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
                 record_url(contract),
                 "Its project is created by contract-to-project; check that flow's queue.",
             )
+    if kind == "contract_billing_terms" and key:
+        return FixLink(
+            f"Complete the billing terms of contract {key} in the CLM",
+            "",
+            "A retainer needs its monthly fee and included hours, managed services a monthly "
+            "fee. The CLM sends the contract again with them (or replay this transaction with "
+            "them added), and it runs by itself.",
+        )
     if kind.startswith("contract_") and key:
         contract = Contract.objects.filter(number=key).first()
         if contract is None:

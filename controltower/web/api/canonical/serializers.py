@@ -136,6 +136,19 @@ class ContractSerializer(MaskedModelSerializer):
     rate_card = key("code")
     versions = ContractVersionSerializer(many=True, read_only=True)
     milestones = BillingMilestoneSerializer(many=True, read_only=True)
+    billed_amount = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        read_only=True,
+        help_text="What the contract's invoices bill, rejected ones aside.",
+    )
+    cap_remaining = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="What may still be billed under the cap; null for a contract without one.",
+    )
 
     class Meta:
         model = Contract
@@ -150,6 +163,11 @@ class ContractSerializer(MaskedModelSerializer):
             "start_date",
             "end_date",
             "cap_amount",
+            "billed_amount",
+            "cap_remaining",
+            "monthly_fee",
+            "included_hours",
+            "unused_hours_roll_over",
             "status",
             "signed_at",
             "correlation_id",
