@@ -63,15 +63,13 @@ def allocation_judge(*, tx: Transaction, resource: Resource) -> ExceptionRecord 
 def assignment_dates_clear(*, project: Project, number: str = "", resolution: str) -> int:
     """Releases the assignments parked outside ``project``'s dates that fit them now (all
     of them when ``number`` is empty, else that one: its corrected version arrived)."""
-    prefix = waiting_key("project_dates", project.code)
     waits = ExceptionRecord.objects.filter(
         exception_type=ExceptionType.ASSIGNMENT_OUTSIDE_PROJECT, status__in=OPEN_STATUSES
     )
     if number:
-        return exceptions_resolve_by_fix(
-            waits.filter(waiting_on=waiting_key("project_dates", project.code, number)),
-            resolution=resolution,
-        )
+        waits = waits.filter(waiting_on=waiting_key("project_dates", project.code, number))
+        return exceptions_resolve_by_fix(waits, resolution=resolution)
+    prefix = waiting_key("project_dates", project.code)
     fitting = [
         exc.pk
         for exc in waits.filter(waiting_on__startswith=f"{prefix}:")

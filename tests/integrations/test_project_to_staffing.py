@@ -3,14 +3,16 @@ assignment until its data is fixed, and warn the resource managers of an over-al
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from canonical.models import Assignment
+from canonical.models import Assignment, Project
 from controltower.operations.demo import demo_load, demo_operations_load
 from controltower.operations.models import BusinessException
 from integrations.choices import ExceptionStatus, TransactionState
+from integrations.services.exceptions import exceptions_recheck
 from integrations.services.processing import transactions_process
 from tests.support.inbound import contract_event, event, events_run
 from tests.support.simulator import demo_systems_simulated, simulator_client
@@ -174,4 +176,13 @@ def test_an_assignment_for_someone_who_left_waits_for_the_hris(erp):
     )
     assert (exc.exception_type, exc.waiting_on) == ("resource_unavailable", "resource:E-0004")
     events_run(event("resource.upserted", {**resource, "active": True}, version=3), system="hris")
+    assert rerun(tx).state == TransactionState.SUCCEEDED
+
+
+def test_project_dates_fixed_in_the_admin_are_found_by_the_recheck(erp):
+    [tx] = events_run(assignment("A-6", start_date="2026-10-26"), system="psa")
+    assert tx.exception.waiting_on == "project_dates:P-K-6001:A-6"
+    assert exceptions_recheck() == 0  # the project still starts on 2 November
+    Project.objects.filter(code="P-K-6001").update(start_date=date(2026, 10, 26))
+    assert exceptions_recheck() == 1
     assert rerun(tx).state == TransactionState.SUCCEEDED
