@@ -119,3 +119,9 @@ class RuleCode(models.TextChoices):
     AMENDMENT_CONFLICT = "amendment_conflict", "Amendment conflict"
     AMENDMENT_BEFORE_CONTRACT = "amendment_before_contract", "Amendment before its contract"
     BILLING_TERMS_MISSING = "billing_terms_missing", "Billing terms missing"
+    ASSIGNMENT_OUTSIDE_PROJECT = (
+        "assignment_outside_project",
+        "Assignment outside its project's dates",
+    )
+    RESOURCE_UNAVAILABLE = "resource_unavailable", "Resource no longer with the firm"
+    RESOURCE_OVER_ALLOCATED = "resource_over_allocated", "Resource allocated above 100 %"

@@ -163,6 +163,12 @@ class ExceptionType(models.TextChoices):
     CAP_EXCEEDED = "cap_exceeded", "Contract cap exceeded"
     AMENDMENT_CONFLICT = "amendment_conflict", "Amendment conflict"
     AMENDMENT_BEFORE_CONTRACT = "amendment_before_contract", "Amendment before its contract"
+    ASSIGNMENT_OUTSIDE_PROJECT = (
+        "assignment_outside_project",
+        "Assignment outside its project's dates",
+    )
+    RESOURCE_UNAVAILABLE = "resource_unavailable", "Resource no longer with the firm"
+    RESOURCE_OVER_ALLOCATED = "resource_over_allocated", "Resource allocated above 100 %"
     NON_OWNER_UPDATE = "non_owner_update", "Update from a system that does not own the data"
     DOWNSTREAM_REJECTED = "downstream_rejected", "Rejected by the target system"
     AUTHENTICATION_FAILED = "authentication_failed", "The system refused the tower's credentials"

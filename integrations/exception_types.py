@@ -150,6 +150,31 @@ _KINDS = (
         "in the CLM, which sends it again, or replay the transaction with them.",
     ),
     ExceptionKind(
+        ExceptionType.ASSIGNMENT_OUTSIDE_PROJECT,
+        FlowKind.PROJECT_TO_STAFFING,
+        Severity.MEDIUM,
+        "The assignment's planned hours outside the dates, at its rate.",
+        "Correct the assignment's dates in the PSA, or move the project's dates (PSA) or the "
+        "contract's end (an amendment); the held assignment then runs by itself.",
+    ),
+    ExceptionKind(
+        ExceptionType.RESOURCE_UNAVAILABLE,
+        FlowKind.PROJECT_TO_STAFFING,
+        Severity.HIGH,
+        "The assignment's planned hours at its rate: nobody is there to do them.",
+        "Re-staff the work in the PSA (and dismiss this), or, if the person is still with "
+        "the firm, reactivate them in the HRIS: the held assignment then runs by itself.",
+    ),
+    ExceptionKind(
+        ExceptionType.RESOURCE_OVER_ALLOCATED,
+        FlowKind.PROJECT_TO_STAFFING,
+        Severity.MEDIUM,
+        "The excess share of each working day over 100 %, at the lowest rate among that "
+        "day's assignments.",
+        "A warning: the assignments are applied. Lower an allocation or move dates in the "
+        "PSA; it resolves itself when a change brings the person to 100 % or less.",
+    ),
+    ExceptionKind(
         ExceptionType.NON_OWNER_UPDATE,
         FlowKind.MASTER_DATA_SYNC,
         Severity.MEDIUM,

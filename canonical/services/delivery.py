@@ -17,6 +17,7 @@ from canonical.models import (
 from canonical.services.base import UpsertResult, business_key, record_required, upsert
 from canonical.services.parties import resource_for
 from canonical.services.rates import rate_for
+from canonical.services.staffing import assignment_dates_check, resource_available_check
 
 
 def project_for(*, code: str) -> Project:
@@ -73,10 +74,28 @@ def assignment_upsert(
     version: int,
     source_system: str,
 ) -> UpsertResult:
+    """Applies the PSA's assignment, once the staffing rules accept it (``staffing``): the
+    resource still with the firm, the role priced (by the assignment's own bill rate, else
+    the contract's rates or its rate card), the dates inside the project's and contract's.
+    Whether the person is over-allocated is asked after, of ``resource_over_allocation``.
+    """
     project = project_for(code=project_code)
-    resource = resource_for(employee_number=employee_number)
-    if bill_rate is None:
-        rate_for(project=project, role=role)  # refuses a role the contract cannot bill
+    resource = resource_for(employee_number=employee_number, active=False)
+    terms = {
+        "number": business_key(number),
+        "project": project,
+        "role": role.strip(),
+        "start_date": start_date,
+        "end_date": end_date,
+        "allocation_percent": allocation_percent,
+        "bill_rate": bill_rate,
+    }
+    held = Assignment.objects.filter(number=terms["number"]).values_list("version", flat=True)
+    if not held or version > held[0]:  # an older or the same version is not judged again
+        resource_available_check(resource=resource, **terms)
+        if bill_rate is None:
+            rate_for(project=project, role=role)  # refuses a role the contract cannot bill
+        assignment_dates_check(**terms)
     return upsert(
         Assignment,
         lookup={"number": business_key(number)},

@@ -163,7 +163,9 @@ def rate_card_upsert(
     return result
 
 
-def resource_for(*, employee_number: str) -> Resource:
+def resource_for(*, employee_number: str, active: bool = True) -> Resource:
+    """The resource; refused when unknown, and when inactive unless ``active`` is False
+    (the caller judges an inactive one by its own rule)."""
     resource = Resource.objects.filter(employee_number=business_key(employee_number)).first()
     return record_required(
         resource,
@@ -171,5 +173,5 @@ def resource_for(*, employee_number: str) -> Resource:
         key=business_key(employee_number),
         label="Resource",
         code=RuleCode.UNKNOWN_RESOURCE,
-        active=resource is None or resource.active,
+        active=resource is None or resource.active or not active,
     )

@@ -259,6 +259,7 @@ def demo_operations_load() -> int:
         ("Integration support", True, ["operator", "admin"], "support@example.com"),
         ("Finance operations", False, ["approver", "operator"], "finance-ops@example.com"),
         ("Master data", False, ["operator"], "master-data@example.com"),
+        ("Resource management", False, ["operator"], "resourcing@example.com"),
     ):
         team, created = Team.objects.get_or_create(
             name=name,
@@ -279,6 +280,10 @@ def demo_operations_load() -> int:
         ("Master data", {"flow": FlowKind.MASTER_DATA_SYNC}),
         ("Master data", {"exception_type": "invalid_legal_entity"}),
         ("Master data", {"exception_type": "unknown_customer"}),
+        # Staffing is the resource managers' call: who is on which project, when, how much.
+        ("Resource management", {"exception_type": "resource_over_allocated"}),
+        ("Resource management", {"exception_type": "resource_unavailable"}),
+        ("Resource management", {"exception_type": "assignment_outside_project"}),
     ):
         OwnershipRule.objects.get_or_create(team=teams[team], **criteria)
     for name, values in (

@@ -14,6 +14,7 @@ from integrations.flows.registry import handles
 from integrations.models import Transaction
 from integrations.services.exceptions import exception_approved, exceptions_clear, waiting_key
 from integrations.services.lineage import link_to_contract
+from integrations.services.staffing import assignment_dates_clear
 from integrations.services.sync import outcome_for_retry, sync_state_from_sender
 
 
@@ -49,6 +50,12 @@ def amendment_propagate(tx: Transaction) -> str:
                 ],
                 resolution=f"Contract {contract.number} was amended (v{contract.version}).",
             )
+            for project in contract.projects.all():
+                assignment_dates_clear(
+                    project=project,
+                    resolution=f"Contract {contract.number} was amended (v{contract.version}); "
+                    "the assignment fits its dates now.",
+                )
             sync_state_from_sender(
                 tx=tx,
                 record=contract,

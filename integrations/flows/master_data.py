@@ -26,6 +26,7 @@ from integrations.models import ExceptionRecord, SyncState
 from integrations.selectors.sync import sync_state_for
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.queueing import transaction_internal_create, transactions_enqueue
+from integrations.services.staffing import assignment_dates_clear
 from integrations.services.sync import content_hash, sync_state_from_sender
 
 if TYPE_CHECKING:
@@ -180,6 +181,11 @@ def project_sync(tx: Transaction) -> str:
             for kind in ("project", "project_active", "project_hold", "project_rates")
         ],
         resolution=f"Project {project.code} changed in {tx.source_system.slug}.",
+    )
+    assignment_dates_clear(
+        project=project,
+        resolution=f"Project {project.code}'s dates changed in {tx.source_system.slug}; "
+        "the assignment fits them now.",
     )
     sync_state_from_sender(
         tx=tx,

@@ -1,5 +1,7 @@
-"""Project to staffing: a PSA assignment, checked against the contract's rates, becomes the
-ERP's cost forecast for the project."""
+"""Project to staffing: a PSA assignment, checked by the staffing rules (the resource still
+with the firm, the role priced, the dates inside the project's), becomes the ERP's cost
+forecast for the project; a person it takes above 100 % is a warning to the resource
+managers, not a refusal (``canonical.services.staffing``)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from integrations.selectors.routing import erp_for
 from integrations.selectors.sync import sync_state_for
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.lineage import link_to_contract
+from integrations.services.staffing import allocation_judge, assignment_dates_clear
 from integrations.services.sync import outcome_for_retry, sync_state_from_sender
 
 if TYPE_CHECKING:
@@ -62,6 +65,14 @@ def project_to_staffing(tx: Transaction) -> str:
                 ],
                 resolution=f"Assignment {assignment.number} arrived from {tx.source_system.slug}.",
             )
+            # An earlier version parked outside the project's dates is superseded by this one.
+            assignment_dates_clear(
+                project=assignment.project,
+                number=assignment.number,
+                resolution=f"Assignment {assignment.number} v{assignment.version} arrived from "
+                f"{tx.source_system.slug} within the project's dates.",
+            )
+            allocation_judge(tx=tx, resource=assignment.resource)
         sync_state_from_sender(
             tx=tx,
             record=assignment,

@@ -11,6 +11,7 @@ layer hears of both through ``integrations.signals``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +31,7 @@ from canonical.models import (
     RateCard,
     Resource,
 )
+from canonical.services.staffing import assignment_dates_fit
 from integrations.adapters.harvest import REF_PREFIX as HARVEST_REF_PREFIX
 from integrations.choices import OPEN_STATUSES, ExceptionStatus, TransactionState
 from integrations.errors import IntegrationError
@@ -313,6 +315,21 @@ def _in_its_erp(project_code: str) -> bool:
     return (held.filter(system=owner) if owner is not None else held).exists()
 
 
+def _dates_fit(key: str) -> bool:
+    """Whether the assignment parked on ``key`` (``project_dates:<PROJECT>:<ASSIGNMENT>``)
+    fits its project's dates as they are now (changed in the admin, say)."""
+    exc = ExceptionRecord.objects.filter(waiting_on=key, status__in=OPEN_STATUSES).first()
+    details = exc.details if exc is not None else {}
+    project = Project.objects.select_related("contract").filter(code=details.get("project")).first()
+    if project is None or not details.get("start_date"):
+        return False
+    return assignment_dates_fit(
+        project=project,
+        start_date=date.fromisoformat(details["start_date"]),
+        end_date=date.fromisoformat(details["end_date"]) if details.get("end_date") else None,
+    )
+
+
 def _present(kind: str, parts: list[str]) -> bool:
     """Whether what a ``waiting_on`` key waits for holds now: the record is there, or is
     in the state the rule needs (``project_active``, ``project_hold``, ``customer_hold``).
@@ -344,6 +361,7 @@ def _present(kind: str, parts: list[str]) -> bool:
         "assignment": lambda: Assignment.objects.filter(
             Q(project__code=parts[0]) & Q(resource__employee_number=parts[1])
         ).exists(),
+        "project_dates": lambda: _dates_fit(":".join([kind, *parts])),
     }
     check = checks.get(kind)
     return bool(check and check())

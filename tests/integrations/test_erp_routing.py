@@ -112,7 +112,7 @@ def uk_invoice_approved(http: httpx.Client, approver) -> Invoice:
             "project": "P-K-7004",
             "resource": "E-0003",
             "role": "Consultant",
-            "start_date": "2026-11-01",
+            "start_date": "2026-11-02",
             "allocation_percent": 50,
         },
     )
@@ -260,7 +260,7 @@ def test_a_legal_entity_moved_to_another_erp_waits_there_for_its_project(routed,
             "project": "P-K-7008",
             "resource": "E-0003",
             "role": "Consultant",
-            "start_date": "2026-11-01",
+            "start_date": "2026-11-02",
             "allocation_percent": 50,
         },
     )

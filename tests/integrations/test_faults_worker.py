@@ -140,7 +140,7 @@ def _three_invoices_awaiting_approval(worker: WorkerProcess) -> list[Invoice]:
                     "project": f"P-80{n}",
                     "resource": "E-0002",
                     "role": "Manager",
-                    "start_date": "2026-11-01",
+                    "start_date": "2026-11-02",
                     "allocation_percent": 30,
                 },
             )
@@ -224,7 +224,7 @@ def test_contract_to_cash_runs_through_every_flow_on_the_worker(erp, celery_work
                 "project": "P-8200",
                 "resource": "E-0900",
                 "role": "Manager",
-                "start_date": "2026-11-01",
+                "start_date": "2026-11-02",
                 "allocation_percent": 60,
             },
         ),

@@ -46,7 +46,7 @@ def staffed(simulator) -> httpx.Client:
             "project": "P-K-6001",
             "resource": "E-0002",
             "role": "Manager",
-            "start_date": "2026-11-01",
+            "start_date": "2026-11-02",
             "allocation_percent": 50,
         },
     )
@@ -270,7 +270,7 @@ def test_a_workday_worker_list_gives_the_e_mail_a_harvest_user_is_found_by(staff
         "project": "P-K-6001",
         "resource": "21001",
         "role": "Partner",
-        "start_date": "2026-11-01",
+        "start_date": "2026-11-02",
         "allocation_percent": 20,
     }
     [staffed_tx] = events_run(event("assignment.upserted", assignment), system="psa")

@@ -40,7 +40,7 @@ def assignment(number, resource, role="Manager", project="P-K-6001", **extra):
             "project": project,
             "resource": resource,
             "role": role,
-            "start_date": "2026-11-01",
+            "start_date": "2026-11-02",
             "allocation_percent": 50,
             **extra,
         },

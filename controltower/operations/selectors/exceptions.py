@@ -25,7 +25,7 @@ from canonical.models import (
 )
 from controltower.operations.choices import SlaState
 from controltower.operations.models import BusinessException, SlaBreach
-from integrations.choices import OPEN_STATUSES
+from integrations.choices import OPEN_STATUSES, ExceptionType
 from integrations.models import ConnectedSystem
 from integrations.services.sync import LINKABLE, link_pick_of
 
@@ -87,6 +87,7 @@ PROJECT_FIXES = {
     "project_active": "Open {key} (not active on the day worked)",
     "project_hold": "Lift the billing hold on {key}",
     "project_rates": "Open {key} (no rate for the role)",
+    "project_dates": "Open {key} (its dates and its contract's end)",
 }
 
 
@@ -150,6 +151,13 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
                 _admin_add("resource", employee_number=key),
                 "Resources normally arrive from the HRIS; add one by hand only if it is late.",
             )
+        if exc.exception_type == ExceptionType.RESOURCE_UNAVAILABLE:
+            return FixLink(
+                f"Open resource {key} (inactive in the HRIS)",
+                record_url(resource),
+                "Re-staff the work in the PSA and dismiss this; if the person is still with "
+                "the firm, reactivate them in the HRIS and the assignment runs by itself.",
+            )
         return FixLink(f"Activate resource {key}", record_url(resource))
     if kind == "customer_hold" and key:
         customer = Customer.objects.filter(number=key).first()
@@ -163,6 +171,9 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
             "Reopen it, or move its end date past the time, in the PSA; the held time then "
             "runs by itself."
             if kind == "project_active"
+            else "Correct the assignment's dates in the PSA, or the project's there (the "
+            "contract's end by an amendment); the assignment then runs by itself."
+            if kind == "project_dates"
             else ""
         )
         return FixLink(PROJECT_FIXES[kind].format(key=key), record_url(project), hint)

@@ -14,12 +14,14 @@ pytestmark = pytest.mark.django_db
 def test_load_demo_sets_up_teams_rules_and_valid_sla_policies_once():
     call_command("load_demo")
     call_command("load_demo")
-    assert Team.objects.count() == 3 and Team.objects.get(is_default=True).name == (
+    assert Team.objects.count() == 4 and Team.objects.get(is_default=True).name == (
         "Integration support"
     )
     assert team_for(flow="time_to_billing").name == "Finance operations"
     assert team_for(flow="contract_to_project").name == "Integration support"
-    assert OwnershipRule.objects.count() == 6
+    assert team_for(exception_type="resource_over_allocated").name == "Resource management"
+    assert team_for(exception_type="resource_unavailable").name == "Resource management"
+    assert OwnershipRule.objects.count() == 9
     for policy in SlaPolicy.objects.all():
         policy.full_clean()
     assert Team.objects.get(name="Finance operations").members.filter(username="approver").exists()

@@ -1163,7 +1163,7 @@ def test_support_works_a_missing_rate_from_the_team_queue_to_the_fix_through_the
                 "project": "P-K-6101",
                 "resource": "E-0003",
                 "role": "Architect",
-                "start_date": "2026-11-01",
+                "start_date": "2026-11-02",
                 "allocation_percent": 50,
             },
         ),

@@ -451,6 +451,21 @@ def test_the_fix_of_an_unknown_legal_entity_adds_it_with_its_code(scene):
     assert "/admin/canonical/legalentity/" in fix.url and fix.url.endswith("/change/")
 
 
+def test_the_fix_of_an_assignment_by_someone_who_left_is_re_staffing_it(scene):
+    fix = exception_fix_link(
+        _waiting("resource:E-0004", exception_type=ExceptionType.RESOURCE_UNAVAILABLE)
+    )
+    assert fix.label == "Open resource E-0004 (inactive in the HRIS)"
+    assert fix.hint.startswith("Re-staff the work in the PSA and dismiss this")
+
+
+def test_the_fix_of_an_assignment_outside_its_project_is_the_projects_dates(scene):
+    fix = exception_fix_link(_waiting("project_dates:P-1042:A-7"))
+    assert fix.label == "Open P-1042 (its dates and its contract's end)"
+    assert fix.url.startswith("/records/project/")
+    assert fix.hint.startswith("Correct the assignment's dates in the PSA")
+
+
 def test_the_fix_of_an_unlinked_harvest_user_is_finding_the_resource(scene):
     unlinked = _waiting("resource:HARVEST-123", details={"system": "harvest", "external_id": "123"})
     fix = exception_fix_link(unlinked)

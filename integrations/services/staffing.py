@@ -1,0 +1,86 @@
+"""The staffing rules' exceptions as the engine keeps them: an over-allocation warned about
+and resolved by itself, and assignments parked outside their project's dates released
+when the dates change."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING
+
+from canonical.services.staffing import assignment_dates_fit, resource_over_allocation
+from integrations.choices import OPEN_STATUSES, ExceptionType
+from integrations.errors import IntegrationError
+from integrations.models import ExceptionRecord
+from integrations.services.exceptions import (
+    exception_raise,
+    exceptions_resolve_by_fix,
+    waiting_key,
+)
+
+if TYPE_CHECKING:
+    from canonical.models import Project, Resource
+    from integrations.models import Transaction
+
+
+def allocation_judge(*, tx: Transaction, resource: Resource) -> ExceptionRecord | None:
+    """Warns the resource managers when ``resource`` is allocated above 100 %, or resolves
+    the warning when it no longer is. Call inside the transaction that applied the change.
+
+    The assignment stays applied: the PSA has already staffed the person, and refusing it
+    would only make the tower's plan and the ERP's cost forecast disagree with the PSA's
+    without freeing any time; the people who can fix it (the resource managers) are told
+    instead. One exception per person, restated by every change that finds the person
+    still over (today's weeks, assignments and money), so it holds no transaction.
+    """
+    key = f"allocation:{resource.employee_number}"
+    over = resource_over_allocation(resource=resource)
+    if over is None:
+        exceptions_resolve_by_fix(
+            ExceptionRecord.objects.filter(
+                exception_type=ExceptionType.RESOURCE_OVER_ALLOCATED,
+                business_key=resource.employee_number,
+            ),
+            resolution=f"Resource {resource.employee_number} is allocated 100 % or less now "
+            f"(after {tx.business_key or f'transaction {tx.pk}'}).",
+        )
+        return None
+    return exception_raise(
+        tx=tx,
+        failure=IntegrationError.business(
+            over.message,
+            code=ExceptionType.RESOURCE_OVER_ALLOCATED,
+            details=over.details,
+            money_at_risk=over.money_at_risk,
+            currency=over.currency,
+            record=resource,
+        ),
+        cause=key,
+        business_key=resource.employee_number,
+        restate=True,
+    )
+
+
+def assignment_dates_clear(*, project: Project, number: str = "", resolution: str) -> int:
+    """Releases the assignments parked outside ``project``'s dates that fit them now (all
+    of them when ``number`` is empty, else that one: its corrected version arrived)."""
+    waits = ExceptionRecord.objects.filter(
+        exception_type=ExceptionType.ASSIGNMENT_OUTSIDE_PROJECT, status__in=OPEN_STATUSES
+    )
+    if number:
+        waits = waits.filter(waiting_on=waiting_key("project_dates", project.code, number))
+        return exceptions_resolve_by_fix(waits, resolution=resolution)
+    prefix = waiting_key("project_dates", project.code)
+    fitting = [
+        exc.pk
+        for exc in waits.filter(waiting_on__startswith=f"{prefix}:")
+        if assignment_dates_fit(
+            project=project,
+            start_date=date.fromisoformat(exc.details["start_date"]),
+            end_date=date.fromisoformat(exc.details["end_date"])
+            if exc.details.get("end_date")
+            else None,
+        )
+    ]
+    return exceptions_resolve_by_fix(
+        ExceptionRecord.objects.filter(pk__in=fitting), resolution=resolution
+    )
