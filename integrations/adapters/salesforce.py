@@ -57,9 +57,11 @@ by a person or found by the account's ``AccountNumber``, the mapping's ``match``
 ``Legal_Entity__c`` (a company code such as ``US01``),
 ``CurrencyIsoCode``, ``Billing_Model__c`` (picklist: Time & Materials, Fixed Fee,
 Retainer, Milestone, Managed Services), ``Start_Date__c``, ``End_Date__c``,
-``Rate_Card__c``, ``Cap_Amount__c`` (currency), for a retainer or managed services
-``Monthly_Fee__c`` (currency), ``Included_Hours__c`` (number) and
-``Unused_Hours_Roll_Over__c`` (checkbox), ``Project_Code__c`` and ``Name`` (the project name)
+``Rate_Card__c``, ``Cap_Amount__c`` (currency), ``Project_Code__c`` and ``Name`` (the
+project name). An org that sells retainers or managed services adds its fee, included
+hours and roll-over fields (``monthly_fee``, ``included_hours``,
+``unused_hours_roll_over``) to its own mapping: in the default, fields most contracts
+leave empty would make every change event thin, one read of the record each
 (developer.salesforce.com, "Change Data Capture Developer Guide: Change Event Message
 Structure" and "Change Event Body Fields", and the REST API Developer Guide's "sObject
 Rows" resource).
@@ -116,13 +118,6 @@ DEFAULT = {
         {"field": "end_date", "source": "End_Date__c"},
         {"field": "rate_card", "source": "Rate_Card__c"},
         {"field": "cap_amount", "source": "Cap_Amount__c", "transform": "money"},
-        {"field": "monthly_fee", "source": "Monthly_Fee__c", "transform": "money"},
-        {"field": "included_hours", "source": "Included_Hours__c", "transform": "number"},
-        {
-            "field": "unused_hours_roll_over",
-            "source": "Unused_Hours_Roll_Over__c",
-            "transform": "boolean",
-        },
         {"field": "project.code", "source": "Project_Code__c"},
         {"field": "project.name", "source": "Name"},
     ],

@@ -45,7 +45,7 @@ def staffed(number: str) -> None:
                 "project": f"P-{number}",
                 "resource": "E-0002",
                 "role": "Manager",
-                "start_date": "2026-11-01",
+                "start_date": "2026-11-02",
                 "allocation_percent": 100,
             },
         ),
