@@ -632,7 +632,7 @@ def mapping_apply(
         if is_ref:
             if not ref_prefix:
                 applied.error(where, "This system names no records by its own ids.")
-            elif isinstance(value, (dict, list)) or not _text(value):
+            elif isinstance(value, (bool, dict, list)) or not _text(value):
                 applied.error(where, "Must be the record's id, a single value.")
             else:
                 _place(applied.data, rule.field, f"{ref_prefix}{_text(value)}")

@@ -189,3 +189,11 @@ def test_any_record_is_mapped_with_its_faults_named_never_raising(root):
     assert set(applied.data) <= {"a", "b", "c", "d", "e", "g", "h"}
     assert all(isinstance(messages, list) and messages for messages in applied.errors.values())
     assert not isinstance(applied.data.get("a"), Decimal)
+
+
+@pytest.mark.parametrize("bad", [True, False, {"id": 1}, [1], "  "])
+def test_a_cross_reference_that_is_no_single_id_is_an_error_naming_its_place(bad):
+    mapping = mapping_read({"fields": [{"field": "project", "source": {"ref": "project.id"}}]})
+    applied = mapping_apply(mapping, {"project": {"id": bad}}, ref_prefix="HARVEST-")
+    assert applied.data == {}
+    assert applied.errors == {"project.id": ["Must be the record's id, a single value."]}
