@@ -223,19 +223,25 @@ def _vendor_endpoint(
 # --- ERP (NetSuite REST record API) ---------------------------------------------------
 
 
+def _token_issued(request: HttpRequest, system: SimulatedSystem) -> tuple[str, int]:
+    """A token for the client credentials the token request carries (HTTP Basic or form
+    fields); ``credentials.TokenRefused`` otherwise."""
+    return credentials.token_issue(
+        system=system,
+        grant_type=request.POST.get("grant_type"),
+        basic=credentials.basic_credentials(request.headers.get("Authorization", "")),
+        client_id=request.POST.get("client_id"),
+        client_secret=request.POST.get("client_secret"),
+    )
+
+
 @_vendor_endpoint(netsuite_error, takes_credentials=False)
 def erp_token(request: HttpRequest, system: SimulatedSystem) -> HttpResponse:
     """OAuth 2.0 token endpoint, client credentials grant (RFC 6749, section 4.4)."""
     if request.method != "POST":
         raise _not_allowed(request)
     try:
-        token, ttl = credentials.token_issue(
-            system=system,
-            grant_type=request.POST.get("grant_type"),
-            basic=credentials.basic_credentials(request.headers.get("Authorization", "")),
-            client_id=request.POST.get("client_id"),
-            client_secret=request.POST.get("client_secret"),
-        )
+        token, ttl = _token_issued(request, system)
     except credentials.TokenRefused as refused:
         response = JsonResponse(
             {"error": refused.error, "error_description": refused.description},
@@ -544,13 +550,7 @@ def salesforce_token(request: HttpRequest, system: SimulatedSystem) -> HttpRespo
     if request.method != "POST":
         raise _not_allowed(request)
     try:
-        token, _ttl = credentials.token_issue(
-            system=system,
-            grant_type=request.POST.get("grant_type"),
-            basic=credentials.basic_credentials(request.headers.get("Authorization", "")),
-            client_id=request.POST.get("client_id"),
-            client_secret=request.POST.get("client_secret"),
-        )
+        token, _ttl = _token_issued(request, system)
     except credentials.TokenRefused as refused:
         description = SALESFORCE_TOKEN_REFUSALS.get(refused.error, refused.description)
         response = JsonResponse(

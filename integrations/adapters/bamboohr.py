@@ -162,6 +162,10 @@ def _seconds(value: str) -> float | None:
         return None
 
 
+# Why a deleted employee is recorded as ignored, however the deletion arrived.
+DELETED = "A Deleted employee: the tower upserts resources, it deletes none."
+
+
 class BambooHRAdapter(VendorAdapter):
     name = "bamboohr"
     defaults = {"resource": DEFAULT}
@@ -224,7 +228,7 @@ class BambooHRAdapter(VendorAdapter):
         key = f"{employee_id}:{employee['timestamp']}"
         ignored = ""
         if (action or "").lower() == "deleted":
-            ignored = "A Deleted employee: the tower upserts resources, it deletes none."
+            ignored = DELETED
         elif not fields:
             ignored = "An employee posted without field values: nothing to upsert."
         return [
@@ -271,7 +275,7 @@ class BambooHRAdapter(VendorAdapter):
             raise AssertionError("unreachable: check() refused the record")
         ignored = ""
         if kind == "employee.deleted":
-            ignored = "A Deleted employee: the tower upserts resources, it deletes none."
+            ignored = DELETED
         return VendorRecord(
             record_type="resource",
             record=record,
@@ -302,7 +306,7 @@ class BambooHRAdapter(VendorAdapter):
             raise AssertionError("unreachable: check() refused the record")
         ignored = ""
         if action.lower() == "deleted":
-            ignored = "A Deleted employee: the tower upserts resources, it deletes none."
+            ignored = DELETED
         return VendorRecord(
             record_type="resource",
             record=record,
