@@ -1,0 +1,35 @@
+"""The API's documentation page works offline: Swagger UI comes from the tower's own
+static files, and the page asks no other host for anything."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Page, Route, expect
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def test_the_api_docs_render_with_no_request_leaving_the_tower(page: Page, live_server, screenshot):
+    tower = urlsplit(live_server.url).netloc
+    elsewhere: list[str] = []
+
+    def only_the_tower(route: Route) -> None:
+        if urlsplit(route.request.url).netloc == tower:
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_the_tower)
+    page.goto(f"{live_server.url}/api/docs/")
+
+    expect(page.locator(".swagger-ui .title")).to_contain_text("Integration Control Tower API")
+    expect(page.locator(".opblock").first).to_be_visible()
+    expect(page.get_by_text("/api/v1/inbound/{system_slug}/").first).to_be_visible()
+    screenshot("api-docs")
+    assert elsewhere == []
