@@ -491,3 +491,13 @@ def test_the_record_page_takes_a_bounded_number_of_queries(
     client.get(f"/records/project/{project.pk}/")
     with django_assert_max_num_queries(16):
         assert client.get(f"/records/project/{project.pk}/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_page_that_is_not_there_is_answered_in_the_towers_layout(operator):
+    response = signed_in(operator).get("/no-such-page/")
+    assert response.status_code == 404
+    assert "<h1>Not found</h1>" in response.text
+    assert "Nothing is at <code>/no-such-page/</code>" in response.text
+    # The layout: the navigation and the way back.
+    assert 'href="/exceptions/"' in response.text and "Back to the overview" in response.text
