@@ -391,6 +391,9 @@ CT_BEAT_RETRY_CAP_SECONDS = env_int("CT_BEAT_RETRY_CAP_SECONDS", 30)
 CT_SIMULATOR_ENABLED = env_bool("CT_SIMULATOR_ENABLED", default=DEMO)
 # Where the simulator's CRM and CLM send their signed events.
 CT_TOWER_URL = os.environ.get("CT_TOWER_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}")
+# The address people open the tower at (behind a proxy, its public name): the links in
+# notices (e-mail, chat, webhooks) start with it.
+CT_PUBLIC_URL = os.environ.get("CT_PUBLIC_URL", CT_TOWER_URL)
 # Where the demo's ERP and PSA systems point: the simulator served beside the tower.
 CT_SIMULATOR_URL = os.environ.get("CT_SIMULATOR_URL", f"{CT_TOWER_URL}/simulator")
 

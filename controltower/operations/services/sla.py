@@ -80,9 +80,10 @@ OPEN_SLA_STATES = [SlaState.AT_RISK, SlaState.BREACHED]
 # Work whose lateness costs a period's revenue: it escalates at once ahead of an ERP close.
 BILLING_FLOWS = frozenset({FlowKind.TIME_TO_BILLING})
 # A page for the item if the UI has one, else its API resource.
+# The page a person opens from a notice (never the JSON API's address).
 LINK_URL_NAMES = {
-    "transaction": ("transaction_detail", "transaction-detail"),
-    "exception": ("exception_detail", "exception-detail"),
+    "transaction": "transactions:detail",
+    "exception": "exceptions:detail",
 }
 
 
@@ -530,7 +531,7 @@ def _message(breach: SlaBreach, kind: str) -> tuple[str, dict[str, Any]]:
     due_local = breach.due_at.astimezone(zone)
     item = _item(breach)
     link = _link(item["type"], item["id"])
-    url = f"{settings.CT_TOWER_URL.rstrip('/')}{link}" if link else ""
+    url = f"{settings.CT_PUBLIC_URL.rstrip('/')}{link}" if link else ""
     words = KIND_WORDS[NotificationKind(kind)]
     due_text = f"{due_local:%a %d %b %H:%M} {due_local.tzname()}"
     subject = f"[{words}] {item['label']} ({policy.name})"[:200]
@@ -589,12 +590,10 @@ def _item(breach: SlaBreach) -> dict[str, Any]:
 
 
 def _link(kind: str, pk: int) -> str:
-    for name in LINK_URL_NAMES[kind]:
-        try:
-            return reverse(name, args=[pk])
-        except NoReverseMatch:
-            continue
-    return ""
+    try:
+        return reverse(LINK_URL_NAMES[kind], args=[pk])
+    except NoReverseMatch:  # a tower served without its pages (an API-only URL conf)
+        return ""
 
 
 def _zone(breach: SlaBreach) -> dt.tzinfo:

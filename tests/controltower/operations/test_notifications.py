@@ -57,8 +57,9 @@ def team(db, receiver):
 
 
 @pytest.fixture
-def breach(team, clock) -> SlaBreach:
+def breach(team, clock, settings) -> SlaBreach:
     """A contract that missed its one-hour SLA: the sweep has queued its notices."""
+    settings.CT_PUBLIC_URL = "https://tower.example.com"
     SlaPolicyFactory(name="Contract to project in 1 h", target_minutes=60, team=team)
     FlowTransactionFactory(business_key="C-2041")
     clock.move_to(BREACHED_AT)
@@ -81,7 +82,11 @@ def test_a_breach_is_posted_to_the_chat_webhook_as_json_with_text_and_facts(brea
     assert body["item"]["type"] == "transaction" and body["item"]["business_key"] == "C-2041"
     assert body["item"]["id"] == breach.transaction_id
     assert body["due"] == breach.due_at.isoformat()
-    assert body["link"].endswith(f"/{breach.transaction_id}/") and body["link"] in body["text"]
+    # The page a person opens, at the address people open the tower at: not the worker's
+    # host, not the JSON API.
+    assert body["link"] == f"/transactions/{breach.transaction_id}/"
+    assert body["url"] == f"https://tower.example.com/transactions/{breach.transaction_id}/"
+    assert body["url"] in body["text"]
     assert post.headers["Content-Type"] == "application/json"
     notice = webhook(breach)
     assert post.headers["X-Tower-Notification"] == str(notice.pk)
@@ -102,6 +107,7 @@ def test_a_breach_is_emailed_through_the_mail_backend(breach):
     assert message.to == ["billing-ops@example.com"]
     assert message.subject.startswith("[SLA breached] Transaction #")
     assert "C-2041" in message.body and "Team: Billing ops" in message.body
+    assert f"Open: https://tower.example.com/transactions/{breach.transaction_id}/" in message.body
     notice = breach.notifications.get(channel=NotificationChannel.EMAIL)
     assert notice.status == NotificationStatus.SENT
     assert notice.attempts.get().ok

@@ -354,7 +354,7 @@ def test_an_exception_runs_on_its_owning_teams_calendar(exception_policy, receiv
     assert kinds(receiver.accepted("/rates")) == ["at_risk", "breach"]
     post = receiver.accepted("/rates")[1].body
     assert post["item"]["type"] == "exception" and post["item"]["id"] == exc.pk
-    assert post["link"].endswith(f"/{exc.pk}/") and post["url"].endswith(post["link"])
+    assert post["link"] == f"/exceptions/{exc.pk}/" and post["url"].endswith(post["link"])
 
 
 def test_an_exception_a_flow_raises_is_due_at_once_on_its_teams_calendar(exception_policy):
