@@ -54,6 +54,8 @@ def test_an_invoice_candidate_shows_its_lines_hours_rates_and_total(scene):
     assert "C-1001 Acme Corporation" in text and "P-1042" in text and "October 2026" in text
     assert "8,925.00 USD" in text
     assert "3 lines · 22.50 h" in text
+    # The lines are one click away, not unfolded: the inbox is a list of totals.
+    assert "<details>\n    <summary>The 3 lines</summary>" in text and "<details open" not in text
     assert "6.50 h" in text and "450.00" in text and "2,925.00" in text
     assert "Time entry TE-1007" in text
     assert "Prepared by <strong>approver</strong>" in text
