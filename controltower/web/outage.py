@@ -95,7 +95,15 @@ class DatabaseOutageMiddleware:
         return interrupted_response(request, exception)
 
 
+SERVER_ERROR = "The tower could not answer this request; the error is in its log."
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    """``handler500``: the answers above when a middleware lost the database, Django's 500
-    otherwise."""
-    return interrupted_response(request, sys.exc_info()[1]) or defaults.server_error(request)
+    """``handler500``: the answers above when a middleware lost the database; else the
+    API's error shape under the API, and the tower's 500 page (``500.html``) for a person."""
+    answered = interrupted_response(request, sys.exc_info()[1])
+    if answered is not None:
+        return answered
+    if request.path.startswith(JSON_PREFIXES):
+        return JsonResponse({"message": SERVER_ERROR, "errors": {}}, status=500)
+    return defaults.server_error(request)

@@ -172,3 +172,18 @@ def test_an_event_stored_while_the_broker_is_down_is_answered_202_and_the_sweep_
         what="the swept transaction to be processed",
         on_timeout=celery_worker.tail,
     )
+
+
+@pytest.mark.urls("tests.support.crashing_urls")
+def test_a_bug_answers_a_person_with_the_towers_500_page_and_a_client_with_the_api_shape(db):
+    client = Client(raise_request_exception=False)
+    page = client.get("/crash/")
+    assert page.status_code == 500
+    assert "<h1>Something went wrong</h1>" in page.text
+    assert "tower.css" in page.text and "go back to the overview" in page.text
+    api = client.get("/api/v1/crash/")
+    assert api.status_code == 500
+    assert api.json() == {
+        "message": "The tower could not answer this request; the error is in its log.",
+        "errors": {},
+    }

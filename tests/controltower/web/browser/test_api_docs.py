@@ -14,18 +14,24 @@ pytestmark = [
 ]
 
 
-def test_the_api_docs_render_with_no_request_leaving_the_tower(page: Page, live_server, screenshot):
+def only_the_tower(page: Page, live_server) -> list[str]:
+    """Lets the page reach the tower alone; returns the list of what it asked elsewhere."""
     tower = urlsplit(live_server.url).netloc
     elsewhere: list[str] = []
 
-    def only_the_tower(route: Route) -> None:
+    def route_it(route: Route) -> None:
         if urlsplit(route.request.url).netloc == tower:
             route.continue_()
         else:
             elsewhere.append(route.request.url)
             route.abort()
 
-    page.route("**/*", only_the_tower)
+    page.route("**/*", route_it)
+    return elsewhere
+
+
+def test_the_api_docs_render_with_no_request_leaving_the_tower(page: Page, live_server, screenshot):
+    elsewhere = only_the_tower(page, live_server)
     page.goto(f"{live_server.url}/api/docs/")
 
     expect(page.locator(".swagger-ui .title")).to_contain_text("Integration Control Tower API")
