@@ -3,6 +3,7 @@ amendment conflict or an edited replay asks a second person to approve."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
@@ -110,14 +111,35 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
+_ABSENT = object()
+
+
+def _json_text(value: Any) -> str:
+    """A payload's value as its JSON spells it (``false``, ``0``, ``null``), or "" where the
+    field is absent: a person compares what was sent, not Python's spelling of it."""
+    if value is _ABSENT:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _sent(value: Any) -> str:
+    return "" if value is _ABSENT else json.dumps(value, sort_keys=True)
+
+
 def payload_diff(before: Any, after: Any) -> list[DiffRow]:
     """The fields an edited payload changes, by path (``data.lines[0].hours``)."""
     old, new = _flatten(before or {}), _flatten(after or {})
     rows = []
     for path in [*new, *(p for p in old if p not in new)]:
-        a, b = old.get(path, ""), new.get(path, "")
-        if a != b:
-            rows.append(DiffRow(path, "" if a is None else a, "" if b is None else b))
+        a, b = old.get(path, _ABSENT), new.get(path, _ABSENT)
+        # Compared as JSON: 1 and true, 0 and false, "6" and 6 are different payloads.
+        if _sent(a) != _sent(b):
+            shown_a, shown_b = _json_text(a), _json_text(b)
+            if shown_a == shown_b:  # "6" and 6: shown as JSON, quotes and all
+                shown_a, shown_b = _sent(a), _sent(b)
+            rows.append(DiffRow(path, shown_a, shown_b, differs=True))
     return rows
 
 
