@@ -102,6 +102,9 @@ class SlaPolicyFactory(DjangoModelFactory):
     flow = FlowKind.CONTRACT_TO_PROJECT
     target_minutes = 240
     escalate_after_minutes = 60
+    # In place before any exception a test raises, whatever time the test travels to; a
+    # test of a policy added later says when it was.
+    created_at = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
     class Params:
         for_exceptions = factory.Trait(

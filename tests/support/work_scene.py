@@ -173,6 +173,7 @@ def work_scene() -> Scene:
         currency="USD",
         occurrences=3,
         sla_due_at=now - dt.timedelta(hours=2),
+        sla_policy=SlaPolicy.objects.get(name="High-severity exceptions resolved"),
     )
     rate_tx = _tx(
         FlowKind.TIME_TO_BILLING,
@@ -238,6 +239,7 @@ def work_scene() -> Scene:
         money_at_risk=Decimal("2250.00"),
         currency="USD",
         sla_due_at=now + dt.timedelta(hours=3),
+        sla_policy=SlaPolicy.objects.get(name="Critical exceptions resolved"),
     )
     SlaBreach.objects.create(
         policy=SlaPolicy.objects.get(name="Critical exceptions resolved"),

@@ -37,6 +37,14 @@ class BusinessException(ExceptionRecord):
         null=True, blank=True, help_text="Held out of the queue until then; not lost."
     )
     sla_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    sla_policy = models.ForeignKey(
+        "controltower.SlaPolicy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="judged_exceptions",
+        help_text="The one policy that times it: the most specific when it was raised.",
+    )
 
     class Meta:
         ordering = ["-money_at_risk", "-created_at"]

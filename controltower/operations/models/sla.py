@@ -7,6 +7,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from controltower.operations.choices import (
     NotificationChannel,
@@ -26,6 +27,10 @@ class SlaPolicy(models.Model):
     one event type, e.g. contract.signed → project in ERP). An exception policy
     measures an exception from creation to resolution, for a type and/or severity.
     The clock is the owning team's business calendar when ``business_hours`` is set.
+
+    An exception is judged by one policy, the most specific of those that match it when it
+    is raised (type over flow over severity, see ``services.sla``); a policy added or
+    changed later judges new exceptions, and open ones only when an admin re-judges them.
     """
 
     name = models.CharField(max_length=100, unique=True)
@@ -59,6 +64,9 @@ class SlaPolicy(models.Model):
         help_text="Who is told of a flow breach; empty routes by the ownership rules.",
     )
     active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(
+        default=timezone.now, editable=False, help_text="It judges exceptions raised from then on."
+    )
 
     class Meta:
         ordering = ["kind", "name"]
@@ -70,10 +78,6 @@ class SlaPolicy(models.Model):
     def clean(self) -> None:
         if self.kind == SlaKind.FLOW and not self.flow:
             raise ValidationError({"flow": "A flow SLA names its flow."})
-        if self.kind == SlaKind.EXCEPTION and not (self.exception_type or self.severity):
-            raise ValidationError(
-                {"exception_type": "An exception SLA names an exception type, a severity or both."}
-            )
 
 
 class MaintenanceWindow(models.Model):

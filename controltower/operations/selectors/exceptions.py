@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -270,9 +270,12 @@ def exception_sla_states(
     now = now or timezone.now()
     open_ids = [e.pk for e in exceptions if e.status in OPEN_STATUSES]
     states: dict[int, str] = {}
-    rows = SlaBreach.objects.filter(exception_id__in=open_ids, met_at__isnull=True).values_list(
-        "exception_id", "state"
-    )
+    # The verdict of the one policy that judges each exception, not of any other.
+    rows = SlaBreach.objects.filter(
+        exception_id__in=open_ids,
+        met_at__isnull=True,
+        policy_id=F("exception__sla_policy_id"),
+    ).values_list("exception_id", "state")
     for exception_id, state in rows:
         if states.get(exception_id) != SlaState.BREACHED:
             states[exception_id] = state

@@ -24,7 +24,7 @@ from canonical.errors import ApplicationError, InvalidStateError, NotFoundError
 from controltower.operations.models import BusinessException, ExceptionComment, Team
 from controltower.operations.services.audit import audit_record
 from controltower.operations.services.routing import exception_route
-from controltower.operations.services.sla import exception_sla_due
+from controltower.operations.services.sla import exception_sla_judge
 from integrations.choices import OPEN_STATUSES, ExceptionStatus
 from integrations.exception_types import APPROVAL_TYPES
 from integrations.live import figures_changed
@@ -64,7 +64,7 @@ def required_text(text: str, what: str) -> str:
 
 def exception_case_open(*, record: ExceptionRecord) -> BusinessException:
     """Opens the engine's new exception ``record`` in its owning team's queue, with the time
-    it is due by (the earliest SLA policy that applies, on the team's calendar).
+    it is due by (under the one SLA policy that judges it, on the team's calendar).
 
     Called when the engine raises it, inside the same database transaction.
     """
@@ -72,7 +72,9 @@ def exception_case_open(*, record: ExceptionRecord) -> BusinessException:
     for field in ExceptionRecord._meta.concrete_fields:
         setattr(exc, field.attname, getattr(record, field.attname))
     exception_route(exception=exc)
-    exc.sla_due_at = exception_sla_due(exc, start=record.created_at or timezone.now())
+    exc.sla_policy, exc.sla_due_at = exception_sla_judge(
+        exc, start=record.created_at or timezone.now()
+    )
     # The record's row is there: insert this extension's own row only.
     exc.save_base(raw=True, force_insert=True)
     return exc

@@ -43,6 +43,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from canonical.errors import ApplicationError
 from controltower.operations.choices import (
     NotificationChannel,
     NotificationKind,
@@ -146,6 +147,10 @@ def sla_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
     """One pass over every active policy; returns how many items changed, by what."""
     sweep = _Sweep(now=now or timezone.now())
     policies = list(SlaPolicy.objects.filter(active=True).select_related("team__calendar"))
+    # First the exceptions no one judged yet, so that their policy's sweep below sees them.
+    sweep.counts["due_set"] += _exceptions_due_set(
+        policies=[p for p in policies if p.kind == SlaKind.EXCEPTION], sweep=sweep
+    )
     for policy in policies:
         try:
             if policy.kind == SlaKind.FLOW:
@@ -155,9 +160,6 @@ def sla_sweep(*, now: dt.datetime | None = None) -> dict[str, int]:
         except Exception:  # one misconfigured policy must not stop the others' alerts
             logger.exception("SLA sweep failed for policy %s", policy.pk)
             sweep.counts["errors"] += 1
-    sweep.counts["due_set"] += _exceptions_due_set(
-        policies=[p for p in policies if p.kind == SlaKind.EXCEPTION], sweep=sweep
-    )
     return {name: value for name, value in sweep.counts.items() if value}
 
 
@@ -205,6 +207,8 @@ def _exception_match(policy: SlaPolicy) -> Q:
     match = Q()
     if policy.exception_type:
         match &= Q(exception_type=policy.exception_type)
+    if policy.flow:
+        match &= Q(flow=policy.flow)
     if policy.severity:
         match &= Q(severity=policy.severity)
     return match
@@ -229,15 +233,17 @@ def _exception_policy_sweep(policy: SlaPolicy, sweep: _Sweep) -> None:
     else:
         by_team = Q(created_at__lte=sweep.now - _minutes(at_risk_minutes))
     items = (
-        BusinessException.objects.filter(status__in=OPEN_STATUSES)
-        .filter(_exception_match(policy))
+        BusinessException.objects.filter(status__in=OPEN_STATUSES, sla_policy=policy)
         .filter(by_team)
         .filter(~Exists(breaches.filter(exception=OuterRef("pk"))))
         .select_related("team__calendar")
         .order_by("created_at")
     )
     for exc in items[: sweep.batch]:
-        due = business_add(sweep.hours(policy, exc.team), exc.created_at, policy.target_minutes)
+        # The due time fixed when it was judged; a later edit of the policy does not move it.
+        due = exc.sla_due_at or business_add(
+            sweep.hours(policy, exc.team), exc.created_at, policy.target_minutes
+        )
         _breach_open(policy, sweep, team=exc.team, started=exc.created_at, due=due, exception=exc)
 
     _breaches_due(policy, sweep, breaches)
@@ -245,56 +251,129 @@ def _exception_policy_sweep(policy: SlaPolicy, sweep: _Sweep) -> None:
 
 
 def _exceptions_due_set(*, policies: list[SlaPolicy], sweep: _Sweep) -> int:
-    """Sets ``sla_due_at`` on open exceptions under a policy: the earliest of their policies."""
+    """Judges open exceptions never judged (raised by no service that judges, or before
+    any policy): the most specific policy that existed when each was raised."""
     if not policies:
         return 0
     match = Q()
     for policy in policies:
-        match |= _exception_match(policy)
+        match |= _exception_match(policy) & Q(created_at__gte=policy.created_at)
     pending = (
-        BusinessException.objects.filter(status__in=OPEN_STATUSES, sla_due_at__isnull=True)
+        BusinessException.objects.filter(
+            status__in=OPEN_STATUSES, sla_policy__isnull=True, sla_due_at__isnull=True
+        )
         .filter(match)
         .select_related("team__calendar")
         .order_by("created_at")
     )
     done = 0
     for exc in pending[: sweep.batch]:
-        due = exception_sla_due(exc, policies=policies, sweep=sweep)
+        policy, due = exception_sla_judge(exc, policies=policies, sweep=sweep)
         # Not through save(): the sweep is not an edit of the exception.
-        done += BusinessException.objects.filter(pk=exc.pk, sla_due_at__isnull=True).update(
-            sla_due_at=due
-        )
+        done += BusinessException.objects.filter(
+            pk=exc.pk, sla_policy__isnull=True, sla_due_at__isnull=True
+        ).update(sla_policy=policy, sla_due_at=due)
     return done
 
 
-def exception_sla_due(
+def exception_sla_judge(
     exception: BusinessException,
     *,
     start: dt.datetime | None = None,
     policies: list[SlaPolicy] | None = None,
     sweep: _Sweep | None = None,
-) -> dt.datetime | None:
-    """When ``exception`` is due to be resolved: the earliest due of the active exception
-    policies it falls under, counted from ``start`` (its creation) on its team's clock;
-    None when no policy applies. Set when it is raised; the sweep fills any left empty."""
+    existing_then: bool = True,
+) -> tuple[SlaPolicy | None, dt.datetime | None]:
+    """The one policy that times ``exception`` and when it is due under it, counted from
+    ``start`` (its creation) on its owning team's clock; (None, None) when none applies.
+
+    The policy is the most specific active exception policy that matches it: one naming
+    its type over one naming its flow over one naming its severity (a policy naming
+    several counts each), the shorter target on a tie, then the older policy. With
+    ``existing_then`` only policies that existed when it was raised are considered, so a
+    policy added later never breaches work raised before it; an admin's re-judging
+    (``exceptions_sla_rejudge``) considers all.
+    """
     sweep = sweep or _Sweep(now=timezone.now())
     if policies is None:
         policies = list(SlaPolicy.objects.filter(active=True, kind=SlaKind.EXCEPTION))
-    start = start or exception.created_at
-    return min(
-        (
-            business_add(sweep.hours(policy, exception.team), start, policy.target_minutes)
-            for policy in policies
-            if _matches(policy, exception)
-        ),
-        default=None,
-    )
+    start = start or exception.created_at or sweep.now
+    candidates = [
+        policy
+        for policy in policies
+        if policy.kind == SlaKind.EXCEPTION
+        and _matches(policy, exception)
+        and (not existing_then or policy.created_at is None or policy.created_at <= start)
+    ]
+    if not candidates:
+        return None, None
+    policy = min(candidates, key=_specificity)
+    return policy, business_add(sweep.hours(policy, exception.team), start, policy.target_minutes)
+
+
+def _specificity(policy: SlaPolicy) -> tuple[int, int, int]:
+    """Sort key: the most specific policy first."""
+    weight = 4 * bool(policy.exception_type) + 2 * bool(policy.flow) + bool(policy.severity)
+    return (-weight, policy.target_minutes, policy.pk or 0)
 
 
 def _matches(policy: SlaPolicy, exc: BusinessException) -> bool:
-    return (not policy.exception_type or policy.exception_type == exc.exception_type) and (
-        not policy.severity or policy.severity == exc.severity
+    return (
+        (not policy.exception_type or policy.exception_type == exc.exception_type)
+        and (not policy.flow or policy.flow == exc.flow)
+        and (not policy.severity or policy.severity == exc.severity)
     )
+
+
+def exceptions_sla_rejudge(*, actor: Any, reason: str) -> int:
+    """Judges every open exception again by the active policies, as an admin asked after
+    changing them; returns how many changed policy or due time."""
+    reason = reason.strip()
+    if not reason:
+        raise ApplicationError("Re-judging needs a reason.", errors={"reason": ["Required."]})
+    sweep = _Sweep(now=timezone.now())
+    policies = list(
+        SlaPolicy.objects.filter(active=True, kind=SlaKind.EXCEPTION).select_related(
+            "team__calendar"
+        )
+    )
+    changed = 0
+    with transaction.atomic():
+        for exc in (
+            BusinessException.objects.filter(status__in=OPEN_STATUSES)
+            .select_related("team__calendar")
+            .select_for_update(of=("self",))
+            .order_by("pk")
+            .iterator(chunk_size=500)
+        ):
+            policy, due = exception_sla_judge(
+                exc, policies=policies, sweep=sweep, existing_then=False
+            )
+            if (policy.pk if policy else None) == exc.sla_policy_id and due == exc.sla_due_at:
+                continue
+            before = {"sla_policy": exc.sla_policy_id, "sla_due_at": _iso(exc.sla_due_at)}
+            BusinessException.objects.filter(pk=exc.pk).update(sla_policy=policy, sla_due_at=due)
+            # What the other policies had started is settled: an at-risk notice is
+            # withdrawn, a recorded breach stays in the history and escalates no more.
+            others = SlaBreach.objects.filter(exception=exc, met_at__isnull=True).exclude(
+                policy=policy
+            )
+            others.filter(state=SlaState.AT_RISK).delete()
+            others.update(met_at=sweep.now)
+            audit_record(
+                actor=actor,
+                action="exception.sla_rejudge",
+                obj=exc,
+                before=before,
+                after={"sla_policy": policy.pk if policy else None, "sla_due_at": _iso(due)},
+                reason=reason,
+            )
+            changed += 1
+    return changed
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 # --- Breaches ------------------------------------------------------------------

@@ -307,7 +307,8 @@ class SlaPolicyForm(ConfigForm):
         help_texts = {
             "target_minutes": "480 is a working day of 8 hours; 1440 is 24 hours.",
             "flow": "Required for a flow SLA.",
-            "exception_type": "For an exception SLA: a type, a severity or both.",
+            "exception_type": "For an exception SLA: a type, a flow, a severity, any of them "
+            "or none (the default). Each exception is timed by the most specific one.",
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -352,4 +353,12 @@ class RerouteForm(NoColon, forms.Form):
         max_length=500,
         label="Reason",
         help_text="Kept in the audit log on every exception that moves.",
+    )
+
+
+class RejudgeForm(RerouteForm):
+    reason = forms.CharField(
+        max_length=500,
+        label="Reason",
+        help_text="Kept in the audit log on every exception whose policy or due time changes.",
     )

@@ -44,6 +44,7 @@ from controltower.operations.models import (
 )
 from controltower.operations.services.config import config_delete, config_save
 from controltower.operations.services.routing import default_team, exceptions_reroute, rule_preview
+from controltower.operations.services.sla import exceptions_sla_rejudge
 from controltower.web.forms import config as forms
 from controltower.web.pages.lists import (
     Column,
@@ -470,6 +471,8 @@ SECTIONS: dict[str, Section] = {
             default_sort="name",
             search_fields=("name", "flow", "event_type", "exception_type"),
             queryset=lambda: SlaPolicy.objects.select_related("team"),
+            list_template="controltower/config/sla_policies_list.html",
+            list_extras=lambda request: {"rejudge_form": forms.RejudgeForm()},
         ),
         Section(
             slug="maintenance-windows",
@@ -800,6 +803,38 @@ def rules_reroute(request: HttpRequest) -> HttpResponse:
     else:
         messages.success(request, _moved_message(moved))
     return redirect("config:list", "rules")
+
+
+@login_required
+@require_POST
+def sla_rejudge(request: HttpRequest) -> HttpResponse:
+    _require(request, "controltower.change_slapolicy")
+    form = forms.RejudgeForm(request.POST)
+    changed = None
+    if form.is_valid():
+        changed = exceptions_sla_rejudge(actor=request.user, reason=form.cleaned_data["reason"])
+    message = _rejudged_message(changed) if changed is not None else ""
+    if request.htmx:
+        return render(
+            request,
+            "controltower/partials/_rejudge.html",
+            {
+                "rejudge_form": forms.RejudgeForm() if changed is not None else form,
+                "rejudged_message": message,
+            },
+        )
+    if changed is None:
+        messages.error(request, "Re-judging needs a reason; nothing changed.")
+    else:
+        messages.success(request, message)
+    return redirect("config:list", "sla-policies")
+
+
+def _rejudged_message(changed: int) -> str:
+    if changed == 0:
+        return "Every open exception is already timed by the policy that fits it best."
+    noun = "exception is" if changed == 1 else "exceptions are"
+    return f"{changed} open {noun} now timed by the policy that fits best."
 
 
 def _moved_message(moved: int) -> str:

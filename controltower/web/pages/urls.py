@@ -29,6 +29,7 @@ config_urls = [
     path("rules/preview/", config.rule_preview_view, name="rule-preview-new"),
     path("rules/<int:pk>/preview/", config.rule_preview_view, name="rule-preview"),
     path("rules/reroute/", config.rules_reroute, name="rules-reroute"),
+    path("sla-policies/rejudge/", config.sla_rejudge, name="sla-rejudge"),
     path("calendars/<int:pk>/holidays/", config.holiday_add, name="holiday-add"),
     path(
         "calendars/<int:pk>/holidays/<int:holiday_pk>/delete/",

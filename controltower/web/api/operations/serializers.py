@@ -403,6 +403,7 @@ class BusinessExceptionSerializer(serializers.ModelSerializer):
         source="transactions", many=True, read_only=True
     )
     team_name = name_of("team")
+    sla_policy_name = name_of("sla_policy")
     assignee = username("assignee")
     prepared_by = username("prepared_by")
     resolved_by = username("resolved_by")
@@ -438,6 +439,8 @@ class BusinessExceptionSerializer(serializers.ModelSerializer):
             "snoozed_until",
             "is_snoozed",
             "sla_due_at",
+            "sla_policy",
+            "sla_policy_name",
             "comment_count",
             "transaction_ids",
             "prepared_by",

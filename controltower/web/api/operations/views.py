@@ -413,6 +413,7 @@ def exception_queryset() -> QuerySet[BusinessException]:
         BusinessException.objects.select_related(
             "record_type",
             "team",
+            "sla_policy",
             "assignee",
             "customer",
             "legal_entity",

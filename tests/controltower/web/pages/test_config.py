@@ -569,6 +569,46 @@ def test_reroute_moves_the_open_exceptions_and_says_how_many(admin, exceptions_t
     assert "nothing moved" in client.get("/config/rules/").text
 
 
+def test_an_admin_re_judges_the_open_exceptions_by_the_policies_as_they_are_now(
+    admin, viewer, exceptions_to_route
+):
+    client = signed_in(admin)
+    listing = client.get("/config/sla-policies/").text
+    assert (
+        "Re-judge open exceptions now" in listing
+        and 'hx-post="/config/sla-policies/rejudge/"' in listing
+    )
+    # A policy made now times exceptions raised from now on: the open ones keep theirs.
+    client.post(
+        "/config/sla-policies/new/",
+        {
+            "name": "Anything in a day",
+            "kind": "exception",
+            "target_minutes": "1440",
+            "at_risk_share": "0.75",
+            "escalate_after_minutes": "60",
+            "active": "on",
+        },
+    )
+    policy = SlaPolicy.objects.get(name="Anything in a day")
+    assert not BusinessException.objects.filter(sla_policy=policy).exists()
+
+    assert (
+        signed_in(viewer).post("/config/sla-policies/rejudge/", {"reason": "x"}).status_code == 403
+    )
+    refused = client.post("/config/sla-policies/rejudge/", {"reason": ""}, **HTMX)
+    assert "This field is required." in refused.text
+    response = client.post("/config/sla-policies/rejudge/", {"reason": "One day for all"}, **HTMX)
+    # P-1001, P-1002 and P-2001; the resolved P-1003 is left as it was.
+    assert "3 open exceptions are now timed by the policy that fits best." in response.text
+    assert set(
+        BusinessException.objects.filter(sla_policy=policy).values_list("business_key", flat=True)
+    ) == {"P-1001", "P-1002", "P-2001"}
+    assert AuditEvent.objects.filter(action="exception.sla_rejudge").count() == 3
+    again = client.post("/config/sla-policies/rejudge/", {"reason": "Again"}, **HTMX)
+    assert "already timed by the policy that fits it best" in again.text
+
+
 # Holidays, in place on their calendar
 
 
