@@ -2,8 +2,8 @@
 people in the HRIS, and the rate cards the firm's contracts are priced on.
 
 The simulated HRIS starts with the people as BambooHR employees (``hris_employees``), and
-each simulated ERP with the payment terms and tax codes it accepts per subsidiary
-(``erp_code_records``).
+each simulated ERP is given the payment terms and tax codes it accepts per subsidiary
+(``erp_code_records``) before demo traffic is sent.
 
 The traffic generator (``traffic.py``) builds its events on these: contracts for these
 customers on these rate cards, staffed by these people. It must match the demo data the
@@ -17,6 +17,8 @@ change this with it.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 # number, name, legal entity, currency
 CUSTOMERS: list[tuple[str, str, str, str]] = [
@@ -100,9 +102,9 @@ def hris_employees() -> list[dict[str, str]]:
     return employees
 
 
-def erp_code_records() -> list[tuple[str, dict[str, object]]]:
+def erp_code_records() -> list[tuple[str, dict[str, Any]]]:
     """The ERP's payment terms and tax codes as NetSuite records: (kind, fields)."""
-    records: list[tuple[str, dict[str, object]]] = []
+    records: list[tuple[str, dict[str, Any]]] = []
     for entity, terms in ERP_TERMS.items():
         for code, name, days in terms:
             records.append(

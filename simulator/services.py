@@ -67,21 +67,33 @@ def system_get(*, slug: str) -> SimulatedSystem:
                 )
                 for fields in hris_employees()
             )
-        if created and slug in ERP_SLUGS:
-            # The payment terms and tax codes the demo firm's subsidiaries accept.
-            now = timezone.now()
-            SimulatedRecord.objects.bulk_create(
-                SimulatedRecord(
-                    system=system,
-                    kind=kind,
-                    external_id=str(fields["externalId"]),
-                    data=fields,
-                    created_at=now,
-                    updated_at=now,
-                )
-                for kind, fields in erp_code_records()
-            )
     return system
+
+
+def erp_codes_seed(*, system: SimulatedSystem) -> int:
+    """Gives an ERP instance the payment terms (``term``) and tax codes (``salesTaxItem``)
+    the demo firm's subsidiaries accept, those it lacks; answers how many it added."""
+    have = {
+        (record.kind, record.external_id, str((record.data.get("subsidiary") or {}).get("id")))
+        for record in SimulatedRecord.objects.filter(
+            system=system, kind__in=("term", "salesTaxItem")
+        )
+    }
+    now = timezone.now()
+    missing = [
+        SimulatedRecord(
+            system=system,
+            kind=kind,
+            external_id=str(fields["externalId"]),
+            data=fields,
+            created_at=now,
+            updated_at=now,
+        )
+        for kind, fields in erp_code_records()
+        if (kind, str(fields["externalId"]), str(fields["subsidiary"]["id"])) not in have
+    ]
+    SimulatedRecord.objects.bulk_create(missing)
+    return len(missing)
 
 
 def system_faults_update(*, system: SimulatedSystem, payload: Any) -> SimulatedSystem:

@@ -115,21 +115,31 @@ def customer_parent_check(*, number: str, parent_number: str) -> Customer:
     """The customer ``parent_number``, as bill-to account of ``number``: refused when it is
     the customer itself or one of the customer's own children, however deep (a cycle)."""
     own = business_key(number)
+    if business_key(parent_number) == own:
+        raise _parent_cycle(own, own, f"Customer {own} cannot be its own bill-to account.")
     parent = customer_for(number=parent_number)
     seen: set[int] = set()
     ancestor: Customer | None = parent
     while ancestor is not None and ancestor.pk not in seen:
         if ancestor.number == own:
-            raise RuleViolation(
-                message=f"Customer {parent.number} cannot be the bill-to account of {own}: "
+            raise _parent_cycle(
+                own,
+                parent.number,
+                f"Customer {parent.number} cannot be the bill-to account of {own}: "
                 f"{own} is already {parent.number}'s bill-to account, or above it.",
-                code=RuleCode.CUSTOMER_PARENT_CYCLE,
-                details={"customer": own, "parent": parent.number},
-                errors={"parent": ["Would make a cycle of bill-to accounts."]},
             )
         seen.add(ancestor.pk)
         ancestor = ancestor.parent
     return parent
+
+
+def _parent_cycle(own: str, parent: str, message: str) -> RuleViolation:
+    return RuleViolation(
+        message=message,
+        code=RuleCode.CUSTOMER_PARENT_CYCLE,
+        details={"customer": own, "parent": parent},
+        errors={"parent": ["Would make a cycle of bill-to accounts."]},
+    )
 
 
 def rate_card_for(*, code: str) -> RateCard:
