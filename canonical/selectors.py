@@ -43,7 +43,7 @@ def legal_entity_list() -> QuerySet[LegalEntity]:
 
 
 def customer_list() -> QuerySet[Customer]:
-    return Customer.objects.select_related("legal_entity")
+    return Customer.objects.select_related("legal_entity", "parent")
 
 
 def rate_card_list() -> QuerySet[RateCard]:

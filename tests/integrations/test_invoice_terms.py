@@ -288,3 +288,19 @@ def test_a_parent_that_would_make_a_cycle_is_refused(erp):
     [itself] = events_run(customer("C-2009", parent="C-2009"), system="crm")
     assert itself.exception.exception_type == "customer_parent_cycle"
     assert itself.exception.message == "Customer C-2009 cannot be its own bill-to account."
+
+
+def test_a_code_fixed_in_the_admin_releases_the_invoice_at_the_recheck(erp, user_with_role):
+    from integrations.services.exceptions import exceptions_recheck
+
+    events_run(customer("C-2010", tax_code="US-EXEMPT"), system="crm")
+    posting = billed("K-7010", customer_number="C-2010", approver=user_with_role("approver"))
+    assert posting.exception.exception_type == "invoice_payment_terms_missing"
+    assert exceptions_recheck() == 0  # still missing: nothing re-runs in a loop
+
+    Customer.objects.filter(number="C-2010").update(payment_terms="NET60")
+
+    assert exceptions_recheck() == 1
+    transactions_process(ids=[posting.pk])
+    assert Invoice.objects.get(number="INV-P-K-7010-202611").status == InvoiceStatus.POSTED
+    assert erp_records(erp, "invoice")[0]["terms"]["externalId"] == "NET60"
