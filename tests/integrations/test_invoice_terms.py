@@ -4,9 +4,11 @@ ERP, named, and goes by itself once they are fixed."""
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 
 from canonical.choices import AcceptedCodeKind, InvoiceStatus
 from canonical.models import AcceptedCode, Customer, Invoice
@@ -15,6 +17,7 @@ from controltower.operations.services.approvals import invoice_approve
 from integrations.choices import ExceptionStatus, TransactionState
 from integrations.models import Transaction
 from integrations.services.accepted_codes import accepted_codes_sync
+from integrations.services.exceptions import exceptions_recheck
 from integrations.services.processing import transactions_process
 from tests.support.inbound import contract_event, event, events_run
 from tests.support.simulator import demo_systems_simulated, simulator_client
@@ -291,8 +294,6 @@ def test_a_parent_that_would_make_a_cycle_is_refused(erp):
 
 
 def test_a_code_fixed_in_the_admin_releases_the_invoice_at_the_recheck(erp, user_with_role):
-    from integrations.services.exceptions import exceptions_recheck
-
     events_run(customer("C-2010", tax_code="US-EXEMPT"), system="crm")
     posting = billed("K-7010", customer_number="C-2010", approver=user_with_role("approver"))
     assert posting.exception.exception_type == "invoice_payment_terms_missing"
@@ -304,3 +305,28 @@ def test_a_code_fixed_in_the_admin_releases_the_invoice_at_the_recheck(erp, user
     transactions_process(ids=[posting.pk])
     assert Invoice.objects.get(number="INV-P-K-7010-202611").status == InvoiceStatus.POSTED
     assert erp_records(erp, "invoice")[0]["terms"]["externalId"] == "NET60"
+
+
+def test_customers_applied_together_take_their_codes_and_keep_them_when_not_sent(erp):
+    events_run(
+        customer("C-2011", tax_code="US-EXEMPT", payment_terms="NET30"),
+        customer("C-2012", tax_code="US-EXEMPT", payment_terms="NET60"),
+        system="crm",
+    )
+    events_run(customer("C-2011", version=2), customer("C-2012", version=2), system="crm")
+    assert list(
+        Customer.objects.filter(number__in=["C-2011", "C-2012"])
+        .order_by("number")
+        .values_list("number", "version", "tax_code", "payment_terms")
+    ) == [("C-2011", 2, "US-EXEMPT", "NET30"), ("C-2012", 2, "US-EXEMPT", "NET60")]
+
+
+def test_the_sync_command_reports_what_it_changed(erp):
+    AcceptedCode.objects.filter(legal_entity__code="US01").delete()
+    out = io.StringIO()
+    call_command("accepted_codes_sync", "US01", stdout=out)
+    assert out.getvalue().splitlines() == [
+        "US01:payment_terms: 2 added, 0 changed, 0 made inactive.",
+        "US01:tax_code: 1 added, 0 changed, 0 made inactive.",
+        "0 parked invoice(s) sent to try again.",
+    ]
