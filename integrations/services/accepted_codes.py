@@ -72,18 +72,18 @@ def accepted_codes_sync(*, legal_entity_codes: list[str] | None = None) -> Accep
             for kind, record_type in ERP_CODE_RECORDS.items():
                 if (system.pk, record_type) not in listed:
                     listed[system.pk, record_type] = ErpClient(system).list(record_type)
-                codes = {}
-                for record in listed[system.pk, record_type]:
-                    if _subsidiary_of(record) != entity.code or record.get("isInactive"):
-                        continue
-                    code, name = erp_code_of(record, kind)
-                    if code:
-                        codes[code] = name
-                if not any(
-                    _subsidiary_of(record) == entity.code
+                theirs = [
+                    record
                     for record in listed[system.pk, record_type]
-                ):
+                    if _subsidiary_of(record) == entity.code
+                ]
+                if not theirs:
                     continue
+                codes = {}
+                for record in theirs:
+                    code, name = erp_code_of(record, kind)
+                    if code and not record.get("isInactive"):
+                        codes[code] = name
                 change = accepted_codes_replace(
                     legal_entity=entity, kind=kind, codes=codes, source_system=system.slug
                 )
