@@ -161,9 +161,18 @@ def _customer_invoices_release(numbers: list[str], *, system: str) -> None:
     )
 
 
-def erp_customer_push(tx: Transaction, customer: Customer, erp_system: ConnectedSystem) -> str:
+def erp_customer_push(
+    tx: Transaction,
+    customer: Customer,
+    erp_system: ConnectedSystem,
+    *,
+    below: frozenset[int] = frozenset(),
+) -> str:
     """The customer's record in ``erp_system`` (NetSuite's ``customer``), created or brought
-    to the customer's current version, its bill-to account (``parent``) first; its id there."""
+    to the customer's current version, its bill-to account (``parent``) first; its id there.
+
+    ``below`` are the customers whose push asked for this one: a cycle of parents (which
+    the tower refuses, but two changes at once could make) stops instead of looping."""
     erp = ErpClient(erp_system)
     body: dict[str, Any] = {
         "externalId": customer.number,
@@ -172,11 +181,11 @@ def erp_customer_push(tx: Transaction, customer: Customer, erp_system: Connected
         "subsidiary": {"id": customer.legal_entity.code},
         "currency": {"refName": customer.currency},
     }
-    if customer.parent_id:
-        parent = Customer.objects.select_related("legal_entity", "parent").get(
-            pk=customer.parent_id
-        )
-        body["parent"] = {"id": erp_customer_push(tx, parent, erp_system)}
+    if customer.parent_id and customer.parent_id not in below | {customer.pk}:
+        parent = Customer.objects.select_related("legal_entity").get(pk=customer.parent_id)
+        body["parent"] = {
+            "id": erp_customer_push(tx, parent, erp_system, below=below | {customer.pk})
+        }
     if customer.payment_terms:
         body["terms"] = {"externalId": customer.payment_terms}
     return push(
