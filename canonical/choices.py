@@ -125,3 +125,17 @@ class RuleCode(models.TextChoices):
     )
     RESOURCE_UNAVAILABLE = "resource_unavailable", "Resource no longer with the firm"
     RESOURCE_OVER_ALLOCATED = "resource_over_allocated", "Resource allocated above 100 %"
+    CUSTOMER_PARENT_CYCLE = "customer_parent_cycle", "Bill-to account cycle"
+    INVOICE_TAX_CODE_MISSING = "invoice_tax_code_missing", "Invoice without a tax code"
+    INVOICE_PAYMENT_TERMS_MISSING = (
+        "invoice_payment_terms_missing",
+        "Invoice without payment terms",
+    )
+    CODE_NOT_ACCEPTED_BY_ERP = "code_not_accepted_by_erp", "Code not accepted by the ERP"
+
+
+class AcceptedCodeKind(models.TextChoices):
+    """What a code a legal entity's ERP accepts stands for on an invoice."""
+
+    TAX_CODE = "tax_code", "Tax code"
+    PAYMENT_TERMS = "payment_terms", "Payment terms"

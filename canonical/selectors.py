@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from canonical.choices import MONTHLY_FEE_MODELS, InvoiceStatus
+from canonical.choices import MONTHLY_FEE_MODELS, AcceptedCodeKind, InvoiceStatus
 from canonical.models import (
     Assignment,
     BillingMilestone,
@@ -22,6 +23,7 @@ from canonical.models import (
     Resource,
     TimeEntry,
 )
+from canonical.services.terms import bill_to_of, code_accepted
 
 
 def legal_entity_get(*, code: str) -> LegalEntity | None:
@@ -41,7 +43,7 @@ def legal_entity_list() -> QuerySet[LegalEntity]:
 
 
 def customer_list() -> QuerySet[Customer]:
-    return Customer.objects.select_related("legal_entity")
+    return Customer.objects.select_related("legal_entity", "parent")
 
 
 def rate_card_list() -> QuerySet[RateCard]:
@@ -111,3 +113,41 @@ def invoice_list() -> QuerySet[Invoice]:
     return Invoice.objects.select_related(
         "project", "customer", "legal_entity", "prepared_by", "approved_by"
     ).prefetch_related(Prefetch("lines", queryset=lines))
+
+
+@dataclass(frozen=True)
+class BillingTermsShown:
+    """What a customer's or contract's invoices are addressed to and carry, and from where."""
+
+    bill_to: Customer
+    tax_code: str
+    tax_code_from: str
+    payment_terms: str
+    payment_terms_from: str
+    accepted: dict[str, bool]
+
+
+def billing_terms_shown(record: Customer | Contract) -> BillingTermsShown:
+    """The bill-to account, tax code and payment terms the invoices of ``record`` (a
+    customer or a contract) would carry, with where each comes from, and whether its
+    legal entity's ERP accepts it (True where it keeps no list)."""
+    contract = record if isinstance(record, Contract) else None
+    customer = contract.customer if contract is not None else record
+    bill_to = bill_to_of(customer)
+    source = "the bill-to account" if bill_to.pk != customer.pk else "the customer"
+    values = {}
+    for kind in (AcceptedCodeKind.TAX_CODE, AcceptedCodeKind.PAYMENT_TERMS):
+        own = getattr(contract, kind, "") if contract is not None else ""
+        values[kind] = (own, "the contract") if own else (getattr(bill_to, kind), source)
+    legal_entity = contract.legal_entity if contract is not None else customer.legal_entity
+    return BillingTermsShown(
+        bill_to=bill_to,
+        tax_code=values[AcceptedCodeKind.TAX_CODE][0],
+        tax_code_from=values[AcceptedCodeKind.TAX_CODE][1],
+        payment_terms=values[AcceptedCodeKind.PAYMENT_TERMS][0],
+        payment_terms_from=values[AcceptedCodeKind.PAYMENT_TERMS][1],
+        accepted={
+            kind: not code or code_accepted(legal_entity=legal_entity, kind=kind, code=code)
+            for kind, (code, _) in values.items()
+        },
+    )

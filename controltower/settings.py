@@ -468,6 +468,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.run_due_pollers_task",
         "schedule": float(env_int("CT_POLLER_TICK_SECONDS", 30)),
     },
+    # The tax codes and payment terms each legal entity's ERP accepts.
+    "sync-accepted-codes": {
+        "task": "integrations.tasks.sync_accepted_codes_task",
+        "schedule": crontab(hour=env_int("CT_ACCEPTED_CODES_HOUR", 1), minute=45),
+    },
     "poll-erp-invoices": {
         "task": "integrations.tasks.poll_invoices_task",
         "schedule": float(env_int("CT_INVOICE_POLL_SECONDS", 60)),

@@ -180,6 +180,13 @@ class ExceptionType(models.TextChoices):
     INVOICE_REJECTED = "invoice_rejected", "Invoice candidate rejected"
     EDITED_REPLAY = "edited_replay", "Edited replay of a financial document, awaiting approval"
     BILLING_TERMS_MISSING = "billing_terms_missing", "Billing terms missing"
+    CUSTOMER_PARENT_CYCLE = "customer_parent_cycle", "Bill-to account cycle"
+    INVOICE_TAX_CODE_MISSING = "invoice_tax_code_missing", "Invoice without a tax code"
+    INVOICE_PAYMENT_TERMS_MISSING = (
+        "invoice_payment_terms_missing",
+        "Invoice without payment terms",
+    )
+    CODE_NOT_ACCEPTED_BY_ERP = "code_not_accepted_by_erp", "Code not accepted by the ERP"
     # Raised by no code any more; kept so that exceptions recorded before the codes were
     # typed still read.
     OTHER = "other", "Other"

@@ -150,6 +150,39 @@ _KINDS = (
         "in the CLM, which sends it again, or replay the transaction with them.",
     ),
     ExceptionKind(
+        ExceptionType.CUSTOMER_PARENT_CYCLE,
+        FlowKind.MASTER_DATA_SYNC,
+        Severity.MEDIUM,
+        NO_MONEY,
+        "The customer names as its bill-to account one of its own children (or itself): "
+        "correct the parent account in the CRM, which sends the customer again.",
+    ),
+    ExceptionKind(
+        ExceptionType.INVOICE_TAX_CODE_MISSING,
+        FlowKind.TIME_TO_BILLING,
+        Severity.HIGH,
+        "The invoice amount: the whole invoice waits before the ERP.",
+        "Give the bill-to customer a tax code in the CRM (or the contract one by an "
+        "amendment); the invoice is then posted by itself.",
+    ),
+    ExceptionKind(
+        ExceptionType.INVOICE_PAYMENT_TERMS_MISSING,
+        FlowKind.TIME_TO_BILLING,
+        Severity.HIGH,
+        "The invoice amount: the whole invoice waits before the ERP.",
+        "Give the bill-to customer payment terms in the CRM (or the contract its own by an "
+        "amendment); the invoice is then posted by itself.",
+    ),
+    ExceptionKind(
+        ExceptionType.CODE_NOT_ACCEPTED_BY_ERP,
+        FlowKind.TIME_TO_BILLING,
+        Severity.HIGH,
+        "The invoice amount: the whole invoice waits before the ERP.",
+        "Correct the code on the customer or contract, or add it in the ERP for the legal "
+        "entity and sync its accepted codes (or add it in the admin); the invoice is then "
+        "posted by itself.",
+    ),
+    ExceptionKind(
         ExceptionType.ASSIGNMENT_OUTSIDE_PROJECT,
         FlowKind.PROJECT_TO_STAFFING,
         Severity.MEDIUM,

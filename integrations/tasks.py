@@ -8,6 +8,7 @@ from typing import Any
 from celery import Task, shared_task
 from celery.signals import task_postrun, task_prerun
 
+from integrations.services.accepted_codes import accepted_codes_sync
 from integrations.services.billing import invoices_poll, monthly_fees_queue
 from integrations.services.inbound_limits import rejected_transactions_prune
 from integrations.services.polling import pollers_run_due
@@ -58,6 +59,13 @@ def run_due_pollers_task() -> int:
 @shared_task(name="integrations.tasks.reconcile_task")
 def reconcile_task() -> int:
     return reconciliation_queue().pk
+
+
+@shared_task(name="integrations.tasks.sync_accepted_codes_task")
+def sync_accepted_codes_task() -> int:
+    """Refreshes each legal entity's accepted tax codes and payment terms from its ERP;
+    returns how many parked invoices were sent to try again."""
+    return accepted_codes_sync().released
 
 
 @shared_task(name="integrations.tasks.prune_rejected_transactions_task")

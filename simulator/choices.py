@@ -63,7 +63,9 @@ AUTH_MODES: dict[str, tuple[str, ...]] = {
 }
 
 # ERP record types, named as NetSuite names them in the URL.
-ERP_KINDS = ("customer", "job", "projectCostForecast", "invoice")
+# ``term`` (payment terms) and ``salesTaxItem`` (tax codes) are the lists an invoice's
+# codes are checked against, per subsidiary.
+ERP_KINDS = ("customer", "job", "projectCostForecast", "invoice", "term", "salesTaxItem")
 
 # The REST systems' collections: URL segment -> the record kind it stores (the name a
 # ``reject`` rule uses in ``record``).

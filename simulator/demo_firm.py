@@ -1,7 +1,9 @@
 """The demo firm's master data as the simulated systems hold it: customers in the CRM,
 people in the HRIS, and the rate cards the firm's contracts are priced on.
 
-The simulated HRIS starts with the people as BambooHR employees (``hris_employees``).
+The simulated HRIS starts with the people as BambooHR employees (``hris_employees``), and
+each simulated ERP is given the payment terms and tax codes it accepts per subsidiary
+(``erp_code_records``) before demo traffic is sent.
 
 The traffic generator (``traffic.py``) builds its events on these: contracts for these
 customers on these rate cards, staffed by these people. It must match the demo data the
@@ -16,6 +18,8 @@ change this with it.
 
 from __future__ import annotations
 
+from typing import Any
+
 # number, name, legal entity, currency
 CUSTOMERS: list[tuple[str, str, str, str]] = [
     ("C-1001", "Acme Corporation", "US01", "USD"),
@@ -24,6 +28,27 @@ CUSTOMERS: list[tuple[str, str, str, str]] = [
     ("C-1004", "Umbrella Health", "US01", "USD"),
     ("C-1005", "Stark Industries", "US01", "USD"),
 ]
+# number: (tax code, payment terms), as the CRM holds them; each one its legal entity's
+# ERP accepts (``ERP_TERMS``, ``ERP_TAX_CODES``).
+CUSTOMER_TERMS: dict[str, tuple[str, str]] = {
+    "C-1001": ("US-EXEMPT", "NET30"),
+    "C-1002": ("GB-S20", "NET30"),
+    "C-1003": ("DE-S19", "NET30"),
+    "C-1004": ("US-EXEMPT", "NET45"),
+    "C-1005": ("US-EXEMPT", "NET60"),
+}
+# The ERP's payment terms (NetSuite ``term``) per subsidiary: code, name, days until due.
+ERP_TERMS: dict[str, list[tuple[str, str, int]]] = {
+    "US01": [("NET30", "Net 30", 30), ("NET45", "Net 45", 45), ("NET60", "Net 60", 60)],
+    "GB01": [("NET30", "Net 30", 30), ("NET60", "Net 60", 60)],
+    "DE01": [("NET14", "Net 14", 14), ("NET30", "Net 30", 30)],
+}
+# The ERP's tax codes (NetSuite ``salesTaxItem``) per subsidiary: code, description, rate.
+ERP_TAX_CODES: dict[str, list[tuple[str, str, str]]] = {
+    "US01": [("US-EXEMPT", "Professional services, not taxed", "0.00")],
+    "GB01": [("GB-S20", "UK VAT standard rate", "20.00"), ("GB-Z", "UK VAT zero rate", "0.00")],
+    "DE01": [("DE-S19", "USt. Regelsatz", "19.00"), ("DE-RC", "Reverse charge", "0.00")],
+}
 # code, name, currency, legal entity, {role: hourly rate}
 RATE_CARDS: list[tuple[str, str, str, str, dict[str, int]]] = [
     (
@@ -75,3 +100,38 @@ def hris_employees() -> list[dict[str, str]]:
             }
         )
     return employees
+
+
+def erp_code_records() -> list[tuple[str, dict[str, Any]]]:
+    """The ERP's payment terms and tax codes as NetSuite records: (kind, fields)."""
+    records: list[tuple[str, dict[str, Any]]] = []
+    for entity, terms in ERP_TERMS.items():
+        for code, name, days in terms:
+            records.append(
+                (
+                    "term",
+                    {
+                        "externalId": code,
+                        "name": name,
+                        "daysUntilNetDue": days,
+                        "subsidiary": {"id": entity},
+                        "isInactive": False,
+                    },
+                )
+            )
+    for entity, taxes in ERP_TAX_CODES.items():
+        for code, description, rate in taxes:
+            records.append(
+                (
+                    "salesTaxItem",
+                    {
+                        "externalId": code,
+                        "itemId": code,
+                        "description": description,
+                        "rate": f"{rate}%",
+                        "subsidiary": {"id": entity},
+                        "isInactive": False,
+                    },
+                )
+            )
+    return records

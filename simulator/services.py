@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from simulator.choices import ERP_KINDS, ERP_SLUGS, SimulatedSystemSlug
-from simulator.demo_firm import hris_employees
+from simulator.demo_firm import erp_code_records, hris_employees
 from simulator.errors import SimulatorError
 from simulator.faults import knob_defaults, knobs_validate, reject_rule_matching
 from simulator.locking import row_claim
@@ -29,9 +29,10 @@ INBOUND_PATH = "/api/v1/inbound/{system}/"
 
 # Fields an ERP record type refers to other records by: {"id": ...} or {"externalId": ...}.
 ERP_REFERENCES: dict[str, dict[str, str]] = {
+    "customer": {"parent": "customer", "terms": "term"},
     "job": {"customer": "customer"},
     "projectCostForecast": {"job": "job"},
-    "invoice": {"entity": "customer", "job": "job"},
+    "invoice": {"entity": "customer", "job": "job", "terms": "term"},
 }
 # Fields a system assigns itself; a value sent by the caller is ignored.
 ERP_ASSIGNED = {"id", "createdDate", "lastModifiedDate", "links"}
@@ -67,6 +68,32 @@ def system_get(*, slug: str) -> SimulatedSystem:
                 for fields in hris_employees()
             )
     return system
+
+
+def erp_codes_seed(*, system: SimulatedSystem) -> int:
+    """Gives an ERP instance the payment terms (``term``) and tax codes (``salesTaxItem``)
+    the demo firm's subsidiaries accept, those it lacks; answers how many it added."""
+    have = {
+        (record.kind, record.external_id, str((record.data.get("subsidiary") or {}).get("id")))
+        for record in SimulatedRecord.objects.filter(
+            system=system, kind__in=("term", "salesTaxItem")
+        )
+    }
+    now = timezone.now()
+    missing = [
+        SimulatedRecord(
+            system=system,
+            kind=kind,
+            external_id=str(fields["externalId"]),
+            data=fields,
+            created_at=now,
+            updated_at=now,
+        )
+        for kind, fields in erp_code_records()
+        if (kind, str(fields["externalId"]), str(fields["subsidiary"]["id"])) not in have
+    ]
+    SimulatedRecord.objects.bulk_create(missing)
+    return len(missing)
 
 
 def system_faults_update(*, system: SimulatedSystem, payload: Any) -> SimulatedSystem:
@@ -173,6 +200,63 @@ def _erp_references_resolve(
     return data
 
 
+def _erp_code_matches(*, system: SimulatedSystem, kind: str, subsidiary: str, ref: Any) -> bool:
+    """Whether ``ref`` names an active ``kind`` record (``term``, ``salesTaxItem``) of the
+    subsidiary; a subsidiary with no record of the kind keeps no list and takes any."""
+    listed = [
+        record
+        for record in SimulatedRecord.objects.filter(system=system, kind=kind)
+        if str((record.data.get("subsidiary") or {}).get("id", "")).upper() == subsidiary
+    ]
+    if not listed:
+        return True
+    if not isinstance(ref, dict):
+        return False
+    return any(
+        not record.data.get("isInactive")
+        and (
+            (ref.get("id") not in (None, "") and str(ref["id"]) == str(record.pk))
+            or (ref.get("externalId") and str(ref["externalId"]) == record.external_id)
+        )
+        for record in listed
+    )
+
+
+def _erp_invoice_codes_check(*, system: SimulatedSystem, data: dict[str, Any]) -> None:
+    """NetSuite's own check of an invoice's payment terms and its lines' tax codes against
+    what the subsidiary accepts: a 400 naming the field at fault."""
+    subsidiary = data.get("subsidiary") or {}
+    code = str(subsidiary.get("id", "")).upper() if isinstance(subsidiary, dict) else ""
+    if "terms" in data and not _erp_code_matches(
+        system=system, kind="term", subsidiary=code, ref=data["terms"]
+    ):
+        raise SimulatorError(
+            400,
+            "INVALID_KEY_OR_REF",
+            f"Invalid terms reference key {_ref_words(data['terms'])} for subsidiary {code}.",
+            field="terms",
+        )
+    lines = (data.get("item") or {}).get("items") or []
+    for index, line in enumerate(lines if isinstance(lines, list) else []):
+        if isinstance(line, dict) and "taxCode" in line:
+            if not _erp_code_matches(
+                system=system, kind="salesTaxItem", subsidiary=code, ref=line["taxCode"]
+            ):
+                raise SimulatorError(
+                    400,
+                    "INVALID_KEY_OR_REF",
+                    f"Invalid taxCode reference key {_ref_words(line['taxCode'])} "
+                    f"for subsidiary {code}.",
+                    field=f"item.items[{index}].taxCode",
+                )
+
+
+def _ref_words(ref: Any) -> str:
+    if isinstance(ref, dict):
+        return str(ref.get("externalId") or ref.get("id") or "")
+    return str(ref)
+
+
 def _external_id_of(system: SimulatedSystem, data: dict[str, Any]) -> str | None:
     key = "externalId" if system.slug in ERP_SLUGS else "external_id"
     if key not in data:
@@ -204,6 +288,8 @@ def record_create(
     _reject_check(system=system, kind=kind, data=data)
     if system.slug in ERP_SLUGS:
         data = _erp_references_resolve(system=system, kind=kind, data=data)
+        if kind == "invoice":
+            _erp_invoice_codes_check(system=system, data=data)
     now = timezone.now()
     with transaction.atomic():
         record = SimulatedRecord.objects.create(
@@ -228,6 +314,8 @@ def record_update(*, record: SimulatedRecord, changes: Any) -> SimulatedRecord:
     _reject_check(system=system, kind=record.kind, data=changes)
     if system.slug in ERP_SLUGS:
         changes = _erp_references_resolve(system=system, kind=record.kind, data=changes)
+        if record.kind == "invoice" and changes.keys() & {"terms", "item", "subsidiary"}:
+            _erp_invoice_codes_check(system=system, data={**record.data, **changes})
     record.data = {**record.data, **changes}
     external_id = _external_id_of(system, changes)
     if external_id is not None:

@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from simulator.demo_firm import CUSTOMERS, RATE_CARDS, RESOURCES
+from simulator.demo_firm import CUSTOMER_TERMS, CUSTOMERS, RATE_CARDS, RESOURCES
 
 # The order in which the phases are sent; within one, events go in batches per system.
 PHASE_MASTER_DATA = 0
@@ -264,6 +264,8 @@ class _Builder:
                     "currency": ENTITY_CURRENCY[entity],
                     "active": True,
                     "external_id": f"001{number.replace('-', '')}",
+                    "tax_code": CUSTOMER_TERMS[number][0],
+                    "payment_terms": CUSTOMER_TERMS[number][1],
                 },
                 occurred_at=_stamp(day, 8, 30),
                 phase=PHASE_MASTER_DATA,

@@ -8,9 +8,10 @@ from canonical.models.commercial import (
     RateCardLine,
 )
 from canonical.models.delivery import Assignment, Project, TimeEntry
-from canonical.models.parties import Customer, LegalEntity, Resource
+from canonical.models.parties import AcceptedCode, Customer, LegalEntity, Resource
 
 __all__ = [
+    "AcceptedCode",
     "Assignment",
     "BillingMilestone",
     "CanonicalRecord",

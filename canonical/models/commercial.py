@@ -113,6 +113,12 @@ class Contract(CanonicalRecord):
         default=False,
         help_text="A retainer's unused hours carry into the next month; otherwise they lapse.",
     )
+    tax_code = models.CharField(
+        max_length=40, blank=True, help_text="Overrides the customer's tax code when set."
+    )
+    payment_terms = models.CharField(
+        max_length=40, blank=True, help_text="Overrides the customer's payment terms when set."
+    )
     status = models.CharField(
         max_length=20, choices=ContractStatus.choices, default=ContractStatus.DRAFT
     )

@@ -4,6 +4,7 @@ from typing import ClassVar
 
 from django.db import models
 
+from canonical.choices import AcceptedCodeKind
 from canonical.classification import DataClass, Spec
 from canonical.models.base import CanonicalRecord, currency_field
 
@@ -40,6 +41,24 @@ class Customer(CanonicalRecord):
     active = models.BooleanField(default=True)
     billing_hold = models.BooleanField(
         default=False, help_text="While set, no invoice is sent to this customer."
+    )
+    tax_code = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="Tax code its invoices carry, one its legal entity's ERP accepts.",
+    )
+    payment_terms = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="Payment terms its invoices carry, e.g. NET30; a contract may name others.",
+    )
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        help_text="The bill-to account: its invoices are addressed to the parent, if set.",
     )
 
     class Meta:
@@ -87,3 +106,33 @@ class Resource(CanonicalRecord):
         # By the business key alone: a person's name is personal data, and a record's name
         # travels wherever it is printed (messages, exceptions, the audit log).
         return self.employee_number
+
+
+class AcceptedCode(CanonicalRecord):
+    """A tax code or payment terms a legal entity's ERP accepts on an invoice.
+
+    Synced from the ERP that owns the legal entity (``manage.py accepted_codes_sync``) or
+    kept by hand in the admin. A legal entity with no code of a kind has no list of that
+    kind: the tower leaves the code's check to the ERP.
+    """
+
+    legal_entity = models.ForeignKey(
+        LegalEntity, on_delete=models.CASCADE, related_name="accepted_codes"
+    )
+    kind = models.CharField(max_length=20, choices=AcceptedCodeKind.choices)
+    code = models.CharField(max_length=40, help_text="As customers and contracts name it.")
+    name = models.CharField(max_length=200, blank=True)
+    active = models.BooleanField(
+        default=True, help_text="An inactive code is refused on new invoices."
+    )
+
+    class Meta:
+        ordering = ["legal_entity__code", "kind", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["legal_entity", "kind", "code"], name="canonical_acceptedcode_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.legal_entity.code} {self.get_kind_display()} {self.code}"

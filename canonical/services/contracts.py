@@ -55,6 +55,9 @@ class ContractTerms:
     project_code: str = ""
     project_name: str = ""
     signed_at: datetime | None = None
+    # Override the customer's on the contract's invoices; empty for the customer's own.
+    tax_code: str = ""
+    payment_terms: str = ""
 
     def snapshot(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), cls=DjangoJSONEncoder))
@@ -106,6 +109,8 @@ def contract_sign(
             "monthly_fee": terms.monthly_fee,
             "included_hours": terms.included_hours,
             "unused_hours_roll_over": terms.unused_hours_roll_over,
+            "tax_code": terms.tax_code.strip(),
+            "payment_terms": terms.payment_terms.strip(),
             "status": ContractStatus.SIGNED,
             "signed_at": terms.signed_at,
             "correlation_id": correlation_id,
@@ -222,6 +227,9 @@ def contract_amend(
     contract.monthly_fee = terms.monthly_fee
     contract.included_hours = terms.included_hours
     contract.unused_hours_roll_over = terms.unused_hours_roll_over
+    # An amendment that names no code keeps the contract's, as it keeps its rate card.
+    contract.tax_code = terms.tax_code.strip() or contract.tax_code
+    contract.payment_terms = terms.payment_terms.strip() or contract.payment_terms
     contract.status = ContractStatus.AMENDED
     contract.version = version
     contract.source_system = source_system

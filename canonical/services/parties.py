@@ -8,6 +8,7 @@ from typing import Any
 from canonical.choices import (
     RuleCode,
 )
+from canonical.errors import RuleViolation
 from canonical.models import (
     Customer,
     LegalEntity,
@@ -51,14 +52,33 @@ def customer_upsert(
     version: int,
     source_system: str,
     active: bool = True,
+    tax_code: str | None = None,
+    payment_terms: str | None = None,
+    parent_number: str | None = None,
 ) -> UpsertResult:
+    """Creates or changes a customer. A code or parent given as None is left as it is (the
+    sender does not hold it); an empty one clears it. A parent (the bill-to account) the
+    tower does not know yet makes the customer wait for it; one that would make a cycle
+    is refused."""
+
     def values() -> dict[str, Any]:
-        return {
+        changes: dict[str, Any] = {
             "name": name.strip(),
             "legal_entity": legal_entity_active(code=business_key(legal_entity_code)),
             "currency": business_key(currency),
             "active": active,
         }
+        if tax_code is not None:
+            changes["tax_code"] = tax_code.strip()
+        if payment_terms is not None:
+            changes["payment_terms"] = payment_terms.strip()
+        if parent_number is not None:
+            changes["parent"] = (
+                customer_parent_check(number=number, parent_number=parent_number)
+                if parent_number.strip()
+                else None
+            )
+        return changes
 
     return upsert(
         Customer,
@@ -88,6 +108,37 @@ def customer_for(*, number: str) -> Customer:
         key=business_key(number),
         label="Customer",
         code=RuleCode.UNKNOWN_CUSTOMER,
+    )
+
+
+def customer_parent_check(*, number: str, parent_number: str) -> Customer:
+    """The customer ``parent_number``, as bill-to account of ``number``: refused when it is
+    the customer itself or one of the customer's own children, however deep (a cycle)."""
+    own = business_key(number)
+    if business_key(parent_number) == own:
+        raise _parent_cycle(own, own, f"Customer {own} cannot be its own bill-to account.")
+    parent = customer_for(number=parent_number)
+    seen: set[int] = set()
+    ancestor: Customer | None = parent
+    while ancestor is not None and ancestor.pk not in seen:
+        if ancestor.number == own:
+            raise _parent_cycle(
+                own,
+                parent.number,
+                f"Customer {parent.number} cannot be the bill-to account of {own}: "
+                f"{own} is already {parent.number}'s bill-to account, or above it.",
+            )
+        seen.add(ancestor.pk)
+        ancestor = ancestor.parent
+    return parent
+
+
+def _parent_cycle(own: str, parent: str, message: str) -> RuleViolation:
+    return RuleViolation(
+        message=message,
+        code=RuleCode.CUSTOMER_PARENT_CYCLE,
+        details={"customer": own, "parent": parent},
+        errors={"parent": ["Would make a cycle of bill-to accounts."]},
     )
 
 

@@ -16,7 +16,15 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from canonical.models import Customer, LegalEntity, RateCard, RateCardLine, Resource
+from canonical.choices import AcceptedCodeKind
+from canonical.models import (
+    AcceptedCode,
+    Customer,
+    LegalEntity,
+    RateCard,
+    RateCardLine,
+    Resource,
+)
 from controltower.operations.models import (
     BusinessCalendar,
     OwnershipRule,
@@ -55,6 +63,30 @@ CUSTOMERS = [
     ("C-1003", "Initech GmbH", "DE01", "EUR"),
     ("C-1004", "Umbrella Health", "US01", "USD"),
     ("C-1005", "Stark Industries", "US01", "USD"),
+]
+# number: (tax code, payment terms); each one its legal entity's ERP accepts (below).
+CUSTOMER_TERMS = {
+    "C-1001": ("US-EXEMPT", "NET30"),
+    "C-1002": ("GB-S20", "NET30"),
+    "C-1003": ("DE-S19", "NET30"),
+    "C-1004": ("US-EXEMPT", "NET45"),
+    "C-1005": ("US-EXEMPT", "NET60"),
+}
+# What each legal entity's ERP accepts: (legal entity, kind, code, name). The simulated ERP
+# holds the same (simulator/demo_firm.py); ``manage.py accepted_codes_sync`` refreshes them.
+ACCEPTED_CODES = [
+    ("US01", AcceptedCodeKind.PAYMENT_TERMS, "NET30", "Net 30"),
+    ("US01", AcceptedCodeKind.PAYMENT_TERMS, "NET45", "Net 45"),
+    ("US01", AcceptedCodeKind.PAYMENT_TERMS, "NET60", "Net 60"),
+    ("GB01", AcceptedCodeKind.PAYMENT_TERMS, "NET30", "Net 30"),
+    ("GB01", AcceptedCodeKind.PAYMENT_TERMS, "NET60", "Net 60"),
+    ("DE01", AcceptedCodeKind.PAYMENT_TERMS, "NET14", "Net 14"),
+    ("DE01", AcceptedCodeKind.PAYMENT_TERMS, "NET30", "Net 30"),
+    ("US01", AcceptedCodeKind.TAX_CODE, "US-EXEMPT", "Professional services, not taxed"),
+    ("GB01", AcceptedCodeKind.TAX_CODE, "GB-S20", "UK VAT standard rate"),
+    ("GB01", AcceptedCodeKind.TAX_CODE, "GB-Z", "UK VAT zero rate"),
+    ("DE01", AcceptedCodeKind.TAX_CODE, "DE-S19", "USt. Regelsatz"),
+    ("DE01", AcceptedCodeKind.TAX_CODE, "DE-RC", "Reverse charge"),
 ]
 RATE_CARDS = [
     (
@@ -190,14 +222,24 @@ def demo_load() -> DemoSummary:
             },
         )
     for number, name, entity, currency in CUSTOMERS:
+        tax_code, payment_terms = CUSTOMER_TERMS[number]
         Customer.objects.get_or_create(
             number=number,
             defaults={
                 "name": name,
                 "legal_entity": entities[entity],
                 "currency": currency,
+                "tax_code": tax_code,
+                "payment_terms": payment_terms,
                 "source_system": SOURCE,
             },
+        )
+    for entity, kind, code, name in ACCEPTED_CODES:
+        AcceptedCode.objects.get_or_create(
+            legal_entity=entities[entity],
+            kind=kind,
+            code=code,
+            defaults={"name": name, "source_system": SOURCE},
         )
     for code, name, currency, entity, lines in RATE_CARDS:
         card, _ = RateCard.objects.get_or_create(

@@ -7,11 +7,13 @@ from datetime import date
 
 from django.db import transaction
 
+from canonical.models import Invoice
 from canonical.services.contracts import contract_amend
 from integrations.choices import Domain, ExceptionType, Outcome
 from integrations.flows.contract_to_project import push_project, terms_of
 from integrations.flows.registry import handles
 from integrations.models import Transaction
+from integrations.services.billing import invoice_terms_waits_clear
 from integrations.services.exceptions import exception_approved, exceptions_clear, waiting_key
 from integrations.services.lineage import link_to_contract
 from integrations.services.staffing import assignment_dates_clear
@@ -48,6 +50,10 @@ def amendment_propagate(tx: Transaction) -> str:
                         "contract_billing_terms",
                     )
                 ],
+                resolution=f"Contract {contract.number} was amended (v{contract.version}).",
+            )
+            invoice_terms_waits_clear(
+                invoices=Invoice.objects.filter(project__contract=contract),
                 resolution=f"Contract {contract.number} was amended (v{contract.version}).",
             )
             for project in contract.projects.all():

@@ -18,6 +18,7 @@ from integrations.choices import Domain, Outcome, SystemKind
 from integrations.clients.erp import JOB_STATUS, ErpClient
 from integrations.clients.psa import PsaClient
 from integrations.flows.catalog import PROPAGATE_EVENT
+from integrations.flows.master_data import erp_customer_push
 from integrations.flows.pushing import create_key, push
 from integrations.flows.registry import handles
 from integrations.selectors.routing import erp_for
@@ -67,6 +68,8 @@ def terms_from(data: dict[str, Any]) -> ContractTerms:
         signed_at=datetime.fromisoformat(data["signed_at"].replace("Z", "+00:00"))
         if data.get("signed_at")
         else None,
+        tax_code=data.get("tax_code") or "",
+        payment_terms=data.get("payment_terms") or "",
     )
 
 
@@ -124,20 +127,7 @@ def push_project(tx: Transaction, contract: Contract, project: Project) -> None:
     erp_system = erp_for(contract.legal_entity.code)
     erp = ErpClient(erp_system)
     customer = contract.customer
-    erp_customer = {
-        "externalId": customer.number,
-        "entityId": customer.number,
-        "companyName": customer.name,
-        "subsidiary": {"id": customer.legal_entity.code},
-        "currency": {"refName": customer.currency},
-    }
-    customer_id = push(
-        tx,
-        customer,
-        erp_system,
-        content=erp_customer,
-        external_id_of=lambda current: current or erp.ensure("customer", erp_customer),
-    )
+    customer_id = erp_customer_push(tx, customer, erp_system)
     job = {
         "externalId": project.code,
         "entityId": project.code,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from canonical.models import Customer, LegalEntity, Project
+from canonical.models import Customer, Invoice, LegalEntity, Project
 from canonical.services.base import business_key
 from canonical.services.delivery import project_change, project_for
 from canonical.services.parties import (
@@ -20,17 +21,20 @@ from canonical.services.parties import (
     resource_upsert,
 )
 from integrations.choices import OPEN_STATUSES, Domain, FlowKind, Outcome, SyncOutcome
+from integrations.clients.erp import ErpClient
 from integrations.flows.catalog import PROPAGATE_EVENT
+from integrations.flows.pushing import push
 from integrations.flows.registry import handles, handles_batch
 from integrations.models import ExceptionRecord, SyncState
 from integrations.selectors.sync import sync_state_for
+from integrations.services.billing import invoice_terms_waits_clear
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.queueing import transaction_internal_create, transactions_enqueue
 from integrations.services.staffing import assignment_dates_clear
 from integrations.services.sync import content_hash, sync_state_from_sender
 
 if TYPE_CHECKING:
-    from integrations.models import Transaction
+    from integrations.models import ConnectedSystem, Transaction
 
 
 @handles("legal_entity.upserted", domain=Domain.LEGAL_ENTITY)
@@ -68,6 +72,9 @@ def customer_sync(tx: Transaction) -> str:
         legal_entity_code=data["legal_entity"],
         currency=data["currency"],
         active=data.get("active", True),
+        tax_code=data.get("tax_code"),
+        payment_terms=data.get("payment_terms"),
+        parent_number=(data.get("parent") or "") if "parent" in data else None,
         version=tx.event_version or 1,
         source_system=tx.source_system.slug,
     )
@@ -77,6 +84,7 @@ def customer_sync(tx: Transaction) -> str:
             waiting_on=waiting_key("customer", result.record.number),
             resolution=f"Customer {result.record.number} arrived from {tx.source_system.slug}.",
         )
+        _customer_invoices_release([result.record.number], system=tx.source_system.slug)
     sync_state_from_sender(
         tx=tx,
         record=result.record,
@@ -140,6 +148,53 @@ def rate_card_sync(tx: Transaction) -> str:
         key=data["code"],
     )
     return result.outcome
+
+
+def _customer_invoices_release(numbers: list[str], *, system: str) -> None:
+    """The invoices of these customers, and of the customers they are the bill-to account
+    of, parked for their tax code, terms or bill-to, try again."""
+    invoice_terms_waits_clear(
+        invoices=Invoice.objects.filter(
+            Q(customer__number__in=numbers) | Q(customer__parent__number__in=numbers)
+        ),
+        resolution=f"Customer {', '.join(numbers)} changed in {system}.",
+    )
+
+
+def erp_customer_push(
+    tx: Transaction,
+    customer: Customer,
+    erp_system: ConnectedSystem,
+    *,
+    below: frozenset[int] = frozenset(),
+) -> str:
+    """The customer's record in ``erp_system`` (NetSuite's ``customer``), created or brought
+    to the customer's current version, its bill-to account (``parent``) first; its id there.
+
+    ``below`` are the customers whose push asked for this one: a cycle of parents (which
+    the tower refuses, but two changes at once could make) stops instead of looping."""
+    erp = ErpClient(erp_system)
+    body: dict[str, Any] = {
+        "externalId": customer.number,
+        "entityId": customer.number,
+        "companyName": customer.name,
+        "subsidiary": {"id": customer.legal_entity.code},
+        "currency": {"refName": customer.currency},
+    }
+    if customer.parent_id and customer.parent_id not in below | {customer.pk}:
+        parent = Customer.objects.select_related("legal_entity").get(pk=customer.parent_id)
+        body["parent"] = {
+            "id": erp_customer_push(tx, parent, erp_system, below=below | {customer.pk})
+        }
+    if customer.payment_terms:
+        body["terms"] = {"externalId": customer.payment_terms}
+    return push(
+        tx,
+        customer,
+        erp_system,
+        content=body,
+        external_id_of=lambda current: erp.upsert("customer", body, record_id=current),
+    )
 
 
 def _day_of(tx: Transaction) -> date:
@@ -226,7 +281,8 @@ def customer_sync_batch(txs: list[Transaction]) -> tuple[dict[int, str], list[Tr
     left: list[Transaction] = []
     for tx in txs:
         number = key(tx.normalized["data"]["number"])
-        if number in first or tx.source_system_id != system.pk:
+        # A bill-to account is looked up (it may wait, or make a cycle) one by one.
+        if number in first or tx.source_system_id != system.pk or "parent" in tx.normalized["data"]:
             left.append(tx)
         else:
             first[number] = tx
@@ -253,6 +309,10 @@ def customer_sync_batch(txs: list[Transaction]) -> tuple[dict[int, str], list[Tr
             "currency": key(data["currency"]),
             "active": data.get("active", True),
         }
+        # As one by one: a code the event does not carry is left as it is.
+        for field in ("tax_code", "payment_terms"):
+            if data.get(field) is not None:
+                values[field] = data[field].strip()
         record = existing.get(number)
         if record is None:
             record = Customer(number=number, version=version, source_system=system.slug, **values)
@@ -280,6 +340,8 @@ def customer_sync_batch(txs: list[Transaction]) -> tuple[dict[int, str], list[Tr
                 "legal_entity",
                 "currency",
                 "active",
+                "tax_code",
+                "payment_terms",
                 "version",
                 "source_system",
                 "updated_at",
@@ -298,6 +360,8 @@ def customer_sync_batch(txs: list[Transaction]) -> tuple[dict[int, str], list[Tr
                 waiting_on=waiting_key("customer", number),
                 resolution=f"Customer {number} arrived from {system.slug}.",
             )
+    if applied:
+        _customer_invoices_release(list(applied), system=system.slug)
     content_type = ContentType.objects.get_for_model(Customer)
     states = {
         s.object_id: s

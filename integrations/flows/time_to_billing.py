@@ -21,9 +21,11 @@ from canonical.services.billing import (
     time_entry_approve,
 )
 from canonical.services.delivery import project_for
+from canonical.services.terms import invoice_billing_terms
 from integrations.choices import Domain, ExceptionType, Outcome
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
+from integrations.flows.master_data import erp_customer_push
 from integrations.flows.pushing import push
 from integrations.flows.registry import handles
 from integrations.selectors.routing import erp_for, erp_owner_check
@@ -107,12 +109,14 @@ def monthly_fee_billed(tx: Transaction) -> str:
 @handles("invoice.approved", atomic=False)
 def invoice_post(tx: Transaction) -> str:
     """Posts an approved invoice to the ERP once, and records the ERP's invoice number."""
-    invoice = Invoice.objects.select_related("project", "customer", "legal_entity").get(
+    invoice = Invoice.objects.select_related("project__contract", "customer", "legal_entity").get(
         number=tx.normalized["data"]["number"]
     )
     if invoice.status in (InvoiceStatus.POSTED, InvoiceStatus.PAID):
         return Outcome.UNCHANGED
     erp_system = _erp_of(tx, invoice)
+    # Before anything reaches the ERP: whom it bills, with which tax code and terms.
+    terms = invoice_billing_terms(invoice=invoice)
     erp = ErpClient(erp_system)
     job = sync_state_for(invoice.project, erp_system)
     customer = sync_state_for(invoice.customer, erp_system)
@@ -124,14 +128,21 @@ def invoice_post(tx: Transaction) -> str:
             money_at_risk=invoice.amount,
             currency=invoice.currency,
         )
+    # The bill-to account is in the ERP once its record (with its parent) is there.
+    entity = (
+        customer.external_id
+        if terms.bill_to.pk == invoice.customer_id
+        else erp_customer_push(tx, terms.bill_to, erp_system)
+    )
     body = {
         "externalId": invoice.number,
-        "entity": {"id": customer.external_id},
+        "entity": {"id": entity},
         "job": {"id": job.external_id},
         "subsidiary": {"id": invoice.legal_entity.code},
         "currency": {"refName": invoice.currency},
         "tranDate": invoice.period_end.isoformat(),
         "memo": f"{invoice.project.code} {invoice.period_start:%B %Y}",
+        "terms": {"externalId": terms.payment_terms},
         "item": {
             "items": [
                 {
@@ -139,6 +150,7 @@ def invoice_post(tx: Transaction) -> str:
                     "quantity": str(line.quantity),
                     "rate": str(line.rate),
                     "amount": str(line.amount),
+                    "taxCode": {"externalId": terms.tax_code},
                 }
                 for line in invoice.lines.order_by("id")
             ]

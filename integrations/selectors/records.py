@@ -17,6 +17,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from canonical.models import Resource
+from canonical.selectors import BillingTermsShown, billing_terms_shown
 from integrations.adapters import adapter_for
 from integrations.choices import (
     FlowKind,
@@ -86,10 +87,12 @@ RECORD_KINDS: dict[str, RecordKind] = {
                 ("monthly_fee", "Monthly fee"),
                 ("included_hours", "Included hours"),
                 ("unused_hours_roll_over", "Unused hours roll over"),
+                ("tax_code", "Tax code"),
+                ("payment_terms", "Payment terms"),
                 ("status", "Status"),
                 ("signed_at", "Signed at"),
             ),
-            select_related=("customer", "legal_entity", "rate_card"),
+            select_related=("customer__parent", "legal_entity", "rate_card"),
             repush=True,
         ),
         RecordKind(
@@ -136,6 +139,35 @@ RECORD_KINDS: dict[str, RecordKind] = {
                 },
             },
             repush=True,
+        ),
+        RecordKind(
+            slug="customer",
+            label="Customer",
+            model_path="canonical.Customer",
+            key_field="number",
+            flow=FlowKind.MASTER_DATA_SYNC,
+            event_type="customer.upserted",
+            fields=(
+                ("number", "Number"),
+                ("name", "Name"),
+                ("legal_entity", "Legal entity"),
+                ("currency", "Currency"),
+                ("tax_code", "Tax code"),
+                ("payment_terms", "Payment terms"),
+                ("parent", "Bill-to account (parent)"),
+                ("active", "Active"),
+            ),
+            select_related=("legal_entity", "parent"),
+            erp_record="customer",
+            remote={
+                "erp": {
+                    "number": "externalId",
+                    "name": "companyName",
+                    "legal_entity": "subsidiary.id",
+                    "currency": "currency.refName",
+                    "payment_terms": "terms.externalId",
+                }
+            },
         ),
         RecordKind(
             slug="resource",
@@ -212,6 +244,7 @@ RECORD_KIND_OF_EVENT = {
     "contract.amended": "contract",
     "project.upserted": "project",
     "resource.upserted": "resource",
+    "customer.upserted": "customer",
     "time_entry.approved": "time-entry",
     "invoice.approved": "invoice",
 }
@@ -335,6 +368,8 @@ class RecordView:
     projects: list[Any] = field(default_factory=list)
     # The ERP that keeps the record's legal entity's books (None: no legal entity).
     erp_route: ErpRouteInfo | None = None
+    # A customer's or contract's bill-to account, tax code and payment terms.
+    billing_terms: BillingTermsShown | None = None
 
 
 @dataclass(frozen=True)
@@ -520,6 +555,7 @@ def record_view(
     projects = []
     if kind.slug == "contract":
         projects = list(record.projects.order_by("code"))
+    billing_terms = billing_terms_shown(record) if kind.slug in ("customer", "contract") else None
     return RecordView(
         kind=kind,
         record=record,
@@ -530,6 +566,7 @@ def record_view(
         repush_systems=targets,
         projects=projects,
         erp_route=route,
+        billing_terms=billing_terms,
     )
 
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 from datetime import date
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from canonical.choices import InvoiceStatus
 from canonical.models import Invoice
 from canonical.selectors import contracts_with_fee_due
+from canonical.services.terms import INVOICE_TERMS_WAIT
 from integrations.choices import FlowKind, TransactionState
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
 from integrations.models import Transaction
 from integrations.selectors.routing import erp_for_or_none
 from integrations.selectors.sync import sync_state_for
+from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.queueing import transaction_internal_create, transactions_enqueue
 
 
@@ -85,3 +88,12 @@ def monthly_fees_queue(*, day: date | None = None) -> list[Transaction]:
             )
         transactions_enqueue(transactions=queued)
     return queued
+
+
+def invoice_terms_waits_clear(*, invoices: QuerySet[Invoice], resolution: str) -> int:
+    """Re-runs the postings of ``invoices`` parked for their tax code, payment terms or
+    bill-to account (a customer, contract or accepted list of theirs changed); one still
+    wrong parks again. Call inside the transaction that stored the change."""
+    numbers = invoices.filter(status=InvoiceStatus.APPROVED).values_list("number", flat=True)
+    keys = [waiting_key(INVOICE_TERMS_WAIT, number) for number in numbers]
+    return exceptions_clear(waiting_on=keys, resolution=resolution) if keys else 0

@@ -21,17 +21,20 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from canonical.choices import ProjectStatus
+from canonical.choices import InvoiceStatus, ProjectStatus
+from canonical.errors import RuleViolation
 from canonical.models import (
     Assignment,
     Contract,
     Customer,
+    Invoice,
     LegalEntity,
     Project,
     RateCard,
     Resource,
 )
 from canonical.services.staffing import assignment_dates_fit
+from canonical.services.terms import INVOICE_TERMS_WAIT, invoice_billing_terms
 from integrations.adapters.harvest import REF_PREFIX as HARVEST_REF_PREFIX
 from integrations.choices import OPEN_STATUSES, ExceptionStatus, TransactionState
 from integrations.errors import IntegrationError
@@ -330,6 +333,23 @@ def _dates_fit(key: str) -> bool:
     )
 
 
+def _terms_resolve(invoice_number: str) -> bool:
+    """Whether the approved invoice ``invoice_number`` has its bill-to, tax code and payment
+    terms now, all accepted (a customer or accepted code changed in the admin, say)."""
+    invoice = (
+        Invoice.objects.select_related("project__contract", "legal_entity")
+        .filter(number=invoice_number, status=InvoiceStatus.APPROVED)
+        .first()
+    )
+    if invoice is None:
+        return False
+    try:
+        invoice_billing_terms(invoice=invoice)
+    except RuleViolation:
+        return False
+    return True
+
+
 def _present(kind: str, parts: list[str]) -> bool:
     """Whether what a ``waiting_on`` key waits for holds now: the record is there, or is
     in the state the rule needs (``project_active``, ``project_hold``, ``customer_hold``).
@@ -362,6 +382,7 @@ def _present(kind: str, parts: list[str]) -> bool:
             Q(project__code=parts[0]) & Q(resource__employee_number=parts[1])
         ).exists(),
         "project_dates": lambda: _dates_fit(":".join([kind, *parts])),
+        INVOICE_TERMS_WAIT: lambda: _terms_resolve(parts[0]),
     }
     check = checks.get(kind)
     return bool(check and check())

@@ -55,6 +55,9 @@ class CustomerFactory(DjangoModelFactory):
     name = factory.Faker("company")
     legal_entity = factory.SubFactory(LegalEntityFactory)
     currency = factory.SelfAttribute("legal_entity.currency")
+    # Codes a factory legal entity's ERP takes: it keeps no list of them.
+    tax_code = "TX-STD"
+    payment_terms = "NET30"
     source_system = "crm"
 
 

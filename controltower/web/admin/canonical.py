@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
+from canonical.errors import RuleViolation
 from canonical.models import (
+    AcceptedCode,
     Assignment,
     BillingMilestone,
     Contract,
@@ -22,6 +26,7 @@ from canonical.models import (
     Resource,
     TimeEntry,
 )
+from canonical.services.parties import customer_parent_check
 from controltower.web.admin.base import AuditedModelAdmin
 
 RECORD_FIELDS = ("version", "source_system", "created_at", "updated_at")
@@ -59,20 +64,48 @@ class LegalEntityAdmin(CanonicalRecordAdmin):
     search_fields = ["code", "name"]
 
 
+class CustomerForm(forms.ModelForm):
+    def clean_parent(self) -> Customer | None:
+        parent = self.cleaned_data.get("parent")
+        number = self.cleaned_data.get("number") or self.instance.number
+        if parent is not None and number:
+            try:
+                customer_parent_check(number=number, parent_number=parent.number)
+            except RuleViolation as refused:
+                raise ValidationError(refused.message) from refused
+        return parent
+
+
 @admin.register(Customer)
 class CustomerAdmin(CanonicalRecordAdmin):
+    form = CustomerForm
     list_display = [
         "number",
         "name",
         "legal_entity",
         "currency",
+        "tax_code",
+        "payment_terms",
+        "parent",
         "active",
         "billing_hold",
         "version",
     ]
     list_filter = ["active", "billing_hold", "legal_entity"]
-    list_select_related = ["legal_entity"]
+    list_select_related = ["legal_entity", "parent"]
     search_fields = ["number", "name"]
+    autocomplete_fields = ["legal_entity", "parent"]
+
+
+@admin.register(AcceptedCode)
+class AcceptedCodeAdmin(CanonicalRecordAdmin):
+    """The codes each legal entity's ERP accepts; the nightly sync keeps them, a person may
+    add one the ERP has before it runs (a parked invoice then tries again by the recheck)."""
+
+    list_display = ["legal_entity", "kind", "code", "name", "active", "source_system"]
+    list_filter = ["kind", "active", "legal_entity"]
+    list_select_related = ["legal_entity"]
+    search_fields = ["code", "name", "legal_entity__code"]
     autocomplete_fields = ["legal_entity"]
 
 

@@ -160,6 +160,12 @@ def _page(
                 (project, reverse("records:detail", args=["project", project.pk]))
                 for project in view.projects
             ],
+            "billing_terms": view.billing_terms,
+            "bill_to_url": reverse(
+                "records:detail", args=["customer", view.billing_terms.bill_to.pk]
+            )
+            if view.billing_terms is not None
+            else "",
             "contract_url": reverse("records:detail", args=["contract", record.contract_id])
             if getattr(record, "contract_id", None)
             else "",

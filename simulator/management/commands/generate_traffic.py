@@ -23,7 +23,14 @@ import httpx
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from simulator.services import TOWER_TIMEOUT, events_send, tower_url_default
+from simulator.choices import ERP_SLUGS
+from simulator.services import (
+    TOWER_TIMEOUT,
+    erp_codes_seed,
+    events_send,
+    system_get,
+    tower_url_default,
+)
 from simulator.traffic import traffic_build, window_start
 
 
@@ -125,6 +132,9 @@ class Command(BaseCommand):
         if options["wait"] and not options["dry_run"]:
             _wait_for(tower_url, seconds=options["wait"])
         if not options["dry_run"]:
+            # The codes the demo customers' invoices carry, as the ERP instances accept them.
+            for slug in ERP_SLUGS:
+                erp_codes_seed(system=system_get(slug=slug))
             with httpx.Client(timeout=TOWER_TIMEOUT) as client:
                 for previous, request in zip([None, *requests], requests, strict=False):
                     if previous is not None and previous.phase != request.phase:

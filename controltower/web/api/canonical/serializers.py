@@ -75,6 +75,7 @@ class LegalEntitySerializer(MaskedModelSerializer):
 
 class CustomerSerializer(MaskedModelSerializer):
     legal_entity = key("code")
+    parent = key("number")
 
     class Meta:
         model = Customer
@@ -84,6 +85,9 @@ class CustomerSerializer(MaskedModelSerializer):
             "name",
             "legal_entity",
             "currency",
+            "tax_code",
+            "payment_terms",
+            "parent",
             "active",
             "billing_hold",
             *RECORD_FIELDS,
@@ -168,6 +172,8 @@ class ContractSerializer(MaskedModelSerializer):
             "monthly_fee",
             "included_hours",
             "unused_hours_roll_over",
+            "tax_code",
+            "payment_terms",
             "status",
             "signed_at",
             "correlation_id",

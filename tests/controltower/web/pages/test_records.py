@@ -156,6 +156,39 @@ def test_a_contract_is_re_pushed_as_its_projects(signed_contract, simulator, use
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_customer_and_contract_pages_show_the_tax_code_terms_and_bill_to(
+    signed_contract, user_with_role
+):
+    from canonical.models import Customer
+
+    acme = Customer.objects.get(number="C-1001")  # the demo's: US-EXEMPT, NET30
+    child = CustomerFactory(number="C-3001", legal_entity=acme.legal_entity, parent=acme)
+    client = signed_in(user_with_role("viewer"))
+
+    page = client.get(f"/records/customer/{child.pk}/")
+    assert page.status_code == 200
+    terms = page.context["billing_terms"]
+    assert (terms.bill_to, terms.tax_code, terms.tax_code_from) == (
+        acme,
+        "US-EXEMPT",
+        "the bill-to account",
+    )
+    assert "Tax, terms and bill-to" in page.text
+    assert f'href="/records/customer/{acme.pk}/"' in page.text
+    erp = copy_of(client.get(f"/records/customer/{acme.pk}/"), "erp")
+    compared = {d.name: (d.canonical, d.theirs) for d in erp.diff if d.compared}
+    assert compared["payment_terms"] == ("NET30", "NET30")  # as the ERP's customer holds them
+
+    Contract.objects.filter(number="K-5001").update(payment_terms="NET90")
+    contract = Contract.objects.get(number="K-5001")
+    page = client.get(f"/records/contract/{contract.pk}/")
+    terms = page.context["billing_terms"]
+    assert (terms.payment_terms, terms.payment_terms_from) == ("NET90", "the contract")
+    assert terms.accepted == {"tax_code": True, "payment_terms": False}
+    assert "Not accepted by the ERP" in page.text
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_system_that_answers_with_an_error_is_named_and_the_others_still_compared(
     signed_contract, simulator, user_with_role
 ):
