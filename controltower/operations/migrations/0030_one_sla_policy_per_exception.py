@@ -43,7 +43,7 @@ def judge_open_exceptions(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("controltower", "0028_staffing_exception_codes"),
+        ("controltower", "0029_invoice_terms_codes"),
     ]
 
     operations = [
