@@ -112,6 +112,13 @@ def invoice_post(tx: Transaction) -> str:
     )
     if invoice.status in (InvoiceStatus.POSTED, InvoiceStatus.PAID):
         return Outcome.UNCHANGED
+    invoice_send(tx, invoice)
+    return Outcome.APPLIED
+
+
+def invoice_send(tx: Transaction, invoice: Invoice) -> None:
+    """Sends the invoice to its ERP unless the ERP holds this version (a re-push marks it
+    stale first), and marks it posted with the ERP's invoice number."""
     erp_system = _erp_of(tx, invoice)
     erp = ErpClient(erp_system)
     job = sync_state_for(invoice.project, erp_system)
@@ -158,7 +165,6 @@ def invoice_post(tx: Transaction) -> str:
             erp_number=erp_invoice.get("tranId", ""),
             posted_at=timezone.now(),
         )
-    return Outcome.APPLIED
 
 
 def _erp_of(tx: Transaction, invoice: Invoice) -> ConnectedSystem:
