@@ -417,7 +417,11 @@ def record_repush(
             actor=actor,
             action="record.repush",
             obj=record,
-            after={"system": system.slug, "transaction": tx.pk, "recreate": recreate},
+            after={
+                "system": system.slug,
+                "transaction": tx.pk,
+                **({"recreate": True} if recreate else {}),
+            },
             reason=reason,
         )
         transactions_enqueue(transactions=[tx])
