@@ -151,7 +151,9 @@ _RECORD_KINDS = {
 
 def reconciliation_drift_rows(run: Transaction) -> list[DriftRow]:
     """The drifts ``run`` found, by project and period, with the tower's and the ERP's figures."""
-    drifts = list(_run_drifts(run).select_related("team", "assignee").order_by("-money_at_risk"))
+    drifts = list(
+        _run_drifts(run).select_related("team", "assignee", "customer").order_by("-money_at_risk")
+    )
     numbers = {(d.details or {}).get("invoice") for d in drifts} - {None}
     invoices = {
         i.number: i for i in Invoice.objects.filter(number__in=numbers).select_related("project")

@@ -152,13 +152,7 @@ def _priced(row: Any) -> DataClass | None:
 
 
 DRIFT_COLUMNS = (
-    Column(
-        "customer",
-        "Customer",
-        lambda d: " ".join(
-            filter(None, [(d.exception.details or {}).get("customer"), _customer_name(d)])
-        ),
-    ),
+    Column("customer", "Customer", lambda d: _customer_text(d)),
     Column("project", "Project", lambda d: d.project),
     Column("period", "Period", lambda d: d.period.strftime("%B %Y") if d.period else ""),
     Column("what", "What differs", lambda d: d.what),
@@ -175,11 +169,13 @@ DRIFT_COLUMNS = (
 FIGURES = {column.key: column for column in DRIFT_COLUMNS}
 
 
-def _customer_name(row: Any) -> str:
+def _customer_text(row: Any) -> str:
+    """The drift's customer, number and name (older drifts: the exception's customer)."""
     details = row.exception.details or {}
-    return details.get("customer_name") or (
-        row.exception.customer.name if row.exception.customer_id else ""
-    )
+    customer = row.exception.customer if row.exception.customer_id else None
+    number = details.get("customer") or (customer.number if customer else "")
+    name = details.get("customer_name") or (customer.name if customer else "")
+    return " ".join(filter(None, [number, name]))
 
 
 @login_required
@@ -195,9 +191,7 @@ def reconciliation_run(request: HttpRequest, pk: int) -> HttpResponse:
     can_act = request.user.has_perm(DRIFT_ACTION_PERMISSION)
     for row in rows:
         row.action = drift_action_of(row.exception) if can_act else None
-        row.customer = " ".join(
-            filter(None, [(row.exception.details or {}).get("customer"), _customer_name(row)])
-        )
+        row.customer = _customer_text(row)
         key = (row.project, row.period)
         if not groups or groups[-1]["key"] != key:
             groups.append({"key": key, "project": row.project, "period": row.period, "rows": []})
@@ -230,22 +224,23 @@ def drift_act_view(request: HttpRequest, pk: int) -> HttpResponse:
         BusinessException, pk=pk, exception_type=ExceptionType.RECONCILIATION_DRIFT
     )
     action = drift_action_of(exc)
-    done, refusal, status = "", "", 200
+    done, refusal = "", ""
     try:
         tx = drift_act(exception_id=exc.pk, actor=request.user)
     except ApplicationError as error:
-        refusal, status = error.message, error.status_code
+        refusal = error.message
     else:
         done = (
             f"{action.label}: queued as transaction {tx.pk}. The next reconciliation resolves "
             "the drift once the copies agree."
         )
     if request.htmx:
+        # Answered 200 either way: htmx swaps in only a successful answer, and the refusal
+        # must show where the button was.
         return render(
             request,
             "controltower/reconciliation/partials/_drift_action.html",
             {"exc": exc, "action": action, "done": done, "refusal": refusal},
-            status=status,
         )
     if refusal:
         messages.error(request, refusal)
