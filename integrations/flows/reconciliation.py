@@ -97,7 +97,11 @@ def reconciliation_run(tx: Transaction) -> str:
         where = "the ERP" if len(systems) == 1 else f"the ERP {erp_system.slug}"
         drifts.extend(_erp_drifts(erp_system, routed.get(erp_system.pk, []), where))
         drifts.extend(_erp_job_drifts(erp_system, where))
-    drifts.extend(_psa_drifts())
+    # A project missing from both the ERP and the PSA puts its contract's value at stake once.
+    counted = {
+        d.details["project"] for d in drifts if d.details.get("kind") == DriftKind.MISSING_RECORD
+    }
+    drifts.extend(_psa_drifts(counted))
     drifts.extend(_unbilled_time_drifts(timezone.localdate()))
     with transaction.atomic():
         # A drift found again is the same exception, restated with today's amount; one
@@ -295,10 +299,13 @@ def _erp_job_drifts(erp_system: ConnectedSystem, where: str) -> list[Drift]:
     """Contracts' projects that this ERP instance owns without a job, or with other rates."""
     jobs = {str(job.get("externalId") or ""): job for job in ErpClient(erp_system).list("job")}
     drifts: list[Drift] = []
+    owners: dict[str, ConnectedSystem | None] = {}
     for project in _pushed_projects():
         contract = project.contract
-        owner = erp_for_or_none(contract.legal_entity.code)
-        if owner is None or owner.pk != erp_system.pk:
+        code = contract.legal_entity.code
+        if code not in owners:
+            owners[code] = erp_for_or_none(code)
+        if owners[code] is None or owners[code].pk != erp_system.pk:
             continue
         job = jobs.get(project.code)
         named = {"system": erp_system.slug, **_named(project)}
@@ -380,8 +387,9 @@ def _psa_projects(psa: PsaClient) -> dict[str, dict]:
             return found
 
 
-def _psa_drifts() -> list[Drift]:
-    """Contracts' projects the PSA lacks, or holds with another status or other dates."""
+def _psa_drifts(counted: set[str]) -> list[Drift]:
+    """Contracts' projects the PSA lacks, or holds with another status or other dates; a
+    project in ``counted`` has its contract's value at stake on the ERP's drift already."""
     system = _psa_system()
     if system is None:
         return []
@@ -391,13 +399,15 @@ def _psa_drifts() -> list[Drift]:
         contract = project.contract
         named = {"system": system.slug, **_named(project)}
         copy = held.get(project.code)
+        counted_here = project.code in counted
         if copy is None:
             drifts.append(
                 Drift(
                     f"missing:{system.slug}:{project.code}",
                     f"Contract {contract.number} is signed but the PSA has no project "
-                    f"{project.code}.",
-                    _remaining_value(contract),
+                    f"{project.code}."
+                    + (" Its value is counted on the ERP job's drift." if counted_here else ""),
+                    Decimal("0.00") if counted_here else _remaining_value(contract),
                     contract.currency,
                     {"kind": DriftKind.MISSING_RECORD, "missing": "PSA project", **named},
                     project,

@@ -334,3 +334,19 @@ def test_an_operator_fixes_a_drift_from_the_run_page_with_one_htmx_click(
     assert f"queued as transaction {tx.pk}" in clicked.text
     again = page.post(f"/reconciliation/drifts/{drift.pk}/act/", HTTP_HX_REQUEST="true")
     assert again.status_code == 200 and "is already queued" in again.text  # shown in place
+
+
+def test_a_project_missing_from_both_the_erp_and_the_psa_puts_its_contract_at_stake_once(
+    signed, operator
+):
+    erp, psa = signed
+    [job] = erp.get(f"{ERP}/job").json()["items"]
+    erp.delete(f"{ERP}/job/{job['id']}")
+    [project] = psa.get("/api/v1/projects").json()["results"]
+    psa.delete(f"/api/v1/projects/{project['id']}")
+    reconcile(operator)
+    missing = {
+        d.details["missing"]: d.money_at_risk
+        for d in BusinessException.objects.filter(details__kind="missing_record")
+    }
+    assert missing == {"ERP job": Decimal("250000.00"), "PSA project": Decimal("0.00")}
