@@ -157,12 +157,12 @@ def _erp_drifts(erp_system: ConnectedSystem, posted: list[Invoice], where: str) 
     by_external_id: dict[str, list[dict]] = {}
     for item in erp_invoices:
         by_external_id.setdefault(str(item.get("externalId") or ""), []).append(item)
-    known_jobs: set[str] = set()
+    known_jobs: dict[str, Project] = {}  # the ERP's job id → the tower's project
     drifts: list[Drift] = []
     for invoice in posted:
         job = sync_state_for(invoice.project, erp_system)
         if job:
-            known_jobs.add(job.external_id)
+            known_jobs[job.external_id] = invoice.project
         base = {
             "kind": DriftKind.INVOICE,
             "invoice": invoice.number,
@@ -245,7 +245,13 @@ def _erp_drifts(erp_system: ConnectedSystem, posted: list[Invoice], where: str) 
                     f"{where[0].upper()}{where[1:]} holds invoice {item.get('tranId') or item['id']} on a tower project that the tower never posted.",
                     Decimal(str(item.get("total") or "0")),
                     "",
-                    {"kind": DriftKind.NOT_POSTED, "erp_id": item["id"], "system": erp_system.slug},
+                    {
+                        "kind": DriftKind.NOT_POSTED,
+                        "erp_id": item["id"],
+                        "system": erp_system.slug,
+                        **_named(known_jobs[job_id]),
+                    },
+                    known_jobs[job_id],
                 )
             )
     return drifts

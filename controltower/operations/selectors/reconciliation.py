@@ -203,7 +203,7 @@ def reconciliation_drift_rows(run: Transaction) -> list[DriftRow]:
         rows.append(
             DriftRow(
                 exception=exc,
-                project=invoice.project.code if invoice else "",
+                project=invoice.project.code if invoice else details.get("project", ""),
                 period=invoice.period_start if invoice else None,
                 what=what,
                 tower=tower,
