@@ -260,9 +260,12 @@ _KINDS = (
         ExceptionType.RECONCILIATION_DRIFT,
         FlowKind.RECONCILIATION,
         Severity.HIGH,
-        "The amount by which the ERP's copy differs from what the tower posted.",
-        "Correct the ERP's copy or re-push the record; the next reconciliation resolves it "
-        "when the copies agree.",
+        "By kind: a missing ERP job or PSA project, the contract's remaining value; other "
+        "ERP job rates, the unposted approved hours times the rate difference; a PSA project's "
+        "status or dates, its unposted approved time; unbilled time, hours times rate; an "
+        "invoice, the amount by which the ERP's copy differs from what the tower posted.",
+        "Run the drift's action (re-push, create the missing record, build the candidate) or "
+        "correct the other system's copy; the next reconciliation resolves it when they agree.",
     ),
     ExceptionKind(
         ExceptionType.UNHANDLED_EVENT_TYPE,

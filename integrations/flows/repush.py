@@ -3,7 +3,8 @@
 The transaction (queued by ``controltower.operations.services.actions.record_repush``) names the
 record and the target system. The target's sync state is marked stale first, so that
 the usual once-per-version push sends the record even though the tower believed the
-system held it; the push itself is the contract-to-project flow's own.
+system held it; the push itself is the contract-to-project flow's own (a posted invoice's,
+the time-to-billing flow's posting).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from typing import TYPE_CHECKING
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
-from canonical.models import Project
+from canonical.choices import InvoiceStatus
+from canonical.models import Invoice, Project
 from integrations.choices import ErrorClass, ExceptionType, Outcome, SyncOutcome
 from integrations.errors import IntegrationError
 from integrations.flows.catalog import REPUSH_EVENT
 from integrations.flows.contract_to_project import push_project, pushable_projects
 from integrations.flows.registry import handles
+from integrations.flows.time_to_billing import invoice_send
 from integrations.models import ConnectedSystem, SyncState
 
 if TYPE_CHECKING:
@@ -36,6 +39,8 @@ def record_repush_run(tx: Transaction) -> str:
             error_class=ErrorClass.CONFIGURATION,
             code=ExceptionType.SYSTEM_NOT_CONFIGURED,
         )
+    if data.get("record_type") == "invoice":
+        return _invoice_repush(tx, system, data)
     projects = pushable_projects()
     if data.get("record_type") == "contract":
         projects = projects.filter(contract__number=data["key"])
@@ -52,7 +57,38 @@ def record_repush_run(tx: Transaction) -> str:
             content_type=ContentType.objects.get_for_model(Project),
             object_id__in=[project.pk for project in found],
             system=system,
-        ).update(outcome=SyncOutcome.STALE)
+        ).update(**_stale(data))
     for project in found:
         push_project(tx, project.contract, project)
+    return Outcome.APPLIED
+
+
+def _stale(data: dict) -> dict:
+    """What a re-push marks on the sync state: stale, so the push sends the record again;
+    and, when the system no longer holds the record (``recreate``), its id forgotten, so
+    the push creates it by its external id instead of updating a record that is gone."""
+    return {"outcome": SyncOutcome.STALE, **({"external_id": ""} if data.get("recreate") else {})}
+
+
+def _invoice_repush(tx: Transaction, system: ConnectedSystem, data: dict) -> str:
+    """A posted invoice sent to its ERP again, through its own posting: the ERP's copy is
+    upserted by the invoice number, so a missing one is created and a changed one
+    brought back to the tower's lines."""
+    invoice = (
+        Invoice.objects.select_related("project", "customer", "legal_entity")
+        .filter(number=data["key"], status__in=(InvoiceStatus.POSTED, InvoiceStatus.PAID))
+        .first()
+    )
+    if invoice is None:
+        raise IntegrationError.business(
+            f"There is no posted invoice {data['key']} to re-push.",
+            code=ExceptionType.UNKNOWN_PROJECT,
+        )
+    with transaction.atomic():
+        SyncState.objects.filter(
+            content_type=ContentType.objects.get_for_model(Invoice),
+            object_id=invoice.pk,
+            system=system,
+        ).update(outcome=SyncOutcome.STALE, external_id="")
+    invoice_send(tx, invoice)
     return Outcome.APPLIED

@@ -114,6 +114,13 @@ def invoice_post(tx: Transaction) -> str:
     )
     if invoice.status in (InvoiceStatus.POSTED, InvoiceStatus.PAID):
         return Outcome.UNCHANGED
+    invoice_send(tx, invoice)
+    return Outcome.APPLIED
+
+
+def invoice_send(tx: Transaction, invoice: Invoice) -> None:
+    """Sends the invoice to its ERP unless the ERP holds this version (a re-push marks it
+    stale first), and marks it posted with the ERP's invoice number."""
     erp_system = _erp_of(tx, invoice)
     # Before anything reaches the ERP: whom it bills, with which tax code and terms.
     terms = invoice_billing_terms(invoice=invoice)
@@ -170,7 +177,6 @@ def invoice_post(tx: Transaction) -> str:
             erp_number=erp_invoice.get("tranId", ""),
             posted_at=timezone.now(),
         )
-    return Outcome.APPLIED
 
 
 def _erp_of(tx: Transaction, invoice: Invoice) -> ConnectedSystem:

@@ -16,8 +16,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from canonical.choices import InvoiceStatus
 from canonical.errors import ApplicationError, ConflictError, InvalidStateError, NotFoundError
-from canonical.models import Contract, Project
+from canonical.models import Contract, Invoice, Project
 from controltower.operations.services.audit import audit_record
 from integrations.adapters import EventRejected, adapter_for
 from integrations.choices import (
@@ -324,16 +325,31 @@ _REPUSH_PENDING = (
 
 
 def record_repush(
-    *, record: Any, system: ConnectedSystem, actor: Actor, reason: str = ""
+    *, record: Any, system: ConnectedSystem, actor: Actor, reason: str = "", recreate: bool = False
 ) -> Transaction:
     """Queues a transaction that sends ``record`` to ``system`` again, whatever its sync
     state says (a copy someone changed there, a push that was lost).
 
     The tower writes projects to the ERP (the project shell with its billing schedule) and
     the PSA; a contract is re-pushed as its projects. The push runs in the
-    contract-to-project flow like the first one, and is audited here.
+    contract-to-project flow like the first one, and is audited here. A posted invoice is
+    posted to its ERP again. ``recreate``: the system no longer holds the record, which is
+    created there again by its external id.
     """
-    if isinstance(record, Project):
+    if isinstance(record, Invoice):
+        contract, key, record_type = record.project.contract, record.number, "invoice"
+        if record.status not in (InvoiceStatus.POSTED, InvoiceStatus.PAID):
+            raise ApplicationError(
+                f"Invoice {record.number} is {record.get_status_display().lower()}; only a "
+                "posted invoice is re-pushed (an approved one is posted by its approval).",
+                errors={"record": ["Not posted."]},
+            )
+        if system.kind != SystemKind.ERP:
+            raise ApplicationError(
+                f"Invoices go to the ERP, not to {system.name}.",
+                errors={"system": [f"{system.slug} takes no invoices."]},
+            )
+    elif isinstance(record, Project):
         contract, key, record_type = record.contract, record.code, "project"
         if contract is None:
             raise ApplicationError(
@@ -366,9 +382,8 @@ def record_repush(
             errors={"system": ["Disabled."]},
         )
     # An ERP instance takes only the projects of the legal entities it owns.
-    erp_owner_check(
-        system=system, legal_entity_code=contract.legal_entity.code, what=f"{record_type} {key}"
-    )
+    legal_entity = record.legal_entity if record_type == "invoice" else contract.legal_entity
+    erp_owner_check(system=system, legal_entity_code=legal_entity.code, what=f"{record_type} {key}")
     with transaction.atomic():
         pending = (
             Transaction.objects.filter(
@@ -389,15 +404,24 @@ def record_repush(
             flow=FlowKind.CONTRACT_TO_PROJECT,
             event_type=REPUSH_EVENT,
             business_key=key,
-            correlation_id=contract.correlation_id,
+            correlation_id=contract.correlation_id if contract else "",
             target_system=system,
-            data={"record_type": record_type, "key": key, "system": system.slug},
+            data={
+                "record_type": record_type,
+                "key": key,
+                "system": system.slug,
+                **({"recreate": True} if recreate else {}),
+            },
         )
         audit_record(
             actor=actor,
             action="record.repush",
             obj=record,
-            after={"system": system.slug, "transaction": tx.pk},
+            after={
+                "system": system.slug,
+                "transaction": tx.pk,
+                **({"recreate": True} if recreate else {}),
+            },
             reason=reason,
         )
         transactions_enqueue(transactions=[tx])

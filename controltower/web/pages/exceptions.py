@@ -43,6 +43,10 @@ from controltower.operations.selectors.exceptions import (
     reverse_or_empty,
     transaction_url,
 )
+from controltower.operations.selectors.reconciliation import (
+    DRIFT_ACTION_PERMISSION,
+    drift_action_of,
+)
 from controltower.operations.services.actions import exception_record_pick
 from controltower.operations.services.approvals import exception_approve, exception_reject
 from controltower.operations.services.bulk import MAX_ITEMS, bulk_operation_start
@@ -791,6 +795,8 @@ def _detail_context(
         "link_candidates": link_candidates(exc) if exc.is_open and can_work else [],
         "record": record,
         "record_url": record_url(record),
+        "drift_action": drift_action_of(exc),
+        "can_act_on_drift": user.has_perm(DRIFT_ACTION_PERMISSION),
         "customer_url": record_url(exc.customer),
         "legal_entity_url": record_url(exc.legal_entity),
         "held": held,

@@ -1,8 +1,9 @@
 """Reconciliation reports: each run with the drift it found, and a drill-down by project and period.
 
-A run compares the tower's posted invoices with the ERP's (totals, hours, duplicates,
-invoices the tower never posted); each drift is a ``reconciliation_drift`` exception
-with the amount at stake. Operators may start a run now; beat runs one nightly.
+A run compares the tower's records with the ERP's and the PSA's (contracts' projects,
+job rates, project status and dates, approved time no invoice holds, invoices); each
+drift is a ``reconciliation_drift`` exception with the amount at stake and the customer
+named, and most have a one-click fix. Operators may start a run now; beat runs one nightly.
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ from canonical.formats import money_text
 from controltower.operations.models import BusinessException
 from controltower.operations.selectors.exceptions import transaction_url
 from controltower.operations.selectors.reconciliation import (
+    DRIFT_ACTION_PERMISSION,
+    drift_action_of,
     reconciliation_drift_rows,
     reconciliation_drift_totals,
     reconciliation_runs,
 )
 from controltower.operations.services.actions import reconciliation_start
+from controltower.operations.services.reconciliation import drift_act
 from controltower.web.forms.config import NoColon
 from controltower.web.pages.exceptions import money
 from controltower.web.pages.lists import Column, csv_response, listing, listing_queryset, wants_csv
@@ -148,6 +152,7 @@ def _priced(row: Any) -> DataClass | None:
 
 
 DRIFT_COLUMNS = (
+    Column("customer", "Customer", lambda d: _customer_text(d)),
     Column("project", "Project", lambda d: d.project),
     Column("period", "Period", lambda d: d.period.strftime("%B %Y") if d.period else ""),
     Column("what", "What differs", lambda d: d.what),
@@ -164,6 +169,15 @@ DRIFT_COLUMNS = (
 FIGURES = {column.key: column for column in DRIFT_COLUMNS}
 
 
+def _customer_text(row: Any) -> str:
+    """The drift's customer, number and name (older drifts: the exception's customer)."""
+    details = row.exception.details or {}
+    customer = row.exception.customer if row.exception.customer_id else None
+    number = details.get("customer") or (customer.number if customer else "")
+    name = details.get("customer_name") or (customer.name if customer else "")
+    return " ".join(filter(None, [number, name]))
+
+
 @login_required
 @require_GET
 def reconciliation_run(request: HttpRequest, pk: int) -> HttpResponse:
@@ -174,7 +188,10 @@ def reconciliation_run(request: HttpRequest, pk: int) -> HttpResponse:
             rows=rows, columns=DRIFT_COLUMNS, filename=f"reconciliation-{pk}.csv", user=request.user
         )
     groups: list[dict[str, Any]] = []
+    can_act = request.user.has_perm(DRIFT_ACTION_PERMISSION)
     for row in rows:
+        row.action = drift_action_of(row.exception) if can_act else None
+        row.customer = _customer_text(row)
         key = (row.project, row.period)
         if not groups or groups[-1]["key"] != key:
             groups.append({"key": key, "project": row.project, "period": row.period, "rows": []})
@@ -195,3 +212,38 @@ def reconciliation_run(request: HttpRequest, pk: int) -> HttpResponse:
             "run_url": transaction_url(run.pk),
         },
     )
+
+
+@login_required
+@require_POST
+def drift_act_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Runs a drift's one-click fix; htmx swaps the button for what was queued."""
+    if not request.user.has_perm(DRIFT_ACTION_PERMISSION):
+        raise PermissionDenied("Acting on a reconciliation drift needs the operator role.")
+    exc = get_object_or_404(
+        BusinessException, pk=pk, exception_type=ExceptionType.RECONCILIATION_DRIFT
+    )
+    action = drift_action_of(exc)
+    done, refusal = "", ""
+    try:
+        tx = drift_act(exception_id=exc.pk, actor=request.user)
+    except ApplicationError as error:
+        refusal = error.message
+    else:
+        done = (
+            f"{action.label}: queued as transaction {tx.pk}. The next reconciliation resolves "
+            "the drift once the copies agree."
+        )
+    if request.htmx:
+        # Answered 200 either way: htmx swaps in only a successful answer, and the refusal
+        # must show where the button was.
+        return render(
+            request,
+            "controltower/reconciliation/partials/_drift_action.html",
+            {"exc": exc, "action": action, "done": done, "refusal": refusal},
+        )
+    if refusal:
+        messages.error(request, refusal)
+    else:
+        messages.success(request, done)
+    return redirect("exceptions:detail", exc.pk)

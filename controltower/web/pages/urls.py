@@ -77,6 +77,7 @@ reconciliation_urls = [
     path("", reconciliation.reconciliation_index, name="index"),
     path("runs/", reconciliation.reconciliation_run_start, name="start"),
     path("runs/<int:pk>/", reconciliation.reconciliation_run, name="run"),
+    path("drifts/<int:pk>/act/", reconciliation.drift_act_view, name="drift-act"),
 ]
 
 saved_view_urls = [

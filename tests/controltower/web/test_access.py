@@ -71,6 +71,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "transaction-cancel": {"POST": OPERATOR},
     "transaction-bulk-retry": {"POST": OPERATOR},
     "reconciliation-run": {"POST": OPERATOR},
+    "reconciliation-drift-act": {"POST": OPERATOR},
     "system-list": READ,
     "system-detail": READ,
     "system-breaker": {"POST": OPERATOR},

@@ -16,5 +16,10 @@ router.register("erp-routes", views.ErpRouteViewSet, basename="erp-route")
 urlpatterns = [
     path("inbound/<slug:system_slug>/", views.InboundView.as_view(), name="inbound"),
     path("reconciliation/runs/", views.ReconciliationView.as_view(), name="reconciliation-run"),
+    path(
+        "reconciliation/drifts/<int:pk>/act/",
+        views.ReconciliationDriftActionView.as_view(),
+        name="reconciliation-drift-act",
+    ),
     *router.urls,
 ]

@@ -4,13 +4,14 @@ from django.core.exceptions import RequestDataTooBig
 from django.http.request import RawPostDataException
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from controltower.operations.selectors.reconciliation import DRIFT_ACTION_PERMISSION, drift_list
 from controltower.operations.services import actions
 from controltower.operations.services.connections import (
     connection_check,
@@ -25,6 +26,7 @@ from controltower.operations.services.mappings import (
     mapping_try,
 )
 from controltower.operations.services.pollers import poller_change, poller_run_now
+from controltower.operations.services.reconciliation import drift_act
 from controltower.web.api.engine import serializers as s
 from controltower.web.api.permissions import requires
 from integrations.filtersets import PollerFilterSet, SyncStateFilterSet, TransactionFilterSet
@@ -385,6 +387,22 @@ class ReconciliationView(APIView):
         data = _valid(s.ReasonSerializer, request)
         run = actions.reconciliation_start(actor=request.user, reason=data["reason"])
         return Response(s.TransactionSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ReconciliationDriftActionView(generics.GenericAPIView):
+    """Runs a reconciliation drift's one-click fix (re-push the record to the system that
+    differs, create the missing record, or build the missing invoice candidate); audited.
+    The drift is resolved by the next run that no longer finds it."""
+
+    required_permission = DRIFT_ACTION_PERMISSION
+    queryset = drift_list()
+    serializer_class = s.ReasonSerializer
+
+    @extend_schema(request=s.ReasonSerializer, responses={202: s.TransactionSerializer, **ERRORS})
+    def post(self, request: Request, pk: int) -> Response:
+        data = _valid(s.ReasonSerializer, request)
+        tx = drift_act(exception_id=pk, actor=request.user, reason=data["reason"])
+        return Response(s.TransactionSerializer(tx).data, status=status.HTTP_202_ACCEPTED)
 
 
 class ErpRouteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
