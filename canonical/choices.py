@@ -125,3 +125,9 @@ class RuleCode(models.TextChoices):
     )
     RESOURCE_UNAVAILABLE = "resource_unavailable", "Resource no longer with the firm"
     RESOURCE_OVER_ALLOCATED = "resource_over_allocated", "Resource allocated above 100 %"
+    EXPENSE_CATEGORY_NOT_ALLOWED = (
+        "expense_category_not_allowed",
+        "Expense category not rebillable under the contract",
+    )
+    EXPENSE_RECEIPT_MISSING = "expense_receipt_missing", "Expense receipt missing"
+    EXPENSE_RATE_MISSING = "expense_rate_missing", "Expense in another currency without a rate"

@@ -180,6 +180,12 @@ class ExceptionType(models.TextChoices):
     INVOICE_REJECTED = "invoice_rejected", "Invoice candidate rejected"
     EDITED_REPLAY = "edited_replay", "Edited replay of a financial document, awaiting approval"
     BILLING_TERMS_MISSING = "billing_terms_missing", "Billing terms missing"
+    EXPENSE_CATEGORY_NOT_ALLOWED = (
+        "expense_category_not_allowed",
+        "Expense category not rebillable under the contract",
+    )
+    EXPENSE_RECEIPT_MISSING = "expense_receipt_missing", "Expense receipt missing"
+    EXPENSE_RATE_MISSING = "expense_rate_missing", "Expense in another currency without a rate"
     # Raised by no code any more; kept so that exceptions recorded before the codes were
     # typed still read.
     OTHER = "other", "Other"

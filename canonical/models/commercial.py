@@ -113,6 +113,18 @@ class Contract(CanonicalRecord):
         default=False,
         help_text="A retainer's unused hours carry into the next month; otherwise they lapse.",
     )
+    expense_categories = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Expense categories the customer may be rebilled for (lower case); empty: "
+        "no expense is rebillable.",
+    )
+    expense_markup_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        help_text="Added to a rebilled expense, e.g. 10 for 10 %.",
+    )
     status = models.CharField(
         max_length=20, choices=ContractStatus.choices, default=ContractStatus.DRAFT
     )
@@ -127,6 +139,7 @@ class Contract(CanonicalRecord):
     data_classes: ClassVar[Spec] = {
         "cap_amount": DataClass.PRICING,
         "monthly_fee": DataClass.PRICING,
+        "expense_markup_percent": DataClass.PRICING,
         # Read beside the cap: billed so far, and what is left.
         "billed_amount": DataClass.PRICING,
         "cap_remaining": DataClass.PRICING,
@@ -216,6 +229,7 @@ class ContractVersion(models.Model):
             "rates": DataClass.PRICING,
             "cap_amount": DataClass.PRICING,
             "monthly_fee": DataClass.PRICING,
+            "expense_markup_percent": DataClass.PRICING,
             "milestones": {"amount": DataClass.PRICING},
         }
     }

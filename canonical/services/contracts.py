@@ -51,6 +51,9 @@ class ContractTerms:
     monthly_fee: Decimal | None = None
     included_hours: Decimal | None = None
     unused_hours_roll_over: bool = False
+    # Expense categories the customer may be rebilled for; none named, no expense is.
+    expense_categories: tuple[str, ...] = ()
+    expense_markup_percent: Decimal = Decimal("0")
     milestones: tuple[dict[str, Any], ...] = ()
     project_code: str = ""
     project_name: str = ""
@@ -106,6 +109,8 @@ def contract_sign(
             "monthly_fee": terms.monthly_fee,
             "included_hours": terms.included_hours,
             "unused_hours_roll_over": terms.unused_hours_roll_over,
+            "expense_categories": expense_categories_of(terms),
+            "expense_markup_percent": terms.expense_markup_percent,
             "status": ContractStatus.SIGNED,
             "signed_at": terms.signed_at,
             "correlation_id": correlation_id,
@@ -149,6 +154,11 @@ def contract_sign(
             },
         )
     return ContractResult(contract, project, "applied", result.created)  # type: ignore[arg-type]
+
+
+def expense_categories_of(terms: ContractTerms) -> list[str]:
+    """The rebillable categories as the contract keeps them: lower case, each once, sorted."""
+    return sorted({category.strip().lower() for category in terms.expense_categories})
 
 
 def billing_terms_check(terms: ContractTerms) -> None:
@@ -222,6 +232,8 @@ def contract_amend(
     contract.monthly_fee = terms.monthly_fee
     contract.included_hours = terms.included_hours
     contract.unused_hours_roll_over = terms.unused_hours_roll_over
+    contract.expense_categories = expense_categories_of(terms)
+    contract.expense_markup_percent = terms.expense_markup_percent
     contract.status = ContractStatus.AMENDED
     contract.version = version
     contract.source_system = source_system
