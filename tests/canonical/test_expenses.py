@@ -11,6 +11,7 @@ import pytest
 from canonical.choices import BillingModel, InvoiceStatus, ProjectStatus
 from canonical.errors import RuleViolation
 from canonical.models import Contract, ExpenseLine, ExpenseReport, Invoice, InvoiceLine, Project
+from canonical.services.billing import invoice_candidate_rebuild, monthly_fee_bill
 from canonical.services.contracts import ContractTerms, contract_amend, contract_sign
 from canonical.services.expenses import ExpenseLineData, expense_report_approve
 from tests.factories.canonical import CustomerFactory, LegalEntityFactory, ResourceFactory
@@ -266,3 +267,31 @@ def test_a_line_already_on_an_approved_invoice_stays_as_billed(ada):
     assert [item.amount for item in approved.lines.all()] == [Decimal("22.00")]
     supplementary = Invoice.objects.get(number="INV-P-K-EXP-202611-2")
     assert [item.amount for item in supplementary.lines.all()] == [Decimal("11.00")]
+
+
+def test_a_line_whose_invoice_was_rejected_goes_on_the_rebuilt_candidate(ada):
+    approve(line("travel", "20.00"), line("meals", "30.00", billable=False))
+    Invoice.objects.filter(pk=november().pk).update(status=InvoiceStatus.REJECTED)
+    rebuilt = invoice_candidate_rebuild(
+        project=Project.objects.get(code="P-K-EXP"), period_start=date(2026, 11, 1)
+    )
+    assert rebuilt is not None and rebuilt.number == "INV-P-K-EXP-202611-2"
+    assert [(item.expense_line.line_number, item.amount) for item in rebuilt.lines.all()] == [
+        (1, Decimal("22.00"))
+    ]
+    assert rebuilt.amount == Decimal("22.00")
+    assert (
+        invoice_candidate_rebuild(
+            project=Project.objects.get(code="P-K-EXP"), period_start=date(2026, 11, 1)
+        )
+        is None
+    )
+
+
+def test_an_expense_line_is_not_taken_for_the_months_fee(contract, ada):
+    Contract.objects.filter(pk=contract.pk).update(
+        billing_model=BillingModel.MANAGED_SERVICES, monthly_fee=Decimal("2500.00")
+    )
+    approve(line("travel", "20.00"))
+    invoice = monthly_fee_bill(contract=Contract.objects.get(pk=contract.pk), day=date(2026, 11, 1))
+    assert invoice is not None and invoice.amount == Decimal("2522.00")

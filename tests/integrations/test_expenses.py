@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -12,7 +13,8 @@ from controltower.operations.demo import demo_load
 from integrations.choices import TransactionState
 from integrations.models import Transaction
 from integrations.services.processing import transactions_process
-from tests.support.inbound import contract_event, event, events_run
+from simulator import traffic
+from tests.support.inbound import contract_event, event, events_run, events_send
 from tests.support.simulator import demo_systems_simulated, simulator_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -127,3 +129,23 @@ def test_a_missing_receipt_over_the_threshold_is_an_exception_with_its_money(sig
     [fixed] = events_run(report("EXP-102", HOTEL, version=2), system="psa")
     assert fixed.state == TransactionState.SUCCEEDED
     assert Invoice.objects.get(number="INV-P-K-6001-202611").amount == Decimal("542.95")
+
+
+def test_the_demo_traffics_expense_reports_are_billed_and_its_bad_one_is_held(erp):
+    plan = traffic.traffic_build(
+        contracts=2, days=2, volume=1, error_share=0.2, seed=7, start=date(2026, 11, 2)
+    )
+    for request in plan.requests():
+        events_send(*request.events, system=request.system)
+    reports = {
+        item.event["data"]["number"]: item.scenario
+        for item in plan.events
+        if item.event["type"] == "expense_report.approved"
+    }
+    assert set(reports.values()) == {traffic.OK, traffic.EXPENSE_CATEGORY_NOT_ALLOWED}
+    for tx in Transaction.objects.filter(event_type="expense_report.approved"):
+        if reports[tx.business_key] == traffic.OK:
+            assert tx.state == TransactionState.SUCCEEDED, tx.last_error
+        else:
+            assert tx.exception.exception_type == "expense_category_not_allowed"
+            assert tx.exception.money_at_risk > 0
