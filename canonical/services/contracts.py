@@ -157,8 +157,8 @@ def contract_sign(
 
 
 def expense_categories_of(terms: ContractTerms) -> list[str]:
-    """The rebillable categories as the contract keeps them: lower case, each once, sorted."""
-    return sorted({category.strip().lower() for category in terms.expense_categories})
+    """The rebillable categories as the contract keeps them: lower case, each once, in order."""
+    return list(dict.fromkeys(category.strip().lower() for category in terms.expense_categories))
 
 
 def billing_terms_check(terms: ContractTerms) -> None:

@@ -86,6 +86,8 @@ RECORD_KINDS: dict[str, RecordKind] = {
                 ("monthly_fee", "Monthly fee"),
                 ("included_hours", "Included hours"),
                 ("unused_hours_roll_over", "Unused hours roll over"),
+                ("expense_categories", "Rebillable expense categories"),
+                ("expense_markup_percent", "Expense markup %"),
                 ("status", "Status"),
                 ("signed_at", "Signed at"),
             ),

@@ -147,7 +147,7 @@ def test_a_category_the_contract_does_not_rebill_is_refused_with_its_billed_amou
     violation = refused(line("travel", "20.00"), line("Meals", "60.00"))
     assert violation.code == "expense_category_not_allowed"
     assert violation.message == (
-        "Expense EXP-1 line 2 (meals): contract K-EXP rebills lodging, travel only."
+        "Expense EXP-1 line 2 (meals): contract K-EXP rebills travel, lodging only."
     )
     assert (violation.money_at_risk, violation.currency) == (Decimal("66.00"), "EUR")
     assert violation.waiting_on == "contract_terms:K-EXP"
@@ -161,7 +161,7 @@ def test_an_amendment_that_rebills_the_category_lets_the_report_through(contract
         version=2,
         source_system="clm",
     )
-    assert Contract.objects.get(number="K-EXP").expense_categories == ["lodging", "meals", "travel"]
+    assert Contract.objects.get(number="K-EXP").expense_categories == ["travel", "lodging", "meals"]
     approve(line("meals", "60.00"))
     assert november().amount == Decimal("66.00")
     assert contract.versions.get(version=2).terms["expense_categories"] == [

@@ -113,7 +113,7 @@ def test_an_expense_in_a_category_the_contract_does_not_rebill_is_an_exception_w
     exception = tx.exception
     assert exception.exception_type == "expense_category_not_allowed"
     assert exception.message == (
-        "Expense EXP-101 line 2 (meals): contract K-6001 rebills lodging, travel only."
+        "Expense EXP-101 line 2 (meals): contract K-6001 rebills travel, lodging only."
     )
     # 58.00 x 1.125 = 65.25 USD.
     assert (exception.money_at_risk, exception.currency) == (Decimal("65.25"), "USD")

@@ -168,6 +168,8 @@ class ContractSerializer(MaskedModelSerializer):
             "monthly_fee",
             "included_hours",
             "unused_hours_roll_over",
+            "expense_categories",
+            "expense_markup_percent",
             "status",
             "signed_at",
             "correlation_id",
