@@ -63,7 +63,11 @@ class ExpenseLine(models.Model):
         "non-billable line.",
     )
 
-    data_classes: ClassVar[Spec] = {"billed_amount": DataClass.PRICING}
+    data_classes: ClassVar[Spec] = {
+        "amount": DataClass.PRICING,
+        "exchange_rate": DataClass.PRICING,
+        "billed_amount": DataClass.PRICING,
+    }
 
     class Meta:
         ordering = ["report_id", "line_number"]

@@ -10,6 +10,7 @@ import pytest
 from canonical.choices import InvoiceStatus
 from canonical.models import ExpenseReport, Invoice
 from controltower.operations.demo import demo_load
+from controltower.operations.models import BusinessException
 from integrations.choices import TransactionState
 from integrations.models import Transaction
 from integrations.services.processing import transactions_process
@@ -149,3 +150,41 @@ def test_the_demo_traffics_expense_reports_are_billed_and_its_bad_one_is_held(er
         else:
             assert tx.exception.exception_type == "expense_category_not_allowed"
             assert tx.exception.money_at_risk > 0
+
+
+def test_reconciliation_counts_no_hours_for_an_expense_line(signed, user_with_role, api_client_for):
+    assignment = event(
+        "assignment.upserted",
+        {
+            "number": "A-1",
+            "project": "P-K-6001",
+            "resource": "E-0002",
+            "role": "Manager",
+            "start_date": "2026-11-02",
+            "allocation_percent": 50,
+        },
+    )
+    time_entry = event(
+        "time_entry.approved",
+        {
+            "number": "T-1",
+            "project": "P-K-6001",
+            "resource": "E-0002",
+            "work_date": "2026-11-03",
+            "hours": 8,
+            "billable": True,
+        },
+    )
+    events_run(assignment, time_entry, report("EXP-103", HOTEL), system="psa")
+    invoice = Invoice.objects.get(number="INV-P-K-6001-202611")
+    # 8 h x 300.00 = 2,400.00 and the hotel's 542.95.
+    assert invoice.amount == Decimal("2942.95")
+    api_client_for(user_with_role("approver")).post(f"/api/v1/invoices/{invoice.pk}/approve/", {})
+    transactions_process(ids=[Transaction.objects.get(event_type="invoice.approved").pk])
+    response = api_client_for(user_with_role("operator")).post(
+        "/api/v1/reconciliation/runs/", {"reason": "month end"}
+    )
+    assert response.status_code == 202, response.content
+    transactions_process(ids=[response.json()["id"]])
+    assert Transaction.objects.get(pk=response.json()["id"]).state == TransactionState.SUCCEEDED
+    assert not BusinessException.objects.filter(exception_type="reconciliation_drift").exists()
