@@ -264,9 +264,13 @@ def _check(
     allowed = contract.expense_categories if contract is not None else []
     if line.category not in allowed:
         rebills = "rebills " + ", ".join(allowed) + " only" if allowed else "rebills no expenses"
+        whose = (
+            f"contract {contract.number}"
+            if contract is not None
+            else f"project {project.code} has no contract and"
+        )
         raise RuleViolation(
-            message=f"{name}: contract "
-            f"{contract.number if contract is not None else 'of ' + project.code} {rebills}.",
+            message=f"{name}: {whose} {rebills}.",
             code=RuleCode.EXPENSE_CATEGORY_NOT_ALLOWED,
             details={**details, "allowed": list(allowed)},
             waiting_on=f"contract_terms:{contract.number}" if contract is not None else "",

@@ -14,7 +14,12 @@ from canonical.models import Contract, ExpenseLine, ExpenseReport, Invoice, Invo
 from canonical.services.billing import invoice_candidate_rebuild, monthly_fee_bill
 from canonical.services.contracts import ContractTerms, contract_amend, contract_sign
 from canonical.services.expenses import ExpenseLineData, expense_report_approve
-from tests.factories.canonical import CustomerFactory, LegalEntityFactory, ResourceFactory
+from tests.factories.canonical import (
+    CustomerFactory,
+    LegalEntityFactory,
+    ProjectFactory,
+    ResourceFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -295,3 +300,28 @@ def test_an_expense_line_is_not_taken_for_the_months_fee(contract, ada):
     approve(line("travel", "20.00"))
     invoice = monthly_fee_bill(contract=Contract.objects.get(pk=contract.pk), day=date(2026, 11, 1))
     assert invoice is not None and invoice.amount == Decimal("2522.00")
+
+
+def test_an_expense_on_internal_work_without_a_contract_is_not_rebillable(contract, ada):
+    ProjectFactory(
+        code="P-INT",
+        contract=None,
+        customer=contract.customer,
+        legal_entity=contract.legal_entity,
+    )
+    with pytest.raises(RuleViolation) as caught:
+        expense_report_approve(
+            number="EXP-INT",
+            project_code="P-INT",
+            employee_number="E-7001",
+            currency="EUR",
+            approved_at=None,
+            lines=[line("travel", "40.00")],
+            version=1,
+            source_system="psa",
+        )
+    assert caught.value.message == (
+        "Expense EXP-INT line 1 (travel): project P-INT has no contract and rebills no expenses."
+    )
+    # No contract, no markup: 40.00 EUR in the customer's currency.
+    assert (caught.value.money_at_risk, caught.value.currency) == (Decimal("40.00"), "EUR")
