@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from canonical.choices import (
     BillingModel,
@@ -412,7 +412,7 @@ def _milestone_line_add(*, milestone: BillingMilestone, project: Project, day: d
     return invoice
 
 
-def expense_lines_unbilled(*, project: Project, period_start: date):
+def expense_lines_unbilled(*, project: Project, period_start: date) -> QuerySet[ExpenseLine]:
     """The month's priced expense lines that no invoice bills (a rejected one aside)."""
     return (
         ExpenseLine.objects.filter(
