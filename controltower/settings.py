@@ -308,6 +308,11 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# --- Billing ------------------------------------------------------------------
+# A rebilled expense line above this amount (in the contract's currency, before markup)
+# needs a receipt reference.
+CT_EXPENSE_RECEIPT_THRESHOLD = os.environ.get("CT_EXPENSE_RECEIPT_THRESHOLD", "75")
+
 # --- Inbound ------------------------------------------------------------------
 CT_INBOUND_MAX_BYTES = env_int("CT_INBOUND_MAX_BYTES", 1024 * 1024)
 CT_INBOUND_MAX_EVENTS = env_int("CT_INBOUND_MAX_EVENTS", 1000)

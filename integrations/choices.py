@@ -187,6 +187,12 @@ class ExceptionType(models.TextChoices):
         "Invoice without payment terms",
     )
     CODE_NOT_ACCEPTED_BY_ERP = "code_not_accepted_by_erp", "Code not accepted by the ERP"
+    EXPENSE_CATEGORY_NOT_ALLOWED = (
+        "expense_category_not_allowed",
+        "Expense category not rebillable under the contract",
+    )
+    EXPENSE_RECEIPT_MISSING = "expense_receipt_missing", "Expense receipt missing"
+    EXPENSE_RATE_MISSING = "expense_rate_missing", "Expense in another currency without a rate"
     # Raised by no code any more; kept so that exceptions recorded before the codes were
     # typed still read.
     OTHER = "other", "Other"

@@ -47,6 +47,10 @@ class UnknownExceptionCode(LookupError):
 
 NO_MONEY = "None: it holds up no priced work yet."
 HELD_TIME = "The held hours at their rate."
+HELD_EXPENSE = (
+    "The held expense line's billable amount: converted to the contract's currency at the "
+    "line's rate, plus the contract's markup."
+)
 
 _KINDS = (
     ExceptionKind(
@@ -181,6 +185,30 @@ _KINDS = (
         "Correct the code on the customer or contract, or add it in the ERP for the legal "
         "entity and sync its accepted codes (or add it in the admin); the invoice is then "
         "posted by itself.",
+    ),
+    ExceptionKind(
+        ExceptionType.EXPENSE_CATEGORY_NOT_ALLOWED,
+        FlowKind.TIME_TO_BILLING,
+        Severity.MEDIUM,
+        HELD_EXPENSE,
+        "Rebill the category by a contract amendment (the report then runs by itself), or "
+        "mark the line non-billable in the PSA, which sends the report again.",
+    ),
+    ExceptionKind(
+        ExceptionType.EXPENSE_RECEIPT_MISSING,
+        FlowKind.TIME_TO_BILLING,
+        Severity.MEDIUM,
+        HELD_EXPENSE,
+        "Attach the receipt to the expense line in the PSA, which sends the report again.",
+    ),
+    ExceptionKind(
+        ExceptionType.EXPENSE_RATE_MISSING,
+        FlowKind.TIME_TO_BILLING,
+        Severity.MEDIUM,
+        "The line's amount after markup, in the line's own currency (it cannot be converted "
+        "without its rate).",
+        "Give the line its exchange rate to the contract's currency in the PSA, which sends "
+        "the report again.",
     ),
     ExceptionKind(
         ExceptionType.ASSIGNMENT_OUTSIDE_PROJECT,

@@ -14,6 +14,12 @@ copy of the demo data the tower loads):
   card; one to three ``assignment.upserted`` (psa) of consultants whose role is on the
   rate card; ``volume`` ``time_entry.approved`` (psa) per working day over ``days``
   working days; for about a third of them a ``contract.amended`` (clm) with new rates;
+  every contract rebills travel and lodging (every other one meals too) at a markup of
+  0, 5 or 10 %;
+- for about half of the contracts (the first always) an ``expense_report.approved`` (psa)
+  of two to four lines: rebillable categories, some in a second currency with their
+  exchange rate, some not billable; drawn from a random stream of their own, so that the
+  events above are the same as without them;
 - ``error_share`` of that count again as bad scenarios, each schema-valid so that the
   tower accepts it at the door and must catch it later (see ``BAD_SCENARIOS``).
 """
@@ -47,6 +53,7 @@ CLOSED_PROJECT = "closed_project"
 DUPLICATE = "duplicate"
 OUT_OF_ORDER = "out_of_order"
 AMENDMENT_BEFORE_CONTRACT = "amendment_before_contract"
+EXPENSE_CATEGORY_NOT_ALLOWED = "expense_category_not_allowed"
 BAD_SCENARIOS = {
     MISSING_RATE_CARD: "an assignment and time for a role not on the contract's rate card",
     INVALID_LEGAL_ENTITY: "a contract signed by a legal entity the tower does not know",
@@ -55,6 +62,8 @@ BAD_SCENARIOS = {
     DUPLICATE: "an event sent again with the same id",
     OUT_OF_ORDER: "a newer assignment version, then an older one",
     AMENDMENT_BEFORE_CONTRACT: "a contract amendment that arrives before its signed contract",
+    EXPENSE_CATEGORY_NOT_ALLOWED: "an expense report with a billable line in a category the "
+    "contract does not rebill",
 }
 
 ENTITY_CURRENCY = {"US01": "USD", "GB01": "GBP", "DE01": "EUR"}
@@ -87,6 +96,14 @@ TASKS = [
 UNKNOWN_ENTITIES = ["FR01", "NL01", "XX01"]
 ROLES_ON_NO_CARD = ["Solution Architect", "Data Scientist"]
 HOURS = [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 4.0, 5.0, 6.0, 7.5, 8.0]
+# A second currency for each contract currency, and its units of the contract's currency.
+SECOND_CURRENCY = {"USD": ("EUR", "1.0850"), "GBP": ("EUR", "0.8600"), "EUR": ("GBP", "1.1700")}
+EXPENSES = {
+    "travel": ["Flight to the client", "Train ticket", "Taxi from the airport", "Car rental"],
+    "lodging": ["Hotel, 2 nights", "Hotel, 1 night", "Serviced apartment, 4 nights"],
+    "meals": ["Working lunch", "Team dinner"],
+}
+NOT_REBILLED = "entertainment"
 
 
 @dataclass(frozen=True)
@@ -204,6 +221,8 @@ class _Builder:
         self.resources = {number: (name, role, entity) for number, name, role, entity in RESOURCES}
         self.contracts: list[_Contract] = []
         self.extra_contracts = 0
+        # Expenses draw from a stream of their own, so that the rest stays as it was.
+        self.expense_rng = random.Random(f"expenses-{seed}")
 
     # --- events ---------------------------------------------------------------------
 
@@ -297,6 +316,9 @@ class _Builder:
             "project": {"code": project, "name": f"{name} {self.rng.choice(ENGAGEMENTS)}"},
             "signed_at": _stamp(self.start - timedelta(days=3), 14, 5),
             "external_id": f"ENV-{self.tag}-{index:03d}",
+            # From the index, not a random draw: the rest of the traffic stays as it was.
+            "expense_categories": ["lodging", "travel"] + (["meals"] if index % 2 else []),
+            "expense_markup_percent": [0, 5, 10][index % 3],
         }
         if model == "time_and_materials" and self.rng.random() < 0.5:
             data["cap_amount"] = _money(self.rng.randrange(50, 400) * 1000)
@@ -438,6 +460,59 @@ class _Builder:
             correlation_id=contract.correlation_id,
         )
 
+    def expense_report(self, contract: _Contract, *, scenario: str = OK) -> None:
+        """An approved report of the first assigned consultant: two to four lines in the
+        categories the contract rebills, some in a second currency, some not billable; the
+        bad scenario adds a billable line in a category no contract rebills."""
+        rng = self.expense_rng
+        key = f"expense-{contract.project}"
+        self.sequence[key] += 1
+        allowed = contract.data["expense_categories"]
+        second, rate = SECOND_CURRENCY[contract.currency]
+        lines = []
+        for _ in range(rng.randint(2, 4)):
+            billable = rng.random() > 0.25
+            category = rng.choice(allowed if billable else list(EXPENSES))
+            line: dict[str, Any] = {
+                "category": category,
+                "amount": _money(Decimal(rng.randrange(1500, 60000)) / 100),
+                "billable": billable,
+                "incurred_on": rng.choice(self.days).isoformat(),
+                "description": rng.choice(EXPENSES[category]),
+                "receipt_reference": f"RCPT-{self.tag}-{rng.randrange(10000, 99999)}",
+            }
+            if rng.random() < 0.35:
+                line |= {"currency": second, "exchange_rate": rate}
+            lines.append(line)
+        if scenario == EXPENSE_CATEGORY_NOT_ALLOWED:
+            lines.append(
+                {
+                    "category": NOT_REBILLED,
+                    "amount": _money(Decimal(rng.randrange(5000, 30000)) / 100),
+                    "billable": True,
+                    "incurred_on": self.days[-1].isoformat(),
+                    "description": "Client hospitality",
+                    "receipt_reference": f"RCPT-{self.tag}-{rng.randrange(10000, 99999)}",
+                }
+            )
+        approved = self.days[-1] + timedelta(days=1)
+        self.event(
+            "psa",
+            "expense_report.approved",
+            {
+                "number": f"EXR-{self.tag}-{contract.index:03d}-{self.sequence[key]:02d}",
+                "project": contract.project,
+                "resource": contract.assignments[0]["resource"],
+                "currency": contract.currency,
+                "approved_at": _stamp(approved, 11, rng.randrange(0, 60)),
+                "lines": lines,
+            },
+            occurred_at=_stamp(approved, 11, 59),
+            scenario=scenario,
+            phase=PHASE_TIME,
+            correlation_id=contract.correlation_id,
+        )
+
     # --- the plan -------------------------------------------------------------------
 
     def good_contracts(self, count: int) -> None:
@@ -458,6 +533,9 @@ class _Builder:
         for contract in self.contracts:
             if self.rng.random() < 1 / 3:
                 self.contract_amended(contract)
+        for contract in self.contracts:
+            if contract.index == 1 or self.expense_rng.random() < 0.5:
+                self.expense_report(contract)
 
     def _new_contract_index(self) -> int:
         self.extra_contracts += 1
@@ -465,7 +543,13 @@ class _Builder:
 
     def bad(self, scenario: str) -> bool:
         """Adds one bad scenario; False when it needs a good contract and there is none."""
-        if scenario in (MISSING_RATE_CARD, CLOSED_PROJECT, OUT_OF_ORDER) and not self.contracts:
+        needs_contract = (
+            MISSING_RATE_CARD,
+            CLOSED_PROJECT,
+            OUT_OF_ORDER,
+            EXPENSE_CATEGORY_NOT_ALLOWED,
+        )
+        if scenario in needs_contract and not self.contracts:
             return False
         if scenario == DUPLICATE:
             originals = [
@@ -556,6 +640,8 @@ class _Builder:
             contract = self.contract_terms(self._new_contract_index(), customer=customer)
             self.contract_amended(contract, scenario=scenario, phase=PHASE_EARLY)
             self.contract_signed(contract, scenario=scenario)
+        elif scenario == EXPENSE_CATEGORY_NOT_ALLOWED:
+            self.expense_report(self.rng.choice(self.contracts), scenario=scenario)
         return True
 
 

@@ -8,6 +8,7 @@ from canonical.models.commercial import (
     RateCardLine,
 )
 from canonical.models.delivery import Assignment, Project, TimeEntry
+from canonical.models.expenses import ExpenseLine, ExpenseReport
 from canonical.models.parties import AcceptedCode, Customer, LegalEntity, Resource
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "Contract",
     "ContractVersion",
     "Customer",
+    "ExpenseLine",
+    "ExpenseReport",
     "Invoice",
     "InvoiceLine",
     "LegalEntity",

@@ -80,7 +80,8 @@ class Invoice(CanonicalRecord):
 
 
 class InvoiceLine(models.Model):
-    """One billed item of an invoice: hours of a time entry or a milestone amount."""
+    """One billed item of an invoice: hours of a time entry, a milestone amount, a monthly
+    fee or a rebilled expense."""
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     time_entry = models.ForeignKey(
@@ -92,6 +93,13 @@ class InvoiceLine(models.Model):
     )
     milestone = models.ForeignKey(
         "canonical.BillingMilestone",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoice_lines",
+    )
+    expense_line = models.ForeignKey(
+        "canonical.ExpenseLine",
         on_delete=models.PROTECT,
         null=True,
         blank=True,

@@ -119,6 +119,18 @@ class Contract(CanonicalRecord):
     payment_terms = models.CharField(
         max_length=40, blank=True, help_text="Overrides the customer's payment terms when set."
     )
+    expense_categories = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Expense categories the customer may be rebilled for (lower case); empty: "
+        "no expense is rebillable.",
+    )
+    expense_markup_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=0,
+        help_text="Added to a rebilled expense, e.g. 10 for 10 %.",
+    )
     status = models.CharField(
         max_length=20, choices=ContractStatus.choices, default=ContractStatus.DRAFT
     )
@@ -133,6 +145,7 @@ class Contract(CanonicalRecord):
     data_classes: ClassVar[Spec] = {
         "cap_amount": DataClass.PRICING,
         "monthly_fee": DataClass.PRICING,
+        "expense_markup_percent": DataClass.PRICING,
         # Read beside the cap: billed so far, and what is left.
         "billed_amount": DataClass.PRICING,
         "cap_remaining": DataClass.PRICING,
@@ -222,6 +235,7 @@ class ContractVersion(models.Model):
             "rates": DataClass.PRICING,
             "cap_amount": DataClass.PRICING,
             "monthly_fee": DataClass.PRICING,
+            "expense_markup_percent": DataClass.PRICING,
             "milestones": {"amount": DataClass.PRICING},
         }
     }

@@ -9,6 +9,9 @@ services.
   (plus, where the terms say so, the hours earlier months left unused); hours past them
   billed at the rate.
 - Managed services: the monthly fee, one line a month; time is not billed.
+
+Under every model, approved expenses in the categories the contract rebills are billed
+at cost plus its markup (``canonical.services.expenses``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 
 from canonical.choices import (
     BillingModel,
@@ -34,6 +37,7 @@ from canonical.models import (
     Assignment,
     BillingMilestone,
     Contract,
+    ExpenseLine,
     Invoice,
     InvoiceLine,
     Project,
@@ -48,6 +52,8 @@ from canonical.services.rates import rate_for, rate_or_none
 CENT = Decimal("0.01")
 # How a monthly fee's line begins, here and on the ERP's copy (whose hours it is not).
 MONTHLY_FEE = "Monthly fee"
+# How a rebilled expense's line begins.
+EXPENSE = "Expense"
 OPEN_INVOICE = (InvoiceStatus.CANDIDATE, InvoiceStatus.AWAITING_APPROVAL)
 
 
@@ -365,6 +371,9 @@ def invoice_candidate_rebuild(*, project: Project, period_start: date) -> Invoic
     )
     for milestone in rebilled:  # reached milestones whose only invoice was rejected
         invoice = _milestone_line_add(milestone=milestone, project=project, day=period_start)
+    for line in expense_lines_unbilled(project=project, period_start=period_start):
+        invoice = expense_line_bill(line=line, project=project)
+        invoice_total(invoice)
     if contract is not None and not contract.bills_time:
         return invoice
     entries = (
@@ -403,6 +412,56 @@ def _milestone_line_add(*, milestone: BillingMilestone, project: Project, day: d
     return invoice
 
 
+def expense_lines_unbilled(*, project: Project, period_start: date) -> QuerySet[ExpenseLine]:
+    """The month's priced expense lines that no invoice bills (a rejected one aside)."""
+    return (
+        ExpenseLine.objects.filter(
+            report__project=project,
+            billable=True,
+            billed_amount__isnull=False,
+            incurred_on__gte=period_start,
+            incurred_on__lt=_next_month(period_start),
+        )
+        .exclude(
+            invoice_lines__in=InvoiceLine.objects.exclude(invoice__status=InvoiceStatus.REJECTED)
+        )
+        .select_related("report")
+        .order_by("incurred_on", "report__number", "line_number")
+    )
+
+
+def expense_line_bill(*, line: ExpenseLine, project: Project) -> Invoice:
+    """Puts a priced expense line on its project's candidate for the month it was incurred.
+
+    The caller totals the candidate (``invoice_total``) once it has added all its lines.
+    """
+    assert line.billed_amount is not None
+    contract = project.contract
+    currency = contract.currency if contract is not None else project.customer.currency
+    invoice = _open_candidate(project=project, day=line.incurred_on, currency=currency)
+    terms = []
+    if line.exchange_rate is not None and line.currency != currency:
+        terms.append(
+            f"{money_text(line.amount, line.currency)} at {format(line.exchange_rate.normalize(), 'f')}"
+        )
+    markup = contract.expense_markup_percent if contract is not None else Decimal("0")
+    if markup:
+        terms.append(f"+{format(markup.normalize(), 'f')} % markup")
+    what = line.description or line.category
+    InvoiceLine.objects.create(
+        invoice=invoice,
+        expense_line=line,
+        description=(
+            f"{EXPENSE} {line.incurred_on} {line.category}: {what} "
+            f"({'; '.join([f'{line.report.number} line {line.line_number}', *terms])})"
+        )[:255],
+        quantity=Decimal("1"),
+        rate=line.billed_amount,
+        amount=line.billed_amount,
+    )
+    return invoice
+
+
 def monthly_fee_bill(*, contract: Contract, day: date) -> Invoice | None:
     """A retainer's or managed service's monthly fee for the month of ``day``, billed in advance
     on its project's candidate for that month, once.
@@ -428,6 +487,7 @@ def monthly_fee_bill(*, contract: Contract, day: date) -> Invoice | None:
             invoice__period_start=period_start,
             time_entry__isnull=True,
             milestone__isnull=True,
+            expense_line__isnull=True,
         )
         .exclude(invoice__status=InvoiceStatus.REJECTED)
         .exists()

@@ -51,6 +51,9 @@ class ContractTerms:
     monthly_fee: Decimal | None = None
     included_hours: Decimal | None = None
     unused_hours_roll_over: bool = False
+    # Expense categories the customer may be rebilled for; none named, no expense is.
+    expense_categories: tuple[str, ...] = ()
+    expense_markup_percent: Decimal = Decimal("0")
     milestones: tuple[dict[str, Any], ...] = ()
     project_code: str = ""
     project_name: str = ""
@@ -111,6 +114,8 @@ def contract_sign(
             "unused_hours_roll_over": terms.unused_hours_roll_over,
             "tax_code": terms.tax_code.strip(),
             "payment_terms": terms.payment_terms.strip(),
+            "expense_categories": expense_categories_of(terms),
+            "expense_markup_percent": terms.expense_markup_percent,
             "status": ContractStatus.SIGNED,
             "signed_at": terms.signed_at,
             "correlation_id": correlation_id,
@@ -154,6 +159,11 @@ def contract_sign(
             },
         )
     return ContractResult(contract, project, "applied", result.created)  # type: ignore[arg-type]
+
+
+def expense_categories_of(terms: ContractTerms) -> list[str]:
+    """The rebillable categories as the contract keeps them: lower case, each once, in order."""
+    return list(dict.fromkeys(category.strip().lower() for category in terms.expense_categories))
 
 
 def billing_terms_check(terms: ContractTerms) -> None:
@@ -230,6 +240,8 @@ def contract_amend(
     # An amendment that names no code keeps the contract's, as it keeps its rate card.
     contract.tax_code = terms.tax_code.strip() or contract.tax_code
     contract.payment_terms = terms.payment_terms.strip() or contract.payment_terms
+    contract.expense_categories = expense_categories_of(terms)
+    contract.expense_markup_percent = terms.expense_markup_percent
     contract.status = ContractStatus.AMENDED
     contract.version = version
     contract.source_system = source_system

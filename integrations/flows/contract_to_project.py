@@ -62,6 +62,8 @@ def terms_from(data: dict[str, Any]) -> ContractTerms:
         if data.get("included_hours") is not None
         else None,
         unused_hours_roll_over=bool(data.get("unused_hours_roll_over", False)),
+        expense_categories=tuple(data.get("expense_categories", [])),
+        expense_markup_percent=Decimal(str(data.get("expense_markup_percent") or 0)),
         milestones=tuple(data.get("milestones", [])),
         project_code=project.get("code", ""),
         project_name=project.get("name", ""),

@@ -207,8 +207,10 @@ def _erp_drifts(erp_system: ConnectedSystem, posted: list[Invoice], where: str) 
             (
                 Decimal(str(line.get("quantity") or 0))
                 for line in (copies[0].get("item") or {}).get("items", [])
-                # A milestone's or a monthly fee's line bills no hours.
-                if not str(line.get("description", "")).startswith(("Milestone ", MONTHLY_FEE))
+                # A milestone's, a monthly fee's or an expense's line bills no hours.
+                if not str(line.get("description", "")).startswith(
+                    ("Milestone ", MONTHLY_FEE, "Expense ")
+                )
             ),
             Decimal("0"),
         )

@@ -158,8 +158,14 @@ def invoice_send(tx: Transaction, invoice: Invoice) -> None:
                     "rate": str(line.rate),
                     "amount": str(line.amount),
                     "taxCode": {"externalId": terms.tax_code},
+                    # A rebilled expense says its category.
+                    **(
+                        {"category": {"refName": line.expense_line.category}}
+                        if line.expense_line is not None
+                        else {}
+                    ),
                 }
-                for line in invoice.lines.order_by("id")
+                for line in invoice.lines.select_related("expense_line").order_by("id")
             ]
         },
     }

@@ -89,6 +89,8 @@ RECORD_KINDS: dict[str, RecordKind] = {
                 ("unused_hours_roll_over", "Unused hours roll over"),
                 ("tax_code", "Tax code"),
                 ("payment_terms", "Payment terms"),
+                ("expense_categories", "Rebillable expense categories"),
+                ("expense_markup_percent", "Expense markup %"),
                 ("status", "Status"),
                 ("signed_at", "Signed at"),
             ),

@@ -51,6 +51,7 @@ def test_the_plan_holds_every_event_type_and_bad_scenario():
         "assignment.upserted",
         "time_entry.approved",
         "project.upserted",
+        "expense_report.approved",
     }
     assert set(BAD_SCENARIOS) <= set(plan.count_by_scenario())
 
@@ -69,6 +70,39 @@ def test_volume_time_entries_per_contract_and_working_day_are_good():
         "2026-11-04",
     }
     assert plan.count_by_scenario() == {traffic.OK: len(plan.events)}
+
+
+def categories_of(plan: traffic.TrafficPlan, report: traffic.TrafficEvent) -> list[str]:
+    [contract] = [
+        item.event["data"]
+        for item in plan.events
+        if item.event["type"] == "contract.signed"
+        and item.event["data"]["project"]["code"] == report.event["data"]["project"]
+    ]
+    return contract["expense_categories"]
+
+
+def test_good_expense_reports_rebill_allowed_categories_some_in_a_second_currency():
+    plan = small_plan(contracts=6, days=5, volume=1, error_share=0)
+    reports = [item for item in plan.events if item.event["type"] == "expense_report.approved"]
+    assert reports and all(item.scenario == traffic.OK for item in reports)
+    lines = [line for item in reports for line in item.event["data"]["lines"]]
+    for item in reports:
+        allowed = categories_of(plan, item)
+        assert all(
+            line["category"] in allowed for line in item.event["data"]["lines"] if line["billable"]
+        )
+    assert any("exchange_rate" in line for line in lines)
+    assert any(not line["billable"] for line in lines)
+
+
+def test_expenses_leave_the_rest_of_the_traffic_as_it_was():
+    plan = small_plan(error_share=0)
+    others = [item for item in plan.events if item.event["type"] != "expense_report.approved"]
+    # The expense reports come after every other good event: those keep their ids.
+    assert [item.event["id"] for item in others] == [
+        f"sim-11-{n:06d}" for n in range(1, len(others) + 1)
+    ]
 
 
 def test_time_skips_weekends_and_the_window_ends_before_its_end():
@@ -96,6 +130,11 @@ def test_bad_scenarios_carry_what_they_are_named_after():
         amendment.event["type"] == "contract.amended" and signed.event["type"] == "contract.signed"
     )
     assert amendment.phase < signed.phase
+    for bad_report in by["expense_category_not_allowed"]:
+        assert any(
+            line["billable"] and line["category"] not in categories_of(plan, bad_report)
+            for line in bad_report.event["data"]["lines"]
+        )
     newer, older = by["out_of_order"][:2]
     assert newer.event["version"] > older.event["version"] and newer.phase < older.phase
     # Requests go out phase by phase, so the amendment precedes its contract on the wire.

@@ -174,6 +174,8 @@ class ContractSerializer(MaskedModelSerializer):
             "unused_hours_roll_over",
             "tax_code",
             "payment_terms",
+            "expense_categories",
+            "expense_markup_percent",
             "status",
             "signed_at",
             "correlation_id",
