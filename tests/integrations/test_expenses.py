@@ -98,6 +98,7 @@ def test_an_expense_report_is_billed_and_its_invoice_carries_the_expense_to_the_
             "quantity": "1.00",
             "rate": "542.95",
             "amount": "542.95",
+            "taxCode": {"externalId": "US-EXEMPT"},
             "category": {"refName": "lodging"},
         }
     ]
