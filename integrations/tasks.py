@@ -9,6 +9,7 @@ from celery import Task, shared_task
 from celery.signals import task_postrun, task_prerun
 
 from integrations.services.billing import invoices_poll, monthly_fees_queue
+from integrations.services.contract_notices import contract_notices_queue
 from integrations.services.inbound_limits import rejected_transactions_prune
 from integrations.services.polling import pollers_run_due
 from integrations.services.processing import transactions_process
@@ -58,6 +59,12 @@ def run_due_pollers_task() -> int:
 @shared_task(name="integrations.tasks.reconcile_task")
 def reconcile_task() -> int:
     return reconciliation_queue().pk
+
+
+@shared_task(name="integrations.tasks.contract_notices_task")
+def contract_notices_task() -> int:
+    """Queues today's look for contracts nearing their end date or cap."""
+    return contract_notices_queue().pk
 
 
 @shared_task(name="integrations.tasks.prune_rejected_transactions_task")
