@@ -45,25 +45,25 @@ def contract_notices_run(tx: Transaction) -> str:
     days = settings.CT_RENEWAL_NOTICE_DAYS
     percent = Decimal(settings.CT_RENEWAL_CAP_PERCENT)
     due: set[str] = set()
+    # Ended contracts too: a notice raised before the end stays open past it (it is not
+    # "no longer due"); none is raised for a contract that had ended already.
     running = (
         contract_list()
         .exclude(status=ContractStatus.TERMINATED)
-        .filter(Q(end_date__isnull=True) | Q(end_date__gte=day))
-        .filter(
-            Q(end_date__lte=day + timedelta(days=days)) | Q(cap_amount__isnull=False),
-        )
+        .filter(Q(end_date__lte=day + timedelta(days=days)) | Q(cap_amount__isnull=False))
     )
     for contract in running:
         term = contract_term(contract=contract, today=day)
         if term.days_left is not None and term.days_left <= days:
             cause = f"contract_end:{contract.number}:{term.end_date.isoformat()}"
-            message = (
-                f"Contract {contract.number} ends on {term.end_date.isoformat()}, in "
-                f"{term.days_left} days; {money_text(term.remaining, contract.currency)} "
-                "of it remains."
-            )
             due.add(cause)
-            _notice(tx, contract, term, cause, message, threshold=f"{days} days")
+            if term.days_left >= 0:
+                message = (
+                    f"Contract {contract.number} ends on {term.end_date.isoformat()}, in "
+                    f"{term.days_left} days; {money_text(term.remaining, contract.currency)} "
+                    "of it remains."
+                )
+                _notice(tx, contract, term, cause, message, threshold=f"{days} days")
         if term.cap_percent is not None and term.cap_percent >= percent:
             cause = f"contract_cap:{contract.number}:{term.cap}:{percent}"
             message = (

@@ -15,6 +15,7 @@ without one.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -34,6 +35,8 @@ from integrations.errors import IntegrationError
 from integrations.exception_types import exception_kind
 from integrations.flows.catalog import REPUSH_EVENT
 from integrations.models import Transaction
+
+logger = logging.getLogger(__name__)
 
 ZERO = Decimal("0")
 CONTRACT_EVENTS = ("contract.signed", "contract.amended")
@@ -62,7 +65,12 @@ def money_at_risk_estimate(*, tx: Transaction, failure: IntegrationError) -> Est
             failure.money_note or exception_kind(failure.code).money,
         )
     # A code added without an estimator is caught by the registry-walking test, not here.
-    estimate = ESTIMATORS.get(failure.code, counted_by_rule)(tx, failure)
+    estimator = ESTIMATORS.get(failure.code, counted_by_rule)
+    try:
+        estimate = estimator(tx, failure)
+    except Exception:  # a fault in an estimate must not stop the exception being recorded
+        logger.exception("Transaction %s: money at risk of %s not estimated.", tx.pk, failure.code)
+        return Estimate(ZERO, failure.currency, "Not estimated: the estimate failed (logged).")
     return Estimate(money(estimate.amount), estimate.currency or failure.currency, estimate.note)
 
 

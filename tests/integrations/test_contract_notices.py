@@ -3,7 +3,7 @@ to its owning team, once per contract and threshold, with the value that remains
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -26,8 +26,8 @@ from tests.factories.operations import OwnershipRuleFactory, TeamFactory
 from tests.support.pages import signed_in
 
 
-def notices_run() -> None:
-    run = contract_notices_queue()
+def notices_run(day: date | None = None) -> None:
+    run = contract_notices_queue(day=day)
     transactions_process(ids=[run.pk])
     run.refresh_from_db()
     assert run.state == TransactionState.SUCCEEDED, run.last_error
@@ -129,6 +129,19 @@ def test_a_moved_end_date_resolves_the_notice_and_gives_a_new_one_when_it_nears(
     old, new = notices()
     assert (old.status, new.status) == (ExceptionStatus.RESOLVED, ExceptionStatus.OPEN)
     assert "in 45 days" in new.message
+
+
+@pytest.mark.django_db
+def test_a_notice_stays_open_past_the_end_and_an_ended_contract_raises_none(ending_soon):
+    ContractFactory(
+        number="K-8004",
+        start_date=timezone.localdate() - timedelta(days=300),
+        end_date=timezone.localdate() - timedelta(days=1),
+    )
+    notices_run()
+    notices_run(day=timezone.localdate() + timedelta(days=31))
+    [notice] = notices()
+    assert (notice.business_key, notice.status) == ("K-8001", ExceptionStatus.OPEN)
 
 
 @pytest.mark.django_db
