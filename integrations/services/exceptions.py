@@ -64,7 +64,7 @@ def exception_raise(
     A new exception is linked to its canonical record, customer and legal entity where
     they are known, and announced (``exception_raised``) so that it lands in its owning
     team's queue at once. Joining adds the
-    failure's money to the exception's, unless ``restate``: a measurement taken again
+    failure's money to the exception's (once per transaction), unless ``restate``: a measurement taken again
     (a reconciliation difference) replaces the money, message and details instead, and
     ``details["seen_by"]`` lists the transactions that found it (the latest hundred).
     ``business_key`` names the item when it is not the transaction's own. The money is
@@ -122,7 +122,8 @@ def exception_raise(
         seen_by = [*(existing.details or {}).get("seen_by", []), tx.pk][-100:]
         existing.details = {**details, "seen_by": seen_by}
         fields += ["message", "details"]
-    else:
+    elif tx.exception_id != existing.pk:
+        # A transaction this exception already holds (retried while it is open) is counted once.
         existing.money_at_risk += money
     existing.save(update_fields=fields)
     return existing

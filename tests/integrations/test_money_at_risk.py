@@ -365,6 +365,25 @@ def test_time_joining_an_open_exception_adds_its_value(priced_project):
 
 
 @pytest.mark.django_db
+def test_a_held_transaction_retried_while_its_exception_is_open_is_counted_once(priced_project):
+    tx = FlowTransactionFactory(
+        kind=FlowKind.TIME_TO_BILLING,
+        event_type="time_entry.approved",
+        normalized={"data": time_data()},
+    )
+    failure = IntegrationError.business(
+        "Closed.", code=ExceptionType.PROJECT_NOT_ACTIVE, waiting_on="project_active:P-7001"
+    )
+    with transaction.atomic():
+        exc = exception_raise(tx=tx, failure=failure)
+    tx.exception = exc
+    tx.save(update_fields=["exception"])
+    with transaction.atomic():
+        again = exception_raise(tx=tx, failure=failure)
+    assert (again.pk, again.occurrences, again.money_at_risk) == (exc.pk, 2, Decimal("1125.00"))
+
+
+@pytest.mark.django_db
 def test_the_overview_s_money_at_risk_includes_contract_and_master_data_exceptions(demo):
     before = overview_figures()["exceptions"]["by_type"]
     assert not [
