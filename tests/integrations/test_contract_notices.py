@@ -11,7 +11,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from canonical.models import Contract
-from controltower.operations.models import BusinessException
+from controltower.operations.choices import NotificationKind
+from controltower.operations.models import BusinessException, Notification
+from controltower.operations.services.notifications import notifications_deliver
 from integrations.choices import ExceptionStatus, ExceptionType, Severity, TransactionState
 from integrations.services.contract_notices import contract_notices_queue
 from integrations.services.processing import transactions_process
@@ -81,6 +83,23 @@ def test_a_contract_nearing_its_end_raises_a_notice_for_its_owning_team(ending_s
     assert notice.money_note == (
         "The contract's remaining value: The cap of 50,000.00 USD less 0.00 USD billed."
     )
+
+
+@pytest.mark.django_db
+def test_the_owning_team_is_sent_the_notice_by_email_with_the_remaining_value(
+    ending_soon, mailoutbox
+):
+    team = TeamFactory(name="Account management", email="accounts@example.com")
+    OwnershipRuleFactory(team=team, exception_type=ExceptionType.CONTRACT_NEARING_END)
+    notices_run()
+    [queued] = Notification.objects.filter(kind=NotificationKind.NOTICE)
+    assert (queued.team, queued.recipient) == (team, "accounts@example.com")
+    assert notifications_deliver() == {"sent": 1}
+    [mail] = mailoutbox
+    assert mail.subject.startswith("[Notice] Contract K-8001 ends on ")
+    assert "Remaining value: 50,000.00 USD" in mail.body
+    notices_run()  # the next day's look sends nothing again
+    assert Notification.objects.filter(kind=NotificationKind.NOTICE).count() == 1
 
 
 @pytest.mark.django_db
