@@ -49,6 +49,8 @@ class UnknownExceptionCode(LookupError):
         self.code = code
 
 
+# For a code that cannot hold money; its estimator (``nothing``) says why.
+NO_MONEY = "None: it holds up no priced work yet."
 HELD_TIME = "The held hours at their rate."
 # The value of whatever the exception holds, as ``integrations.services.money_at_risk`` counts it.
 HELD_WORK = (
