@@ -27,7 +27,7 @@ def notice_notify(*, exception: BusinessException) -> int:
         link = reverse("exceptions:detail", args=[exception.pk])
     except NoReverseMatch:
         link = ""
-    url = f"{settings.CT_TOWER_URL.rstrip('/')}{link}" if link else ""
+    url = f"{settings.CT_PUBLIC_URL.rstrip('/')}{link}" if link else ""
     remaining = money_text(exception.money_at_risk, exception.currency)
     subject = f"[Notice] {exception.message}"[:200]
     body = {
