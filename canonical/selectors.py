@@ -9,7 +9,13 @@ from decimal import Decimal
 from django.db.models import DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from canonical.choices import MONTHLY_FEE_MODELS, AcceptedCodeKind, InvoiceStatus
+from canonical.choices import (
+    MONTHLY_FEE_MODELS,
+    AcceptedCodeKind,
+    InvoiceStatus,
+    MilestoneStatus,
+)
+from canonical.formats import money_text
 from canonical.models import (
     Assignment,
     BillingMilestone,
@@ -150,4 +156,79 @@ def billing_terms_shown(record: Customer | Contract) -> BillingTermsShown:
             kind: not code or code_accepted(legal_entity=legal_entity, kind=kind, code=code)
             for kind, (code, _) in values.items()
         },
+    )
+
+
+def months_left(*, start: date, end: date | None, today: date, open_ended: int = 12) -> int:
+    """The calendar months of a term still to come, this one included (a term starting later
+    counts from its start); an open-ended term counts ``open_ended`` months."""
+    first = max(start, today).replace(day=1)
+    if end is None:
+        return open_ended
+    if end < first:
+        return 0
+    return (end.year - first.year) * 12 + end.month - first.month + 1
+
+
+@dataclass(frozen=True)
+class ContractTerm:
+    """Where a contract stands against its end date and cap, and what it is still worth.
+
+    ``remaining`` is the cap less what is billed; without a cap, the milestones not yet
+    invoiced, or the monthly fee for the months left of the term; ``remaining_note`` says which.
+    """
+
+    end_date: date | None
+    days_left: int | None
+    cap: Decimal | None
+    billed: Decimal
+    cap_percent: Decimal | None
+    remaining: Decimal
+    remaining_note: str
+
+
+def contract_term(*, contract: Contract, today: date) -> ContractTerm:
+    """The contract's term as of ``today``: days to its end, cap consumed, value remaining."""
+    billed = contract.billed_amount
+    currency = contract.currency
+    cap_percent = None
+    if contract.cap_amount is not None:
+        remaining = max(Decimal("0"), contract.cap_amount - billed)
+        if contract.cap_amount:
+            cap_percent = (billed * 100 / contract.cap_amount).quantize(Decimal("0.1"))
+        note = (
+            f"The cap of {money_text(contract.cap_amount, currency)} less "
+            f"{money_text(billed, currency)} billed."
+        )
+    else:
+        unbilled = contract.milestones.exclude(status=MilestoneStatus.INVOICED)
+        milestones = unbilled.aggregate(total=Sum("amount"))["total"]
+        months = months_left(start=contract.start_date, end=contract.end_date, today=today)
+        if milestones:
+            remaining = milestones
+            note = f"The {unbilled.count()} milestones not yet invoiced."
+        elif contract.monthly_fee and months:
+            remaining = contract.monthly_fee * months
+            note = (
+                f"The monthly fee of {money_text(contract.monthly_fee, currency)} for {months} "
+                + (
+                    f"months left of the term (to {contract.end_date.isoformat()})."
+                    if contract.end_date
+                    else "months (open-ended: a year counted)."
+                )
+            )
+        else:
+            remaining = Decimal("0")
+            note = (
+                "None counted: without a cap, milestones or a monthly fee, what remains is "
+                "the time still to be worked, which nothing prices in advance."
+            )
+    return ContractTerm(
+        end_date=contract.end_date,
+        days_left=(contract.end_date - today).days if contract.end_date else None,
+        cap=contract.cap_amount,
+        billed=billed,
+        cap_percent=cap_percent,
+        remaining=remaining.quantize(Decimal("0.01")),
+        remaining_note=note,
     )

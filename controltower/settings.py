@@ -431,6 +431,10 @@ CT_NOTIFY_BACKOFF_CAP_SECONDS = env_int("CT_NOTIFY_BACKOFF_CAP_SECONDS", 3600)
 CT_NOTIFY_BATCH = env_int("CT_NOTIFY_BATCH", 200)
 # Items each SLA policy looks at per sweep; the next sweep takes the rest.
 CT_SLA_SWEEP_BATCH = env_int("CT_SLA_SWEEP_BATCH", 500)
+# Renewal notices: a contract raises a contract_nearing_end notice this many days before its
+# end date, and another once this percentage of its cap is billed (once per threshold).
+CT_RENEWAL_NOTICE_DAYS = env_int("CT_RENEWAL_NOTICE_DAYS", 60)
+CT_RENEWAL_CAP_PERCENT = env_int("CT_RENEWAL_CAP_PERCENT", 80)
 
 # --- Celery -------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -456,6 +460,11 @@ CELERY_BEAT_SCHEDULE = {
     "bill-monthly-fees": {
         "task": "integrations.tasks.monthly_fees_task",
         "schedule": crontab(day_of_month=1, hour=0, minute=15),
+    },
+    # Renewal and obligation notices: contracts nearing their end date or cap, once a day.
+    "contract-notices-daily": {
+        "task": "integrations.tasks.contract_notices_task",
+        "schedule": crontab(hour=env_int("CT_RENEWAL_HOUR", 6), minute=0),
     },
     "sla-sweep": {
         "task": "controltower.tasks.sla_sweep_task",

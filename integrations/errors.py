@@ -31,6 +31,7 @@ class IntegrationError(Exception):
         waiting_on: str = "",
         money_at_risk: Decimal | None = None,
         currency: str = "",
+        money_note: str = "",
         record: Any = None,
         system: Any = None,
     ) -> None:
@@ -49,6 +50,8 @@ class IntegrationError(Exception):
         self.waiting_on = waiting_on
         self.money_at_risk = money_at_risk
         self.currency = currency
+        # How the raising code counted ``money_at_risk``; empty: the registry's words for it.
+        self.money_note = money_note
         # The canonical record the failure is about, where the flow knows it better than the event.
         self.record = record
         # The connected system whose call failed: its retry budget applies, not the flow's count.

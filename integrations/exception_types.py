@@ -6,8 +6,12 @@ that is not here cannot be raised: ``exception_kind`` refuses it, so a typo fail
 it is written instead of becoming "other". The canonical rules' own codes
 (``canonical.choices.RuleCode``) are all here too.
 
-To add a code: add it to ``ExceptionType`` (``integrations/choices.py``) and an entry
-below; a migration records the new choice.
+To add a code: add it to ``ExceptionType`` (``integrations/choices.py``), an entry below
+(its ``money`` says how money at risk is estimated) and its estimator in
+``integrations.services.money_at_risk.ESTIMATORS`` (``held_work`` when the code holds a
+transaction whose value is the usual one, ``counted_by_rule`` when the raising code counts
+it, ``nothing`` with the reason when it cannot hold money); a migration records the new
+choice. ``tests/integrations/test_money_at_risk.py`` walks this registry.
 """
 
 from __future__ import annotations
@@ -45,11 +49,18 @@ class UnknownExceptionCode(LookupError):
         self.code = code
 
 
+# For a code that cannot hold money; its estimator (``nothing``) says why.
 NO_MONEY = "None: it holds up no priced work yet."
 HELD_TIME = "The held hours at their rate."
 HELD_EXPENSE = (
     "The held expense line's billable amount: converted to the contract's currency at the "
     "line's rate, plus the contract's markup."
+)
+# The value of whatever the exception holds, as ``integrations.services.money_at_risk`` counts it.
+HELD_WORK = (
+    "What the held work is worth: a contract's remaining value (its cap, else its "
+    "milestones, else its monthly fee for the months left), time's hours at their rate, a "
+    "milestone's amount, an assignment's planned hours at its rate."
 )
 
 _KINDS = (
@@ -57,7 +68,8 @@ _KINDS = (
         ExceptionType.MISSING_RATE_CARD,
         FlowKind.TIME_TO_BILLING,
         Severity.HIGH,
-        "None while nothing prices the held work; its transactions show how much waits.",
+        "A held contract's remaining value (its cap, else its milestones, else its monthly "
+        "fee for the months left); held time has none while nothing prices it.",
         "Add the rate card, or the role's line on it, in the admin (or the rate to the "
         "contract by an amendment); the held work then runs by itself.",
     ),
@@ -65,7 +77,7 @@ _KINDS = (
         ExceptionType.INVALID_LEGAL_ENTITY,
         FlowKind.CONTRACT_TO_PROJECT,
         Severity.HIGH,
-        NO_MONEY,
+        HELD_WORK,
         "Add or activate the legal entity (it comes from the ERP, or an admin adds it); "
         "the held contracts then run by themselves.",
     ),
@@ -73,7 +85,7 @@ _KINDS = (
         ExceptionType.UNKNOWN_CUSTOMER,
         FlowKind.CONTRACT_TO_PROJECT,
         Severity.HIGH,
-        NO_MONEY,
+        HELD_WORK,
         "The customer comes from the CRM, its system of record; add it there, or in the "
         "admin if the CRM is late.",
     ),
@@ -81,7 +93,8 @@ _KINDS = (
         ExceptionType.UNKNOWN_PROJECT,
         FlowKind.TIME_TO_BILLING,
         Severity.MEDIUM,
-        NO_MONEY,
+        "The held hours at the rate the person's role bills at under the contract that "
+        "creates the project (its own rate, else its rate card's).",
         "A project is made by contract-to-project from its signed contract (or reaches the "
         "ERP there); check that flow's queue for its contract.",
     ),
@@ -89,7 +102,8 @@ _KINDS = (
         ExceptionType.UNKNOWN_RESOURCE,
         FlowKind.TIME_TO_BILLING,
         Severity.MEDIUM,
-        NO_MONEY,
+        "The held hours at the lowest rate of the project's contract (the person, so the "
+        "role, is unknown).",
         "Resources come from the HRIS; a time system's user is linked to its resource on "
         "the resource's page.",
     ),
@@ -97,7 +111,8 @@ _KINDS = (
         ExceptionType.UNKNOWN_MILESTONE,
         FlowKind.TIME_TO_BILLING,
         Severity.MEDIUM,
-        NO_MONEY,
+        "The milestone's amount, where a held amendment of the contract names it; else none "
+        "(nothing says what it is worth).",
         "Amend the contract with the milestone, or correct the milestone's code at its source.",
     ),
     ExceptionKind(
@@ -141,14 +156,15 @@ _KINDS = (
         ExceptionType.AMENDMENT_BEFORE_CONTRACT,
         FlowKind.AMENDMENT_PROPAGATION,
         Severity.MEDIUM,
-        NO_MONEY,
+        "The amended contract's remaining value (as for a held contract), or the held "
+        "milestone's amount from the contract's terms.",
         "It waits for the signed contract and runs by itself when the contract arrives.",
     ),
     ExceptionKind(
         ExceptionType.BILLING_TERMS_MISSING,
         FlowKind.CONTRACT_TO_PROJECT,
         Severity.HIGH,
-        NO_MONEY,
+        HELD_WORK,
         "The contract's billing model needs terms it does not carry (a retainer its monthly "
         "fee and included hours, managed services its monthly fee): add them to the contract "
         "in the CLM, which sends it again, or replay the transaction with them.",
@@ -157,7 +173,8 @@ _KINDS = (
         ExceptionType.CUSTOMER_PARENT_CYCLE,
         FlowKind.MASTER_DATA_SYNC,
         Severity.MEDIUM,
-        NO_MONEY,
+        "None: a customer's bill-to account prices no work; the invoices that wait for it "
+        "carry their amounts on their own exceptions.",
         "The customer names as its bill-to account one of its own children (or itself): "
         "correct the parent account in the CRM, which sends the customer again.",
     ),
@@ -239,7 +256,7 @@ _KINDS = (
         ExceptionType.NON_OWNER_UPDATE,
         FlowKind.MASTER_DATA_SYNC,
         Severity.MEDIUM,
-        NO_MONEY,
+        "None: the refused update is not applied and holds no work; the owner's data stands.",
         "Make the change in the system of record, or change the system of record for the "
         "domain in the admin.",
     ),
@@ -247,14 +264,15 @@ _KINDS = (
         ExceptionType.DOWNSTREAM_REJECTED,
         None,
         Severity.HIGH,
-        "The refused invoice's amount; none for other records.",
+        "The refused invoice's amount; for another record, what the held work is worth "
+        "(a project push: its contract's remaining value).",
         "Read the target system's message, fix the data it names (here or there), then retry.",
     ),
     ExceptionKind(
         ExceptionType.AUTHENTICATION_FAILED,
         None,
         Severity.CRITICAL,
-        NO_MONEY,
+        HELD_WORK,
         "Fix the system's credentials on its connection page (Systems) and test the "
         "connection: the work it held then runs by itself. Until then nothing is sent to it.",
     ),
@@ -262,7 +280,7 @@ _KINDS = (
         ExceptionType.MAPPING_INCOMPLETE,
         None,
         Severity.HIGH,
-        NO_MONEY,
+        HELD_WORK,
         "The sending system's record lacks a business value, or the field mapping reads it "
         "from the wrong place. Fix the mapping (Systems → the system → Field mappings), try "
         "it on this payload and publish it: the work runs again by itself. Or fix the record "
@@ -272,7 +290,7 @@ _KINDS = (
         ExceptionType.SYSTEM_NOT_CONFIGURED,
         None,
         Severity.HIGH,
-        NO_MONEY,
+        HELD_WORK,
         "Give the connected system what it lacks (its base URL, its credentials) in the "
         "admin, then retry.",
     ),
@@ -280,7 +298,7 @@ _KINDS = (
         ExceptionType.ERP_NOT_ROUTED,
         None,
         Severity.HIGH,
-        NO_MONEY,
+        HELD_WORK,
         "Several ERPs are connected and none owns this legal entity: route it to its ERP "
         "(Systems page, the admin or the API); the held work then runs by itself.",
     ),
@@ -299,7 +317,7 @@ _KINDS = (
         ExceptionType.UNHANDLED_EVENT_TYPE,
         None,
         Severity.CRITICAL,
-        NO_MONEY,
+        "None: no flow reads the event, so nothing says what it is worth.",
         "A sender sent an event type no flow handles; correct the sender's configuration.",
     ),
     ExceptionKind(
@@ -314,15 +332,25 @@ _KINDS = (
         ExceptionType.EDITED_REPLAY,
         FlowKind.TIME_TO_BILLING,
         Severity.MEDIUM,
-        "None until the replay runs.",
+        "What the edited work is worth: time's hours at their rate, a milestone's amount.",
         "An approver other than the person who edited it approves or rejects the replay.",
         approval=True,
+    ),
+    ExceptionKind(
+        ExceptionType.CONTRACT_NEARING_END,
+        FlowKind.CONTRACT_TO_PROJECT,
+        Severity.LOW,
+        "The contract's remaining value: its cap less what is billed; without a cap, its "
+        "unbilled milestones, or its monthly fee for the months left of its term.",
+        "A notice, not a refusal: agree a renewal or an extension with the customer and "
+        "amend the contract in the CLM (a new end date or cap gives a new notice when it "
+        "nears), or resolve it once the owner knows.",
     ),
     ExceptionKind(
         ExceptionType.OTHER,
         None,
         Severity.MEDIUM,
-        NO_MONEY,
+        "None: no code raises it any more.",
         "Read the message; no code raises this any more.",
     ),
 )

@@ -10,6 +10,7 @@ from celery.signals import task_postrun, task_prerun
 
 from integrations.services.accepted_codes import accepted_codes_sync
 from integrations.services.billing import invoices_poll, monthly_fees_queue
+from integrations.services.contract_notices import contract_notices_queue
 from integrations.services.inbound_limits import rejected_transactions_prune
 from integrations.services.polling import pollers_run_due
 from integrations.services.processing import transactions_process
@@ -66,6 +67,12 @@ def sync_accepted_codes_task() -> int:
     """Refreshes each legal entity's accepted tax codes and payment terms from its ERP;
     returns how many parked invoices were sent to try again."""
     return accepted_codes_sync().released
+
+
+@shared_task(name="integrations.tasks.contract_notices_task")
+def contract_notices_task() -> int:
+    """Queues today's look for contracts nearing their end date or cap."""
+    return contract_notices_queue().pk
 
 
 @shared_task(name="integrations.tasks.prune_rejected_transactions_task")

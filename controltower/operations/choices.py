@@ -27,6 +27,7 @@ class NotificationKind(models.TextChoices):
     AT_RISK = "at_risk", "At risk"
     BREACH = "breach", "Breach"
     ESCALATION = "escalation", "Escalation"
+    NOTICE = "notice", "Notice"
 
 
 class NotificationChannel(models.TextChoices):

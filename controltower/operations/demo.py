@@ -319,6 +319,7 @@ def demo_operations_load() -> int:
         ("Finance operations", {"flow": FlowKind.TIME_TO_BILLING}),
         ("Finance operations", {"flow": FlowKind.RECONCILIATION}),
         ("Finance operations", {"exception_type": "amendment_conflict"}),
+        ("Finance operations", {"exception_type": "contract_nearing_end"}),
         ("Master data", {"flow": FlowKind.MASTER_DATA_SYNC}),
         ("Master data", {"exception_type": "invalid_legal_entity"}),
         ("Master data", {"exception_type": "unknown_customer"}),

@@ -61,6 +61,10 @@ class ExceptionRecord(models.Model):
         help_text="Unbilled value or invoice amount held up by this exception.",
     )
     currency = models.CharField(max_length=3, blank=True)
+    money_note = models.TextField(
+        blank=True,
+        help_text="How the money at risk was estimated (integrations.services.money_at_risk).",
+    )
     occurrences = models.PositiveIntegerField(default=1)
     customer = models.ForeignKey(
         "canonical.Customer",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from django.apps import apps
@@ -42,6 +41,7 @@ from integrations.exception_types import exception_kind
 from integrations.live import figures_changed
 from integrations.models import ErpRoute, ExceptionRecord, SyncState, Transaction
 from integrations.selectors.routing import erp_for_or_none
+from integrations.services.money_at_risk import money_at_risk_estimate
 from integrations.services.queueing import transactions_requeue
 from integrations.signals import exception_closed, exception_raised
 
@@ -67,15 +67,18 @@ def exception_raise(
     A new exception is linked to its canonical record, customer and legal entity where
     they are known, and announced (``exception_raised``) so that it lands in its owning
     team's queue at once. Joining adds the
-    failure's money to the exception's, unless ``restate``: a measurement taken again
+    failure's money to the exception's (once per transaction), unless ``restate``: a measurement taken again
     (a reconciliation difference) replaces the money, message and details instead, and
     ``details["seen_by"]`` lists the transactions that found it (the latest hundred).
-    ``business_key`` names the item when it is not the transaction's own.
+    ``business_key`` names the item when it is not the transaction's own. The money is
+    what the raising code counted, else its code's estimate
+    (``integrations.services.money_at_risk``), with a note of how it was counted.
     """
     flow = tx.flow.kind if tx.flow_id else ""
     cause = cause or failure.waiting_on or tx.business_key or f"transaction:{tx.pk}"
     fingerprint = f"{failure.code}|{flow}|{cause}"[:300]
-    money = failure.money_at_risk or Decimal("0")
+    estimate = money_at_risk_estimate(tx=tx, failure=failure)
+    money = estimate.amount
     details = {"code": failure.code, **failure.details}
     kind = exception_kind(failure.code)
     existing = (
@@ -95,7 +98,8 @@ def exception_raise(
             fingerprint=fingerprint,
             business_key=business_key or tx.business_key or cause[:100],
             money_at_risk=money,
-            currency=failure.currency,
+            currency=estimate.currency,
+            money_note=estimate.note[:2000],
             **context,
         )
         try:
@@ -109,17 +113,22 @@ def exception_raise(
             exception_raised.send(sender=ExceptionRecord, exception=exc)
             return exc
     existing.occurrences += 1
+    fields = ["occurrences", "money_at_risk", "updated_at"]
+    if restate or (money and not existing.money_at_risk):
+        # The note says how the money was counted: the first that counted any says it.
+        existing.money_note = estimate.note[:2000]
+        existing.currency = existing.currency or estimate.currency
+        fields += ["money_note", "currency"]
     if restate:
         existing.money_at_risk = money
         existing.message = failure.message
         seen_by = [*(existing.details or {}).get("seen_by", []), tx.pk][-100:]
         existing.details = {**details, "seen_by": seen_by}
-        existing.save(
-            update_fields=["occurrences", "money_at_risk", "message", "details", "updated_at"]
-        )
-    else:
+        fields += ["message", "details"]
+    elif tx.exception_id != existing.pk:
+        # A transaction this exception already holds (retried while it is open) is counted once.
         existing.money_at_risk += money
-        existing.save(update_fields=["occurrences", "money_at_risk", "updated_at"])
+    existing.save(update_fields=fields)
     return existing
 
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from canonical.errors import ApplicationError, InvalidStateError, NotFoundError
 from controltower.operations.models import BusinessException, ExceptionComment, Team
 from controltower.operations.services.audit import audit_record
+from controltower.operations.services.notices import notice_notify
 from controltower.operations.services.routing import exception_route
 from controltower.operations.services.sla import exception_sla_judge
 from integrations.choices import OPEN_STATUSES, ExceptionStatus
@@ -66,7 +67,8 @@ def exception_case_open(*, record: ExceptionRecord) -> BusinessException:
     """Opens the engine's new exception ``record`` in its owning team's queue, with the time
     it is due by (under the one SLA policy that judges it, on the team's calendar).
 
-    Called when the engine raises it, inside the same database transaction.
+    Called when the engine raises it, inside the same database transaction. A notice
+    (a contract nearing its end) is also sent to the team by email and chat.
     """
     exc = BusinessException(exceptionrecord_ptr=record)
     for field in ExceptionRecord._meta.concrete_fields:
@@ -77,6 +79,7 @@ def exception_case_open(*, record: ExceptionRecord) -> BusinessException:
     )
     # The record's row is there: insert this extension's own row only.
     exc.save_base(raw=True, force_insert=True)
+    notice_notify(exception=exc)
     return exc
 
 

@@ -171,14 +171,14 @@ def _email_send(notification: Notification) -> DeliveryResult:
 
 def _email_text(body: dict) -> str:
     item = body.get("item") or {}
-    lines = [
-        body.get("text", ""),
-        "",
-        f"Team: {body.get('team') or '-'}",
-        f"Policy: {(body.get('policy') or {}).get('name', '-')}",
-        f"Item: {item.get('label', '-')}",
-        f"Due: {body.get('due', '-')}",
-    ]
+    lines = [body.get("text", ""), "", f"Team: {body.get('team') or '-'}"]
+    if body.get("policy"):  # an SLA's notification; a notice has none
+        lines.append(f"Policy: {body['policy'].get('name', '-')}")
+    lines.append(f"Item: {item.get('label', '-')}")
+    if body.get("due"):
+        lines.append(f"Due: {body['due']}")
+    if body.get("remaining"):
+        lines.append(f"Remaining value: {body['remaining']}")
     if body.get("url"):
         lines.append(f"Open: {body['url']}")
     return "\n".join(lines) + "\n"

@@ -25,6 +25,7 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
+from canonical.classification import DataClass
 from canonical.errors import ApplicationError
 from canonical.formats import money_text
 from canonical.models import Customer, LegalEntity
@@ -32,6 +33,7 @@ from controltower.operations.choices import SLA_STATE_BADGES, BulkAction, BulkSt
 from controltower.operations.filtersets import ME, BusinessExceptionFilterSet
 from controltower.operations.models import AuditEvent, BulkOperation, BusinessException, Team
 from controltower.operations.selectors.approvals import amendment_conflict_view, edited_replay_view
+from controltower.operations.selectors.data_access import value_mask
 from controltower.operations.selectors.exceptions import (
     QUEUE_TABS,
     exception_fix_link,
@@ -787,6 +789,8 @@ def _detail_context(
         "open_action": bound[0] if bound else "",
         "refusal": refusal,
         "money_at_risk": _at_risk(exc, "None: it holds up no priced work"),
+        # How it was counted names rates: pricing, as the rates themselves.
+        "money_note": value_mask(exc.money_note, data_class=DataClass.PRICING, user=user),
         "details": sorted(details.items()),
         "found_by": [(pk, reverse_or_empty("reconciliation:run", pk)) for pk in seen_by[-10:]],
         "found_by_count": len(seen_by),

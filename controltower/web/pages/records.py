@@ -16,10 +16,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from canonical.classification import DataClass
 from canonical.errors import ApplicationError
-from controltower.operations.selectors.data_access import record_mask
+from canonical.formats import money_text
+from canonical.selectors import contract_term
+from controltower.operations.selectors.data_access import record_mask, value_mask
 from controltower.operations.selectors.sla import record_sla
 from controltower.operations.services import actions
 from controltower.operations.services.actions import record_link
@@ -32,6 +36,7 @@ from controltower.web.forms.actions import (
 from controltower.web.pages.common import require, url_or_blank
 from integrations.adapters import adapter_for
 from integrations.models import ConnectedSystem
+from integrations.selectors.notices import contract_notices
 from integrations.selectors.records import (
     RECORD_KINDS,
     FieldDiff,
@@ -166,6 +171,7 @@ def _page(
             )
             if view.billing_terms is not None
             else "",
+            "term": _contract_term(record, request.user) if kind.slug == "contract" else None,
             "contract_url": reverse("records:detail", args=["contract", record.contract_id])
             if getattr(record, "contract_id", None)
             else "",
@@ -177,6 +183,29 @@ def _page(
         },
         status=status,
     )
+
+
+def _contract_term(contract: Any, user: Any) -> dict[str, Any]:
+    """A contract's end, cap consumed and remaining value (amounts masked as pricing), and
+    its renewal notices."""
+    term = contract_term(contract=contract, today=timezone.localdate())
+
+    def shown(amount: Any) -> Any:
+        text = money_text(amount, contract.currency) if amount is not None else ""
+        return value_mask(text, data_class=DataClass.PRICING, user=user)
+
+    return {
+        "term": term,
+        "cap": shown(term.cap),
+        "billed": shown(term.billed),
+        "remaining": shown(term.remaining),
+        "remaining_note": value_mask(term.remaining_note, data_class=DataClass.PRICING, user=user),
+        "cap_percent": value_mask(term.cap_percent, data_class=DataClass.PRICING, user=user),
+        "notices": [
+            (notice, reverse("exceptions:detail", args=[notice.pk]))
+            for notice in contract_notices(contract=contract)[:10]
+        ],
+    }
 
 
 def _masked_diff(diff: list[FieldDiff], *, model: Any, user: Any) -> list[dict[str, Any]]:

@@ -429,6 +429,7 @@ class BusinessExceptionSerializer(serializers.ModelSerializer):
             "record_id",
             "money_at_risk",
             "currency",
+            "money_note",
             "occurrences",
             "customer",
             "customer_name",
