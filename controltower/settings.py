@@ -444,6 +444,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.monthly_fees_task",
         "schedule": crontab(day_of_month=1, hour=0, minute=15),
     },
+    # Approved time as project cost, and revenue schedules, to the ERP: what changed since.
+    "post-cost-and-revenue": {
+        "task": "integrations.tasks.finance_task",
+        "schedule": float(env_int("CT_FINANCE_SECONDS", 900)),
+    },
     "sla-sweep": {
         "task": "controltower.tasks.sla_sweep_task",
         "schedule": float(env_int("CT_SLA_SWEEP_SECONDS", 60)),

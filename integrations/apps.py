@@ -10,6 +10,7 @@ class IntegrationsConfig(AppConfig):
         from integrations.flows import (  # noqa: F401
             amendment_propagation,
             contract_to_project,
+            cost_and_revenue,
             master_data,
             project_to_staffing,
             reconciliation,

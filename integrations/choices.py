@@ -180,6 +180,7 @@ class ExceptionType(models.TextChoices):
     INVOICE_REJECTED = "invoice_rejected", "Invoice candidate rejected"
     EDITED_REPLAY = "edited_replay", "Edited replay of a financial document, awaiting approval"
     BILLING_TERMS_MISSING = "billing_terms_missing", "Billing terms missing"
+    MISSING_COST_RATE = "missing_cost_rate", "Resource without a cost rate"
     # Raised by no code any more; kept so that exceptions recorded before the codes were
     # typed still read.
     OTHER = "other", "Other"

@@ -63,7 +63,7 @@ AUTH_MODES: dict[str, tuple[str, ...]] = {
 }
 
 # ERP record types, named as NetSuite names them in the URL.
-ERP_KINDS = ("customer", "job", "projectCostForecast", "invoice")
+ERP_KINDS = ("customer", "job", "projectCostForecast", "invoice", "journalEntry", "revenuePlan")
 
 # The REST systems' collections: URL segment -> the record kind it stores (the name a
 # ``reject`` rule uses in ``record``).

@@ -7,7 +7,7 @@ records, credentials and knobs, at ``erp2/``::
     /simulator/erp/services/rest/record/v1/<kind>/<id>     GET, PATCH (204), DELETE (204)
     /simulator/erp/services/rest/record/v1/<kind>/eid:<externalId>
                                                            the same, and PUT: upsert (204)
-      kind: customer, job, projectCostForecast, invoice
+      kind: customer, job, projectCostForecast, invoice, journalEntry, revenuePlan
     /simulator/erp/services/rest/auth/oauth2/v1/token      POST: OAuth 2.0 client credentials
 
 PSA, CRM, CLM (plain REST)::

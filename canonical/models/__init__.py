@@ -8,6 +8,7 @@ from canonical.models.commercial import (
     RateCardLine,
 )
 from canonical.models.delivery import Assignment, Project, TimeEntry
+from canonical.models.finance import ProjectCost, RevenueSchedule, RevenueScheduleLine
 from canonical.models.parties import Customer, LegalEntity, Resource
 
 __all__ = [
@@ -21,8 +22,11 @@ __all__ = [
     "InvoiceLine",
     "LegalEntity",
     "Project",
+    "ProjectCost",
     "RateCard",
     "RateCardLine",
     "Resource",
+    "RevenueSchedule",
+    "RevenueScheduleLine",
     "TimeEntry",
 ]

@@ -16,10 +16,13 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from canonical.classification import DataClass
 from canonical.errors import ApplicationError
-from controltower.operations.selectors.data_access import record_mask
+from canonical.selectors import project_margin
+from controltower.operations.selectors.data_access import record_mask, visible_data_classes
 from controltower.operations.selectors.sla import record_sla
 from controltower.operations.services import actions
 from controltower.operations.services.actions import record_link
@@ -160,6 +163,10 @@ def _page(
                 (project, reverse("records:detail", args=["project", project.pk]))
                 for project in view.projects
             ],
+            # Revenue, cost and margin are prices: shown to a role that may see them.
+            "margin": project_margin(project=record, today=timezone.localdate())
+            if kind.slug == "project" and DataClass.PRICING in visible_data_classes(request.user)
+            else None,
             "contract_url": reverse("records:detail", args=["contract", record.contract_id])
             if getattr(record, "contract_id", None)
             else "",

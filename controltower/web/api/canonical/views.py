@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -16,8 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from canonical import filtersets, selectors
+from canonical.classification import DataClass
 from canonical.errors import ApplicationError
-from controltower.operations.selectors.data_access import field_visible
+from controltower.operations.selectors.data_access import field_visible, visible_data_classes
 from controltower.operations.services import approvals as billing
 from controltower.operations.services.actions import record_link, record_repush
 from controltower.web.api.canonical import serializers
@@ -210,6 +212,17 @@ class ProjectViewSet(LinkMixin, RepushMixin, CanonicalRecordViewSet):
     serializer_class = serializers.ProjectSerializer
     filterset_class = filtersets.ProjectFilterSet
     ordering_fields = ["code", "name", "start_date", "status", *RECORD_ORDERING]
+
+    @extend_schema(responses={200: serializers.ProjectMarginSerializer})
+    @action(detail=True, methods=["get"])
+    def margin(self, request: Request, pk: str) -> Response:
+        """The project's margin: revenue recognised (its contract's revenue schedule) minus
+        cost (approved hours at their cost rates), per month and in all; pricing data, so
+        only for a role that may see prices (403 otherwise)."""
+        if DataClass.PRICING not in visible_data_classes(request.user):
+            raise ApplicationError("Your role may not see prices and margins.", status_code=403)
+        margin = selectors.project_margin(project=self.get_object(), today=timezone.localdate())
+        return Response(serializers.ProjectMarginSerializer(margin).data)
 
 
 class ResourceViewSet(LinkMixin, CanonicalRecordViewSet):
