@@ -31,7 +31,10 @@ class ProjectCost(CanonicalRecord):
         help_text="Hours of people without a cost rate: not in the amount.",
     )
 
-    data_classes: ClassVar[Spec] = {"amount": DataClass.PRICING}
+    data_classes: ClassVar[Spec] = {
+        "amount": DataClass.PRICING,
+        "uncosted_hours": DataClass.PRICING,
+    }
 
     class Meta:
         ordering = ["project_id", "period_start"]

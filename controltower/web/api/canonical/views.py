@@ -17,9 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from canonical import filtersets, selectors
-from canonical.classification import DataClass
 from canonical.errors import ApplicationError
-from controltower.operations.selectors.data_access import field_visible, visible_data_classes
+from controltower.operations.selectors.data_access import field_visible
 from controltower.operations.services import approvals as billing
 from controltower.operations.services.actions import record_link, record_repush
 from controltower.web.api.canonical import serializers
@@ -215,12 +214,11 @@ class ProjectViewSet(LinkMixin, RepushMixin, CanonicalRecordViewSet):
 
     @extend_schema(responses={200: serializers.ProjectMarginSerializer})
     @action(detail=True, methods=["get"])
+    @requires("canonical.see_pricing")
     def margin(self, request: Request, pk: str) -> Response:
         """The project's margin: revenue recognised (its contract's revenue schedule) minus
-        cost (approved hours at their cost rates), per month and in all; pricing data, so
-        only for a role that may see prices (403 otherwise)."""
-        if DataClass.PRICING not in visible_data_classes(request.user):
-            raise ApplicationError("Your role may not see prices and margins.", status_code=403)
+        cost (approved hours at their cost rates), per month and in all; prices, so only
+        for a role that may see them (403 otherwise)."""
         margin = selectors.project_margin(project=self.get_object(), today=timezone.localdate())
         return Response(serializers.ProjectMarginSerializer(margin).data)
 
