@@ -276,3 +276,34 @@ def test_the_projects_margin_is_shown_on_its_page_and_in_the_api(
     page = client.get(f"/records/project/{project.pk}/").content.decode()
     assert 'id="margin-heading"' in page
     assert "19100.00" in page
+
+
+def test_an_invoice_posted_makes_its_time_revenue_recognised_in_the_erp(
+    erp, user_with_role, api_client_for
+):
+    cost_rate("100.00")
+    signed("K-7306", "time_and_materials")
+    worked("T-7351", "K-7306", "2026-11-03", "8")  # 8 h x 300 = 2400.00
+    cost_run()
+
+    def billed_time() -> list[tuple[str, str, bool]]:
+        [plan] = erp_records(erp, "revenuePlan")
+        return [
+            (item["plannedPeriod"], item["amount"], item["isRecognized"])
+            for item in plan["plannedRevenue"]["items"]
+            if item["recognitionMethod"] == "as_billed"
+        ]
+
+    assert billed_time() == [("2026-11", "2400.00", False)]
+
+    invoice = Invoice.objects.get()
+    approver = api_client_for(user_with_role("approver"))
+    assert approver.post(f"/api/v1/invoices/{invoice.pk}/approve/", {}).status_code == 200
+    transactions_process(ids=[Transaction.objects.get(event_type="invoice.approved").pk])
+    # Posting the invoice queued the revenue plan's push itself.
+    [push] = Transaction.objects.filter(
+        event_type="revenue_schedule.push", state=TransactionState.RECEIVED
+    )
+    transactions_process(ids=[push.pk])
+
+    assert billed_time() == [("2026-11", "2400.00", True)]
