@@ -83,6 +83,25 @@ MILESTONE_STATUS_BADGES = {
 }
 
 
+class RevenueMethod(models.TextChoices):
+    """How a revenue schedule line recognises its amount."""
+
+    AS_BILLED = "as_billed", "As billed (time)"
+    MILESTONE = "milestone", "Milestone reached"
+    STRAIGHT_LINE = "straight_line", "Monthly fee, straight-line"
+
+
+class RevenueStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    RECOGNISED = "recognised", "Recognised"
+
+
+REVENUE_STATUS_BADGES = {
+    RevenueStatus.PLANNED: "secondary",
+    RevenueStatus.RECOGNISED: "success",
+}
+
+
 class InvoiceStatus(models.TextChoices):
     CANDIDATE = "candidate", "Candidate"
     AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"

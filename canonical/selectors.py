@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncMonth
 
 from canonical.choices import (
     MONTHLY_FEE_MODELS,
     AcceptedCodeKind,
     InvoiceStatus,
     MilestoneStatus,
+    RevenueMethod,
+    RevenueStatus,
+    TimeEntryStatus,
 )
 from canonical.formats import money_text
 from canonical.models import (
@@ -231,4 +235,203 @@ def contract_term(*, contract: Contract, today: date) -> ContractTerm:
         cap_percent=cap_percent,
         remaining=remaining.quantize(Decimal("0.01")),
         remaining_note=note,
+    )
+
+
+# --- cost, revenue and margin -------------------------------------------------------------
+
+# Invoices whose amounts are revenue recognised (the ERP holds them); the other open ones
+# (awaiting approval, approved) are revenue planned.
+RECOGNISED_INVOICES = (InvoiceStatus.POSTED, InvoiceStatus.PAID)
+# Milestones reached are revenue recognised in the month they were reached.
+REACHED_MILESTONES = (MilestoneStatus.REACHED, MilestoneStatus.INVOICED)
+# A monthly fee without an end date is planned this many months ahead of its start.
+OPEN_ENDED_MONTHS = 12
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_after(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class RevenueLineFigure:
+    """One month's revenue of a contract by one method, recognised or planned."""
+
+    period_start: date
+    method: str
+    status: str
+    amount: Decimal
+
+
+def revenue_lines_of(*, contract: Contract, today: date) -> list[RevenueLineFigure]:
+    """The contract's revenue schedule as its billing model recognises it:
+
+    - time (time and materials; a retainer's hours past those included): as billed, each
+      invoice's time in its month, recognised once the invoice is posted to the ERP,
+      planned while it awaits approval; rejected invoices count for nothing;
+    - milestones (fixed fee, milestone): the milestone's amount in the month it was reached
+      (the month of the invoice that billed it), recognised; a milestone not reached is
+      planned in the month it is due;
+    - a monthly fee (retainer, managed services): the fee straight-line, each month of the
+      term, recognised from the month's first day, planned for the months to come (an
+      open-ended term is planned twelve months from its start, or to this month).
+    """
+    amounts: dict[tuple[date, str, str], Decimal] = defaultdict(Decimal)
+    if contract.bills_time:
+        billed = (
+            InvoiceLine.objects.filter(
+                invoice__project__contract=contract, time_entry__isnull=False
+            )
+            .exclude(invoice__status=InvoiceStatus.REJECTED)
+            .values("invoice__period_start", "invoice__status")
+            .annotate(total=Sum("amount"))
+            .order_by()
+        )
+        for row in billed:
+            status = (
+                RevenueStatus.RECOGNISED
+                if row["invoice__status"] in RECOGNISED_INVOICES
+                else RevenueStatus.PLANNED
+            )
+            key = (row["invoice__period_start"], RevenueMethod.AS_BILLED, status)
+            amounts[key] += row["total"]
+    for milestone in contract.milestones.order_by("code"):
+        if milestone.status in REACHED_MILESTONES:
+            billed_in = (
+                milestone.invoice_lines.order_by("invoice__period_start")
+                .values_list("invoice__period_start", flat=True)
+                .first()
+            )
+            period = billed_in or (month_of(milestone.due_date) if milestone.due_date else None)
+            status = RevenueStatus.RECOGNISED
+        else:
+            period = month_of(milestone.due_date) if milestone.due_date else None
+            status = RevenueStatus.PLANNED
+        if period is not None:
+            amounts[(period, RevenueMethod.MILESTONE, status)] += milestone.amount
+    if contract.has_monthly_fee and contract.monthly_fee:
+        current = month_of(contract.start_date)
+        last = month_of(contract.end_date) if contract.end_date else current
+        if contract.end_date is None:
+            for _ in range(OPEN_ENDED_MONTHS - 1):
+                last = month_after(last)
+            last = max(last, month_of(today))
+        while current <= last:
+            status = (
+                RevenueStatus.RECOGNISED if current <= month_of(today) else RevenueStatus.PLANNED
+            )
+            amounts[(current, RevenueMethod.STRAIGHT_LINE, status)] += contract.monthly_fee
+            current = month_after(current)
+    return [
+        RevenueLineFigure(period, method, status, _cents(amount))
+        for (period, method, status), amount in sorted(amounts.items())
+        if amount
+    ]
+
+
+@dataclass(frozen=True)
+class MarginMonth:
+    period_start: date
+    revenue: Decimal
+    planned_revenue: Decimal
+    cost: Decimal
+    hours: Decimal
+    uncosted_hours: Decimal
+
+    @property
+    def margin(self) -> Decimal:
+        return self.revenue - self.cost
+
+
+@dataclass
+class ProjectMargin:
+    """A project's margin: revenue recognised minus cost, per month and in all."""
+
+    currency: str
+    months: list[MarginMonth] = field(default_factory=list)
+
+    @property
+    def revenue(self) -> Decimal:
+        return sum((m.revenue for m in self.months), Decimal("0"))
+
+    @property
+    def planned_revenue(self) -> Decimal:
+        return sum((m.planned_revenue for m in self.months), Decimal("0"))
+
+    @property
+    def cost(self) -> Decimal:
+        return sum((m.cost for m in self.months), Decimal("0"))
+
+    @property
+    def margin(self) -> Decimal:
+        return self.revenue - self.cost
+
+    @property
+    def margin_percent(self) -> Decimal | None:
+        """Margin as a share of revenue, one decimal; None without revenue."""
+        if not self.revenue:
+            return None
+        return (self.margin * 100 / self.revenue).quantize(Decimal("0.1"), ROUND_HALF_UP)
+
+    @property
+    def uncosted_hours(self) -> Decimal:
+        return sum((m.uncosted_hours for m in self.months), Decimal("0"))
+
+
+def project_currency(project: Project) -> str:
+    return project.contract.currency if project.contract_id else project.customer.currency
+
+
+def project_margin(*, project: Project, today: date) -> ProjectMargin:
+    """Revenue (the schedule of the contract the project delivers; a contract's revenue
+    counts in its first project) minus cost (approved hours at their cost rates), per month.
+    Hours of people without a cost rate carry no cost and are shown as uncosted."""
+    zero = Decimal("0")
+    cost: dict[date, tuple[Decimal, Decimal, Decimal]] = {}
+    for row in (
+        TimeEntry.objects.filter(project=project, status=TimeEntryStatus.APPROVED)
+        .annotate(month=TruncMonth("work_date"))
+        .values("month")
+        .annotate(
+            total_cost=Sum("cost"),
+            total_hours=Sum("hours"),
+            uncosted=Sum("hours", filter=Q(cost__isnull=True)),
+        )
+        .order_by()
+    ):
+        cost[row["month"]] = (
+            row["total_cost"] or zero,
+            row["total_hours"] or zero,
+            row["uncosted"] or zero,
+        )
+    revenue: dict[date, Decimal] = defaultdict(Decimal)
+    planned: dict[date, Decimal] = defaultdict(Decimal)
+    contract = project.contract
+    first = contract.projects.order_by("code").first() if contract is not None else None
+    if contract is not None and first is not None and first.pk == project.pk:
+        for line in revenue_lines_of(contract=contract, today=today):
+            target = revenue if line.status == RevenueStatus.RECOGNISED else planned
+            target[line.period_start] += line.amount
+    months = sorted(set(cost) | set(revenue) | set(planned))
+    return ProjectMargin(
+        currency=project_currency(project),
+        months=[
+            MarginMonth(
+                period_start=month,
+                revenue=revenue.get(month, zero),
+                planned_revenue=planned.get(month, zero),
+                cost=cost.get(month, (zero, zero, zero))[0],
+                hours=cost.get(month, (zero, zero, zero))[1],
+                uncosted_hours=cost.get(month, (zero, zero, zero))[2],
+            )
+            for month in months
+        ],
     )

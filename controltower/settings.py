@@ -466,6 +466,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "integrations.tasks.contract_notices_task",
         "schedule": crontab(hour=env_int("CT_RENEWAL_HOUR", 6), minute=0),
     },
+    # Approved time as project cost, and revenue schedules, to the ERP: what changed since.
+    "post-cost-and-revenue": {
+        "task": "integrations.tasks.finance_task",
+        "schedule": float(env_int("CT_FINANCE_SECONDS", 900)),
+    },
     "sla-sweep": {
         "task": "controltower.tasks.sla_sweep_task",
         "schedule": float(env_int("CT_SLA_SWEEP_SECONDS", 60)),

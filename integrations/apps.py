@@ -11,6 +11,7 @@ class IntegrationsConfig(AppConfig):
             amendment_propagation,
             contract_notices,
             contract_to_project,
+            cost_and_revenue,
             expenses,
             master_data,
             project_to_staffing,

@@ -194,6 +194,7 @@ class ExceptionType(models.TextChoices):
     EXPENSE_RECEIPT_MISSING = "expense_receipt_missing", "Expense receipt missing"
     EXPENSE_RATE_MISSING = "expense_rate_missing", "Expense in another currency without a rate"
     CONTRACT_NEARING_END = "contract_nearing_end", "Contract nearing its end or cap"
+    MISSING_COST_RATE = "missing_cost_rate", "Resource without a cost rate"
     # Raised by no code any more; kept so that exceptions recorded before the codes were
     # typed still read.
     OTHER = "other", "Other"

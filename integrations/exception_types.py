@@ -329,6 +329,16 @@ _KINDS = (
         "month's unbilled time.",
     ),
     ExceptionKind(
+        ExceptionType.MISSING_COST_RATE,
+        FlowKind.TIME_TO_BILLING,
+        Severity.MEDIUM,
+        "The person's approved hours that carry no cost, at the rate they bill on their "
+        "projects (the rate card's rate for their role; 0 where the role has none).",
+        "A warning: the time is billed as usual, only its cost is missing from the ERP and "
+        "the margin. Set the person's cost rate in the HRIS; the next cost run costs the "
+        "hours, posts them to the ERP and resolves it.",
+    ),
+    ExceptionKind(
         ExceptionType.EDITED_REPLAY,
         FlowKind.TIME_TO_BILLING,
         Severity.MEDIUM,

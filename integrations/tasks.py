@@ -11,6 +11,7 @@ from celery.signals import task_postrun, task_prerun
 from integrations.services.accepted_codes import accepted_codes_sync
 from integrations.services.billing import invoices_poll, monthly_fees_queue
 from integrations.services.contract_notices import contract_notices_queue
+from integrations.services.finance import finance_queue
 from integrations.services.inbound_limits import rejected_transactions_prune
 from integrations.services.polling import pollers_run_due
 from integrations.services.processing import transactions_process
@@ -49,6 +50,13 @@ def poll_invoices_task() -> int:
 def monthly_fees_task() -> int:
     """Queues the month's retainer and managed-service fees; returns how many."""
     return len(monthly_fees_queue())
+
+
+@shared_task(name="integrations.tasks.finance_task")
+def finance_task() -> int:
+    """The cost run: queues the ERP postings of changed project costs and revenue
+    schedules; returns how many."""
+    return len(finance_queue())
 
 
 @shared_task(name="integrations.tasks.run_due_pollers_task")

@@ -70,9 +70,16 @@ Request fields the tower sends, by record type:
 - ``invoice``: ``{"entity": {"id"}, "job": {"id"}, "subsidiary": {"id"},
   "currency": {"refName"}, "tranDate", "externalId", "taxCode",
   "item": {"items": [{"description", "quantity", "rate", "amount"}]}}``
+- ``journalEntry`` (a project's cost for a month): ``{"externalId", "subsidiary": {"id"},
+  "currency": {"refName"}, "tranDate", "memo", "line": {"items": [{"account":
+  {"refName"}, "debit" or "credit", "entity": {"id"}, "memo"}]}}``
+- ``revenuePlan`` (a contract's revenue schedule): ``{"externalId", "job": {"id"},
+  "subsidiary": {"id"}, "currency": {"refName"}, "memo", "revenueRecognitionRule":
+  {"refName"}, "amount", "plannedRevenue": {"items": [{"plannedPeriod", "amount",
+  "recognitionMethod", "isRecognized"}]}}``
 
 References: a ``{"id"}`` in ``job.customer``, ``projectCostForecast.job``,
-``invoice.entity`` or ``invoice.job`` must name an existing record (else 400
+``revenuePlan.job``, ``invoice.entity`` or ``invoice.job`` must name an existing record (else 400
 ``INVALID_KEY_OR_REF`` at that path); an ``{"externalId"}`` gets the ``id`` of the
 record with that external id when there is one, and is kept as sent otherwise.
 

@@ -64,8 +64,18 @@ AUTH_MODES: dict[str, tuple[str, ...]] = {
 
 # ERP record types, named as NetSuite names them in the URL.
 # ``term`` (payment terms) and ``salesTaxItem`` (tax codes) are the lists an invoice's
-# codes are checked against, per subsidiary.
-ERP_KINDS = ("customer", "job", "projectCostForecast", "invoice", "term", "salesTaxItem")
+# codes are checked against, per subsidiary; ``journalEntry`` carries project cost and
+# ``revenuePlan`` a contract's revenue schedule.
+ERP_KINDS = (
+    "customer",
+    "job",
+    "projectCostForecast",
+    "invoice",
+    "term",
+    "salesTaxItem",
+    "journalEntry",
+    "revenuePlan",
+)
 
 # The REST systems' collections: URL segment -> the record kind it stores (the name a
 # ``reject`` rule uses in ``record``).

@@ -33,6 +33,7 @@ ERP_REFERENCES: dict[str, dict[str, str]] = {
     "job": {"customer": "customer"},
     "projectCostForecast": {"job": "job"},
     "invoice": {"entity": "customer", "job": "job", "terms": "term"},
+    "revenuePlan": {"job": "job"},
 }
 # Fields a system assigns itself; a value sent by the caller is ignored.
 ERP_ASSIGNED = {"id", "createdDate", "lastModifiedDate", "links"}

@@ -67,11 +67,14 @@ BAD_SCENARIOS = {
 }
 
 ENTITY_CURRENCY = {"US01": "USD", "GB01": "GBP", "DE01": "EUR"}
+# The weights add up to 100, and a new model takes its share from the last one, so that a
+# seed's contracts keep the models they had before it (all but a few retainers).
 BILLING_MODELS = [
     ("time_and_materials", 60),
     ("fixed_fee", 15),
     ("milestone", 15),
-    ("retainer", 10),
+    ("retainer", 6),
+    ("managed_services", 4),
 ]
 ENGAGEMENTS = [
     "ERP Rollout",
@@ -330,6 +333,10 @@ class _Builder:
             data["monthly_fee"] = _money(Decimal(cap) / 8)
             data["included_hours"] = 40
             data["unused_hours_roll_over"] = index % 2 == 0
+        if model == "managed_services":
+            # The same draw a retainer makes (the random stream stays as it was): a monthly
+            # fee of an eighth of it, no cap, time not billed.
+            data["monthly_fee"] = _money(Decimal(self.rng.randrange(10, 60) * 1000) / 8)
         if model in ("fixed_fee", "milestone"):
             total = self.rng.randrange(60, 300) * 1000
             shares = [Decimal("0.3"), Decimal("0.4"), Decimal("0.3")]
@@ -367,6 +374,28 @@ class _Builder:
             phase=PHASE_CONTRACTS,
             correlation_id=contract.correlation_id,
         )
+
+    def milestones_reached(self) -> None:
+        """Each fixed-fee and milestone contract's kick-off (its first milestone) reached on
+        the window's first working day, and each later one on its due date when that falls
+        in the window; drawn from no random number, so the rest of the traffic stays as it was."""
+        for contract in self.contracts:
+            for n, milestone in enumerate(contract.data.get("milestones") or []):
+                reached = self.days[0] if n == 0 else date.fromisoformat(milestone["due_date"])
+                if reached > self.days[-1]:
+                    continue
+                self.event(
+                    "clm",
+                    "milestone.reached",
+                    {
+                        "contract": contract.number,
+                        "code": milestone["code"],
+                        "reached_on": reached.isoformat(),
+                    },
+                    occurred_at=_stamp(reached, 17, 30),
+                    phase=PHASE_TIME,
+                    correlation_id=contract.correlation_id,
+                )
 
     def contract_amended(
         self, contract: _Contract, *, scenario: str = OK, phase: int = PHASE_CHANGES
@@ -675,4 +704,6 @@ def traffic_build(
         if builder.bad(order[attempts % len(order)]):
             added += 1
         attempts += 1
+    # Last, so that the bad scenarios' share and the random stream are as they were.
+    builder.milestones_reached()
     return builder.plan

@@ -7,11 +7,11 @@ records, credentials and knobs, at ``erp2/``::
     /simulator/erp/services/rest/record/v1/<kind>/<id>     GET, PATCH (204), DELETE (204)
     /simulator/erp/services/rest/record/v1/<kind>/eid:<externalId>
                                                            the same, and PUT: upsert (204)
-      kind: customer, job, projectCostForecast, invoice, term (payment terms),
-            salesTaxItem (tax codes); the last two per subsidiary (the demo firm's are
-            put there by ``generate_traffic``); an invoice's ``terms`` and lines'
-            ``taxCode`` must be ones its subsidiary has, if it has any (400
-            INVALID_KEY_OR_REF)
+      kind: customer, job, projectCostForecast, invoice, journalEntry, revenuePlan,
+            term (payment terms), salesTaxItem (tax codes); the last two per
+            subsidiary (the demo firm's are put there by ``generate_traffic``); an
+            invoice's ``terms`` and lines' ``taxCode`` must be ones its subsidiary has,
+            if it has any (400 INVALID_KEY_OR_REF)
     /simulator/erp/services/rest/auth/oauth2/v1/token      POST: OAuth 2.0 client credentials
 
 PSA, CRM, CLM (plain REST)::

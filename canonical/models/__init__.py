@@ -9,6 +9,7 @@ from canonical.models.commercial import (
 )
 from canonical.models.delivery import Assignment, Project, TimeEntry
 from canonical.models.expenses import ExpenseLine, ExpenseReport
+from canonical.models.finance import ProjectCost, RevenueSchedule, RevenueScheduleLine
 from canonical.models.parties import AcceptedCode, Customer, LegalEntity, Resource
 
 __all__ = [
@@ -25,8 +26,11 @@ __all__ = [
     "InvoiceLine",
     "LegalEntity",
     "Project",
+    "ProjectCost",
     "RateCard",
     "RateCardLine",
     "Resource",
+    "RevenueSchedule",
+    "RevenueScheduleLine",
     "TimeEntry",
 ]

@@ -132,6 +132,21 @@ class TimeEntry(CanonicalRecord):
     status = models.CharField(
         max_length=20, choices=TimeEntryStatus.choices, default=TimeEntryStatus.SUBMITTED
     )
+    cost_rate = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The resource's hourly cost (from the HRIS) when the time was approved; "
+        "empty while the resource has none.",
+    )
+    cost = models.DecimalField(
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Hours times the cost rate; empty while the resource has no cost rate.",
+    )
     approved_at = models.DateTimeField(null=True, blank=True)
     invoice = models.ForeignKey(
         "canonical.Invoice",
@@ -141,6 +156,8 @@ class TimeEntry(CanonicalRecord):
         related_name="time_entries",
         help_text="The invoice that billed these hours.",
     )
+
+    data_classes: ClassVar[Spec] = {"cost_rate": DataClass.PRICING, "cost": DataClass.PRICING}
 
     class Meta:
         ordering = ["number"]

@@ -178,6 +178,9 @@ def time_entry_approve(
             "retainer_hours": drawn,
             "status": TimeEntryStatus.APPROVED,
             "approved_at": approved_at,
+            # Cost (every approved hour, billed or not): the HRIS's cost rate of the day.
+            "cost_rate": resource.cost_rate,
+            "cost": money(hours * resource.cost_rate) if resource.cost_rate is not None else None,
         },
     )
     entry: TimeEntry = result.record  # type: ignore[assignment]

@@ -255,6 +255,7 @@ def demo_load() -> DemoSummary:
             RateCardLine.objects.get_or_create(
                 rate_card=card, role=role, defaults={"rate": Decimal(rate)}
             )
+    bill_rates = {entity: lines for _, _, _, entity, lines in RATE_CARDS}
     for number, name, role, entity in RESOURCES:
         Resource.objects.get_or_create(
             employee_number=number,
@@ -263,6 +264,11 @@ def demo_load() -> DemoSummary:
                 "email": f"{number.lower()}@example.com",
                 "role": role,
                 "legal_entity": entities[entity],
+                # The cost the demo HRIS gives (45 % of the role's bill rate), so that the
+                # demo's time is costed and its projects show a margin.
+                "cost_rate": (
+                    Decimal(bill_rates[entity].get(role, 150)) * Decimal("0.45")
+                ).quantize(Decimal("0.01")),
                 "source_system": SOURCE,
             },
         )

@@ -15,6 +15,7 @@ from integrations.flows.registry import handles
 from integrations.models import Transaction
 from integrations.services.billing import invoice_terms_waits_clear
 from integrations.services.exceptions import exception_approved, exceptions_clear, waiting_key
+from integrations.services.finance import revenue_schedule_queue
 from integrations.services.lineage import link_to_contract
 from integrations.services.staffing import assignment_dates_clear
 from integrations.services.sync import outcome_for_retry, sync_state_from_sender
@@ -69,6 +70,7 @@ def amendment_propagate(tx: Transaction) -> str:
                 key=contract.number,
                 version=contract.version,
             )
+            revenue_schedule_queue(contract=contract)  # new dates, fee or milestones
     if result.project is not None:
         push_project(tx, contract, result.project)
     return outcome

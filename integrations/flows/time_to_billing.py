@@ -31,6 +31,7 @@ from integrations.flows.registry import handles
 from integrations.selectors.routing import erp_for, erp_owner_check
 from integrations.selectors.sync import sync_state_for
 from integrations.services.exceptions import waiting_key
+from integrations.services.finance import revenue_schedule_queue
 from integrations.services.lineage import link_to_contract
 from integrations.services.sync import key_for_external_id, sync_state_from_sender
 
@@ -80,6 +81,7 @@ def milestone_reached(tx: Transaction) -> str:
     )
     if invoice is not None:
         link_to_contract(tx, invoice.project)
+        revenue_schedule_queue(contract=invoice.project.contract)  # recognised this month
     return Outcome.APPLIED if invoice is not None else Outcome.UNCHANGED
 
 
@@ -103,6 +105,7 @@ def monthly_fee_billed(tx: Transaction) -> str:
     invoice = monthly_fee_bill(contract=contract, day=date.fromisoformat(data["period_start"]))
     if invoice is not None:
         link_to_contract(tx, invoice.project)
+        revenue_schedule_queue(contract=contract)
     return Outcome.APPLIED if invoice is not None else Outcome.UNCHANGED
 
 
@@ -183,6 +186,9 @@ def invoice_send(tx: Transaction, invoice: Invoice) -> None:
             erp_number=erp_invoice.get("tranId", ""),
             posted_at=timezone.now(),
         )
+        if invoice.project.contract_id:
+            # The invoice's time is revenue recognised now, no longer planned.
+            revenue_schedule_queue(contract=invoice.project.contract)
 
 
 def _erp_of(tx: Transaction, invoice: Invoice) -> ConnectedSystem:

@@ -406,5 +406,6 @@ ESTIMATORS: dict[str, Estimator] = {
     ExceptionType.EXPENSE_CATEGORY_NOT_ALLOWED: counted_by_rule,
     ExceptionType.EXPENSE_RECEIPT_MISSING: counted_by_rule,
     ExceptionType.EXPENSE_RATE_MISSING: counted_by_rule,
+    ExceptionType.MISSING_COST_RATE: counted_by_rule,
     ExceptionType.OTHER: nothing(exception_kind(ExceptionType.OTHER).money),
 }

@@ -55,6 +55,7 @@ COUNTED_BY_RULE = {
     ExceptionType.EXPENSE_CATEGORY_NOT_ALLOWED,
     ExceptionType.EXPENSE_RECEIPT_MISSING,
     ExceptionType.EXPENSE_RATE_MISSING,
+    ExceptionType.MISSING_COST_RATE,
 }
 
 

@@ -52,8 +52,40 @@ def test_the_plan_holds_every_event_type_and_bad_scenario():
         "time_entry.approved",
         "project.upserted",
         "expense_report.approved",
+        "milestone.reached",
     }
     assert set(BAD_SCENARIOS) <= set(plan.count_by_scenario())
+
+
+def test_the_traffic_holds_every_billing_model_and_a_monthly_fee_for_managed_services():
+    plan = small_plan(contracts=40, days=1, volume=0, error_share=0)
+    signed = [item.event["data"] for item in plan.events if item.event["type"] == "contract.signed"]
+    assert {data["billing_model"] for data in signed} == {
+        "time_and_materials",
+        "fixed_fee",
+        "milestone",
+        "retainer",
+        "managed_services",
+    }
+    managed = [data for data in signed if data["billing_model"] == "managed_services"]
+    assert all(data["monthly_fee"] and "cap_amount" not in data for data in managed)
+
+
+def test_fixed_fee_and_milestone_contracts_reach_their_kick_off_in_the_window():
+    plan = small_plan(contracts=40, days=3, volume=0, error_share=0)
+    by_number = {
+        item.event["data"]["number"]: item.event["data"]["billing_model"]
+        for item in plan.events
+        if item.event["type"] == "contract.signed"
+    }
+    reached = [
+        item.event["data"] for item in plan.events if item.event["type"] == "milestone.reached"
+    ]
+    assert reached
+    assert {by_number[data["contract"]] for data in reached} == {"fixed_fee", "milestone"}
+    # Later milestones fall due 60 days on, past a three-day window: only the kick-offs.
+    assert {(data["code"], data["reached_on"]) for data in reached} == {("M1", "2026-11-02")}
+    assert len(reached) == sum(1 for m in by_number.values() if m in ("fixed_fee", "milestone"))
 
 
 def test_volume_time_entries_per_contract_and_working_day_are_good():

@@ -22,8 +22,12 @@ from django.views.decorators.http import require_GET, require_POST
 from canonical.classification import DataClass
 from canonical.errors import ApplicationError
 from canonical.formats import money_text
-from canonical.selectors import contract_term
-from controltower.operations.selectors.data_access import record_mask, value_mask
+from canonical.selectors import contract_term, project_margin
+from controltower.operations.selectors.data_access import (
+    record_mask,
+    value_mask,
+    visible_data_classes,
+)
 from controltower.operations.selectors.sla import record_sla
 from controltower.operations.services import actions
 from controltower.operations.services.actions import record_link
@@ -172,6 +176,10 @@ def _page(
             if view.billing_terms is not None
             else "",
             "term": _contract_term(record, request.user) if kind.slug == "contract" else None,
+            # Revenue, cost and margin are prices: shown to a role that may see them.
+            "margin": project_margin(project=record, today=timezone.localdate())
+            if kind.slug == "project" and DataClass.PRICING in visible_data_classes(request.user)
+            else None,
             "contract_url": reverse("records:detail", args=["contract", record.contract_id])
             if getattr(record, "contract_id", None)
             else "",

@@ -54,6 +54,8 @@ EXPECTED: dict[str, dict[str, str]] = {
         for kind in ("list", "detail")
     },
     "contract-lineage": READ,
+    # Revenue, cost and margin are prices: for the roles that may see them.
+    "project-margin": {"GET": APPROVER},
     "resource-link": {"POST": OPERATOR},
     "project-link": {"POST": OPERATOR},
     "customer-link": {"POST": OPERATOR},

@@ -209,6 +209,29 @@ class ProjectSerializer(MaskedModelSerializer):
         ]
 
 
+class MarginMonthSerializer(serializers.Serializer):
+    period_start = serializers.DateField()
+    revenue = serializers.DecimalField(max_digits=14, decimal_places=2)
+    planned_revenue = serializers.DecimalField(max_digits=14, decimal_places=2)
+    cost = serializers.DecimalField(max_digits=14, decimal_places=2)
+    margin = serializers.DecimalField(max_digits=14, decimal_places=2)
+    hours = serializers.DecimalField(max_digits=10, decimal_places=2)
+    uncosted_hours = serializers.DecimalField(max_digits=10, decimal_places=2)
+
+
+class ProjectMarginSerializer(serializers.Serializer):
+    """A project's revenue recognised, cost and margin, per month and in all."""
+
+    currency = serializers.CharField()
+    revenue = serializers.DecimalField(max_digits=14, decimal_places=2)
+    planned_revenue = serializers.DecimalField(max_digits=14, decimal_places=2)
+    cost = serializers.DecimalField(max_digits=14, decimal_places=2)
+    margin = serializers.DecimalField(max_digits=14, decimal_places=2)
+    margin_percent = serializers.DecimalField(max_digits=7, decimal_places=1, allow_null=True)
+    uncosted_hours = serializers.DecimalField(max_digits=10, decimal_places=2)
+    months = MarginMonthSerializer(many=True)
+
+
 class ResourceSerializer(MaskedModelSerializer):
     legal_entity = key("code")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -210,6 +211,16 @@ class ProjectViewSet(LinkMixin, RepushMixin, CanonicalRecordViewSet):
     serializer_class = serializers.ProjectSerializer
     filterset_class = filtersets.ProjectFilterSet
     ordering_fields = ["code", "name", "start_date", "status", *RECORD_ORDERING]
+
+    @extend_schema(responses={200: serializers.ProjectMarginSerializer})
+    @action(detail=True, methods=["get"])
+    @requires("canonical.see_pricing")
+    def margin(self, request: Request, pk: str) -> Response:
+        """The project's margin: revenue recognised (its contract's revenue schedule) minus
+        cost (approved hours at their cost rates), per month and in all; prices, so only
+        for a role that may see them (403 otherwise)."""
+        margin = selectors.project_margin(project=self.get_object(), today=timezone.localdate())
+        return Response(serializers.ProjectMarginSerializer(margin).data)
 
 
 class ResourceViewSet(LinkMixin, CanonicalRecordViewSet):
