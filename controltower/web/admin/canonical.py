@@ -17,13 +17,18 @@ from canonical.models import (
     Contract,
     ContractVersion,
     Customer,
+    ExpenseLine,
+    ExpenseReport,
     Invoice,
     InvoiceLine,
     LegalEntity,
     Project,
+    ProjectCost,
     RateCard,
     RateCardLine,
     Resource,
+    RevenueSchedule,
+    RevenueScheduleLine,
     TimeEntry,
 )
 from canonical.services.parties import customer_parent_check
@@ -164,13 +169,8 @@ class ContractAdmin(CanonicalRecordAdmin):
     inlines = [ContractVersionInline, BillingMilestoneInline]
 
 
-@admin.register(ContractVersion)
-class ContractVersionAdmin(admin.ModelAdmin):
-    """History: shown, never added, changed or deleted by hand."""
-
-    list_display = ["contract", "version", "effective_date", "created_at"]
-    list_select_related = ["contract"]
-    search_fields = ["contract__number"]
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Shown, never added, changed or deleted by hand: history, or what a flow computes."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -180,6 +180,52 @@ class ContractVersionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(ContractVersion)
+class ContractVersionAdmin(ReadOnlyAdmin):
+    list_display = ["contract", "version", "effective_date", "created_at"]
+    list_select_related = ["contract"]
+    search_fields = ["contract__number"]
+
+
+@admin.register(ExpenseReport)
+class ExpenseReportAdmin(ReadOnlyAdmin):
+    """Expense reports as the PSA approved them; billed by the billing flow."""
+
+    list_display = ["number", "project", "resource", "currency", "approved_at"]
+    list_select_related = ["project", "resource"]
+    search_fields = ["number", "project__code", "resource__employee_number"]
+
+
+@admin.register(ExpenseLine)
+class ExpenseLineAdmin(ReadOnlyAdmin):
+    list_display = ["report", "line_number", "category", "amount", "currency", "billable"]
+    list_select_related = ["report"]
+    search_fields = ["report__number", "category"]
+
+
+@admin.register(ProjectCost)
+class ProjectCostAdmin(ReadOnlyAdmin):
+    """Approved time's cost per project and month, as the cost run posts it to the ERP."""
+
+    list_display = ["project", "period_start", "hours", "amount", "uncosted_hours"]
+    list_select_related = ["project"]
+    search_fields = ["project__code"]
+
+
+@admin.register(RevenueSchedule)
+class RevenueScheduleAdmin(ReadOnlyAdmin):
+    list_display = ["contract", "project", "total"]
+    list_select_related = ["contract", "project"]
+    search_fields = ["contract__number"]
+
+
+@admin.register(RevenueScheduleLine)
+class RevenueScheduleLineAdmin(ReadOnlyAdmin):
+    list_display = ["schedule", "period_start", "method", "status", "amount"]
+    list_select_related = ["schedule__contract"]
+    search_fields = ["schedule__contract__number"]
 
 
 @admin.register(Project)

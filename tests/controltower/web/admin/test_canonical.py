@@ -1,10 +1,22 @@
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 import pytest
+from django.apps import apps
 from django.contrib import admin
 from django.urls import reverse
 
-from canonical.models import LegalEntity
+from canonical.models import (
+    AcceptedCode,
+    ExpenseLine,
+    ExpenseReport,
+    LegalEntity,
+    ProjectCost,
+    RevenueSchedule,
+    RevenueScheduleLine,
+)
 from controltower.operations.models import AuditEvent
 from tests.factories.canonical import (
     BillingMilestoneFactory,
@@ -22,13 +34,44 @@ CANONICAL_MODELS = [m for m in admin.site._registry if m._meta.app_label == "can
 @pytest.fixture
 def admin_client_with_data(admin_client):
     RateCardLineFactory()
-    ContractVersionFactory()
-    InvoiceLineFactory(time_entry=TimeEntryFactory(), milestone=BillingMilestoneFactory())
+    version = ContractVersionFactory()
+    entry = TimeEntryFactory()
+    InvoiceLineFactory(time_entry=entry, milestone=BillingMilestoneFactory())
+    project = entry.project
+    AcceptedCode.objects.create(legal_entity=project.legal_entity, kind="tax_code", code="TX-STD")
+    report = ExpenseReport.objects.create(
+        number="EXP-1", project=project, resource=entry.resource, currency="USD"
+    )
+    ExpenseLine.objects.create(
+        report=report,
+        line_number=1,
+        category="travel",
+        amount=Decimal("42.00"),
+        currency="USD",
+        incurred_on=dt.date(2026, 11, 2),
+    )
+    ProjectCost.objects.create(
+        project=project,
+        period_start=dt.date(2026, 11, 1),
+        hours=Decimal("8.00"),
+        amount=Decimal("900.00"),
+        uncosted_hours=Decimal("0.00"),
+    )
+    schedule = RevenueSchedule.objects.create(
+        contract=version.contract, currency="USD", total=Decimal("1200.00")
+    )
+    RevenueScheduleLine.objects.create(
+        schedule=schedule,
+        period_start=dt.date(2026, 11, 1),
+        method="as_billed",
+        status="planned",
+        amount=Decimal("1200.00"),
+    )
     return admin_client
 
 
 def test_every_canonical_model_is_in_the_admin() -> None:
-    assert len(CANONICAL_MODELS) == 13
+    assert set(CANONICAL_MODELS) == set(apps.get_app_config("canonical").get_models())
 
 
 @pytest.mark.parametrize("model", CANONICAL_MODELS, ids=lambda m: m._meta.model_name)
