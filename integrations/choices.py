@@ -195,6 +195,7 @@ class ExceptionType(models.TextChoices):
     EXPENSE_RATE_MISSING = "expense_rate_missing", "Expense in another currency without a rate"
     CONTRACT_NEARING_END = "contract_nearing_end", "Contract nearing its end or cap"
     MISSING_COST_RATE = "missing_cost_rate", "Resource without a cost rate"
+    RESOURCE_LACKS_SKILLS = "resource_lacks_skills", "Resource without the role's skills"
     # Raised by no code any more; kept so that exceptions recorded before the codes were
     # typed still read.
     OTHER = "other", "Other"

@@ -244,6 +244,16 @@ _KINDS = (
         "the firm, reactivate them in the HRIS: the held assignment then runs by itself.",
     ),
     ExceptionKind(
+        ExceptionType.RESOURCE_LACKS_SKILLS,
+        FlowKind.PROJECT_TO_STAFFING,
+        Severity.LOW,
+        "The assignment's planned time at its rate: the working days of its dates at its "
+        "allocation, 8 h a day.",
+        "Staff someone with the skills in the PSA, or record the person's skills in the HRIS "
+        "(it is resolved by itself when they arrive), or amend the project's role "
+        "requirements on its contract.",
+    ),
+    ExceptionKind(
         ExceptionType.RESOURCE_OVER_ALLOCATED,
         FlowKind.PROJECT_TO_STAFFING,
         Severity.MEDIUM,

@@ -49,6 +49,12 @@ class Project(CanonicalRecord):
         help_text="While closed: the last day whose time is still billed (the end date its "
         "closure gave, else the day it closed).",
     )
+    role_skills = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The skills each role on the project requires (role -> skills, lower case), "
+        "from its signed contract.",
+    )
 
     class Meta:
         ordering = ["code"]

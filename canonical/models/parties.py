@@ -88,6 +88,11 @@ class Resource(CanonicalRecord):
     cost_rate = models.DecimalField(
         max_digits=12, decimal_places=2, null=True, blank=True, help_text="Hourly cost."
     )
+    skills = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What the person can do, from the HRIS (lower case, each once).",
+    )
     active = models.BooleanField(default=True)
 
     data_classes: ClassVar[Spec] = {

@@ -57,6 +57,8 @@ class ContractTerms:
     milestones: tuple[dict[str, Any], ...] = ()
     project_code: str = ""
     project_name: str = ""
+    # The skills each role on the project requires (role -> skills).
+    project_role_skills: dict[str, list[str]] = field(default_factory=dict)
     signed_at: datetime | None = None
     # Override the customer's on the contract's invoices; empty for the customer's own.
     tax_code: str = ""
@@ -143,6 +145,7 @@ def contract_sign(
                 "billable": True,
                 "start_date": terms.start_date,
                 "end_date": terms.end_date,
+                "role_skills": terms.project_role_skills,
             },
         ).record
     for milestone in terms.milestones:

@@ -17,6 +17,7 @@ from canonical.models import (
     Resource,
 )
 from canonical.services.base import UpsertResult, business_key, record_required, upsert
+from canonical.services.staffing import skills_of
 
 
 def legal_entity_upsert(
@@ -163,7 +164,9 @@ def resource_upsert(
     email: str = "",
     cost_rate: Decimal | None = None,
     active: bool = True,
+    skills: list[str] | None = None,
 ) -> UpsertResult:
+    """Creates or changes a resource; ``skills`` None (the event names none) keeps its own."""
     return upsert(
         Resource,
         lookup={"employee_number": business_key(employee_number)},
@@ -176,6 +179,7 @@ def resource_upsert(
             "legal_entity": legal_entity_active(code=business_key(legal_entity_code)),
             "cost_rate": cost_rate,
             "active": active,
+            **({"skills": skills_of(skills)} if skills is not None else {}),
         },
     )
 

@@ -353,3 +353,93 @@ def resource_over_allocation(*, resource: Resource) -> OverAllocation | None:
             "weeks_over": len(weeks),
         },
     )
+
+
+# --- skills ------------------------------------------------------------------------------
+
+
+def skills_of(values: object) -> list[str]:
+    """Skills as the tower keeps them: trimmed, lower case, each once, in the order given."""
+    if not isinstance(values, (list, tuple)):
+        return []
+    kept: list[str] = []
+    for value in values:
+        skill = " ".join(str(value).split()).lower()
+        if skill and skill not in kept:
+            kept.append(skill)
+    return kept
+
+
+def role_skills_of(roles: object) -> dict[str, list[str]]:
+    """A project's ``roles`` (``[{"role": ..., "skills": [...]}]``) as role -> skills."""
+    if not isinstance(roles, (list, tuple)):
+        return {}
+    return {
+        str(item["role"]).strip(): skills_of(item.get("skills"))
+        for item in roles
+        if isinstance(item, dict) and str(item.get("role", "")).strip()
+    }
+
+
+@dataclass(frozen=True)
+class SkillsGap:
+    """An assignment whose person lacks skills its project requires of the role."""
+
+    assignment: str
+    project: str
+    resource: str
+    role: str
+    missing: tuple[str, ...]
+    money_at_risk: Decimal | None
+    currency: str
+
+    @property
+    def message(self) -> str:
+        text = (
+            f"Resource {self.resource} is staffed as {self.role} on {self.project} "
+            f"({self.assignment}) without {', '.join(self.missing)}, which the role requires."
+        )
+        if self.money_at_risk:
+            text += f" {money_text(self.money_at_risk, self.currency)} of planned time."
+        return text
+
+    @property
+    def details(self) -> dict:
+        return {
+            "assignment": self.assignment,
+            "project": self.project,
+            "resource": self.resource,
+            "role": self.role,
+            "missing_skills": list(self.missing),
+        }
+
+
+def assignment_skills_gap(*, assignment: Assignment) -> SkillsGap | None:
+    """What the assignment's person lacks of the skills its project requires of its role
+    (from the project's signed contract and the HRIS), or None. The money is the
+    assignment's planned time at its rate, as the staffing rules count it."""
+    required = (assignment.project.role_skills or {}).get(assignment.role) or []
+    held = set(assignment.resource.skills or [])
+    missing = tuple(skill for skill in required if skill not in held)
+    if not missing:
+        return None
+    planned = _planned(assignment)
+    money = (
+        planned_value(
+            first=planned.start,
+            last=planned.end,
+            allocation_percent=assignment.allocation_percent,
+            rate=planned.rate,
+        )
+        if planned.end is not None
+        else None
+    )
+    return SkillsGap(
+        assignment=assignment.number,
+        project=assignment.project.code,
+        resource=assignment.resource.employee_number,
+        role=assignment.role,
+        missing=missing,
+        money_at_risk=money,
+        currency=planned.currency,
+    )

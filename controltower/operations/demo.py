@@ -333,6 +333,7 @@ def demo_operations_load() -> int:
         ("Resource management", {"exception_type": "resource_over_allocated"}),
         ("Resource management", {"exception_type": "resource_unavailable"}),
         ("Resource management", {"exception_type": "assignment_outside_project"}),
+        ("Resource management", {"exception_type": "resource_lacks_skills"}),
     ):
         OwnershipRule.objects.get_or_create(team=teams[team], **criteria)
     for name, values in (

@@ -14,6 +14,7 @@ from canonical.models import Contract, Project
 from canonical.services.billing import monthly_fee_bill
 from canonical.services.contracts import ContractTerms, contract_sign
 from canonical.services.rates import contract_rates
+from canonical.services.staffing import role_skills_of
 from integrations.choices import Domain, Outcome, SystemKind
 from integrations.clients.erp import JOB_STATUS, ErpClient
 from integrations.clients.psa import PsaClient
@@ -24,6 +25,7 @@ from integrations.flows.registry import handles
 from integrations.selectors.routing import erp_for
 from integrations.selectors.sync import holds_version, sync_state_for, target_system
 from integrations.services.exceptions import exceptions_clear, waiting_key
+from integrations.services.staffing import current_assignments, skills_judge
 from integrations.services.sync import (
     key_for_external_id,
     outcome_for_retry,
@@ -67,6 +69,7 @@ def terms_from(data: dict[str, Any]) -> ContractTerms:
         milestones=tuple(data.get("milestones", [])),
         project_code=project.get("code", ""),
         project_name=project.get("name", ""),
+        project_role_skills=role_skills_of(project.get("roles")),
         signed_at=datetime.fromisoformat(data["signed_at"].replace("Z", "+00:00"))
         if data.get("signed_at")
         else None,
@@ -97,6 +100,9 @@ def contract_to_project(tx: Transaction) -> str:
                 ],
                 resolution=f"Contract {contract.number} was signed.",
             )
+            if result.project is not None:
+                # Its roles' skills may have changed for people already staffed on it.
+                skills_judge(tx=tx, assignments=current_assignments(project=result.project))
         sync_state_from_sender(
             tx=tx,
             record=contract,

@@ -30,7 +30,11 @@ from integrations.selectors.sync import sync_state_for
 from integrations.services.billing import invoice_terms_waits_clear
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.queueing import transaction_internal_create, transactions_enqueue
-from integrations.services.staffing import assignment_dates_clear
+from integrations.services.staffing import (
+    assignment_dates_clear,
+    current_assignments,
+    skills_judge,
+)
 from integrations.services.sync import content_hash, sync_state_from_sender
 
 if TYPE_CHECKING:
@@ -105,6 +109,7 @@ def resource_sync(tx: Transaction) -> str:
         email=data.get("email", ""),
         cost_rate=Decimal(str(data["cost_rate"])) if data.get("cost_rate") is not None else None,
         active=data.get("active", True),
+        skills=data.get("skills"),
         version=tx.event_version or 1,
         source_system=tx.source_system.slug,
     )
@@ -113,6 +118,7 @@ def resource_sync(tx: Transaction) -> str:
             waiting_on=waiting_key("resource", result.record.employee_number),
             resolution=f"Resource {result.record.employee_number} arrived from {tx.source_system.slug}.",
         )
+        skills_judge(tx=tx, assignments=current_assignments(resource=result.record))
     sync_state_from_sender(
         tx=tx,
         record=result.record,

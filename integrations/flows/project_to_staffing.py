@@ -21,7 +21,11 @@ from integrations.selectors.routing import erp_for
 from integrations.selectors.sync import sync_state_for
 from integrations.services.exceptions import exceptions_clear, waiting_key
 from integrations.services.lineage import link_to_contract
-from integrations.services.staffing import allocation_judge, assignment_dates_clear
+from integrations.services.staffing import (
+    allocation_judge,
+    assignment_dates_clear,
+    skills_judge,
+)
 from integrations.services.sync import outcome_for_retry, sync_state_from_sender
 
 if TYPE_CHECKING:
@@ -73,6 +77,7 @@ def project_to_staffing(tx: Transaction) -> str:
                 f"{tx.source_system.slug} within the project's dates.",
             )
             allocation_judge(tx=tx, resource=assignment.resource)
+            skills_judge(tx=tx, assignments=[assignment])
         sync_state_from_sender(
             tx=tx,
             record=assignment,

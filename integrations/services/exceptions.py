@@ -61,6 +61,7 @@ def exception_raise(
     cause: str = "",
     business_key: str = "",
     restate: bool = False,
+    flow: str = "",
 ) -> ExceptionRecord:
     """The open exception for this failure's cause, created or joined; call inside a transaction.
 
@@ -70,11 +71,14 @@ def exception_raise(
     failure's money to the exception's (once per transaction), unless ``restate``: a measurement taken again
     (a reconciliation difference) replaces the money, message and details instead, and
     ``details["seen_by"]`` lists the transactions that found it (the latest hundred).
+    ``flow`` names the flow the exception belongs to when a change in another flow judges
+    it again (a person's skills from the HRIS restate a staffing warning), else the
+    transaction's.
     ``business_key`` names the item when it is not the transaction's own. The money is
     what the raising code counted, else its code's estimate
     (``integrations.services.money_at_risk``), with a note of how it was counted.
     """
-    flow = tx.flow.kind if tx.flow_id else ""
+    flow = flow or (tx.flow.kind if tx.flow_id else "")
     cause = cause or failure.waiting_on or tx.business_key or f"transaction:{tx.pk}"
     fingerprint = f"{failure.code}|{flow}|{cause}"[:300]
     estimate = money_at_risk_estimate(tx=tx, failure=failure)

@@ -407,5 +407,6 @@ ESTIMATORS: dict[str, Estimator] = {
     ExceptionType.EXPENSE_RECEIPT_MISSING: counted_by_rule,
     ExceptionType.EXPENSE_RATE_MISSING: counted_by_rule,
     ExceptionType.MISSING_COST_RATE: counted_by_rule,
+    ExceptionType.RESOURCE_LACKS_SKILLS: counted_by_rule,
     ExceptionType.OTHER: nothing(exception_kind(ExceptionType.OTHER).money),
 }

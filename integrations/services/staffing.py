@@ -4,11 +4,20 @@ when the dates change."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING
 
-from canonical.services.staffing import assignment_dates_fit, resource_over_allocation
-from integrations.choices import OPEN_STATUSES, ExceptionType
+from django.db.models import QuerySet
+
+from canonical.choices import ProjectStatus
+from canonical.models import Assignment
+from canonical.services.staffing import (
+    assignment_dates_fit,
+    assignment_skills_gap,
+    resource_over_allocation,
+)
+from integrations.choices import OPEN_STATUSES, ExceptionType, FlowKind
 from integrations.errors import IntegrationError
 from integrations.models import ExceptionRecord
 from integrations.services.exceptions import (
@@ -84,3 +93,59 @@ def assignment_dates_clear(*, project: Project, number: str = "", resolution: st
     return exceptions_resolve_by_fix(
         ExceptionRecord.objects.filter(pk__in=fitting), resolution=resolution
     )
+
+
+def current_assignments(
+    *, resource: Resource | None = None, project: Project | None = None
+) -> QuerySet[Assignment]:
+    """The assignments of ``resource`` (or on ``project``) on projects not closed, with
+    what the skills rule reads."""
+    found = Assignment.objects.exclude(project__status=ProjectStatus.CLOSED)
+    if resource is not None:
+        found = found.filter(resource=resource)
+    if project is not None:
+        found = found.filter(project=project)
+    return found.select_related("project__contract", "project__customer", "resource")
+
+
+def skills_judge(*, tx: Transaction, assignments: Iterable[Assignment]) -> int:
+    """Warns the resource managers of each assignment whose person lacks a skill its
+    project requires of the role, or resolves the warning once the person has them (the
+    HRIS sent them) or the role or requirement changed. Returns how many are warned.
+
+    Like over-allocation, the assignment stays applied: the PSA has staffed the person;
+    the people who can fix it are told. One exception per assignment, restated with
+    today's gap and money, holding no transaction.
+    """
+    warned = 0
+    for assignment in assignments:
+        gap = assignment_skills_gap(assignment=assignment)
+        if gap is None:
+            exceptions_resolve_by_fix(
+                ExceptionRecord.objects.filter(
+                    exception_type=ExceptionType.RESOURCE_LACKS_SKILLS,
+                    business_key=assignment.number,
+                ),
+                resolution=f"{assignment.resource.employee_number} has the skills "
+                f"{assignment.project.code} requires of a {assignment.role} now (after "
+                f"{tx.business_key or f'transaction {tx.pk}'}).",
+            )
+            continue
+        exception_raise(
+            tx=tx,
+            failure=IntegrationError.business(
+                gap.message,
+                code=ExceptionType.RESOURCE_LACKS_SKILLS,
+                details=gap.details,
+                money_at_risk=gap.money_at_risk,
+                currency=gap.currency,
+                record=assignment,
+            ),
+            cause=f"skills:{assignment.number}",
+            business_key=assignment.number,
+            restate=True,
+            # One warning per assignment, whichever change (staffing, HRIS, contract) found it.
+            flow=FlowKind.PROJECT_TO_STAFFING,
+        )
+        warned += 1
+    return warned

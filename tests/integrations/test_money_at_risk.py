@@ -56,6 +56,7 @@ COUNTED_BY_RULE = {
     ExceptionType.EXPENSE_RECEIPT_MISSING,
     ExceptionType.EXPENSE_RATE_MISSING,
     ExceptionType.MISSING_COST_RATE,
+    ExceptionType.RESOURCE_LACKS_SKILLS,
 }
 
 

@@ -186,3 +186,60 @@ def test_project_dates_fixed_in_the_admin_are_found_by_the_recheck(erp):
     Project.objects.filter(code="P-K-6001").update(start_date=date(2026, 10, 26))
     assert exceptions_recheck() == 1
     assert rerun(tx).state == TransactionState.SUCCEEDED
+
+
+def test_a_person_without_the_roles_skills_is_staffed_and_the_managers_are_told_until_the_hris_has_them(
+    erp,
+):
+    signed = contract_event("K-6003")
+    signed["data"]["project"]["roles"] = [
+        {"role": "Manager", "skills": ["SAP FI", "Workshop  facilitation", "sap fi"]}
+    ]
+    events_run(signed, system="clm")
+    assert Project.objects.get(code="P-K-6003").role_skills == {
+        "Manager": ["sap fi", "workshop facilitation"]
+    }
+    [tx] = events_run(assignment("A-7", project="P-K-6003", end_date="2026-11-27"), system="psa")
+    # Applied: the PSA has staffed the person; the resource managers are told.
+    assert tx.state == TransactionState.SUCCEEDED, tx.last_error
+    warning = BusinessException.objects.get(exception_type="resource_lacks_skills")
+    # 2 to 27 November: 20 working days x 8 h x 50 % = 80 h at the Manager's 300.00.
+    assert warning.message == (
+        "Resource E-0002 is staffed as Manager on P-K-6003 (A-7) without sap fi, workshop "
+        "facilitation, which the role requires. 24,000.00 USD of planned time."
+    )
+    assert (warning.business_key, warning.money_at_risk, warning.currency) == (
+        "A-7",
+        Decimal("24000.00"),
+        "USD",
+    )
+    assert warning.team.name == "Resource management"
+    assert not warning.transactions.exists()
+
+    grace = {
+        "employee_number": "E-0002",
+        "name": "Grace Hopper",
+        "role": "Manager",
+        "legal_entity": "US01",
+    }
+    events_run(
+        event("resource.upserted", {**grace, "skills": ["SAP FI"]}, version=2), system="hris"
+    )
+    warning.refresh_from_db()
+    assert warning.status == ExceptionStatus.OPEN
+    assert "without workshop facilitation, which" in warning.message
+    # An HRIS event that names no skills keeps the ones the tower holds.
+    events_run(event("resource.upserted", grace, version=3), system="hris")
+    warning.refresh_from_db()
+    assert warning.status == ExceptionStatus.OPEN
+    events_run(
+        event(
+            "resource.upserted",
+            {**grace, "skills": ["Workshop facilitation", "sap fi", "SQL"]},
+            version=4,
+        ),
+        system="hris",
+    )
+    warning.refresh_from_db()
+    assert warning.status == ExceptionStatus.RESOLVED
+    assert "E-0002 has the skills P-K-6003 requires of a Manager now" in warning.resolution

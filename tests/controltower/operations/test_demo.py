@@ -22,7 +22,7 @@ def test_load_demo_sets_up_teams_rules_and_valid_sla_policies_once():
     assert team_for(exception_type="resource_over_allocated").name == "Resource management"
     assert team_for(exception_type="resource_unavailable").name == "Resource management"
     assert team_for(exception_type="contract_nearing_end").name == "Finance operations"
-    assert OwnershipRule.objects.count() == 10
+    assert OwnershipRule.objects.count() == 11
     for policy in SlaPolicy.objects.all():
         policy.full_clean()
     assert Team.objects.get(name="Finance operations").members.filter(username="approver").exists()
