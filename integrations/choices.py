@@ -43,6 +43,7 @@ class TransactionState(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
     REJECTED = "rejected", "Rejected"
     IGNORED = "ignored", "Ignored"
+    REPLACED = "replaced", "Replaced by a replay"
 
 
 TRANSACTION_STATE_BADGES = {
@@ -56,6 +57,7 @@ TRANSACTION_STATE_BADGES = {
     TransactionState.CANCELLED: "secondary",
     TransactionState.REJECTED: "dark",
     TransactionState.IGNORED: "secondary",
+    TransactionState.REPLACED: "success",
 }
 
 # States a worker may claim (a ``retry_scheduled`` row only once it is due).
@@ -66,6 +68,7 @@ FINAL_STATES = (
     TransactionState.CANCELLED,
     TransactionState.REJECTED,
     TransactionState.IGNORED,
+    TransactionState.REPLACED,
 )
 # States with work still to do or a person to act: the live queues, a small part of history.
 LIVE_STATES = (
@@ -80,6 +83,15 @@ RETRYABLE_STATES = (
     TransactionState.RETRY_SCHEDULED,
     TransactionState.DEAD,
     TransactionState.BLOCKED,
+)
+# States of an original that a succeeded replay settles as replaced: stopped, not done.
+REPLACEABLE_STATES = RETRYABLE_STATES
+# States of a replay still on its way: a second replay of the same original waits for it.
+REPLAY_PENDING_STATES = (
+    TransactionState.RECEIVED,
+    TransactionState.PROCESSING,
+    TransactionState.RETRY_SCHEDULED,
+    TransactionState.AWAITING_APPROVAL,
 )
 CANCELLABLE_STATES = (
     TransactionState.RECEIVED,

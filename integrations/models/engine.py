@@ -66,6 +66,14 @@ class Transaction(models.Model):
         related_name="children",
         help_text="The transaction this one replays or was spawned by.",
     )
+    replaced_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The replay that succeeded in this one's place (this one is then replaced).",
+    )
     payload = models.JSONField(null=True, blank=True, help_text="The event as received.")
     raw_body = models.TextField(
         blank=True, help_text="A refused request's body as received (bounded in size)."

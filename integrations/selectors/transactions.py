@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from canonical.formats import money_text
 from canonical.models import Contract, Customer, Invoice, Project
@@ -44,10 +44,11 @@ def transaction_explorer_list() -> QuerySet[Transaction]:
 
 
 def transaction_page_detail(*, pk: int) -> Transaction | None:
-    """One transaction with its attempts, its exception, its parent and its replays."""
+    """One transaction with its attempts, its exception, its parent, its replays and the
+    replay that replaced it."""
     return (
         transaction_list()
-        .select_related("exception", "parent")
+        .select_related("exception", "parent", "replaced_by")
         .prefetch_related(
             Prefetch("attempts", queryset=Attempt.objects.order_by("number")),
         )
@@ -205,21 +206,34 @@ def transactions_business_fields(*, transactions: Sequence[Transaction]) -> None
 
 def transaction_lineage(*, tx: Transaction, limit: int = LINEAGE_LIMIT) -> dict[str, Any]:
     """Every other transaction with ``tx``'s correlation id, and the contract it belongs to
-    with its downstream records and their sync state."""
+    with its downstream records and their sync state.
+
+    A replay and the transaction it replays belong together even when only one of them
+    reached its contract (a blocked original keeps the correlation id it arrived with): each
+    is in the other's lineage, and an original without a contract shows its replacement's.
+    """
     related: list[Transaction] = []
     contract = None
-    if tx.correlation_id:
+    family = Q(pk__in=[pk for pk in (tx.parent_id, tx.replaced_by_id) if pk]) | Q(parent_id=tx.pk)
+    correlation_ids = [tx.correlation_id] if tx.correlation_id else []
+    if tx.replaced_by_id and tx.replaced_by.correlation_id not in ("", *correlation_ids):
+        correlation_ids.append(tx.replaced_by.correlation_id)
+    if tx.correlation_id or tx.parent_id or tx.replaced_by_id:
+        same = Q(correlation_id=tx.correlation_id) if tx.correlation_id else Q(pk__in=[])
         related = list(
             transaction_explorer_list()
-            .filter(correlation_id=tx.correlation_id)
+            .filter(same | family)
             .exclude(pk=tx.pk)
             .order_by("received_at", "pk")[: limit + 1]
         )
+    for correlation_id in correlation_ids:
         contract = (
             Contract.objects.select_related("customer")
-            .filter(correlation_id=tx.correlation_id)
+            .filter(correlation_id=correlation_id)
             .first()
         )
+        if contract is not None:
+            break
     return {
         "transactions": related[:limit],
         "more": len(related) > limit,

@@ -41,6 +41,7 @@ from integrations.services.mappings import transaction_remap
 from integrations.services.matching import references_match
 from integrations.services.ownership import owner_of, ownership_check
 from integrations.services.queueing import transactions_enqueue
+from integrations.services.replays import replays_settle
 from integrations.services.rollups import (
     rollups_batch,
     rollups_failed,
@@ -256,6 +257,7 @@ def _run_batch(batch, txs: list[Transaction]) -> tuple[int, list[Transaction]]:
                 )
                 if updated != len(group):
                     raise ClaimLost
+            replays_settle(replays=[tx for tx in done if tx.parent_id])
             duration = int((time.perf_counter() - clock) * 1000)
             Attempt.objects.bulk_create(
                 Attempt(
@@ -344,6 +346,8 @@ def _run(tx: Transaction) -> TransactionState | None:
             ):
                 raise ClaimLost
             _attempt(tx, number, started_at, clock, AttemptOutcome.SUCCEEDED)
+            if tx.parent_id:  # a replay that succeeded settles its original
+                replays_settle(replays=[tx])
         rollups_succeeded(transactions=[tx], started_at=started_at, finished_at=finished_at)
         return TransactionState.SUCCEEDED
     except ClaimLost:

@@ -23,6 +23,7 @@ from controltower.operations.services.audit import audit_record
 from integrations.adapters import EventRejected, adapter_for
 from integrations.choices import (
     CANCELLABLE_STATES,
+    REPLAY_PENDING_STATES,
     RETRYABLE_STATES,
     BreakerState,
     ExceptionType,
@@ -147,6 +148,20 @@ def transaction_replay(
                 f"Transaction {original.pk} was refused at the door and has no event to replay; "
                 "the sender must send a corrected event.",
                 errors={"state": [original.state]},
+            )
+        # One replay per original at a time: the original's row lock above makes a second
+        # request (a double click) wait for the first and then find its replay here.
+        pending = (
+            Transaction.objects.filter(parent=original, state__in=REPLAY_PENDING_STATES)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if pending is not None:
+            raise ConflictError(
+                f"A replay of transaction {original.pk} is already running: #{pending}.",
+                errors={"replay": [f"Running as transaction {pending}."]},
+                extra={"replay": pending},
             )
         adapter = adapter_for(original.source_system)
         edited = payload is not None

@@ -54,6 +54,7 @@ class TransactionSerializer(serializers.ModelSerializer):
             "event_version",
             "correlation_id",
             "parent",
+            "replaced_by",
             "state",
             "outcome",
             "attempts_count",

@@ -144,6 +144,27 @@ def test_concurrent_bulk_retries_over_the_same_rows_answer_200_and_retry_each_ro
         ).exists()
 
 
+def test_a_double_clicked_replay_makes_one_replay_and_the_second_click_answers_409(demo, as_role):
+    from integrations.services.processing import transactions_process
+
+    clicks = [as_role("operator"), as_role("operator")]
+    for n in range(5):
+        ids = signed_post(
+            Client(), "crm", customer_event(f"C-75{n:02}", legal_entity="ZZ99")
+        ).json()["transaction_ids"]
+        transactions_process(ids=ids)
+        url = f"/api/v1/transactions/{ids[0]}/replay/"
+
+        responses = all_post(clicks, url, {"reason": "again"})
+
+        assert statuses(responses) == [201, 409], [r.content for r in responses]
+        [replay] = Transaction.objects.filter(parent_id=ids[0])
+        refused = next(r for r in responses if r.status_code == 409)
+        assert refused.json()["message"] == (
+            f"A replay of transaction {ids[0]} is already running: #{replay.pk}."
+        )
+
+
 def test_a_double_clicked_resolve_closes_the_exception_once_and_the_second_answers_409(
     demo, as_role
 ):
