@@ -17,7 +17,7 @@ from controltower.operations.services.actions import transaction_replay
 from controltower.operations.services.approvals import exception_approve
 from controltower.operations.services.sla import sla_sweep
 from integrations.choices import ExceptionStatus, TransactionState
-from integrations.models import Transaction
+from integrations.models import Attempt, Transaction
 from integrations.selectors.transactions import transaction_lineage
 from integrations.services.processing import transactions_process
 from tests.factories.operations import SlaPolicyFactory
@@ -128,6 +128,45 @@ def test_an_exception_that_still_holds_other_work_stays_open(blocked, operator):
     assert blocked.state == TransactionState.REPLACED
     assert other.state == TransactionState.BLOCKED
     assert BusinessException.objects.get(pk=blocked.exception_id).status == ExceptionStatus.OPEN
+
+
+def test_replays_applied_together_in_a_batch_replace_each_original(blocked, operator):
+    [other] = events_run(customer_event("C-7403", legal_entity="ZZ98"))
+    replays = [
+        transaction_replay(transaction_id=tx.pk, actor=operator, payload=corrected(tx))
+        for tx in (blocked, other)
+    ]
+    summary = transactions_process(ids=[replay.pk for replay in replays])
+    assert summary.succeeded == 2
+    # Applied together: one attempt start for both (one by one, each has its own).
+    starts = Attempt.objects.filter(transaction__in=replays).values_list("started_at", flat=True)
+    assert len(starts) == 2 and len(set(starts)) == 1
+    settled = dict(
+        Transaction.objects.filter(pk__in=[blocked.pk, other.pk]).values_list(
+            "pk", "replaced_by_id"
+        )
+    )
+    assert settled == {blocked.pk: replays[0].pk, other.pk: replays[1].pk}
+    assert set(
+        BusinessException.objects.filter(
+            pk__in=[blocked.exception_id, other.exception_id]
+        ).values_list("status", flat=True)
+    ) == {ExceptionStatus.RESOLVED}
+
+
+def test_a_replaced_originals_flow_sla_breach_is_met(blocked, operator):
+    SlaPolicyFactory(flow="master_data_sync", name="Customers in 1 h", target_minutes=60)
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=3), tick=False):
+        sla_sweep()
+    breach = SlaBreach.objects.get(transaction=blocked)
+    assert breach.met_at is None
+    replay = transaction_replay(
+        transaction_id=blocked.pk, actor=operator, payload=corrected(blocked), reason="GB01"
+    )
+    transactions_process(ids=[replay.pk])
+    sla_sweep()
+    breach.refresh_from_db()
+    assert breach.met_at is not None
 
 
 def test_a_double_clicked_replay_makes_one_replay(blocked, operator, api_client_for):
