@@ -154,6 +154,7 @@ class TransactionAdmin(admin.ModelAdmin):
                     "event_version",
                     "correlation_id",
                     "parent",
+                    "replaced_by",
                 ]
             },
         ),
