@@ -105,6 +105,11 @@ def _hours(delta: timedelta) -> Decimal:
     return Decimal(delta.total_seconds() / 3600).quantize(Decimal("0.01"))
 
 
+def _two(value: Decimal | None) -> Decimal:
+    """Hours to two places, whatever the database's sum gave back."""
+    return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
 def _summary(values: list[Decimal]) -> dict[str, Any]:
     """Count, average, median and longest of durations in hours."""
     if not values:
@@ -219,7 +224,7 @@ def time_to_billing(*, window: Window) -> dict[str, Any]:
                 "invoice": number,
                 "posted_at": posted_at,
                 "entries": n,
-                "hours_worked": worked,
+                "hours_worked": _two(worked),
                 "average_wait_hours": _hours(total / n),
             }
             for number, posted_at, n, worked, total in rows
@@ -277,7 +282,7 @@ def unbilled_by_age(*, now: datetime) -> dict[str, Any]:
             "age": bucket.key,
             "label": bucket.label,
             "entries": counted.get(bucket.key, (0, None))[0],
-            "hours": counted.get(bucket.key, (0, None))[1] or Decimal("0"),
+            "hours": _two(counted.get(bucket.key, (0, None))[1]),
         }
         for bucket in UNBILLED_AGES
     ]
@@ -393,6 +398,7 @@ def utilization(*, window: Window, hours: WorkingHours) -> dict[str, Any]:
         lambda: {"people": 0, "billable_hours": Decimal("0"), "capacity_hours": Decimal("0")}
     )
     for number, name, role, billable in people:
+        billable = _two(billable)
         rows.append(
             {
                 "employee_number": number,

@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 
 from canonical.choices import InvoiceStatus, TimeEntryStatus
 from canonical.models import Assignment, Invoice, Project, TimeEntry
@@ -26,18 +25,18 @@ from controltower.operations.selectors.measures import (
     utilization,
 )
 from controltower.operations.services.calendars import WorkingHours
-from integrations.choices import ExceptionStatus, ExceptionType, FlowKind, RollupSpan, SystemKind
+from integrations.choices import ExceptionStatus, ExceptionType, FlowKind, RollupSpan
 from integrations.flows.catalog import flows_ensure
-from integrations.models import ConnectedSystem, Flow, FlowRollup, SyncState
+from integrations.models import Flow, FlowRollup
 from tests.factories.canonical import (
     AssignmentFactory,
-    ContractFactory,
     InvoiceFactory,
     ProjectFactory,
     ResourceFactory,
     TimeEntryFactory,
 )
 from tests.factories.operations import BusinessCalendarFactory, BusinessExceptionFactory
+from tests.support.setups import project_set_up
 
 pytestmark = pytest.mark.django_db
 
@@ -53,43 +52,19 @@ def week(key: str = "7d"):
     return measure_window(key=key, now=NOW, tz=UTC)
 
 
-def system(kind: str) -> ConnectedSystem:
-    return ConnectedSystem.objects.get_or_create(slug=kind, defaults={"name": kind, "kind": kind})[
-        0
-    ]
-
-
-def project_ready(
-    *, signed_at: datetime, erp_at: datetime | None, psa_at: datetime | None
-) -> Project:
-    project = ProjectFactory(contract=ContractFactory(signed_at=signed_at))
-    kind = ContentType.objects.get_for_model(Project)
-    for system_kind, synced_at in ((SystemKind.ERP, erp_at), (SystemKind.PSA, psa_at)):
-        if synced_at:
-            SyncState.objects.create(
-                content_type=kind,
-                object_id=project.pk,
-                system=system(system_kind),
-                external_id=project.code,
-                synced_at=synced_at,
-                outcome="synced",
-            )
-    return project
-
-
 @pytest.fixture
 def setups() -> dict[str, Project]:
     return {
         # Monday 15:00 to Tuesday 11:30: two hours on Monday, two and a half on Tuesday.
-        "monday": project_ready(signed_at=at(2, 15), erp_at=at(3, 10), psa_at=at(3, 11, 30)),
+        "monday": project_set_up(signed_at=at(2, 15), erp_at=at(3, 10), psa_at=at(3, 11, 30)),
         # Friday 16:00 to Monday 10:00 (66 hours elapsed): one hour each working day.
-        "weekend": project_ready(
+        "weekend": project_set_up(
             signed_at=at(30, 16, month=10), erp_at=at(2, 9, 30), psa_at=at(2, 10)
         ),
         # In the ERP only: not ready.
-        "erp_only": project_ready(signed_at=at(2, 9), erp_at=at(2, 11), psa_at=None),
+        "erp_only": project_set_up(signed_at=at(2, 9), erp_at=at(2, 11), psa_at=None),
         # Ready twelve days ago: in the 30 days, not in the 7.
-        "older": project_ready(
+        "older": project_set_up(
             signed_at=at(22, 9, month=10), erp_at=at(23, 9, month=10), psa_at=at(23, 10, month=10)
         ),
     }
