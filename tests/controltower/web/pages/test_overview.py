@@ -494,9 +494,7 @@ def test_figures_are_written_as_people_read_them():
     )
 
 
-def test_the_failure_trend_per_flow_is_drawn_from_the_same_roll_ups(
-    client, user_with_role, seeded
-):
+def test_the_failure_trend_per_flow_is_drawn_from_the_same_roll_ups(client, user_with_role, seeded):
     html = signed_in(client, user_with_role).get("/").content.decode()
 
     data = json.loads(re.search(r'id="failures-data"[^>]*>(.*?)</script>', html, re.S)[1])
