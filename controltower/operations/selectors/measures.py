@@ -130,9 +130,13 @@ def project_setup_cycle(*, window: Window, hours: WorkingHours) -> dict[str, Any
     window. (A sync state keeps its last write: a project pushed again later counts then.)
     """
     project_type = ContentType.objects.get_for_model(Project)
+    recent = SyncState.objects.filter(
+        content_type=project_type, synced_at__gte=window.since, synced_at__lte=window.until
+    ).values("object_id")
     ready = dict(
         SyncState.objects.filter(
             content_type=project_type,
+            object_id__in=recent,
             system__kind__in=(SystemKind.ERP, SystemKind.PSA),
             synced_at__isnull=False,
         )
@@ -382,23 +386,28 @@ def utilization(*, window: Window, hours: WorkingHours) -> dict[str, Any]:
     for day in window.days:
         if period := hours.period(day):
             capacity += _hours(period[1] - period[0])
-    worked = Q(
-        time_entries__work_date__gte=window.days[0],
-        time_entries__work_date__lte=window.days[-1],
-        time_entries__billable=True,
-    ) & ~Q(time_entries__status=TimeEntryStatus.REJECTED)
+    # The window's time entries summed first, then the people: a join of every person with
+    # all their time would read the whole history.
+    worked = dict(
+        TimeEntry.objects.filter(
+            work_date__gte=window.days[0], work_date__lte=window.days[-1], billable=True
+        )
+        .exclude(status=TimeEntryStatus.REJECTED)
+        .values_list("resource_id")
+        .annotate(hours=Sum("hours"))
+        .order_by()
+    )
     people = (
         Resource.objects.filter(active=True)
-        .annotate(billable=Coalesce(Sum("time_entries__hours", filter=worked), Decimal("0")))
-        .values_list("employee_number", "name", "role", "billable")
+        .values_list("pk", "employee_number", "name", "role")
         .order_by("employee_number")
     )
     rows = []
     teams: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"people": 0, "billable_hours": Decimal("0"), "capacity_hours": Decimal("0")}
     )
-    for number, name, role, billable in people:
-        billable = _two(billable)
+    for pk, number, name, role in people:
+        billable = _two(worked.get(pk))
         rows.append(
             {
                 "employee_number": number,
