@@ -322,6 +322,7 @@ def _failures_chart(failures: dict[str, Any]) -> dict[str, Any]:
         "type": "line",
         "labels": failures["labels"],
         "datasets": datasets,
+        "total": failures["total"],
         "y_title": f"Failures per {failures['unit']}",
         "summary": summary,
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -231,3 +232,22 @@ def test_the_page_reads_a_bounded_number_of_queries(
         response = browser.get("/measures/?range=30d")
 
     assert response.status_code == 200
+
+
+def test_the_range_is_chosen_from_the_three_and_an_unknown_one_means_a_week(
+    client, user_with_role, seeded
+):
+    browser = signed_in(client, user_with_role, "viewer")
+
+    day = browser.get("/measures/?range=24h")
+    assert '<a class="button small" href="?range=24h" aria-current="true">' in day.content.decode()
+    data = json.loads(
+        re.search(r'id="failures-data"[^>]*>(.*?)</script>', day.content.decode(), re.S)[1]
+    )
+    assert len(data["labels"]) == 24 and data["total"] == 3
+    # Monday 15:00 to Tuesday 11:30 is more than a day ago: no project set up in the last 24 h.
+    assert "No data yet" in measure_text(day, "project_setup")
+
+    unknown = browser.get("/measures/?range=forever")
+    assert "4.5 business h" in measure_text(unknown, "project_setup")
+    assert "Last 7 days" in text(unknown)
