@@ -175,6 +175,10 @@ def test_a_viewer_sees_names_masked_in_the_page_and_the_csv(client, user_with_ro
     ]
     assert exported[1][0] == "E-8801" and exported[1][1] != "Ada Lovelace"
     assert exported[1][2:] == ["Consultant", "30.00", "40.00", "0.7500"]
+    # Billed amounts are pricing: masked for a viewer, the rest of the row as it is.
+    invoices = rows(browser.get("/measures/?range=7d&export=invoice_cycle"))
+    assert [row[0] for row in invoices[1:]] == ["INV-8801", "INV-8802"]
+    assert [row[3] for row in invoices[1:]] == ["•••", "•••"] and invoices[1][6] == "44.00"
 
 
 def test_each_measure_downloads_as_csv(client, user_with_role, seeded):
