@@ -29,7 +29,12 @@ from canonical.models import (
 )
 from controltower.operations.choices import SlaState
 from controltower.operations.models import BusinessException, SlaBreach
-from integrations.choices import LIVE_STATES, OPEN_STATUSES, ExceptionType, FlowKind, RollupSpan
+from controltower.operations.selectors.measures import (
+    measure_calendar,
+    measure_window,
+    project_setup_cycle,
+)
+from integrations.choices import LIVE_STATES, OPEN_STATUSES, ExceptionType, RollupSpan
 from integrations.models import Flow, FlowRollup, Transaction
 from integrations.models.rollups import finished_count
 from integrations.services.rollups import COUNTERS as ROLLUP_COUNTERS
@@ -71,8 +76,9 @@ def overview_figures(*, now: datetime | None = None) -> dict[str, Any]:
     ``{"buckets": [...], "series": {flow kind: {counter: [...]}}}``); ``queues``
     (live transactions by state); ``sla`` (open at risk, open breached, breached
     in the last 24 h); ``exceptions`` (open count, money at risk by currency, and
-    by type, team and age); ``cycle_times`` (contract to project and approved time
-    to invoice, average seconds and count); ``unbilled`` (approved hours and value
+    by type, team and age); ``cycle_times`` (contract signed to project ready in the
+    ERP and the PSA, average business hours, and approved time to invoice, average
+    seconds; each with its count); ``unbilled`` (approved hours and value
     on invoices not yet posted, by currency); ``invoices_awaiting_approval``.
 
     Windows end with the current bucket: "24 h" is the current hour and the 23
@@ -102,7 +108,6 @@ def overview_figures(*, now: datetime | None = None) -> dict[str, Any]:
                 "queues": {state: by_flow.get(flow["id"], 0) for state, by_flow in queues.items()},
             }
         )
-    c2p = next((f["last_7d"] for f in per_flow if f["kind"] == FlowKind.CONTRACT_TO_PROJECT), None)
     return {
         "generated_at": now,
         "flows": per_flow,
@@ -115,13 +120,7 @@ def overview_figures(*, now: datetime | None = None) -> dict[str, Any]:
         "sla": _sla(now),
         "exceptions": _open_exceptions(now),
         "cycle_times": {
-            "contract_to_project": {
-                "average_seconds": c2p["average_latency_ms"] / 1000
-                if c2p and c2p["average_latency_ms"] is not None
-                else None,
-                "count": c2p["succeeded"] if c2p else 0,
-                "window_days": 7,
-            },
+            "contract_to_project": _project_setup(now),
             "approved_time_to_invoice": _approved_time_to_invoice(now),
         },
         "unbilled": _unbilled(),
@@ -324,6 +323,18 @@ def _open_exceptions(now: datetime) -> dict[str, Any]:
             }
             for bucket in AGE_BUCKETS
         ],
+    }
+
+
+def _project_setup(now: datetime) -> dict[str, Any]:
+    """Contract signed to project ready in the ERP and the PSA, in business hours, over the
+    projects made ready in the last week (the measure of the same name)."""
+    hours, _ = measure_calendar()
+    setup = project_setup_cycle(window=measure_window(key="7d", now=now), hours=hours)
+    return {
+        "average_business_hours": setup["average_hours"],
+        "count": setup["count"],
+        "window_days": 7,
     }
 
 

@@ -136,6 +136,11 @@ def overview_context(*, chosen: str, user: Any, now: datetime | None = None) -> 
         ),
         "contract_to_cash_tiles": _contract_to_cash_tiles(figures, user=user),
         "throughput_chart": (chart := _throughput_chart(labels, series, names, unit)),
+        "failures_chart": (failures := _failures_chart(labels, series, names, unit)),
+        "failures_rows": [
+            {"label": label, "values": [d["data"][i] for d in failures["datasets"]]}
+            for i, label in enumerate(labels)
+        ],
         "throughput_rows": [
             {"label": label, "values": [d["data"][i] for d in chart["datasets"]]}
             for i, label in enumerate(labels)
@@ -269,12 +274,13 @@ def _contract_to_cash_tiles(figures: dict[str, Any], *, user: Any) -> list[Tile]
         Tile(
             "contract_to_project",
             "Contract to project",
-            duration(c2p["average_seconds"]) or "—",
-            f"on average, {thousands(c2p['count'])} contracts in the last {c2p['window_days']} days"
+            _business_hours(c2p["average_business_hours"]) or "—",
+            f"signed to ready in the ERP and the PSA, on average over {thousands(c2p['count'])} "
+            f"project{'' if c2p['count'] == 1 else 's'} in the last {c2p['window_days']} days"
             if c2p["count"]
-            else f"no contract set up in the last {c2p['window_days']} days",
-            "transactions:list",
-            {"flow": "contract_to_project", "state": "succeeded"},
+            else f"no project set up in the last {c2p['window_days']} days",
+            "measures:index",
+            {"range": "7d"},
         ),
         Tile(
             "time_to_invoice",
@@ -306,6 +312,11 @@ def _contract_to_cash_tiles(figures: dict[str, Any], *, user: Any) -> list[Tile]
             attention="To approve" if awaiting["count"] else "",
         ),
     ]
+
+
+def _business_hours(value: Decimal | None) -> str:
+    """Business hours as the measures write them: "4.5 business h"."""
+    return f"{_hours(value)} business h" if value is not None else ""
 
 
 def _pricing(text: str, user: Any) -> str:
@@ -348,6 +359,40 @@ def _throughput_chart(
         "labels": labels,
         "datasets": datasets,
         "y_title": f"Finished per {unit}",
+        "summary": summary,
+    }
+
+
+def _failures_chart(
+    labels: list[str], series: dict[str, dict[str, list[int]]], names: dict[str, str], unit: str
+) -> dict[str, Any]:
+    """Stops (dead letters and blocked) per flow and bucket: the failure trend, from the same
+    roll-ups as the throughput, so it costs no query of its own."""
+    datasets = []
+    for kind, name in names.items():
+        counters = series.get(kind) or {}
+        points = [
+            d + b
+            for d, b in zip(
+                counters.get("dead", [0] * len(labels)),
+                counters.get("blocked", [0] * len(labels)),
+                strict=True,
+            )
+        ]
+        datasets.append({"label": name, "kind": kind, "data": points, "total": sum(points)})
+    total = sum(d["total"] for d in datasets)
+    busiest = max(datasets, key=lambda d: d["total"], default=None)
+    summary = (
+        f"Failures per {unit}, by flow: {total} in all"
+        + (f", most in {busiest['label']} ({busiest['total']})" if busiest and total else "")
+        + ". The table below the chart lists every value."
+    )
+    return {
+        "type": "line",
+        "labels": labels,
+        "datasets": datasets,
+        "total": total,
+        "y_title": f"Failures per {unit}",
         "summary": summary,
     }
 

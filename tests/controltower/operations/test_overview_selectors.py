@@ -32,6 +32,7 @@ from tests.factories.operations import (
     SlaPolicyFactory,
     TeamFactory,
 )
+from tests.support.setups import project_set_up
 
 pytestmark = pytest.mark.django_db
 
@@ -129,11 +130,26 @@ def test_throughput_and_success_rates_come_from_the_rollups(flows):
     assert minutely["series"][MASTER]["succeeded"] == [2, *[0] * 58, 5]
 
 
-def test_contract_to_project_cycle_time_is_the_flows_average_time_to_success(flows):
-    rollup(flows[C2P], HOUR - timedelta(days=2), succeeded=3, latency_us=3 * 3_600_000_000)
-    rollup(flows[C2P], HOUR, succeeded=1, latency_us=7_200_000_000, blocked=1)
+def test_contract_to_project_cycle_time_is_signed_to_ready_in_business_hours(flows):
+    # The flow's own processing time is not the measure: what people wait for is the project
+    # ready in both the ERP and the PSA after the contract is signed.
+    rollup(flows[C2P], HOUR, succeeded=1, latency_us=7_200_000_000)
+    # Friday 16:00 to Monday 10:00: one business hour on each day (66 elapsed).
+    project_set_up(
+        signed_at=datetime(2026, 10, 30, 16, tzinfo=UTC),
+        erp_at=datetime(2026, 11, 2, 9, 30, tzinfo=UTC),
+        psa_at=datetime(2026, 11, 2, 10, tzinfo=UTC),
+    )
+    # Monday 09:00 to 11:00, in the ERP only so far: not ready, not counted.
+    project_set_up(
+        signed_at=datetime(2026, 11, 2, 9, tzinfo=UTC),
+        erp_at=datetime(2026, 11, 2, 11, tzinfo=UTC),
+        psa_at=None,
+    )
+
     cycle = overview_figures(now=NOW)["cycle_times"]["contract_to_project"]
-    assert cycle == {"average_seconds": (3 * 3600 + 7200) / 4, "count": 4, "window_days": 7}
+
+    assert cycle == {"average_business_hours": Decimal("2.00"), "count": 1, "window_days": 7}
 
 
 def test_the_queues_count_live_transactions_by_state_and_flow():
@@ -310,5 +326,7 @@ def test_the_overview_takes_a_fixed_number_of_queries(django_assert_num_queries,
         rollup(flows[MASTER], HOUR - timedelta(hours=n), succeeded=n)
         FlowTransactionFactory(kind=BILLING, state=TransactionState.DEAD)
         BusinessExceptionFactory(team=TeamFactory())
-    with django_assert_num_queries(11):
+        project_set_up(signed_at=NOW - timedelta(days=1), erp_at=NOW, psa_at=NOW)
+    # Eleven, and the project setup measure's three: calendar, sync states, projects.
+    with django_assert_num_queries(14):
         overview_figures(now=NOW)

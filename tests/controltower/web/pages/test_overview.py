@@ -3,6 +3,7 @@ state, the live partial, and a query count that does not grow with history."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -41,6 +42,7 @@ from tests.factories.operations import (
     SlaPolicyFactory,
     TeamFactory,
 )
+from tests.support.setups import project_set_up
 
 pytestmark = pytest.mark.django_db
 
@@ -115,6 +117,13 @@ def seeded(flows):
             due_at=NOW - timedelta(hours=1),
             breached_at=NOW - timedelta(hours=1) if state == SlaState.BREACHED else None,
         )
+    # Signed Friday 15:00, in the ERP Monday 09:30 and the PSA 10:00: three business hours
+    # (two on Friday, one on Monday), 67 elapsed.
+    project_set_up(
+        signed_at=datetime(2026, 10, 30, 15, tzinfo=UTC),
+        erp_at=datetime(2026, 11, 2, 9, 30, tzinfo=UTC),
+        psa_at=datetime(2026, 11, 2, 10, tzinfo=UTC),
+    )
     project = ProjectFactory()
     invoice = InvoiceFactory(
         project=project,
@@ -194,7 +203,7 @@ def test_every_role_sees_the_seeded_figures(client, user_with_role, seeded, role
         "sla_at_risk": "2",
         "open_exceptions": "4",
         "money_at_risk": "1,300.00 USD",
-        "contract_to_project": "1 min 30 s",
+        "contract_to_project": "3 business h",
         "time_to_invoice": "—",
         "unbilled": "8 h",
         "invoices_awaiting": "1",
@@ -268,8 +277,8 @@ def test_each_number_links_to_the_list_behind_it(client, user_with_role, seeded)
     assert link(shown["money_at_risk"]["href"])[1]["sort"] == ["-money"]
     assert link(shown["invoices_awaiting"]["href"]) == (reverse("approvals:list"), {})
     assert link(shown["contract_to_project"]["href"]) == (
-        transactions,
-        {"flow": ["contract_to_project"], "state": ["succeeded"]},
+        reverse("measures:index"),
+        {"range": ["7d"]},
     )
 
     dead_billing = cell_link(html, 'data-flow="time_to_billing"', "2")
@@ -434,8 +443,9 @@ def test_the_page_takes_a_bounded_number_of_queries_that_history_does_not_grow(
     url = f"/?range={chosen}"
     # session, user, its groups (the menu), its permissions (the amounts only finance sees),
     # the overview's 11, the runtime's heartbeats (its banner), the breakers (the systems the
-    # tower stopped calling); the week adds flows and days
-    with django_assert_max_num_queries(18 if chosen == "24h" else 20):
+    # tower stopped calling), the project setup measure's 3 (calendar, sync states, projects);
+    # the week adds flows and days
+    with django_assert_max_num_queries(21 if chosen == "24h" else 23):
         client.get(url)
     with CaptureQueriesContext(connection) as before:
         client.get(url)
@@ -482,3 +492,15 @@ def test_figures_are_written_as_people_read_them():
     assert money(two, "lines") == (
         '<span class="amount">50.00 EUR</span><span class="amount">1,100.00 USD</span>'
     )
+
+
+def test_the_failure_trend_per_flow_is_drawn_from_the_same_roll_ups(client, user_with_role, seeded):
+    html = signed_in(client, user_with_role).get("/").content.decode()
+
+    data = json.loads(re.search(r'id="failures-data"[^>]*>(.*?)</script>', html, re.S)[1])
+    totals = {d["kind"]: d["total"] for d in data["datasets"] if d["total"]}
+    # Contract to project: one dead and one blocked this hour; billing: one blocked at 09:00.
+    assert totals == {C2P: 2, BILLING: 1}
+    assert data["total"] == 3 and len(data["labels"]) == 24
+    assert data["summary"].startswith("Failures per hour, by flow: 3 in all")
+    assert 'href="/measures/?range=24h"' in html
