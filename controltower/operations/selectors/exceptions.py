@@ -43,6 +43,9 @@ class FixLink:
     label: str
     url: str = ""
     hint: str = ""
+    # The permission the fix itself needs when the page is open to more roles than may
+    # change it (a system's mapping: everyone reads it, admins publish it).
+    needs: str = ""
 
 
 def reverse_or_empty(name: str, *args: Any, query: dict[str, Any] | None = None) -> str:
@@ -83,6 +86,8 @@ def _admin_add(model_name: str, **initial: Any) -> str:
     return reverse_or_empty(f"admin:canonical_{model_name}_add", query=initial or None)
 
 
+CONFIGURE_SYSTEMS = "integrations.change_connectedsystem"
+
 # The fix made on the exception's own page (its "Fix it here" section).
 FIX_ANCHOR = "#fix"
 
@@ -122,6 +127,7 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
                 f"Edit {system.name}'s {record_type.replace('_', ' ')} mapping",
                 reverse_or_empty("systems:mapping", system.slug, record_type),
                 "Map the values it names, try the mapping on this payload, and publish it.",
+                needs=CONFIGURE_SYSTEMS,
             )
     if kind == "system_auth" and key:
         system = ConnectedSystem.objects.filter(slug__iexact=key).first()
@@ -130,6 +136,7 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
                 f"Fix {system.name}'s credentials",
                 reverse_or_empty("systems:connection", system.slug),
                 "Then test the connection.",
+                needs=CONFIGURE_SYSTEMS,
             )
     if kind == "rate_card" and key:
         card = RateCard.objects.filter(code=key).first()
@@ -263,7 +270,13 @@ def fix_link_for(exc: BusinessException, user: Any) -> FixLink | None:
     """The fix link as ``user`` may follow it: a fix on an admin page says "admins only"
     and links nowhere for anyone else, so nobody meets a page that refuses them."""
     fix = exception_fix_link(exc)
-    if fix is None or may_open(fix.url, user):
+    if fix is None:
+        return None
+    if fix.needs and not user.has_perm(fix.needs):
+        return FixLink(
+            f"{fix.label} (admins only)", fix.url, f"An admin makes the change. {fix.hint}"
+        )
+    if may_open(fix.url, user):
         return fix
     hint = "An admin fixes it in the admin; ask one, or assign this to them."
     return FixLink(f"{fix.label} (admins only)", "", f"{hint} {fix.hint}".strip())

@@ -12,9 +12,11 @@ from django.test import Client
 from canonical.errors import ApplicationError, ConflictError
 from canonical.models import LegalEntity, RateCard, RateCardLine, Resource
 from controltower.operations.models import AuditEvent, BusinessException
+from controltower.operations.selectors.exceptions import fix_link_for
 from controltower.operations.services.fixes import exception_fix_rate, exception_fix_recheck
 from integrations.choices import ExceptionStatus, ExceptionType, TransactionState
 from integrations.models import Transaction
+from tests.factories.operations import BusinessExceptionFactory
 from tests.support.work_scene import work_scene
 
 pytestmark = pytest.mark.django_db
@@ -185,3 +187,25 @@ def test_no_admin_link_on_an_exception_page_for_an_operator(scene):
     client = signed_in(scene.users["operator"])
     for exc in BusinessException.objects.all():
         assert 'href="/admin/' not in client.get(f"/exceptions/{exc.pk}/").text, exc
+
+
+@pytest.mark.parametrize(
+    ("waiting_on", "label", "url"),
+    [
+        (
+            "mapping:DOCUSIGN:CONTRACT",
+            "Edit DocuSign's contract mapping",
+            "/systems/docusign/mappings/contract/",
+        ),
+        ("system_auth:ERP", "Fix ERP's credentials", "/systems/erp/connection/"),
+    ],
+)
+def test_a_page_everyone_reads_but_only_admins_change_says_so_on_the_fix(
+    waiting_on, label, url, scene
+):
+    exc = BusinessExceptionFactory.build(waiting_on=waiting_on)
+    operator = fix_link_for(exc, scene.users["operator"])
+    assert (operator.label, operator.url) == (f"{label} (admins only)", url)
+    assert operator.hint.startswith("An admin makes the change.")
+    admin = fix_link_for(exc, scene.users["admin"])
+    assert (admin.label, admin.url) == (label, url)
