@@ -209,3 +209,27 @@ def test_a_page_everyone_reads_but_only_admins_change_says_so_on_the_fix(
     assert operator.hint.startswith("An admin makes the change.")
     admin = fix_link_for(exc, scene.users["admin"])
     assert (admin.label, admin.url) == (label, url)
+
+
+# The same fixes over the API
+
+
+def test_the_api_adds_a_rate_for_finance_only(scene, api_client_for):
+    url = f"/api/v1/exceptions/{scene.rate.pk}/fix-rate/"
+    refused = api_client_for(scene.users["operator"]).post(url, {"rate": "260.00"}, format="json")
+    assert refused.status_code == 403
+    assert architect_rate() is None
+    done = api_client_for(scene.users["approver"]).post(url, {"rate": "260.00"}, format="json")
+    assert done.status_code == 200, done.content
+    assert done.json()["status"] == ExceptionStatus.RESOLVED
+    assert architect_rate() == Decimal("260.00")
+
+
+def test_the_api_checks_again_for_an_operator_and_not_a_viewer(scene, api_client_for):
+    url = f"/api/v1/exceptions/{scene.entity.pk}/recheck/"
+    assert api_client_for(scene.users["viewer"]).post(url).status_code == 403
+    still = api_client_for(scene.users["operator"]).post(url)
+    assert (still.status_code, still.json()["status"]) == (200, ExceptionStatus.OPEN)
+    LegalEntity.objects.create(code="XX01", name="Wayne SARL", country="FR", currency="EUR")
+    found = api_client_for(scene.users["operator"]).post(url)
+    assert (found.status_code, found.json()["status"]) == (200, ExceptionStatus.RESOLVED)
