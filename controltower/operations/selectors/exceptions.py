@@ -143,7 +143,7 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
         if card is None:
             return FixLink(f"Add rate card {key}", _admin_add("ratecard", code=key))
         if fix := rate_fix_of(exc):  # made on the exception's own page, by finance
-            return FixLink(fix.title, FIX_ANCHOR, f"Needs {fix.who}.")
+            return FixLink(fix.title, FIX_ANCHOR, f"Made on this page, below, by {fix.who}.")
         return FixLink(
             f"Open rate card {key}", reverse_or_empty("admin:canonical_ratecard_change", card.pk)
         )
@@ -242,8 +242,8 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
         return FixLink(
             fix.title,
             FIX_ANCHOR,
-            f"From the codes {fix.facts['invoice'].legal_entity.code}'s ERP accepts; needs "
-            f"{fix.who}.",
+            f"Made on this page, below, by {fix.who}, from the codes "
+            f"{fix.facts['invoice'].legal_entity.code}'s ERP accepts.",
         )
     invoice_number = (exc.details or {}).get("invoice")
     if invoice_number:

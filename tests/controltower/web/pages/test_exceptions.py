@@ -431,7 +431,10 @@ def _waiting(waiting_on: str, **fields) -> BusinessException:
 def test_the_fix_of_a_missing_rate_card_line_is_made_on_the_exception_page_by_finance(scene):
     fix = exception_fix_link(scene.rate)
     assert fix.label == "Add the Architect rate to rate card RC-US-STD"
-    assert (fix.url, fix.hint) == ("#fix", "Needs a finance role (approver or admin).")
+    assert (fix.url, fix.hint) == (
+        "#fix",
+        "Made on this page, below, by a finance role (approver or admin).",
+    )
 
 
 def test_the_fix_of_a_missing_rate_card_is_the_add_page_prefilled(scene):
