@@ -8,7 +8,7 @@ from typing import Any
 from canonical.choices import (
     RuleCode,
 )
-from canonical.errors import RuleViolation
+from canonical.errors import ApplicationError, ConflictError, RuleViolation
 from canonical.models import (
     Customer,
     LegalEntity,
@@ -18,6 +18,8 @@ from canonical.models import (
 )
 from canonical.services.base import UpsertResult, business_key, record_required, upsert
 from canonical.services.staffing import skills_of
+
+CENT = Decimal("0.01")
 
 
 def legal_entity_upsert(
@@ -216,6 +218,24 @@ def rate_card_upsert(
                 rate_card=card, role=role, defaults={"rate": rate}
             )
     return result
+
+
+def rate_card_line_add(*, code: str, role: str, rate: Decimal) -> RateCardLine:
+    """Adds the hourly rate of ``role`` to rate card ``code`` (a person in the tower, for
+    work that waits for it); refuses a role the card already prices and a negative rate."""
+    card = rate_card_for(code=code)
+    role = role.strip()
+    if not role:
+        raise ApplicationError("A rate card line needs a role.", errors={"role": ["Required."]})
+    if rate is None or rate < 0:
+        raise ApplicationError("A rate is zero or more.", errors={"rate": ["Zero or more."]})
+    existing = card.lines.filter(role__iexact=role).first()
+    if existing is not None:
+        raise ConflictError(
+            f"Rate card {card.code} already has a {existing.role} rate ({existing.rate}).",
+            errors={"rate": [f"{existing.role} is already on {card.code}."]},
+        )
+    return RateCardLine.objects.create(rate_card=card, role=role, rate=rate.quantize(CENT))
 
 
 def resource_for(*, employee_number: str, active: bool = True) -> Resource:

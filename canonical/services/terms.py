@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from canonical.choices import AcceptedCodeKind, RuleCode
-from canonical.errors import RuleViolation
-from canonical.models import AcceptedCode, Customer, Invoice, LegalEntity
+from canonical.errors import ApplicationError, RuleViolation
+from canonical.models import AcceptedCode, Contract, Customer, Invoice, LegalEntity
 
 # What an invoice parked for its terms waits on: ``invoice_terms:<invoice number>``.
 INVOICE_TERMS_WAIT = "invoice_terms"
@@ -95,6 +95,28 @@ def code_accepted(*, legal_entity: LegalEntity, kind: str, code: str) -> bool:
     the legal entity keeps no list of that kind (the ERP then judges it alone)."""
     listed = AcceptedCode.objects.filter(legal_entity=legal_entity, kind=kind)
     return not listed.exists() or listed.filter(code=code, active=True).exists()
+
+
+def billing_code_set(
+    *, record: Customer | Contract, kind: str, code: str, legal_entity: LegalEntity
+) -> str:
+    """Sets the tax code or payment terms (``kind``) of a customer or a contract to ``code``,
+    one that ``legal_entity``'s ERP accepts; returns the code it had."""
+    if kind not in AcceptedCodeKind.values:
+        raise ApplicationError(f"No code kind {kind!r}.", errors={"kind": ["Unknown."]})
+    code = code.strip()
+    label = AcceptedCodeKind(kind).label.lower()
+    if not code:
+        raise ApplicationError(f"Name the {label}.", errors={"code": ["Required."]})
+    if not code_accepted(legal_entity=legal_entity, kind=kind, code=code):
+        raise ApplicationError(
+            f"The ERP of {legal_entity.code} does not accept the {label} {code}.",
+            errors={"code": [f"Not one {legal_entity.code} accepts."]},
+        )
+    before = getattr(record, kind)
+    setattr(record, kind, code)
+    record.save(update_fields=[kind, "updated_at"])
+    return before
 
 
 @dataclass(frozen=True)

@@ -401,6 +401,35 @@ def _present(kind: str, parts: list[str]) -> bool:
     return bool(check and check())
 
 
+RECHECKABLE = (
+    "legal_entity",
+    "customer",
+    "resource",
+    "project",
+    "project_active",
+    "project_hold",
+    "customer_hold",
+    "contract_project",
+    "contract_signed",
+    "erp_project",
+    "erp_route",
+    "rate_card",
+    "assignment",
+    "project_dates",
+    INVOICE_TERMS_WAIT,
+)
+
+
+def exception_recheck_key(*, waiting_on: str, resolution: str) -> int:
+    """Whether what ``waiting_on`` waits for holds now (a person fixed it where it lives);
+    if it does, resolves what waited on it and re-runs its work. Returns how many exceptions
+    were resolved: 0 when it is still missing. Call inside a transaction."""
+    kind, *parts = waiting_on.split(":")
+    if not parts or not _present(kind, parts):
+        return 0
+    return exceptions_clear(waiting_on=waiting_on, resolution=resolution)
+
+
 def exceptions_recheck(*, limit: int = 500) -> int:
     """Resolves open exceptions whose missing record is there now; returns how many.
 

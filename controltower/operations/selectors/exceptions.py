@@ -23,8 +23,10 @@ from canonical.models import (
     RateCard,
     Resource,
 )
+from canonical.services.terms import INVOICE_TERMS_WAIT
 from controltower.operations.choices import SlaState
 from controltower.operations.models import BusinessException, SlaBreach
+from controltower.operations.selectors.fixes import billing_code_fix_of, rate_fix_of
 from integrations.choices import OPEN_STATUSES, ExceptionType
 from integrations.models import ConnectedSystem
 from integrations.services.sync import LINKABLE, link_pick_of
@@ -41,6 +43,9 @@ class FixLink:
     label: str
     url: str = ""
     hint: str = ""
+    # The permission the fix itself needs when the page is open to more roles than may
+    # change it (a system's mapping: everyone reads it, admins publish it).
+    needs: str = ""
 
 
 def reverse_or_empty(name: str, *args: Any, query: dict[str, Any] | None = None) -> str:
@@ -81,6 +86,11 @@ def _admin_add(model_name: str, **initial: Any) -> str:
     return reverse_or_empty(f"admin:canonical_{model_name}_add", query=initial or None)
 
 
+CONFIGURE_SYSTEMS = "integrations.change_connectedsystem"
+
+# The fix made on the exception's own page (its "Fix it here" section).
+FIX_ANCHOR = "#fix"
+
 PROJECT_FIXES = {
     "project": "Open {key}",
     "erp_project": "Re-push project {key} to the ERP",
@@ -117,6 +127,7 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
                 f"Edit {system.name}'s {record_type.replace('_', ' ')} mapping",
                 reverse_or_empty("systems:mapping", system.slug, record_type),
                 "Map the values it names, try the mapping on this payload, and publish it.",
+                needs=CONFIGURE_SYSTEMS,
             )
     if kind == "system_auth" and key:
         system = ConnectedSystem.objects.filter(slug__iexact=key).first()
@@ -125,14 +136,17 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
                 f"Fix {system.name}'s credentials",
                 reverse_or_empty("systems:connection", system.slug),
                 "Then test the connection.",
+                needs=CONFIGURE_SYSTEMS,
             )
     if kind == "rate_card" and key:
         card = RateCard.objects.filter(code=key).first()
         if card is None:
             return FixLink(f"Add rate card {key}", _admin_add("ratecard", code=key))
-        role = parts[1].title() if len(parts) > 1 else ""
-        label = f"Add the {role} rate to rate card {key}" if role else f"Open rate card {key}"
-        return FixLink(label, reverse_or_empty("admin:canonical_ratecard_change", card.pk))
+        if fix := rate_fix_of(exc):  # made on the exception's own page, by finance
+            return FixLink(fix.title, FIX_ANCHOR, f"Made on this page, below, by {fix.who}.")
+        return FixLink(
+            f"Open rate card {key}", reverse_or_empty("admin:canonical_ratecard_change", card.pk)
+        )
     if kind == "legal_entity" and key:
         entity = LegalEntity.objects.filter(code=key).first()
         if entity is None:
@@ -224,6 +238,13 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
         return FixLink(
             f"Check the {key} connection", reverse_or_empty("systems:list"), "Its fault state."
         )
+    if kind == INVOICE_TERMS_WAIT and (fix := billing_code_fix_of(exc)):
+        return FixLink(
+            fix.title,
+            FIX_ANCHOR,
+            f"Made on this page, below, by {fix.who}, from the codes "
+            f"{fix.facts['invoice'].legal_entity.code}'s ERP accepts.",
+        )
     invoice_number = (exc.details or {}).get("invoice")
     if invoice_number:
         invoice = Invoice.objects.filter(number=invoice_number).first()
@@ -232,6 +253,33 @@ def exception_fix_link(exc: BusinessException) -> FixLink | None:
     if exc.record_id and exc.record is not None:
         return FixLink(f"Open {exc.record}", record_url(exc.record))
     return None
+
+
+def admin_url(url: str) -> bool:
+    """Whether ``url`` is a page of the Django admin (which only admins may open)."""
+    prefix = reverse_or_empty("admin:index")
+    return bool(prefix and url.startswith(prefix))
+
+
+def may_open(url: str, user: Any) -> bool:
+    """Whether ``user`` may open ``url``: an admin page is for admins (staff) only."""
+    return not admin_url(url) or bool(getattr(user, "is_staff", False))
+
+
+def fix_link_for(exc: BusinessException, user: Any) -> FixLink | None:
+    """The fix link as ``user`` may follow it: a fix on an admin page says "admins only"
+    and links nowhere for anyone else, so nobody meets a page that refuses them."""
+    fix = exception_fix_link(exc)
+    if fix is None:
+        return None
+    if fix.needs and not user.has_perm(fix.needs):
+        return FixLink(
+            f"{fix.label} (admins only)", fix.url, f"An admin makes the change. {fix.hint}"
+        )
+    if may_open(fix.url, user):
+        return fix
+    hint = "An admin fixes it in the admin; ask one, or assign this to them."
+    return FixLink(f"{fix.label} (admins only)", "", f"{hint} {fix.hint}".strip())
 
 
 QUEUE_TABS = {"mine": "My queue", "team": "My team's", "all": "All"}

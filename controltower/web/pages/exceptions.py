@@ -36,14 +36,22 @@ from controltower.operations.selectors.approvals import amendment_conflict_view,
 from controltower.operations.selectors.data_access import value_mask
 from controltower.operations.selectors.exceptions import (
     QUEUE_TABS,
-    exception_fix_link,
     exception_queue,
     exception_queue_counts,
     exception_sla_states,
+    fix_link_for,
     link_candidates,
+    may_open,
     record_url,
     reverse_or_empty,
     transaction_url,
+)
+from controltower.operations.selectors.fixes import (
+    FINANCE,
+    FIX_BILLING_CODE,
+    FIX_RATE,
+    FIX_RECHECK,
+    tower_fix_of,
 )
 from controltower.operations.selectors.reconciliation import (
     DRIFT_ACTION_PERMISSION,
@@ -59,6 +67,11 @@ from controltower.operations.services.exceptions import (
     exception_reopen,
     exception_resolve,
     exception_snooze,
+)
+from controltower.operations.services.fixes import (
+    exception_fix_billing_code,
+    exception_fix_rate,
+    exception_fix_recheck,
 )
 from controltower.web.forms.config import DateTimeLocalInput, NoColon
 from controltower.web.pages.lists import (
@@ -106,6 +119,8 @@ FILTERS = tuple(LABELS)
 
 def _require(request: HttpRequest, permission: str) -> None:
     if not request.user.has_perm(permission):
+        if permission in (FIX_RATE, FIX_BILLING_CODE):
+            raise PermissionDenied(f"This fix needs {FINANCE}.")
         raise PermissionDenied("Your role may look at exceptions but not work them.")
 
 
@@ -637,6 +652,34 @@ class LinkPickForm(NoColon, forms.Form):
     )
 
 
+class RateForm(NoColon, forms.Form):
+    rate = forms.DecimalField(
+        label="Hourly rate",
+        min_value=0,
+        max_digits=12,
+        decimal_places=2,
+        help_text="In the rate card's currency. The work that waits for it runs again.",
+    )
+
+
+TARGETS = {"customer": "The bill-to customer", "contract": "The contract"}
+
+
+class BillingCodeForm(NoColon, forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=40,
+        widget=forms.TextInput(attrs={"list": "accepted-codes", "autocomplete": "off"}),
+        help_text="One the legal entity's ERP accepts (the list below).",
+    )
+    target = forms.ChoiceField(
+        label="Set it on",
+        choices=list(TARGETS.items()),
+        widget=forms.RadioSelect,
+        help_text="A contract's code goes before its customer's.",
+    )
+
+
 class ReasonForm(NoColon, forms.Form):
     reason = forms.CharField(
         label="Reason", widget=forms.Textarea(attrs={"rows": 2}), max_length=2000
@@ -706,6 +749,28 @@ def _link(request: HttpRequest, exc: BusinessException, form: forms.Form) -> str
     )
 
 
+def _fix_rate(request: HttpRequest, exc: BusinessException, form: forms.Form) -> str:
+    held = exc.transactions.count()
+    exception_fix_rate(exception_id=exc.pk, actor=request.user, rate=form.cleaned_data["rate"])
+    return f"Rate added. {held} held transaction(s) sent to run again."
+
+
+def _fix_code(request: HttpRequest, exc: BusinessException, form: forms.Form) -> str:
+    held = exc.transactions.count()
+    data = form.cleaned_data
+    exception_fix_billing_code(
+        exception_id=exc.pk, actor=request.user, code=data["code"], target=data["target"]
+    )
+    return f"Code set. {held} held transaction(s) sent to run again."
+
+
+def _recheck(request: HttpRequest, exc: BusinessException, form: forms.Form) -> str:
+    held = exc.transactions.count()
+    if exception_fix_recheck(exception_id=exc.pk, actor=request.user):
+        return f"It is there now. {held} held transaction(s) sent to run again."
+    return f"Still missing: {exc.waiting_on}. Nothing ran; fix it where it lives first."
+
+
 def _dismiss(request: HttpRequest, exc: BusinessException, form: forms.Form) -> str:
     exception_dismiss(exception_id=exc.pk, actor=request.user, reason=form.cleaned_data["reason"])
     return "Dismissed; its held transactions were cancelled."
@@ -739,6 +804,9 @@ ACTIONS: dict[str, tuple[type[forms.Form], str, Any]] = {
     "wake": (_NoFields, WORK, _wake),
     "resolve": (ResolveForm, WORK, _resolve),
     "link": (LinkPickForm, WORK, _link),
+    "fix_rate": (RateForm, FIX_RATE, _fix_rate),
+    "fix_code": (BillingCodeForm, FIX_BILLING_CODE, _fix_code),
+    "recheck": (_NoFields, FIX_RECHECK, _recheck),
     "dismiss": (ReasonForm, WORK, _dismiss),
     "reopen": (ReasonForm, WORK, _reopen),
     "approve": (OptionalReasonForm, APPROVE, _approve),
@@ -766,7 +834,16 @@ def _detail_context(
         "reopen": ReasonForm(prefix="reopen"),
         "approve": OptionalReasonForm(prefix="approve"),
         "reject": ReasonForm(prefix="reject"),
+        "fix_rate": RateForm(prefix="fix_rate"),
+        "fix_code": BillingCodeForm(prefix="fix_code"),
     }
+    tower_fix = tower_fix_of(exc)
+    if tower_fix is not None and tower_fix.action == "billing_code":
+        forms_by_action["fix_code"].initial = {"target": tower_fix.facts["target"]}
+        if tower_fix.facts["contract"] is None:
+            forms_by_action["fix_code"].fields["target"].choices = [
+                ("customer", TARGETS["customer"])
+            ]
     if bound is not None and bound[0] in forms_by_action:
         forms_by_action[bound[0]] = bound[1]
     if pick := link_pick_of(exc) if exc.is_open else None:
@@ -794,15 +871,17 @@ def _detail_context(
         "details": sorted(details.items()),
         "found_by": [(pk, reverse_or_empty("reconciliation:run", pk)) for pk in seen_by[-10:]],
         "found_by_count": len(seen_by),
-        "fix": exception_fix_link(exc),
+        "fix": fix_link_for(exc, user),
+        "tower_fix": tower_fix,
+        "can_fix": tower_fix is not None and user.has_perm(tower_fix.permission),
         "link_pick": pick,
         "link_candidates": link_candidates(exc) if exc.is_open and can_work else [],
         "record": record,
-        "record_url": record_url(record),
+        "record_url": _openable(record_url(record), user),
         "drift_action": drift_action_of(exc),
         "can_act_on_drift": user.has_perm(DRIFT_ACTION_PERMISSION),
-        "customer_url": record_url(exc.customer),
-        "legal_entity_url": record_url(exc.legal_entity),
+        "customer_url": _openable(record_url(exc.customer), user),
+        "legal_entity_url": _openable(record_url(exc.legal_entity), user),
         "held": held,
         "held_count": exc.transactions.count(),
         "held_more": max(0, exc.transactions.count() - len(held)),
@@ -831,6 +910,11 @@ def _detail_context(
             if tx is not None:
                 tx.url = transaction_url(tx.pk)
     return context
+
+
+def _openable(url: str, user: Any) -> str:
+    """``url``, or "" when it is an admin page ``user`` may not open (shown as plain text)."""
+    return url if may_open(url, user) else ""
 
 
 def _breaches(exc: BusinessException) -> list[Any]:

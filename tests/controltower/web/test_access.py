@@ -120,6 +120,10 @@ EXPECTED: dict[str, dict[str, str]] = {
     "exception-reopen": {"POST": OPERATOR},
     "exception-approve": {"POST": APPROVER},
     "exception-reject": {"POST": APPROVER},
+    # Rates and invoice codes are finance's; checking a record again is an operator's.
+    "exception-fix-rate": {"POST": APPROVER},
+    "exception-fix-code": {"POST": APPROVER},
+    "exception-recheck": {"POST": OPERATOR},
     "bulk-operation-list": {"GET": VIEWER, "POST": OPERATOR},
     "bulk-operation-detail": READ,
     # Configuration: admins.

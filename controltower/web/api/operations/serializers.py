@@ -509,6 +509,27 @@ class ResolveSerializer(serializers.Serializer):
     resolution = serializers.CharField(max_length=2000, help_text="What was done.")
 
 
+class FixRateSerializer(serializers.Serializer):
+    rate = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        help_text="The hourly rate of the missing role, in the rate card's currency.",
+    )
+
+
+class FixBillingCodeSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        max_length=40, help_text="A code the invoice's legal entity's ERP accepts."
+    )
+    target = serializers.ChoiceField(
+        choices=["customer", "contract"],
+        required=False,
+        help_text="Set it on the bill-to customer or the contract (default: where the "
+        "invoice took it from).",
+    )
+
+
 class BulkOperationSerializer(serializers.ModelSerializer):
     requested_by = username("requested_by")
     progress = serializers.IntegerField(read_only=True, help_text="Percent of items done.")

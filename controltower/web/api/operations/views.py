@@ -57,6 +57,7 @@ from controltower.operations.models import (
     Team,
 )
 from controltower.operations.selectors.data_access import audit_values
+from controltower.operations.selectors.fixes import FIX_BILLING_CODE, FIX_RATE, FIX_RECHECK
 from controltower.operations.services.approvals import exception_approve, exception_reject
 from controltower.operations.services.bulk import bulk_operation_start
 from controltower.operations.services.config import config_delete, config_save
@@ -67,6 +68,11 @@ from controltower.operations.services.exceptions import (
     exception_reopen,
     exception_resolve,
     exception_snooze,
+)
+from controltower.operations.services.fixes import (
+    exception_fix_billing_code,
+    exception_fix_rate,
+    exception_fix_recheck,
 )
 from controltower.operations.services.routing import exceptions_reroute, rule_preview
 from controltower.operations.services.tokens import (
@@ -506,6 +512,44 @@ class BusinessExceptionViewSet(viewsets.ReadOnlyModelViewSet):
     def resolve(self, request: Request, pk: str) -> Response:
         data = _valid(s.ResolveSerializer, request)
         exception_resolve(exception_id=int(pk), actor=request.user, resolution=data["resolution"])
+        return self._answer(pk)
+
+    @extend_schema(
+        request=s.FixRateSerializer, responses={200: s.BusinessExceptionSerializer, **ERRORS}
+    )
+    @action(detail=True, methods=["post"], url_path="fix-rate")
+    @requires(FIX_RATE)
+    def fix_rate(self, request: Request, pk: str) -> Response:
+        """Adds the missing role's rate to the rate card a missing_rate_card exception names;
+        what waits for it runs again. Finance's: the approver and admin roles."""
+        data = _valid(s.FixRateSerializer, request)
+        exception_fix_rate(exception_id=int(pk), actor=request.user, rate=data["rate"])
+        return self._answer(pk)
+
+    @extend_schema(
+        request=s.FixBillingCodeSerializer, responses={200: s.BusinessExceptionSerializer, **ERRORS}
+    )
+    @action(detail=True, methods=["post"], url_path="fix-code")
+    @requires(FIX_BILLING_CODE)
+    def fix_code(self, request: Request, pk: str) -> Response:
+        """Sets the tax code or payment terms an invoice waits for, from its legal entity's
+        accepted list, on its bill-to customer or contract; the invoice runs again."""
+        data = _valid(s.FixBillingCodeSerializer, request)
+        exception_fix_billing_code(
+            exception_id=int(pk),
+            actor=request.user,
+            code=data["code"],
+            target=data.get("target", ""),
+        )
+        return self._answer(pk)
+
+    @extend_schema(request=None, responses={200: s.BusinessExceptionSerializer, **ERRORS})
+    @action(detail=True, methods=["post"])
+    @requires(FIX_RECHECK)
+    def recheck(self, request: Request, pk: str) -> Response:
+        """Checks again whether the record the exception waits for is there now (fixed in
+        its own system); if so, the exception resolves and its work runs again."""
+        exception_fix_recheck(exception_id=int(pk), actor=request.user)
         return self._answer(pk)
 
     @extend_schema(

@@ -428,10 +428,13 @@ def _waiting(waiting_on: str, **fields) -> BusinessException:
     return BusinessExceptionFactory.build(waiting_on=waiting_on, **fields)
 
 
-def test_the_fix_of_a_missing_rate_card_line_is_the_rate_cards_admin_page(scene):
+def test_the_fix_of_a_missing_rate_card_line_is_made_on_the_exception_page_by_finance(scene):
     fix = exception_fix_link(scene.rate)
     assert fix.label == "Add the Architect rate to rate card RC-US-STD"
-    assert fix.url.startswith("/admin/canonical/ratecard/") and fix.url.endswith("/change/")
+    assert (fix.url, fix.hint) == (
+        "#fix",
+        "Made on this page, below, by a finance role (approver or admin).",
+    )
 
 
 def test_the_fix_of_a_missing_rate_card_is_the_add_page_prefilled(scene):
