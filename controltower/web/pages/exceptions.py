@@ -130,6 +130,37 @@ def money(amount: Decimal | None, currency: str = "") -> str:
     return money_text(amount, currency)
 
 
+# The words a person reads for the keys the engine writes in an exception's details.
+DETAIL_LABELS = {
+    "code": "Exception code",
+    "erp": "In the ERP",
+    "tower": "In the tower",
+    "erp_hours": "Hours in the ERP",
+    "tower_hours": "Hours approved and billed in the tower",
+    "erp_id": "ERP record id",
+    "erp_ids": "ERP record ids",
+    "customer_name": "Customer name",
+    "legal_entity": "Legal entity",
+    "rate_card": "Rate card",
+    "missing_skills": "Skills missing",
+    "total_percent": "Allocation (%)",
+    "start_date": "Start date",
+    "end_date": "End date",
+}
+
+
+def details_shown(details: dict[str, Any]) -> list[tuple[str, Any]]:
+    """An exception's details as labelled rows: known keys in words, others with their
+    underscores turned to spaces; lists read as comma-separated text."""
+    rows = []
+    for key, value in details.items():
+        label = DETAIL_LABELS.get(key) or key.replace("_", " ").capitalize()
+        if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+            value = ", ".join(str(v) for v in value)
+        rows.append((label, value))
+    return sorted(rows)
+
+
 def _at_risk(exc: BusinessException, none: str) -> str:
     """The exception's money at risk; ``none`` when it holds up no priced work."""
     return money(exc.money_at_risk, exc.currency) if exc.money_at_risk else none
@@ -868,7 +899,7 @@ def _detail_context(
         "money_at_risk": _at_risk(exc, "None: it holds up no priced work"),
         # How it was counted names rates: pricing, as the rates themselves.
         "money_note": value_mask(exc.money_note, data_class=DataClass.PRICING, user=user),
-        "details": sorted(details.items()),
+        "details": details_shown(details),
         "found_by": [(pk, reverse_or_empty("reconciliation:run", pk)) for pk in seen_by[-10:]],
         "found_by_count": len(seen_by),
         "fix": fix_link_for(exc, user),

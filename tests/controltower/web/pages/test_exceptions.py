@@ -288,6 +288,8 @@ def test_every_role_sees_an_exception_with_its_context_money_and_held_work(role,
     assert "High-severity exceptions resolved" in text  # its breach
     assert f"/transactions/{scene.rate_tx.pk}/" in text
     assert "Open the fix: Add the Architect rate to rate card RC-US-STD" in text
+    # Its details in words, not the engine's keys.
+    assert "<dt>Rate card</dt><dd>RC-US-STD</dd>" in text and "<dt>rate_card</dt>" not in text
     buttons = ("Assign to me", ">Resolve</button>", ">Dismiss</button>", ">Snooze</button>")
     if role == "viewer":
         assert not any(b in text for b in buttons)
@@ -530,3 +532,16 @@ def test_the_fix_of_a_value_the_mapping_cannot_give_is_the_mapping_editor(scene)
 def test_the_fix_of_refused_credentials_is_the_systems_connection_page(scene):
     fix = exception_fix_link(_waiting("system_auth:ERP"))
     assert (fix.label, fix.url) == ("Fix ERP's credentials", "/systems/erp/connection/")
+
+
+def test_details_read_in_words_and_lists_as_text():
+    from controltower.web.pages.exceptions import details_shown
+
+    assert details_shown(
+        {"erp_hours": "6.00", "tower_hours": "8.00", "missing_skills": ["sap fi", "sql"], "x_y": 1}
+    ) == [
+        ("Hours approved and billed in the tower", "8.00"),
+        ("Hours in the ERP", "6.00"),
+        ("Skills missing", "sap fi, sql"),
+        ("X y", 1),
+    ]
