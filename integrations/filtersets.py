@@ -19,7 +19,9 @@ class TransactionFilterSet(filters.FilterSet):
     source_system = filters.CharFilter(field_name="source_system__slug")
     target_system = filters.CharFilter(field_name="target_system__slug")
     event_type = filters.CharFilter()
-    business_key = filters.CharFilter()
+    business_key = filters.CharFilter(
+        lookup_expr="icontains", help_text="Part of the business key, in any case."
+    )
     correlation_id = filters.CharFilter()
     idempotency_key = filters.CharFilter()
     error_class = filters.ChoiceFilter(choices=ErrorClass.choices)
@@ -31,6 +33,14 @@ class TransactionFilterSet(filters.FilterSet):
         method="filter_customer",
         help_text="Customer number: its own master-data events and every transaction in the "
         "lineage of its contracts.",
+    )
+    contract = filters.CharFilter(
+        method="filter_contract",
+        help_text="Contract number: every transaction in its lineage.",
+    )
+    project = filters.CharFilter(
+        method="filter_project",
+        help_text="Project code: its own events and every transaction in its contract's lineage.",
     )
 
     class Meta:
@@ -51,6 +61,24 @@ class TransactionFilterSet(filters.FilterSet):
             .values("correlation_id")
         )
         return queryset.filter(Q(business_key=number) | Q(correlation_id__in=lineage))
+
+    def filter_contract(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        number = value.strip().upper()
+        lineage = (
+            Contract.objects.filter(number=number)
+            .exclude(correlation_id="")
+            .values("correlation_id")
+        )
+        return queryset.filter(Q(business_key=number) | Q(correlation_id__in=lineage))
+
+    def filter_project(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        code = value.strip().upper()
+        lineage = (
+            Contract.objects.filter(projects__code=code)
+            .exclude(correlation_id="")
+            .values("correlation_id")
+        )
+        return queryset.filter(Q(business_key=code) | Q(correlation_id__in=lineage))
 
 
 class SyncStateFilterSet(filters.FilterSet):

@@ -74,6 +74,8 @@ LABELS = {
     "business_key": "Business key",
     "correlation_id": "Correlation id",
     "customer": "Customer no.",
+    "contract": "Contract no.",
+    "project": "Project code",
     "error_class": "Error class",
     "error_code": "Exception type",
     "event_type": "Event type",
@@ -91,6 +93,8 @@ MAIN_FILTERS = (
     "business_key",
     "correlation_id",
     "customer",
+    "contract",
+    "project",
     "error_class",
     "error_code",
 )
@@ -206,9 +210,13 @@ def _filtered(request: HttpRequest) -> tuple[TransactionFilterSet, Any, bool, bo
     form.fields["flow"].choices = [("", "Any"), *FlowKind.choices]
     form.fields["error_class"].choices = [("", "Any"), *ErrorClass.choices]
     form.fields["customer"].help_text = ""
+    form.fields["contract"].help_text = ""
+    form.fields["project"].help_text = ""
+    form.fields["contract"].widget.attrs["placeholder"] = "K-5001"
+    form.fields["project"].widget.attrs["placeholder"] = "P-1042"
     form.fields["system"].help_text = ""
     form.fields["error_code"].widget.attrs["list"] = "exception-types"
-    form.fields["business_key"].widget.attrs["placeholder"] = "K-5001, P-1042, E-0001…"
+    form.fields["business_key"].widget.attrs["placeholder"] = "Part of a key: k-50, P-1042…"
     form.fields["customer"].widget.attrs["placeholder"] = "C-1001"
     valid = filterset.is_valid()
     filtered = any(request.GET.get(name) not in (None, "", "unknown") for name in filterset.filters)

@@ -123,6 +123,11 @@ def ids_on(response) -> set[int]:
         ("source_system=crm", {"ok", "blocked"}),
         ("system=psa", {"time"}),
         ("business_key=K-7100", {"contract"}),
+        # Part of a key, in any case.
+        ("business_key=k-71", {"contract"}),
+        ("business_key=te-70", {"time"}),
+        ("contract=k-7100", {"contract"}),
+        ("project=P-K-7100", {"contract"}),
         ("error_class=data", {"blocked", "time"}),
         ("error_class=transient", {"contract"}),
         ("error_code=unknown_project", {"time"}),
