@@ -1,7 +1,8 @@
 """Pages show times in the reader's own time zone.
 
-The browser knows its zone; ``static/js/tower.js`` stores it in the ``tz`` cookie
-and this middleware activates it, so the server renders every time, form default
+A person may choose their zone (account, "Time zone"); without a choice, the browser
+knows its zone: ``static/js/tower.js`` stores it in the ``tz`` cookie. This middleware
+activates the one that applies, so the server renders every time, form default
 and query-string date in that zone. Without the cookie (the very first page, or a
 script-less client) times are in ``settings.TIME_ZONE``, and the page says which
 zone it uses.
@@ -16,6 +17,8 @@ from urllib.parse import unquote
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+
+from controltower.operations.selectors.preferences import user_time_zone
 
 COOKIE = "tz"
 
@@ -32,8 +35,11 @@ class UserTimeZoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        # The browser writes the cookie with encodeURIComponent: "Europe%2FParis".
-        zone = _zone(unquote(request.COOKIES.get(COOKIE, "")[:96]))
+        # A zone the person chose in the tower wins; else the browser's, which it writes
+        # in the cookie with encodeURIComponent: "Europe%2FParis".
+        chosen = _zone(user_time_zone(user=getattr(request, "user", None)))
+        request.time_zone_chosen = chosen is not None
+        zone = chosen or _zone(unquote(request.COOKIES.get(COOKIE, "")[:96]))
         if zone is None:
             timezone.deactivate()
         else:

@@ -30,6 +30,7 @@ LISTS = [
     "/audit/",
     "/search/?q=wayne",
     "/account/tokens/",
+    "/account/time-zone/",
 ]
 
 
