@@ -33,7 +33,7 @@ run: install
 	@# sweeps, part of each day's exceptions resolved and a reconciliation at the end.
 	@if [ ! -f var/.demo-traffic-sent ]; then \
 		( CT_DEMO=1 $(BIN)/python manage.py generate_traffic --contracts 6 --days 20 --volume 2 \
-			--error-share 0.15 --batch 10 --out var/demo-history.json > var/demo-traffic.log 2>&1 \
+			--ends-days-ago 3 --error-share 0.15 --batch 10 --out var/demo-history.json > var/demo-traffic.log 2>&1 \
 			&& for i in $$(seq 60); do curl -fs http://$(CT_HOST):$(PORT)/healthz > /dev/null && break; sleep 1; done \
 			&& CT_DEMO=1 $(BIN)/python manage.py load_history var/demo-history.json --history-days 30 \
 				>> var/demo-traffic.log 2>&1 \

@@ -3,11 +3,12 @@
 ``make run`` has the simulator build its traffic into a file (``generate_traffic --out``);
 ``load_history`` takes the file in here. Each request is read by the sending system's
 adapter and stored by ``events_store`` (the path a poller's events take: idempotent, rules
-applied, the rest enqueued) under a clock moved to its moment in the window, and processed
-there and then by the real engine (tasks run in this process), so transactions, roll-ups,
+applied, the rest enqueued) under a clock moved to a few minutes after its events occurred,
+and processed there and then by the real engine (tasks run in this process), so transactions, roll-ups,
 exceptions and SLA breaches carry the day they happened on. At the end of each day the SLA
-sweep runs, and the operators of the demo resolve part of what was raised that day (the
-rest stays open and breaches); a reconciliation runs at the end. Nothing is written behind
+sweep runs, the operators of the demo resolve part of what was raised that day (the
+rest stays open and breaches) and its approver approves part of the invoice candidates
+(posted to the ERP); a reconciliation runs at the end. Nothing is written behind
 the services.
 """
 
@@ -18,7 +19,7 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import time_machine
@@ -27,7 +28,9 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from canonical.errors import ApplicationError
+from canonical.models import Invoice
 from controltower.operations.models import BusinessException
+from controltower.operations.services.approvals import APPROVABLE, invoice_approve
 from controltower.operations.services.exceptions import exception_resolve
 from controltower.operations.services.sla import sla_sweep
 from integrations import tasks  # noqa: F401  (registered in this process, so they run here)
@@ -42,6 +45,11 @@ from integrations.services.reconciliation import reconciliation_queue
 # The demo operator's share of each day's new exceptions fixed the same day.
 RESOLVED_SHARE = 0.4
 RESOLUTION = "Fixed in the source system and sent again (demo history)."
+# How long after its events occurred a request arrives.
+ARRIVAL_LAG = timedelta(minutes=5)
+# The demo approver's share of the invoice candidates a day old approved each evening.
+APPROVED_SHARE = 0.6
+APPROVAL = "Checked against the timesheets (demo history)."
 
 
 @dataclass
@@ -50,6 +58,7 @@ class HistorySummary:
     accepted: int = 0
     rejected: int = 0
     resolved: int = 0
+    invoices_approved: int = 0
     sweeps: dict[str, int] = field(default_factory=dict)
     reconciliation: int | None = None
 
@@ -59,6 +68,7 @@ class HistorySummary:
             "accepted": self.accepted,
             "rejected": self.rejected,
             "resolved": self.resolved,
+            "invoices_approved": self.invoices_approved,
             "sweeps": self.sweeps,
             "reconciliation": self.reconciliation,
         }
@@ -82,45 +92,76 @@ def history_load(
     seed: int = 7,
     actor: Any = None,
 ) -> HistorySummary:
-    """Takes ``requests`` in spread evenly over the ``days`` before ``now``, in their order.
+    """Takes ``requests`` in over the ``days`` before ``now``, each when its events occurred.
 
-    Each request is stored and processed at its moment; each day ends with an SLA sweep and
-    the resolution of a share of that day's new exceptions by ``actor`` (the demo's
-    operator, else its admin).
+    A request arrives a few minutes after the latest ``occurred_at`` of its events (kept
+    within the window and before ``now``; ties in their sending order), and is stored and
+    processed then. Each day ends (18:00 in the tower's zone) with the resolution of a share
+    of that day's new exceptions by ``actor`` (the demo's operator, else its admin), the
+    approval of a share of the day-old invoice candidates by the demo's approver, and at
+    midnight an SLA sweep; today's reconciliation comes last.
     """
     if days < 1:
         raise ApplicationError("days must be 1 or more.", errors={"days": [str(days)]})
     now = now or timezone.now()
     start = now - timedelta(days=days)
-    # The working hours of each day, 08:00 to 18:00 in the tower's zone.
     zone = timezone.get_current_timezone()
-    first_day = start.astimezone(zone).date()
     chosen = random.Random(seed)
     actor = actor or _demo_actor()
+    approver = get_user_model().objects.filter(username="approver").first()
     systems = {s.slug: s for s in ConnectedSystem.objects.all()}
     summary = HistorySummary(requests=len(requests))
-    by_day: dict[int, list[dict[str, Any]]] = {}
-    for index, request in enumerate(requests):
-        by_day.setdefault(index * days // max(1, len(requests)), []).append(request)
+    by_day: dict[date, list[tuple[datetime, dict[str, Any]]]] = {}
+    for at, request in _schedule(requests, start=start, now=now):
+        by_day.setdefault(at.astimezone(zone).date(), []).append((at, request))
+    day = start.astimezone(zone).date()
     with _tasks_here():
-        for day in range(days):
-            date = first_day + timedelta(days=day)
-            opening = datetime.combine(date, datetime.min.time(), tzinfo=zone) + timedelta(hours=8)
-            todays = by_day.get(day, [])
-            step = timedelta(hours=10) / max(1, len(todays))
-            for index, request in enumerate(todays):
-                with time_machine.travel(opening + step * index, tick=True):
+        while day <= now.astimezone(zone).date():
+            day_start = datetime.combine(day, time(0), tzinfo=zone)
+            for at, request in by_day.get(day, []):
+                with time_machine.travel(at, tick=True):
                     _store(request, systems, summary)
-            closing = opening + timedelta(hours=10)
-            with time_machine.travel(closing, tick=True):
-                summary.resolved += _resolve_share(since=opening, actor=actor, chosen=chosen)
-            with time_machine.travel(closing + timedelta(hours=6), tick=True):
+            closing = datetime.combine(day, time(18), tzinfo=zone)
+            if closing < now:
+                with time_machine.travel(closing, tick=True):
+                    summary.resolved += _resolve_share(since=day_start, actor=actor, chosen=chosen)
+                    if approver is not None:
+                        summary.invoices_approved += _approve_share(
+                            created=(day_start - timedelta(days=1), day_start),
+                            actor=approver,
+                            chosen=chosen,
+                        )
+            midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+            with time_machine.travel(min(midnight, now), tick=True):
                 for name, count in sla_sweep().items():
                     summary.sweeps[name] = summary.sweeps.get(name, 0) + count
+            day += timedelta(days=1)
         # Today's reconciliation: the ERP's and the PSA's copies against what the weeks left.
         with time_machine.travel(now, tick=True):
             summary.reconciliation = reconciliation_queue().pk
     return summary
+
+
+def _schedule(
+    requests: list[dict[str, Any]], *, start: datetime, now: datetime
+) -> list[tuple[datetime, dict[str, Any]]]:
+    """When each request arrives: a few minutes after its events occurred, in the window."""
+    planned = []
+    for index, request in enumerate(requests):
+        occurred = [_moment(event) for event in request.get("events") or []]
+        known = [moment for moment in occurred if moment is not None]
+        at = max(known) + ARRIVAL_LAG if known else start
+        planned.append((min(max(at, start), now - ARRIVAL_LAG), index, request))
+    planned.sort(key=lambda item: (item[0], item[1]))
+    return [(at, request) for at, _, request in planned]
+
+
+def _moment(event: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(event.get("occurred_at")))
+    except (AttributeError, TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def _store(
@@ -159,6 +200,26 @@ def _resolve_share(*, since: datetime, actor: Any, chosen: random.Random) -> int
             continue
         resolved += 1
     return resolved
+
+
+def _approve_share(*, created: tuple[datetime, datetime], actor: Any, chosen: random.Random) -> int:
+    """The demo's approver approves part of the candidates made in the ``created`` window
+    (four eyes: it prepared none of them); each approval posts the invoice to the ERP. The
+    rest wait in the approvals inbox."""
+    waiting = list(
+        Invoice.objects.filter(status__in=APPROVABLE, created_at__range=created)
+        .exclude(prepared_by=actor)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    approved = 0
+    for pk in chosen.sample(waiting, k=round(len(waiting) * APPROVED_SHARE)):
+        try:
+            invoice_approve(invoice_id=pk, actor=actor, reason=APPROVAL)
+        except ApplicationError:
+            continue
+        approved += 1
+    return approved
 
 
 def _demo_actor() -> Any:

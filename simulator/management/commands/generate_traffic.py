@@ -2,7 +2,7 @@
 
     python manage.py generate_traffic --contracts 5 --days 10 --volume 4 --error-share 0.1 \\
         [--tower-url http://127.0.0.1:8000] [--seed 7] [--batch 100] [--start 2026-11-02] \\
-        [--dry-run] [--out var/demo-history.json]
+        [--ends-days-ago 6] [--dry-run] [--out var/demo-history.json]
 
 The events come from ``simulator.traffic`` (the same seed gives the same events); each
 request is one signed JSON array from the system that owns the events (clm, psa, hris,
@@ -19,7 +19,7 @@ import json
 import random
 import time
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +105,13 @@ class Command(BaseCommand):
             default=None,
             help="First working day of the time (default: so that the last one is before today).",
         )
+        parser.add_argument(
+            "--ends-days-ago",
+            type=int,
+            default=0,
+            help="Without --start: the time ends this many days before today, so that what "
+            "follows it (approvals, late and repeated events) has happened by today too (0).",
+        )
         parser.add_argument("--dry-run", action="store_true", help="Build and count; send nothing.")
         parser.add_argument(
             "--out",
@@ -123,7 +130,10 @@ class Command(BaseCommand):
             if options["seed"] is not None
             else random.SystemRandom().randrange(10**6)
         )
-        start = options["start"] or window_start(end=timezone.localdate(), days=options["days"])
+        if options["ends_days_ago"] < 0:
+            raise CommandError("--ends-days-ago must be 0 or more.")
+        end = timezone.localdate() - timedelta(days=options["ends_days_ago"])
+        start = options["start"] or window_start(end=end, days=options["days"])
         plan = traffic_build(
             contracts=options["contracts"],
             days=options["days"],

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
+from canonical.models import Invoice
 from controltower.operations.demo import demo_operations_load
 from controltower.operations.history import history_load, history_read
 from controltower.operations.models import BusinessException, SlaBreach
@@ -28,7 +30,7 @@ def history_file(simulator, tmp_path):
     call_command(
         "generate_traffic",
         contracts=3,
-        days=4,
+        days=6,
         volume=1,
         error_share=0.4,
         seed=7,
@@ -57,7 +59,7 @@ def test_the_history_spreads_the_traffic_over_days_with_resolved_and_breached_ex
 
     assert summary.accepted > 0
     received = sorted({d.date() for d in Transaction.objects.values_list("received_at", flat=True)})
-    assert len(received) > 10
+    assert len(received) >= 5
     assert received[0] >= datetime(2026, 11, 1, tzinfo=UTC).date()
     assert received[-1] <= NOW.date()
 
@@ -76,6 +78,10 @@ def test_the_history_spreads_the_traffic_over_days_with_resolved_and_breached_ex
     ).exists()
     assert SlaBreach.objects.filter(breached_at__isnull=False).exists()
     assert summary.resolved > 0
+    assert summary.invoices_approved > 0
+    posted = Invoice.objects.filter(posted_at__isnull=False)
+    assert posted.exists()
+    assert all(invoice.posted_at < NOW for invoice in posted)
     assert summary.sweeps.get("breached", 0) > 0
     run = Transaction.objects.get(pk=summary.reconciliation)
     assert run.state == "succeeded"
@@ -91,3 +97,21 @@ def test_load_history_prints_what_it_took_in(history_file):
     # What the engine started itself (re-runs, follow-ups) comes on top of what arrived.
     assert 0 < printed["accepted"] <= Transaction.objects.count()
     assert printed["resolved"] > 0
+
+
+def test_generate_traffic_can_end_the_time_days_before_today(simulator, tmp_path):
+    path = tmp_path / "history.json"
+    call_command(
+        "generate_traffic",
+        contracts=1,
+        days=3,
+        volume=1,
+        error_share=0,
+        seed=3,
+        ends_days_ago=6,
+        out=str(path),
+        stdout=io.StringIO(),
+    )
+    start = date.fromisoformat(json.loads(path.read_text())["start"])
+    # Three working days, all before the day six days ago.
+    assert start <= timezone.localdate() - timedelta(days=9)
