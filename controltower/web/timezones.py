@@ -13,6 +13,7 @@ from __future__ import annotations
 import zoneinfo
 from collections.abc import Callable
 from functools import lru_cache
+from typing import Any
 from urllib.parse import unquote
 
 from django.http import HttpRequest, HttpResponse
@@ -30,6 +31,25 @@ def _zone(name: str) -> zoneinfo.ZoneInfo | None:
     return zoneinfo.ZoneInfo(name)
 
 
+# The person's chosen zone, read once per session (the page that changes it writes it here).
+SESSION_KEY = "ct_time_zone"
+
+
+def chosen_time_zone(request: HttpRequest) -> str:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not hasattr(request, "session"):
+        return ""
+    if SESSION_KEY not in request.session:
+        request.session[SESSION_KEY] = user_time_zone(user=user)
+    return request.session[SESSION_KEY]
+
+
+def time_zone_remember(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """On sign-in, the person's chosen zone goes into the new session: no query per page."""
+    if request is not None and hasattr(request, "session"):
+        request.session[SESSION_KEY] = user_time_zone(user=user)
+
+
 class UserTimeZoneMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -37,7 +57,7 @@ class UserTimeZoneMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         # A zone the person chose in the tower wins; else the browser's, which it writes
         # in the cookie with encodeURIComponent: "Europe%2FParis".
-        chosen = _zone(user_time_zone(user=getattr(request, "user", None)))
+        chosen = _zone(chosen_time_zone(request))
         request.time_zone_chosen = chosen is not None
         zone = chosen or _zone(unquote(request.COOKIES.get(COOKIE, "")[:96]))
         if zone is None:

@@ -12,6 +12,7 @@ from canonical.errors import ApplicationError
 from controltower.operations.selectors.preferences import user_time_zone
 from controltower.operations.services.preferences import user_time_zone_set
 from controltower.web.forms.preferences import TimeZoneForm
+from controltower.web.timezones import SESSION_KEY
 
 
 @login_required
@@ -29,6 +30,7 @@ def time_zone_view(request: HttpRequest) -> HttpResponse:
             except ApplicationError as error:
                 form.add_error("time_zone", error.message)
             else:
+                request.session[SESSION_KEY] = chosen
                 messages.success(
                     request,
                     f"Times are now shown in {chosen}."

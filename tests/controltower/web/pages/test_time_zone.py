@@ -94,3 +94,10 @@ def test_a_search_hit_shows_when_a_transaction_arrived_in_the_readers_zone(admin
     )
     page = signed_in(admin).get("/search/", {"q": "k-7001"}).text
     assert "2026-07-01 22:00 CEST" in page
+
+
+def test_the_chosen_zone_follows_the_person_into_a_new_sign_in(operator):
+    signed_in(operator).post("/account/time-zone/", {"time_zone": "Asia/Tokyo"})
+    elsewhere = signed_in(operator, browser_zone="America/Chicago")
+    page = elsewhere.get("/").text
+    assert 'data-time-zone="Asia/Tokyo" data-time-zone-chosen' in page
