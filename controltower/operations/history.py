@@ -3,13 +3,13 @@
 ``make run`` has the simulator build its traffic into a file (``generate_traffic --out``);
 ``load_history`` takes the file in here. Each request is read by the sending system's
 adapter and stored by ``events_store`` (the path a poller's events take: idempotent, rules
-applied, the rest enqueued) under a clock moved to a few minutes after its events occurred,
-and processed there and then by the real engine (tasks run in this process), so transactions, roll-ups,
-exceptions and SLA breaches carry the day they happened on. At the end of each day the SLA
-sweep runs, the operators of the demo resolve part of what was raised that day (the
-rest stays open and breaches) and its approver approves part of the invoice candidates
-(posted to the ERP); a reconciliation runs at the end. Nothing is written behind
-the services.
+applied, the rest enqueued) under a clock moved to a few minutes after its events
+occurred, and processed there and then by the real engine (its tasks run in this
+process), so transactions, roll-ups, exceptions and SLA breaches carry the day they
+happened on. Each evening the demo's operator resolves part of the day's new exceptions
+(the rest stay open and breach) and its approver approves part of the invoice candidates
+(posted to the ERP); each midnight the SLA sweep runs; a reconciliation comes last.
+Nothing is written behind the services.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from canonical.models import Invoice
@@ -115,3 +115,8 @@ def test_generate_traffic_can_end_the_time_days_before_today(simulator, tmp_path
     start = date.fromisoformat(json.loads(path.read_text())["start"])
     # Three working days, all before the day six days ago.
     assert start <= timezone.localdate() - timedelta(days=9)
+
+
+def test_load_history_says_when_it_cannot_read_its_file(tmp_path):
+    with pytest.raises(CommandError, match="Cannot read"):
+        call_command("load_history", str(tmp_path / "missing.json"), stdout=io.StringIO())

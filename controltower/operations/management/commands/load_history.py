@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from controltower.operations.history import history_load, history_read
 
@@ -20,5 +20,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        summary = history_load(requests=history_read(options["path"]), days=options["history_days"])
+        try:
+            requests = history_read(options["path"])
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"Cannot read {options['path']}: {exc}") from exc
+        summary = history_load(requests=requests, days=options["history_days"])
         self.stdout.write(json.dumps(summary.as_dict()))
