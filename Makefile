@@ -28,11 +28,18 @@ run: install
 	@echo "  Sign in as admin / admin (also operator, approver, viewer; password = username)"
 	@echo "  API docs: http://$(CT_HOST):$(PORT)/api/docs/    Ctrl-C stops everything."
 	@echo ""
-	@# At first start, a little traffic through every flow (some of it bad) so that the tower is alive.
+	@# At first start, 30 days of history: the simulator's traffic through every flow (some of
+	@# it bad), taken in day by day by the tower's own services under a moved clock, with SLA
+	@# sweeps, part of each day's exceptions resolved and a reconciliation at the end; then
+	@# today's traffic over HTTP, run by the worker as it arrives.
 	@if [ ! -f var/.demo-traffic-sent ]; then \
-		( CT_DEMO=1 $(BIN)/python manage.py generate_traffic --wait 60 --contracts 4 --days 5 --volume 2 \
-			--error-share 0.15 --tower-url http://$(CT_HOST):$(PORT) > var/demo-traffic.log 2>&1 \
-			&& CT_DEMO=1 $(BIN)/python manage.py reconcile >> var/demo-traffic.log 2>&1 \
+		( CT_DEMO=1 $(BIN)/python manage.py generate_traffic --contracts 6 --days 20 --volume 2 \
+			--ends-days-ago 3 --error-share 0.15 --batch 10 --out var/demo-history.json > var/demo-traffic.log 2>&1 \
+			&& for i in $$(seq 60); do curl -fs http://$(CT_HOST):$(PORT)/healthz > /dev/null && break; sleep 1; done \
+			&& CT_DEMO=1 $(BIN)/python manage.py load_history var/demo-history.json --history-days 30 \
+				>> var/demo-traffic.log 2>&1 \
+			&& CT_DEMO=1 $(BIN)/python manage.py generate_traffic --contracts 2 --days 2 --volume 2 \
+				--error-share 0.15 --tower-url http://$(CT_HOST):$(PORT) >> var/demo-traffic.log 2>&1 \
 			&& touch var/.demo-traffic-sent ) & \
 	fi
 	CT_DEMO=1 CT_HOST=$(CT_HOST) PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)

@@ -10,4 +10,9 @@ class WebConfig(AppConfig):
 
     def ready(self) -> None:
         # The schema's corrections register themselves when imported.
+        from django.contrib.auth.signals import user_logged_in
+
         from controltower.web.api import schema  # noqa: F401
+        from controltower.web.timezones import time_zone_remember
+
+        user_logged_in.connect(time_zone_remember, dispatch_uid="time_zone_remember")

@@ -3,7 +3,8 @@
  * Times are rendered by the server in the zone named by the "tz" cookie (see
  * controltower/timezones.py). This script sets that cookie from the browser's zone;
  * on the first page, before the server knew the zone, it rewrites the absolute
- * times itself. Relative times ("3 hours ago") are kept current while a page stays open.
+ * times itself, unless the person chose a zone of their own (account, "Time zone"), which
+ * the server uses instead. Relative times ("3 hours ago") are kept current while a page stays open.
  */
 (function () {
   "use strict";
@@ -15,7 +16,9 @@
     zone = "";
   }
   var rendered = document.documentElement.getAttribute("data-time-zone");
-  var rewrite = zone && zone !== rendered;
+  // A zone the person chose in the tower wins over the browser's: the server rendered it.
+  var chosen = document.documentElement.hasAttribute("data-time-zone-chosen");
+  var rewrite = zone && zone !== rendered && !chosen;
   if (zone) {
     document.cookie = "tz=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; SameSite=Lax";
   }

@@ -5,6 +5,7 @@ from controltower.operations.models.exceptions import (
     ExceptionComment,
 )
 from controltower.operations.models.ownership import BusinessCalendar, Holiday, OwnershipRule, Team
+from controltower.operations.models.preferences import UserPreference
 from controltower.operations.models.sla import (
     MaintenanceWindow,
     Notification,
@@ -33,4 +34,5 @@ __all__ = [
     "SlaBreach",
     "SlaPolicy",
     "Team",
+    "UserPreference",
 ]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from canonical.models import Contract, Customer, Invoice, Project
 from controltower.operations.models import BusinessException
@@ -154,7 +155,9 @@ KINDS: tuple[_Kind, ...] = (
         _transactions,
         lambda t: (
             f"#{t.pk} {t.business_key}".strip(),
-            f"{t.event_type} · {t.get_state_display()} · {t.received_at:%Y-%m-%d %H:%M}",
+            # In the reader's zone (the page's), named.
+            f"{t.event_type} · {t.get_state_display()} · "
+            f"{timezone.localtime(t.received_at):%Y-%m-%d %H:%M %Z}",
             reverse_or_empty("transactions:detail", t.pk),
         ),
     ),

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -132,13 +132,24 @@ def _related_names(events: list[AuditEvent], diffs: dict[int, list[Change]]) -> 
                 continue
             for value in (change.before, change.after):
                 for pk in value if isinstance(value, list) else [value]:
-                    if isinstance(pk, int | str) and pk != "":
+                    if _is_key(target.related_model, pk):
                         wanted[target.related_model].add(pk)
     names = {}
     for model, pks in wanted.items():
         for pk, obj in model._default_manager.in_bulk(list(pks)).items():
             names[(model, str(pk))] = str(obj)
     return names
+
+
+def _is_key(model: type[models.Model], value: Any) -> bool:
+    """Whether ``value`` can be a primary key of ``model`` (not a name written in its place)."""
+    if not isinstance(value, int | str) or value == "" or isinstance(value, bool):
+        return False
+    try:
+        model._meta.pk.to_python(value)
+    except ValidationError:
+        return False
+    return True
 
 
 def _shown(value: Any, related: type[models.Model] | None, names: dict[Any, str]) -> str:
@@ -150,7 +161,10 @@ def _shown(value: Any, related: type[models.Model] | None, names: dict[Any, str]
         return ", ".join(_shown(v, related, names) for v in value) or "none"
     if related is not None:
         name = names.get((related, str(value)))
-        return name if name is not None else f"#{value} (deleted)"
+        if name is not None:
+            return name
+        # Some events record the related object by its name (an SLA breach its policy's).
+        return f"#{value} (deleted)" if _is_key(related, value) else str(value)
     if isinstance(value, dict):
         return ", ".join(f"{k}: {v}" for k, v in value.items())
     return str(value)

@@ -15,6 +15,7 @@ from controltower.web.pages import (
     mappings,
     measures,
     pollers,
+    preferences,
     reconciliation,
     records,
     saved_views,
@@ -127,6 +128,7 @@ systems_urls = [
 
 account_urls = [
     path("tokens/", tokens.api_tokens, name="tokens"),
+    path("time-zone/", preferences.time_zone_view, name="time-zone"),
     path("tokens/<str:prefix>/revoke/", tokens.api_token_revoke_view, name="token-revoke"),
 ]
 

@@ -2,12 +2,15 @@
 
     python manage.py generate_traffic --contracts 5 --days 10 --volume 4 --error-share 0.1 \\
         [--tower-url http://127.0.0.1:8000] [--seed 7] [--batch 100] [--start 2026-11-02] \\
-        [--dry-run]
+        [--ends-days-ago 6] [--dry-run] [--out var/demo-history.json]
 
 The events come from ``simulator.traffic`` (the same seed gives the same events); each
 request is one signed JSON array from the system that owns the events (clm, psa, hris,
 crm). Prints what was sent and the tower's answers by status code; the last line is one
 JSON object. Exits non-zero if the tower refused a request.
+
+``--out`` writes the requests to a file instead of sending them (system, phase and events
+of each, in sending order), for the tower's ``load_history`` to take in as if over days.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import json
 import random
 import time
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -101,7 +105,20 @@ class Command(BaseCommand):
             default=None,
             help="First working day of the time (default: so that the last one is before today).",
         )
+        parser.add_argument(
+            "--ends-days-ago",
+            type=int,
+            default=0,
+            help="Without --start: the time ends this many days before today, so that what "
+            "follows it (approvals, late and repeated events) has happened by today too (0).",
+        )
         parser.add_argument("--dry-run", action="store_true", help="Build and count; send nothing.")
+        parser.add_argument(
+            "--out",
+            default=None,
+            help="Write the requests to this JSON file instead of sending them (the ERP's "
+            "accepted codes are seeded as for a send).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["contracts"] < 0 or options["volume"] < 0 or options["days"] < 1:
@@ -113,7 +130,10 @@ class Command(BaseCommand):
             if options["seed"] is not None
             else random.SystemRandom().randrange(10**6)
         )
-        start = options["start"] or window_start(end=timezone.localdate(), days=options["days"])
+        if options["ends_days_ago"] < 0:
+            raise CommandError("--ends-days-ago must be 0 or more.")
+        end = timezone.localdate() - timedelta(days=options["ends_days_ago"])
+        start = options["start"] or window_start(end=end, days=options["days"])
         plan = traffic_build(
             contracts=options["contracts"],
             days=options["days"],
@@ -131,6 +151,26 @@ class Command(BaseCommand):
         began = time.monotonic()
         if options["wait"] and not options["dry_run"]:
             _wait_for(tower_url, seconds=options["wait"])
+        if options["out"]:
+            for slug in ERP_SLUGS:
+                erp_codes_seed(system=system_get(slug=slug))
+            Path(options["out"]).write_text(
+                json.dumps(
+                    {
+                        "seed": seed,
+                        "start": start.isoformat(),
+                        "requests": [
+                            {"system": r.system, "phase": r.phase, "events": r.events}
+                            for r in requests
+                        ],
+                    }
+                )
+            )
+            self.stdout.write(
+                f"Wrote {len(plan.events)} events in {len(requests)} requests to "
+                f"{options['out']}; seed {seed}, time from {start.isoformat()}."
+            )
+            return
         if not options["dry_run"]:
             # The codes the demo customers' invoices carry, as the ERP instances accept them.
             for slug in ERP_SLUGS:

@@ -236,3 +236,21 @@ def test_an_invoice_amount_in_the_audit_log_is_masked_below_finance_everywhere_i
     text = b"".join(export.streaming_content).decode()
     assert ("98765.43" in text) is sees
     assert AuditEvent.objects.get(action="invoice.prepare").after["amount"] == "98765.43"
+
+
+def test_a_related_object_recorded_by_its_name_is_shown_as_that_name(admin, history):
+    # An SLA breach's events name their policy instead of giving its id.
+    audit_record(
+        actor=admin,
+        action="sla.escalate",
+        object_type="controltower.slabreach",
+        object_id=7,
+        object_repr="SLA breach 7",
+        before=None,
+        after={"policy": "Approved time → invoice candidate", "team": history["team"].pk},
+        reason="Still breached",
+    )
+    response = signed_in(admin).get("/audit/", {"action": "sla.escalate"})
+    assert response.status_code == 200
+    assert "Approved time → invoice candidate" in response.text
+    assert "Finance operations" in response.text
