@@ -23,13 +23,28 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
 from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
 from bench.base import Report
 from bench.rows import Table, insert_rows, reserve_ids
-from canonical.choices import InvoiceStatus, ProjectStatus, TimeEntryStatus
-from canonical.models import Customer, Invoice, InvoiceLine, Project, Resource, TimeEntry
+from canonical.choices import (
+    BillingModel,
+    ContractStatus,
+    InvoiceStatus,
+    ProjectStatus,
+    TimeEntryStatus,
+)
+from canonical.models import (
+    Contract,
+    Customer,
+    Invoice,
+    InvoiceLine,
+    Project,
+    Resource,
+    TimeEntry,
+)
 from controltower.operations.choices import SlaKind, SlaState
 from controltower.operations.models import BusinessException, SlaBreach, SlaPolicy, Team
 from integrations.choices import (
@@ -40,6 +55,7 @@ from integrations.choices import (
     FlowKind,
     Outcome,
     Severity,
+    SyncOutcome,
     TransactionState,
 )
 from integrations.flows.catalog import FLOW_SLA_SECONDS
@@ -49,6 +65,7 @@ from integrations.models import (
     ExceptionRecord,
     Flow,
     FlowRollup,
+    SyncState,
     Transaction,
 )
 from integrations.services.rollups import rollups_rebuild
@@ -132,6 +149,7 @@ class Seed:
     team_ids: list[int] = field(default_factory=list)
     policy_ids: list[int] = field(default_factory=list)
     project_ids: list[int] = field(default_factory=list)
+    contract_ids: list[int] = field(default_factory=list)
     currencies: dict[int, str] = field(default_factory=dict)  # per project
     customers: dict[int, tuple[int, int]] = field(default_factory=dict)  # per project
     resource_id: int = 0
@@ -196,6 +214,7 @@ def seed_prepare(options: DashboardOptions, report: Report) -> Seed:
             for n in range(PROJECTS)
         )
         seed.project_ids = [p.pk for p in projects]
+        _projects_set_up(seed, projects)
         seed.tx_first = reserve_ids(Transaction, options.transactions)
         seed.exc_first = reserve_ids(ExceptionRecord, options.exceptions)
         months = int(seed.history_span / dt.timedelta(days=30)) + 2
@@ -208,6 +227,43 @@ def seed_prepare(options: DashboardOptions, report: Report) -> Seed:
     seed.customers = {p.pk: (p.customer_id, p.legal_entity_id) for p in projects}
     report(f"Seeding run {run_id} ...")
     return seed
+
+
+def _projects_set_up(seed: Seed, projects: list[Project]) -> None:
+    """Each project's signed contract and its copies in the ERP and the PSA, set up over the
+    recent window: what the project-setup cycle time measures."""
+    contracts = Contract.objects.bulk_create(
+        Contract(
+            number=f"{project.code}-K",
+            customer=project.customer,
+            legal_entity=project.legal_entity,
+            currency=project.customer.currency,
+            billing_model=BillingModel.TIME_AND_MATERIALS,
+            start_date=dt.date(2020, 1, 1),
+            status=ContractStatus.SIGNED,
+            signed_at=seed.now - RECENT + RECENT * n / len(projects),
+            source_system="bench",
+        )
+        for n, project in enumerate(projects)
+    )
+    seed.contract_ids = [c.pk for c in contracts]
+    for project, contract in zip(projects, contracts, strict=True):
+        project.contract = contract
+    Project.objects.bulk_update(projects, ["contract"])
+    project_type = ContentType.objects.get_for_model(Project)
+    systems = ConnectedSystem.objects.filter(slug__in=("erp", "psa"))
+    SyncState.objects.bulk_create(
+        SyncState(
+            content_type=project_type,
+            object_id=project.pk,
+            system=system,
+            external_id=f"{project.code}-{system.slug}",
+            synced_at=contract.signed_at + dt.timedelta(hours=2),
+            outcome=SyncOutcome.SYNCED,
+        )
+        for project, contract in zip(projects, contracts, strict=True)
+        for system in systems
+    )
 
 
 def _transactions(
@@ -672,7 +728,12 @@ def seed_delete(seed: Seed, report: Report) -> float:
         delete(InvoiceLine, "invoice_id", seed.invoice_first, invoice_last)
         delete(TimeEntry, "id", seed.entry_first, entry_last)
         delete(Invoice, "id", seed.invoice_first, invoice_last)
+        SyncState.objects.filter(
+            content_type=ContentType.objects.get_for_model(Project),
+            object_id__in=seed.project_ids,
+        ).delete()
         Project.objects.filter(pk__in=seed.project_ids).delete()
+        Contract.objects.filter(pk__in=seed.contract_ids).delete()
         SlaPolicy.objects.filter(pk__in=seed.policy_ids).delete()
         Team.objects.filter(pk__in=seed.team_ids).delete()
         get_user_model().objects.filter(pk=seed.user_id).delete()
