@@ -118,10 +118,13 @@ def history_load(
     with _tasks_here():
         while day <= now.astimezone(zone).date():
             day_start = datetime.combine(day, time(0), tzinfo=zone)
-            for at, request in by_day.get(day, []):
+            closing = datetime.combine(day, time(18), tzinfo=zone)
+            arrivals = by_day.get(day, [])
+            # The clock only moves forward: what arrives after the day's closing is stored
+            # after it, so nothing is resolved before it was raised.
+            for at, request in [(at, r) for at, r in arrivals if at < closing]:
                 with time_machine.travel(at, tick=True):
                     _store(request, systems, summary)
-            closing = datetime.combine(day, time(18), tzinfo=zone)
             if closing < now:
                 with time_machine.travel(closing, tick=True):
                     summary.resolved += _resolve_share(since=day_start, actor=actor, chosen=chosen)
@@ -131,6 +134,9 @@ def history_load(
                             actor=approver,
                             chosen=chosen,
                         )
+            for at, request in [(at, r) for at, r in arrivals if at >= closing]:
+                with time_machine.travel(at, tick=True):
+                    _store(request, systems, summary)
             midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
             with time_machine.travel(min(midnight, now), tick=True):
                 for name, count in sla_sweep().items():

@@ -77,6 +77,9 @@ def test_the_history_spreads_the_traffic_over_days_with_resolved_and_breached_ex
         status__in=(ExceptionStatus.OPEN, ExceptionStatus.IN_PROGRESS)
     ).exists()
     assert SlaBreach.objects.filter(breached_at__isnull=False).exists()
+    # The clock only moved forward: nothing was resolved before it was raised.
+    resolved = BusinessException.objects.filter(resolved_at__isnull=False)
+    assert all(exc.resolved_at >= exc.created_at for exc in resolved)
     assert summary.resolved > 0
     assert summary.invoices_approved > 0
     posted = Invoice.objects.filter(posted_at__isnull=False)
