@@ -952,6 +952,8 @@ def _breaches(exc: BusinessException) -> list[Any]:
     breaches = list(exc.sla_breaches.select_related("policy").order_by("-due_at"))
     for breach in breaches:
         breach.badge = SLA_STATE_BADGES[SlaState(breach.state)]
+        # A breach under a policy that no longer times it (an admin re-judged) is history.
+        breach.superseded = bool(exc.sla_policy_id) and breach.policy_id != exc.sla_policy_id
     return breaches
 
 
@@ -965,6 +967,7 @@ def _exception(pk: int) -> BusinessException:
             "prepared_by",
             "resolved_by",
             "record_type",
+            "sla_policy",
         ),
         pk=pk,
     )
