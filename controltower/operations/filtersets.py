@@ -7,10 +7,11 @@ business key (``?customer=C-1001``, ``?legal_entity=US01``), as in ``canonical.f
 from __future__ import annotations
 
 import django_filters as filters
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from canonical.filters import IdFilter, MomentFilter
+from canonical.models import Contract
 from controltower.operations.choices import (
     BulkAction,
     BulkStatus,
@@ -35,6 +36,7 @@ from controltower.operations.models import (
     Team,
 )
 from integrations.choices import ExceptionStatus, ExceptionType, FlowKind, Severity
+from integrations.models import Transaction
 
 ME = "me"
 
@@ -95,6 +97,14 @@ class BusinessExceptionFilterSet(filters.FilterSet):
         "Without it the list shows both.",
     )
     customer = filters.CharFilter(field_name="customer__number", help_text="Customer number.")
+    contract = filters.CharFilter(
+        method="filter_contract",
+        help_text="Contract number: its own exceptions and those holding its lineage's work.",
+    )
+    project = filters.CharFilter(
+        method="filter_project",
+        help_text="Project code: its own exceptions and those holding its contract's work.",
+    )
     legal_entity = filters.CharFilter(
         field_name="legal_entity__code", help_text="Legal entity code."
     )
@@ -118,6 +128,16 @@ class BusinessExceptionFilterSet(filters.FilterSet):
                 return queryset.none()
             return queryset.filter(assignee=user)
         return queryset.filter(assignee__username=value)
+
+    def filter_contract(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        number = value.strip().upper()
+        return _of_lineage(queryset, key=number, contracts=Contract.objects.filter(number=number))
+
+    def filter_project(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        code = value.strip().upper()
+        return _of_lineage(
+            queryset, key=code, contracts=Contract.objects.filter(projects__code=code)
+        )
 
     def filter_snoozed(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
         if value is None:
@@ -238,3 +258,11 @@ class BulkOperationFilterSet(filters.FilterSet):
     class Meta:
         model = BulkOperation
         fields: list[str] = []
+
+
+def _of_lineage(queryset: QuerySet, *, key: str, contracts: QuerySet) -> QuerySet:
+    """Exceptions named by ``key``, or holding a transaction in the lineage of ``contracts``
+    (by correlation id): an EXISTS, so the queue needs no DISTINCT."""
+    lineage = contracts.exclude(correlation_id="").values("correlation_id")
+    held = Transaction.objects.filter(exception_id=OuterRef("pk"), correlation_id__in=lineage)
+    return queryset.filter(Q(business_key=key) | Exists(held))

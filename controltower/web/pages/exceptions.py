@@ -108,6 +108,8 @@ LABELS = {
     "no_team": "No team owns it",
     "snoozed": "Snoozed",
     "customer": "Customer number",
+    "contract": "Contract number",
+    "project": "Project code",
     "legal_entity": "Legal entity code",
     "money_min": "Money at risk at least",
     "sla_due_before": "SLA due before",

@@ -120,6 +120,8 @@ def test_the_tabs_count_open_awake_items_and_keep_the_filters(scene):
         ("assignee=operator", ["P-1042"]),
         ("assignee=me", []),
         ("q=XX01", ["C-8002"]),
+        ("contract=k-5001", ["K-5001"]),
+        ("project=P-1042", ["P-1042"]),
     ],
 )
 def test_the_queue_filters_by_the_shared_filterset(query, expected, scene):
@@ -545,3 +547,15 @@ def test_details_read_in_words_and_lists_as_text():
         ("Skills missing", "sap fi, sql"),
         ("X y", 1),
     ]
+
+
+def test_a_contract_or_project_filter_finds_exceptions_holding_its_lineage_work(scene):
+    from canonical.models import Contract
+
+    # The rate exception holds a time entry of K-5001's lineage (its correlation id).
+    Contract.objects.filter(number="K-5001").update(correlation_id=scene.rate_tx.correlation_id)
+    viewer = signed_in(scene.users["viewer"])
+    assert keys(viewer.get("/exceptions/?contract=K-5001")) == ["P-1042", "K-5001"]
+    assert keys(viewer.get("/exceptions/?project=p-1042")) == ["P-1042"]
+    api = viewer.get("/api/v1/exceptions/?contract=K-5001").json()
+    assert {item["business_key"] for item in api["results"]} == {"P-1042", "K-5001"}
