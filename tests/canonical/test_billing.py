@@ -16,47 +16,16 @@ from canonical.services.billing import (
     monthly_fees_bill,
     time_entry_approve,
 )
-from canonical.services.contracts import ContractTerms, contract_amend, contract_sign
+from canonical.services.contracts import ContractTerms, contract_amend
 from tests.factories.canonical import (
     AssignmentFactory,
-    CustomerFactory,
-    LegalEntityFactory,
-    RateCardFactory,
-    RateCardLineFactory,
     ResourceFactory,
 )
+from tests.support.contracts import sign
 
 pytestmark = pytest.mark.django_db
 
 _numbers = iter(range(1, 10_000))
-
-
-@pytest.fixture
-def firm():
-    """A US company, its customer C-1001 and rate card RC-US: Consultant 150/h, Architect 200/h."""
-    entity = LegalEntityFactory(code="US01")
-    CustomerFactory(number="C-1001", legal_entity=entity, currency="USD")
-    card = RateCardFactory(code="RC-US", currency="USD", legal_entity=entity)
-    RateCardLineFactory(rate_card=card, role="Consultant", rate=Decimal("150.00"))
-    RateCardLineFactory(rate_card=card, role="Architect", rate=Decimal("200.00"))
-    return entity
-
-
-def sign(number: str, billing_model: str, **terms) -> Contract:
-    values = {
-        "number": number,
-        "customer": "C-1001",
-        "legal_entity": "US01",
-        "currency": "USD",
-        "billing_model": billing_model,
-        "start_date": date(2026, 11, 1),
-        "project_code": f"P-{number}",
-        "project_name": f"Delivery for {number}",
-        **terms,
-    }
-    return contract_sign(
-        terms=ContractTerms(**values), version=1, source_system="clm", correlation_id=number
-    ).contract
 
 
 def staff(contract: Contract, name: str, role: str, **extra):
