@@ -50,35 +50,36 @@ class TransactionFilterSet(filters.FilterSet):
     def filter_system(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(Q(source_system__slug=value) | Q(target_system__slug=value))
 
-    def filter_customer(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        # Both sides are exact matches on indexed columns (business key, correlation id),
-        # reached through the contracts' own indexed customer and correlation id.
+    # Each side is an exact match on an indexed column (business key, correlation id),
+    # reached through the contracts' own indexed keys and correlation id.
 
+    def filter_customer(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         number = value.strip().upper()
-        lineage = (
-            Contract.objects.filter(customer__number=number)
-            .exclude(correlation_id="")
-            .values("correlation_id")
+        return named_or_in_lineage(
+            queryset, key=number, contracts=Contract.objects.filter(customer__number=number)
         )
-        return queryset.filter(Q(business_key=number) | Q(correlation_id__in=lineage))
 
     def filter_contract(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         number = value.strip().upper()
-        lineage = (
-            Contract.objects.filter(number=number)
-            .exclude(correlation_id="")
-            .values("correlation_id")
+        return named_or_in_lineage(
+            queryset, key=number, contracts=Contract.objects.filter(number=number)
         )
-        return queryset.filter(Q(business_key=number) | Q(correlation_id__in=lineage))
 
     def filter_project(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         code = value.strip().upper()
-        lineage = (
-            Contract.objects.filter(projects__code=code)
-            .exclude(correlation_id="")
-            .values("correlation_id")
+        return named_or_in_lineage(
+            queryset, key=code, contracts=Contract.objects.filter(projects__code=code)
         )
-        return queryset.filter(Q(business_key=code) | Q(correlation_id__in=lineage))
+
+
+def contract_lineage(contracts: QuerySet[Contract]) -> QuerySet:
+    """The correlation ids of ``contracts``: every transaction of their lineage carries one."""
+    return contracts.exclude(correlation_id="").values("correlation_id")
+
+
+def named_or_in_lineage(queryset: QuerySet, *, key: str, contracts: QuerySet[Contract]) -> QuerySet:
+    """Transactions whose business key is ``key`` or that belong to ``contracts``' lineage."""
+    return queryset.filter(Q(business_key=key) | Q(correlation_id__in=contract_lineage(contracts)))
 
 
 class SyncStateFilterSet(filters.FilterSet):

@@ -36,6 +36,7 @@ from controltower.operations.models import (
     Team,
 )
 from integrations.choices import ExceptionStatus, ExceptionType, FlowKind, Severity
+from integrations.filtersets import contract_lineage
 from integrations.models import Transaction
 
 ME = "me"
@@ -263,6 +264,7 @@ class BulkOperationFilterSet(filters.FilterSet):
 def _of_lineage(queryset: QuerySet, *, key: str, contracts: QuerySet) -> QuerySet:
     """Exceptions named by ``key``, or holding a transaction in the lineage of ``contracts``
     (by correlation id): an EXISTS, so the queue needs no DISTINCT."""
-    lineage = contracts.exclude(correlation_id="").values("correlation_id")
-    held = Transaction.objects.filter(exception_id=OuterRef("pk"), correlation_id__in=lineage)
+    held = Transaction.objects.filter(
+        exception_id=OuterRef("pk"), correlation_id__in=contract_lineage(contracts)
+    )
     return queryset.filter(Q(business_key=key) | Exists(held))
