@@ -118,7 +118,10 @@ def resource_sync(tx: Transaction) -> str:
             waiting_on=waiting_key("resource", result.record.employee_number),
             resolution=f"Resource {result.record.employee_number} arrived from {tx.source_system.slug}.",
         )
-        skills_judge(tx=tx, assignments=current_assignments(resource=result.record))
+        if data.get("skills") is not None:
+            # Only skills change what the person's assignments lack: an event that names
+            # none keeps them, and costs the master-data path no read of assignments.
+            skills_judge(tx=tx, assignments=current_assignments(resource=result.record))
     sync_state_from_sender(
         tx=tx,
         record=result.record,
