@@ -35,7 +35,7 @@ from controltower.operations.services.exceptions import exception_resolve
 from controltower.operations.services.sla import sla_sweep
 from integrations import tasks  # noqa: F401  (registered in this process, so they run here)
 from integrations.adapters import EventRejected, adapter_for
-from integrations.choices import ExceptionStatus
+from integrations.choices import OPEN_STATUSES
 from integrations.exception_types import APPROVAL_TYPES
 from integrations.models import ConnectedSystem
 from integrations.services.inbound import events_store
@@ -192,7 +192,7 @@ def _resolve_share(*, since: datetime, actor: Any, chosen: random.Random) -> int
     raised = list(
         BusinessException.objects.filter(
             created_at__gte=since,
-            status__in=(ExceptionStatus.OPEN, ExceptionStatus.IN_PROGRESS),
+            status__in=OPEN_STATUSES,
         )
         .exclude(exception_type__in=APPROVAL_TYPES)
         .order_by("pk")

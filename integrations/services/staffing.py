@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import QuerySet
 
 from canonical.choices import ProjectStatus
 from canonical.models import Assignment
 from canonical.services.staffing import (
+    OverAllocation,
+    SkillsGap,
     assignment_dates_fit,
     assignment_skills_gap,
     resource_over_allocation,
@@ -41,32 +43,57 @@ def allocation_judge(*, tx: Transaction, resource: Resource) -> ExceptionRecord 
     instead. One exception per person, restated by every change that finds the person
     still over (today's weeks, assignments and money), so it holds no transaction.
     """
-    key = f"allocation:{resource.employee_number}"
-    over = resource_over_allocation(resource=resource)
-    if over is None:
+    return _warning_judge(
+        tx=tx,
+        code=ExceptionType.RESOURCE_OVER_ALLOCATED,
+        key=resource.employee_number,
+        cause=f"allocation:{resource.employee_number}",
+        finding=resource_over_allocation(resource=resource),
+        record=resource,
+        resolution=f"Resource {resource.employee_number} is allocated 100 % or less now "
+        f"(after {_after(tx)}).",
+    )
+
+
+def _warning_judge(
+    *,
+    tx: Transaction,
+    code: ExceptionType,
+    key: str,
+    cause: str,
+    finding: OverAllocation | SkillsGap | None,
+    record: Any,
+    resolution: str,
+    flow: str = "",
+) -> ExceptionRecord | None:
+    """A staffing warning judged again: restated with today's ``finding`` (its message,
+    details and money), or, with none, resolved with ``resolution``. One exception per
+    ``code`` and ``key``; it holds no transaction, since the work went on."""
+    if finding is None:
         exceptions_resolve_by_fix(
-            ExceptionRecord.objects.filter(
-                exception_type=ExceptionType.RESOURCE_OVER_ALLOCATED,
-                business_key=resource.employee_number,
-            ),
-            resolution=f"Resource {resource.employee_number} is allocated 100 % or less now "
-            f"(after {tx.business_key or f'transaction {tx.pk}'}).",
+            ExceptionRecord.objects.filter(exception_type=code, business_key=key),
+            resolution=resolution,
         )
         return None
     return exception_raise(
         tx=tx,
         failure=IntegrationError.business(
-            over.message,
-            code=ExceptionType.RESOURCE_OVER_ALLOCATED,
-            details=over.details,
-            money_at_risk=over.money_at_risk,
-            currency=over.currency,
-            record=resource,
+            finding.message,
+            code=code,
+            details=finding.details,
+            money_at_risk=finding.money_at_risk,
+            currency=finding.currency,
+            record=record,
         ),
-        cause=key,
-        business_key=resource.employee_number,
+        cause=cause,
+        business_key=key,
         restate=True,
+        flow=flow,
     )
+
+
+def _after(tx: Transaction) -> str:
+    return tx.business_key or f"transaction {tx.pk}"
 
 
 def assignment_dates_clear(*, project: Project, number: str = "", resolution: str) -> int:
@@ -119,33 +146,19 @@ def skills_judge(*, tx: Transaction, assignments: Iterable[Assignment]) -> int:
     """
     warned = 0
     for assignment in assignments:
-        gap = assignment_skills_gap(assignment=assignment)
-        if gap is None:
-            exceptions_resolve_by_fix(
-                ExceptionRecord.objects.filter(
-                    exception_type=ExceptionType.RESOURCE_LACKS_SKILLS,
-                    business_key=assignment.number,
-                ),
-                resolution=f"{assignment.resource.employee_number} has the skills "
-                f"{assignment.project.code} requires of a {assignment.role} now (after "
-                f"{tx.business_key or f'transaction {tx.pk}'}).",
-            )
-            continue
-        exception_raise(
+        warning = _warning_judge(
             tx=tx,
-            failure=IntegrationError.business(
-                gap.message,
-                code=ExceptionType.RESOURCE_LACKS_SKILLS,
-                details=gap.details,
-                money_at_risk=gap.money_at_risk,
-                currency=gap.currency,
-                record=assignment,
-            ),
+            code=ExceptionType.RESOURCE_LACKS_SKILLS,
+            key=assignment.number,
             cause=f"skills:{assignment.number}",
-            business_key=assignment.number,
-            restate=True,
+            finding=assignment_skills_gap(assignment=assignment),
+            record=assignment,
+            resolution=f"{assignment.resource.employee_number} has the skills "
+            f"{assignment.project.code} requires of a {assignment.role} now (after "
+            f"{_after(tx)}).",
             # One warning per assignment, whichever change (staffing, HRIS, contract) found it.
             flow=FlowKind.PROJECT_TO_STAFFING,
         )
-        warned += 1
+        if warning is not None:
+            warned += 1
     return warned
