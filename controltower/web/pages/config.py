@@ -194,7 +194,7 @@ def _holidays_context(
 
 
 def _rules_list_extras(request: HttpRequest) -> dict[str, Any]:
-    return {"reroute_form": forms.RerouteForm(), "default_team": default_team()}
+    return {"action": REROUTE, "action_form": forms.RerouteForm(), "default_team": default_team()}
 
 
 def _rule_form_extras(
@@ -472,7 +472,7 @@ SECTIONS: dict[str, Section] = {
             search_fields=("name", "flow", "event_type", "exception_type"),
             queryset=lambda: SlaPolicy.objects.select_related("team"),
             list_template="controltower/config/sla_policies_list.html",
-            list_extras=lambda request: {"rejudge_form": forms.RejudgeForm()},
+            list_extras=lambda request: {"action": REJUDGE, "action_form": forms.RejudgeForm()},
         ),
         Section(
             slug="maintenance-windows",
@@ -781,53 +781,89 @@ def rule_preview_view(request: HttpRequest, pk: int | None = None) -> HttpRespon
     )
 
 
+@dataclass(frozen=True)
+class ReasonAction:
+    """An admin's action on every open exception, asked for with a reason, in place (htmx)."""
+
+    panel: str
+    url_name: str
+    button: str
+    nothing: str  # the error summary when it did not run
+    refused: str  # the message without htmx when it did not run
+
+
+REROUTE = ReasonAction(
+    "reroute-panel",
+    "config:rules-reroute",
+    "Re-route open exceptions now",
+    "Nothing moved.",
+    "Re-routing needs a reason; nothing moved.",
+)
+REJUDGE = ReasonAction(
+    "rejudge-panel",
+    "config:sla-rejudge",
+    "Re-judge open exceptions now",
+    "Nothing changed.",
+    "Re-judging needs a reason; nothing changed.",
+)
+REASON_ACTION_TEMPLATE = "controltower/partials/_reason_action.html"
+
+
+def _reason_action_run(
+    request: HttpRequest,
+    *,
+    action: ReasonAction,
+    form_class: type[forms.RerouteForm],
+    run: Callable[..., int],
+    message: Callable[[int], str],
+    section: str,
+) -> HttpResponse:
+    form = form_class(request.POST)
+    done = run(actor=request.user, reason=form.cleaned_data["reason"]) if form.is_valid() else None
+    text = message(done) if done is not None else ""
+    if request.htmx:
+        return render(
+            request,
+            REASON_ACTION_TEMPLATE,
+            {
+                "action": action,
+                "action_form": form_class() if done is not None else form,
+                "done_message": text,
+            },
+        )
+    if done is None:
+        messages.error(request, action.refused)
+    else:
+        messages.success(request, text)
+    return redirect("config:list", section)
+
+
 @login_required
 @require_POST
 def rules_reroute(request: HttpRequest) -> HttpResponse:
     _require(request, "controltower.change_ownershiprule")
-    form = forms.RerouteForm(request.POST)
-    moved = None
-    if form.is_valid():
-        moved = exceptions_reroute(actor=request.user, reason=form.cleaned_data["reason"])
-    if request.htmx:
-        return render(
-            request,
-            "controltower/partials/_reroute.html",
-            {
-                "reroute_form": forms.RerouteForm() if moved is not None else form,
-                "moved_message": _moved_message(moved) if moved is not None else "",
-            },
-        )
-    if moved is None:
-        messages.error(request, "Re-routing needs a reason; nothing moved.")
-    else:
-        messages.success(request, _moved_message(moved))
-    return redirect("config:list", "rules")
+    return _reason_action_run(
+        request,
+        action=REROUTE,
+        form_class=forms.RerouteForm,
+        run=exceptions_reroute,
+        message=_moved_message,
+        section="rules",
+    )
 
 
 @login_required
 @require_POST
 def sla_rejudge(request: HttpRequest) -> HttpResponse:
     _require(request, "controltower.change_slapolicy")
-    form = forms.RejudgeForm(request.POST)
-    changed = None
-    if form.is_valid():
-        changed = exceptions_sla_rejudge(actor=request.user, reason=form.cleaned_data["reason"])
-    message = _rejudged_message(changed) if changed is not None else ""
-    if request.htmx:
-        return render(
-            request,
-            "controltower/partials/_rejudge.html",
-            {
-                "rejudge_form": forms.RejudgeForm() if changed is not None else form,
-                "rejudged_message": message,
-            },
-        )
-    if changed is None:
-        messages.error(request, "Re-judging needs a reason; nothing changed.")
-    else:
-        messages.success(request, message)
-    return redirect("config:list", "sla-policies")
+    return _reason_action_run(
+        request,
+        action=REJUDGE,
+        form_class=forms.RejudgeForm,
+        run=exceptions_sla_rejudge,
+        message=_rejudged_message,
+        section="sla-policies",
+    )
 
 
 def _rejudged_message(changed: int) -> str:
