@@ -7,25 +7,13 @@ from decimal import Decimal
 import pytest
 
 from canonical.models import Invoice, TimeEntry
-from controltower.operations.demo import demo_load
 from controltower.operations.models import BusinessException
 from integrations.choices import TransactionState
 from integrations.models import Transaction
 from integrations.services.processing import transactions_process
 from tests.support.inbound import contract_event, event, events_run
-from tests.support.simulator import demo_systems_simulated, simulator_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def erp(live_server):
-    demo_load()
-    base = f"{live_server.url}/simulator"
-    demo_systems_simulated(base)
-    with simulator_client(f"{base}/erp", timeout=10) as http:
-        http.post("/_reset")
-        yield http
 
 
 def signed(number: str, billing_model: str, **terms) -> dict:

@@ -9,26 +9,14 @@ import pytest
 
 from canonical.choices import InvoiceStatus
 from canonical.models import ExpenseReport, Invoice
-from controltower.operations.demo import demo_load
 from controltower.operations.models import BusinessException
 from integrations.choices import TransactionState
 from integrations.models import Transaction
 from integrations.services.processing import transactions_process
 from simulator import traffic
 from tests.support.inbound import contract_event, event, events_run, events_send
-from tests.support.simulator import demo_systems_simulated, simulator_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def erp(live_server):
-    demo_load()
-    base = f"{live_server.url}/simulator"
-    demo_systems_simulated(base)
-    with simulator_client(f"{base}/erp", timeout=10) as http:
-        http.post("/_reset")
-        yield http
 
 
 @pytest.fixture
