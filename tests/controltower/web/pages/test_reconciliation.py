@@ -143,8 +143,8 @@ def test_no_run_yet_says_one_runs_every_night(user_with_role):
 
 # A real run against the simulated ERP, started from the page.
 
+from tests.integrations.conftest import erp  # noqa: E402, F401 (a fixture)
 from tests.integrations.test_time_to_billing import (  # noqa: E402
-    erp,  # noqa: F401 (a fixture)
     staffed,  # noqa: F401 (a fixture)
     time_entry,
 )
