@@ -57,13 +57,13 @@ test: install lint
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-embedded test-services
 
 test-embedded:
-	CT_DEMO=1 $(BIN)/pytest
+	CT_DEMO=1 $(BIN)/pytest --durations=20
 
 test-services:
 	@if $(BIN)/python -m tests.support.services "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"; then \
 		echo "== PostgreSQL and Redis answer: running the suite against them =="; \
 		CT_DEMO=1 DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" \
-			CT_BROKER_DIR=var/test-broker-services CT_SQLITE_TEST_PATH=var/test-services.sqlite3 $(BIN)/pytest; \
+			CT_BROKER_DIR=var/test-broker-services CT_SQLITE_TEST_PATH=var/test-services.sqlite3 $(BIN)/pytest --durations=20; \
 	elif [ "$$CT_REQUIRE_SERVICES" = "1" ]; then \
 		echo "CT_REQUIRE_SERVICES=1 but PostgreSQL or Redis does not answer"; exit 1; \
 	else \
