@@ -339,6 +339,9 @@ CT_API_TOKEN_DAYS = env_int("CT_API_TOKEN_DAYS", 90)
 
 # --- Processing ---------------------------------------------------------------
 CT_CHUNK_SIZE = env_int("CT_CHUNK_SIZE", 100)
+# Batch import: rows read, stored and committed (with the job's cursor) together; a resumed
+# job starts after the last such chunk.
+CT_IMPORT_CHUNK_ROWS = env_int("CT_IMPORT_CHUNK_ROWS", 500)
 # Work that calls other systems goes in smaller chunks, so one slow system cannot hold others'.
 CT_OUTBOUND_CHUNK_SIZE = env_int("CT_OUTBOUND_CHUNK_SIZE", 10)
 # A ``processing`` row whose lease was not renewed for this long belongs to a worker that
