@@ -27,6 +27,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
@@ -168,7 +169,9 @@ def import_create(
             f"Unknown format {file_format!r}; one of: {', '.join(ImportFormat.values)} "
             "(or a file name ending in .csv, .jsonl or .ndjson)."
         ]
-    if isinstance(content, bytes):
+    if len(content) > settings.CT_IMPORT_MAX_BYTES:
+        errors["file"] = [f"At most {settings.CT_IMPORT_MAX_BYTES} bytes; split the file."]
+    elif isinstance(content, bytes):
         try:
             content = content.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
@@ -514,6 +517,21 @@ def _same(current: Any, new: Any) -> bool:
 
 class ImportTakenOver(ConflictError):
     """Another run of the same job moved its cursor: this one stops, keeping nothing."""
+
+
+RUN_TASK = "integrations.tasks.import_run_task"
+
+
+def import_start(*, job: ImportJob) -> None:
+    """Sends the job to a worker once the current database transaction commits. Safe to
+    call again for a job that is running: the second run stops at its first chunk."""
+    if job.state == ImportState.DONE:
+        raise ConflictError(f"Import #{job.pk} is done.", errors={"state": [job.state]})
+
+    def send() -> None:
+        current_app.signature(RUN_TASK, args=[job.pk]).delay()
+
+    transaction.on_commit(send)
 
 
 def import_run(*, job_id: int, on_chunk: Callable[[ImportJob], None] | None = None) -> ImportJob:
