@@ -3,7 +3,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from integrations.choices import ImportFormat, ImportKind, ImportRowOutcome, ImportState
+from integrations.choices import (
+    IMPORT_ROW_OUTCOME_BADGES,
+    IMPORT_STATE_BADGES,
+    ImportFormat,
+    ImportKind,
+    ImportRowOutcome,
+    ImportState,
+)
 
 
 class ImportJob(models.Model):
@@ -67,6 +74,10 @@ class ImportJob(models.Model):
         return min(100, self.rows_done * 100 // self.rows_total)
 
     @property
+    def state_badge(self) -> str:
+        return IMPORT_STATE_BADGES[self.state]
+
+    @property
     def finished(self) -> bool:
         return self.state == ImportState.DONE
 
@@ -99,6 +110,10 @@ class ImportRow(models.Model):
 
     def __str__(self) -> str:
         return f"Row {self.number} of import #{self.job_id}: {self.outcome}"
+
+    @property
+    def outcome_badge(self) -> str:
+        return IMPORT_ROW_OUTCOME_BADGES[self.outcome]
 
     @property
     def reason(self) -> str:

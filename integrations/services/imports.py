@@ -401,10 +401,10 @@ class Verdict:
     errors: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _classify(job: ImportJob, rows: list[ReadRow], seen: dict[str, int]) -> dict[int, Verdict]:
+def _classify(job: ImportJob, rows: list[ReadRow], seen: dict[str, Seen]) -> dict[int, Verdict]:
     """What each row would do: refused (its errors by column), or, against the canonical
-    records and the rows before it in the file (``seen``: key → version), created, changed
-    (with the fields that change) or unchanged."""
+    records and the rows before it in the file (``seen``), created, changed (with the fields
+    that change) or unchanged."""
     spec = KINDS[job.kind]
     good = [row for row in rows if row.event is not None]
     present = _references_present(spec, good)
@@ -424,24 +424,36 @@ def _classify(job: ImportJob, rows: list[ReadRow], seen: dict[str, int]) -> dict
         for ref in spec.references:
             value = data.get(ref.column)
             if isinstance(value, str) and business_key(value) not in present[ref.column]:
-                if ref.model is spec.model and business_key(value) in seen:
-                    continue
                 missing[ref.column] = [f"No {ref.label} {business_key(value)} in the tower."]
         if missing:
             verdicts[row.number] = Verdict(ImportRowOutcome.REFUSED, errors=missing)
             continue
-        version = seen.get(row.key, held.get(row.key))
+        before = seen.get(row.key)
+        version = before.version if before else held.get(row.key)
         if version is None and row.key not in records:
             verdict = Verdict(ImportRowOutcome.CREATED)
         elif version is not None and row.version <= version:
             verdict = Verdict(ImportRowOutcome.UNCHANGED)
+        elif before is not None and before.data is not None:
+            fields = [name for name, value in data.items() if before.data.get(name) != value]
+            verdict = Verdict(ImportRowOutcome.CHANGED, fields=fields)
         else:
             record = records.get(row.key)
             fields = _changed_fields(record, data) if record is not None else []
             verdict = Verdict(ImportRowOutcome.CHANGED, fields=fields)
-        seen[row.key] = max(row.version, seen.get(row.key, 0))
+        if before is None or row.version > before.version:
+            seen[row.key] = Seen(row.version, data)
         verdicts[row.number] = verdict
     return verdicts
+
+
+@dataclass(frozen=True)
+class Seen:
+    """The latest version of a record an earlier row of the job took, and its fields (unknown
+    for rows of a run before a resume: the record then holds them)."""
+
+    version: int
+    data: dict[str, Any] | None
 
 
 def _references_present(spec: KindSpec, rows: list[ReadRow]) -> dict[str, set[str]]:
@@ -585,17 +597,18 @@ def _run(job: ImportJob, on_chunk: Callable[[ImportJob], None] | None) -> None:
             on_chunk(job)
 
 
-def _seen_before(job: ImportJob) -> dict[str, int]:
+def _seen_before(job: ImportJob) -> dict[str, Seen]:
     """The keys and versions the job's committed rows took (a resumed job goes on as if it
     had never stopped)."""
-    seen: dict[str, int] = {}
+    seen: dict[str, Seen] = {}
     rows = job.rows.exclude(outcome=ImportRowOutcome.REFUSED).values_list("business_key", "version")
     for key, version in rows:
-        seen[key] = max(version or 1, seen.get(key, 0))
+        if key not in seen or (version or 1) > seen[key].version:
+            seen[key] = Seen(version or 1, None)
     return seen
 
 
-def _chunk_commit(job: ImportJob, chunk: list[ReadRow], seen: dict[str, int]) -> None:
+def _chunk_commit(job: ImportJob, chunk: list[ReadRow], seen: dict[str, Seen]) -> None:
     start, end = job.cursor, chunk[-1].number
     snapshot = dict(seen)
     verdicts = _classify(job, chunk, seen)
