@@ -47,7 +47,7 @@ from canonical.models import (
 )
 from canonical.services.base import business_key
 from canonical.validators import unstorable_text
-from integrations.adapters import EventRejected
+from integrations.adapters import EventRejected, InboundEvent
 from integrations.adapters.canonical import CanonicalAdapter
 from integrations.choices import (
     Domain,
@@ -262,6 +262,7 @@ class ReadRow:
     errors: dict[str, list[str]] = field(default_factory=dict)
     key: str = ""
     version: int = 1
+    inbound: InboundEvent | None = None
 
 
 def _rows_of(job: ImportJob, start: int = 0) -> Iterator[tuple[int, dict[str, Any] | str]]:
@@ -326,7 +327,7 @@ def _read(job: ImportJob, number: int, raw: dict[str, Any] | str) -> ReadRow:
         row.errors = {_column(path or ROW): [message]}
         return row
     try:
-        _adapter.validate_normalized(event)
+        row.inbound = _adapter.validate_normalized(event)
     except EventRejected as exc:
         row.errors = {_column(path): messages for path, messages in exc.errors.items()}
         return row
@@ -650,7 +651,7 @@ def _store(job: ImportJob, chunk: list[ReadRow], verdicts: dict[int, Verdict]) -
     for row in chunk:
         if verdicts[row.number].outcome == ImportRowOutcome.REFUSED:
             continue
-        event = _adapter.validate_normalized(row.event)
+        event = row.inbound
         marker = {"job": job.pk, "row": row.number, "push": job.push_downstream}
         events.append(replace(event, payload={"import": marker, "row": _plain(row.raw)}))
         numbers.append(row.number)
@@ -696,16 +697,22 @@ def imports_settle(*, job: ImportJob, numbers: list[int] | None = None) -> int:
     if numbers is not None:
         rows = rows.filter(number__in=numbers)
     changed = []
-    for row in rows.select_related("transaction"):
-        tx = row.transaction
-        outcome = _outcome_of(tx, row.outcome)
-        if outcome != row.outcome:
-            row.outcome = outcome
-            if outcome == ImportRowOutcome.BLOCKED:
-                row.errors = {"(flow)": [tx.last_error or tx.get_state_display()]}
-                row.data = tx.payload.get("row") if isinstance(tx.payload, dict) else None
-            changed.append(row)
-    ImportRow.objects.bulk_update(changed, ["outcome", "errors", "data"])
+    # Only the columns the verdict needs: the transactions' payloads are read for the few
+    # rows a business rule held.
+    found = rows.values_list(
+        "pk", "outcome", "transaction_id", "transaction__state", "transaction__outcome"
+    )
+    for pk, predicted, tx_id, state, tx_outcome in found:
+        outcome = _outcome_of(state, tx_outcome, predicted)
+        if outcome != predicted:
+            changed.append(ImportRow(pk=pk, outcome=outcome, transaction_id=tx_id))
+    held = [row for row in changed if row.outcome == ImportRowOutcome.BLOCKED]
+    for row in held:
+        tx = Transaction.objects.only("state", "last_error", "payload").get(pk=row.transaction_id)
+        row.errors = {"(flow)": [tx.last_error or tx.get_state_display()]}
+        row.data = tx.payload.get("row") if isinstance(tx.payload, dict) else None
+    ImportRow.objects.bulk_update([r for r in changed if r not in held], ["outcome"])
+    ImportRow.objects.bulk_update(held, ["outcome", "errors", "data"])
     if changed or numbers is None:
         counts = dict(job.rows.values_list("outcome").annotate(n=Count("pk")).order_by())
         ImportJob.objects.filter(pk=job.pk).update(
@@ -714,12 +721,12 @@ def imports_settle(*, job: ImportJob, numbers: list[int] | None = None) -> int:
     return len(changed)
 
 
-def _outcome_of(tx: Transaction, predicted: str) -> str:
-    if tx.state in (TransactionState.BLOCKED, TransactionState.DEAD):
+def _outcome_of(state: str, tx_outcome: str, predicted: str) -> str:
+    if state in (TransactionState.BLOCKED, TransactionState.DEAD):
         return ImportRowOutcome.BLOCKED
-    if tx.state != TransactionState.SUCCEEDED:
+    if state != TransactionState.SUCCEEDED:
         return predicted  # still to run (a paused flow, a retry): the engine goes on with it
-    if tx.outcome in (Outcome.UNCHANGED, Outcome.STALE):
+    if tx_outcome in (Outcome.UNCHANGED, Outcome.STALE):
         return ImportRowOutcome.UNCHANGED
     if predicted == ImportRowOutcome.UNCHANGED:
         return ImportRowOutcome.CHANGED
