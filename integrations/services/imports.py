@@ -564,6 +564,8 @@ def import_run(*, job_id: int, on_chunk: Callable[[ImportJob], None] | None = No
     job.refresh_from_db()
     try:
         _run(job, on_chunk)
+    except ImportTakenOver:
+        raise  # the job runs on elsewhere: its state is that run's
     except BaseException as exc:
         ImportJob.objects.filter(pk=job.pk, state=ImportState.RUNNING).update(
             state=ImportState.INTERRUPTED,
