@@ -14,7 +14,12 @@ from django.core.management import call_command
 from canonical.models import Customer, RateCard, Resource, TimeEntry
 from integrations.choices import ImportRowOutcome, ImportState, TransactionState
 from integrations.models import ImportJob, ImportRow, Transaction
-from integrations.services.imports import import_create, import_refused_csv, import_run
+from integrations.services.imports import (
+    ImportTakenOver,
+    import_create,
+    import_refused_csv,
+    import_run,
+)
 from tests.factories.canonical import AssignmentFactory, ContractFactory, ProjectFactory
 
 pytestmark = pytest.mark.django_db
@@ -251,3 +256,21 @@ def test_a_file_whose_columns_do_not_fit_its_kind_is_refused_naming_them(demo):
         )
     assert list(refused.value.errors) == ["colour"]
     assert not ImportJob.objects.exists()
+
+
+def test_a_run_that_finds_its_job_moved_on_by_another_run_stops_keeping_nothing(demo, settings):
+    settings.CT_IMPORT_CHUNK_ROWS = 10
+    content = customers_file([f"C-86{n:02d},Customer {n},US01,USD,1" for n in range(30)])
+    job = import_create(kind="customers", content=content, file_name="c.csv", system_slug="crm")
+
+    def another_run_moves_on(job: ImportJob) -> None:
+        if job.cursor == 10:  # another run of the job commits rows 11 to 20 meanwhile
+            ImportJob.objects.filter(pk=job.pk).update(cursor=20, state=ImportState.RUNNING)
+
+    with pytest.raises(ImportTakenOver):
+        import_run(job_id=job.pk, on_chunk=another_run_moves_on)
+
+    job.refresh_from_db()
+    assert (job.state, job.cursor) == (ImportState.RUNNING, 20)  # the other run's to finish
+    assert ImportRow.objects.filter(job=job).count() == 10
+    assert Transaction.objects.count() == 10
