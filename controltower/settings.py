@@ -305,6 +305,10 @@ SPECTACULAR_SETTINGS = {
         "SyncOutcomeEnum": "integrations.choices.SyncOutcome",
         "ErrorClassEnum": "integrations.choices.ErrorClass",
         "ApiTokenStateEnum": "controltower.operations.choices.ApiTokenState",
+        "ImportKindEnum": "integrations.choices.ImportKind",
+        "ImportStateEnum": "integrations.choices.ImportState",
+        "ImportFormatEnum": "integrations.choices.ImportFormat",
+        "ImportRowOutcomeEnum": "integrations.choices.ImportRowOutcome",
     },
 }
 
@@ -339,6 +343,10 @@ CT_API_TOKEN_DAYS = env_int("CT_API_TOKEN_DAYS", 90)
 
 # --- Processing ---------------------------------------------------------------
 CT_CHUNK_SIZE = env_int("CT_CHUNK_SIZE", 100)
+# Batch import: rows read, stored and committed (with the job's cursor) together; a resumed
+# job starts after the last such chunk.
+CT_IMPORT_CHUNK_ROWS = env_int("CT_IMPORT_CHUNK_ROWS", 500)
+CT_IMPORT_MAX_BYTES = env_int("CT_IMPORT_MAX_BYTES", 64 * 1024 * 1024)
 # Work that calls other systems goes in smaller chunks, so one slow system cannot hold others'.
 CT_OUTBOUND_CHUNK_SIZE = env_int("CT_OUTBOUND_CHUNK_SIZE", 10)
 # A ``processing`` row whose lease was not renewed for this long belongs to a worker that

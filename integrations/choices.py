@@ -295,3 +295,53 @@ POLLER_RUN_OUTCOME_BADGES = {
     PollerRunOutcome.OK: "success",
     PollerRunOutcome.FAILED: "danger",
 }
+
+
+class ImportKind(models.TextChoices):
+    """What a batch import file holds; each kind is one canonical event type."""
+
+    CUSTOMERS = "customers", "Customers"
+    CONTRACTS = "contracts", "Contracts"
+    PROJECTS = "projects", "Projects"
+    ASSIGNMENTS = "assignments", "Assignments"
+    RESOURCES = "resources", "Resources"
+    TIME = "time", "Approved time"
+
+
+class ImportFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    JSONL = "jsonl", "JSON Lines"
+
+
+class ImportState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    INTERRUPTED = "interrupted", "Interrupted (resumable)"
+    DONE = "done", "Done"
+
+
+IMPORT_STATE_BADGES = {
+    ImportState.QUEUED: "secondary",
+    ImportState.RUNNING: "info",
+    ImportState.INTERRUPTED: "warning",
+    ImportState.DONE: "success",
+}
+
+
+class ImportRowOutcome(models.TextChoices):
+    """What a row of an import did (or, in a dry run, would do) to its canonical record."""
+
+    CREATED = "created", "Created"
+    CHANGED = "changed", "Changed"
+    UNCHANGED = "unchanged", "Unchanged"
+    REFUSED = "refused", "Refused"
+    BLOCKED = "blocked", "Held as a business exception"
+
+
+IMPORT_ROW_OUTCOME_BADGES = {
+    ImportRowOutcome.CREATED: "success",
+    ImportRowOutcome.CHANGED: "info",
+    ImportRowOutcome.UNCHANGED: "secondary",
+    ImportRowOutcome.REFUSED: "danger",
+    ImportRowOutcome.BLOCKED: "warning",
+}

@@ -12,6 +12,7 @@ from integrations.services.accepted_codes import accepted_codes_sync
 from integrations.services.billing import invoices_poll, monthly_fees_queue
 from integrations.services.contract_notices import contract_notices_queue
 from integrations.services.finance import finance_queue
+from integrations.services.imports import import_run
 from integrations.services.inbound_limits import rejected_transactions_prune
 from integrations.services.polling import pollers_run_due
 from integrations.services.processing import transactions_process
@@ -96,3 +97,10 @@ def pool_at_work(sender: Task | None = None, **kwargs: Any) -> None:
     waits behind long ones."""
     if sender is not None and not sender.request.is_eager:
         worker_pool_proof(node=sender.request.hostname)
+
+
+@shared_task(name="integrations.tasks.import_run_task")
+def import_run_task(job_id: int) -> dict[str, int]:
+    """Runs (or resumes) a batch import from its cursor; its progress is in the job's row."""
+    job = import_run(job_id=job_id)
+    return {"rows": job.rows_done, "refused": job.refused}

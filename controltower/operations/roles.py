@@ -4,7 +4,8 @@ viewer reads everything but pricing and personal data; operator also retries, re
 cancels transactions, opens and closes a system's circuit breaker, tests its connection,
 runs a poller now, and works exceptions (assign, comment, snooze, resolve, dismiss, bulk
 actions); approver also approves and sees pricing and personal data; admin also configures
-systems, flows, pollers, teams, ownership rules, calendars and SLA policies, and lifts sign-in lockouts.
+systems, flows, pollers, teams, ownership rules, calendars and SLA policies, runs batch imports,
+and lifts sign-in lockouts.
 ``roles_sync`` is run by migrations (and is safe to run again) so that a new
 permission reaches its roles with the migration that adds it.
 """
@@ -60,6 +61,9 @@ ADMIN = [
     "axes.view_accessattempt",
     "axes.delete_accessattempt",
     "controltower.delete_apitoken",  # sees and revokes every user's API tokens
+    # Batch imports write history in bulk: starting one (or a dry run), resuming one, and
+    # reading its refused rows, which quote the file.
+    "integrations.add_importjob",
     *(
         f"controltower.{verb}_{model}"
         for model in CONFIGURABLE

@@ -15,6 +15,7 @@ import httpx
 
 from integrations.choices import ErrorClass, ExceptionType
 from integrations.clients.http import request
+from integrations.clients.transport import match_only_var
 from integrations.errors import IntegrationError
 from integrations.models import ConnectedSystem
 
@@ -100,11 +101,34 @@ class ErpClient:
         return record_id
 
     def upsert(self, record: str, body: dict[str, Any], *, record_id: str | None) -> str:
-        """Updates the record the tower already knows the id of, or ensures it exists."""
+        """Updates the record the tower already knows the id of, or ensures it exists.
+        In match-only work (``match_only_var``) it only finds the record by its external id."""
+        if match_only_var.get():
+            return record_id or self.match(record, str(body["externalId"]))
         if record_id:
             self.update(record, record_id, body)
             return record_id
         return self.ensure(record, body)
+
+    def match(self, record: str, external_id: str) -> str:
+        """The ERP's id of the record it holds with ``external_id``; a business failure
+        naming the record when it holds none (nothing is created)."""
+        try:
+            found = self.get(record, f"eid:{quote(external_id, safe='')}")
+        except IntegrationError as exc:
+            if exc.outbound_status != 404:
+                raise
+            raise IntegrationError.business(
+                f"{self.system.name} holds no {record} with external id {external_id}, and this "
+                "work runs with downstream pushes off, so it was not created there. Import it "
+                "with pushes on, or create it in the ERP first.",
+                code=ExceptionType.DOWNSTREAM_REJECTED,
+                error_class=ErrorClass.DOWNSTREAM_REJECTION,
+                details={"record": record, "external_id": external_id, "status": 404},
+                system=self.system,
+                outbound_status=404,
+            ) from None
+        return str(found.get("id") or found.get("internalId") or "")
 
     def update(self, record: str, record_id: str, body: dict[str, Any]) -> None:
         request(

@@ -9,6 +9,7 @@ import httpx
 
 from integrations.choices import ErrorClass, ExceptionType
 from integrations.clients.http import request
+from integrations.clients.transport import match_only_var
 from integrations.errors import IntegrationError
 from integrations.models import ConnectedSystem
 
@@ -44,6 +45,22 @@ class PsaClient:
         body = response.json()
         items = body.get("results", body) if isinstance(body, dict) else body
         return next((item for item in items if str(item.get(field)) == value), None)
+
+    def match(self, resource: str, *, field: str, value: str) -> str:
+        """The PSA's id of the record it holds with ``field`` = ``value``; a business failure
+        naming the record when it holds none (nothing is created)."""
+        found = self.find(resource, field=field, value=value)
+        if found is None:
+            raise IntegrationError.business(
+                f"{self.system.name} holds no {resource} with {field} {value}, and this work "
+                "runs with downstream pushes off, so it was not created there. Import it with "
+                "pushes on, or create it in the PSA first.",
+                code=ExceptionType.DOWNSTREAM_REJECTED,
+                error_class=ErrorClass.DOWNSTREAM_REJECTION,
+                details={"record": resource, field: value, "status": 404},
+                system=self.system,
+            )
+        return str(found["id"])
 
     def changed(
         self, resource: str, *, since: datetime | None, offset: int, limit: int
@@ -103,7 +120,10 @@ class PsaClient:
         key_field: str,
         idempotency_key: str,
     ) -> str:
-        """Updates the record the tower knows the id of, or ensures it exists."""
+        """Updates the record the tower knows the id of, or ensures it exists. In match-only
+        work (``match_only_var``) it only finds the record by ``key_field``."""
+        if match_only_var.get():
+            return record_id or self.match(resource, field=key_field, value=str(body[key_field]))
         if record_id:
             self.update(resource, record_id, body)
             return record_id

@@ -33,6 +33,11 @@ class Call:
 
 calls_var: contextvars.ContextVar[list[Call] | None] = contextvars.ContextVar("calls", default=None)
 
+# Set while a record is pushed for work that must not create or change anything in the
+# other system (an import with downstream pushes off): the clients' upserts then only find
+# the record the system already holds, by the same key a create would use.
+match_only_var: contextvars.ContextVar[bool] = contextvars.ContextVar("match_only", default=False)
+
 
 def client() -> httpx.Client:
     """The process's pooled client (one pool per worker process)."""

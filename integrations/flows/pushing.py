@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import models, transaction
 
 from integrations.choices import Outcome
+from integrations.clients.transport import match_only_var
 from integrations.selectors.sync import holds_version, sync_state_for
 from integrations.services.locks import push_lock
 from integrations.services.sync import sync_state_record
@@ -36,6 +37,9 @@ def push(
     customer's contracts signed together, a redelivered event) waits, then finds the
     record held and creates nothing. No database transaction is open during the call;
     the sync state is written after it, in a short transaction of its own.
+
+    Work that asks for no pushes (an import of history the other systems already hold)
+    only finds the record there, by the key a create would use, and records the sync state.
     """
     state = sync_state_for(record, system)
     if holds_version(state, record):
@@ -44,7 +48,11 @@ def push(
         state = sync_state_for(record, system)  # again: another worker may have just pushed it
         if holds_version(state, record):
             return state.external_id
-        external_id = external_id_of(state.external_id if state and state.external_id else None)
+        token = match_only_var.set(not pushes_wanted(tx))
+        try:
+            external_id = external_id_of(state.external_id if state and state.external_id else None)
+        finally:
+            match_only_var.reset(token)
         with transaction.atomic():
             sync_state_record(
                 record=record,
@@ -56,6 +64,14 @@ def push(
                 transaction=tx,
             )
     return external_id
+
+
+def pushes_wanted(tx: Transaction | None) -> bool:
+    """False for the transaction of an import row run with downstream pushes off (its
+    payload says so, as the import stored it)."""
+    payload = tx.payload if tx is not None else None
+    marker = payload.get("import") if isinstance(payload, dict) else None
+    return not (isinstance(marker, dict) and "job" in marker and marker.get("push") is False)
 
 
 def create_key(system: ConnectedSystem, record_type: str, key: str) -> str:

@@ -1,5 +1,6 @@
 from integrations.models.engine import Attempt, Transaction
 from integrations.models.exceptions import ExceptionRecord
+from integrations.models.imports import ImportJob, ImportRow
 from integrations.models.inbound import InboundBucket
 from integrations.models.mappings import FieldMapping
 from integrations.models.outbound import AccessToken, CircuitBreaker, OutboundAuth, RateBucket
@@ -20,6 +21,8 @@ __all__ = [
     "FieldMapping",
     "Flow",
     "FlowRollup",
+    "ImportJob",
+    "ImportRow",
     "InboundBucket",
     "OutboundAuth",
     "Poller",

@@ -2,8 +2,9 @@
 
 ``master_data`` and ``time_to_billing`` run the ingest case (``bench.ingest``: accepted and
 processed events/s through the HTTP inbound API); ``dashboard`` runs the dashboard case
-(``bench.dashboard``: the overview and list pages on a seeded history). Either prints its
-summary, then one JSON line.
+(``bench.dashboard``: the overview and list pages on a seeded history); ``import`` runs the
+import case (``bench.imports``: approved time entries imported from a CSV file). Each prints
+its summary, then one JSON line.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from bench.base import BenchError
 from bench.dashboard import run_dashboard_bench
 from bench.dashboard_seed import DashboardBenchError, DashboardOptions
+from bench.imports import run_import_bench
 from bench.ingest import BenchOptions, run_bench
 from bench.tower import prepare_database
 from integrations.choices import TransactionState
@@ -68,10 +70,11 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--case",
-            choices=["master_data", "time_to_billing", "dashboard"],
+            choices=["master_data", "time_to_billing", "dashboard", "import"],
             default=defaults.case,
             help="master_data: customer events; time_to_billing: approved time to invoice "
-            "candidates; dashboard: the overview and list pages on a seeded history.",
+            "candidates; dashboard: the overview and list pages on a seeded history; import: "
+            "--events approved time entries imported from a CSV file in this process.",
         )
         dashboard = DashboardOptions()
         parser.add_argument(
@@ -105,6 +108,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if options["case"] == "dashboard":
             return self._dashboard(options)
+        if options["case"] == "import":
+            return self._import(options)
         if options["batch"] > settings.CT_INBOUND_MAX_EVENTS:
             raise CommandError(f"--batch is at most {settings.CT_INBOUND_MAX_EVENTS}.")
         bench = BenchOptions(
@@ -152,6 +157,19 @@ class Command(BaseCommand):
         self.stdout.write(result.as_json())
         if result.misses():
             raise CommandError("Over target: " + "; ".join(result.misses()))
+
+    def _import(self, options: dict) -> None:
+        try:
+            prepare_database(self._report)
+            result = run_import_bench(rows=options["events"], report=self._report)
+        except BenchError as exc:
+            raise CommandError(str(exc)) from None
+        except KeyboardInterrupt:
+            raise CommandError("Interrupted.", returncode=130) from None
+        self.stdout.write("")
+        for line in result.summary_lines():
+            self.stdout.write(line)
+        self.stdout.write(result.as_json())
 
     def _report(self, line: str) -> None:
         self.stdout.write(line)

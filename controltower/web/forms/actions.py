@@ -10,7 +10,8 @@ from django import forms
 from canonical.errors import ApplicationError
 from canonical.validators import unstorable_text
 from controltower.web.forms.config import NoColon
-from integrations.choices import AuthKind
+from integrations.choices import AuthKind, ImportKind
+from integrations.models import ConnectedSystem
 
 REASON_HELP = "Kept in the audit log with who did it and when."
 
@@ -282,3 +283,33 @@ class PollerForm(ActionForm):
     )
     page_size = forms.IntegerField(label="Page size", min_value=1, max_value=1000)
     reason = _reason(required=False)
+
+
+class ImportForm(ActionForm):
+    """A batch import: the file, what it holds, where it comes from, and how it runs."""
+
+    kind = forms.ChoiceField(label="The file holds", choices=ImportKind.choices)
+    file = forms.FileField(
+        label="File",
+        help_text="CSV with a header row of canonical field names, or JSON Lines (.jsonl).",
+    )
+    system = forms.ModelChoiceField(
+        label="From system",
+        queryset=ConnectedSystem.objects.order_by("slug"),
+        to_field_name="slug",
+        required=False,
+        empty_label="The system of record of this data",
+        help_text="The history is stored as this system's events.",
+    )
+    dry_run = forms.BooleanField(
+        label="Dry run",
+        required=False,
+        initial=True,
+        help_text="Check and classify every row; write nothing.",
+    )
+    push_downstream = forms.BooleanField(
+        label="Create the records in the ERP and the PSA",
+        required=False,
+        initial=True,
+        help_text="Off: match the records those systems already hold and record the sync state.",
+    )

@@ -12,6 +12,7 @@ from controltower.web.pages import (
     exceptions,
     health,
     home,
+    imports,
     mappings,
     measures,
     pollers,
@@ -42,6 +43,13 @@ config_urls = [
     path("<slug:section>/new/", config.config_create, name="create"),
     path("<slug:section>/<int:pk>/", config.config_edit, name="edit"),
     path("<slug:section>/<int:pk>/delete/", config.config_remove, name="delete"),
+]
+
+import_urls = [
+    path("", imports.import_list, name="list"),
+    path("<int:pk>/", imports.import_detail, name="detail"),
+    path("<int:pk>/refused.csv", imports.import_refused, name="refused"),
+    path("<int:pk>/<slug:action>/", imports.import_act, name="act"),
 ]
 
 audit_urls = [path("", audit.audit_list, name="list")]
@@ -148,6 +156,7 @@ urlpatterns = [
     path("measures/", include(([path("", measures.measures_page, name="index")], "measures"))),
     path("config/", include((config_urls, "config"))),
     path("audit/", include((audit_urls, "audit"))),
+    path("imports/", include((import_urls, "imports"))),
     path("transactions/", include((transactions_urls, "transactions"))),
     path("systems/", include((systems_urls, "systems"))),
     path("records/", include((records_urls, "records"))),

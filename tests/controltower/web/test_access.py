@@ -126,6 +126,12 @@ EXPECTED: dict[str, dict[str, str]] = {
     "exception-recheck": {"POST": OPERATOR},
     "bulk-operation-list": {"GET": VIEWER, "POST": OPERATOR},
     "bulk-operation-detail": READ,
+    # Batch imports write history in bulk: an admin's; their refused rows quote the file.
+    "import-list": CONFIG_LIST,
+    "import-detail": READ,
+    "import-rows": READ,
+    "import-refused": {"GET": ADMIN},
+    "import-resume": {"POST": ADMIN},
     # Configuration: admins.
     "team-list": CONFIG_LIST,
     "team-detail": CONFIG_DETAIL,
@@ -212,7 +218,7 @@ def world(db):
     from canonical.models import Project
     from controltower.operations.services import audit_record
     from integrations.choices import FlowKind, TransactionState
-    from integrations.models import ConnectedSystem, ErpRoute, SyncState
+    from integrations.models import ConnectedSystem, ErpRoute, ImportJob, SyncState
     from tests.factories import canonical as c
     from tests.factories import operations as f
 
@@ -242,6 +248,14 @@ def world(db):
         external_id="PRJ-1",
     )
     ConnectedSystem.objects.get(slug="erp").pollers.create(record_type="time_entry")
+    ImportJob.objects.create(
+        kind="customers",
+        format="csv",
+        content="number,name,legal_entity,currency\nC-1,A,US01,USD\n",
+        system=ConnectedSystem.objects.get(slug="erp"),
+        rows_total=1,
+        state="interrupted",
+    )
     ErpRoute.objects.create(
         legal_entity=project.legal_entity, system=ConnectedSystem.objects.get(slug="erp")
     )

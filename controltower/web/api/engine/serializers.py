@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from controltower.web.api.fields import NulFreeJSONField
-from integrations.choices import BreakerState
+from integrations.choices import BreakerState, ImportFormat, ImportKind
 from integrations.models import (
     Attempt,
     CircuitBreaker,
@@ -12,6 +12,8 @@ from integrations.models import (
     ErpRoute,
     FieldMapping,
     Flow,
+    ImportJob,
+    ImportRow,
     OutboundAuth,
     Poller,
     SyncState,
@@ -450,3 +452,59 @@ class ErpRouteSetSerializer(serializers.Serializer):
     legal_entity = serializers.CharField(help_text="The legal entity's code, e.g. GB01.")
     system = serializers.CharField(help_text="The slug of the ERP that owns it.")
     reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ImportRowSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImportRow
+        fields = ["number", "business_key", "outcome", "fields", "errors", "transaction"]
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    requested_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    progress = serializers.IntegerField(read_only=True, help_text="Percent of the rows done.")
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "kind",
+            "format",
+            "file_name",
+            "system",
+            "dry_run",
+            "push_downstream",
+            "state",
+            "rows_total",
+            "rows_done",
+            "progress",
+            "created",
+            "changed",
+            "unchanged",
+            "refused",
+            "blocked",
+            "cursor",
+            "last_error",
+            "requested_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+
+class ImportStartSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ImportKind.choices)
+    file = serializers.FileField(help_text="CSV (a header of canonical field names) or JSON Lines.")
+    format = serializers.ChoiceField(
+        choices=ImportFormat.choices,
+        required=False,
+        help_text="Default: from the file name (.csv, .jsonl, .ndjson).",
+    )
+    system = serializers.SlugField(
+        required=False, help_text="The system the history comes from; default: the data's owner."
+    )
+    dry_run = serializers.BooleanField(default=False)
+    push_downstream = serializers.BooleanField(default=True)

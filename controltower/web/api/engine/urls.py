@@ -12,6 +12,7 @@ router.register("flows", views.FlowViewSet, basename="flow")
 router.register("pollers", views.PollerViewSet, basename="poller")
 router.register("sync-states", views.SyncStateViewSet, basename="sync-state")
 router.register("erp-routes", views.ErpRouteViewSet, basename="erp-route")
+router.register("imports", views.ImportJobViewSet, basename="import")
 
 urlpatterns = [
     path("inbound/<slug:system_slug>/", views.InboundView.as_view(), name="inbound"),

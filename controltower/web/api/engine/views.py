@@ -1,16 +1,20 @@
 from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
+from django.http import StreamingHttpResponse
 from django.http.request import RawPostDataException
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from canonical.errors import ApplicationError
 from controltower.operations.selectors.reconciliation import DRIFT_ACTION_PERMISSION, drift_list
 from controltower.operations.services import actions
 from controltower.operations.services.connections import (
@@ -19,6 +23,7 @@ from controltower.operations.services.connections import (
     signing_grace_end_by,
     signing_secret_rotate_by,
 )
+from controltower.operations.services.imports import import_request, import_resume
 from controltower.operations.services.mappings import (
     mapping_draft_publish,
     mapping_draft_set,
@@ -28,13 +33,16 @@ from controltower.operations.services.mappings import (
 from controltower.operations.services.pollers import poller_change, poller_run_now
 from controltower.operations.services.reconciliation import drift_act
 from controltower.web.api.engine import serializers as s
+from controltower.web.api.operations.views import CsvRenderer
 from controltower.web.api.permissions import requires
+from integrations.choices import ImportRowOutcome
 from integrations.filtersets import PollerFilterSet, SyncStateFilterSet, TransactionFilterSet
-from integrations.models import OutboundAuth, Poller
+from integrations.models import ImportJob, OutboundAuth, Poller
 from integrations.selectors.health import flow_list, system_list
 from integrations.selectors.routing import erp_route_list
 from integrations.selectors.sync import sync_state_list
 from integrations.selectors.transactions import transaction_detail_queryset, transaction_list
+from integrations.services.imports import import_refused_csv
 from integrations.services.inbound import inbound_receive
 from integrations.services.mappings import vendor_adapter
 
@@ -476,3 +484,84 @@ def _valid(serializer_class: type[serializers.Serializer], request: Request) -> 
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+class ImportJobViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Batch imports of history from a CSV or JSON Lines file; GET one to follow its progress."""
+
+    queryset = ImportJob.objects.select_related("system", "requested_by").defer("content")
+    serializer_class = s.ImportJobSerializer
+    filterset_fields = ["kind", "state", "dry_run"]
+    ordering_fields = ["created_at", "id"]
+    ordering = ["-created_at", "-id"]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        request={"multipart/form-data": s.ImportStartSerializer},
+        responses={202: s.ImportJobSerializer, **ERRORS},
+        description="Uploads a file and starts its import (or dry run) in a worker. Answers "
+        "at once; follow `progress` on the returned job. A file or a column that does not fit "
+        "is a 400 naming it; a row that does not fit is refused on its own (see `refused`).",
+    )
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        data = _valid(s.ImportStartSerializer, request)
+        upload = data["file"]
+        job = import_request(
+            actor=request.user,
+            kind=data["kind"],
+            content=upload.read(),
+            file_name=upload.name or "",
+            file_format=data.get("format"),
+            system_slug=data.get("system"),
+            dry_run=data["dry_run"],
+            push_downstream=data["push_downstream"],
+        )
+        return Response(s.ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("outcome", str, enum=ImportRowOutcome.values, required=False)],
+        responses={200: s.ImportRowSerializer(many=True), **ERRORS},
+        description="What each row did (or, in a dry run, would do): the fields that change, "
+        "the errors by column of a refused row.",
+    )
+    @action(detail=True, methods=["get"])
+    def rows(self, request: Request, pk: str) -> Response:
+        job = self.get_object()
+        rows = job.rows.order_by("number")
+        if outcome := request.query_params.get("outcome"):
+            if outcome not in ImportRowOutcome.values:
+                raise ApplicationError(
+                    "Unknown outcome.",
+                    errors={"outcome": [f"One of: {', '.join(ImportRowOutcome.values)}."]},
+                )
+            rows = rows.filter(outcome=outcome)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(s.ImportRowSerializer(page, many=True).data)
+
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiTypes.STR, **ERRORS},
+        description="The refused rows (and those a business rule held) as CSV: `row`, the "
+        "row's columns as read, and `reason`.",
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        renderer_classes=[JSONRenderer, CsvRenderer],
+        pagination_class=None,
+    )
+    @requires("integrations.add_importjob")
+    def refused(self, request: Request, pk: str) -> StreamingHttpResponse:
+        job = self.get_object()
+        response = StreamingHttpResponse(
+            import_refused_csv(job=job), content_type="text/csv; charset=utf-8"
+        )
+        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-refused.csv"'
+        return response
+
+    @extend_schema(request=None, responses={202: s.ImportJobSerializer, **ERRORS})
+    @action(detail=True, methods=["post"], parser_classes=[JSONParser, FormParser])
+    @requires("integrations.add_importjob")
+    def resume(self, request: Request, pk: str) -> Response:
+        """Goes on with an interrupted import after its last committed chunk."""
+        job = import_resume(actor=request.user, job=self.get_object())
+        return Response(s.ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

@@ -28,6 +28,7 @@ LISTS = [
     "/slas/notifications/",
     "/config/",
     "/audit/",
+    "/imports/",
     "/search/?q=wayne",
     "/account/tokens/",
     "/account/time-zone/",
