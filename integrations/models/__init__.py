@@ -1,3 +1,4 @@
+from integrations.models.compensation import Compensation
 from integrations.models.engine import Attempt, Transaction
 from integrations.models.exceptions import ExceptionRecord
 from integrations.models.inbound import InboundBucket
@@ -14,6 +15,7 @@ __all__ = [
     "AccessToken",
     "Attempt",
     "CircuitBreaker",
+    "Compensation",
     "ConnectedSystem",
     "ErpRoute",
     "ExceptionRecord",
