@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
 
+from canonical.classification import DataClass, Spec
 from integrations.choices import (
     COMPENSATION_STATE_BADGES,
     MONEY_ACTIONS,
@@ -77,6 +80,11 @@ class Compensation(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    data_classes: ClassVar[Spec] = {
+        "amount": DataClass.PRICING,
+        "details": {"rate": DataClass.PRICING},
+    }
 
     class Meta:
         ordering = ["-created_at", "-id"]
