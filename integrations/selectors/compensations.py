@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from integrations.models import Compensation, Transaction
+
+# Compensations shown beside one transaction.
+SHOWN = 20
 
 
 def compensation_list() -> QuerySet[Compensation]:
@@ -14,7 +17,9 @@ def compensation_list() -> QuerySet[Compensation]:
 
 
 def compensations_of_transaction(tx: Transaction) -> QuerySet[Compensation]:
-    """Those the transaction's step proposed, or that it executes."""
-    return compensation_list().filter(source_transaction=tx) | compensation_list().filter(
-        execution=tx
-    )
+    """Those the transaction's step proposed or that it executes, and the others of its
+    lineage (the same correlation id: its contract's)."""
+    mine = Q(source_transaction=tx) | Q(execution=tx)
+    if tx.correlation_id:
+        mine |= Q(correlation_id=tx.correlation_id)
+    return compensation_list().filter(mine)[:SHOWN]
