@@ -122,16 +122,16 @@ def compensation_index(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _actions(user: Any, c: Compensation) -> list[tuple[str, str]]:
-    """The actions ``user`` may take on ``c`` now, as (name, button label)."""
+def _actions(user: Any, c: Compensation) -> list[tuple[str, str, ReasonForm]]:
+    """The actions ``user`` may take on ``c`` now, as (name, button label, its form)."""
     actions = []
     if c.state in REQUESTABLE and user.has_perm(REQUEST):
         label = "Ask for approval" if c.moves_money else "Execute"
-        actions.append(("execute", label))
+        actions.append(("execute", label, ReasonForm(prefix="execute")))
     if c.state == CompensationState.AWAITING_APPROVAL and user.has_perm(APPROVE):
-        actions.append(("approve", "Approve and execute"))
+        actions.append(("approve", "Approve and execute", ReasonForm(prefix="approve")))
     if c.state in OPEN_COMPENSATION_STATES and user.has_perm(APPROVE if c.moves_money else REQUEST):
-        actions.append(("reject", "Reject"))
+        actions.append(("reject", "Reject", ReasonForm(prefix="reject")))
     return actions
 
 
@@ -142,7 +142,6 @@ def _detail_context(request: HttpRequest, c: Compensation, **extra: Any) -> dict
         "amount": money(c.amount, c.currency) if pricing else ("hidden" if c.amount else ""),
         "details": {key: value for key, value in c.details.items() if pricing or key != "rate"},
         "actions": _actions(request.user, c),
-        "form": ReasonForm(),
         "source_url": transaction_url(c.source_transaction_id) if c.source_transaction_id else "",
         "execution_url": transaction_url(c.execution_id) if c.execution_id else "",
         **extra,
@@ -164,13 +163,12 @@ def compensation_action(request: HttpRequest, pk: int, action: str) -> HttpRespo
     if service is None:
         raise PermissionDenied(f"There is no action {action!r} on a compensation.")
     c = get_object_or_404(compensation_list(), pk=pk)
-    form = ReasonForm(request.POST)
     done, refusal = "", ""
     try:
         service(
             compensation_id=c.pk,
             actor=request.user,
-            reason=form.data.get("reason", ""),
+            reason=request.POST.get(f"{action}-reason", ""),
         )
     except ApplicationError as error:
         refusal = error.message
