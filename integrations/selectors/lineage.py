@@ -58,8 +58,8 @@ def contract_compensations(contract) -> list[dict]:
             "record_kind": compensation.record_kind,
             "external_id": compensation.external_id,
             "business_key": compensation.business_key,
-            "amount": compensation.amount,
-            "currency": compensation.currency,
+            # Its amount is pricing: read it from the compensations API, masked by role.
+            "moves_money": compensation.moves_money,
             "source_transaction": compensation.source_transaction_id,
             "execution": compensation.execution_id,
             "result_id": compensation.result_id,
