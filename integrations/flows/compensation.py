@@ -118,12 +118,12 @@ def posted_time_reduced(tx: Transaction, credit: TimeCredit) -> Compensation | N
         f"fewer than invoice {invoice.number} billed, now {invoice.status}.",
         source=tx,
         amount=credit.amount,
+        rate=credit.rate,
         currency=invoice.currency,
         details={
             "invoice": invoice.number,
             "entry": entry.number,
             "hours": str(credit.hours),
-            "rate": str(credit.rate),
             "credit_memo": f"CM-{invoice.number}-{n + 1}",
         },
     )
@@ -176,7 +176,7 @@ def _credit_note(tx: Transaction, compensation: Compensation) -> tuple[str, dict
                     {
                         "description": f"Time entry {compensation.details['entry']} reduced",
                         "quantity": compensation.details["hours"],
-                        "rate": compensation.details["rate"],
+                        "rate": str(compensation.rate),
                         "amount": str(compensation.amount),
                     }
                 ]

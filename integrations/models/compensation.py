@@ -47,6 +47,13 @@ class Compensation(models.Model):
     reason = models.TextField(help_text="Why the engine proposed it.")
     details = models.JSONField(default=dict, blank=True)
     amount = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    rate = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The rate the credited hours were billed at.",
+    )
     currency = models.CharField(max_length=3, blank=True)
     source_transaction = models.ForeignKey(
         "integrations.Transaction",
@@ -83,7 +90,7 @@ class Compensation(models.Model):
 
     data_classes: ClassVar[Spec] = {
         "amount": DataClass.PRICING,
-        "details": {"rate": DataClass.PRICING},
+        "rate": DataClass.PRICING,
     }
 
     class Meta:

@@ -28,6 +28,7 @@ def compensation_propose(
     reason: str,
     source: Transaction | None,
     amount: Decimal | None = None,
+    rate: Decimal | None = None,
     currency: str = "",
     details: dict[str, Any] | None = None,
 ) -> Compensation:
@@ -47,6 +48,7 @@ def compensation_propose(
                 "reason": reason,
                 "source_transaction": source,
                 "amount": amount,
+                "rate": rate,
                 "currency": currency,
                 "details": details or {},
             },

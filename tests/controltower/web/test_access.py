@@ -262,8 +262,8 @@ def world(db):
         business_key="INV-1",
         reason="Fewer hours.",
         amount="300.00",
+        rate="300.00",
         currency="USD",
-        details={"rate": "300"},
     )
 
 

@@ -479,6 +479,7 @@ class CompensationSerializer(MaskedModelSerializer):
             "reason",
             "details",
             "amount",
+            "rate",
             "currency",
             "moves_money",
             "source_transaction",

@@ -34,8 +34,9 @@ def credit():
         business_key="INV-P-9-202611",
         reason="Time entry T-9 bills 1 h fewer.",
         amount=Decimal("300.00"),
+        rate=Decimal("300.00"),
         currency="USD",
-        details={"invoice": "INV-P-9-202611", "entry": "T-9", "hours": "1", "rate": "300"},
+        details={"invoice": "INV-P-9-202611", "entry": "T-9", "hours": "1"},
     )
 
 
