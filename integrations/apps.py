@@ -9,6 +9,7 @@ class IntegrationsConfig(AppConfig):
         # The flow modules register their handlers when imported; they need the models.
         from integrations.flows import (  # noqa: F401
             amendment_propagation,
+            compensation,
             contract_notices,
             contract_to_project,
             cost_and_revenue,

@@ -345,3 +345,38 @@ IMPORT_ROW_OUTCOME_BADGES = {
     ImportRowOutcome.REFUSED: "danger",
     ImportRowOutcome.BLOCKED: "warning",
 }
+class CompensationAction(models.TextChoices):
+    """What undoes a side effect another system kept after a later step failed for good
+    (``integrations.flows.compensation`` says which step proposes which)."""
+
+    CLOSE_ERP_JOB = "close_erp_job", "Close the ERP job"
+    CREDIT_NOTE = "credit_note", "Credit note against the posted invoice"
+
+
+# Actions that move money: a second person approves them (four eyes).
+MONEY_ACTIONS = frozenset({CompensationAction.CREDIT_NOTE})
+
+
+class CompensationState(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    EXECUTING = "executing", "Executing"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    REJECTED = "rejected", "Rejected"
+
+
+COMPENSATION_STATE_BADGES = {
+    CompensationState.PROPOSED: "info",
+    CompensationState.AWAITING_APPROVAL: "warning",
+    CompensationState.EXECUTING: "primary",
+    CompensationState.DONE: "success",
+    CompensationState.FAILED: "danger",
+    CompensationState.REJECTED: "secondary",
+}
+# Compensations a person may still act on.
+OPEN_COMPENSATION_STATES = (
+    CompensationState.PROPOSED,
+    CompensationState.AWAITING_APPROVAL,
+    CompensationState.FAILED,
+)

@@ -5,8 +5,14 @@ from django.db.models import Q, QuerySet
 
 from canonical.filters import IdFilter, MomentFilter
 from canonical.models import Contract
-from integrations.choices import ErrorClass, FlowKind, TransactionState
-from integrations.models import Poller, SyncState, Transaction
+from integrations.choices import (
+    CompensationAction,
+    CompensationState,
+    ErrorClass,
+    FlowKind,
+    TransactionState,
+)
+from integrations.models import Compensation, Poller, SyncState, Transaction
 
 
 class TransactionFilterSet(filters.FilterSet):
@@ -99,3 +105,21 @@ class PollerFilterSet(filters.FilterSet):
     class Meta:
         model = Poller
         fields = ["record_type", "enabled", "last_outcome"]
+
+
+class CompensationFilterSet(filters.FilterSet):
+    """One filter set for the API list and the compensations page."""
+
+    state = filters.MultipleChoiceFilter(choices=CompensationState.choices)
+    action = filters.ChoiceFilter(choices=CompensationAction.choices)
+    system = filters.CharFilter(field_name="system__slug")
+    business_key = filters.CharFilter(
+        lookup_expr="icontains", help_text="Part of the business key, in any case."
+    )
+    correlation_id = filters.CharFilter()
+    source_transaction = IdFilter(field_name="source_transaction_id")
+    execution = IdFilter(field_name="execution_id")
+
+    class Meta:
+        model = Compensation
+        fields = ["step"]

@@ -65,12 +65,14 @@ AUTH_MODES: dict[str, tuple[str, ...]] = {
 # ERP record types, named as NetSuite names them in the URL.
 # ``term`` (payment terms) and ``salesTaxItem`` (tax codes) are the lists an invoice's
 # codes are checked against, per subsidiary; ``journalEntry`` carries project cost and
-# ``revenuePlan`` a contract's revenue schedule.
+# ``revenuePlan`` a contract's revenue schedule; a ``creditMemo`` is created from an invoice
+# (``createdFrom``) and hands back part or all of what it billed.
 ERP_KINDS = (
     "customer",
     "job",
     "projectCostForecast",
     "invoice",
+    "creditMemo",
     "term",
     "salesTaxItem",
     "journalEntry",

@@ -167,6 +167,18 @@ def invoice_total(data: dict[str, Any]) -> Decimal:
     return total
 
 
+def credited_total(
+    *, system: SimulatedSystem, invoice_id: int, excluding: int | None = None
+) -> Decimal:
+    """What the credit memos created from the invoice credit together."""
+    memos = SimulatedRecord.objects.filter(
+        system=system, kind="creditMemo", data__createdFrom__id=str(invoice_id)
+    )
+    if excluding is not None:
+        memos = memos.exclude(pk=excluding)
+    return sum((invoice_total(memo.data) for memo in memos), Decimal(0))
+
+
 def invoice_status(*, record: SimulatedRecord, pay_after_seconds: int) -> InvoiceStatus:
     """Open until ``pay_after_seconds`` have passed since creation (0 = never paid)."""
     patched = record.data.get("status")
@@ -196,7 +208,13 @@ def erp_record_json(record: SimulatedRecord, *, system: SimulatedSystem) -> dict
         total = invoice_total(record.data)
         body["status"] = {"id": status.value, "refName": status.label}
         body["total"] = _number(total)
-        body["amountRemaining"] = 0 if status == InvoiceStatus.PAID_IN_FULL else _number(total)
+        # What is still owed: nothing once paid; the total less its credit memos until then.
+        credited = credited_total(system=system, invoice_id=record.pk)
+        body["amountRemaining"] = (
+            0 if status == InvoiceStatus.PAID_IN_FULL else _number(max(total - credited, 0))
+        )
+    elif record.kind == "creditMemo":
+        body["total"] = _number(invoice_total(record.data))
     return body
 
 

@@ -21,7 +21,7 @@ from simulator.errors import SimulatorError
 from simulator.faults import knob_defaults, knobs_validate, reject_rule_matching
 from simulator.locking import row_claim
 from simulator.models import DeletedRecord, ExternalIdClaim, SimulatedRecord, SimulatedSystem
-from simulator.selectors import SALESFORCE_READ_ONLY
+from simulator.selectors import SALESFORCE_READ_ONLY, credited_total, invoice_total
 from simulator.signing import SIGNATURE_HEADER, signature_header
 
 TOWER_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -33,6 +33,7 @@ ERP_REFERENCES: dict[str, dict[str, str]] = {
     "job": {"customer": "customer"},
     "projectCostForecast": {"job": "job"},
     "invoice": {"entity": "customer", "job": "job", "terms": "term"},
+    "creditMemo": {"entity": "customer", "createdFrom": "invoice"},
     "revenuePlan": {"job": "job"},
 }
 # Fields a system assigns itself; a value sent by the caller is ignored.
@@ -252,6 +253,63 @@ def _erp_invoice_codes_check(*, system: SimulatedSystem, data: dict[str, Any]) -
                 )
 
 
+def _erp_credit_memo_check(
+    *, system: SimulatedSystem, data: dict[str, Any], excluding: int | None = None
+) -> None:
+    """NetSuite's checks of a credit memo created from an invoice: the invoice exists, the
+    memo credits the invoice's own customer, every line credits a positive amount, and all
+    the memos from the invoice together credit no more than it billed (400 naming the field)."""
+    source = data.get("createdFrom")
+    if not isinstance(source, dict) or not source.get("id"):
+        raise SimulatorError(
+            400,
+            "USER_ERROR",
+            "Please enter value(s) for: Created From (the invoice this credit memo credits).",
+            field="createdFrom",
+        )
+    invoice = SimulatedRecord.objects.filter(system=system, kind="invoice", pk=source["id"]).first()
+    if invoice is None:
+        raise SimulatorError(
+            400,
+            "INVALID_KEY_OR_REF",
+            f"Invalid createdFrom reference key {_ref_words(source)}.",
+            field="createdFrom",
+        )
+    entity = data.get("entity") or {}
+    invoice_entity = (invoice.data.get("entity") or {}).get("id")
+    if not isinstance(entity, dict) or str(entity.get("id", "")) != str(invoice_entity):
+        raise SimulatorError(
+            400,
+            "INVALID_KEY_OR_REF",
+            f"The credit memo's customer {_ref_words(entity)} is not the customer of invoice "
+            f"{invoice.data.get('tranId', invoice.pk)}.",
+            field="entity",
+        )
+    lines = (data.get("item") or {}).get("items") if isinstance(data.get("item"), dict) else None
+    if not lines:
+        raise SimulatorError(
+            400, "USER_ERROR", "You must enter at least one line item.", field="item"
+        )
+    for index, line in enumerate(lines):
+        if not isinstance(line, dict) or invoice_total({"item": {"items": [line]}}) <= 0:
+            raise SimulatorError(
+                400,
+                "INVALID_FLD_VALUE",
+                "A credit memo line must credit a positive amount.",
+                field=f"item.items[{index}].amount",
+            )
+    credited = credited_total(system=system, invoice_id=invoice.pk, excluding=excluding)
+    billed = invoice_total(invoice.data)
+    if credited + invoice_total(data) > billed:
+        raise SimulatorError(
+            400,
+            "INVALID_FLD_VALUE",
+            f"The credit memos of invoice {invoice.data.get('tranId', invoice.pk)} would credit "
+            f"{credited + invoice_total(data)}, more than its total of {billed}.",
+            field="item",
+        )
+
+
 def _ref_words(ref: Any) -> str:
     if isinstance(ref, dict):
         return str(ref.get("externalId") or ref.get("id") or "")
@@ -291,6 +349,8 @@ def record_create(
         data = _erp_references_resolve(system=system, kind=kind, data=data)
         if kind == "invoice":
             _erp_invoice_codes_check(system=system, data=data)
+        if kind == "creditMemo":
+            _erp_credit_memo_check(system=system, data=data)
     now = timezone.now()
     with transaction.atomic():
         record = SimulatedRecord.objects.create(
@@ -305,6 +365,9 @@ def record_create(
         if kind == "invoice" and system.slug in ERP_SLUGS:
             record.data["tranId"] = f"INV{10000 + record.pk}"
             record.save(update_fields=["data"])
+        if kind == "creditMemo" and system.slug in ERP_SLUGS:
+            record.data["tranId"] = f"CM{10000 + record.pk}"
+            record.save(update_fields=["data"])
     return record
 
 
@@ -317,6 +380,10 @@ def record_update(*, record: SimulatedRecord, changes: Any) -> SimulatedRecord:
         changes = _erp_references_resolve(system=system, kind=record.kind, data=changes)
         if record.kind == "invoice" and changes.keys() & {"terms", "item", "subsidiary"}:
             _erp_invoice_codes_check(system=system, data={**record.data, **changes})
+        if record.kind == "creditMemo" and changes.keys() & {"item", "createdFrom", "entity"}:
+            _erp_credit_memo_check(
+                system=system, data={**record.data, **changes}, excluding=record.pk
+            )
     record.data = {**record.data, **changes}
     external_id = _external_id_of(system, changes)
     if external_id is not None:

@@ -135,6 +135,13 @@ class TimeEntry(CanonicalRecord):
         help_text="Of these hours, those drawn from the contract's retainer (covered by its "
         "monthly fee); the rest are billed at the rate.",
     )
+    credited_hours = models.DecimalField(
+        max_digits=6,
+        decimal_places=2,
+        default=0,
+        help_text="Hours once billed on an invoice past approval and since withdrawn or "
+        "reduced at the source: handed back by a credit note, never taken off that invoice.",
+    )
     status = models.CharField(
         max_length=20, choices=TimeEntryStatus.choices, default=TimeEntryStatus.SUBMITTED
     )

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 
 from canonical.choices import (
     BillingModel,
@@ -55,6 +55,9 @@ MONTHLY_FEE = "Monthly fee"
 # How a rebilled expense's line begins.
 EXPENSE = "Expense"
 OPEN_INVOICE = (InvoiceStatus.CANDIDATE, InvoiceStatus.AWAITING_APPROVAL)
+# Invoices past approval: what they bill is history, changed only by a further invoice or a
+# credit note.
+CLOSED_INVOICE = (InvoiceStatus.APPROVED, InvoiceStatus.POSTED, InvoiceStatus.PAID)
 
 
 def money(value: Decimal) -> Decimal:
@@ -72,6 +75,19 @@ class TimeResult:
     entry: TimeEntry
     outcome: UpsertOutcome
     invoice: Invoice | None
+    credit: TimeCredit | None = None
+
+
+@dataclass(frozen=True)
+class TimeCredit:
+    """Hours an invoice past approval billed for an entry that now bills fewer: what a
+    credit note against ``invoice`` hands back (the invoice itself is never changed)."""
+
+    entry: TimeEntry
+    invoice: Invoice
+    hours: Decimal
+    rate: Decimal
+    amount: Decimal
 
 
 def time_entry_approve(
@@ -184,13 +200,46 @@ def time_entry_approve(
         },
     )
     entry: TimeEntry = result.record  # type: ignore[assignment]
-    if billed_hours and rate is not None:
+    # Hours of the entry that invoices past approval bill already (less those credited):
+    # a new version bills only the difference, on a supplementary candidate, or hands
+    # the hours it no longer has back by a credit note.
+    closed = list(
+        InvoiceLine.objects.filter(time_entry=entry, invoice__status__in=CLOSED_INVOICE)
+        .select_related("invoice")
+        .order_by("invoice__period_start", "id")
+    )
+    already = sum((line.quantity for line in closed), Decimal("0")) - entry.credited_hours
+    now = billed_hours if rate is not None else Decimal("0")
+    if closed and now <= already:
+        _time_line_remove(entry)
+        credit = _time_credit(entry=entry, lines=closed, hours=already - now)
+        return TimeResult(entry, result.outcome, closed[-1].invoice, credit)
+    if now - already and rate is not None:
         invoice = invoice_candidate_add(
-            entry=entry, rate=rate, currency=currency, hours=billed_hours
+            entry=entry, rate=rate, currency=currency, hours=now - already
         )
     else:
         invoice = _time_line_remove(entry)
     return TimeResult(entry, result.outcome, invoice)
+
+
+def _time_credit(
+    *, entry: TimeEntry, lines: list[InvoiceLine], hours: Decimal
+) -> TimeCredit | None:
+    """Records ``hours`` of ``entry`` as credited and says against which invoice: the last
+    one past approval that billed it, at the rate it billed them."""
+    if not hours:
+        return None
+    TimeEntry.objects.filter(pk=entry.pk).update(credited_hours=F("credited_hours") + hours)
+    entry.refresh_from_db(fields=["credited_hours"])
+    last = lines[-1]
+    return TimeCredit(
+        entry=entry,
+        invoice=last.invoice,
+        hours=hours,
+        rate=last.rate,
+        amount=money(hours * last.rate),
+    )
 
 
 def _time_line_remove(entry: TimeEntry) -> None:

@@ -25,6 +25,7 @@ OPERATOR = [
     "integrations.operate_circuitbreaker",
     "integrations.test_connectedsystem",
     "integrations.run_poller",
+    "integrations.request_compensation",
     "controltower.work_businessexception",
     "controltower.add_exceptioncomment",
     "controltower.add_bulkoperation",
@@ -34,6 +35,7 @@ OPERATOR = [
 DATA_ACCESS = ["canonical.see_pricing", "canonical.see_personal"]
 APPROVER = [
     "canonical.approve_invoice",
+    "integrations.approve_compensation",
     "controltower.approve_businessexception",
     *DATA_ACCESS,
 ]

@@ -10,6 +10,8 @@ HOUR = 3600
 # changed in the PSA, to be brought to the ERP's copy.
 REPUSH_EVENT = "record.repush"
 PROPAGATE_EVENT = "project.propagate"
+# A compensating action a person approved, executed through the push path.
+COMPENSATION_EVENT = "compensation.execute"
 
 FLOW_SLA_SECONDS: dict[str, int] = {
     FlowKind.CONTRACT_TO_PROJECT: 4 * HOUR,

@@ -18,7 +18,9 @@ from canonical.services.staffing import role_skills_of
 from integrations.choices import Domain, Outcome, SystemKind
 from integrations.clients.erp import JOB_STATUS, ErpClient
 from integrations.clients.psa import PsaClient
+from integrations.errors import IntegrationError
 from integrations.flows.catalog import PROPAGATE_EVENT
+from integrations.flows.compensation import psa_project_refused
 from integrations.flows.master_data import erp_customer_push
 from integrations.flows.pushing import create_key, push
 from integrations.flows.registry import handles
@@ -193,19 +195,25 @@ def push_project(tx: Transaction, contract: Contract, project: Project) -> None:
         "start_date": project.start_date.isoformat(),
         "end_date": project.end_date.isoformat() if project.end_date else None,
     }
-    push(
-        tx,
-        project,
-        psa_system,
-        content=psa_project,
-        external_id_of=lambda current: PsaClient(psa_system).upsert(
-            "projects",
-            psa_project,
-            record_id=current,
-            key_field="code",
-            idempotency_key=create_key(psa_system, "projects", project.code),
-        ),
-    )
+    try:
+        push(
+            tx,
+            project,
+            psa_system,
+            content=psa_project,
+            external_id_of=lambda current: PsaClient(psa_system).upsert(
+                "projects",
+                psa_project,
+                record_id=current,
+                key_field="code",
+                idempotency_key=create_key(psa_system, "projects", project.code),
+            ),
+        )
+    except IntegrationError as failure:
+        if not failure.transient:
+            # Refused for good, the ERP job already made: propose closing it.
+            psa_project_refused(tx, project, erp_system, failure)
+        raise
 
 
 @handles(PROPAGATE_EVENT, atomic=False)

@@ -25,6 +25,7 @@ from canonical.services.terms import invoice_billing_terms
 from integrations.choices import Domain, ExceptionType, Outcome
 from integrations.clients.erp import ErpClient
 from integrations.errors import IntegrationError
+from integrations.flows.compensation import posted_time_reduced
 from integrations.flows.master_data import erp_customer_push
 from integrations.flows.pushing import push
 from integrations.flows.registry import handles
@@ -60,6 +61,9 @@ def time_entry_approved(tx: Transaction) -> str:
         source_system=tx.source_system.slug,
     )
     link_to_contract(tx, result.entry.project)
+    if result.credit is not None:
+        # Fewer hours than a posted invoice billed: a credit note, never a changed invoice.
+        posted_time_reduced(tx, result.credit)
     if result.outcome != Outcome.STALE:
         sync_state_from_sender(
             tx=tx,

@@ -1,3 +1,4 @@
+from integrations.models.compensation import Compensation
 from integrations.models.engine import Attempt, Transaction
 from integrations.models.exceptions import ExceptionRecord
 from integrations.models.imports import ImportJob, ImportRow
@@ -15,6 +16,7 @@ __all__ = [
     "AccessToken",
     "Attempt",
     "CircuitBreaker",
+    "Compensation",
     "ConnectedSystem",
     "ErpRoute",
     "ExceptionRecord",

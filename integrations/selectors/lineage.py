@@ -6,6 +6,7 @@ from django.contrib.contenttypes.models import ContentType
 
 from canonical.models import Assignment, Invoice, Project, TimeEntry
 from integrations.models import (
+    Compensation,
     SyncState,
     Transaction,
 )
@@ -37,9 +38,36 @@ def contract_lineage(contract) -> dict:
             for tx in transactions
         ],
         "records": contract_records_lineage(contract),
+        "compensations": contract_compensations(contract),
         # The ERP instance that keeps the contract's legal entity's books.
         "erp_route": route.as_dict() if (route := erp_route_of(contract)) is not None else None,
     }
+
+
+def contract_compensations(contract) -> list[dict]:
+    """The compensations proposed for the contract's side effects, with the transaction that
+    executed each."""
+    if not contract.correlation_id:
+        return []
+    return [
+        {
+            "id": compensation.pk,
+            "action": compensation.action,
+            "state": compensation.state,
+            "system": compensation.system.slug,
+            "record_kind": compensation.record_kind,
+            "external_id": compensation.external_id,
+            "business_key": compensation.business_key,
+            # Its amount is pricing: read it from the compensations API, masked by role.
+            "moves_money": compensation.moves_money,
+            "source_transaction": compensation.source_transaction_id,
+            "execution": compensation.execution_id,
+            "result_id": compensation.result_id,
+        }
+        for compensation in Compensation.objects.filter(correlation_id=contract.correlation_id)
+        .select_related("system")
+        .order_by("created_at", "pk")
+    ]
 
 
 def contract_records_lineage(contract) -> dict[str, list[dict]]:

@@ -86,6 +86,7 @@ from controltower.web.pages.saved_views import saved_views_context
 from controltower.web.templatetags.tower import relative
 from integrations.choices import OPEN_STATUSES, SEVERITY_BADGES, ExceptionType, Severity
 from integrations.exception_types import APPROVAL_TYPES
+from integrations.selectors.compensations import compensation_list
 from integrations.services.sync import link_pick_of
 
 WORK = "controltower.work_businessexception"
@@ -895,6 +896,10 @@ def _detail_context(
     seen_by = details.pop("seen_by", [])
     context: dict[str, Any] = {
         "exc": exc,
+        # What the engine proposed to undo after the step these transactions ran half-failed.
+        "compensations": list(
+            compensation_list().filter(source_transaction__exception_id=exc.pk)[:HELD_ROWS]
+        ),
         "forms": forms_by_action,
         "open_action": bound[0] if bound else "",
         "refusal": refusal,

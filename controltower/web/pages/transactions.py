@@ -50,6 +50,7 @@ from integrations.choices import (
 )
 from integrations.filtersets import TransactionFilterSet
 from integrations.models import ConnectedSystem, Transaction
+from integrations.selectors.compensations import compensations_of_transaction
 from integrations.selectors.records import transaction_record_link
 from integrations.selectors.transactions import (
     transaction_children,
@@ -393,6 +394,7 @@ def _detail(
             "attempts": list(tx.attempts.all()),
             "children": transaction_children(tx=tx),
             "lineage": lineage,
+            "compensations": list(compensations_of_transaction(tx)),
             "lineage_records": _lineage_records(lineage["records"]),
             "payload_text": json_text(tx.payload),
             "normalized_text": json_text(tx.normalized),

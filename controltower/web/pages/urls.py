@@ -7,6 +7,7 @@ from django.urls import include, path
 from controltower.web.pages import (
     approvals,
     audit,
+    compensations,
     config,
     connections,
     exceptions,
@@ -81,6 +82,12 @@ sla_urls = [
     path("", slas.sla_index, name="index"),
     path("history/", slas.sla_history, name="history"),
     path("notifications/", slas.sla_notifications, name="notifications"),
+]
+
+compensation_urls = [
+    path("", compensations.compensation_index, name="index"),
+    path("<int:pk>/", compensations.compensation_detail, name="detail"),
+    path("<int:pk>/<slug:action>/", compensations.compensation_action, name="action"),
 ]
 
 reconciliation_urls = [
@@ -164,6 +171,7 @@ urlpatterns = [
     path("approvals/", include((approval_urls, "approvals"))),
     path("slas/", include((sla_urls, "slas"))),
     path("reconciliation/", include((reconciliation_urls, "reconciliation"))),
+    path("compensations/", include((compensation_urls, "compensations"))),
     path("saved-views/", include((saved_view_urls, "saved_views"))),
     path("account/", include((account_urls, "account"))),
 ]

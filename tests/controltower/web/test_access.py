@@ -105,6 +105,12 @@ EXPECTED: dict[str, dict[str, str]] = {
     "poller-run": {"POST": OPERATOR},
     "sync-state-list": READ,
     "sync-state-detail": READ,
+    # Compensations: an operator executes one; one that moves money a second person approves.
+    "compensation-list": READ,
+    "compensation-detail": READ,
+    "compensation-execute": {"POST": OPERATOR},
+    "compensation-approve": {"POST": APPROVER},
+    "compensation-reject": {"POST": OPERATOR},
     # The audit log: read by all, written by nobody through the API.
     "audit-event-list": READ,
     "audit-event-detail": READ,
@@ -218,7 +224,7 @@ def world(db):
     from canonical.models import Project
     from controltower.operations.services import audit_record
     from integrations.choices import FlowKind, TransactionState
-    from integrations.models import ConnectedSystem, ErpRoute, ImportJob, SyncState
+    from integrations.models import Compensation, ConnectedSystem, ErpRoute, ImportJob, SyncState
     from tests.factories import canonical as c
     from tests.factories import operations as f
 
@@ -260,6 +266,19 @@ def world(db):
         legal_entity=project.legal_entity, system=ConnectedSystem.objects.get(slug="erp")
     )
     audit_record(actor=None, action="demo.load", object_type="demo", object_id=1)
+    Compensation.objects.create(
+        key="time_to_billing.posted_time_reduced:T-1:v2",
+        step="time_to_billing.posted_time_reduced",
+        action="credit_note",
+        system=ConnectedSystem.objects.get(slug="erp"),
+        record_kind="invoice",
+        external_id="41",
+        business_key="INV-1",
+        reason="Fewer hours.",
+        amount="300.00",
+        rate="300.00",
+        currency="USD",
+    )
 
 
 def url_for(endpoint: Endpoint) -> str:
@@ -453,7 +472,7 @@ def canonical_detail_endpoints() -> list[Endpoint]:
 def test_every_canonical_route_masks_through_the_one_serializer_base():
     names = {e.name for e in canonical_detail_endpoints()}
     assert {"resource-detail", "invoice-detail", "ratecard-detail", "contract-detail"} <= names
-    assert len(names) == 10
+    assert len(names) == 11  # the ten canonical records, and a compensation's amount
 
 
 @pytest.mark.parametrize("role", SEES_SENSITIVE)

@@ -3,11 +3,13 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from controltower.web.api.canonical.serializers import MaskedModelSerializer
 from controltower.web.api.fields import NulFreeJSONField
 from integrations.choices import BreakerState, ImportFormat, ImportKind
 from integrations.models import (
     Attempt,
     CircuitBreaker,
+    Compensation,
     ConnectedSystem,
     ErpRoute,
     FieldMapping,
@@ -508,3 +510,43 @@ class ImportStartSerializer(serializers.Serializer):
     )
     dry_run = serializers.BooleanField(default=False)
     push_downstream = serializers.BooleanField(default=True)
+class CompensationSerializer(MaskedModelSerializer):
+    """A compensating action: the side effect it undoes, who allowed it, what executed it.
+    Its amount and rate are null for a reader who may not see pricing."""
+
+    system = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    moves_money = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Compensation
+        fields = [
+            "id",
+            "step",
+            "action",
+            "state",
+            "system",
+            "record_kind",
+            "external_id",
+            "business_key",
+            "correlation_id",
+            "reason",
+            "details",
+            "amount",
+            "rate",
+            "currency",
+            "moves_money",
+            "source_transaction",
+            "execution",
+            "result_id",
+            "requested_by",
+            "approved_by",
+            "decided_by",
+            "decision_reason",
+            "last_error",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields

@@ -11,6 +11,7 @@ router.register("systems", views.ConnectedSystemViewSet, basename="system")
 router.register("flows", views.FlowViewSet, basename="flow")
 router.register("pollers", views.PollerViewSet, basename="poller")
 router.register("sync-states", views.SyncStateViewSet, basename="sync-state")
+router.register("compensations", views.CompensationViewSet, basename="compensation")
 router.register("erp-routes", views.ErpRouteViewSet, basename="erp-route")
 router.register("imports", views.ImportJobViewSet, basename="import")
 

@@ -17,6 +17,11 @@ from rest_framework.views import APIView
 from canonical.errors import ApplicationError
 from controltower.operations.selectors.reconciliation import DRIFT_ACTION_PERMISSION, drift_list
 from controltower.operations.services import actions
+from controltower.operations.services.compensations import (
+    compensation_approve,
+    compensation_reject,
+    compensation_request,
+)
 from controltower.operations.services.connections import (
     connection_check,
     connection_set,
@@ -36,8 +41,14 @@ from controltower.web.api.engine import serializers as s
 from controltower.web.api.operations.views import CsvRenderer
 from controltower.web.api.permissions import requires
 from integrations.choices import ImportRowOutcome
-from integrations.filtersets import PollerFilterSet, SyncStateFilterSet, TransactionFilterSet
+from integrations.filtersets import (
+    CompensationFilterSet,
+    PollerFilterSet,
+    SyncStateFilterSet,
+    TransactionFilterSet,
+)
 from integrations.models import ImportJob, OutboundAuth, Poller
+from integrations.selectors.compensations import compensation_list
 from integrations.selectors.health import flow_list, system_list
 from integrations.selectors.routing import erp_route_list
 from integrations.selectors.sync import sync_state_list
@@ -478,6 +489,50 @@ class PollerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             poller_id=self.get_object().pk, actor=request.user, reason=data.get("reason", "")
         )
         return Response(s.PollRunSerializer(run).data)
+
+
+class CompensationViewSet(viewsets.ReadOnlyModelViewSet):
+    """Compensating actions the engine proposed; execute one (a second person approves one
+    that moves money), approve or reject it, each with a reason."""
+
+    queryset = compensation_list()
+    serializer_class = s.CompensationSerializer
+    filterset_class = CompensationFilterSet
+    ordering_fields = ["id", "created_at", "updated_at", "state", "amount"]
+    ordering = ["-id"]
+
+    @extend_schema(
+        request=s.RequiredReasonSerializer,
+        responses={200: s.CompensationSerializer, **ERRORS},
+        description="Executes the compensation, or, where money moves, asks a second "
+        "person to approve it first.",
+    )
+    @action(detail=True, methods=["post"])
+    @requires("integrations.request_compensation")
+    def execute(self, request: Request, pk: str) -> Response:
+        return self._act(compensation_request, request, pk)
+
+    @extend_schema(
+        request=s.RequiredReasonSerializer, responses={200: s.CompensationSerializer, **ERRORS}
+    )
+    @action(detail=True, methods=["post"])
+    @requires("integrations.approve_compensation")
+    def approve(self, request: Request, pk: str) -> Response:
+        return self._act(compensation_approve, request, pk)
+
+    @extend_schema(
+        request=s.RequiredReasonSerializer, responses={200: s.CompensationSerializer, **ERRORS}
+    )
+    @action(detail=True, methods=["post"])
+    @requires("integrations.request_compensation")
+    def reject(self, request: Request, pk: str) -> Response:
+        return self._act(compensation_reject, request, pk)
+
+    def _act(self, service, request: Request, pk: str) -> Response:
+        data = _valid(s.RequiredReasonSerializer, request)
+        compensation = service(compensation_id=int(pk), actor=request.user, reason=data["reason"])
+        compensation = compensation_list().get(pk=compensation.pk)
+        return Response(s.CompensationSerializer(compensation, context={"request": request}).data)
 
 
 def _valid(serializer_class: type[serializers.Serializer], request: Request) -> dict:

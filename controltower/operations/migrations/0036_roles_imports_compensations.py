@@ -10,7 +10,7 @@ def sync(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("controltower", "0035_user_preference"),
-        ("integrations", "0033_import_jobs"),
+        ("integrations", "0034_compensations"),
     ]
 
     operations = [migrations.RunPython(sync, migrations.RunPython.noop)]
