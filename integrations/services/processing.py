@@ -274,7 +274,9 @@ def _run_batch(batch, txs: list[Transaction]) -> tuple[int, list[Transaction]]:
             )
     except Exception:
         # Whatever went wrong, nothing of the batch was kept: run them one by one.
-        logger.info("Batch of %s %s fell back to one by one.", len(txs), txs[0].event_type, exc_info=True)
+        logger.info(
+            "Batch of %s %s fell back to one by one.", len(txs), txs[0].event_type, exc_info=True
+        )
         return 0, txs
     rollups_succeeded(transactions=done, started_at=started_at, finished_at=finished_at)
     return len(done), left

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from canonical.choices import BillingModel, ProjectStatus
 from canonical.models import Invoice, LegalEntity, TimeEntry
-from integrations.choices import TransactionState
 from integrations.models import SyncState, Transaction
 from integrations.services.processing import (
     transaction_run,
@@ -244,7 +243,7 @@ def snapshot(prefix: str, ids: list[int]) -> dict:
     first=st.lists(entry_st, min_size=2, max_size=12),
     second=st.lists(entry_st, min_size=2, max_size=8),
 )
-def test_a_chunk_of_approved_time_ends_as_its_entries_one_by_one_would(demo, first, second):
+def test_a_chunk_of_approved_time_ends_as_its_entries_one_by_one_would(demo, caplog, first, second):
     """Two fresh worlds of the same data: the chunks of one go the set-based way, the other's
     one by one; entries, candidates and their lines, sync states, transactions and their
     exceptions come out the same (two chunks, so that the second meets what the first
@@ -262,6 +261,8 @@ def test_a_chunk_of_approved_time_ends_as_its_entries_one_by_one_would(demo, fir
         one_by_one(sent)
         ids[single] += sent
     assert snapshot(batch, ids[batch]) == snapshot(single, ids[single])
+    # The chunks went the set-based way (a failure of it would fall back whole, unseen).
+    assert not [r for r in caplog.records if "fell back to one by one" in r.getMessage()]
 
 
 def chunk_statements(prefix: str, first: int, size: int) -> int:
