@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from canonical.choices import BillingModel, ProjectStatus
-from canonical.models import Invoice, LegalEntity, TimeEntry
+from canonical.models import Customer, Invoice, LegalEntity, TimeEntry
 from integrations.models import SyncState, Transaction
 from integrations.services.processing import (
     transaction_run,
@@ -124,12 +124,14 @@ entry_st = st.tuples(
 )
 
 
-def time_events(prefix: str, entries, start: int) -> list[dict]:
+def time_events(prefix: str, entries, start: int, run: str = "") -> list[dict]:
+    """Approved time in the world of ``prefix``; ``run`` tells one example's entries from
+    another's."""
     return [
         event(
             "time_entry.approved",
             {
-                "number": f"{prefix}-T{number}",
+                "number": f"{prefix}-T{run}{number}",
                 "project": f"{prefix}-P-{project}",
                 "resource": f"{prefix}-{who}",
                 "work_date": day.isoformat(),
@@ -137,7 +139,7 @@ def time_events(prefix: str, entries, start: int) -> list[dict]:
                 "billable": billable,
             },
             version=version,
-            event_id=f"{prefix}-e{start + i}",
+            event_id=f"{prefix}-e{run}-{start + i}",
         )
         for i, (number, version, project, who, day, hours, billable) in enumerate(entries)
     ]
@@ -233,31 +235,35 @@ def snapshot(prefix: str, ids: list[int]) -> dict:
 
 
 @settings(
-    max_examples=6,
+    max_examples=5,
     deadline=None,
     phases=(Phase.explicit, Phase.generate),
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
-    first=st.lists(entry_st, min_size=2, max_size=12),
-    second=st.lists(entry_st, min_size=2, max_size=8),
+    first=st.lists(entry_st, min_size=2, max_size=10),
+    second=st.lists(entry_st, min_size=2, max_size=6),
 )
 def test_a_chunk_of_approved_time_ends_as_its_entries_one_by_one_would(demo, caplog, first, second):
     """Two fresh worlds of the same data: the chunks of one go the set-based way, the other's
     one by one; entries, candidates and their lines, sync states, transactions and their
     exceptions come out the same (two chunks, so that the second meets what the first
     wrote: newer, equal and older versions of held entries)."""
-    n = next(_worlds)
-    batch, single = f"QB{n}Q", f"QS{n}Q"
+    # Both worlds are built once for all examples and live through the same examples, so
+    # they stay alike: what earlier examples billed (towards the cap, on the candidates)
+    # is met by the later ones.
+    batch, single = "QB", "QS"
+    if not Customer.objects.filter(number="QB-C").exists():
+        world(batch)
+        world(single)
+    run = f"R{next(_worlds)}-"
     ids: dict[str, list[int]] = {batch: [], single: []}
-    for prefix in (batch, single):
-        world(prefix)
     for start, chunk in ((0, first), (100, second)):
-        sent = events_send(*time_events(batch, chunk, start), system="psa", process=False)
+        sent = events_send(*time_events(batch, chunk, start, run), system="psa", process=False)
         transactions_process(ids=sent)
         ids[batch] += sent
-        sent = events_send(*time_events(single, chunk, start), system="psa", process=False)
+        sent = events_send(*time_events(single, chunk, start, run), system="psa", process=False)
         one_by_one(sent)
         ids[single] += sent
     assert snapshot(batch, ids[batch]) == snapshot(single, ids[single])
