@@ -36,7 +36,7 @@ from tests.support.inbound import event, events_send
 
 pytestmark = pytest.mark.django_db
 
-_worlds = itertools.count(1)
+_runs = itertools.count(1)
 
 # The projects of a world: how each bills, and what stands in its time's way.
 PROJECTS = {
@@ -246,8 +246,8 @@ def snapshot(prefix: str, ids: list[int]) -> dict:
     second=st.lists(entry_st, min_size=2, max_size=6),
 )
 def test_a_chunk_of_approved_time_ends_as_its_entries_one_by_one_would(demo, caplog, first, second):
-    """Two fresh worlds of the same data: the chunks of one go the set-based way, the other's
-    one by one; entries, candidates and their lines, sync states, transactions and their
+    """Two worlds of the same data: the chunks of one go the set-based way, the other's one
+    by one; entries, candidates and their lines, sync states, transactions and their
     exceptions come out the same (two chunks, so that the second meets what the first
     wrote: newer, equal and older versions of held entries)."""
     # Both worlds are built once for all examples and live through the same examples, so
@@ -257,7 +257,7 @@ def test_a_chunk_of_approved_time_ends_as_its_entries_one_by_one_would(demo, cap
     if not Customer.objects.filter(number="QB-C").exists():
         world(batch)
         world(single)
-    run = f"R{next(_worlds)}-"
+    run = f"R{next(_runs)}-"
     ids: dict[str, list[int]] = {batch: [], single: []}
     for start, chunk in ((0, first), (100, second)):
         sent = events_send(*time_events(batch, chunk, start, run), system="psa", process=False)
