@@ -17,11 +17,12 @@ at cost plus its markup (``canonical.services.expenses``).
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, QuerySet, Sum
 
 from canonical.choices import (
     BillingModel,
@@ -41,13 +42,14 @@ from canonical.models import (
     Invoice,
     InvoiceLine,
     Project,
+    Resource,
     TimeEntry,
 )
 from canonical.selectors import contracts_with_fee_due
 from canonical.services.base import UpsertOutcome, business_key, upsert
 from canonical.services.delivery import project_for
 from canonical.services.parties import resource_for
-from canonical.services.rates import rate_for, rate_or_none
+from canonical.services.rates import rate_for
 
 CENT = Decimal("0.01")
 # How a monthly fee's line begins, here and on the ERP's copy (whose hours it is not).
@@ -90,6 +92,32 @@ class TimeCredit:
     amount: Decimal
 
 
+@dataclass(frozen=True)
+class TimeBilling:
+    """What approved time bills, once the rules let it through."""
+
+    rate: Decimal | None
+    currency: str
+    drawn: Decimal  # hours drawn from a retainer's included hours
+    billed_hours: Decimal
+    value: Decimal
+
+
+class BillingReads:
+    """What the time rules read besides the entry, its project, resource and assignment:
+    rates, a retainer's hours left and what a contract has billed. This one asks the
+    database each time; the set-based path (``billing_batch``) reads them once a chunk."""
+
+    def rate(self, *, project: Project, role: str, assignment: Assignment | None) -> Decimal:
+        return rate_for(project=project, role=role, assignment=assignment)
+
+    def retainer_hours_left(self, *, contract: Contract, day: date, excluding: str) -> Decimal:
+        return retainer_hours_left(contract=contract, day=day, excluding=excluding)
+
+    def cap_billed(self, *, contract: Contract, excluding_entry: str) -> Decimal:
+        return cap_billed(contract, excluding_entry=excluding_entry)
+
+
 def time_entry_approve(
     *,
     number: str,
@@ -115,28 +143,99 @@ def time_entry_approve(
             existing, "stale" if version < existing.version else "unchanged", existing.invoice
         )
     resource = resource_for(employee_number=employee_number)
-    assignment = (
-        Assignment.objects.filter(project=project, resource=resource, start_date__lte=work_date)
-        .filter(Q(end_date__isnull=True) | Q(end_date__gte=work_date))
-        .order_by("-start_date")
-        .first()
+    assignment = assignment_on(
+        Assignment.objects.filter(project=project, resource=resource), day=work_date
     )
+    billing = time_entry_judge(
+        number=number,
+        project=project,
+        resource=resource,
+        assignment=assignment,
+        work_date=work_date,
+        hours=hours,
+        billable=billable,
+        reads=BillingReads(),
+    )
+    result = upsert(
+        TimeEntry,
+        lookup={"number": business_key(number)},
+        version=version,
+        source_system=source_system,
+        values=lambda: time_entry_values(
+            project=project,
+            resource=resource,
+            assignment=assignment,
+            work_date=work_date,
+            hours=hours,
+            billable=billable,
+            approved_at=approved_at,
+            drawn=billing.drawn,
+        ),
+    )
+    entry: TimeEntry = result.record  # type: ignore[assignment]
+    # Hours of the entry that invoices past approval bill already (less those credited):
+    # a new version bills only the difference, on a supplementary candidate, or hands
+    # the hours it no longer has back by a credit note.
+    closed = list(
+        InvoiceLine.objects.filter(time_entry=entry, invoice__status__in=CLOSED_INVOICE)
+        .select_related("invoice")
+        .order_by("invoice__period_start", "id")
+    )
+    already = sum((line.quantity for line in closed), Decimal("0")) - entry.credited_hours
+    now = billing.billed_hours if billing.rate is not None else Decimal("0")
+    if closed and now <= already:
+        _time_line_remove(entry)
+        credit = _time_credit(entry=entry, lines=closed, hours=already - now)
+        return TimeResult(entry, result.outcome, closed[-1].invoice, credit)
+    if now - already and billing.rate is not None:
+        invoice = invoice_candidate_add(
+            entry=entry, rate=billing.rate, currency=billing.currency, hours=now - already
+        )
+    else:
+        invoice = _time_line_remove(entry)
+    return TimeResult(entry, result.outcome, invoice)
+
+
+def assignment_on(assignments: Iterable[Assignment], *, day: date) -> Assignment | None:
+    """Of a resource's assignments to a project, the one that covers ``day`` (the latest
+    to start, when two do)."""
+    covering = [
+        a for a in assignments if a.start_date <= day and (a.end_date is None or a.end_date >= day)
+    ]
+    return max(covering, key=lambda a: (a.start_date, a.pk), default=None)
+
+
+def time_entry_judge(
+    *,
+    number: str,
+    project: Project,
+    resource: Resource,
+    assignment: Assignment | None,
+    work_date: date,
+    hours: Decimal,
+    billable: bool,
+    reads: BillingReads,
+) -> TimeBilling:
+    """The billing rules for approved time: what it bills, or the RuleViolation that
+    refuses it with the money it holds up. Writes nothing; what it reads beyond its
+    arguments it asks ``reads``."""
     contract = project.contract
     # Fixed fee, milestone and managed services: the time is kept for cost and margin only.
     hourly = billable and (contract is None or contract.bills_time)
-    rate = (
-        (
-            rate_for(project=project, role=assignment.role, assignment=assignment)
-            if assignment
-            else rate_or_none(project=project, role=resource.role)  # what the time would bill
-        )
-        if hourly
-        else None
-    )
+    rate = None
+    if hourly and assignment is not None:
+        rate = reads.rate(project=project, role=assignment.role, assignment=assignment)
+    elif hourly:  # what the time would bill
+        try:
+            rate = reads.rate(project=project, role=resource.role, assignment=None)
+        except RuleViolation:
+            rate = None
     currency = contract.currency if contract is not None else project.customer.currency
     drawn = Decimal("0")
     if hourly and contract is not None and contract.billing_model == BillingModel.RETAINER:
-        drawn = min(hours, retainer_hours_left(contract=contract, day=work_date, excluding=number))
+        drawn = min(
+            hours, reads.retainer_hours_left(contract=contract, day=work_date, excluding=number)
+        )
     billed_hours = hours - drawn if hourly else Decimal("0")
     value = money(billed_hours * rate) if rate is not None and billed_hours else Decimal("0")
     at_risk = {"money_at_risk": value, "currency": currency}
@@ -177,50 +276,44 @@ def time_entry_approve(
             waiting_on=holder,
             **at_risk,
         )
-    if value and contract is not None:
-        cap_check(contract=contract, adding=value, what="this entry", excluding_entry=number)
-    result = upsert(
-        TimeEntry,
-        lookup={"number": business_key(number)},
-        version=version,
-        source_system=source_system,
-        values=lambda: {
-            "project": project,
-            "resource": resource,
-            "assignment": assignment,
-            "work_date": work_date,
-            "hours": hours,
-            "billable": billable,
-            "retainer_hours": drawn,
-            "status": TimeEntryStatus.APPROVED,
-            "approved_at": approved_at,
-            # Cost (every approved hour, billed or not): the HRIS's cost rate of the day.
-            "cost_rate": resource.cost_rate,
-            "cost": money(hours * resource.cost_rate) if resource.cost_rate is not None else None,
-        },
-    )
-    entry: TimeEntry = result.record  # type: ignore[assignment]
-    # Hours of the entry that invoices past approval bill already (less those credited):
-    # a new version bills only the difference, on a supplementary candidate, or hands
-    # the hours it no longer has back by a credit note.
-    closed = list(
-        InvoiceLine.objects.filter(time_entry=entry, invoice__status__in=CLOSED_INVOICE)
-        .select_related("invoice")
-        .order_by("invoice__period_start", "id")
-    )
-    already = sum((line.quantity for line in closed), Decimal("0")) - entry.credited_hours
-    now = billed_hours if rate is not None else Decimal("0")
-    if closed and now <= already:
-        _time_line_remove(entry)
-        credit = _time_credit(entry=entry, lines=closed, hours=already - now)
-        return TimeResult(entry, result.outcome, closed[-1].invoice, credit)
-    if now - already and rate is not None:
-        invoice = invoice_candidate_add(
-            entry=entry, rate=rate, currency=currency, hours=now - already
+    if value and contract is not None and contract.cap_amount is not None:
+        cap_check(
+            contract=contract,
+            adding=value,
+            what="this entry",
+            billed=reads.cap_billed(contract=contract, excluding_entry=number),
         )
-    else:
-        invoice = _time_line_remove(entry)
-    return TimeResult(entry, result.outcome, invoice)
+    return TimeBilling(
+        rate=rate, currency=currency, drawn=drawn, billed_hours=billed_hours, value=value
+    )
+
+
+def time_entry_values(
+    *,
+    project: Project,
+    resource: Resource,
+    assignment: Assignment | None,
+    work_date: date,
+    hours: Decimal,
+    billable: bool,
+    approved_at: datetime | None,
+    drawn: Decimal,
+) -> dict[str, object]:
+    """The fields approved time is written with."""
+    return {
+        "project": project,
+        "resource": resource,
+        "assignment": assignment,
+        "work_date": work_date,
+        "hours": hours,
+        "billable": billable,
+        "retainer_hours": drawn,
+        "status": TimeEntryStatus.APPROVED,
+        "approved_at": approved_at,
+        # Cost (every approved hour, billed or not): the HRIS's cost rate of the day.
+        "cost_rate": resource.cost_rate,
+        "cost": money(hours * resource.cost_rate) if resource.cost_rate is not None else None,
+    }
 
 
 def _time_credit(
@@ -253,11 +346,21 @@ def _time_line_remove(entry: TimeEntry) -> None:
     return None
 
 
-def cap_check(*, contract: Contract, adding: Decimal, what: str, excluding_entry: str = "") -> None:
-    """Refuses what would take the contract's billing past its cap (time, milestone or fee)."""
+def cap_check(
+    *,
+    contract: Contract,
+    adding: Decimal,
+    what: str,
+    excluding_entry: str = "",
+    billed: Decimal | None = None,
+) -> None:
+    """Refuses what would take the contract's billing past its cap (time, milestone or fee).
+
+    ``billed``: what the contract bills already, when the caller has read it."""
     if contract.cap_amount is None:
         return
-    billed = cap_billed(contract, excluding_entry=excluding_entry)
+    if billed is None:
+        billed = cap_billed(contract, excluding_entry=excluding_entry)
     if billed + adding > contract.cap_amount:
         currency = contract.currency
         raise RuleViolation(
@@ -343,52 +446,49 @@ def invoice_candidate_add(
     ``hours``: those billed, when not all of the entry's are (a retainer's overage).
     """
     quantity = entry.hours if hours is None else hours
-    amount = money(quantity * rate)
     invoice = _open_candidate(
         project=entry.project,
         day=entry.work_date,
         currency=currency,
     )
-    role = entry.assignment.role if entry.assignment else entry.resource.role
     InvoiceLine.objects.filter(invoice=invoice, time_entry=entry).delete()
-    overage = (
-        f", {hours_text(quantity)} of {hours_text(entry.hours)} h past the retainer"
-        if quantity != entry.hours
-        else ""
-    )
-    InvoiceLine.objects.create(
-        invoice=invoice,
-        time_entry=entry,
-        description=f"{entry.work_date} {entry.resource.name} ({role}{overage})",
-        quantity=quantity,
-        rate=rate,
-        amount=amount,
-    )
+    time_line(entry=entry, invoice=invoice, rate=rate, quantity=quantity).save()
     invoice_total(invoice)
     TimeEntry.objects.filter(pk=entry.pk).update(invoice=invoice)
     return invoice
 
 
-def _open_candidate(*, project: Project, day: date, currency: str) -> Invoice:
-    """The project's open candidate for the month of ``day``, created when there is none.
+def time_line(
+    *, entry: TimeEntry, invoice: Invoice, rate: Decimal, quantity: Decimal
+) -> InvoiceLine:
+    """The (unsaved) candidate line of ``quantity`` of the entry's hours at ``rate``."""
+    role = entry.assignment.role if entry.assignment else entry.resource.role
+    overage = (
+        f", {hours_text(quantity)} of {hours_text(entry.hours)} h past the retainer"
+        if quantity != entry.hours
+        else ""
+    )
+    return InvoiceLine(
+        invoice=invoice,
+        time_entry=entry,
+        description=f"{entry.work_date} {entry.resource.name} ({role}{overage})",
+        quantity=quantity,
+        rate=rate,
+        amount=money(quantity * rate),
+    )
 
-    Late time for a month whose invoice is already approved goes on a supplementary
-    candidate for the same month (INV-…-2), not onto the approved invoice.
-    """
-    period_start = day.replace(day=1)
-    period_end = period_start.replace(
-        day=calendar.monthrange(period_start.year, period_start.month)[1]
-    )
-    month = Invoice.objects.select_for_update().filter(
-        project=project, period_start=period_start, period_end=period_end
-    )
-    invoice = month.filter(
-        status__in=(InvoiceStatus.CANDIDATE, InvoiceStatus.AWAITING_APPROVAL)
-    ).first()
-    if invoice is not None:
-        return invoice
-    earlier = month.count()
-    return Invoice.objects.create(
+
+def month_of(day: date) -> tuple[date, date]:
+    """The first and the last day of the month of ``day`` (an invoice's period)."""
+    start = day.replace(day=1)
+    return start, start.replace(day=calendar.monthrange(start.year, start.month)[1])
+
+
+def candidate_new(*, project: Project, day: date, currency: str, earlier: int) -> Invoice:
+    """An (unsaved) candidate for the project's month of ``day``; ``earlier``: how many
+    invoices the month has already (a supplementary one is numbered INV-…-2)."""
+    period_start, period_end = month_of(day)
+    return Invoice(
         number=f"INV-{project.code}-{period_start:%Y%m}" + (f"-{earlier + 1}" if earlier else ""),
         project=project,
         customer=project.customer,
@@ -400,6 +500,24 @@ def _open_candidate(*, project: Project, day: date, currency: str) -> Invoice:
         status=InvoiceStatus.AWAITING_APPROVAL,
         source_system="tower",
     )
+
+
+def _open_candidate(*, project: Project, day: date, currency: str) -> Invoice:
+    """The project's open candidate for the month of ``day``, created when there is none.
+
+    Late time for a month whose invoice is already approved goes on a supplementary
+    candidate for the same month (INV-…-2), not onto the approved invoice.
+    """
+    period_start, period_end = month_of(day)
+    month = Invoice.objects.select_for_update().filter(
+        project=project, period_start=period_start, period_end=period_end
+    )
+    invoice = month.filter(status__in=OPEN_INVOICE).first()
+    if invoice is not None:
+        return invoice
+    invoice = candidate_new(project=project, day=day, currency=currency, earlier=month.count())
+    invoice.save()
+    return invoice
 
 
 def invoice_candidate_rebuild(*, project: Project, period_start: date) -> Invoice | None:

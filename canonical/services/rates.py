@@ -21,23 +21,42 @@ def rate_for(*, project: Project, role: str, assignment: Assignment | None = Non
     if assignment is not None and assignment.bill_rate is not None:
         return assignment.bill_rate
     contract = project.contract
+    terms: dict[str, object] = {}
+    card: dict[str, Decimal] = {}
     if contract is not None:
         current = contract.versions.order_by("-version").first()
-        rates = (current.terms.get("rates") or {}) if current else {}
-        if role in rates:
-            return Decimal(str(rates[role]))
-        if contract.rate_card_id:
-            line = contract.rate_card.lines.filter(role=role).first()
-            if line is not None:
-                return line.rate
-    card = contract.rate_card.code if contract is not None and contract.rate_card_id else ""
+        terms = (current.terms.get("rates") or {}) if current else {}
+        if role not in terms and contract.rate_card_id:
+            card = {line.role: line.rate for line in contract.rate_card.lines.filter(role=role)}
+    return rate_from(project=project, role=role, assignment=assignment, terms=terms, card=card)
+
+
+def rate_from(
+    *,
+    project: Project,
+    role: str,
+    assignment: Assignment | None,
+    terms: dict[str, object],
+    card: dict[str, Decimal],
+) -> Decimal:
+    """``rate_for`` on what it read: the rates of the contract's current terms (``terms``)
+    and its rate card's lines (``card``, by role). The set-based time path reads them once
+    for a chunk and asks this for each entry."""
+    if assignment is not None and assignment.bill_rate is not None:
+        return assignment.bill_rate
+    if role in terms:
+        return Decimal(str(terms[role]))
+    if role in card:
+        return card[role]
+    contract = project.contract
+    card_code = contract.rate_card.code if contract is not None and contract.rate_card_id else ""
     raise RuleViolation(
         message=f"No {role} rate for project {project.code}"
-        + (f": rate card {card} has no {role} line." if card else "."),
+        + (f": rate card {card_code} has no {role} line." if card_code else "."),
         code=RuleCode.MISSING_RATE_CARD,
-        details={"project": project.code, "role": role, "rate_card": card},
-        waiting_on=f"rate_card:{business_key(card)}:{business_key(role)}"
-        if card
+        details={"project": project.code, "role": role, "rate_card": card_code},
+        waiting_on=f"rate_card:{business_key(card_code)}:{business_key(role)}"
+        if card_code
         else f"contract_rates:{contract.number}"
         if contract is not None
         else f"project_rates:{project.code}",

@@ -6,7 +6,6 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.contenttypes.models import ContentType
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -20,12 +19,12 @@ from canonical.services.parties import (
     rate_card_upsert,
     resource_upsert,
 )
-from integrations.choices import OPEN_STATUSES, Domain, FlowKind, Outcome, SyncOutcome
+from integrations.choices import OPEN_STATUSES, Domain, FlowKind, Outcome
 from integrations.clients.erp import ErpClient
 from integrations.flows.catalog import PROPAGATE_EVENT
 from integrations.flows.pushing import push
 from integrations.flows.registry import handles, handles_batch
-from integrations.models import ExceptionRecord, SyncState
+from integrations.models import ExceptionRecord
 from integrations.selectors.sync import sync_state_for
 from integrations.services.billing import invoice_terms_waits_clear
 from integrations.services.exceptions import exceptions_clear, waiting_key
@@ -35,7 +34,7 @@ from integrations.services.staffing import (
     current_assignments,
     skills_judge,
 )
-from integrations.services.sync import content_hash, sync_state_from_sender
+from integrations.services.sync import sync_state_from_sender, sync_states_from_sender
 
 if TYPE_CHECKING:
     from integrations.models import ConnectedSystem, Transaction
@@ -371,47 +370,7 @@ def customer_sync_batch(txs: list[Transaction]) -> tuple[dict[int, str], list[Tr
             )
     if applied:
         _customer_invoices_release(list(applied), system=system.slug)
-    content_type = ContentType.objects.get_for_model(Customer)
-    states = {
-        s.object_id: s
-        for s in SyncState.objects.select_for_update().filter(
-            content_type=content_type, system=system, object_id__in=[r.pk for _, r in synced]
-        )
-    }
-    new_states: list[SyncState] = []
-    for tx, record in synced:
-        data = tx.normalized["data"]
-        state = states.get(record.pk)
-        # As one by one: an event without its own id keeps the id the system is known by.
-        known = state.external_id if state is not None else ""
-        fields = {
-            "external_id": str(data.get("external_id") or known or data["number"])[:100],
-            "last_version": tx.event_version,
-            "source_version": tx.event_version,
-            "content_hash": content_hash(data),
-            "synced_at": now,
-            "outcome": SyncOutcome.SYNCED,
-            "last_transaction": tx,
-        }
-        if state is None:
-            new_states.append(
-                SyncState(content_type=content_type, object_id=record.pk, system=system, **fields)
-            )
-        else:
-            for name, value in fields.items():
-                setattr(state, name, value)
-    SyncState.objects.bulk_create(new_states)
-    if states:
-        SyncState.objects.bulk_update(
-            list(states.values()),
-            [
-                "external_id",
-                "last_version",
-                "source_version",
-                "content_hash",
-                "synced_at",
-                "outcome",
-                "last_transaction",
-            ],
-        )
+    sync_states_from_sender(
+        synced=[(tx, record, tx.normalized["data"]["number"]) for tx, record in synced]
+    )
     return outcomes, left

@@ -20,6 +20,7 @@ from canonical.services.billing import (
     monthly_fee_bill,
     time_entry_approve,
 )
+from canonical.services.billing_batch import ApprovedTime, time_entries_approve
 from canonical.services.delivery import project_for
 from canonical.services.terms import invoice_billing_terms
 from integrations.choices import Domain, ExceptionType, Outcome
@@ -28,38 +29,55 @@ from integrations.errors import IntegrationError
 from integrations.flows.compensation import posted_time_reduced
 from integrations.flows.master_data import erp_customer_push
 from integrations.flows.pushing import push
-from integrations.flows.registry import handles
+from integrations.flows.registry import handles, handles_batch
 from integrations.selectors.routing import erp_for, erp_owner_check
 from integrations.selectors.sync import sync_state_for
 from integrations.services.exceptions import waiting_key
 from integrations.services.finance import revenue_schedule_queue
-from integrations.services.lineage import link_to_contract
-from integrations.services.sync import key_for_external_id, sync_state_from_sender
+from integrations.services.lineage import link_to_contract, links_to_contract
+from integrations.services.sync import (
+    key_for_external_id,
+    ref_prefix_of,
+    sync_state_from_sender,
+    sync_states_from_sender,
+)
 
 if TYPE_CHECKING:
     from integrations.models import ConnectedSystem, Transaction
 
 
-@handles("time_entry.approved", domain=Domain.TIME)
-def time_entry_approved(tx: Transaction) -> str:
-    data = tx.normalized["data"]
-    result = time_entry_approve(
+def _approved_time(data: dict, *, version: int) -> ApprovedTime:
+    """What a ``time_entry.approved`` event says, its cross-references already the tower's keys."""
+    return ApprovedTime(
         number=data["number"],
-        project_code=key_for_external_id(
-            system=tx.source_system, kind="project", key=data["project"]
-        ),
-        employee_number=key_for_external_id(
-            system=tx.source_system, kind="resource", key=data["resource"]
-        ),
+        project_code=data["project"],
+        employee_number=data["resource"],
         work_date=date.fromisoformat(data["work_date"]),
         hours=Decimal(str(data["hours"])),
         billable=data["billable"],
         approved_at=datetime.fromisoformat(data["approved_at"].replace("Z", "+00:00"))
         if data.get("approved_at")
         else None,
-        version=tx.event_version or 1,
-        source_system=tx.source_system.slug,
+        version=version,
     )
+
+
+@handles("time_entry.approved", domain=Domain.TIME)
+def time_entry_approved(tx: Transaction) -> str:
+    data = tx.normalized["data"]
+    approved = _approved_time(
+        {
+            **data,
+            "project": key_for_external_id(
+                system=tx.source_system, kind="project", key=data["project"]
+            ),
+            "resource": key_for_external_id(
+                system=tx.source_system, kind="resource", key=data["resource"]
+            ),
+        },
+        version=tx.event_version or 1,
+    )
+    result = time_entry_approve(**vars(approved), source_system=tx.source_system.slug)
     link_to_contract(tx, result.entry.project)
     if result.credit is not None:
         # Fewer hours than a posted invoice billed: a credit note, never a changed invoice.
@@ -72,6 +90,50 @@ def time_entry_approved(tx: Transaction) -> str:
             key=data["number"],
         )
     return result.outcome
+
+
+@handles_batch("time_entry.approved")
+def time_entry_approved_batch(txs: list[Transaction]) -> tuple[dict[int, str], list[Transaction]]:
+    """The set-based time_entry_approved: a fixed number of statements for a chunk
+    (``time_entries_approve``).
+
+    Left to the one-by-one path: events from another system than the chunk's first, those
+    naming a project or resource by the sender's own id (linked one by one), and what the
+    canonical service leaves (a refusal, or entries whose order matters).
+    """
+    txs = sorted(txs, key=lambda tx: tx.pk)
+    system = txs[0].source_system
+    prefix = ref_prefix_of(system).upper()
+    taken: list[Transaction] = []
+    left: list[Transaction] = []
+    for tx in txs:
+        data = tx.normalized["data"]
+        own_ids = prefix and any(
+            str(data[kind]).upper().startswith(prefix) for kind in ("project", "resource")
+        )
+        (left if own_ids or tx.source_system_id != system.pk else taken).append(tx)
+    results = time_entries_approve(
+        entries=[
+            _approved_time(tx.normalized["data"], version=tx.event_version or 1) for tx in taken
+        ],
+        source_system=system.slug,
+    )
+    outcomes: dict[int, str] = {}
+    for index, tx in enumerate(taken):
+        if index not in results:
+            left.append(tx)
+            continue
+        outcomes[tx.pk] = results[index].outcome
+    done = [(tx, results[i]) for i, tx in enumerate(taken) if i in results]
+    links_to_contract([(tx, result.entry.project) for tx, result in done])
+    sync_states_from_sender(
+        synced=[
+            (tx, result.entry, tx.normalized["data"]["number"])
+            for tx, result in done
+            if result.outcome != Outcome.STALE
+        ]
+    )
+    return outcomes, left
 
 
 @handles("milestone.reached", domain=Domain.CONTRACT)

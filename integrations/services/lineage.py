@@ -9,8 +9,23 @@ from integrations.models import Transaction
 
 def link_to_contract(tx: Transaction, record: Any) -> None:
     """Gives ``tx`` the correlation id of the contract behind ``record`` (a contract or project)."""
-    contract = record if hasattr(record, "correlation_id") else getattr(record, "contract", None)
-    correlation_id = getattr(contract, "correlation_id", "")
-    if correlation_id and tx.correlation_id != correlation_id:
-        Transaction.objects.filter(pk=tx.pk).update(correlation_id=correlation_id)
-        tx.correlation_id = correlation_id
+    links_to_contract([(tx, record)])
+
+
+def links_to_contract(links: list[tuple[Transaction, Any]]) -> None:
+    """``link_to_contract`` for many transactions: one statement, whatever their number."""
+    changed = []
+    for tx, record in links:
+        contract = (
+            record if hasattr(record, "correlation_id") else getattr(record, "contract", None)
+        )
+        correlation_id = getattr(contract, "correlation_id", "")
+        if correlation_id and tx.correlation_id != correlation_id:
+            tx.correlation_id = correlation_id
+            changed.append(tx)
+    if len(changed) == 1:
+        Transaction.objects.filter(pk=changed[0].pk).update(
+            correlation_id=changed[0].correlation_id
+        )
+    elif changed:
+        Transaction.objects.bulk_update(changed, ["correlation_id"])

@@ -251,6 +251,8 @@ def _run_batch(batch, txs: list[Transaction]) -> tuple[int, list[Transaction]]:
                     next_attempt_at=None,
                     claimed_at=None,
                     claim_token="",
+                    failing_since=None,
+                    waiting_for=None,
                     error_class="",
                     error_code="",
                     last_error="",
@@ -272,7 +274,9 @@ def _run_batch(batch, txs: list[Transaction]) -> tuple[int, list[Transaction]]:
             )
     except Exception:
         # Whatever went wrong, nothing of the batch was kept: run them one by one.
-        logger.info("Batch of %s %s fell back to one by one.", len(txs), txs[0].event_type)
+        logger.info(
+            "Batch of %s %s fell back to one by one.", len(txs), txs[0].event_type, exc_info=True
+        )
         return 0, txs
     rollups_succeeded(transactions=done, started_at=started_at, finished_at=finished_at)
     return len(done), left

@@ -106,6 +106,62 @@ def sync_state_from_sender(
     )
 
 
+def sync_states_from_sender(*, synced: list[tuple[Transaction, models.Model, str]]) -> None:
+    """``sync_state_from_sender`` for many records of one model at once, each with the
+    transaction that brought it and its key: a few statements, whatever their number."""
+    if not synced:
+        return
+    now = timezone.now()
+    content_type = ContentType.objects.get_for_model(synced[0][1])
+    system_id = synced[0][0].source_system_id
+    states = {
+        s.object_id: s
+        for s in SyncState.objects.select_for_update().filter(
+            content_type=content_type,
+            system_id=system_id,
+            object_id__in=[record.pk for _, record, _ in synced],
+        )
+    }
+    new_states: list[SyncState] = []
+    for tx, record, key in synced:
+        data = tx.normalized["data"]
+        state = states.get(record.pk)
+        # An event without its own id keeps the id the system is known by.
+        known = state.external_id if state is not None else ""
+        fields = {
+            "external_id": str(data.get("external_id") or known or key)[:100],
+            "last_version": tx.event_version,
+            "source_version": tx.event_version,
+            "content_hash": content_hash(data),
+            "synced_at": now,
+            "outcome": SyncOutcome.SYNCED,
+            "last_transaction": tx,
+        }
+        if state is None:
+            new_states.append(
+                SyncState(
+                    content_type=content_type, object_id=record.pk, system_id=system_id, **fields
+                )
+            )
+        else:
+            for name, value in fields.items():
+                setattr(state, name, value)
+    SyncState.objects.bulk_create(new_states)
+    if states:
+        SyncState.objects.bulk_update(
+            list(states.values()),
+            [
+                "external_id",
+                "last_version",
+                "source_version",
+                "content_hash",
+                "synced_at",
+                "outcome",
+                "last_transaction",
+            ],
+        )
+
+
 @dataclass(frozen=True)
 class Linkable:
     """A kind of record a sending system may name by its own id: the model, its business
