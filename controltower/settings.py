@@ -341,6 +341,9 @@ CT_API_TOKEN_DAYS = env_int("CT_API_TOKEN_DAYS", 90)
 CT_CHUNK_SIZE = env_int("CT_CHUNK_SIZE", 100)
 # Work that calls other systems goes in smaller chunks, so one slow system cannot hold others'.
 CT_OUTBOUND_CHUNK_SIZE = env_int("CT_OUTBOUND_CHUNK_SIZE", 10)
+# Work a flow applies set-based (a batch handler: customer events) goes in larger chunks: the
+# statements of a chunk are the same few whatever its size, so each costs less per event.
+CT_BATCH_CHUNK_SIZE = env_int("CT_BATCH_CHUNK_SIZE", 500)
 # A ``processing`` row whose lease was not renewed for this long belongs to a worker that
 # vanished; a live worker renews it every CT_LEASE_RENEW_SECONDS while the work runs.
 CT_PROCESSING_LEASE_SECONDS = env_int("CT_PROCESSING_LEASE_SECONDS", 40)
