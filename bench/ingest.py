@@ -154,7 +154,8 @@ class BenchResult:
             f"  events           {o.events:,} in {batches:,} batches of up to {o.batch:,}",
             f"  senders          {o.senders}",
             f"  tower            {tower}",
-            f"  chunk size       {self.chunk_size if self.chunk_size else 'as the tower is configured'}",
+            f"  chunk size       {self.chunk_size if self.chunk_size else 'as the tower is configured'}"
+            + (f" (set-based work {settings.CT_BATCH_CHUNK_SIZE})" if self.chunk_size else ""),
             f"  database         {self.database}",
             f"  broker           {self.broker}",
             f"  accepted         {self.sent.accepted:,} in {self.sent.seconds:.2f} s"
