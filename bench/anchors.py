@@ -177,15 +177,14 @@ def _row_template(*, system: ConnectedSystem) -> tuple[list[str], list[Any], Any
     index = {f.name: n for n, f in enumerate(fields)}
     payload_field = Transaction._meta.get_field("payload")
     normalized_field = Transaction._meta.get_field("normalized")
-    # The canonical dialect keeps the event as its canonical form: one document for both.
 
     def varying(values: list[Any], key: str) -> list[Any]:
-        # Each row carries its own event id, keys and documents, as inbound rows do.
+        # Each row carries its own event id, keys and documents, as inbound rows do (the
+        # canonical dialect keeps the event as its canonical form: one document for both).
         mine = list(values)
         number = key.upper()
         mine[index["idempotency_key"]] = key
         mine[index["business_key"]] = number
-        mine[index["external_id"]] = key
         mine[index["correlation_id"]] = uuid.uuid4().hex
         document = {**event.payload, "id": key, "data": {**event.payload["data"], "number": number}}
         mine[index["payload"]] = payload_field.get_db_prep_save(document, connection)
