@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Count
 
+from bench.anchors import Anchors, anchors_measure
 from bench.base import BenchError, Report, percentile_of
 from bench.ingest_events import (
     CASES,
@@ -63,6 +64,8 @@ class BenchOptions:
     senders: int = 2
     timeout: float = 600.0
     case: str = "master_data"
+    anchor_rows: int = 10_000
+    anchor_tasks: int = 2_000
 
 
 @dataclass
@@ -100,6 +103,7 @@ class BenchResult:
     broker: str
     chunk_size: int | None
     notes: list[str] = field(default_factory=list)
+    anchors: Anchors | None = None
 
     @property
     def accepted_per_s(self) -> float:
@@ -125,7 +129,15 @@ class BenchResult:
                 "p50_ms": round(self.latency_ms(50), 1),
                 "p95_ms": round(self.latency_ms(95), 1),
                 "succeeded": self.states.get(TransactionState.SUCCEEDED, 0),
+                **self._anchor_figures(),
             }
+        )
+
+    def _anchor_figures(self) -> dict[str, float]:
+        if self.anchors is None:
+            return {}
+        return self.anchors.as_dict(
+            accepted_per_s=self.accepted_per_s, processed_per_s=self.processed_per_s
         )
 
     def summary_lines(self) -> list[str]:
@@ -143,7 +155,8 @@ class BenchResult:
             f"  events           {o.events:,} in {batches:,} batches of up to {o.batch:,}",
             f"  senders          {o.senders}",
             f"  tower            {tower}",
-            f"  chunk size       {self.chunk_size if self.chunk_size else 'as the tower is configured'}",
+            f"  chunk size       {self.chunk_size if self.chunk_size else 'as the tower is configured'}"
+            + (f" (set-based work {settings.CT_BATCH_CHUNK_SIZE})" if self.chunk_size else ""),
             f"  database         {self.database}",
             f"  broker           {self.broker}",
             f"  accepted         {self.sent.accepted:,} in {self.sent.seconds:.2f} s"
@@ -155,6 +168,13 @@ class BenchResult:
             f" max {max(self.sent.latencies, default=0) * 1000:,.0f} ms"
             f" ({len(self.sent.latencies):,} requests)",
             f"  final states     {states or 'none'}",
+            *(
+                self.anchors.summary_lines(
+                    accepted_per_s=self.accepted_per_s, processed_per_s=self.processed_per_s
+                )
+                if self.anchors
+                else []
+            ),
             *(f"  note             {note}" for note in self.notes),
         ]
 
@@ -318,6 +338,13 @@ def _measure(
     _check_same_database(base_url)
     notes = refresh_statistics()
     system = CASES[options.case][0] if options.case != "master_data" else options.system
+    anchors = anchors_measure(
+        insert_rows=options.anchor_rows,
+        tasks=options.anchor_tasks,
+        concurrency=options.concurrency,
+        system=system,
+        report=report,
+    )
     secret = signing_secret(system)
     run_id = new_run_id()
     if options.case == "time_to_billing":
@@ -353,6 +380,7 @@ def _measure(
         broker=broker_name(),
         chunk_size=None if options.url else settings.CT_CHUNK_SIZE,
         notes=notes,
+        anchors=anchors,
     )
 
 

@@ -349,6 +349,13 @@ CT_IMPORT_CHUNK_ROWS = env_int("CT_IMPORT_CHUNK_ROWS", 500)
 CT_IMPORT_MAX_BYTES = env_int("CT_IMPORT_MAX_BYTES", 64 * 1024 * 1024)
 # Work that calls other systems goes in smaller chunks, so one slow system cannot hold others'.
 CT_OUTBOUND_CHUNK_SIZE = env_int("CT_OUTBOUND_CHUNK_SIZE", 10)
+# Work a flow applies set-based (a batch handler: customer events) goes in larger chunks: the
+# statements of a chunk are the same few whatever its size, so each costs less per event. Not
+# on SQLite: its one writer would hold the write lock through the longer chunk while the
+# inbound requests wait for it.
+CT_BATCH_CHUNK_SIZE = env_int(
+    "CT_BATCH_CHUNK_SIZE", 500 if DATABASE_VENDOR == "postgresql" else 100
+)
 # A ``processing`` row whose lease was not renewed for this long belongs to a worker that
 # vanished; a live worker renews it every CT_LEASE_RENEW_SECONDS while the work runs.
 CT_PROCESSING_LEASE_SECONDS = env_int("CT_PROCESSING_LEASE_SECONDS", 40)

@@ -345,6 +345,8 @@ IMPORT_ROW_OUTCOME_BADGES = {
     ImportRowOutcome.REFUSED: "danger",
     ImportRowOutcome.BLOCKED: "warning",
 }
+
+
 class CompensationAction(models.TextChoices):
     """What undoes a side effect another system kept after a later step failed for good
     (``integrations.flows.compensation`` says which step proposes which)."""

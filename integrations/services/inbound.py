@@ -137,7 +137,13 @@ def _storable_check(events: list[InboundEvent]) -> None:
                 f"occurred_at: {error.messages[0]}",
                 errors={f"{prefix}occurred_at": error.messages},
             ) from None
-        for document in (event.payload, event.normalized):
+        # The canonical dialect keeps the event as its canonical form: one document, read once.
+        documents = (
+            (event.payload,)
+            if event.normalized is event.payload
+            else (event.payload, event.normalized)
+        )
+        for document in documents:
             if (found := unstorable_text(document)) is not None:
                 path, problem = found
                 field_path = f"{prefix}{path}" if path else prefix.rstrip(".") or "(body)"

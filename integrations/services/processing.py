@@ -86,27 +86,45 @@ def transactions_claim(*, ids: list[int], token: str | None = None) -> list[Tran
     """
     token = token or uuid.uuid4().hex
     now = timezone.now()
-    ready = Transaction.objects.filter(ready_q(now), pk__in=ids, flow__paused=False)
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            claimable = list(
-                ready.select_for_update(skip_locked=True, of=("self",)).values_list("pk", flat=True)
-            )
-        else:
-            # SQLite takes the write lock when the transaction begins (IMMEDIATE),
-            # so this read and the conditional update below cannot interleave.
-            claimable = list(ready.values_list("pk", flat=True))
-        if not claimable:
-            return []
-        Transaction.objects.filter(ready_q(now), pk__in=claimable).update(
-            state=TransactionState.PROCESSING, claimed_at=now, claim_token=token, updated_at=now
-        )
-    return list(
-        Transaction.objects.filter(
-            pk__in=claimable, state=TransactionState.PROCESSING, claim_token=token
-        )
+    # The rows are found by primary key only and judged ready here, not in SQL: a state
+    # condition lets the planner scan the (state, ...) indexes through every row received
+    # since the last ANALYZE (thousands during a burst) instead of probing the ids.
+    rows = (
+        Transaction.objects.filter(pk__in=ids)
         .select_related("flow", "source_system")
         .order_by("pk")
+    )
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            rows = rows.select_for_update(skip_locked=True, of=("self",))
+        # On SQLite the write lock is taken when the transaction begins (IMMEDIATE): this
+        # read and the update below cannot interleave with another claim either.
+        claimed = [tx for tx in rows if _is_ready(tx, now)]
+        if not claimed:
+            return []
+        Transaction.objects.filter(pk__in=[tx.pk for tx in claimed]).update(
+            state=TransactionState.PROCESSING, claimed_at=now, claim_token=token, updated_at=now
+        )
+    for tx in claimed:
+        tx.state, tx.claimed_at, tx.claim_token, tx.updated_at = (
+            TransactionState.PROCESSING,
+            now,
+            token,
+            now,
+        )
+    return claimed
+
+
+def _is_ready(tx: Transaction, now: datetime) -> bool:
+    """``ready_q`` for a row in hand (and its flow not paused)."""
+    if tx.flow is None or tx.flow.paused:
+        return False
+    if tx.state == TransactionState.RECEIVED:
+        return True
+    return (
+        tx.state == TransactionState.RETRY_SCHEDULED
+        and tx.next_attempt_at is not None
+        and tx.next_attempt_at <= now
     )
 
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from integrations.choices import FlowKind, TransactionState
-from integrations.flows.registry import calls_out
+from integrations.flows.registry import batch_handler_for, calls_out
 from integrations.models import ConnectedSystem, Flow, Transaction
 from integrations.services.rollups import rollups_received
 
@@ -38,21 +38,18 @@ def transactions_enqueue(
 
     A paused flow's transactions are stored but not sent; resuming sends them.
     """
-    by_flow: dict[tuple[int, bool], list[int]] = defaultdict(list)
+    by_flow: dict[tuple[int, int], list[int]] = defaultdict(list)
     flows: dict[int, Flow] = {}
     for tx in transactions:
         if tx.flow_id is None:
             continue
-        by_flow[(tx.flow_id, calls_out(tx.event_type))].append(tx.pk)
+        by_flow[(tx.flow_id, _chunk_size(tx.event_type))].append(tx.pk)
         flows.setdefault(tx.flow_id, tx.flow)
     messages: list[tuple[str, list[int]]] = []
-    for (flow_id, outbound), ids in by_flow.items():
+    for (flow_id, size), ids in by_flow.items():
         flow = flows[flow_id]
         if flow.paused:
             continue
-        # Work that calls other systems goes in small chunks: a slow system then holds up a
-        # few items in one worker process, not a hundred, and the other processes go on.
-        size = settings.CT_OUTBOUND_CHUNK_SIZE if outbound else settings.CT_CHUNK_SIZE
         messages.extend((flow.queue, ids[i : i + size]) for i in range(0, len(ids), size))
     if not messages:
         return
@@ -80,6 +77,17 @@ def transactions_enqueue(
                 return
 
     transaction.on_commit(send)
+
+
+def _chunk_size(event_type: str) -> int:
+    # Work that calls other systems goes in small chunks: a slow system then holds up a few
+    # items in one worker process, not a hundred, and the other processes go on. Work applied
+    # set-based goes in large ones: its chunk costs a few statements whatever its size.
+    if calls_out(event_type):
+        return settings.CT_OUTBOUND_CHUNK_SIZE
+    if batch_handler_for(event_type) is not None:
+        return settings.CT_BATCH_CHUNK_SIZE
+    return settings.CT_CHUNK_SIZE
 
 
 def _mark_unsent(ids: list[int]) -> None:

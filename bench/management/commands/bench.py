@@ -76,6 +76,18 @@ class Command(BaseCommand):
             "candidates; dashboard: the overview and list pages on a seeded history; import: "
             "--events approved time entries imported from a CSV file in this process.",
         )
+        parser.add_argument(
+            "--anchor-rows",
+            type=positive_int,
+            default=defaults.anchor_rows,
+            help="Rows of the raw batched insert anchor (A), in batches of 500.",
+        )
+        parser.add_argument(
+            "--anchor-tasks",
+            type=positive_int,
+            default=defaults.anchor_tasks,
+            help="Empty Celery tasks of the task anchor (B), on a worker like the bench's.",
+        )
         dashboard = DashboardOptions()
         parser.add_argument(
             "--transactions",
@@ -121,6 +133,8 @@ class Command(BaseCommand):
             senders=options["senders"],
             timeout=options["timeout"],
             case=options["case"],
+            anchor_rows=options["anchor_rows"],
+            anchor_tasks=options["anchor_tasks"],
         )
         try:
             result = run_bench(bench, report=self._report)

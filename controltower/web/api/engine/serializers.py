@@ -510,6 +510,8 @@ class ImportStartSerializer(serializers.Serializer):
     )
     dry_run = serializers.BooleanField(default=False)
     push_downstream = serializers.BooleanField(default=True)
+
+
 class CompensationSerializer(MaskedModelSerializer):
     """A compensating action: the side effect it undoes, who allowed it, what executed it.
     Its amount and rate are null for a reader who may not see pricing."""
