@@ -7,6 +7,12 @@ from integrations.models.pollers import Poller
 from integrations.models.rollups import FlowRollup
 from integrations.models.routing import ErpRoute
 from integrations.models.runtime import ProcessHeartbeat
+from integrations.models.subscriptions import (
+    Delivery,
+    DeliveryAttempt,
+    OutboxEvent,
+    Subscription,
+)
 from integrations.models.sync import SyncState
 from integrations.models.systems import ConnectedSystem, Flow, SystemOfRecord
 
@@ -15,6 +21,8 @@ __all__ = [
     "Attempt",
     "CircuitBreaker",
     "ConnectedSystem",
+    "Delivery",
+    "DeliveryAttempt",
     "ErpRoute",
     "ExceptionRecord",
     "FieldMapping",
@@ -22,9 +30,11 @@ __all__ = [
     "FlowRollup",
     "InboundBucket",
     "OutboundAuth",
+    "OutboxEvent",
     "Poller",
     "ProcessHeartbeat",
     "RateBucket",
+    "Subscription",
     "SyncState",
     "SystemOfRecord",
     "Transaction",
