@@ -61,8 +61,7 @@ def outbox_publish(
         return existing
     for _ in range(5):  # two writers of one record's next number: the loser takes the next
         sequence = (
-            OutboxEvent.objects.filter(record_key=record_key).aggregate(n=Max("sequence"))["n"]
-            or 0
+            OutboxEvent.objects.filter(record_key=record_key).aggregate(n=Max("sequence"))["n"] or 0
         ) + 1
         try:
             with transaction.atomic():

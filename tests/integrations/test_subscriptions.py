@@ -97,9 +97,7 @@ def test_each_event_reaches_the_receiver_signed_by_the_documented_scheme(receive
     assert summary.delivered == 1
     [post] = receiver.accepted()
     # The receiver checks it as the tower checks its own inbound events.
-    signatures.verify(
-        post.headers[signatures.HEADER], post.raw, [SECRET], tolerance_seconds=300
-    )
+    signatures.verify(post.headers[signatures.HEADER], post.raw, [SECRET], tolerance_seconds=300)
     with pytest.raises(signatures.SignatureError):
         signatures.verify(
             post.headers[signatures.HEADER], post.raw, ["another-secret"], tolerance_seconds=300

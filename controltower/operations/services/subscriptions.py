@@ -40,9 +40,7 @@ def _clean(fields: dict[str, Any], *, exclude_pk: int | None = None) -> dict[str
         fields["name"] = (fields["name"] or "").strip()
         if not fields["name"]:
             errors["name"] = ["A name is required."]
-        elif (
-            Subscription.objects.filter(name=fields["name"]).exclude(pk=exclude_pk).exists()
-        ):
+        elif Subscription.objects.filter(name=fields["name"]).exclude(pk=exclude_pk).exists():
             errors["name"] = ["Another subscription has this name."]
     if "url" in fields:
         url = (fields["url"] or "").strip()

@@ -53,7 +53,9 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
         )
         return _with_secret(subscription, secret, status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.SubscriptionSerializer, responses={200: s.SubscriptionSerializer, **ERRORS})
+    @extend_schema(
+        request=s.SubscriptionSerializer, responses={200: s.SubscriptionSerializer, **ERRORS}
+    )
     def update(self, request: Request, pk: str, partial: bool = False) -> Response:
         serializer = s.SubscriptionSerializer(self.get_object(), data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
@@ -90,7 +92,9 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
         )
         return Response(s.SubscriptionSerializer(self.get_queryset().get(pk=subscription.pk)).data)
 
-    @extend_schema(request=ReasonSerializer, responses={200: s.SubscriptionSecretSerializer, **ERRORS})
+    @extend_schema(
+        request=ReasonSerializer, responses={200: s.SubscriptionSecretSerializer, **ERRORS}
+    )
     @action(detail=True, methods=["post"], url_path="rotate-secret")
     @requires("integrations.change_subscription")
     def rotate_secret(self, request: Request, pk: str) -> Response:
@@ -101,7 +105,9 @@ class SubscriptionViewSet(viewsets.ModelViewSet):
         )
         return _with_secret(subscription, secret, status.HTTP_200_OK)
 
-    @extend_schema(request=s.ReplayRangeSerializer, responses={200: s.ReplayCountSerializer, **ERRORS})
+    @extend_schema(
+        request=s.ReplayRangeSerializer, responses={200: s.ReplayCountSerializer, **ERRORS}
+    )
     @action(detail=True, methods=["post"])
     @requires(REPLAY)
     def replay(self, request: Request, pk: str) -> Response:

@@ -27,7 +27,13 @@ def event_schema(event_type: str) -> dict[str, Any]:
 
 
 def _header(name: str, description: str) -> dict[str, Any]:
-    return {"name": name, "in": "header", "required": True, "schema": {"type": "string"}, "description": description}
+    return {
+        "name": name,
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": description,
+    }
 
 
 def _webhook(event_type: EventType) -> OpenApiWebhook:
