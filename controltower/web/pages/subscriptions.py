@@ -32,9 +32,11 @@ REPLAY = "integrations.replay_delivery"
 LOG_ROWS = 200
 
 
-def _nav() -> dict:
-    """The configuration pages' navigation, with this page marked."""
-    return {"sections": SECTIONS.values(), "subscriptions_nav": True}
+def _nav(request: HttpRequest) -> dict:
+    """The configuration pages' navigation, with this page marked; the other sections only
+    for an admin, whose pages they are."""
+    sections = SECTIONS.values() if request.user.has_perm(CHANGE) else []
+    return {"sections": sections, "subscriptions_nav": True}
 
 
 def _teams() -> list[str]:
@@ -56,7 +58,7 @@ def subscription_list(request: HttpRequest) -> HttpResponse:
         {
             "subscriptions": subscription_queryset(),
             "can_add": request.user.has_perm(ADD),
-            **_nav(),
+            **_nav(request),
         },
     )
 
@@ -88,7 +90,10 @@ def subscription_create_view(request: HttpRequest) -> HttpResponse:
         else:
             status = 400
     return render(
-        request, "controltower/subscriptions/form.html", {"form": form, **_nav()}, status=status
+        request,
+        "controltower/subscriptions/form.html",
+        {"form": form, **_nav(request)},
+        status=status,
     )
 
 
@@ -131,7 +136,7 @@ def _detail(
             teams=_teams(),
         ),
         "replay_form": replay_form or ReplayRangeForm(),
-        **_nav(),
+        **_nav(request),
     }
     if request.htmx and request.GET:
         template = "controltower/subscriptions/partials/_delivery_log.html"

@@ -26,7 +26,7 @@ REPLAY = "integrations.replay_delivery"
 def subscription_queryset():
     return Subscription.objects.annotate(
         waiting=Count("deliveries", filter=~Q(deliveries__state=DeliveryState.DELIVERED))
-    )
+    ).order_by("name")
 
 
 class SubscriptionViewSet(viewsets.ModelViewSet):
