@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -42,13 +43,14 @@ def outbox_publish(
     event_type: EventType | str,
     record_key: str,
     version: int | str,
-    payload: dict[str, Any],
+    payload: dict[str, Any] | Callable[[], dict[str, Any]],
     occurred_at: dt.datetime | None = None,
 ) -> OutboxEvent | None:
     """Writes the event of a change and its deliveries; call inside the change's transaction.
 
     Publishing the same change again (same type, record and version) returns the event
-    already written and writes nothing; an event no subscription receives is not written.
+    already written and writes nothing; an event no subscription receives is not written
+    (``payload`` may be a function, then called only when the event is written).
     """
     event_type = EventType(event_type)
     # A disabled subscription collects its deliveries too: enabling it sends them.
@@ -70,7 +72,7 @@ def outbox_publish(
                     record_key=record_key,
                     sequence=sequence,
                     dedupe_key=dedupe_key,
-                    payload=_plain(payload),
+                    payload=_plain(payload() if callable(payload) else payload),
                     occurred_at=occurred_at or timezone.now(),
                 )
         except IntegrityError:
@@ -126,12 +128,9 @@ def _plain(value: Any) -> Any:
 
 
 def contract_signed_publish(*, contract: Contract) -> OutboxEvent | None:
-    project = contract.projects.order_by("id").first()
-    return outbox_publish(
-        event_type=EventType.CONTRACT_SIGNED,
-        record_key=f"contract:{contract.number}",
-        version=contract.version,
-        payload={
+    def payload() -> dict[str, Any]:
+        project = contract.projects.order_by("id").first()
+        return {
             "number": contract.number,
             "version": contract.version,
             "customer": contract.customer.number,
@@ -142,7 +141,13 @@ def contract_signed_publish(*, contract: Contract) -> OutboxEvent | None:
             "end_date": contract.end_date,
             "cap_amount": contract.cap_amount,
             "project": project.code if project is not None else None,
-        },
+        }
+
+    return outbox_publish(
+        event_type=EventType.CONTRACT_SIGNED,
+        record_key=f"contract:{contract.number}",
+        version=contract.version,
+        payload=payload,
     )
 
 
@@ -151,7 +156,7 @@ def project_ready_publish(*, project: Project) -> OutboxEvent | None:
         event_type=EventType.PROJECT_READY,
         record_key=f"project:{project.code}",
         version=project.version,
-        payload={
+        payload=lambda: {
             "code": project.code,
             "version": project.version,
             "name": project.name,
@@ -168,7 +173,7 @@ def invoice_posted_publish(*, invoice: Invoice, erp_number: str) -> OutboxEvent 
         event_type=EventType.INVOICE_POSTED,
         record_key=f"invoice:{invoice.number}",
         version=f"{invoice.version}:{erp_number}",
-        payload={
+        payload=lambda: {
             "number": invoice.number,
             "version": invoice.version,
             "erp_number": erp_number,
@@ -188,7 +193,7 @@ def exception_raised_publish(*, exception: ExceptionRecord) -> OutboxEvent | Non
         event_type=EventType.EXCEPTION_RAISED,
         record_key=f"exception:{exception.pk}",
         version=1,
-        payload={
+        payload=lambda: {
             "id": exception.pk,
             "exception_type": exception.exception_type,
             "severity": exception.severity,
