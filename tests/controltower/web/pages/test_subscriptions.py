@@ -74,3 +74,27 @@ def test_a_viewer_reads_but_may_not_add(client, user_with_role):
     logged_in(client, user_with_role("viewer"))
     assert client.get("/config/subscriptions/").status_code == 200
     assert client.get("/config/subscriptions/new/").status_code == 403
+
+
+def test_an_admin_changes_disables_enables_and_rekeys_a_subscription(client, user_with_role):
+    subscription = Subscription.objects.create(
+        name="portal",
+        url="https://portal.example.com/",
+        event_types=["contract.signed"],
+        secret="s",
+    )
+    logged_in(client, user_with_role("admin"))
+    url = f"/config/subscriptions/{subscription.pk}/"
+    client.post(
+        f"{url}edit/",
+        {"name": "portal", "url": "https://new.example.com/", "event_types": ["invoice.posted"]},
+    )
+    client.post(f"{url}switch/", {"enabled": "0", "reason": "moving"})
+    subscription.refresh_from_db()
+    assert subscription.url == "https://new.example.com/"
+    assert subscription.event_types == ["invoice.posted"] and not subscription.enabled
+    client.post(f"{url}switch/", {"enabled": "1"})
+    page = client.post(f"{url}rotate-secret/")
+    subscription.refresh_from_db()
+    assert subscription.enabled and subscription.secret != "s"
+    assert subscription.secret in page.content.decode()
