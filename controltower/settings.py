@@ -296,6 +296,13 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "controltower.web.api.schema.blankable_formats_postprocess",
     ],
+    # The events the tower POSTs to subscribers, each with its JSON Schema (OpenAPI 3.1
+    # webhooks, which take JSON Schema as it is).
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": [
+        f"controltower.web.api.subscriptions.webhooks.{name}"
+        for name in ("CONTRACT_SIGNED", "PROJECT_READY", "INVOICE_POSTED", "EXCEPTION_RAISED")
+    ],
     "ENUM_NAME_OVERRIDES": {
         "TransactionStateEnum": "integrations.choices.TransactionState",
         "SystemKindEnum": "integrations.choices.SystemKind",
@@ -311,6 +318,17 @@ SPECTACULAR_SETTINGS = {
         "ImportRowOutcomeEnum": "integrations.choices.ImportRowOutcome",
     },
 }
+
+# --- Outbound events (subscriptions) --------------------------------------------
+# A subscriber's endpoint gets each event as a signed POST. Try n waits base * 2^(n-1) seconds
+# with full jitter, at most the cap; after CT_OUTBOUND_DISABLE_AFTER failed tries in a row the
+# subscription is disabled and its owning team told. A send holds its delivery for
+# CT_OUTBOUND_TIMEOUT_SECONDS (below) plus a margin: a worker killed mid-send leaves it to
+# the next sweep. A delivery task sends at most CT_OUTBOUND_EVENTS_BATCH per round.
+CT_OUTBOUND_BACKOFF_SECONDS = env_float("CT_OUTBOUND_BACKOFF_SECONDS", 30.0)
+CT_OUTBOUND_BACKOFF_CAP_SECONDS = env_float("CT_OUTBOUND_BACKOFF_CAP_SECONDS", 3600.0)
+CT_OUTBOUND_DISABLE_AFTER = env_int("CT_OUTBOUND_DISABLE_AFTER", 20)
+CT_OUTBOUND_EVENTS_BATCH = env_int("CT_OUTBOUND_EVENTS_BATCH", 200)
 
 # --- Billing ------------------------------------------------------------------
 # A rebilled expense line above this amount (in the contract's currency, before markup)

@@ -382,3 +382,27 @@ OPEN_COMPENSATION_STATES = (
     CompensationState.AWAITING_APPROVAL,
     CompensationState.FAILED,
 )
+
+
+class EventType(models.TextChoices):
+    """What the tower publishes to subscribers when canonical state changes."""
+
+    CONTRACT_SIGNED = "contract.signed", "Contract signed (a new version applied)"
+    PROJECT_READY = "project.ready", "Project ready (created in the ERP and the PSA)"
+    INVOICE_POSTED = "invoice.posted", "Invoice posted to the ERP"
+    EXCEPTION_RAISED = "exception.raised", "Business exception raised"
+
+
+class DeliveryState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    RETRY_SCHEDULED = "retry_scheduled", "Retry scheduled"
+    DELIVERED = "delivered", "Delivered"
+
+
+DELIVERY_STATE_BADGES = {
+    DeliveryState.PENDING: "secondary",
+    DeliveryState.SENDING: "info",
+    DeliveryState.RETRY_SCHEDULED: "warning",
+    DeliveryState.DELIVERED: "success",
+}

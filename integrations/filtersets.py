@@ -8,11 +8,13 @@ from canonical.models import Contract
 from integrations.choices import (
     CompensationAction,
     CompensationState,
+    DeliveryState,
     ErrorClass,
+    EventType,
     FlowKind,
     TransactionState,
 )
-from integrations.models import Compensation, Poller, SyncState, Transaction
+from integrations.models import Compensation, Delivery, Poller, SyncState, Transaction
 
 
 class TransactionFilterSet(filters.FilterSet):
@@ -123,3 +125,21 @@ class CompensationFilterSet(filters.FilterSet):
     class Meta:
         model = Compensation
         fields = ["step"]
+
+
+class DeliveryFilterSet(filters.FilterSet):
+    """One filter set for a subscription's delivery log, in the API and on its page."""
+
+    subscription = IdFilter(field_name="subscription_id")
+    state = filters.MultipleChoiceFilter(choices=DeliveryState.choices, distinct=False)
+    event_type = filters.ChoiceFilter(field_name="event__event_type", choices=EventType.choices)
+    event_id = filters.UUIDFilter(field_name="event__event_id")
+    record_key = filters.CharFilter(
+        lookup_expr="icontains", help_text="Part of the record, e.g. contract:K-5001."
+    )
+    published_after = MomentFilter(field_name="event__created_at", lookup_expr="gte")
+    published_before = MomentFilter(field_name="event__created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Delivery
+        fields: list[str] = []

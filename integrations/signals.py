@@ -21,3 +21,7 @@ exception_raised = Signal()
 # because its cause was fixed), previous_status, released (the transactions it re-ran
 # or cancelled).
 exception_closed = Signal()
+
+# The tower disabled a subscription after a run of failed deliveries. Arguments:
+# subscription (the Subscription); its owning team is told.
+subscription_disabled = Signal()

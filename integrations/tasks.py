@@ -11,6 +11,7 @@ from celery.signals import task_postrun, task_prerun
 from integrations.services.accepted_codes import accepted_codes_sync
 from integrations.services.billing import invoices_poll, monthly_fees_queue
 from integrations.services.contract_notices import contract_notices_queue
+from integrations.services.deliveries import deliveries_send
 from integrations.services.finance import finance_queue
 from integrations.services.imports import import_run
 from integrations.services.inbound_limits import rejected_transactions_prune
@@ -24,6 +25,12 @@ from integrations.services.sweep import engine_sweep
 @shared_task(name="integrations.tasks.process_transactions_task")
 def process_transactions_task(transaction_ids: list[int]) -> dict[str, int]:
     return asdict(transactions_process(ids=transaction_ids))
+
+
+@shared_task(name="integrations.tasks.deliver_events_task")
+def deliver_events_task(subscription_id: int) -> dict[str, int]:
+    """Sends a subscription's due events, in order per record."""
+    return asdict(deliveries_send(subscription_id=subscription_id))
 
 
 @shared_task(name="integrations.tasks.sweep_transactions_task")

@@ -1,7 +1,8 @@
 """The operations layer's answers to the engine's hooks (``integrations.signals``).
 
 Each receiver calls one service: a new exception is opened in its team's queue, and
-every close is written down as the operations layer keeps it.
+every close is written down as the operations layer keeps it, and a subscription the
+engine disabled is told to its owning team.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Any
 from django.dispatch import receiver
 
 from controltower.operations.services.exceptions import exception_case_open, exception_closed_record
-from integrations.signals import exception_closed, exception_raised
+from controltower.operations.services.notices import subscription_disabled_notify
+from integrations.signals import exception_closed, exception_raised, subscription_disabled
 
 
 @receiver(exception_raised, dispatch_uid="controltower.exception_raised")
@@ -23,3 +25,8 @@ def _exception_raised(sender: Any, *, exception: Any, **kwargs: Any) -> None:
 def _exception_closed(sender: Any, **kwargs: Any) -> None:
     kwargs.pop("signal", None)
     exception_closed_record(**kwargs)
+
+
+@receiver(subscription_disabled, dispatch_uid="controltower.subscription_disabled")
+def _subscription_disabled(sender: Any, *, subscription: Any, **kwargs: Any) -> None:
+    subscription_disabled_notify(subscription=subscription)

@@ -1,11 +1,11 @@
 """The four roles, as groups of permissions.
 
 viewer reads everything but pricing and personal data; operator also retries, replays and
-cancels transactions, opens and closes a system's circuit breaker, tests its connection,
+cancels transactions, replays an event to a subscriber, opens and closes a system's circuit breaker, tests its connection,
 runs a poller now, and works exceptions (assign, comment, snooze, resolve, dismiss, bulk
 actions); approver also approves and sees pricing and personal data; admin also configures
-systems, flows, pollers, teams, ownership rules, calendars and SLA policies, runs batch imports,
-and lifts sign-in lockouts.
+systems, flows, pollers, event subscriptions, teams, ownership rules, calendars and SLA
+policies, runs batch imports, and lifts sign-in lockouts.
 ``roles_sync`` is run by migrations (and is safe to run again) so that a new
 permission reaches its roles with the migration that adds it.
 """
@@ -26,6 +26,7 @@ OPERATOR = [
     "integrations.test_connectedsystem",
     "integrations.run_poller",
     "integrations.request_compensation",
+    "integrations.replay_delivery",
     "controltower.work_businessexception",
     "controltower.add_exceptioncomment",
     "controltower.add_bulkoperation",
@@ -55,6 +56,8 @@ ADMIN = [
     "integrations.delete_connectedsystem",
     "integrations.change_flow",
     *(f"integrations.{verb}_poller" for verb in ("add", "change", "delete")),
+    # Outbound event subscriptions: endpoints, their secrets, enabling and disabling.
+    *(f"integrations.{verb}_subscription" for verb in ("add", "change", "delete")),
     # Which ERP instance keeps each legal entity's books.
     "integrations.add_erproute",
     "integrations.change_erproute",

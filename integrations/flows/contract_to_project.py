@@ -27,6 +27,7 @@ from integrations.flows.registry import handles
 from integrations.selectors.routing import erp_for
 from integrations.selectors.sync import holds_version, sync_state_for, target_system
 from integrations.services.exceptions import exceptions_clear, waiting_key
+from integrations.services.outbox import contract_signed_publish, project_ready_publish
 from integrations.services.staffing import current_assignments, skills_judge
 from integrations.services.sync import (
     key_for_external_id,
@@ -94,6 +95,7 @@ def contract_to_project(tx: Transaction) -> str:
         contract = result.contract
         outcome = outcome_for_retry(tx=tx, record=contract, outcome=result.outcome)
         if result.outcome == Outcome.APPLIED:
+            contract_signed_publish(contract=contract)
             exceptions_clear(
                 waiting_on=[
                     waiting_key("contract_signed", contract.number),
@@ -114,6 +116,9 @@ def contract_to_project(tx: Transaction) -> str:
         )
     if result.project is not None:
         push_project(tx, contract, result.project)
+        with transaction.atomic():
+            # Created in both systems (a redelivery publishes it once: same version).
+            project_ready_publish(project=result.project)
         with transaction.atomic():
             # A retainer's or managed service's first month is invoiced in advance, once the
             # project exists everywhere; a billing hold parks this transaction, not the project.

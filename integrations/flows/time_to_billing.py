@@ -35,6 +35,7 @@ from integrations.selectors.sync import sync_state_for
 from integrations.services.exceptions import waiting_key
 from integrations.services.finance import revenue_schedule_queue
 from integrations.services.lineage import link_to_contract, links_to_contract
+from integrations.services.outbox import invoice_posted_publish
 from integrations.services.sync import (
     key_for_external_id,
     ref_prefix_of,
@@ -247,11 +248,11 @@ def invoice_send(tx: Transaction, invoice: Invoice) -> None:
     )
     erp_invoice = erp.get("invoice", erp_id)
     with transaction.atomic():
+        erp_number = erp_invoice.get("tranId", "")
         Invoice.objects.filter(pk=invoice.pk).update(
-            status=InvoiceStatus.POSTED,
-            erp_number=erp_invoice.get("tranId", ""),
-            posted_at=timezone.now(),
+            status=InvoiceStatus.POSTED, erp_number=erp_number, posted_at=timezone.now()
         )
+        invoice_posted_publish(invoice=invoice, erp_number=erp_number)
         if invoice.project.contract_id:
             # The invoice's time is revenue recognised now, no longer planned.
             revenue_schedule_queue(contract=invoice.project.contract)

@@ -9,6 +9,12 @@ from integrations.models.pollers import Poller
 from integrations.models.rollups import FlowRollup
 from integrations.models.routing import ErpRoute
 from integrations.models.runtime import ProcessHeartbeat
+from integrations.models.subscriptions import (
+    Delivery,
+    DeliveryAttempt,
+    OutboxEvent,
+    Subscription,
+)
 from integrations.models.sync import SyncState
 from integrations.models.systems import ConnectedSystem, Flow, SystemOfRecord
 
@@ -18,6 +24,8 @@ __all__ = [
     "CircuitBreaker",
     "Compensation",
     "ConnectedSystem",
+    "Delivery",
+    "DeliveryAttempt",
     "ErpRoute",
     "ExceptionRecord",
     "FieldMapping",
@@ -27,9 +35,11 @@ __all__ = [
     "ImportRow",
     "InboundBucket",
     "OutboundAuth",
+    "OutboxEvent",
     "Poller",
     "ProcessHeartbeat",
     "RateBucket",
+    "Subscription",
     "SyncState",
     "SystemOfRecord",
     "Transaction",

@@ -42,6 +42,7 @@ from integrations.live import figures_changed
 from integrations.models import ErpRoute, ExceptionRecord, SyncState, Transaction
 from integrations.selectors.routing import erp_for_or_none
 from integrations.services.money_at_risk import money_at_risk_estimate
+from integrations.services.outbox import exception_raised_publish
 from integrations.services.queueing import transactions_requeue
 from integrations.signals import exception_closed, exception_raised
 
@@ -114,6 +115,7 @@ def exception_raise(
                 fingerprint=fingerprint, status__in=OPEN_STATUSES
             )
         else:
+            exception_raised_publish(exception=exc)
             exception_raised.send(sender=ExceptionRecord, exception=exc)
             return exc
     existing.occurrences += 1

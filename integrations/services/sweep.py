@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+from integrations.services.deliveries import deliveries_sweep
 from integrations.services.exceptions import exceptions_recheck
 from integrations.services.processing import transactions_sweep
 from integrations.services.rollups import rollups_prune
@@ -16,10 +17,12 @@ from integrations.services.runtime import heartbeats_prune
 
 def engine_sweep() -> dict[str, int]:
     """Takes back expired leases and re-sends ready work, closes the waits whose data is
-    there now, and prunes what the overview no longer reads."""
+    there now, prunes what the overview no longer reads, and asks for the sending of
+    subscribers' due events."""
     return {
         **asdict(transactions_sweep()),
         "exceptions_resolved": exceptions_recheck(),
         "rollup_minutes_pruned": rollups_prune(),
         "heartbeats_pruned": heartbeats_prune(),
+        "subscriptions_sent": len(deliveries_sweep()),
     }

@@ -1,7 +1,9 @@
-"""A real HTTP receiver on loopback that records every post, for chat-webhook tests.
+"""A real HTTP receiver on loopback that records every post, for chat-webhook and event
+subscription tests.
 
-It can be told to fail its next N posts (with a status and headers) or to answer
-slowly, so retries and concurrent senders are tested over real HTTP.
+It can be told to fail its next N posts (with a status and headers), to be down (503 to
+everything until it is up again) or to answer slowly, so retries and concurrent senders
+are tested over real HTTP. Each post keeps its raw body, so a signature can be checked.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class Post:
     headers: dict[str, str]
     body: dict
     status: int
+    raw: bytes = b""
 
     @property
     def accepted(self) -> bool:
@@ -31,6 +34,7 @@ class Post:
 class Receiver:
     posts: list[Post] = field(default_factory=list)
     delay_seconds: float = 0.0
+    down: bool = False
     _failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -50,6 +54,8 @@ class Receiver:
 
     def _answer(self) -> tuple[int, dict[str, str]]:
         with self._lock:
+            if self.down:
+                return 503, {}
             return self._failures.pop(0) if self._failures else (200, {})
 
     def _record(self, post: Post) -> None:
@@ -67,7 +73,7 @@ class Receiver:
                     time.sleep(receiver.delay_seconds)
                 status, headers = receiver._answer()
                 receiver._record(
-                    Post(self.path, dict(self.headers), json.loads(raw or b"{}"), status)
+                    Post(self.path, dict(self.headers), json.loads(raw or b"{}"), status, raw)
                 )
                 body = b'{"ok": true}' if status < 300 else b'{"error": "try later"}'
                 self.send_response(status)
@@ -83,7 +89,10 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # A short poll: stopping the receiver (at each test's end) waits for one poll.
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def stop(self) -> None:
         if self._server is not None:

@@ -1,5 +1,5 @@
-"""Notices: a renewal or obligation notice (``contract_nearing_end``) is also sent to its
-owning team by email and chat webhook, delivered as SLA notifications are (retried and
+"""Notices: a renewal or obligation notice (``contract_nearing_end``), or an event
+subscription the tower disabled, is sent to its owning team by email and chat webhook, delivered as SLA notifications are (retried and
 recorded per attempt, held during maintenance windows)."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from canonical.formats import money_text
 from controltower.operations.choices import NotificationChannel, NotificationKind
-from controltower.operations.models import BusinessException, Notification
+from controltower.operations.models import BusinessException, Notification, Team
 from integrations.choices import ExceptionType
 from integrations.crypto import secret_url_mask
+from integrations.models import Subscription
 
 # Exception codes that are notices to their team rather than work that stopped.
 NOTICE_TYPES = (ExceptionType.CONTRACT_NEARING_END,)
@@ -23,10 +24,7 @@ def notice_notify(*, exception: BusinessException) -> int:
     team = exception.team
     if exception.exception_type not in NOTICE_TYPES or team is None:
         return 0
-    try:
-        link = reverse("exceptions:detail", args=[exception.pk])
-    except NoReverseMatch:
-        link = ""
+    link = url_or_blank("exceptions:detail", exception.pk)
     url = f"{settings.CT_PUBLIC_URL.rstrip('/')}{link}" if link else ""
     remaining = money_text(exception.money_at_risk, exception.currency)
     subject = f"[Notice] {exception.message}"[:200]
@@ -43,6 +41,41 @@ def notice_notify(*, exception: BusinessException) -> int:
         "link": link,
         "url": url,
     }
+    return _team_notice_queue(team=team, subject=subject, body=body)
+
+
+def subscription_disabled_notify(*, subscription: Subscription) -> int:
+    """Tells a subscription's owning team (else the default team) that the tower disabled
+    it; returns how many messages were queued."""
+    team = (
+        Team.objects.filter(name=subscription.owner_team).first()
+        if subscription.owner_team
+        else None
+    ) or Team.objects.filter(is_default=True).first()
+    if team is None:
+        return 0
+    link = url_or_blank("subscriptions:detail", subscription.pk)
+    url = f"{settings.CT_PUBLIC_URL.rstrip('/')}{link}" if link else ""
+    text = f"Event subscription {subscription.name} was disabled: {subscription.disabled_reason}"
+    body = {
+        "text": f"Notice: {text} Owned by {team.name}.{f' {url}' if url else ''}",
+        "kind": NotificationKind.NOTICE,
+        "team": team.name,
+        "item": {"type": "subscription", "id": subscription.pk, "label": subscription.name},
+        "link": link,
+        "url": url,
+    }
+    return _team_notice_queue(team=team, subject=f"[Notice] {text}"[:200], body=body)
+
+
+def url_or_blank(name: str, *args: object) -> str:
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return ""
+
+
+def _team_notice_queue(*, team: Team, subject: str, body: dict) -> int:
     pairs = [
         (NotificationChannel.EMAIL, team.email),
         (NotificationChannel.WEBHOOK, team.chat_webhook_url),

@@ -30,12 +30,16 @@ class BlankableEmailExtension(_BlankableFormat):
 
 def blankable_formats_postprocess(result, generator, request, public):
     """Drop the ``format`` that drf-spectacular adds back from the field's validator where
-    the field above already says "that format, or empty"."""
+    the field above already says "that format, or empty", and a type named twice."""
 
     def walk(node):
         if isinstance(node, dict):
             if "anyOf" in node and node.get("format") in ("uri", "email"):
                 del node["format"]
+            if isinstance(node.get("type"), list):
+                # OpenAPI 3.1 says "may be null" in the type; the extension above and the
+                # field's own mapping would each say it.
+                node["type"] = list(dict.fromkeys(node["type"]))
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):

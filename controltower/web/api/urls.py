@@ -1,5 +1,5 @@
 """The API under ``/api/v1/``: the canonical records, the engine's work and the
-operations layer's, each from its own module."""
+operations layer's, and the subscriptions to the tower's events, each from its own module."""
 
 from __future__ import annotations
 
@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("controltower.web.api.canonical.urls")),
     path("", include("controltower.web.api.engine.urls")),
     path("", include("controltower.web.api.operations.urls")),
+    path("", include("controltower.web.api.subscriptions.urls")),
 ]

@@ -9,8 +9,8 @@ from django import forms
 
 from canonical.errors import ApplicationError
 from canonical.validators import unstorable_text
-from controltower.web.forms.config import NoColon
-from integrations.choices import AuthKind, ImportKind
+from controltower.web.forms.config import DateTimeLocalInput, NoColon
+from integrations.choices import AuthKind, EventType, ImportKind
 from integrations.models import ConnectedSystem
 
 REASON_HELP = "Kept in the audit log with who did it and when."
@@ -313,3 +313,37 @@ class ImportForm(ActionForm):
         initial=True,
         help_text="Off: match the records those systems already hold and record the sync state.",
     )
+
+
+class SubscriptionForm(ActionForm):
+    """An endpoint that receives the tower's events: checked by ``subscription_create`` /
+    ``subscription_change``."""
+
+    name = forms.CharField(max_length=100)
+    url = forms.URLField(
+        label="Endpoint URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text="Each event is POSTed here, signed with the subscription's secret.",
+    )
+    event_types = forms.MultipleChoiceField(
+        label="Events",
+        choices=EventType.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    owner_team = forms.ChoiceField(
+        label="Owning team",
+        required=False,
+        help_text="Told when the tower disables the subscription after failed deliveries.",
+    )
+    reason = _reason(required=False)
+
+    def __init__(self, *args: Any, teams: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["owner_team"].choices = [("", "The default team"), *((t, t) for t in teams)]
+
+
+class ReplayRangeForm(ActionForm):
+    since = forms.DateTimeField(label="Published from", widget=DateTimeLocalInput())
+    until = forms.DateTimeField(label="to before", widget=DateTimeLocalInput())
+    reason = _reason(required=False)

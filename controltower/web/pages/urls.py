@@ -23,6 +23,7 @@ from controltower.web.pages import (
     saved_views,
     search,
     slas,
+    subscriptions,
     systems,
     tokens,
     transactions,
@@ -141,6 +142,21 @@ systems_urls = [
     ),
 ]
 
+subscription_urls = [
+    path("", subscriptions.subscription_list, name="list"),
+    path("new/", subscriptions.subscription_create_view, name="create"),
+    path("<int:pk>/", subscriptions.subscription_detail, name="detail"),
+    path("<int:pk>/edit/", subscriptions.subscription_edit, name="edit"),
+    path("<int:pk>/switch/", subscriptions.subscription_switch_view, name="switch"),
+    path("<int:pk>/rotate-secret/", subscriptions.subscription_rotate_view, name="rotate"),
+    path("<int:pk>/replay/", subscriptions.subscription_replay_view, name="replay"),
+    path(
+        "<int:pk>/deliveries/<int:delivery_id>/replay/",
+        subscriptions.delivery_replay_view,
+        name="delivery-replay",
+    ),
+]
+
 account_urls = [
     path("tokens/", tokens.api_tokens, name="tokens"),
     path("time-zone/", preferences.time_zone_view, name="time-zone"),
@@ -161,6 +177,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("search/", search.search_page, name="search"),
     path("measures/", include(([path("", measures.measures_page, name="index")], "measures"))),
+    # Before the configuration sections: "subscriptions" is not one of their slugs.
+    path("config/subscriptions/", include((subscription_urls, "subscriptions"))),
     path("config/", include((config_urls, "config"))),
     path("audit/", include((audit_urls, "audit"))),
     path("imports/", include((import_urls, "imports"))),

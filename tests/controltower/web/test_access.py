@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from controltower.operations.models import ApiToken
@@ -161,6 +162,15 @@ EXPECTED: dict[str, dict[str, str]] = {
     "sla-breach-detail": READ,
     "notification-list": READ,
     "notification-detail": READ,
+    # Event subscriptions: registered by admins, their log read by all, replayed by operators.
+    "subscription-list": CONFIG_LIST,
+    "subscription-detail": CONFIG_DETAIL,
+    "subscription-switch": {"POST": ADMIN},
+    "subscription-rotate-secret": {"POST": ADMIN},
+    "subscription-replay": {"POST": OPERATOR},
+    "delivery-list": READ,
+    "delivery-detail": READ,
+    "delivery-replay": {"POST": OPERATOR},
 }
 # URL parameters that are not a viewset's lookup of its own records. A token no role owns:
 # each signed-in role is let in and told there is no such token (404).
@@ -224,7 +234,16 @@ def world(db):
     from canonical.models import Project
     from controltower.operations.services import audit_record
     from integrations.choices import FlowKind, TransactionState
-    from integrations.models import Compensation, ConnectedSystem, ErpRoute, ImportJob, SyncState
+    from integrations.models import (
+        Compensation,
+        ConnectedSystem,
+        Delivery,
+        ErpRoute,
+        ImportJob,
+        OutboxEvent,
+        Subscription,
+        SyncState,
+    )
     from tests.factories import canonical as c
     from tests.factories import operations as f
 
@@ -278,6 +297,19 @@ def world(db):
         amount="300.00",
         rate="300.00",
         currency="USD",
+    )
+    subscription = Subscription.objects.create(
+        name="warehouse", url="https://dw.example.com/", event_types=["contract.signed"], secret="s"
+    )
+    event = OutboxEvent.objects.create(
+        event_type="contract.signed",
+        record_key="contract:K-1",
+        sequence=1,
+        dedupe_key="contract.signed|contract:K-1|1",
+        occurred_at=timezone.now(),
+    )
+    Delivery.objects.create(
+        subscription=subscription, event=event, record_key=event.record_key, sequence=1
     )
 
 

@@ -10,7 +10,7 @@ def sync(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("controltower", "0035_user_preference"),
-        ("integrations", "0034_compensations"),
+        ("integrations", "0035_subscriptions_outbox"),
     ]
 
     operations = [migrations.RunPython(sync, migrations.RunPython.noop)]
