@@ -64,6 +64,21 @@ class BoundedPaginator(Paginator):
             return max(1, -(-COUNT_LIMIT // self.per_page))
         return super().num_pages
 
+    def page(self, number: Any) -> Page:
+        """Django's page, whose last page is not cut at a capped count."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if not self.capped and top + self.orphans >= self.count:
+            top = self.count
+        return _BoundedPage(self.object_list[bottom:top], number, self)
+
+
+class _BoundedPage(Page):
+    def end_index(self) -> int:
+        """The last row's number, from the rows on the page (the count may be capped)."""
+        return self.start_index() + len(self.object_list) - 1 if self.object_list else 0
+
 
 @dataclass(frozen=True)
 class Column:
