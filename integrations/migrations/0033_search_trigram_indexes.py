@@ -17,6 +17,7 @@ INDEXES = (
     ("tx_business_key_trgm", "integrations_transaction", "business_key"),
     ("tx_correlation_trgm", "integrations_transaction", "correlation_id"),
     ("exc_business_key_trgm", "integrations_exceptionrecord", "business_key"),
+    ("exc_message_trgm", "integrations_exceptionrecord", "message"),
 )
 
 

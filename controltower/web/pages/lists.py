@@ -35,10 +35,11 @@ from controltower.web.templatetags.tower import when
 
 PER_PAGE = 25
 PER_PAGE_CHOICES = (25, 50, 100)
-# A list counts its rows up to this many: past it, the page says "more than 10,000" instead
-# of counting a million rows on every page (COUNT(*) grows with history; a bounded count
-# stops at the limit). Filter or search to reach rows further back.
-COUNT_LIMIT = 10_000
+# A list counts its rows up to this many: past it, the page says "more than 1,000" and its
+# pages stop at that row, instead of counting a million rows on every page (COUNT(*) grows
+# with history; a bounded count costs the same at any size). Filter, search or sort to
+# reach other rows; the CSV export has them all.
+COUNT_LIMIT = 1_000
 
 
 class BoundedPaginator(Paginator):
@@ -168,7 +169,7 @@ class Listing:
 
     @property
     def total_text(self) -> str:
-        """The number of rows in words: "1,234", or "more than 10,000" past the count limit."""
+        """The number of rows in words: "987", or "more than 1,000" past the count limit."""
         return f"more than {COUNT_LIMIT:,}" if self.capped else f"{self.total:,}"
 
     @property
