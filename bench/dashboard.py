@@ -123,7 +123,7 @@ class DashboardResult:
     def summary_lines(self) -> list[str]:
         o = self.options
         seed = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.seed_seconds.items())
-        small, full = f"{o.baseline // 1000}k", f"{o.transactions / 1e6:g}M"
+        small, full = _size(o.baseline), _size(o.transactions)
         heading = f"p95 {small}"
         rows = [
             f"  {'*' if t.name in self.dashboard else ' '} {t.name:<46} {s.percentile(50):>8.1f}"
@@ -179,6 +179,14 @@ class DashboardResult:
                 "targets_met": not self.misses(),
             }
         )
+
+
+def _size(n: int) -> str:
+    """10,000 as "10k", 1,000,000 as "1M", for the table's headings."""
+    for unit, name in ((1_000_000, "M"), (1_000, "k")):
+        if n >= unit and n % unit == 0:
+            return f"{n // unit}{name}"
+    return f"{n:,}"
 
 
 # --- Timing ----------------------------------------------------------------------
