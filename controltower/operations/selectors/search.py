@@ -3,7 +3,8 @@ transactions and exceptions, by business key or name, partial and case-insensiti
 
 Each kind is read only by a user whose role may read it, newest first and at most
 ``PER_KIND`` hits of each, so a search costs one bounded query per kind whatever the
-size of the tables.
+size of the tables (and one for the customers whose exceptions it finds). On PostgreSQL
+the parts of keys are found through trigram indexes (``integrations`` migration 0033).
 """
 
 from __future__ import annotations
