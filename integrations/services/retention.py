@@ -147,7 +147,11 @@ def _remove(removable: QuerySet[Transaction], ids: list[int]) -> tuple[int, int]
     """Archives and deletes one batch; returns (transactions, attempts) removed."""
     with transaction.atomic():
         # Locked and judged again: a transaction replayed or re-linked since it was picked stays.
-        ids = list(removable.filter(pk__in=ids).select_for_update().values_list("pk", flat=True))
+        ids = list(
+            removable.filter(pk__in=ids)
+            .select_for_update(of=("self",))
+            .values_list("pk", flat=True)
+        )
         if not ids:
             return 0, 0
         rows = list(Transaction.objects.filter(pk__in=ids).order_by("pk").values())
