@@ -10,11 +10,13 @@ The tower is seeded the way a tower fills at a steady rate, in two steps:
    the other exceptions, all closed, and the paid invoices of the months before.
 
 After each step the roll-ups are rebuilt from the rows and the tables vacuumed and
-analyzed; ``overview_figures`` and the overview page are timed after both, and their
-ratio says whether the overview grows with history (target at most 1.5). The list pages
-are timed after the second step, each a GET through Django's test client by a signed-in
-operator; how many rows each list holds is counted through the same filter sets as the
-API.
+analyzed; ``overview_figures`` and every page are timed after both, each page a GET
+through Django's test client by a signed-in operator. The dashboard pages (the overview,
+the exceptions queue by money at risk, transaction search by part of a key, the header
+search, the reconciliation page and the transactions newest first) must each answer at
+p95 within ``PAGE_P95_TARGET_MS`` at the full size and within ``RATIO_TARGET`` times their
+p95 at the baseline: they must not grow with history. How many rows each list holds is
+counted through the same filter sets as the API.
 
 The seeding is in ``bench.dashboard_seed``; the seeded rows are deleted afterwards unless
 ``--keep``.
@@ -54,13 +56,16 @@ from bench.dashboard_seed import (
 from controltower.operations.filtersets import BusinessExceptionFilterSet
 from controltower.operations.models import BusinessException
 from controltower.operations.selectors.overview import overview_figures
+from controltower.operations.selectors.reconciliation import reconciliation_runs
 from integrations.choices import ExceptionStatus, FlowKind
 from integrations.filtersets import TransactionFilterSet
 from integrations.models import Transaction
 
-OVERVIEW_P95_TARGET_MS = 150.0
+# The dashboard pages (issue 17): each p95 at most PAGE_P95_TARGET_MS at the full size, and
+# at most RATIO_TARGET times its p95 at the baseline. The other lists keep the list target.
+PAGE_P95_TARGET_MS = 100.0
+RATIO_TARGET = 1.3
 LIST_P95_TARGET_MS = 300.0
-RATIO_TARGET = 1.5
 PAGE_SIZE = 25
 
 
@@ -76,7 +81,8 @@ class Timing:
 
 @dataclass
 class DashboardResult:
-    """``baseline`` and ``overview``: the selector and the page, at the two sizes."""
+    """``baseline`` and ``overview``: the overview selector at the two sizes; ``small`` and
+    ``pages``: every timed page at the two sizes, in the same order (``page_cases``)."""
 
     options: DashboardOptions
     run_id: str
@@ -84,41 +90,47 @@ class DashboardResult:
     seed_seconds: dict[str, float]
     baseline: list[Timing]
     overview: list[Timing]
-    lists: list[Timing]
+    small: list[Timing]
+    pages: list[Timing]
+    dashboard: set[str]  # names of the pages held to the page target and the ratio
     kept: bool
     notes: list[str] = field(default_factory=list)
 
-    def ratio(self, which: int = 1, percentile: int = 50) -> float:
-        """At the full size against the baseline: 0 the selector, 1 the page."""
+    def ratio(self, which: int = 0, percentile: int = 50) -> float:
+        """The overview selector at the full size against the baseline."""
         before = self.baseline[which].percentile(percentile)
         return self.overview[which].percentile(percentile) / max(before, 1e-9)
 
-    @property
-    def page(self) -> Timing:
-        return self.overview[1]
+    def page_ratio(self, index: int, percentile: int = 95) -> float:
+        before = self.small[index].percentile(percentile)
+        return self.pages[index].percentile(percentile) / max(before, 1e-9)
 
     def misses(self) -> list[str]:
         missed = []
-        if self.page.percentile(95) > OVERVIEW_P95_TARGET_MS:
-            missed.append(
-                f"overview page p95 {self.page.percentile(95):.1f} ms > {OVERVIEW_P95_TARGET_MS:.0f} ms"
-            )
-        if self.ratio() > RATIO_TARGET:
-            missed.append(f"overview page ratio {self.ratio():.2f} > {RATIO_TARGET}")
-        for timing in self.lists:
-            if timing.percentile(95) > LIST_P95_TARGET_MS:
-                missed.append(
-                    f"{timing.name} p95 {timing.percentile(95):.1f} ms > {LIST_P95_TARGET_MS:.0f} ms"
-                )
+        for index, timing in enumerate(self.pages):
+            p95 = timing.percentile(95)
+            if timing.name in self.dashboard:
+                if p95 > PAGE_P95_TARGET_MS:
+                    missed.append(f"{timing.name} p95 {p95:.1f} ms > {PAGE_P95_TARGET_MS:.0f} ms")
+                if self.page_ratio(index) > RATIO_TARGET:
+                    missed.append(
+                        f"{timing.name} ratio {self.page_ratio(index):.2f} > {RATIO_TARGET}"
+                    )
+            elif p95 > LIST_P95_TARGET_MS:
+                missed.append(f"{timing.name} p95 {p95:.1f} ms > {LIST_P95_TARGET_MS:.0f} ms")
         return missed
 
     def summary_lines(self) -> list[str]:
         o = self.options
         seed = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.seed_seconds.items())
-        ratios = ", ".join(
-            f"{label} {self.ratio(i):.2f} at p50 and {self.ratio(i, 95):.2f} at p95"
-            for i, label in ((1, "page"), (0, "selector"))
-        )
+        small, full = _size(o.baseline), _size(o.transactions)
+        heading = f"p95 {small}"
+        rows = [
+            f"  {'*' if t.name in self.dashboard else ' '} {t.name:<46} {s.percentile(50):>8.1f}"
+            f"  {s.percentile(95):>8.1f}  {t.percentile(50):>8.1f}  {t.percentile(95):>8.1f}"
+            f"  {self.page_ratio(i):>5.2f}   {t.rows:,}"
+            for i, (s, t) in enumerate(zip(self.small, self.pages, strict=True))
+        ]
         return [
             "Integration Control Tower benchmark: dashboard",
             f"  run              {self.run_id} ({self.database})",
@@ -126,12 +138,15 @@ class DashboardResult:
             f" ({o.baseline:,} and {o.baseline * o.exceptions // o.transactions:,} in the last 7 days)",
             f"  seed time        {seed}",
             f"  runs             {o.runs} per page, after 2 warm-up runs",
-            f"  {'':<48} {'p50 ms':>8}  {'p95 ms':>8}   rows in the list",
-            *(_line(t.name, t) for t in (*self.baseline, *self.overview, *self.lists)),
-            f"  overview ratio   {ratios} ({o.transactions:,} against {o.baseline:,} "
-            f"transactions; target <= {RATIO_TARGET})",
-            f"  targets          overview page p95 <= {OVERVIEW_P95_TARGET_MS:.0f} ms, "
-            f"list pages p95 <= {LIST_P95_TARGET_MS:.0f} ms: "
+            f"    {'':<46} {'p50 ' + small:>8}  {heading:>8}  {'p50 ' + full:>8}  "
+            f"{'p95 ' + full:>8}  {'ratio':>5}   rows at {full}",
+            f"    {'overview_figures() (the selector)':<46} {self.baseline[0].percentile(50):>8.1f}"
+            f"  {self.baseline[0].percentile(95):>8.1f}  {self.overview[0].percentile(50):>8.1f}"
+            f"  {self.overview[0].percentile(95):>8.1f}  {self.ratio(0, 95):>5.2f}",
+            *rows,
+            f"  targets          * dashboard pages: p95 <= {PAGE_P95_TARGET_MS:.0f} ms at "
+            f"{o.transactions:,} and p95 ratio ({full} against {small}) <= {RATIO_TARGET}; "
+            f"other lists p95 <= {LIST_P95_TARGET_MS:.0f} ms: "
             + ("met" if not self.misses() else "MISSED: " + "; ".join(self.misses())),
             f"  seeded rows      {'kept (--keep)' if self.kept else 'deleted after the run'}",
             *(f"  note             {note}" for note in self.notes),
@@ -148,21 +163,30 @@ class DashboardResult:
                 "transactions": self.options.transactions,
                 "exceptions": self.options.exceptions,
                 "baseline": self.options.baseline,
-                "overview_page": ms(self.overview[1]),
-                "overview_page_baseline": ms(self.baseline[1]),
                 "overview_figures": ms(self.overview[0]),
                 "overview_figures_baseline": ms(self.baseline[0]),
-                "ratio": round(self.ratio(), 2),
-                "ratio_figures": round(self.ratio(0), 2),
-                "lists": {t.name: ms(t) for t in self.lists},
+                "ratio_figures": round(self.ratio(0, 95), 2),
+                "pages": {
+                    t.name: {
+                        **ms(t),
+                        "baseline": ms(s),
+                        "ratio_p95": round(self.page_ratio(i), 2),
+                        "rows": t.rows,
+                        "dashboard": t.name in self.dashboard,
+                    }
+                    for i, (s, t) in enumerate(zip(self.small, self.pages, strict=True))
+                },
                 "targets_met": not self.misses(),
             }
         )
 
 
-def _line(name: str, timing: Timing) -> str:
-    rows = f"{timing.rows:,}" if timing.rows else ""
-    return f"  {name:<48} {timing.percentile(50):>8.1f}  {timing.percentile(95):>8.1f}   {rows}"
+def _size(n: int) -> str:
+    """10,000 as "10k", 1,000,000 as "1M", for the table's headings."""
+    for unit, name in ((1_000_000, "M"), (1_000, "k")):
+        if n >= unit and n % unit == 0:
+            return f"{n // unit}{name}"
+    return f"{n:,}"
 
 
 # --- Timing ----------------------------------------------------------------------
@@ -209,15 +233,35 @@ def _count(filterset_class, queryset, data: dict[str, Any]) -> int:
     return filterset.qs.count()
 
 
+# The pages issue 17 holds to p95 <= 100 ms at a million transactions and to the ratio.
+DASHBOARD_PAGES = {
+    "overview page",
+    "exceptions: the open queue, by money at risk",
+    "exceptions: every status, by money at risk",
+    "transactions: part of a business key",
+    "header search: part of a business key",
+    "reconciliation page",
+    "transactions: newest first",
+}
+
+
 def page_cases(seed: Seed) -> list[tuple[str, str, int]]:
-    """The list pages timed: (name, URL, rows the list holds)."""
+    """The pages timed: (name, URL, rows the list holds), the dashboard pages first.
+
+    The searched key is one of the last 7 days, so that the search finds the same rows at
+    both sizes; the other lists' rows grow with the history.
+    """
     day_ago = (seed.now - dt.timedelta(days=1)).isoformat()
     month_ago = seed.now - dt.timedelta(days=30)
     team = str(seed.team_ids[0])
-    key = business_key_of(seed.tx_first + seed.options.transactions // 2)
+    o = seed.options
+    key = business_key_of(seed.tx_first + o.transactions // 2)
+    # "AS-1234" of "MAS-12345": a partial key, both ends cut, matching ten or so transactions.
+    partial = business_key_of(seed.tx_first + o.transactions - o.baseline // 2)[1:-1]
     every_status = [str(s) for s in ExceptionStatus]
     transactions = [
         ("transactions: newest first", {}),
+        ("transactions: part of a business key", {"business_key": partial}),
         (
             "transactions: a flow's dead letters",
             {"flow": FlowKind.TIME_TO_BILLING, "state": ["dead"]},
@@ -240,7 +284,16 @@ def page_cases(seed: Seed) -> list[tuple[str, str, int]]:
         ("transactions: one business key", {"business_key": key}),
     ]
     exceptions = [
-        ("exceptions: the open queue", {"status": ["open", "in_progress"]}, {}),
+        (
+            "exceptions: the open queue, by money at risk",
+            {"status": ["open", "in_progress"]},
+            {"sort": "-money"},
+        ),
+        (
+            "exceptions: every status, by money at risk",
+            {"status": every_status},
+            {"status": every_status, "sort": "-money"},
+        ),
         (
             "exceptions: a team's open queue",
             {"team": team, "status": ["open", "in_progress"]},
@@ -251,18 +304,18 @@ def page_cases(seed: Seed) -> list[tuple[str, str, int]]:
             {"team": team, "status": ["resolved"]},
             {"team": team, "status": ["resolved"]},
         ),
-        ("exceptions: every status", {"status": every_status}, {"status": every_status}),
     ]
     tx_url, exc_url = reverse("transactions:list"), reverse("exceptions:list")
     all_tx, all_exc = Transaction.objects.all(), BusinessException.objects.all()
-    return [
+    tx_cases = [
         (
             name,
             f"{tx_url}?{urlencode(data, doseq=True)}",
             _count(TransactionFilterSet, all_tx, data),
         )
         for name, data in transactions
-    ] + [
+    ]
+    exc_cases = [
         (
             name,
             f"{exc_url}?{urlencode(query, doseq=True)}",
@@ -270,17 +323,28 @@ def page_cases(seed: Seed) -> list[tuple[str, str, int]]:
         )
         for name, data, query in exceptions
     ]
+    runs = reconciliation_runs().count()
+    return [
+        ("overview page", reverse("home"), 0),
+        *exc_cases[:2],
+        tx_cases[1],
+        (
+            "header search: part of a business key",
+            f"{reverse('search')}?{urlencode({'q': partial})}",
+            all_tx.filter(business_key__icontains=partial).count(),
+        ),
+        ("reconciliation page", reverse("reconciliation:index"), runs),
+        tx_cases[0],
+        *tx_cases[2:],
+        *exc_cases[2:],
+    ]
 
 
-def time_overview(seed: Seed, runs: int, label: str) -> list[Timing]:
-    with browser(seed) as client:
-        return [
-            time_it(f"overview_figures() at {label}", overview_figures, runs),
-            time_it(f"overview page at {label}", _get(client, reverse("home")), runs),
-        ]
+def time_figures(runs: int, label: str) -> Timing:
+    return time_it(f"overview_figures() at {label}", overview_figures, runs)
 
 
-def time_lists(seed: Seed, runs: int) -> list[Timing]:
+def time_pages(seed: Seed, runs: int) -> list[Timing]:
     cases = page_cases(seed)
     with browser(seed) as client:
         return [time_it(name, _get(client, url), runs, rows) for name, url, rows in cases]
@@ -299,21 +363,22 @@ def run_dashboard_bench(options: DashboardOptions, report: Report) -> DashboardR
     seed = seed_prepare(options, report)
     seconds: dict[str, float] = {}
     kept = options.keep
+    small_label, full_label = f"{options.baseline:,}", f"{options.transactions:,}"
     try:
         seconds["last 7 days"] = seed_recent(seed, report)
         seconds["settle"] = seed_settle(seed, since=seed.now - RECENT - dt.timedelta(hours=1))
-        report(f"Timing the overview at {options.baseline:,} transactions ...")
-        load = {f"overview at {options.baseline:,}": _load()}
-        baseline = time_overview(seed, options.runs, f"{options.baseline:,}")
+        report(f"Timing the overview and the pages at {small_label} transactions ...")
+        load = {f"pages at {small_label}": _load()}
+        baseline = [time_figures(options.runs, small_label)]
+        small = time_pages(seed, options.runs)
         seconds["history"] = seed_history(seed, report)
         started = time.perf_counter()
         seconds["settle"] += seed_settle(seed, since=seed.earliest)
         report(f"  roll-ups rebuilt and tables analyzed in {time.perf_counter() - started:.1f} s")
-        report(f"Timing the overview and the lists at {options.transactions:,} transactions ...")
-        load[f"overview at {options.transactions:,}"] = _load()
-        overview = time_overview(seed, options.runs, f"{options.transactions:,}")
-        load["lists"] = _load()
-        lists = time_lists(seed, options.runs)
+        report(f"Timing the overview and the pages at {full_label} transactions ...")
+        load[f"pages at {full_label}"] = _load()
+        overview = [time_figures(options.runs, full_label)]
+        pages = time_pages(seed, options.runs)
     except BaseException:
         kept = False
         seed_delete(seed, report)
@@ -327,7 +392,9 @@ def run_dashboard_bench(options: DashboardOptions, report: Report) -> DashboardR
         seed_seconds=seconds,
         baseline=baseline,
         overview=overview,
-        lists=lists,
+        small=small,
+        pages=pages,
+        dashboard=DASHBOARD_PAGES,
         kept=kept,
         notes=[
             "server time in process: a page is a GET through Django's test client by a "

@@ -13,6 +13,7 @@ reserved for the run, so that they are found again and deleted by range.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import time
 import uuid
@@ -410,6 +411,19 @@ def _exceptions(
         status = statuses[rng.randrange(len(statuses))]
         closed = status in (ExceptionStatus.RESOLVED, ExceptionStatus.DISMISSED)
         exception_type = types[pk % len(types)]
+        flow, business_key, details = FlowKind.TIME_TO_BILLING, f"P-{pk}", "{}"
+        if exception_type == ExceptionType.RECONCILIATION_DRIFT:
+            # Found by the reconciliation run before it, as the reconciliation page reads.
+            run_id, created = _run_before(seed, created, recent=recent)
+            flow, business_key = FlowKind.RECONCILIATION, business_key_of(run_id)
+            details = json.dumps(
+                {
+                    "kind": "unbilled_time",
+                    "project": f"{seed.run_id}-P{pk % PROJECTS:03d}".upper(),
+                    "hours": str(rng.randint(1, 80)),
+                    "period_start": created.date().replace(day=1).isoformat(),
+                }
+            )
         due = created + dt.timedelta(days=1)
         rows.append(
             table.row(
@@ -417,11 +431,11 @@ def _exceptions(
                 exception_type=exception_type,
                 severity=Severity.HIGH if pk % 3 == 0 else Severity.MEDIUM,
                 status=status,
-                flow=FlowKind.TIME_TO_BILLING,
+                flow=flow,
                 message=f"{exception_type} on {seed.run_id}-{pk}",
-                details="{}",
+                details=details,
                 fingerprint=f"{exception_type}|{seed.run_id}|{pk}",
-                business_key=f"P-{pk}",
+                business_key=business_key,
                 money_at_risk=Decimal(rng.randint(0, 5_000_000)) / 100,
                 currency=CURRENCIES[pk % len(CURRENCIES)],
                 created_at=created,
@@ -461,6 +475,31 @@ def _exceptions(
             )
         )
     return rows, case_rows, breach_rows
+
+
+def _run_before(seed: Seed, at: dt.datetime, *, recent: bool) -> tuple[int, dt.datetime]:
+    """The seeded reconciliation run received last before ``at`` (transactions are laid out
+    evenly over their window, ids growing with time), and a moment a second after it began."""
+    o = seed.options
+    if recent:
+        first, count, start = (
+            seed.tx_first + o.transactions - o.baseline,
+            o.baseline,
+            seed.now - RECENT,
+        )
+        span = RECENT
+    else:
+        first, count, start = (
+            seed.tx_first,
+            o.transactions - o.baseline,
+            seed.now - seed.history_span,
+        )
+        span = seed.history_span - RECENT
+    step = span / max(count, 1)
+    pk = first + min(count - 1, max(0, int((at - start) / step)))
+    while FLOW_CYCLE[pk % len(FLOW_CYCLE)][0] != FlowKind.RECONCILIATION and pk > first:
+        pk -= 1
+    return pk, start + step * (pk - first) + dt.timedelta(seconds=1)
 
 
 def _billing(

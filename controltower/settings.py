@@ -154,6 +154,16 @@ if DATABASE_URL:
         DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get(
             "CT_TEST_DATABASE_NAME", f"test_{DATABASES['default']['NAME']}"
         )
+    # The planner's cost of reading a page out of order, for the tower's own connections.
+    # PostgreSQL's default 4 is for spinning disks: on SSD or a cloud volume it makes the
+    # planner scan a whole table (100,000 exceptions) to join it with the few hundred open
+    # ones instead of looking each up by index. Empty: the server's setting (behind a pooler
+    # that refuses start-up options, set it with ALTER DATABASE ... SET random_page_cost).
+    CT_PG_RANDOM_PAGE_COST = os.environ.get("CT_PG_RANDOM_PAGE_COST", "1.1")
+    if CT_PG_RANDOM_PAGE_COST and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+            f"-c random_page_cost={float(CT_PG_RANDOM_PAGE_COST)}"
+        )
 else:
     DATABASES = {
         "default": {
@@ -347,6 +357,17 @@ CT_REJECTED_RETENTION_COUNT = env_int("CT_REJECTED_RETENTION_COUNT", 10_000)
 # Django refuses bodies over this before the view sees them; the inbound view answers 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = CT_INBOUND_MAX_BYTES
 
+# --- Retention ----------------------------------------------------------------
+# Finished transactions (succeeded, replaced, cancelled, ignored, refused) received more
+# than CT_RETENTION_DAYS ago leave the hot tables with their attempts (0: kept forever),
+# written first as JSON Lines, one gzip file per day, under CT_RETENTION_ARCHIVE_DIR. Beat
+# runs the job every CT_RETENTION_SECONDS; each run deletes at most CT_RETENTION_BATCHES
+# batches of CT_RETENTION_BATCH transactions, each batch its own short database transaction.
+CT_RETENTION_DAYS = env_int("CT_RETENTION_DAYS", 365)
+CT_RETENTION_BATCH = env_int("CT_RETENTION_BATCH", 1000)
+CT_RETENTION_BATCHES = env_int("CT_RETENTION_BATCHES", 100)
+CT_RETENTION_ARCHIVE_DIR = env_path("CT_RETENTION_ARCHIVE_DIR", VAR_DIR / "retention")
+
 # An OAuth 2.0 access token is fetched again this long before it expires (at most a fifth
 # of its life).
 CT_TOKEN_REFRESH_MARGIN_SECONDS = env_int("CT_TOKEN_REFRESH_MARGIN_SECONDS", 60)
@@ -515,6 +536,10 @@ CELERY_BEAT_SCHEDULE = {
     "prune-rejected-transactions": {
         "task": "integrations.tasks.prune_rejected_transactions_task",
         "schedule": float(env_int("CT_REJECTED_PRUNE_SECONDS", 900)),
+    },
+    "transactions-retention": {
+        "task": "integrations.tasks.transactions_retention_task",
+        "schedule": float(env_int("CT_RETENTION_SECONDS", 3600)),
     },
     "run-due-pollers": {
         "task": "integrations.tasks.run_due_pollers_task",

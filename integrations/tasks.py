@@ -18,6 +18,7 @@ from integrations.services.inbound_limits import rejected_transactions_prune
 from integrations.services.polling import pollers_run_due
 from integrations.services.processing import transactions_process
 from integrations.services.reconciliation import reconciliation_queue
+from integrations.services.retention import transactions_retention
 from integrations.services.runtime import worker_heartbeat_record, worker_pool_proof
 from integrations.services.sweep import engine_sweep
 
@@ -95,6 +96,14 @@ def contract_notices_task() -> int:
 def prune_rejected_transactions_task() -> int:
     """Refused requests past their retention (days, count per system) are deleted."""
     return rejected_transactions_prune()
+
+
+@shared_task(name="integrations.tasks.transactions_retention_task")
+def transactions_retention_task() -> int | None:
+    """Finished transactions past CT_RETENTION_DAYS are archived and leave the hot tables;
+    returns the id of the run's record."""
+    sweep = transactions_retention()
+    return sweep.pk if sweep is not None else None
 
 
 @task_prerun.connect

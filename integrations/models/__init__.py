@@ -6,6 +6,7 @@ from integrations.models.inbound import InboundBucket
 from integrations.models.mappings import FieldMapping
 from integrations.models.outbound import AccessToken, CircuitBreaker, OutboundAuth, RateBucket
 from integrations.models.pollers import Poller
+from integrations.models.retention import RetentionSweep
 from integrations.models.rollups import FlowRollup
 from integrations.models.routing import ErpRoute
 from integrations.models.runtime import ProcessHeartbeat
@@ -39,6 +40,7 @@ __all__ = [
     "Poller",
     "ProcessHeartbeat",
     "RateBucket",
+    "RetentionSweep",
     "Subscription",
     "SyncState",
     "SystemOfRecord",

@@ -177,6 +177,12 @@ class Transaction(models.Model):
             # Plain b-tree indexes: exact look-ups only, without PostgreSQL's extra LIKE index.
             models.Index(fields=["business_key"], name="tx_business_key"),
             models.Index(fields=["correlation_id"], name="tx_correlation"),
+            # The reconciliation page lists the runs newest first, a few among a million.
+            models.Index(
+                fields=["-id"],
+                condition=models.Q(event_type="reconciliation.run"),
+                name="tx_reconciliation_runs",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -15,6 +15,7 @@ from canonical.models import Contract, Customer, Invoice, Project
 from integrations.flows.catalog import PROPAGATE_EVENT, REPUSH_EVENT
 from integrations.models import (
     Attempt,
+    RetentionSweep,
     Transaction,
 )
 from integrations.selectors.lineage import contract_records_lineage
@@ -240,3 +241,13 @@ def transaction_lineage(*, tx: Transaction, limit: int = LINEAGE_LIMIT) -> dict[
         "contract": contract,
         "records": contract_records_lineage(contract) if contract is not None else None,
     }
+
+
+def retention_sweep_of(*, transaction_id: int) -> RetentionSweep | None:
+    """The retention run that removed ``transaction_id``, if one did (the caller has found
+    that the transaction is no longer there)."""
+    return (
+        RetentionSweep.objects.filter(first_id__lte=transaction_id, last_id__gte=transaction_id)
+        .order_by("cutoff")
+        .first()
+    )

@@ -29,6 +29,7 @@ from django.db.models import (
     DurationField,
     ExpressionWrapper,
     F,
+    Max,
     OuterRef,
     Q,
     Subquery,
@@ -38,7 +39,7 @@ from django.db.models.functions import TruncHour, TruncMinute
 from django.utils import timezone
 
 from integrations.choices import AttemptOutcome, RollupSpan, TransactionState
-from integrations.models import Attempt, FlowRollup, Transaction
+from integrations.models import Attempt, FlowRollup, RetentionSweep, Transaction
 
 logger = logging.getLogger(__name__)
 
@@ -214,22 +215,30 @@ def rollups_succeeded(
             )
 
 
-def rollups_rebuild(*, since: datetime) -> int:
-    """Recomputes the roll-ups from the hour that holds ``since`` up to now; returns rows written.
+def rollups_rebuild(*, since: datetime, until: datetime | None = None) -> int:
+    """Recomputes the roll-ups from the hour that holds ``since`` up to ``until`` (an hour's
+    start; now if None); returns rows written.
 
     Arrivals are counted from the transactions, outcomes from their attempts; hour
     buckets for the whole period, minute buckets only for the minutes still kept.
+    Hours before the retention's floor (``rollups_floor``) are left as they are: their
+    rows are gone, their counts live only in the roll-ups.
     Counts that running workers write while this runs may be counted twice or not at
     all for the current minute; rebuild a past period, or again when it is quiet.
     """
     start = bucket_start(since, RollupSpan.HOUR)
+    floor = rollups_floor()
+    if floor is not None:
+        start = max(start, floor)
+    end = until or timezone.now() + timedelta(hours=1)
     minutes_from = max(start, bucket_start(timezone.now() - MINUTE_BUCKETS_KEPT, RollupSpan.HOUR))
     counts = RollupCounts()
     for span, trunc, first in (
         (RollupSpan.HOUR, TruncHour, start),
         (RollupSpan.MINUTE, TruncMinute, minutes_from),
     ):
-        _recount(counts, span=span, trunc=trunc, since=first)
+        if first < end:
+            _recount(counts, span=span, trunc=trunc, since=first, until=end)
     rows = [
         FlowRollup(
             flow_id=flow_id, span=span, bucket=bucket, **dict(zip(COUNTERS, values, strict=True))
@@ -237,15 +246,24 @@ def rollups_rebuild(*, since: datetime) -> int:
         for (flow_id, span, bucket), values in counts.rows()
     ]
     with transaction.atomic():
-        FlowRollup.objects.filter(bucket__gte=start).delete()
+        FlowRollup.objects.filter(bucket__gte=start, bucket__lt=end).delete()
         FlowRollup.objects.bulk_create(rows, batch_size=2_000)
     return len(rows)
 
 
-def _recount(counts: RollupCounts, *, span: int, trunc, since: datetime) -> None:
-    """Adds to ``counts`` the buckets of one span from ``since``, counted in the database."""
+def rollups_floor() -> datetime | None:
+    """The hour before which the retention removed transactions (None: nothing removed):
+    the roll-ups before it are the only count left and are never recounted."""
+    return RetentionSweep.objects.aggregate(floor=Max("cutoff"))["floor"]
+
+
+def _recount(counts: RollupCounts, *, span: int, trunc, since: datetime, until: datetime) -> None:
+    """Adds to ``counts`` the buckets of one span from ``since`` to ``until``, counted in the
+    database."""
     arrivals = (
-        Transaction.objects.filter(received_at__gte=since, flow__isnull=False)
+        Transaction.objects.filter(
+            received_at__gte=since, received_at__lt=until, flow__isnull=False
+        )
         .annotate(bucket=trunc("received_at", tzinfo=UTC))
         .values_list("flow_id", "bucket", "state")
         .annotate(n=Count("*"))
@@ -258,7 +276,9 @@ def _recount(counts: RollupCounts, *, span: int, trunc, since: datetime) -> None
         F("transaction__finished_at") - F("transaction__received_at"), output_field=DurationField()
     )
     outcomes = (
-        Attempt.objects.filter(started_at__gte=since, transaction__flow__isnull=False)
+        Attempt.objects.filter(
+            started_at__gte=since, started_at__lt=until, transaction__flow__isnull=False
+        )
         .annotate(bucket=trunc("started_at", tzinfo=UTC))
         .values_list("transaction__flow_id", "bucket", "outcome")
         .annotate(n=Count("*"), latency=Sum(latency, filter=Q(outcome=AttemptOutcome.SUCCEEDED)))
@@ -283,6 +303,7 @@ def _recount(counts: RollupCounts, *, span: int, trunc, since: datetime) -> None
     recoveries = (
         Attempt.objects.filter(
             started_at__gte=since,
+            started_at__lt=until,
             outcome=AttemptOutcome.SUCCEEDED,
             number__gt=1,
             transaction__flow__isnull=False,

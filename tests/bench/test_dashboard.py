@@ -95,24 +95,39 @@ def test_the_bench_times_every_page_and_deletes_what_it_seeded(demo):
     result = run_dashboard_bench(SMALL, report=lines.append)
 
     assert counts() == before
-    timings = [*result.baseline, *result.overview, *result.lists]
+    timings = [*result.baseline, *result.overview, *result.small, *result.pages]
     assert all(len(timing.samples) == 3 for timing in timings)
-    assert [t.name for t in result.overview] == [
-        "overview_figures() at 2,000",
-        "overview page at 2,000",
+    assert [t.name for t in result.overview] == ["overview_figures() at 2,000"]
+    names = [timing.name for timing in result.pages]
+    assert names == [timing.name for timing in result.small]  # each page at both sizes
+    assert names[:7] == [
+        "overview page",
+        "exceptions: the open queue, by money at risk",
+        "exceptions: every status, by money at risk",
+        "transactions: part of a business key",
+        "header search: part of a business key",
+        "reconciliation page",
+        "transactions: newest first",
     ]
-    names = [timing.name for timing in result.lists]
-    assert "exceptions: a team's open queue" in names and len(names) == 10
-    by_name = {timing.name: timing for timing in result.lists}
+    assert set(names[:7]) == result.dashboard and len(names) == 14
+    by_name = {timing.name: timing for timing in result.pages}
     assert by_name["transactions: newest first"].rows >= 2_000
     assert by_name["transactions: one business key"].rows == 1
-    assert by_name["exceptions: every status"].rows >= 200
+    # The searched key is of the last 7 days: found at both sizes, the same few rows.
+    assert 1 <= by_name["transactions: part of a business key"].rows <= 20
+    assert by_name["header search: part of a business key"].rows == (
+        by_name["transactions: part of a business key"].rows
+    )
+    assert by_name["reconciliation page"].rows > 2_000 // 25  # a twentieth, less the refused
+    assert by_name["exceptions: every status, by money at risk"].rows >= 200
     assert 0 < by_name["exceptions: a team's open queue"].rows < 200
     summary = "\n".join(result.summary_lines())
-    assert "overview ratio   page" in summary and "overview page at 500" in summary
+    assert "* overview page" in summary and "p95 500" in summary and "p95 2k" in summary
     data = json.loads(result.as_json())
     assert data["case"] == "dashboard" and data["transactions"] == 2_000
-    assert set(data["lists"]) == set(names) and data["ratio"] == round(result.ratio(), 2)
+    assert set(data["pages"]) == set(names)
+    assert data["pages"]["overview page"]["ratio_p95"] == round(result.page_ratio(0), 2)
+    assert data["targets_met"] == (not result.misses())
     assert any("Deleted the rows" in line for line in lines)
 
 
@@ -146,4 +161,4 @@ def test_the_command_prints_the_figures_and_a_json_line(demo, capsys):
         assert str(exc).startswith("Over target: ")
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1].startswith('{"case": "dashboard"')
-    assert any(line.strip().startswith("overview ratio") for line in out)
+    assert any(line.strip().startswith("targets") for line in out)

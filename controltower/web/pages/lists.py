@@ -22,6 +22,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, QueryDict, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django_filters import filters as f
 
@@ -34,6 +35,50 @@ from controltower.web.templatetags.tower import when
 
 PER_PAGE = 25
 PER_PAGE_CHOICES = (25, 50, 100)
+# A list counts its rows up to this many: past it, the page says "more than 1,000" and its
+# pages stop at that row, instead of counting a million rows on every page (COUNT(*) grows
+# with history; a bounded count costs the same at any size). Filter, search or sort to
+# reach other rows; the CSV export has them all.
+COUNT_LIMIT = 1_000
+
+
+class BoundedPaginator(Paginator):
+    """Django's paginator, counting at most ``COUNT_LIMIT + 1`` rows.
+
+    ``count`` is the exact number of rows up to ``COUNT_LIMIT``; past it, ``COUNT_LIMIT + 1``
+    and ``capped`` is true, and the pages stop at the one that holds row ``COUNT_LIMIT``.
+    """
+
+    @cached_property
+    def count(self) -> int:
+        if not isinstance(self.object_list, QuerySet):
+            return super().count
+        return self.object_list.order_by()[: COUNT_LIMIT + 1].count()
+
+    @property
+    def capped(self) -> bool:
+        return self.count > COUNT_LIMIT
+
+    @cached_property
+    def num_pages(self) -> int:
+        if self.capped:
+            return max(1, -(-COUNT_LIMIT // self.per_page))
+        return super().num_pages
+
+    def page(self, number: Any) -> Page:
+        """Django's page, whose last page is not cut at a capped count."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if not self.capped and top + self.orphans >= self.count:
+            top = self.count
+        return _BoundedPage(self.object_list[bottom:top], number, self)
+
+
+class _BoundedPage(Page):
+    def end_index(self) -> int:
+        """The last row's number, from the rows on the page (the count may be capped)."""
+        return self.start_index() + len(self.object_list) - 1 if self.object_list else 0
 
 
 @dataclass(frozen=True)
@@ -108,7 +153,7 @@ class Listing:
     headers: list[Header]
     rows: list[Row]
     page: Page
-    total: int
+    total: int  # exact up to COUNT_LIMIT; COUNT_LIMIT + 1 means "more than COUNT_LIMIT"
     search: str
     filtered: bool
     export_url: str
@@ -116,6 +161,16 @@ class Listing:
 
     def page_url(self, number: int) -> str:
         return _url(self.params, page=number)
+
+    @property
+    def capped(self) -> bool:
+        """Whether the list holds more rows than it counts (``COUNT_LIMIT``)."""
+        return self.total > COUNT_LIMIT
+
+    @property
+    def total_text(self) -> str:
+        """The number of rows in words: "987", or "more than 1,000" past the count limit."""
+        return f"more than {COUNT_LIMIT:,}" if self.capped else f"{self.total:,}"
 
     @property
     def version(self) -> str:
@@ -214,7 +269,7 @@ def listing(
     except ValueError:
         per_page = PER_PAGE
     per_page = per_page if per_page in PER_PAGE_CHOICES else PER_PAGE
-    page = Paginator(queryset, per_page).get_page(request.GET.get("page"))
+    page = BoundedPaginator(queryset, per_page).get_page(request.GET.get("page"))
     shown = [c for c in columns if c.table]
     headers = []
     for column in shown:

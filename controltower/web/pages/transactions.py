@@ -53,6 +53,7 @@ from integrations.models import ConnectedSystem, Transaction
 from integrations.selectors.compensations import compensations_of_transaction
 from integrations.selectors.records import transaction_record_link
 from integrations.selectors.transactions import (
+    retention_sweep_of,
     transaction_children,
     transaction_explorer_list,
     transaction_lineage,
@@ -446,7 +447,19 @@ def _lineage_records(
 @require_GET
 def transaction_detail(request: HttpRequest, pk: int) -> HttpResponse:
     require(request, VIEW, "Your role may not read transactions.")
-    return _detail(request, _transaction(pk))
+    tx = transaction_page_detail(pk=pk)
+    if tx is None:
+        sweep = retention_sweep_of(transaction_id=pk)
+        if sweep is None:
+            raise Http404(f"No transaction {pk}.")
+        # Gone, not lost: the page says when and where to, with 410 rather than 404.
+        return render(
+            request,
+            "integrations/transactions/removed.html",
+            {"pk": pk, "sweep": sweep, "list_url": reverse("transactions:list")},
+            status=410,
+        )
+    return _detail(request, tx)
 
 
 def _refused(
