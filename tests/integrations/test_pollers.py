@@ -84,7 +84,7 @@ def test_a_poll_picks_up_changed_entries_and_creates_transactions(psa, poller):
     assert run.ok and (run.received, run.stored) == (2, 2), run.error
     assert polled() == ["TE-1", "TE-2"]
     tx = Transaction.objects.get(business_key="TE-2")
-    assert tx.event_type == "time_entry.approved" and tx.normalized["data"]["hours"] == 3
+    assert tx.event_type == "time_entry.approved" and tx.normalized["data"]["hours"] == "3.00"
     assert tx.external_id == last["id"] and tx.payload["updated_at"] == last["updated_at"]
     poller.refresh_from_db()
     assert poller.cursor.isoformat() == last["updated_at"]

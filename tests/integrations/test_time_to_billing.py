@@ -351,7 +351,7 @@ def test_an_edited_time_replay_waits_for_a_second_approver(staffed, user_with_ro
 
     [original] = events_run(time_entry("T-46", hours=8), system="psa")
     ada, bob = user_with_role("approver"), user_with_role("approver")
-    edited = {**original.normalized, "data": {**original.normalized["data"], "hours": 6}}
+    edited = {**original.normalized, "data": {**original.normalized["data"], "hours": "6.00"}}
     replay = transaction_replay(
         transaction_id=original.pk, actor=ada, payload=edited, reason="PSA had 6 h"
     )
