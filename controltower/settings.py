@@ -329,6 +329,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = CT_INBOUND_MAX_BYTES
 # of its life).
 CT_TOKEN_REFRESH_MARGIN_SECONDS = env_int("CT_TOKEN_REFRESH_MARGIN_SECONDS", 60)
 
+# --- Canonical schema versions ------------------------------------------------
+# The systems' pages and API count the canonical schema versions each system sent over this
+# many days (one grouped query over its transactions of the window).
+CT_SCHEMA_USAGE_DAYS = env_int("CT_SCHEMA_USAGE_DAYS", 30)
+
 # --- Secrets at rest --------------------------------------------------------------
 # Fernet keys, comma-separated: the first encrypts, all decrypt (integrations.crypto).
 CT_ENCRYPTION_KEYS = env_list("CT_ENCRYPTION_KEYS")
