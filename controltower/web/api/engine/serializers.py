@@ -52,6 +52,7 @@ class TransactionSerializer(serializers.ModelSerializer):
             "external_id",
             "idempotency_key",
             "event_version",
+            "schema_version",
             "correlation_id",
             "parent",
             "replaced_by",

@@ -93,3 +93,5 @@ def test_a_systems_schema_versions_count_what_it_sent_in_the_window(
     rows = viewer.get("/api/v1/systems/psa/schema-versions/").json()["rows"]
     assert [(r["schema_version"], r["count"]) for r in rows] == [(1, 1), (2, 1)]
     assert viewer.get("/api/v1/systems/crm/schema-versions/").json()["rows"] == []
+    first = Transaction.objects.get(business_key="T-1")
+    assert viewer.get(f"/api/v1/transactions/{first.pk}/").json()["schema_version"] == 1

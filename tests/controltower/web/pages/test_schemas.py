@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.test import Client
 
+from integrations.models import Transaction
 from tests.support.inbound import event, signed_post
 
 
@@ -38,6 +39,9 @@ def test_a_viewer_sees_what_a_system_sent_with_the_deprecated_version_marked(dem
     assert "Current" in v2 and "Deprecated" not in v2 and ">1</td>" in v2
     registry = page.split('id="schema-time_entry.approved"')[1].split("</tr>")[0]
     assert "time_entry.approved.v2.json" in registry
+    first = Transaction.objects.get(business_key="T-1")
+    detail = viewer.get(f"/transactions/{first.pk}/").text
+    assert "time_entry.approved v1 as sent, upcast to v2" in detail
 
 
 def test_a_system_that_sent_nothing_says_so_and_an_unknown_one_is_not_found(demo, user_with_role):
