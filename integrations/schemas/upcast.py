@@ -1,7 +1,8 @@
 """Upcasters: the one place an event of an older schema version becomes the current one.
 
 Each upcaster takes an event valid in version ``n`` of its type and returns it valid in
-version ``n + 1``; ``event_upcast`` runs them in turn up to the current version. The
+version ``n + 1`` (it may change the event and its ``data`` in place: they are copies; a
+nested list or object it changes it replaces, never edits); ``event_upcast`` runs them in turn up to the current version. The
 canonical adapter calls it for every event it reads (a webhook's, a vendor mapping's, a
 poller's, an edited replay), so the flows only ever read the current version. A contract
 test checks that every older version has its upcaster, and each upcaster has its own test.
@@ -9,7 +10,6 @@ test checks that every older version has its upcaster, and each upcaster has its
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -38,7 +38,9 @@ def event_upcast(*, event: Event, event_type: str, version: int, current: int) -
     ``schema_version``; the event itself is left as it arrived."""
     if version == current:
         return event
-    upcast = copy.deepcopy(event)
+    # The envelope and its data are copied (a deep copy would cost more than the rest of
+    # reading the event); an upcaster changing a nested list or object builds a new one.
+    upcast = {**event, "data": dict(event["data"])}
     for step in range(version, current):
         function = UPCASTERS.get((event_type, step))
         if function is None:
