@@ -42,7 +42,7 @@ def test_upcasting_returns_a_new_event_naming_its_version_and_leaves_the_one_rec
 
 def test_a_version_without_an_upcaster_is_named():
     with pytest.raises(LookupError, match=r"customer\.upserted v1 has no upcaster to v2"):
-        event_upcast(event={}, event_type="customer.upserted", version=1, current=2)
+        event_upcast(event={"data": {}}, event_type="customer.upserted", version=1, current=2)
 
 
 def test_the_adapter_reads_v1_and_v2_alike_and_keeps_the_version_each_arrived_in():
