@@ -372,6 +372,11 @@ CT_RETENTION_ARCHIVE_DIR = env_path("CT_RETENTION_ARCHIVE_DIR", VAR_DIR / "reten
 # of its life).
 CT_TOKEN_REFRESH_MARGIN_SECONDS = env_int("CT_TOKEN_REFRESH_MARGIN_SECONDS", 60)
 
+# --- Canonical schema versions ------------------------------------------------
+# The systems' pages and API count the canonical schema versions each system sent over this
+# many days (one grouped query over its transactions of the window).
+CT_SCHEMA_USAGE_DAYS = env_int("CT_SCHEMA_USAGE_DAYS", 30)
+
 # --- Secrets at rest --------------------------------------------------------------
 # Fernet keys, comma-separated: the first encrypts, all decrypt (integrations.crypto).
 CT_ENCRYPTION_KEYS = env_list("CT_ENCRYPTION_KEYS")

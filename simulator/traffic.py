@@ -13,9 +13,9 @@ copy of the demo data the tower loads):
 - per contract: ``contract.signed`` (clm) on a demo customer, its legal entity and rate
   card; one to three ``assignment.upserted`` (psa) of consultants whose role is on the
   rate card; ``volume`` ``time_entry.approved`` (psa) per working day over ``days``
-  working days; for about a third of them a ``contract.amended`` (clm) with new rates;
-  every contract rebills travel and lodging (every other one meals too) at a markup of
-  0, 5 or 10 %;
+  working days (the odd contracts' in schema version 2, the others' in version 1); for
+  about a third of them a ``contract.amended`` (clm) with new rates; every contract
+  rebills travel and lodging (every other one meals too) at a markup of 0, 5 or 10 %;
 - for about half of the contracts (the first always) an ``expense_report.approved`` (psa)
   of two to four lines: rebillable categories, some in a second currency with their
   exchange rate, some not billable; drawn from a random stream of their own, so that the
@@ -470,7 +470,11 @@ class _Builder:
         key = f"time-{contract.project}"
         self.sequence[key] += 1
         approved = day + timedelta(days=1)
-        self.event(
+        hours = self.rng.choice(HOURS)
+        # The PSA is half way to schema version 2 of time entries (hours as a decimal
+        # string): the odd contracts' entries are sent in it, the others in version 1.
+        upgraded = contract.index % 2 == 1
+        sent = self.event(
             "psa",
             "time_entry.approved",
             {
@@ -478,7 +482,7 @@ class _Builder:
                 "project": contract.project,
                 "resource": assignment["resource"],
                 "work_date": day.isoformat(),
-                "hours": self.rng.choice(HOURS),
+                "hours": f"{hours:.2f}" if upgraded else hours,
                 "billable": self.rng.random() > 0.08,
                 "approved_at": _stamp(approved, 9, self.rng.randrange(0, 60)),
                 "notes": self.rng.choice(TASKS),
@@ -488,6 +492,8 @@ class _Builder:
             phase=phase,
             correlation_id=contract.correlation_id,
         )
+        if upgraded:
+            sent["schema_version"] = 2
 
     def expense_report(self, contract: _Contract, *, scenario: str = OK) -> None:
         """An approved report of the first assigned consultant: two to four lines in the

@@ -42,6 +42,9 @@ class InboundEvent:
     # The sender's id of a record the event only names (a thin event): the tower reads the
     # record from the sender's API when the event runs, then maps it.
     fetch: str = ""
+    # The canonical schema version the event was written in (``normalized`` is always the
+    # type's current one); None while a vendor record is not yet mapped to an event.
+    schema_version: int | None = None
 
 
 class InboundAdapter(Protocol):

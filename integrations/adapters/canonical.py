@@ -1,19 +1,20 @@
 """The tower's own dialect.
 
 ``{"type": "<entity>.<event>", "id": "<event id>", "occurred_at": "<ISO 8601>",
-"version": <int>, "data": {...}}``, one event or a JSON array of them. Each type
-has a JSON Schema file in ``integrations/schemas/canonical/<type>.json`` naming
-its flow (``x-flow``) and the data field that is its business key (``x-business-key``).
+"version": <int>, "schema_version": <int, optional>, "data": {...}}``, one event or a JSON
+array of them. Each type has a JSON Schema file per version in
+``integrations/schemas/canonical/`` (``<type>.json``, then ``<type>.v2.json``...; see
+``integrations.schemas.registry``) naming its flow (``x-flow``) and the data field that is
+its business key (``x-business-key``). An event is checked against the version it names
+(1 when it names none), then upcast to the current one, which is what the flows read.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
@@ -25,12 +26,17 @@ from referencing import Registry, Resource
 from integrations import signatures
 from integrations.adapters.base import EventRejected, InboundEvent
 from integrations.adapters.jsonbody import load
+from integrations.schemas.registry import (
+    ENVELOPE,
+    FIRST_VERSION,
+    SchemaVersion,
+    envelope,
+    schema_versions,
+)
+from integrations.schemas.upcast import event_upcast
 
 if TYPE_CHECKING:
     from integrations.models import ConnectedSystem
-
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas" / "canonical"
-ENVELOPE = "envelope.json"
 
 
 def _field_path(prefix: str, error: ValidationError) -> str:
@@ -76,56 +82,63 @@ class CanonicalAdapter:
     name = "canonical"
 
     @cached_property
+    def _versions(self) -> dict[str, dict[int, SchemaVersion]]:
+        return schema_versions()
+
+    @cached_property
     def _schemas(self) -> dict[str, dict[str, Any]]:
+        """Each type's current schema: what the flows read."""
         return {
-            path.name.removesuffix(".json"): json.loads(path.read_text())
-            for path in sorted(SCHEMA_DIR.glob("*.json"))
-            if path.name != ENVELOPE
+            event_type: versions[max(versions)].schema
+            for event_type, versions in self._versions.items()
         }
 
     @cached_property
     def _registry(self) -> Registry:
-        envelope = json.loads((SCHEMA_DIR / ENVELOPE).read_text())
-        return Registry().with_resource(ENVELOPE, Resource.from_contents(envelope))
+        return Registry().with_resource(ENVELOPE, Resource.from_contents(envelope()))
 
     @cached_property
     def _envelope_validator(self) -> Draft202012Validator:
-        return Draft202012Validator(json.loads((SCHEMA_DIR / ENVELOPE).read_text()))
+        return Draft202012Validator(envelope())
 
     @cached_property
-    def _validators(self) -> dict[str, Draft202012Validator]:
+    def _validators(self) -> dict[tuple[str, int], Draft202012Validator]:
         return {
             # The format checker refuses impossible dates such as 2026-13-01.
-            event_type: Draft202012Validator(
-                schema, registry=self._registry, format_checker=Draft202012Validator.FORMAT_CHECKER
+            (event_type, version): Draft202012Validator(
+                found.schema,
+                registry=self._registry,
+                format_checker=Draft202012Validator.FORMAT_CHECKER,
             )
-            for event_type, schema in self._schemas.items()
+            for event_type, versions in self._versions.items()
+            for version, found in versions.items()
         }
 
     @cached_property
-    def _fast_checks(self) -> dict[str, Any]:
+    def _fast_checks(self) -> dict[tuple[str, int], Any]:
         """Compiled checks (fastjsonschema) for the common case: a valid event costs a few
         microseconds; jsonschema only runs to name the faults of an invalid one."""
-        envelope = json.loads((SCHEMA_DIR / ENVELOPE).read_text())
-        envelope.pop("$id", None)
-        envelope.pop("$schema", None)
+        inlined_envelope = copy.deepcopy(envelope())
+        inlined_envelope.pop("$id", None)
+        inlined_envelope.pop("$schema", None)
         formats = {"date": lambda v: Draft202012Validator.FORMAT_CHECKER.conforms(v, "date")}
         checks = {}
-        for event_type, schema in self._schemas.items():
-            inlined = copy.deepcopy(schema)
-            inlined.pop("$schema", None)
-            inlined["allOf"] = [
-                envelope if part == {"$ref": ENVELOPE} else part
-                for part in inlined.get("allOf", [])
-            ]
-            try:
-                checks[event_type] = fastjsonschema.compile(inlined, formats=formats)
-            except fastjsonschema.JsonSchemaDefinitionException:  # keeps the full check
-                continue
+        for event_type, versions in self._versions.items():
+            for version, found in versions.items():
+                inlined = copy.deepcopy(found.schema)
+                inlined.pop("$schema", None)
+                inlined["allOf"] = [
+                    inlined_envelope if part == {"$ref": ENVELOPE} else part
+                    for part in inlined.get("allOf", [])
+                ]
+                try:
+                    checks[event_type, version] = fastjsonschema.compile(inlined, formats=formats)
+                except fastjsonschema.JsonSchemaDefinitionException:  # keeps the full check
+                    continue
         return checks
 
-    def _valid(self, event_type: Any, item: Any) -> bool:
-        check = self._fast_checks.get(event_type) if isinstance(event_type, str) else None
+    def _valid(self, key: tuple[Any, Any], item: Any) -> bool:
+        check = self._fast_checks.get(key) if isinstance(key[0], str) else None
         if check is None:
             return False
         try:
@@ -133,6 +146,24 @@ class CanonicalAdapter:
         except fastjsonschema.JsonSchemaException:
             return False
         return True
+
+    def _upcast(self, item: dict[str, Any], *, event_type: str, arrived: int, prefix: str) -> dict:
+        """The event as its type's current version (``integrations.schemas.upcast``), checked
+        against it: a fault here is the upcaster's, and says so."""
+        current = max(self._versions[event_type])
+        normalized = event_upcast(
+            event=item, event_type=event_type, version=arrived, current=current
+        )
+        if normalized is item or self._valid((event_type, current), normalized):
+            return normalized
+        errors = errors_of(self._validators[event_type, current], normalized, prefix)
+        raise EventRejected(
+            f"The event fits {event_type} v{arrived} but not once upcast to v{current}.",
+            errors={
+                path: [f"After upcasting: {m}" for m in messages]
+                for path, messages in errors.items()
+            },
+        )
 
     @property
     def event_types(self) -> list[str]:
@@ -185,25 +216,41 @@ class CanonicalAdapter:
 
     def _read(self, item: Any, prefix: str) -> InboundEvent:
         event_type = item.get("type") if isinstance(item, dict) else None
-        validator = self._validators.get(event_type) if isinstance(event_type, str) else None
+        versions = self._versions.get(event_type) if isinstance(event_type, str) else None
+        arrived = item.get("schema_version", FIRST_VERSION) if versions else None
+        key = (event_type, arrived)
+        # A bool is no version (True == 1 in a look-up): the envelope check names it.
+        known = versions is not None and type(arrived) is int and arrived in versions
+        validator = self._validators[key] if known else None
         # A known type's schema includes the envelope, so one pass names every fault.
         errors = (
             {}
-            if self._valid(event_type, item)
+            if known and self._valid(key, item)
             else errors_of(validator or self._envelope_validator, item, prefix)
         )
         if errors:
             raise EventRejected("The event does not fit its schema.", errors=errors)
-        if validator is None:
-            known = ", ".join(self.event_types)
+        if versions is None:
+            known_types = ", ".join(self.event_types)
             raise EventRejected(
                 "Unknown event type.",
                 errors={
                     f"{prefix}.type" if prefix else "type": [
-                        f"Unknown event type {event_type!r}; known types: {known}."
+                        f"Unknown event type {event_type!r}; known types: {known_types}."
                     ]
                 },
             )
+        if validator is None:
+            listed = ", ".join(str(version) for version in versions)
+            raise EventRejected(
+                "Unknown schema version.",
+                errors={
+                    f"{prefix}.schema_version" if prefix else "schema_version": [
+                        f"{event_type} has schema versions {listed}; not {arrived!r}."
+                    ]
+                },
+            )
+        normalized = self._upcast(item, event_type=event_type, arrived=arrived, prefix=prefix)
         try:
             occurred_at = parse_iso8601(item["occurred_at"])
         except ValueError:
@@ -216,7 +263,7 @@ class CanonicalAdapter:
                 },
             ) from None
         schema = self._schemas[event_type]
-        data = item["data"]
+        data = normalized["data"]
         return InboundEvent(
             event_type=event_type,
             flow_kind=schema["x-flow"],
@@ -225,7 +272,8 @@ class CanonicalAdapter:
             version=item.get("version"),
             occurred_at=occurred_at,
             payload=item,
-            normalized=item,
+            normalized=normalized,
+            schema_version=arrived,
             external_id=str(data.get("external_id", "")),
             correlation_id=str(item.get("correlation_id", "")),
         )

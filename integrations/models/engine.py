@@ -57,6 +57,14 @@ class Transaction(models.Model):
         max_length=200, null=True, blank=True, help_text="Unique per source system (the event id)."
     )
     event_version = models.PositiveBigIntegerField(null=True, blank=True)
+    schema_version = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text=(
+            "The canonical schema version the event arrived in; the normalized event is "
+            "upcast to its type's current version."
+        ),
+    )
     correlation_id = models.CharField(max_length=64, help_text="Lineage across flows.")
     parent = models.ForeignKey(
         "self",

@@ -243,6 +243,7 @@ def _store_once(
             external_id=event.external_id[:100],
             idempotency_key=event.idempotency_key,
             event_version=event.version,
+            schema_version=event.schema_version,
             correlation_id=event.correlation_id or uuid.uuid4().hex,
             payload=event.payload,
             normalized=event.normalized,

@@ -281,6 +281,7 @@ def transaction_remap(tx: Transaction) -> Remapped:
         "business_key": event.business_key[:100],
         "errors": event.unmapped or None,
         "mapping_version": version,
+        "schema_version": event.schema_version or tx.schema_version,
     }
     Transaction.objects.filter(pk=tx.pk).update(**fields)
     for name, value in fields.items():

@@ -351,7 +351,7 @@ def test_an_edited_time_replay_waits_for_a_second_approver(staffed, user_with_ro
 
     [original] = events_run(time_entry("T-46", hours=8), system="psa")
     ada, bob = user_with_role("approver"), user_with_role("approver")
-    edited = {**original.normalized, "data": {**original.normalized["data"], "hours": 6}}
+    edited = {**original.normalized, "data": {**original.normalized["data"], "hours": "6.00"}}
     replay = transaction_replay(
         transaction_id=original.pk, actor=ada, payload=edited, reason="PSA had 6 h"
     )
@@ -636,3 +636,17 @@ def test_an_operator_picks_the_project_on_the_exception_and_the_choice_is_rememb
     assert BusinessException.objects.get(pk=exc.pk).status == "resolved"
     transactions_process(ids=[tx_id])
     assert Transaction.objects.get(pk=tx_id).state == TransactionState.SUCCEEDED
+
+
+def test_a_v1_time_entry_is_processed_as_v2_and_keeps_the_version_it_arrived_in(staffed):
+    from canonical.models import TimeEntry
+
+    v2 = time_entry("T-V2", hours="4.25") | {"schema_version": 2}
+    old, new = events_run(time_entry("T-V1", hours=7.5), v2, system="psa")
+    assert (old.state, new.state) == (TransactionState.SUCCEEDED, TransactionState.SUCCEEDED)
+    assert (old.schema_version, new.schema_version) == (1, 2)
+    # Kept as it arrived; read, as every event of its type, in the current version.
+    assert old.payload["data"]["hours"] == 7.5 and "schema_version" not in old.payload
+    assert old.normalized["data"]["hours"] == "7.50" and old.normalized["schema_version"] == 2
+    hours = dict(TimeEntry.objects.values_list("number", "hours"))
+    assert (hours["T-V1"], hours["T-V2"]) == (Decimal("7.50"), Decimal("4.25"))

@@ -36,6 +36,16 @@ def test_every_generated_event_fits_the_towers_schemas():
         adapter.validate_normalized(item.event)  # raises EventRejected otherwise
 
 
+def test_time_entries_are_sent_in_both_schema_versions_and_read_alike():
+    adapter = CanonicalAdapter()
+    entries = [
+        item.event for item in small_plan().events if item.event["type"] == "time_entry.approved"
+    ]
+    read = [adapter.validate_normalized(entry) for entry in entries]
+    assert {event.schema_version for event in read} == {1, 2}
+    assert all(isinstance(event.normalized["data"]["hours"], str) for event in read)
+
+
 def test_the_same_seed_builds_the_same_events_and_another_seed_others():
     assert small_plan().events == small_plan().events
     assert small_plan().events != small_plan(seed=12).events

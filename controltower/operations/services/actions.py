@@ -189,6 +189,7 @@ def transaction_replay(
                     f"{original.flow.kind}.",
                     errors={"payload.type": [event.event_type]},
                 )
+            normalized = event.normalized  # upcast to its type's current schema version
             identity = {
                 "event_type": event.event_type,
                 "business_key": event.business_key[:100],

@@ -21,6 +21,7 @@ from controltower.web.pages import (
     reconciliation,
     records,
     saved_views,
+    schemas,
     search,
     slas,
     subscriptions,
@@ -123,6 +124,7 @@ systems_urls = [
     ),
     path("<slug:slug>/mappings/", mappings.system_mappings, name="mappings"),
     path("<slug:slug>/pollers/", pollers.system_pollers, name="pollers"),
+    path("<slug:slug>/schemas/", schemas.system_schemas, name="schemas"),
     path(
         "<slug:slug>/pollers/<int:poller_id>/",
         pollers.system_poller_change,

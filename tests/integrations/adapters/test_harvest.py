@@ -34,7 +34,7 @@ def test_an_approved_time_entry_becomes_time_entry_approved(client):
     assert data["project"] == "P-1042"
     assert data["resource"] == "HARVEST-4105327"
     assert data["work_date"] == "2026-11-02"
-    assert data["hours"] == 7.5
+    assert data["hours"] == "7.50"
     assert data["billable"] is True
     assert data["notes"] == "Finance workshop: chart of accounts mapping"
     assert tx.payload == document(SLUG, "time_entry_approved.json")
@@ -47,7 +47,7 @@ def test_a_list_response_keeps_the_approved_entries_and_records_the_unlocked_one
     assert [tx.business_key for tx in transactions] == ["2364519735", "2364519801", "2364519736"]
     assert [tx.state for tx in transactions] == ["received", "ignored", "received"]
     assert "is_locked is false" in transactions[1].last_error
-    assert transactions[2].normalized["data"]["hours"] == 0.25
+    assert transactions[2].normalized["data"]["hours"] == "0.25"
     assert transactions[2].normalized["data"]["billable"] is False
     assert transactions[2].payload == document(SLUG, "time_entries_list.json")["time_entries"][2]
 

@@ -56,6 +56,7 @@ class TransactionSerializer(serializers.ModelSerializer):
             "external_id",
             "idempotency_key",
             "event_version",
+            "schema_version",
             "correlation_id",
             "parent",
             "replaced_by",
@@ -552,3 +553,50 @@ class CompensationSerializer(MaskedModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class SchemaVersionSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    current = serializers.BooleanField(help_text="The version the flows read.")
+    deprecated = serializers.BooleanField(help_text="Announced for retirement.")
+    deprecated_from = serializers.DateField(
+        allow_null=True, help_text="From this day senders should send a later version."
+    )
+    upcast = serializers.BooleanField(
+        help_text="An event of this version is upcast to the current one when it is read."
+    )
+    file_name = serializers.CharField(help_text="In integrations/schemas/canonical/.")
+
+
+class SchemaVersionDetailSerializer(SchemaVersionSerializer):
+    schema = serializers.JSONField(help_text="The JSON Schema (draft 2020-12).")
+    examples = serializers.JSONField(help_text="Events that fit this version.")
+
+
+class EventSchemaSerializer(serializers.Serializer):
+    event_type = serializers.CharField()
+    flow = serializers.CharField(help_text="The flow its events run in.")
+    business_key = serializers.CharField(help_text="The data field that is its business key.")
+    current_version = serializers.IntegerField()
+    versions = SchemaVersionSerializer(many=True)
+
+
+class EventSchemaDetailSerializer(EventSchemaSerializer):
+    versions = SchemaVersionDetailSerializer(many=True)
+
+
+class SchemaUsageRowSerializer(serializers.Serializer):
+    event_type = serializers.CharField()
+    schema_version = serializers.IntegerField(help_text="The version the events arrived in.")
+    count = serializers.IntegerField()
+    last_received_at = serializers.DateTimeField()
+    current = serializers.BooleanField()
+    deprecated = serializers.BooleanField()
+    deprecated_from = serializers.DateField(allow_null=True)
+
+
+class SchemaUsageSerializer(serializers.Serializer):
+    system = serializers.CharField(source="system.slug")
+    since = serializers.DateTimeField()
+    days = serializers.IntegerField(help_text="CT_SCHEMA_USAGE_DAYS.")
+    rows = SchemaUsageRowSerializer(many=True)

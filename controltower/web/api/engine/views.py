@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from canonical.errors import ApplicationError
+from canonical.errors import ApplicationError, NotFoundError
 from controltower.operations.selectors.reconciliation import DRIFT_ACTION_PERMISSION, drift_list
 from controltower.operations.services import actions
 from controltower.operations.services.compensations import (
@@ -51,6 +51,11 @@ from integrations.models import ImportJob, OutboundAuth, Poller
 from integrations.selectors.compensations import compensation_list
 from integrations.selectors.health import flow_list, system_list
 from integrations.selectors.routing import erp_route_list
+from integrations.selectors.schemas import (
+    event_schema_get,
+    event_schema_list,
+    system_schema_usage,
+)
 from integrations.selectors.sync import sync_state_list
 from integrations.selectors.transactions import transaction_detail_queryset, transaction_list
 from integrations.services.imports import import_refused_csv
@@ -269,6 +274,14 @@ class ConnectedSystemViewSet(viewsets.ReadOnlyModelViewSet):
         result = connection_check(system_id=self.get_object().pk, actor=request.user)
         return Response(s.ConnectionTestSerializer(result).data)
 
+    @extend_schema(responses={200: s.SchemaUsageSerializer, **ERRORS})
+    @action(detail=True, methods=["get"], url_path="schema-versions")
+    def schema_versions(self, request: Request, slug: str) -> Response:
+        """The canonical schema versions the system sent over the last CT_SCHEMA_USAGE_DAYS
+        days, per event type, with how many and whether each is deprecated."""
+        usage = system_schema_usage(system=self.get_object())
+        return Response(s.SchemaUsageSerializer(usage).data)
+
     # --- field mappings: how the system's records map to canonical fields ---
 
     @extend_schema(responses={200: s.MappingStateSerializer(many=True), **ERRORS})
@@ -368,6 +381,32 @@ class ConnectedSystemViewSet(viewsets.ReadOnlyModelViewSet):
             system_id=self.get_object().pk, actor=request.user, reason=data.get("reason", "")
         )
         return Response(s.ConnectedSystemSerializer(self.get_queryset().get(pk=system.pk)).data)
+
+
+class EventSchemaViewSet(viewsets.ViewSet):
+    """The canonical event types, each with its schema versions: which is current, which are
+    deprecated (and from when), which are upcast."""
+
+    required_permission = "integrations.view_connectedsystem"
+    lookup_field = "event_type"
+    lookup_value_regex = r"[a-z_]+\.[a-z_]+"
+
+    @extend_schema(responses={200: s.EventSchemaSerializer(many=True)})
+    def list(self, request: Request) -> Response:
+        return Response(s.EventSchemaSerializer(event_schema_list(), many=True).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("event_type", str, OpenApiParameter.PATH)],
+        responses={200: s.EventSchemaDetailSerializer, **ERRORS},
+    )
+    def retrieve(self, request: Request, event_type: str) -> Response:
+        """The type's versions with their JSON Schemas and examples."""
+        found = event_schema_get(event_type=event_type)
+        if found is None:
+            raise NotFoundError(
+                f"Unknown event type {event_type!r}.", errors={"event_type": [event_type]}
+            )
+        return Response(s.EventSchemaDetailSerializer(found).data)
 
 
 class FlowViewSet(viewsets.ReadOnlyModelViewSet):

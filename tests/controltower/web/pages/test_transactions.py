@@ -457,7 +457,7 @@ def test_an_edited_time_to_billing_replay_says_it_waits_for_a_second_approver(tr
     client = signed_in(operator)
     page = client.get(f"/transactions/{time.pk}/")
     assert "an edited replay waits for a second approver" in page.text
-    edited = dict(time.normalized, data={**time.normalized["data"], "hours": 7})
+    edited = dict(time.normalized, data={**time.normalized["data"], "hours": "7.00"})
     response = client.post(
         f"/transactions/{time.pk}/replay/",
         {"replay-edit": "on", "replay-payload": json.dumps(edited), "replay-reason": "7 h"},
