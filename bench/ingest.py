@@ -31,6 +31,7 @@ from bench.ingest_events import (
     signing_secret,
     time_to_billing_setup,
 )
+from bench.memory import worker_memory_notes
 from bench.tower import (
     START_TIMEOUT_SECONDS,
     ChildProcess,
@@ -306,7 +307,9 @@ def run_bench(options: BenchOptions, report: Report) -> BenchResult:
         return _measure(options, options.url.rstrip("/"), [], report)
     prepare_database(report)
     with local_tower(concurrency=options.concurrency, report=report) as (base_url, children):
-        return _measure(options, base_url, children, report)
+        result = _measure(options, base_url, children, report)
+        result.notes.extend(worker_memory_notes(children, events=options.events))
+        return result
 
 
 def _measure(

@@ -18,6 +18,7 @@ from bench.dashboard import run_dashboard_bench
 from bench.dashboard_seed import DashboardBenchError, DashboardOptions
 from bench.ingest import BenchOptions, run_bench
 from bench.tower import prepare_database
+from bench.workers import run_scale_out
 from integrations.choices import TransactionState
 
 
@@ -101,6 +102,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--keep", action="store_true", help="dashboard: keep the seeded rows after the run."
         )
+        parser.add_argument(
+            "--scale-out",
+            action="store_true",
+            help="master_data with one worker, then two with distinct node names (as on two "
+            "machines), each at --concurrency: processed/s of both, the ratio, duplicates.",
+        )
 
     def handle(self, *args, **options) -> None:
         if options["case"] == "dashboard":
@@ -117,6 +124,8 @@ class Command(BaseCommand):
             timeout=options["timeout"],
             case=options["case"],
         )
+        if options["scale_out"]:
+            return self._scale_out(bench)
         try:
             result = run_bench(bench, report=self._report)
         except BenchError as exc:
@@ -152,6 +161,20 @@ class Command(BaseCommand):
         self.stdout.write(result.as_json())
         if result.misses():
             raise CommandError("Over target: " + "; ".join(result.misses()))
+
+    def _scale_out(self, bench: BenchOptions) -> None:
+        try:
+            result = run_scale_out(bench, report=self._report)
+        except BenchError as exc:
+            raise CommandError(str(exc)) from None
+        except KeyboardInterrupt:
+            raise CommandError("Interrupted.", returncode=130) from None
+        self.stdout.write("")
+        for line in result.summary_lines():
+            self.stdout.write(line)
+        self.stdout.write(result.as_json())
+        if result.misses():
+            raise CommandError("; ".join(result.misses()))
 
     def _report(self, line: str) -> None:
         self.stdout.write(line)
