@@ -21,3 +21,7 @@ exception_raised = Signal()
 # because its cause was fixed), previous_status, released (the transactions it re-ran
 # or cancelled).
 exception_closed = Signal()
+
+# A worker ran a chunk of transactions (each is now final, waiting to retry, or blocked).
+# Arguments: ids (the transactions it claimed). Sent after the chunk's work committed.
+transactions_processed = Signal()

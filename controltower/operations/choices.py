@@ -47,6 +47,7 @@ class BulkAction(models.TextChoices):
     RESOLVE = "resolve", "Resolve"
     DISMISS = "dismiss", "Dismiss"
     RETRY = "retry", "Retry the blocked transactions"
+    RETRY_TRANSACTIONS = "retry_transactions", "Retry transactions"
 
 
 class BulkStatus(models.TextChoices):

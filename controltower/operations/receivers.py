@@ -1,7 +1,8 @@
 """The operations layer's answers to the engine's hooks (``integrations.signals``).
 
 Each receiver calls one service: a new exception is opened in its team's queue, and
-every close is written down as the operations layer keeps it.
+every close is written down as the operations layer keeps it; a chunk the workers ran
+moves the progress of the bulk retries it belongs to.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from typing import Any
 
 from django.dispatch import receiver
 
+from controltower.operations.services.bulk import bulk_retry_progress
 from controltower.operations.services.exceptions import exception_case_open, exception_closed_record
-from integrations.signals import exception_closed, exception_raised
+from integrations.signals import exception_closed, exception_raised, transactions_processed
 
 
 @receiver(exception_raised, dispatch_uid="controltower.exception_raised")
@@ -23,3 +25,8 @@ def _exception_raised(sender: Any, *, exception: Any, **kwargs: Any) -> None:
 def _exception_closed(sender: Any, **kwargs: Any) -> None:
     kwargs.pop("signal", None)
     exception_closed_record(**kwargs)
+
+
+@receiver(transactions_processed, dispatch_uid="controltower.transactions_processed")
+def _transactions_processed(sender: Any, *, ids: list[int], **kwargs: Any) -> None:
+    bulk_retry_progress(transaction_ids=ids)

@@ -17,6 +17,7 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
@@ -45,6 +46,16 @@ def transactions_enqueue(
             continue
         by_flow[(tx.flow_id, calls_out(tx.event_type))].append(tx.pk)
         flows.setdefault(tx.flow_id, tx.flow)
+    _send_on_commit(by_flow=by_flow, flows=flows, countdown=countdown, stamp=stamp)
+
+
+def _send_on_commit(
+    *,
+    by_flow: dict[tuple[int, bool], list[int]],
+    flows: dict[int, Flow],
+    countdown: float | None,
+    stamp: bool,
+) -> None:
     messages: list[tuple[str, list[int]]] = []
     for (flow_id, outbound), ids in by_flow.items():
         flow = flows[flow_id]
@@ -118,6 +129,48 @@ def transaction_internal_create(
     )
     rollups_received(transactions=[tx])
     return tx
+
+
+# Ids per UPDATE of a set-based requeue: well under SQLite's limit of bound parameters.
+REQUEUE_CHUNK = 5000
+
+
+def transactions_requeue_ids(*, ids: list[int]) -> int:
+    """The set-based ``transactions_requeue``: makes the given transactions ready again with a
+    fresh attempt budget in a few statements, and sends them to their queues on commit.
+
+    For thousands at once (bulk retry); call with the rows locked, all of them in a flow
+    (retryable transactions are). Returns how many were made ready.
+    """
+    now = timezone.now()
+    flows = Flow.objects.in_bulk()
+    held = [pk for pk, flow in flows.items() if flow.paused]
+    ready = {
+        "state": TransactionState.RECEIVED,
+        "retry_round_start": F("attempts_count"),
+        "next_attempt_at": None,
+        "finished_at": None,
+        "failing_since": None,  # a new round, with a whole retry budget
+        "waiting_for": None,
+        "updated_at": now,
+    }
+    by_flow: dict[tuple[int, bool], list[int]] = defaultdict(list)
+    requeued = 0
+    for start in range(0, len(ids), REQUEUE_CHUNK):
+        chunk = ids[start : start + REQUEUE_CHUNK]
+        rows = Transaction.objects.filter(pk__in=chunk)
+        # Stamped as sent, as transactions_enqueue does, unless their flow holds them.
+        sent = rows.filter(flow__isnull=False).exclude(flow_id__in=held)
+        requeued += sent.update(**ready, enqueued_at=now)
+        if held:
+            requeued += rows.filter(flow_id__in=held).update(**ready)
+        for pk, flow_id, event_type in rows.order_by("pk").values_list(
+            "pk", "flow_id", "event_type"
+        ):
+            if flow_id is not None:
+                by_flow[(flow_id, calls_out(event_type))].append(pk)
+    _send_on_commit(by_flow=by_flow, flows=flows, countdown=None, stamp=False)
+    return requeued
 
 
 def transactions_requeue(*, transactions: list[Transaction]) -> None:

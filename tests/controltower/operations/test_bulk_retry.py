@@ -1,0 +1,105 @@
+"""Bulk retry of transactions: requeued set-based in one request, each sent to its flow's queue
+once, with a progress row the workers move as they run the chunks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from canonical.models import LegalEntity
+from controltower.operations.choices import BulkStatus
+from controltower.operations.models import BulkOperation
+from controltower.operations.services.actions import transactions_bulk_retry
+from controltower.operations.services.bulk import bulk_operation_run, bulk_operations_resume
+from integrations.choices import FlowKind, TransactionState
+from integrations.models import Flow, Transaction
+from integrations.tasks import process_transactions_task
+from tests.support.broker import queued_chunks
+from tests.support.inbound import customer_event, signed_post
+from tests.support.worker import purge_broker
+
+pytestmark = pytest.mark.django_db
+
+SEEDED = 200
+
+
+@pytest.fixture
+def blocked_ids(demo, client) -> list[int]:
+    """Customers of a legal entity the tower does not know yet: blocked, waiting for it."""
+    events = [customer_event(f"C-72{i:03}", legal_entity="ZZ99") for i in range(SEEDED)]
+    ids = signed_post(client, "crm", events).json()["transaction_ids"]
+    process_transactions_task(ids)
+    assert Transaction.objects.filter(pk__in=ids, state=TransactionState.BLOCKED).count() == SEEDED
+    LegalEntity.objects.create(code="ZZ99", name="New Co", country="US", currency="USD")
+    purge_broker()
+    return ids
+
+
+def test_a_bulk_retry_queues_each_transaction_once_and_its_progress_reaches_the_total(
+    blocked_ids, operator, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        operation = transactions_bulk_retry(
+            queryset=Transaction.objects.filter(pk__in=blocked_ids),
+            actor=operator,
+            reason="ZZ99 created",
+        )
+    assert (operation.total, operation.status) == (SEEDED, BulkStatus.RUNNING)
+    assert set(Transaction.objects.filter(pk__in=blocked_ids).values_list("state", flat=True)) == {
+        TransactionState.RECEIVED
+    }
+    chunks = queued_chunks(Flow.objects.get(kind=FlowKind.MASTER_DATA_SYNC).queue)
+    queued = [pk for chunk in chunks for pk in chunk]
+    assert sorted(queued) == sorted(blocked_ids)  # every one, each once
+
+    process_transactions_task(chunks[0])
+    operation.refresh_from_db()
+    assert (operation.done, operation.status) == (len(chunks[0]), BulkStatus.RUNNING)
+    for chunk in chunks[1:]:
+        process_transactions_task(chunk)
+    operation.refresh_from_db()
+    assert (operation.done, operation.failed) == (SEEDED, 0)
+    assert operation.status == BulkStatus.DONE and operation.progress == 100
+    assert Transaction.objects.filter(state=TransactionState.SUCCEEDED).count() >= SEEDED
+
+
+def test_transactions_blocked_again_count_as_failed(
+    blocked_ids, operator, django_capture_on_commit_callbacks
+):
+    LegalEntity.objects.filter(code="ZZ99").delete()  # not fixed after all
+    with django_capture_on_commit_callbacks(execute=True):
+        operation = transactions_bulk_retry(
+            queryset=Transaction.objects.filter(pk__in=blocked_ids[:50]), actor=operator
+        )
+    for chunk in queued_chunks(Flow.objects.get(kind=FlowKind.MASTER_DATA_SYNC).queue):
+        process_transactions_task(chunk)
+    operation.refresh_from_db()
+    assert (operation.done, operation.failed, operation.status) == (0, 50, BulkStatus.DONE)
+    assert (
+        Transaction.objects.filter(pk__in=blocked_ids[50:], state="blocked").count() == SEEDED - 50
+    )
+
+
+def test_a_bulk_retry_whose_progress_was_lost_counts_again_when_the_sweep_takes_it_back(
+    blocked_ids, operator, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        operation = transactions_bulk_retry(
+            queryset=Transaction.objects.filter(pk__in=blocked_ids), actor=operator
+        )
+    for chunk in queued_chunks(Flow.objects.get(kind=FlowKind.MASTER_DATA_SYNC).queue):
+        process_transactions_task(chunk)
+    # As if the worker had died between running the chunks and saving the count.
+    BulkOperation.objects.filter(pk=operation.pk).update(
+        status=BulkStatus.RUNNING,
+        done=0,
+        finished_at=None,
+        heartbeat_at=timezone.now() - timedelta(minutes=10),
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        assert bulk_operations_resume(lost_after=timedelta(0)) == 1
+    assert bulk_operation_run(operation_id=operation.pk) == {"done": 0, "failed": 0}
+    operation.refresh_from_db()
+    assert (operation.done, operation.failed, operation.status) == (SEEDED, 0, BulkStatus.DONE)
