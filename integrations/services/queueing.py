@@ -17,11 +17,11 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from integrations.choices import FlowKind, TransactionState
+from integrations.choices import RETRYABLE_STATES, FlowKind, TransactionState
 from integrations.flows.registry import calls_out
 from integrations.models import ConnectedSystem, Flow, Transaction
 from integrations.services.rollups import rollups_received
@@ -72,23 +72,25 @@ def _send_on_commit(
         Transaction.objects.filter(pk__in=all_ids).update(enqueued_at=timezone.now())
 
     def send() -> None:
-        for index, (queue, ids) in enumerate(messages):
-            try:
-                current_app.signature(PROCESS_TASK, args=[ids]).apply_async(
-                    queue=queue, countdown=countdown
-                )
-            except (KombuOperationalError, OSError) as exc:
-                # The rows are committed: the work is held. Failing the request now would
-                # make a sender send again what the tower already holds; marking the rows
-                # unsent lets the next sweep send them without waiting out the grace.
-                unsent = [pk for _, rest in messages[index:] for pk in rest]
-                logger.warning(
-                    "The broker cannot be reached; %s transactions wait for the sweep: %s",
-                    len(unsent),
-                    exc,
-                )
-                _mark_unsent(unsent)
-                return
+        index = 0
+        try:
+            # One producer (one connection) for every chunk: a bulk retry sends a hundred.
+            with current_app.producer_or_acquire() as producer:
+                for index, (queue, ids) in enumerate(messages):  # noqa: B007
+                    current_app.signature(PROCESS_TASK, args=[ids]).apply_async(
+                        queue=queue, countdown=countdown, producer=producer
+                    )
+        except (KombuOperationalError, OSError) as exc:
+            # The rows are committed: the work is held. Failing the request now would
+            # make a sender send again what the tower already holds; marking the rows
+            # unsent lets the next sweep send them without waiting out the grace.
+            unsent = [pk for _, rest in messages[index:] for pk in rest]
+            logger.warning(
+                "The broker cannot be reached; %s transactions wait for the sweep: %s",
+                len(unsent),
+                exc,
+            )
+            _mark_unsent(unsent)
 
     transaction.on_commit(send)
 
@@ -131,17 +133,24 @@ def transaction_internal_create(
     return tx
 
 
-# Ids per UPDATE of a set-based requeue: well under SQLite's limit of bound parameters.
-REQUEUE_CHUNK = 5000
+def transactions_requeue_selected(*, queryset: QuerySet[Transaction]) -> list[int]:
+    """The set-based ``transactions_requeue``, for thousands at once (bulk retry): locks the
+    retryable transactions the queryset selects, makes them ready again with a fresh attempt
+    budget in one UPDATE, and sends them to their queues once the database transaction
+    commits. Returns their ids, in id order.
 
-
-def transactions_requeue_ids(*, ids: list[int]) -> int:
-    """The set-based ``transactions_requeue``: makes the given transactions ready again with a
-    fresh attempt budget in a few statements, and sends them to their queues on commit.
-
-    For thousands at once (bulk retry); call with the rows locked, all of them in a flow
-    (retryable transactions are). Returns how many were made ready.
+    Call inside ``transaction.atomic``. The filter may use DISTINCT, which cannot be locked:
+    the rows are locked by id instead, in ascending id order as everywhere else, so that two
+    requests over the same rows wait for each other in turn and never deadlock.
     """
+    selected = Transaction.objects.filter(pk__in=queryset.values("pk"), state__in=RETRYABLE_STATES)
+    rows = list(
+        selected.select_for_update(of=("self",))
+        .order_by("pk")
+        .values_list("pk", "flow_id", "event_type")
+    )
+    if not rows:
+        return []
     now = timezone.now()
     flows = Flow.objects.in_bulk()
     held = [pk for pk, flow in flows.items() if flow.paused]
@@ -154,23 +163,17 @@ def transactions_requeue_ids(*, ids: list[int]) -> int:
         "waiting_for": None,
         "updated_at": now,
     }
+    # The rows are locked: the filter itself names them, with no list of ids to send.
+    # Stamped as sent, as transactions_enqueue does, unless their flow holds them.
+    locked = selected.filter(pk__lte=rows[-1][0])
+    if held:
+        locked.filter(flow_id__in=held).update(**ready)
+    locked.update(**ready, enqueued_at=now)
     by_flow: dict[tuple[int, bool], list[int]] = defaultdict(list)
-    requeued = 0
-    for start in range(0, len(ids), REQUEUE_CHUNK):
-        chunk = ids[start : start + REQUEUE_CHUNK]
-        rows = Transaction.objects.filter(pk__in=chunk)
-        # Stamped as sent, as transactions_enqueue does, unless their flow holds them.
-        sent = rows.filter(flow__isnull=False).exclude(flow_id__in=held)
-        requeued += sent.update(**ready, enqueued_at=now)
-        if held:
-            requeued += rows.filter(flow_id__in=held).update(**ready)
-        for pk, flow_id, event_type in rows.order_by("pk").values_list(
-            "pk", "flow_id", "event_type"
-        ):
-            if flow_id is not None:
-                by_flow[(flow_id, calls_out(event_type))].append(pk)
+    for pk, flow_id, event_type in rows:
+        by_flow[(flow_id, calls_out(event_type))].append(pk)
     _send_on_commit(by_flow=by_flow, flows=flows, countdown=None, stamp=False)
-    return requeued
+    return [pk for pk, _, _ in rows]
 
 
 def transactions_requeue(*, transactions: list[Transaction]) -> None:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from bench.base import BenchError
+from bench.bulk_retry import BulkRetryOptions, run_bulk_retry_bench
 from bench.dashboard import run_dashboard_bench
 from bench.dashboard_seed import DashboardBenchError, DashboardOptions
 from bench.ingest import BenchOptions, run_bench
@@ -69,10 +70,11 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--case",
-            choices=["master_data", "time_to_billing", "dashboard"],
+            choices=["master_data", "time_to_billing", "dashboard", "bulk_retry"],
             default=defaults.case,
             help="master_data: customer events; time_to_billing: approved time to invoice "
-            "candidates; dashboard: the overview and list pages on a seeded history.",
+            "candidates; dashboard: the overview and list pages on a seeded history; bulk_retry: "
+            "the API's bulk retry of --retries seeded dead transactions, then their run.",
         )
         dashboard = DashboardOptions()
         parser.add_argument(
@@ -103,6 +105,12 @@ class Command(BaseCommand):
             "--keep", action="store_true", help="dashboard: keep the seeded rows after the run."
         )
         parser.add_argument(
+            "--retries",
+            type=positive_int,
+            default=BulkRetryOptions().retries,
+            help="bulk_retry: dead transactions seeded and retried in one request.",
+        )
+        parser.add_argument(
             "--scale-out",
             action="store_true",
             help="master_data with one worker, then two with distinct node names (as on two "
@@ -112,6 +120,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         if options["case"] == "dashboard":
             return self._dashboard(options)
+        if options["case"] == "bulk_retry":
+            return self._bulk_retry(options)
         if options["batch"] > settings.CT_INBOUND_MAX_EVENTS:
             raise CommandError(f"--batch is at most {settings.CT_INBOUND_MAX_EVENTS}.")
         bench = BenchOptions(
@@ -161,6 +171,25 @@ class Command(BaseCommand):
         self.stdout.write(result.as_json())
         if result.misses():
             raise CommandError("Over target: " + "; ".join(result.misses()))
+
+    def _bulk_retry(self, options: dict) -> None:
+        bench = BulkRetryOptions(
+            retries=options["retries"],
+            concurrency=options["concurrency"],
+            timeout=options["timeout"],
+        )
+        try:
+            result = run_bulk_retry_bench(bench, report=self._report)
+        except BenchError as exc:
+            raise CommandError(str(exc)) from None
+        except KeyboardInterrupt:
+            raise CommandError("Interrupted.", returncode=130) from None
+        self.stdout.write("")
+        for line in result.summary_lines():
+            self.stdout.write(line)
+        self.stdout.write(result.as_json())
+        if result.misses():
+            raise CommandError("; ".join(result.misses()))
 
     def _scale_out(self, bench: BenchOptions) -> None:
         try:

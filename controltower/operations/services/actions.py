@@ -51,7 +51,7 @@ from integrations.services.queueing import (
     transaction_internal_create,
     transactions_enqueue,
     transactions_requeue,
-    transactions_requeue_ids,
+    transactions_requeue_selected,
 )
 from integrations.services.reconciliation import reconciliation_queue
 from integrations.services.rollups import rollups_received
@@ -109,16 +109,8 @@ def transactions_bulk_retry(
     """Retries every retryable transaction the filter selects, set-based, and records a bulk
     operation whose progress the workers move as they run them (``bulk_retry_progress``)."""
     with transaction.atomic():
-        # The filter may use DISTINCT, which cannot be locked: lock by id instead. Rows are
-        # locked in ascending id order, as everywhere else, so that two requests over the
-        # same rows wait for each other in turn and never deadlock.
-        ids = list(
-            Transaction.objects.filter(pk__in=queryset.values("pk"), state__in=RETRYABLE_STATES)
-            .select_for_update(of=("self",))
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        count = transactions_requeue_ids(ids=ids)
+        ids = transactions_requeue_selected(queryset=queryset)
+        count = len(ids)
         now = timezone.now()
         operation = BulkOperation.objects.create(
             action=BulkAction.RETRY_TRANSACTIONS,
