@@ -1,5 +1,6 @@
 """Bulk retry of transactions: requeued set-based in one request, each sent to its flow's queue
-once, with a progress row the workers move as they run the chunks."""
+once, with a progress row the workers move as they run the chunks (the chunks are taken off
+the real broker and run by calling the task)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from canonical.models import LegalEntity
 from controltower.operations.choices import BulkStatus
 from controltower.operations.models import BulkOperation
 from controltower.operations.services.actions import transactions_bulk_retry
@@ -22,37 +22,42 @@ from tests.support.worker import purge_broker
 
 pytestmark = pytest.mark.django_db
 
-SEEDED = 200
+SEEDED = 120
 
 
-@pytest.fixture
-def blocked_ids(demo, client) -> list[int]:
-    """Customers of a legal entity the tower does not know yet: blocked, waiting for it."""
-    events = [customer_event(f"C-72{i:03}", legal_entity="ZZ99") for i in range(SEEDED)]
+def dead(client, *, count: int, prefix: str, legal_entity: str = "US01") -> list[int]:
+    """Customer events taken in, then seeded dead as after five failed attempts."""
+    events = [customer_event(f"{prefix}{i:03}", legal_entity=legal_entity) for i in range(count)]
     ids = signed_post(client, "crm", events).json()["transaction_ids"]
-    process_transactions_task(ids)
-    assert Transaction.objects.filter(pk__in=ids, state=TransactionState.BLOCKED).count() == SEEDED
-    LegalEntity.objects.create(code="ZZ99", name="New Co", country="US", currency="USD")
+    Transaction.objects.filter(pk__in=ids).update(
+        state=TransactionState.DEAD, attempts_count=5, last_error="ERP answered 503"
+    )
     purge_broker()
     return ids
 
 
+@pytest.fixture
+def dead_ids(demo, client, settings) -> list[int]:
+    settings.CT_CHUNK_SIZE = 40  # three chunks: the row moves with each
+    return dead(client, count=SEEDED, prefix="C-72")
+
+
 def test_a_bulk_retry_queues_each_transaction_once_and_its_progress_reaches_the_total(
-    blocked_ids, operator, django_capture_on_commit_callbacks
+    dead_ids, operator, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         operation = transactions_bulk_retry(
-            queryset=Transaction.objects.filter(pk__in=blocked_ids),
+            queryset=Transaction.objects.filter(pk__in=dead_ids),
             actor=operator,
-            reason="ZZ99 created",
+            reason="The ERP is back.",
         )
     assert (operation.total, operation.status) == (SEEDED, BulkStatus.RUNNING)
-    assert set(Transaction.objects.filter(pk__in=blocked_ids).values_list("state", flat=True)) == {
+    assert set(Transaction.objects.filter(pk__in=dead_ids).values_list("state", flat=True)) == {
         TransactionState.RECEIVED
     }
     chunks = queued_chunks(Flow.objects.get(kind=FlowKind.MASTER_DATA_SYNC).queue)
     queued = [pk for chunk in chunks for pk in chunk]
-    assert sorted(queued) == sorted(blocked_ids)  # every one, each once
+    assert sorted(queued) == sorted(dead_ids)  # every one, each once
 
     process_transactions_task(chunks[0])
     operation.refresh_from_db()
@@ -62,32 +67,31 @@ def test_a_bulk_retry_queues_each_transaction_once_and_its_progress_reaches_the_
     operation.refresh_from_db()
     assert (operation.done, operation.failed) == (SEEDED, 0)
     assert operation.status == BulkStatus.DONE and operation.progress == 100
-    assert Transaction.objects.filter(state=TransactionState.SUCCEEDED).count() >= SEEDED
+    ran = Transaction.objects.filter(pk__in=dead_ids)
+    assert set(ran.values_list("state", "attempts_count")) == {(TransactionState.SUCCEEDED, 6)}
 
 
 def test_transactions_blocked_again_count_as_failed(
-    blocked_ids, operator, django_capture_on_commit_callbacks
+    demo, client, operator, django_capture_on_commit_callbacks
 ):
-    LegalEntity.objects.filter(code="ZZ99").delete()  # not fixed after all
+    ids = dead(client, count=20, prefix="C-73", legal_entity="ZZ99")  # unknown: blocks
     with django_capture_on_commit_callbacks(execute=True):
         operation = transactions_bulk_retry(
-            queryset=Transaction.objects.filter(pk__in=blocked_ids[:50]), actor=operator
+            queryset=Transaction.objects.filter(pk__in=ids[:15]), actor=operator
         )
     for chunk in queued_chunks(Flow.objects.get(kind=FlowKind.MASTER_DATA_SYNC).queue):
         process_transactions_task(chunk)
     operation.refresh_from_db()
-    assert (operation.done, operation.failed, operation.status) == (0, 50, BulkStatus.DONE)
-    assert (
-        Transaction.objects.filter(pk__in=blocked_ids[50:], state="blocked").count() == SEEDED - 50
-    )
+    assert (operation.done, operation.failed, operation.status) == (0, 15, BulkStatus.DONE)
+    assert Transaction.objects.filter(pk__in=ids[15:], state=TransactionState.DEAD).count() == 5
 
 
 def test_a_bulk_retry_whose_progress_was_lost_counts_again_when_the_sweep_takes_it_back(
-    blocked_ids, operator, django_capture_on_commit_callbacks
+    dead_ids, operator, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         operation = transactions_bulk_retry(
-            queryset=Transaction.objects.filter(pk__in=blocked_ids), actor=operator
+            queryset=Transaction.objects.filter(pk__in=dead_ids), actor=operator
         )
     for chunk in queued_chunks(Flow.objects.get(kind=FlowKind.MASTER_DATA_SYNC).queue):
         process_transactions_task(chunk)
