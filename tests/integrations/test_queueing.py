@@ -10,8 +10,8 @@ from django.core.management import load_command_class
 
 from controltower.celery import app
 from controltower.operations.demo import demo_load
-from integrations.choices import FlowKind
-from integrations.models import Attempt, Flow
+from integrations.choices import FlowKind, TransactionState
+from integrations.models import Flow, Transaction
 from integrations.services.queueing import PROCESS_TASK, transactions_enqueue
 from integrations.supervisor import worker_argv
 from tests.factories.operations import FlowTransactionFactory
@@ -64,11 +64,13 @@ def test_a_flood_in_one_flow_s_queue_does_not_hold_up_another_flow_s_work(worker
     worker.start(purge=False)
     try:
         wait_for(
-            # Its first attempt is written when a worker ran it (it may then wait to retry
-            # its call to the PSA, which this test does not run).
-            lambda: Attempt.objects.filter(transaction_id=signed).exists(),
+            # Claimed: a worker took it (its call to the PSA, which this test does not run,
+            # may then take its time and wait to be retried).
+            lambda: Transaction.objects.filter(pk=signed)
+            .exclude(state=TransactionState.RECEIVED)
+            .exists(),
             timeout=60,
-            what="the signed contract to be run",
+            what="a worker to take the signed contract",
             on_timeout=worker.tail,
         )
         with app.connection_for_read() as connection:
