@@ -17,7 +17,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from canonical.errors import ApplicationError, NotFoundError
-from controltower.operations.choices import BulkAction, BulkStatus
+from controltower.operations.choices import EXCEPTION_BULK_ACTIONS, BulkAction, BulkStatus
 from controltower.operations.filtersets import BusinessExceptionFilterSet
 from controltower.operations.models import BulkOperation, BusinessException
 from controltower.operations.services.actions import transaction_retry
@@ -85,9 +85,9 @@ def bulk_operation_start(
     params: dict[str, Any] | None = None,
 ) -> BulkOperation:
     """Records the operation with what it selects and queues it for a worker."""
-    if action not in BulkAction.values:
+    if action not in EXCEPTION_BULK_ACTIONS:
         raise ApplicationError(
-            f"Unknown bulk action {action!r}; one of {', '.join(BulkAction.values)}.",
+            f"Unknown bulk action {action!r}; one of {', '.join(EXCEPTION_BULK_ACTIONS)}.",
             errors={"action": ["Unknown."]},
         )
     params = params or {}

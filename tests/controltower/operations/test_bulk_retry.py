@@ -9,10 +9,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from canonical.errors import ApplicationError
 from controltower.operations.choices import BulkStatus
 from controltower.operations.models import BulkOperation
 from controltower.operations.services.actions import transactions_bulk_retry
-from controltower.operations.services.bulk import bulk_operation_run, bulk_operations_resume
+from controltower.operations.services.bulk import (
+    bulk_operation_run,
+    bulk_operation_start,
+    bulk_operations_resume,
+)
 from integrations.choices import FlowKind, TransactionState
 from integrations.models import Flow, Transaction
 from integrations.tasks import process_transactions_task
@@ -107,3 +112,8 @@ def test_a_bulk_retry_whose_progress_was_lost_counts_again_when_the_sweep_takes_
     assert bulk_operation_run(operation_id=operation.pk) == {"done": 0, "failed": 0}
     operation.refresh_from_db()
     assert (operation.done, operation.failed, operation.status) == (SEEDED, 0, BulkStatus.DONE)
+
+
+def test_a_bulk_operation_over_exceptions_cannot_be_a_transactions_retry(operator):
+    with pytest.raises(ApplicationError, match="Unknown bulk action 'retry_transactions'"):
+        bulk_operation_start(actor=operator, action="retry_transactions", ids=[1])
