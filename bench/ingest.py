@@ -32,6 +32,7 @@ from bench.ingest_events import (
     signing_secret,
     time_to_billing_setup,
 )
+from bench.memory import worker_memory_notes
 from bench.statements import statement_notes
 from bench.tower import (
     START_TIMEOUT_SECONDS,
@@ -328,6 +329,7 @@ def run_bench(options: BenchOptions, report: Report) -> BenchResult:
     prepare_database(report)
     with local_tower(concurrency=options.concurrency, report=report) as (base_url, children):
         result = _measure(options, base_url, children, report)
+        result.notes.extend(worker_memory_notes(children, events=options.events))
     result.notes += statement_notes(case=options.case, run_id=result.run_id, events=options.events)
     return result
 

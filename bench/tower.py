@@ -141,8 +141,11 @@ def purge_broker() -> int:
 
 
 @contextmanager
-def local_tower(*, concurrency: int, report: Report) -> Iterator[tuple[str, list[ChildProcess]]]:
-    """An ASGI server and a Celery worker for the run; stopped on the way out, whatever happens."""
+def local_tower(
+    *, concurrency: int, report: Report, workers: int = 1
+) -> Iterator[tuple[str, list[ChildProcess]]]:
+    """An ASGI server and ``workers`` Celery workers for the run, each under its own node name
+    as on a machine of its own; stopped on the way out, whatever happens."""
     purged = purge_broker()
     if purged:
         report(f"Purged {purged:,} messages left in the broker queues.")
@@ -152,20 +155,25 @@ def local_tower(*, concurrency: int, report: Report) -> Iterator[tuple[str, list
     with tempfile.TemporaryDirectory(prefix="ct-bench-") as folder:
         log_dir = Path(folder)
         try:
-            report(f"Starting a worker (concurrency {concurrency}) and a server on port {port} ...")
-            worker = _spawn(
-                "worker",
-                [
-                    "celery", "-A", "controltower", "worker",
-                    f"--concurrency={concurrency}",
-                    # " ready." is logged at INFO: at WARNING nothing tells that the worker is up.
-                    "--loglevel=INFO",
-                    "--without-gossip", "--without-mingle", "--without-heartbeat",
-                    f"--hostname=bench-{os.getpid()}@%h",
-                ],
-                log_dir,
-            )  # fmt: skip
-            children.append(worker)
+            report(
+                f"Starting {workers} worker{'s' if workers > 1 else ''} (concurrency "
+                f"{concurrency} each) and a server on port {port} ..."
+            )
+            for number in range(1, workers + 1):
+                name = "worker" if workers == 1 else f"worker{number}"
+                worker = _spawn(
+                    name,
+                    [
+                        "celery", "-A", "controltower", "worker",
+                        f"--concurrency={concurrency}",
+                        # " ready." is logged at INFO: at WARNING nothing tells that the worker is up.
+                        "--loglevel=INFO",
+                        "--without-gossip", "--without-mingle", "--without-heartbeat",
+                        f"--hostname=bench-{os.getpid()}-{name}@%h",
+                    ],
+                    log_dir,
+                )  # fmt: skip
+                children.append(worker)
             server = _spawn(
                 "server",
                 [
@@ -177,9 +185,12 @@ def local_tower(*, concurrency: int, report: Report) -> Iterator[tuple[str, list
             )  # fmt: skip
             children.append(server)
             _wait_ready(server, lambda: healthz(base_url) is not None, "the server to answer")
-            _wait_ready(
-                worker, lambda: " ready." in worker.log.read_text(errors="replace"), "the worker"
-            )
+            for worker in children[:-1]:
+                _wait_ready(
+                    worker,
+                    lambda worker=worker: " ready." in worker.log.read_text(errors="replace"),
+                    f"the {worker.name}",
+                )
             yield base_url, children
         finally:
             for child in reversed(children):

@@ -25,3 +25,6 @@ exception_closed = Signal()
 # The tower disabled a subscription after a run of failed deliveries. Arguments:
 # subscription (the Subscription); its owning team is told.
 subscription_disabled = Signal()
+# A worker ran a chunk of transactions (each is now final, waiting to retry, or blocked).
+# Arguments: ids (the transactions it claimed). Sent after the chunk's work committed.
+transactions_processed = Signal()

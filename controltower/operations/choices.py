@@ -47,6 +47,17 @@ class BulkAction(models.TextChoices):
     RESOLVE = "resolve", "Resolve"
     DISMISS = "dismiss", "Dismiss"
     RETRY = "retry", "Retry the blocked transactions"
+    RETRY_TRANSACTIONS = "retry_transactions", "Retry transactions"
+
+
+# What a bulk operation over exceptions may do; a transactions' bulk retry is started by
+# ``transactions_bulk_retry`` (the transactions list), not over exceptions.
+EXCEPTION_BULK_ACTIONS = (
+    BulkAction.ASSIGN,
+    BulkAction.RESOLVE,
+    BulkAction.DISMISS,
+    BulkAction.RETRY,
+)
 
 
 class BulkStatus(models.TextChoices):

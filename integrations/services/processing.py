@@ -47,6 +47,7 @@ from integrations.services.rollups import (
     rollups_failed,
     rollups_succeeded,
 )
+from integrations.signals import transactions_processed
 
 logger = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ def transactions_process(*, ids: list[int]) -> ProcessSummary:
         summary = _process(ids)
     if summary.claimed:  # one "figures changed" per chunk, throttled, for the live pages
         figures_changed()
+        transactions_processed.send(sender=None, ids=ids)
     return summary
 
 

@@ -17,10 +17,11 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
 
-from integrations.choices import FlowKind, TransactionState
+from integrations.choices import RETRYABLE_STATES, FlowKind, TransactionState
 from integrations.flows.registry import batch_handler_for, calls_out
 from integrations.models import ConnectedSystem, Flow, Transaction
 from integrations.services.rollups import rollups_received
@@ -45,6 +46,16 @@ def transactions_enqueue(
             continue
         by_flow[(tx.flow_id, _chunk_size(tx.event_type))].append(tx.pk)
         flows.setdefault(tx.flow_id, tx.flow)
+    _send_on_commit(by_flow=by_flow, flows=flows, countdown=countdown, stamp=stamp)
+
+
+def _send_on_commit(
+    *,
+    by_flow: dict[tuple[int, int], list[int]],
+    flows: dict[int, Flow],
+    countdown: float | None,
+    stamp: bool,
+) -> None:
     messages: list[tuple[str, list[int]]] = []
     for (flow_id, size), ids in by_flow.items():
         flow = flows[flow_id]
@@ -58,23 +69,25 @@ def transactions_enqueue(
         Transaction.objects.filter(pk__in=all_ids).update(enqueued_at=timezone.now())
 
     def send() -> None:
-        for index, (queue, ids) in enumerate(messages):
-            try:
-                current_app.signature(PROCESS_TASK, args=[ids]).apply_async(
-                    queue=queue, countdown=countdown
-                )
-            except (KombuOperationalError, OSError) as exc:
-                # The rows are committed: the work is held. Failing the request now would
-                # make a sender send again what the tower already holds; marking the rows
-                # unsent lets the next sweep send them without waiting out the grace.
-                unsent = [pk for _, rest in messages[index:] for pk in rest]
-                logger.warning(
-                    "The broker cannot be reached; %s transactions wait for the sweep: %s",
-                    len(unsent),
-                    exc,
-                )
-                _mark_unsent(unsent)
-                return
+        index = 0
+        try:
+            # One producer (one connection) for every chunk: a bulk retry sends a hundred.
+            with current_app.producer_or_acquire() as producer:
+                for index, (queue, ids) in enumerate(messages):  # noqa: B007
+                    current_app.signature(PROCESS_TASK, args=[ids]).apply_async(
+                        queue=queue, countdown=countdown, producer=producer
+                    )
+        except (KombuOperationalError, OSError) as exc:
+            # The rows are committed: the work is held. Failing the request now would
+            # make a sender send again what the tower already holds; marking the rows
+            # unsent lets the next sweep send them without waiting out the grace.
+            unsent = [pk for _, rest in messages[index:] for pk in rest]
+            logger.warning(
+                "The broker cannot be reached; %s transactions wait for the sweep: %s",
+                len(unsent),
+                exc,
+            )
+            _mark_unsent(unsent)
 
     transaction.on_commit(send)
 
@@ -126,6 +139,49 @@ def transaction_internal_create(
     )
     rollups_received(transactions=[tx])
     return tx
+
+
+def transactions_requeue_selected(*, queryset: QuerySet[Transaction]) -> list[int]:
+    """The set-based ``transactions_requeue``, for thousands at once (bulk retry): locks the
+    retryable transactions the queryset selects, makes them ready again with a fresh attempt
+    budget in one UPDATE, and sends them to their queues once the database transaction
+    commits. Returns their ids, in id order.
+
+    Call inside ``transaction.atomic``. The filter may use DISTINCT, which cannot be locked:
+    the rows are locked by id instead, in ascending id order as everywhere else, so that two
+    requests over the same rows wait for each other in turn and never deadlock.
+    """
+    selected = Transaction.objects.filter(pk__in=queryset.values("pk"), state__in=RETRYABLE_STATES)
+    rows = list(
+        selected.select_for_update(of=("self",))
+        .order_by("pk")
+        .values_list("pk", "flow_id", "event_type")
+    )
+    if not rows:
+        return []
+    now = timezone.now()
+    flows = Flow.objects.in_bulk()
+    held = [pk for pk, flow in flows.items() if flow.paused]
+    ready = {
+        "state": TransactionState.RECEIVED,
+        "retry_round_start": F("attempts_count"),
+        "next_attempt_at": None,
+        "finished_at": None,
+        "failing_since": None,  # a new round, with a whole retry budget
+        "waiting_for": None,
+        "updated_at": now,
+    }
+    # The rows are locked: the filter itself names them, with no list of ids to send.
+    # Stamped as sent, as transactions_enqueue does, unless their flow holds them.
+    locked = selected.filter(pk__lte=rows[-1][0])
+    if held:
+        locked.filter(flow_id__in=held).update(**ready)
+    locked.update(**ready, enqueued_at=now)
+    by_flow: dict[tuple[int, int], list[int]] = defaultdict(list)
+    for pk, flow_id, event_type in rows:
+        by_flow[(flow_id, _chunk_size(event_type))].append(pk)
+    _send_on_commit(by_flow=by_flow, flows=flows, countdown=None, stamp=False)
+    return [pk for pk, _, _ in rows]
 
 
 def transactions_requeue(*, transactions: list[Transaction]) -> None:

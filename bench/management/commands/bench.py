@@ -15,11 +15,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from bench.base import BenchError
+from bench.bulk_retry import BulkRetryOptions, run_bulk_retry_bench
 from bench.dashboard import run_dashboard_bench
 from bench.dashboard_seed import DashboardBenchError, DashboardOptions
 from bench.imports import run_import_bench
 from bench.ingest import BenchOptions, run_bench
 from bench.tower import prepare_database
+from bench.workers import run_scale_out
 from integrations.choices import TransactionState
 
 
@@ -70,11 +72,12 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--case",
-            choices=["master_data", "time_to_billing", "dashboard", "import"],
+            choices=["master_data", "time_to_billing", "dashboard", "import", "bulk_retry"],
             default=defaults.case,
             help="master_data: customer events; time_to_billing: approved time to invoice "
             "candidates; dashboard: the overview and list pages on a seeded history; import: "
-            "--events approved time entries imported from a CSV file in this process.",
+            "--events approved time entries imported from a CSV file in this process; "
+            "bulk_retry: the API's bulk retry of --retries seeded dead transactions, then their run.",
         )
         parser.add_argument(
             "--anchor-rows",
@@ -116,12 +119,26 @@ class Command(BaseCommand):
         parser.add_argument(
             "--keep", action="store_true", help="dashboard: keep the seeded rows after the run."
         )
+        parser.add_argument(
+            "--retries",
+            type=positive_int,
+            default=BulkRetryOptions().retries,
+            help="bulk_retry: dead transactions seeded and retried in one request.",
+        )
+        parser.add_argument(
+            "--scale-out",
+            action="store_true",
+            help="master_data with one worker, then two with distinct node names (as on two "
+            "machines), each at --concurrency: processed/s of both, the ratio, duplicates.",
+        )
 
     def handle(self, *args, **options) -> None:
         if options["case"] == "dashboard":
             return self._dashboard(options)
         if options["case"] == "import":
             return self._import(options)
+        if options["case"] == "bulk_retry":
+            return self._bulk_retry(options)
         if options["batch"] > settings.CT_INBOUND_MAX_EVENTS:
             raise CommandError(f"--batch is at most {settings.CT_INBOUND_MAX_EVENTS}.")
         bench = BenchOptions(
@@ -136,16 +153,9 @@ class Command(BaseCommand):
             anchor_rows=options["anchor_rows"],
             anchor_tasks=options["anchor_tasks"],
         )
-        try:
-            result = run_bench(bench, report=self._report)
-        except BenchError as exc:
-            raise CommandError(str(exc)) from None
-        except KeyboardInterrupt:
-            raise CommandError("Interrupted.", returncode=130) from None
-        self.stdout.write("")
-        for line in result.summary_lines():
-            self.stdout.write(line)
-        self.stdout.write(result.as_json())
+        if options["scale_out"]:
+            return self._scale_out(bench)
+        result = self._run_and_print(lambda: run_bench(bench, report=self._report))
         failed = bench.events - result.states.get(TransactionState.SUCCEEDED, 0)
         if failed:
             raise CommandError(f"{failed:,} of {bench.events:,} transactions did not succeed.")
@@ -158,9 +168,35 @@ class Command(BaseCommand):
             runs=options["runs"],
             keep=options["keep"],
         )
-        try:
+
+        def run():
             prepare_database(self._report)
-            result = run_dashboard_bench(bench, report=self._report)
+            return run_dashboard_bench(bench, report=self._report)
+
+        self._run_and_print(run)
+
+    def _import(self, options: dict) -> None:
+        def run():
+            prepare_database(self._report)
+            return run_import_bench(rows=options["events"], report=self._report)
+
+        self._run_and_print(run)
+
+    def _bulk_retry(self, options: dict) -> None:
+        bench = BulkRetryOptions(
+            retries=options["retries"],
+            concurrency=options["concurrency"],
+            timeout=options["timeout"],
+        )
+        self._run_and_print(lambda: run_bulk_retry_bench(bench, report=self._report))
+
+    def _scale_out(self, bench: BenchOptions) -> None:
+        self._run_and_print(lambda: run_scale_out(bench, report=self._report))
+
+    def _run_and_print(self, run):
+        """Runs one case, prints its summary and JSON line; fails when a target is missed."""
+        try:
+            result = run()
         except (BenchError, DashboardBenchError) as exc:
             raise CommandError(str(exc)) from None
         except KeyboardInterrupt:
@@ -169,21 +205,10 @@ class Command(BaseCommand):
         for line in result.summary_lines():
             self.stdout.write(line)
         self.stdout.write(result.as_json())
-        if result.misses():
-            raise CommandError("Over target: " + "; ".join(result.misses()))
-
-    def _import(self, options: dict) -> None:
-        try:
-            prepare_database(self._report)
-            result = run_import_bench(rows=options["events"], report=self._report)
-        except BenchError as exc:
-            raise CommandError(str(exc)) from None
-        except KeyboardInterrupt:
-            raise CommandError("Interrupted.", returncode=130) from None
-        self.stdout.write("")
-        for line in result.summary_lines():
-            self.stdout.write(line)
-        self.stdout.write(result.as_json())
+        misses = getattr(result, "misses", lambda: [])()
+        if misses:
+            raise CommandError("Over target: " + "; ".join(misses))
+        return result
 
     def _report(self, line: str) -> None:
         self.stdout.write(line)

@@ -78,7 +78,8 @@ class ExceptionComment(models.Model):
 
 
 class BulkOperation(models.Model):
-    """One action on many exceptions, run in the background, with its progress."""
+    """One action on many exceptions, run in the background, with its progress; or a bulk
+    retry of transactions, requeued at once, whose progress is the workers running them."""
 
     action = models.CharField(max_length=20, choices=BulkAction.choices)
     requested_by = models.ForeignKey(
@@ -88,6 +89,9 @@ class BulkOperation(models.Model):
         default=dict, help_text="The ids chosen, or the filter whose matches were taken."
     )
     exception_ids = models.JSONField(default=list, help_text="What the selection matched.")
+    transaction_ids = models.JSONField(
+        default=list, blank=True, help_text="A bulk retry's transactions, in id order."
+    )
     params = models.JSONField(default=dict, blank=True, help_text="Assignee, team, reason.")
     status = models.CharField(max_length=20, choices=BulkStatus.choices, default=BulkStatus.QUEUED)
     total = models.PositiveIntegerField(default=0)

@@ -19,6 +19,8 @@ from django.utils import timezone
 from canonical.choices import InvoiceStatus
 from canonical.errors import ApplicationError, ConflictError, InvalidStateError, NotFoundError
 from canonical.models import Contract, Invoice, Project
+from controltower.operations.choices import BulkAction, BulkStatus
+from controltower.operations.models import BulkOperation
 from controltower.operations.services.audit import audit_record
 from integrations.adapters import EventRejected, adapter_for
 from integrations.choices import (
@@ -49,6 +51,7 @@ from integrations.services.queueing import (
     transaction_internal_create,
     transactions_enqueue,
     transactions_requeue,
+    transactions_requeue_selected,
 )
 from integrations.services.reconciliation import reconciliation_queue
 from integrations.services.rollups import rollups_received
@@ -102,30 +105,41 @@ def transaction_retry(*, transaction_id: int, actor: Actor, reason: str = "") ->
 
 def transactions_bulk_retry(
     *, queryset: QuerySet[Transaction], actor: Actor, reason: str = "", description: str = ""
-) -> int:
-    """Retries every retryable transaction the filter selects; returns how many."""
+) -> BulkOperation:
+    """Retries every retryable transaction the filter selects, set-based, and records a bulk
+    operation whose progress the workers move as they run them (``bulk_retry_progress``)."""
     with transaction.atomic():
-        # The filter may use DISTINCT, which cannot be locked: lock by id instead. Rows are
-        # locked in ascending id order, as everywhere else, so that two requests over the
-        # same rows wait for each other in turn and never deadlock.
-        selected = list(
-            Transaction.objects.filter(pk__in=queryset.values("pk"), state__in=RETRYABLE_STATES)
-            .select_for_update(of=("self",))
-            .select_related("flow")
-            .order_by("pk")
+        ids = transactions_requeue_selected(queryset=queryset)
+        count = len(ids)
+        now = timezone.now()
+        operation = BulkOperation.objects.create(
+            action=BulkAction.RETRY_TRANSACTIONS,
+            requested_by=actor if getattr(actor, "is_authenticated", False) else None,
+            selection={"filter": description},
+            transaction_ids=ids,
+            params={"reason": reason},
+            status=BulkStatus.RUNNING if count else BulkStatus.DONE,
+            total=count,
+            heartbeat_at=now,
+            finished_at=None if count else now,
         )
-        transactions_requeue(transactions=selected)
+        # The ids are on the operation; the audit row names it and the range.
         audit_record(
             actor=actor,
             action="transaction.bulk_retry",
             object_type="integrations.transaction",
             object_id="bulk",
-            object_repr=f"{len(selected)} transactions",
+            object_repr=f"{count} transactions",
             before={"filter": description},
-            after={"ids": [tx.pk for tx in selected], "count": len(selected)},
+            after={
+                "count": count,
+                "operation": operation.pk,
+                "first_id": ids[0] if ids else None,
+                "last_id": ids[-1] if ids else None,
+            },
             reason=reason,
         )
-    return len(selected)
+    return operation
 
 
 def transaction_replay(

@@ -13,11 +13,11 @@ from typing import Any
 
 from celery import current_app
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django.utils import timezone
 
 from canonical.errors import ApplicationError, NotFoundError
-from controltower.operations.choices import BulkAction, BulkStatus
+from controltower.operations.choices import EXCEPTION_BULK_ACTIONS, BulkAction, BulkStatus
 from controltower.operations.filtersets import BusinessExceptionFilterSet
 from controltower.operations.models import BulkOperation, BusinessException
 from controltower.operations.services.actions import transaction_retry
@@ -27,7 +27,7 @@ from controltower.operations.services.exceptions import (
     exception_dismiss,
     exception_resolve,
 )
-from integrations.choices import OPEN_STATUSES, RETRYABLE_STATES
+from integrations.choices import OPEN_STATUSES, RETRYABLE_STATES, TransactionState
 from integrations.models import Transaction
 
 MAX_ITEMS = 5000
@@ -85,9 +85,9 @@ def bulk_operation_start(
     params: dict[str, Any] | None = None,
 ) -> BulkOperation:
     """Records the operation with what it selects and queues it for a worker."""
-    if action not in BulkAction.values:
+    if action not in EXCEPTION_BULK_ACTIONS:
         raise ApplicationError(
-            f"Unknown bulk action {action!r}; one of {', '.join(BulkAction.values)}.",
+            f"Unknown bulk action {action!r}; one of {', '.join(EXCEPTION_BULK_ACTIONS)}.",
             errors={"action": ["Unknown."]},
         )
     params = params or {}
@@ -160,6 +160,15 @@ def bulk_operation_run(*, operation_id: int) -> dict[str, int]:
     claimed = BulkOperation.objects.filter(pk=operation_id, status=BulkStatus.QUEUED).update(
         status=BulkStatus.RUNNING, heartbeat_at=timezone.now()
     )
+    if (
+        claimed
+        and BulkOperation.objects.filter(
+            pk=operation_id, action=BulkAction.RETRY_TRANSACTIONS
+        ).exists()
+    ):
+        # Its transactions were requeued when it was made: taken back, it only counts again.
+        _retry_progress_record(operation_id)
+        return {"done": 0, "failed": 0}
     if not claimed:  # another worker has it, or it is done
         if not BulkOperation.objects.filter(pk=operation_id).exists():
             raise NotFoundError(f"Bulk operation {operation_id} does not exist.")
@@ -191,6 +200,61 @@ def bulk_operation_run(*, operation_id: int) -> dict[str, int]:
         status=BulkStatus.DONE, finished_at=timezone.now()
     )
     return {"done": done, "failed": failed}
+
+
+# A retried transaction a worker has not taken yet; dead or blocked again counts as failed.
+NOT_TAKEN = (TransactionState.RECEIVED, TransactionState.PROCESSING)
+FAILED_AGAIN = (TransactionState.DEAD, TransactionState.BLOCKED)
+
+
+def bulk_retry_progress(*, transaction_ids: list[int]) -> int:
+    """Brings up to date the running bulk retries that hold any of these transactions (a
+    chunk the workers just ran); returns how many were. One small query when none runs."""
+    running = list(
+        BulkOperation.objects.filter(
+            action=BulkAction.RETRY_TRANSACTIONS, status=BulkStatus.RUNNING
+        ).values_list("pk", flat=True)
+    )
+    if not running:
+        return 0
+    chunk = set(transaction_ids)
+    updated = 0
+    for operation in BulkOperation.objects.filter(pk__in=running).only("pk", "transaction_ids"):
+        if not chunk.isdisjoint(operation.transaction_ids):
+            _retry_progress_record(operation.pk)
+            updated += 1
+    return updated
+
+
+def _retry_progress_record(operation_id: int) -> None:
+    """Counts the bulk retry's transactions the workers have run, under the row's lock, so
+    that two workers finishing chunks at once write their counts in turn, the later last."""
+    with transaction.atomic():
+        operation = (
+            BulkOperation.objects.select_for_update()
+            .only("pk", "transaction_ids", "total", "status")
+            .get(pk=operation_id)
+        )
+        if operation.status != BulkStatus.RUNNING:
+            return
+        counts = dict(
+            Transaction.objects.filter(pk__in=operation.transaction_ids)
+            .exclude(state__in=NOT_TAKEN)
+            .order_by()
+            .values_list("state")
+            .annotate(n=Count("pk"))
+        )
+        failed = sum(counts.get(state, 0) for state in FAILED_AGAIN)
+        done = sum(counts.values()) - failed
+        now = timezone.now()
+        finished = done + failed >= operation.total
+        BulkOperation.objects.filter(pk=operation_id).update(
+            done=done,
+            failed=failed,
+            heartbeat_at=now,
+            status=BulkStatus.DONE if finished else BulkStatus.RUNNING,
+            finished_at=now if finished else None,
+        )
 
 
 def bulk_operations_resume(

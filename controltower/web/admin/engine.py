@@ -203,7 +203,7 @@ class TransactionAdmin(admin.ModelAdmin):
         try:
             count = actions.transactions_bulk_retry(
                 queryset=queryset, actor=request.user, reason="admin", description="admin selection"
-            )
+            ).total
         except ApplicationError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return

@@ -15,13 +15,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.html import format_html
 from django.views.decorators.http import require_GET, require_POST
 
 from canonical.classification import DataClass
 from canonical.errors import ApplicationError
+from controltower.operations.choices import BulkAction, BulkStatus
+from controltower.operations.models import BulkOperation
 from controltower.operations.services import actions
 from controltower.web.forms.actions import (
     ActionForm,
@@ -299,7 +301,7 @@ def transactions_bulk_retry(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST" and confirm.is_valid():
         try:
-            retried = actions.transactions_bulk_retry(
+            operation = actions.transactions_bulk_retry(
                 queryset=filterset.qs,
                 actor=request.user,
                 reason=confirm.cleaned_data["reason"],
@@ -309,9 +311,10 @@ def transactions_bulk_retry(request: HttpRequest) -> HttpResponse:
             confirm.add_application_error(error)
             status = error.status_code
         else:
+            retried = operation.total
             noun = "transaction" if retried == 1 else "transactions"
             messages.success(request, f"Queued {retried} {noun} to run again.")
-            return redirect(list_url)
+            return redirect("transactions:bulk-retry-progress", operation.pk)
     elif request.method == "POST":
         status = 400
     return render(
@@ -326,6 +329,29 @@ def transactions_bulk_retry(request: HttpRequest) -> HttpResponse:
         },
         status=status,
     )
+
+
+@login_required
+@require_GET
+def transactions_bulk_retry_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """A bulk retry's progress as the workers run its transactions; htmx polls the partial."""
+    operation = get_object_or_404(
+        BulkOperation.objects.select_related("requested_by").defer("transaction_ids"),
+        pk=pk,
+        action=BulkAction.RETRY_TRANSACTIONS,
+    )
+    filters = (operation.selection or {}).get("filter") or ""
+    context = {
+        "operation": operation,
+        "finished": operation.status in (BulkStatus.DONE, BulkStatus.FAILED),
+        "list_url": f"{reverse('transactions:list')}?{filters}",
+    }
+    template = (
+        "integrations/transactions/_bulk_retry_progress.html"
+        if request.htmx
+        else "integrations/transactions/bulk_retry_progress.html"
+    )
+    return render(request, template, context)
 
 
 def _filter_summary(form: Any) -> list[tuple[str, str]]:

@@ -107,6 +107,11 @@ saved_view_urls = [
 transactions_urls = [
     path("", transactions.transaction_list, name="list"),
     path("bulk-retry/", transactions.transactions_bulk_retry, name="bulk-retry"),
+    path(
+        "bulk-retry/<int:pk>/",
+        transactions.transactions_bulk_retry_progress,
+        name="bulk-retry-progress",
+    ),
     path("<int:pk>/", transactions.transaction_detail, name="detail"),
     path("<int:pk>/retry/", transactions.transaction_retry, name="retry"),
     path("<int:pk>/replay/", transactions.transaction_replay, name="replay"),

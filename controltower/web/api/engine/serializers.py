@@ -107,6 +107,9 @@ class ReplaySerializer(ReasonSerializer):
 
 class BulkRetryResultSerializer(serializers.Serializer):
     retried = serializers.IntegerField()
+    operation = serializers.IntegerField(
+        help_text="The bulk operation whose done / total follow the retried transactions."
+    )
 
 
 class CircuitBreakerSerializer(serializers.ModelSerializer):

@@ -200,20 +200,22 @@ class TransactionViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(
         request=s.ReasonSerializer,
         responses={200: s.BulkRetryResultSerializer, **ERRORS},
-        description="Retries every failed, dead or blocked transaction the query-string filter selects.",
+        description="Retries every failed, dead or blocked transaction the query-string filter "
+        "selects: they are queued at once; the bulk operation named in the answer "
+        "(/api/v1/bulk-operations/{id}/) counts them as the workers run them.",
     )
     @action(detail=False, methods=["post"], url_path="bulk-retry")
     @requires("integrations.retry_transaction")
     def bulk_retry(self, request: Request) -> Response:
         data = _valid(s.ReasonSerializer, request)
         queryset = self.filter_queryset(self.get_queryset())
-        count = actions.transactions_bulk_retry(
+        operation = actions.transactions_bulk_retry(
             queryset=queryset,
             actor=request.user,
             reason=data["reason"],
             description=request.META.get("QUERY_STRING", ""),
         )
-        return Response({"retried": count})
+        return Response({"retried": operation.total, "operation": operation.pk})
 
 
 class ConnectedSystemViewSet(viewsets.ReadOnlyModelViewSet):

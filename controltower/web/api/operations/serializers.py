@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from canonical.models import Customer, LegalEntity
-from controltower.operations.choices import ApiTokenState, BulkAction
+from controltower.operations.choices import EXCEPTION_BULK_ACTIONS, ApiTokenState, BulkAction
 from controltower.operations.filtersets import ME, BusinessExceptionFilterSet
 from controltower.operations.models import (
     ApiToken,
@@ -556,7 +556,9 @@ class BulkOperationSerializer(serializers.ModelSerializer):
 class BulkStartSerializer(serializers.Serializer):
     """One action on many exceptions: chosen by id, or by the exceptions list's filter."""
 
-    action = serializers.ChoiceField(choices=BulkAction.choices)
+    action = serializers.ChoiceField(
+        choices=[(a.value, a.label) for a in BulkAction if a in EXCEPTION_BULK_ACTIONS]
+    )
     ids = serializers.ListField(
         child=IdField(),
         required=False,

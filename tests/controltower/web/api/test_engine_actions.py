@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from canonical.models import Customer
-from controltower.operations.models import AuditEvent
+from controltower.operations.models import AuditEvent, BulkOperation
 from integrations.choices import TransactionState
 from integrations.models import Flow, Transaction
 from integrations.services.processing import transactions_process
@@ -95,7 +95,9 @@ def test_bulk_retry_retries_what_the_filter_selects(demo, client, as_operator):
         "/api/v1/transactions/bulk-retry/?state=blocked&error_code=invalid_legal_entity",
         {"reason": "fixed"},
     )
-    assert response.json() == {"retried": 30}
+    answer = response.json()
+    assert answer["retried"] == 30
+    assert BulkOperation.objects.get(pk=answer["operation"]).total == 30
     assert Transaction.objects.filter(state=TransactionState.RECEIVED).count() == 30
     audit = AuditEvent.objects.get(action="transaction.bulk_retry")
     assert (

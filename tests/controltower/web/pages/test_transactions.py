@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from controltower.operations.models import AuditEvent
+from controltower.operations.models import AuditEvent, BulkOperation
 from integrations.choices import ErrorClass, FlowKind, TransactionState
 from integrations.models import ConnectedSystem, Transaction
 from tests.factories.canonical import ContractFactory, CustomerFactory, ProjectFactory
@@ -484,12 +484,17 @@ def test_bulk_retry_confirms_the_count_needs_a_reason_and_retries_only_the_filte
     assert refused.status_code == 400 and "Nothing was retried." in refused.text
     done = client.post(url, {"reason": "ZZ99 created"})
     assert done.status_code == 302
-    assert done["Location"] == "/transactions/?source_system=crm"
+    operation = BulkOperation.objects.get()
+    assert done["Location"] == f"/transactions/bulk-retry/{operation.pk}/"
+    assert operation.transaction_ids == [traffic["blocked"].pk] and operation.total == 1
     assert Transaction.objects.get(pk=traffic["blocked"].pk).state == TransactionState.RECEIVED
     assert Transaction.objects.get(pk=traffic["time"].pk).state == TransactionState.BLOCKED
     audit = AuditEvent.objects.get(action="transaction.bulk_retry")
-    assert audit.after["ids"] == [traffic["blocked"].pk] and audit.reason == "ZZ99 created"
+    assert audit.after["operation"] == operation.pk and audit.reason == "ZZ99 created"
     assert audit.before["filter"] == "source_system=crm"
+    progress = client.get(done["Location"])
+    assert f"Bulk retry #{operation.pk}" in progress.text
+    assert 'href="/transactions/?source_system=crm"' in progress.text
 
 
 def test_bulk_retry_of_a_filter_with_nothing_to_retry_offers_nothing(traffic, operator):
