@@ -37,6 +37,8 @@ def _exception_closed(sender: Any, **kwargs: Any) -> None:
 @receiver(subscription_disabled, dispatch_uid="controltower.subscription_disabled")
 def _subscription_disabled(sender: Any, *, subscription: Any, **kwargs: Any) -> None:
     subscription_disabled_notify(subscription=subscription)
+
+
 @receiver(transactions_processed, dispatch_uid="controltower.transactions_processed")
 def _transactions_processed(sender: Any, *, ids: list[int], **kwargs: Any) -> None:
     bulk_retry_progress(transaction_ids=ids)
