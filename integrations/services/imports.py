@@ -60,6 +60,7 @@ from integrations.choices import (
 )
 from integrations.live import figures_changed
 from integrations.models import ConnectedSystem, ImportJob, ImportRow, SyncState, Transaction
+from integrations.schemas.registry import current_version
 from integrations.services.inbound import events_store
 from integrations.services.ownership import owner_of
 from integrations.services.processing import transactions_process
@@ -67,7 +68,7 @@ from integrations.services.processing import transactions_process
 logger = logging.getLogger(__name__)
 
 # Columns of the event's envelope; every other column is a field of its ``data``.
-ENVELOPE_COLUMNS = ("id", "version", "occurred_at", "correlation_id")
+ENVELOPE_COLUMNS = ("id", "version", "schema_version", "occurred_at", "correlation_id")
 ROW = "(row)"
 
 
@@ -322,6 +323,15 @@ def _read(job: ImportJob, number: int, raw: dict[str, Any] | str) -> ReadRow:
     }
     if envelope.get("correlation_id"):
         event["correlation_id"] = envelope["correlation_id"]
+    # A CSV's cells are read as the type's current schema wants them, so the row is of that
+    # version unless it names another; a JSON line is of the version it names (else the first).
+    schema_version = envelope.get("schema_version")
+    if isinstance(schema_version, str) and schema_version.strip().isdigit():
+        schema_version = int(schema_version)
+    if schema_version is None and job.format == ImportFormat.CSV:
+        schema_version = current_version(spec.event_type)
+    if schema_version is not None:
+        event["schema_version"] = schema_version
     if (problem := unstorable_text(event)) is not None:
         path, message = problem
         row.errors = {_column(path or ROW): [message]}

@@ -43,7 +43,8 @@ def dead(client, *, count: int, prefix: str, legal_entity: str = "US01") -> list
 
 @pytest.fixture
 def dead_ids(demo, client, settings) -> list[int]:
-    settings.CT_CHUNK_SIZE = 40  # three chunks: the row moves with each
+    # Three chunks: the row moves with each (customer events go in set-based chunks).
+    settings.CT_CHUNK_SIZE = settings.CT_BATCH_CHUNK_SIZE = 40
     return dead(client, count=SEEDED, prefix="C-72")
 
 

@@ -77,6 +77,9 @@ EXPECTED: dict[str, dict[str, str]] = {
     "reconciliation-drift-act": {"POST": OPERATOR},
     "system-list": READ,
     "system-detail": READ,
+    "system-schema-versions": READ,
+    "schema-list": READ,
+    "schema-detail": READ,
     "system-breaker": {"POST": OPERATOR},
     # The secret is never read back; who may read the rest is who may read the system.
     "system-connection": {"GET": VIEWER, "PUT": ADMIN},
@@ -174,7 +177,12 @@ EXPECTED: dict[str, dict[str, str]] = {
 }
 # URL parameters that are not a viewset's lookup of its own records. A token no role owns:
 # each signed-in role is let in and told there is no such token (404).
-PARAMS = {"system_slug": "crm", "record_type": "contract", "prefix": "0123456789abcde"}
+PARAMS = {
+    "system_slug": "crm",
+    "record_type": "contract",
+    "prefix": "0123456789abcde",
+    "event_type": "time_entry.approved",
+}
 
 
 @dataclass(frozen=True)
