@@ -9,7 +9,7 @@ CT_HOST ?= 127.0.0.1
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/controltower
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/1
 
-.PHONY: install run test test-embedded test-services lint bench bench-services clean
+.PHONY: install run test test-embedded test-services services-pass lint bench bench-services clean
 
 $(BIN)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found; set PYTHON=/path/to/python3.11"; exit 1; }
@@ -51,19 +51,41 @@ lint: install
 
 # Every test on the embedded default (SQLite, file-system broker, a real worker), and again
 # on PostgreSQL and Redis whenever they answer. CT_REQUIRE_SERVICES=1 turns "not answering"
-# into a failure instead of a skip. The two passes share nothing (database, broker, files),
-# so they run side by side; each one's output is printed whole when it ends.
+# into a failure instead of a skip. Each pass runs as two shards of the test modules
+# (CT_TEST_SHARD), and the four share nothing (database, Redis database, broker, files), so
+# they run side by side and keep both cores busy while a test waits on a worker, a server or
+# a browser; each one's output is printed whole when it ends. `make test-embedded` and
+# `make test-services` run a whole pass in one process.
+TEST_REDIS_URL_2 ?= redis://127.0.0.1:6379/2
+
 test: install lint
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-embedded test-services
+	$(MAKE) --no-print-directory -j4 --output-sync=target \
+		test-embedded-1 test-embedded-2 test-services-1 test-services-2
 
 test-embedded:
 	CT_DEMO=1 $(BIN)/pytest --durations=20
 
+test-embedded-%:
+	CT_DEMO=1 CT_TEST_SHARD=$*/2 CT_BROKER_DIR=var/test-broker-$* \
+		CT_SQLITE_TEST_PATH=var/test-$*.sqlite3 CT_CACHE_DIR=var/test-cache-$* $(BIN)/pytest --durations=10
+
 test-services:
-	@if $(BIN)/python -m tests.support.services "$(TEST_DATABASE_URL)" "$(TEST_REDIS_URL)"; then \
+	@$(MAKE) --no-print-directory services-pass DB_URL="$(TEST_DATABASE_URL)" \
+		RD_URL="$(TEST_REDIS_URL)" PASS_ENV="CT_BROKER_DIR=var/test-broker-services \
+		CT_SQLITE_TEST_PATH=var/test-services.sqlite3" PYTEST_ARGS="--durations=20"
+
+test-services-1 test-services-2: test-services-%:
+	@$(MAKE) --no-print-directory services-pass DB_URL="$(TEST_DATABASE_URL)_$*" \
+		RD_URL="$(if $(filter 1,$*),$(TEST_REDIS_URL),$(TEST_REDIS_URL_2))" \
+		PASS_ENV="CT_TEST_SHARD=$*/2 CT_BROKER_DIR=var/test-broker-services-$* \
+		CT_SQLITE_TEST_PATH=var/test-services-$*.sqlite3 CT_CACHE_DIR=var/test-cache-services-$*" \
+		PYTEST_ARGS="--durations=10"
+
+services-pass:
+	@if $(BIN)/python -m tests.support.services "$(DB_URL)" "$(RD_URL)"; then \
 		echo "== PostgreSQL and Redis answer: running the suite against them =="; \
-		CT_DEMO=1 DATABASE_URL="$(TEST_DATABASE_URL)" REDIS_URL="$(TEST_REDIS_URL)" \
-			CT_BROKER_DIR=var/test-broker-services CT_SQLITE_TEST_PATH=var/test-services.sqlite3 $(BIN)/pytest --durations=20; \
+		env CT_DEMO=1 DATABASE_URL="$(DB_URL)" REDIS_URL="$(RD_URL)" $(PASS_ENV) \
+			$(BIN)/pytest $(PYTEST_ARGS); \
 	elif [ "$$CT_REQUIRE_SERVICES" = "1" ]; then \
 		echo "CT_REQUIRE_SERVICES=1 but PostgreSQL or Redis does not answer"; exit 1; \
 	else \
