@@ -48,9 +48,9 @@ ANCHOR_BATCH = 500
 # Tasks run before the clock starts, so that the pool's processes are up and connected.
 WARM_UP_TASKS = 20
 POLL_SECONDS = 0.005
-# The targets of issue 17: accepted/s against (A), processed/s against (B).
+# The targets of issue 17: accepted/s against (A), processed/s against (B), per case.
 ACCEPTED_TARGET = 0.15
-PROCESSED_TARGET = 2.0
+PROCESSED_TARGETS = {"master_data": 2.0, "time_to_billing": 1.0}
 
 
 @dataclass(frozen=True)
@@ -83,9 +83,12 @@ class Anchors:
             "processed_ratio": round(self.processed_ratio(processed_per_s), 3),
         }
 
-    def summary_lines(self, *, accepted_per_s: float, processed_per_s: float) -> list[str]:
+    def summary_lines(
+        self, *, accepted_per_s: float, processed_per_s: float, case: str = "master_data"
+    ) -> list[str]:
         accepted = self.accepted_ratio(accepted_per_s)
         processed = self.processed_ratio(processed_per_s)
+        target = PROCESSED_TARGETS.get(case, PROCESSED_TARGETS["master_data"])
         return [
             f"  anchor (A)       raw batched insert: {self.insert_rows:,} rows in batches of"
             f" {ANCHOR_BATCH} in {self.insert_seconds:.2f} s = {self.insert_rows_per_s:,.0f} rows/s",
@@ -93,8 +96,8 @@ class Anchors:
             f" {self.concurrency} in {self.tasks_seconds:.2f} s = {self.empty_tasks_per_s:,.0f} tasks/s",
             f"  accepted ratio   {accepted:.3f} A (target >= {ACCEPTED_TARGET} A: "
             f"{'met' if accepted >= ACCEPTED_TARGET else 'missed'})",
-            f"  processed ratio  {processed:.2f} B (target >= {PROCESSED_TARGET} B: "
-            f"{'met' if processed >= PROCESSED_TARGET else 'missed'})",
+            f"  processed ratio  {processed:.2f} B (target >= {target} B: "
+            f"{'met' if processed >= target else 'missed'})",
         ]
 
 

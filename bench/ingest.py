@@ -171,7 +171,9 @@ class BenchResult:
             f"  final states     {states or 'none'}",
             *(
                 self.anchors.summary_lines(
-                    accepted_per_s=self.accepted_per_s, processed_per_s=self.processed_per_s
+                    accepted_per_s=self.accepted_per_s,
+                    processed_per_s=self.processed_per_s,
+                    case=o.case,
                 )
                 if self.anchors
                 else []
