@@ -6,19 +6,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from controltower.operations.models import AuditEvent
 from integrations.choices import CompensationAction, CompensationState
 from integrations.models import Compensation, ConnectedSystem
+from tests.support.pages import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

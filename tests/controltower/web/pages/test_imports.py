@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from canonical.models import Customer
 from integrations.models import ImportJob
 from integrations.tasks import import_run_task
+from tests.support.pages import signed_in
 
 pytestmark = pytest.mark.django_db
 
 FILE = b"number,name,legal_entity,currency,version\nC-7401,Wayne,US01,USD,1\nC-1001,Acme Renamed,US01,USD,2\nC-7402,Tyrell,NL01,USD,1\n"
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_an_admin_dry_runs_a_file_reads_the_report_then_imports_it_for_real(demo, user_with_role):

@@ -7,12 +7,7 @@ from django.test import Client
 
 from integrations.models import Transaction
 from tests.support.inbound import event, signed_post
-
-
-def signed_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+from tests.support.pages import signed_in
 
 
 def test_a_viewer_sees_what_a_system_sent_with_the_deprecated_version_marked(demo, user_with_role):
