@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 
-from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from bench.ingest_events import CASES, signing_secret
 from integrations.services.inbound import inbound_receive
 from integrations.services.processing import transactions_process
+from integrations.services.queueing import chunk_size_for
 from integrations.signatures import HEADER, sign
 
 # The cases whose flow has a set-based path, whose statements per chunk are the figure.
@@ -39,9 +39,11 @@ def statement_notes(*, case: str, run_id: str, events: int) -> list[str]:
     """The summary's note on the statements one chunk of this case costs, if it is measured."""
     if case not in MEASURED:
         return []
-    size = settings.CT_CHUNK_SIZE
+    _, make = CASES[case]
+    size = chunk_size_for(make(run_id, 0)["type"])
     statements, succeeded = chunk_statements(case=case, run_id=run_id, first=events, size=size)
     return [
-        f"SQL statements per chunk: {statements} for a chunk of {size} events "
+        f"SQL statements per chunk: {statements} for a chunk of {size} events (the tower's "
+        "chunk for this event type) "
         f"({succeeded} succeeded), claimed, applied and recorded in process after the run"
     ]

@@ -30,6 +30,20 @@ def business_key(value: str) -> str:
     return value.strip().upper()
 
 
+def rows_update(model: type[M], rows: list[M], fields: list[str]) -> None:
+    """``bulk_update`` in one statement whatever the number of rows: an upsert on the
+    primary key that only ever meets rows that exist (``INSERT ... ON CONFLICT (id) DO
+    UPDATE SET`` the ``fields``). ``bulk_update`` writes a ``CASE`` per field with a
+    branch per row, whose building and matching grow with the square of the rows.
+
+    The rows must be whole (read or created in full) and exist; their ``auto_now`` fields
+    are stamped as on any save, and the database keeps its own ``created_at``."""
+    if rows:
+        model.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["pk"], update_fields=fields
+        )
+
+
 def locked(model: type[M], lookup: dict[str, Any]) -> M | None:
     return model.objects.select_for_update().filter(**lookup).first()
 

@@ -41,7 +41,7 @@ from canonical.models import (
     Resource,
     TimeEntry,
 )
-from canonical.services.base import business_key
+from canonical.services.base import business_key, rows_update
 from canonical.services.billing import (
     OPEN_INVOICE,
     BillingReads,
@@ -296,4 +296,4 @@ def _entries_write(billed: list[_Billed]) -> None:
         invoice.amount = totals.get(pk) or Decimal("0")
         invoice.version += added[pk]
         invoice.updated_at = now
-    Invoice.objects.bulk_update(list(touched.values()), ["amount", "version", "updated_at"])
+    rows_update(Invoice, list(touched.values()), ["amount", "version", "updated_at"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from integrations.models import Transaction
@@ -13,7 +14,7 @@ def link_to_contract(tx: Transaction, record: Any) -> None:
 
 
 def links_to_contract(links: list[tuple[Transaction, Any]]) -> None:
-    """``link_to_contract`` for many transactions: one statement, whatever their number."""
+    """``link_to_contract`` for many transactions: one statement per contract."""
     changed = []
     for tx, record in links:
         contract = (
@@ -23,9 +24,8 @@ def links_to_contract(links: list[tuple[Transaction, Any]]) -> None:
         if correlation_id and tx.correlation_id != correlation_id:
             tx.correlation_id = correlation_id
             changed.append(tx)
-    if len(changed) == 1:
-        Transaction.objects.filter(pk=changed[0].pk).update(
-            correlation_id=changed[0].correlation_id
-        )
-    elif changed:
-        Transaction.objects.bulk_update(changed, ["correlation_id"])
+    by_contract: dict[str, list[int]] = defaultdict(list)
+    for tx in changed:
+        by_contract[tx.correlation_id].append(tx.pk)
+    for correlation_id, pks in by_contract.items():
+        Transaction.objects.filter(pk__in=pks).update(correlation_id=correlation_id)

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    OperationalError,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -52,6 +59,9 @@ from integrations.signals import transactions_processed
 logger = logging.getLogger(__name__)
 
 WORKER = socket.gethostname()
+# A chunk that met a concurrent one (both creating a month's invoice, a deadlock) is applied
+# again this many times, seeing what the other committed, before it goes one by one.
+BATCH_CONFLICT_RETRIES = 2
 
 
 def backoff_delay(
@@ -246,58 +256,92 @@ def _process_claimed(claimed: list[Transaction], summary: ProcessSummary) -> Non
 
 
 def _run_batch(batch, txs: list[Transaction]) -> tuple[int, list[Transaction]]:
-    """Applies ``txs`` with a batch handler; returns how many succeeded and the ones left."""
+    """Applies ``txs`` with a batch handler; returns how many succeeded and the ones left.
+
+    A conflict with a concurrent chunk rolls the batch back and applies it again; any other
+    failure, or conflicts past ``BATCH_CONFLICT_RETRIES``, leaves them all to one by one.
+    """
+    # What the handler sets on the rows in hand (a correlation id) is rolled back with the
+    # database, so that the next try, or one by one, writes it again.
+    as_claimed = [dict(vars(tx)) for tx in txs]
+
+    def rolled_back() -> None:
+        for tx, was in zip(txs, as_claimed, strict=True):
+            vars(tx).clear()
+            vars(tx).update(was)
+
+    for retry in range(BATCH_CONFLICT_RETRIES + 1):
+        try:
+            return _batch_apply(batch, txs)
+        except (IntegrityError, OperationalError):
+            rolled_back()
+            if retry == BATCH_CONFLICT_RETRIES:
+                return _batch_fallback(txs)
+            logger.info(
+                "Batch of %s %s met a concurrent one; applying it again.",
+                len(txs),
+                txs[0].event_type,
+                exc_info=True,
+            )
+        except Exception:
+            rolled_back()
+            return _batch_fallback(txs)
+    raise AssertionError("unreachable")
+
+
+def _batch_fallback(txs: list[Transaction]) -> tuple[int, list[Transaction]]:
+    # Whatever went wrong, nothing of the batch was kept: run them one by one.
+    logger.info(
+        "Batch of %s %s fell back to one by one.", len(txs), txs[0].event_type, exc_info=True
+    )
+    return 0, txs
+
+
+def _batch_apply(batch, txs: list[Transaction]) -> tuple[int, list[Transaction]]:
     started_at = timezone.now()
     clock = time.perf_counter()
-    try:
-        with transaction.atomic():
-            outcomes, left = batch(txs)
-            finished_at = timezone.now()
-            done = [tx for tx in txs if tx.pk in outcomes]
-            by_outcome: dict[str, list[Transaction]] = defaultdict(list)
-            for tx in done:
-                by_outcome[outcomes[tx.pk]].append(tx)
-            for outcome, group in by_outcome.items():
-                updated = Transaction.objects.filter(
-                    pk__in=[tx.pk for tx in group],
-                    state=TransactionState.PROCESSING,
-                    claim_token__in={tx.claim_token for tx in group},
-                ).update(
-                    state=TransactionState.SUCCEEDED,
-                    outcome=outcome,
-                    attempts_count=F("attempts_count") + 1,
-                    finished_at=finished_at,
-                    updated_at=finished_at,
-                    next_attempt_at=None,
-                    claimed_at=None,
-                    claim_token="",
-                    failing_since=None,
-                    waiting_for=None,
-                    error_class="",
-                    error_code="",
-                    last_error="",
-                )
-                if updated != len(group):
-                    raise ClaimLost
-            replays_settle(replays=[tx for tx in done if tx.parent_id])
-            duration = int((time.perf_counter() - clock) * 1000)
-            Attempt.objects.bulk_create(
-                Attempt(
-                    transaction_id=tx.pk,
-                    number=tx.attempts_count + 1,
-                    started_at=started_at,
-                    duration_ms=duration,
-                    outcome=AttemptOutcome.SUCCEEDED,
-                    worker=WORKER,
-                )
-                for tx in done
+    with transaction.atomic():
+        outcomes, left = batch(txs)
+        finished_at = timezone.now()
+        done = [tx for tx in txs if tx.pk in outcomes]
+        by_outcome: dict[str, list[Transaction]] = defaultdict(list)
+        for tx in done:
+            by_outcome[outcomes[tx.pk]].append(tx)
+        for outcome, group in by_outcome.items():
+            updated = Transaction.objects.filter(
+                pk__in=[tx.pk for tx in group],
+                state=TransactionState.PROCESSING,
+                claim_token__in={tx.claim_token for tx in group},
+            ).update(
+                state=TransactionState.SUCCEEDED,
+                outcome=outcome,
+                attempts_count=F("attempts_count") + 1,
+                finished_at=finished_at,
+                updated_at=finished_at,
+                next_attempt_at=None,
+                claimed_at=None,
+                claim_token="",
+                failing_since=None,
+                waiting_for=None,
+                error_class="",
+                error_code="",
+                last_error="",
             )
-    except Exception:
-        # Whatever went wrong, nothing of the batch was kept: run them one by one.
-        logger.info(
-            "Batch of %s %s fell back to one by one.", len(txs), txs[0].event_type, exc_info=True
+            if updated != len(group):
+                raise ClaimLost
+        replays_settle(replays=[tx for tx in done if tx.parent_id])
+        duration = int((time.perf_counter() - clock) * 1000)
+        Attempt.objects.bulk_create(
+            Attempt(
+                transaction_id=tx.pk,
+                number=tx.attempts_count + 1,
+                started_at=started_at,
+                duration_ms=duration,
+                outcome=AttemptOutcome.SUCCEEDED,
+                worker=WORKER,
+            )
+            for tx in done
         )
-        return 0, txs
     rollups_succeeded(transactions=done, started_at=started_at, finished_at=finished_at)
     return len(done), left
 

@@ -44,7 +44,7 @@ def transactions_enqueue(
     for tx in transactions:
         if tx.flow_id is None:
             continue
-        by_flow[(tx.flow_id, _chunk_size(tx.event_type))].append(tx.pk)
+        by_flow[(tx.flow_id, chunk_size_for(tx.event_type))].append(tx.pk)
         flows.setdefault(tx.flow_id, tx.flow)
     _send_on_commit(by_flow=by_flow, flows=flows, countdown=countdown, stamp=stamp)
 
@@ -92,7 +92,8 @@ def _send_on_commit(
     transaction.on_commit(send)
 
 
-def _chunk_size(event_type: str) -> int:
+def chunk_size_for(event_type: str) -> int:
+    """How many transactions of ``event_type`` one task takes."""
     # Work that calls other systems goes in small chunks: a slow system then holds up a few
     # items in one worker process, not a hundred, and the other processes go on. Work applied
     # set-based goes in large ones: its chunk costs a few statements whatever its size.
@@ -179,7 +180,7 @@ def transactions_requeue_selected(*, queryset: QuerySet[Transaction]) -> list[in
     locked.update(**ready, enqueued_at=now)
     by_flow: dict[tuple[int, int], list[int]] = defaultdict(list)
     for pk, flow_id, event_type in rows:
-        by_flow[(flow_id, _chunk_size(event_type))].append(pk)
+        by_flow[(flow_id, chunk_size_for(event_type))].append(pk)
     _send_on_commit(by_flow=by_flow, flows=flows, countdown=None, stamp=False)
     return [pk for pk, _, _ in rows]
 
