@@ -6,6 +6,9 @@ one write transaction elsewhere), runs each through its flow's handler, writes a
 Attempt, and moves the row on. The final state update is conditional on the
 claim still being ours, in the same database transaction as the flow's effect,
 so a claim taken back from a vanished worker can never be applied twice.
+
+Work a batch handler applies set-based needs no claim: it is locked, applied and moved to
+its final state in the one database transaction that claims the rest of the chunk.
 """
 
 from __future__ import annotations
@@ -21,14 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import (
-    DatabaseError,
-    IntegrityError,
-    OperationalError,
-    connection,
-    connections,
-    transaction,
-)
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -59,9 +55,6 @@ from integrations.signals import transactions_processed
 logger = logging.getLogger(__name__)
 
 WORKER = socket.gethostname()
-# A chunk that met a concurrent one (both creating a month's invoice, a deadlock) is applied
-# again this many times, seeing what the other committed, before it goes one by one.
-BATCH_CONFLICT_RETRIES = 2
 
 
 def backoff_delay(
@@ -97,6 +90,14 @@ def transactions_claim(*, ids: list[int], token: str | None = None) -> list[Tran
     """
     token = token or uuid.uuid4().hex
     now = timezone.now()
+    with transaction.atomic():
+        claimed = _ready_locked(ids, now)
+        _claim(claimed, token=token, now=now)
+    return claimed
+
+
+def _ready_locked(ids: list[int], now: datetime) -> list[Transaction]:
+    """The given transactions still ready, locked until the database transaction ends."""
     # The rows are found by primary key only and judged ready here, not in SQL: a state
     # condition lets the planner scan the (state, ...) indexes through every row received
     # since the last ANALYZE (thousands during a burst) instead of probing the ids.
@@ -105,25 +106,26 @@ def transactions_claim(*, ids: list[int], token: str | None = None) -> list[Tran
         .select_related("flow", "source_system")
         .order_by("pk")
     )
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            rows = rows.select_for_update(skip_locked=True, of=("self",))
-        # On SQLite the write lock is taken when the transaction begins (IMMEDIATE): this
-        # read and the update below cannot interleave with another claim either.
-        claimed = [tx for tx in rows if _is_ready(tx, now)]
-        if not claimed:
-            return []
-        Transaction.objects.filter(pk__in=[tx.pk for tx in claimed]).update(
-            state=TransactionState.PROCESSING, claimed_at=now, claim_token=token, updated_at=now
-        )
-    for tx in claimed:
+    if connection.vendor == "postgresql":
+        rows = rows.select_for_update(skip_locked=True, of=("self",))
+    # On SQLite the write lock is taken when the transaction begins (IMMEDIATE): this
+    # read and the update after it cannot interleave with another claim either.
+    return [tx for tx in rows if _is_ready(tx, now)]
+
+
+def _claim(txs: list[Transaction], *, token: str, now: datetime) -> None:
+    if not txs:
+        return
+    Transaction.objects.filter(pk__in=[tx.pk for tx in txs]).update(
+        state=TransactionState.PROCESSING, claimed_at=now, claim_token=token, updated_at=now
+    )
+    for tx in txs:
         tx.state, tx.claimed_at, tx.claim_token, tx.updated_at = (
             TransactionState.PROCESSING,
             now,
             token,
             now,
         )
-    return claimed
 
 
 def _is_ready(tx: Transaction, now: datetime) -> bool:
@@ -193,9 +195,10 @@ class ProcessSummary:
 def transactions_process(*, ids: list[int]) -> ProcessSummary:
     """Claims and runs the given transactions, oldest first.
 
-    Transactions whose event type has a batch handler are applied together in one
-    database transaction (set-based); the ones it leaves, and all of them when the
-    batch fails, run one by one as before.
+    Transactions whose event type has a batch handler are applied together (set-based) in
+    the database transaction that locks the chunk and claims the rest; the ones a batch
+    leaves run one by one. When that fails, the chunk is claimed as a whole, its batches
+    tried again, and what they still leave, or all when they fail, runs one by one.
     """
     # Roll-up counts of the whole chunk are written in one statement when it is done.
     with rollups_batch():
@@ -209,19 +212,69 @@ def transactions_process(*, ids: list[int]) -> ProcessSummary:
 def _process(ids: list[int]) -> ProcessSummary:
     summary = ProcessSummary()
     token = uuid.uuid4().hex
-    claimed = transactions_claim(ids=ids, token=token)
-    summary.claimed = len(claimed)
-    if not claimed:
+    try:
+        claimed = _claim_and_apply(ids, token=token, summary=summary)
+    except Exception:
+        # Nothing of it was kept: claimed as a whole, its batches are tried again (a
+        # conflict with a concurrent chunk) before their transactions go one by one.
+        logger.info(
+            "Chunk of %s could not be applied as claimed; claiming it.", len(ids), exc_info=True
+        )
+        summary = ProcessSummary()
+        claimed = transactions_claim(ids=ids, token=token)
+        summary.claimed = len(claimed)
+        if claimed:
+            with ClaimLease(token):
+                _process_claimed(claimed, summary)
         return summary
-    with ClaimLease(token):
-        _process_claimed(claimed, summary)
+    if claimed:
+        with ClaimLease(token):
+            _one_by_one(claimed, summary)
     return summary
 
 
-def _process_claimed(claimed: list[Transaction], summary: ProcessSummary) -> None:
+def _claim_and_apply(ids: list[int], *, token: str, summary: ProcessSummary) -> list[Transaction]:
+    """Locks the ready transactions, applies those of a batch handler and claims the rest
+    under ``token``, in one database transaction; returns the claimed rest.
+
+    Applied set-based, a transaction goes from ready to final in one write: its row lock,
+    not a claim, keeps other workers off it, and a worker that dies leaves it ready.
+    """
+    now = timezone.now()
+    applied: list[tuple[list[Transaction], datetime, datetime]] = []
+    with transaction.atomic():
+        ready = _ready_locked(ids, now)
+        summary.claimed = len(ready)
+        batches, rest = _split(ready)
+        for batch, txs in batches:
+            started_at, clock = timezone.now(), time.perf_counter()
+            outcomes, left = batch(txs)
+            done, finished_at = _batch_record(
+                txs,
+                outcomes,
+                still_ours=Q(
+                    state__in=(TransactionState.RECEIVED, TransactionState.RETRY_SCHEDULED)
+                ),
+                started_at=started_at,
+                clock=clock,
+            )
+            applied.append((done, started_at, finished_at))
+            rest.extend(left)
+        _claim(rest, token=token, now=now)
+    for done, started_at, finished_at in applied:
+        rollups_succeeded(transactions=done, started_at=started_at, finished_at=finished_at)
+        summary.succeeded += len(done)
+    return rest
+
+
+def _split(
+    claimed: list[Transaction],
+) -> tuple[list[tuple[object, list[Transaction]]], list[Transaction]]:
+    """The transactions a batch handler takes, by handler, and those that go one by one."""
     by_type: dict[str, list[Transaction]] = defaultdict(list)
     for tx in claimed:
         by_type[tx.event_type].append(tx)
+    batches: list[tuple[object, list[Transaction]]] = []
     one_by_one: list[Transaction] = []
     for event_type, txs in by_type.items():
         batch = batch_handler_for(event_type)
@@ -237,11 +290,22 @@ def _process_claimed(claimed: list[Transaction], summary: ProcessSummary) -> Non
         txs = [tx for tx in txs if not (tx.errors or tx.fetch)]
         if batch is None or len(txs) < 2:
             one_by_one.extend(txs)
-            continue
+        else:
+            batches.append((batch, txs))
+    return batches, one_by_one
+
+
+def _process_claimed(claimed: list[Transaction], summary: ProcessSummary) -> None:
+    batches, one_by_one = _split(claimed)
+    for batch, txs in batches:
         done, left = _run_batch(batch, txs)
         summary.succeeded += done
         one_by_one.extend(left)
-    for tx in sorted(one_by_one, key=lambda t: t.pk):
+    _one_by_one(one_by_one, summary)
+
+
+def _one_by_one(claimed: list[Transaction], summary: ProcessSummary) -> None:
+    for tx in sorted(claimed, key=lambda t: t.pk):
         state = transaction_run(tx)
         if state is None:
             summary.lost_claim += 1
@@ -256,45 +320,21 @@ def _process_claimed(claimed: list[Transaction], summary: ProcessSummary) -> Non
 
 
 def _run_batch(batch, txs: list[Transaction]) -> tuple[int, list[Transaction]]:
-    """Applies ``txs`` with a batch handler; returns how many succeeded and the ones left.
-
-    A conflict with a concurrent chunk rolls the batch back and applies it again; any other
-    failure, or conflicts past ``BATCH_CONFLICT_RETRIES``, leaves them all to one by one.
-    """
+    """Applies claimed ``txs`` with a batch handler; returns how many succeeded and the ones
+    left. When it fails, nothing of it is kept and they are all left to one by one."""
     # What the handler sets on the rows in hand (a correlation id) is rolled back with the
-    # database, so that the next try, or one by one, writes it again.
+    # database, so that one by one writes it again.
     as_claimed = [dict(vars(tx)) for tx in txs]
-
-    def rolled_back() -> None:
+    try:
+        return _batch_apply(batch, txs)
+    except Exception:
         for tx, was in zip(txs, as_claimed, strict=True):
             vars(tx).clear()
             vars(tx).update(was)
-
-    for retry in range(BATCH_CONFLICT_RETRIES + 1):
-        try:
-            return _batch_apply(batch, txs)
-        except (IntegrityError, OperationalError):
-            rolled_back()
-            if retry == BATCH_CONFLICT_RETRIES:
-                return _batch_fallback(txs)
-            logger.info(
-                "Batch of %s %s met a concurrent one; applying it again.",
-                len(txs),
-                txs[0].event_type,
-                exc_info=True,
-            )
-        except Exception:
-            rolled_back()
-            return _batch_fallback(txs)
-    raise AssertionError("unreachable")
-
-
-def _batch_fallback(txs: list[Transaction]) -> tuple[int, list[Transaction]]:
-    # Whatever went wrong, nothing of the batch was kept: run them one by one.
-    logger.info(
-        "Batch of %s %s fell back to one by one.", len(txs), txs[0].event_type, exc_info=True
-    )
-    return 0, txs
+        logger.info(
+            "Batch of %s %s fell back to one by one.", len(txs), txs[0].event_type, exc_info=True
+        )
+        return 0, txs
 
 
 def _batch_apply(batch, txs: list[Transaction]) -> tuple[int, list[Transaction]]:
@@ -302,48 +342,67 @@ def _batch_apply(batch, txs: list[Transaction]) -> tuple[int, list[Transaction]]
     clock = time.perf_counter()
     with transaction.atomic():
         outcomes, left = batch(txs)
-        finished_at = timezone.now()
-        done = [tx for tx in txs if tx.pk in outcomes]
-        by_outcome: dict[str, list[Transaction]] = defaultdict(list)
-        for tx in done:
-            by_outcome[outcomes[tx.pk]].append(tx)
-        for outcome, group in by_outcome.items():
-            updated = Transaction.objects.filter(
-                pk__in=[tx.pk for tx in group],
+        done, finished_at = _batch_record(
+            txs,
+            outcomes,
+            still_ours=Q(
                 state=TransactionState.PROCESSING,
-                claim_token__in={tx.claim_token for tx in group},
-            ).update(
-                state=TransactionState.SUCCEEDED,
-                outcome=outcome,
-                attempts_count=F("attempts_count") + 1,
-                finished_at=finished_at,
-                updated_at=finished_at,
-                next_attempt_at=None,
-                claimed_at=None,
-                claim_token="",
-                failing_since=None,
-                waiting_for=None,
-                error_class="",
-                error_code="",
-                last_error="",
-            )
-            if updated != len(group):
-                raise ClaimLost
-        replays_settle(replays=[tx for tx in done if tx.parent_id])
-        duration = int((time.perf_counter() - clock) * 1000)
-        Attempt.objects.bulk_create(
-            Attempt(
-                transaction_id=tx.pk,
-                number=tx.attempts_count + 1,
-                started_at=started_at,
-                duration_ms=duration,
-                outcome=AttemptOutcome.SUCCEEDED,
-                worker=WORKER,
-            )
-            for tx in done
+                claim_token__in={tx.claim_token for tx in txs},
+            ),
+            started_at=started_at,
+            clock=clock,
         )
     rollups_succeeded(transactions=done, started_at=started_at, finished_at=finished_at)
     return len(done), left
+
+
+def _batch_record(
+    txs: list[Transaction],
+    outcomes: dict[int, str],
+    *,
+    still_ours: Q,
+    started_at: datetime,
+    clock: float,
+) -> tuple[list[Transaction], datetime]:
+    """Moves the transactions a batch handler applied to succeeded, each with its outcome
+    and an attempt; returns them, and when they finished."""
+    finished_at = timezone.now()
+    done = [tx for tx in txs if tx.pk in outcomes]
+    by_outcome: dict[str, list[Transaction]] = defaultdict(list)
+    for tx in done:
+        by_outcome[outcomes[tx.pk]].append(tx)
+    for outcome, group in by_outcome.items():
+        updated = Transaction.objects.filter(still_ours, pk__in=[tx.pk for tx in group]).update(
+            state=TransactionState.SUCCEEDED,
+            outcome=outcome,
+            attempts_count=F("attempts_count") + 1,
+            finished_at=finished_at,
+            updated_at=finished_at,
+            next_attempt_at=None,
+            claimed_at=None,
+            claim_token="",
+            failing_since=None,
+            waiting_for=None,
+            error_class="",
+            error_code="",
+            last_error="",
+        )
+        if updated != len(group):
+            raise ClaimLost
+    replays_settle(replays=[tx for tx in done if tx.parent_id])
+    duration = int((time.perf_counter() - clock) * 1000)
+    Attempt.objects.bulk_create(
+        Attempt(
+            transaction_id=tx.pk,
+            number=tx.attempts_count + 1,
+            started_at=started_at,
+            duration_ms=duration,
+            outcome=AttemptOutcome.SUCCEEDED,
+            worker=WORKER,
+        )
+        for tx in done
+    )
+    return done, finished_at
 
 
 class ClaimLost(Exception):

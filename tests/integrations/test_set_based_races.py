@@ -1,6 +1,6 @@
 """Two chunks of approved time at the same moment on PostgreSQL: the one that meets the
-other's new candidate invoice is applied again set-based, not left one by one, and keeps
-all it wrote, its lineage included."""
+other's new candidate invoice is claimed and applied again set-based, not left one by one,
+and keeps all it wrote, its lineage included."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_a_chunk_that_meets_a_month_candidate_created_beside_it_is_applied_again
     assert released.is_set()
     assert summary.succeeded == 3
     messages = [r.getMessage() for r in caplog.records]
-    assert any("met a concurrent one; applying it again" in m for m in messages)
+    assert any("could not be applied as claimed" in m for m in messages)
     assert not any("fell back to one by one" in m for m in messages)
     invoice = Invoice.objects.get(project=project, period_start=date(2026, 10, 1))
     assert invoice.number == "INV-QR-P-TM-202610"

@@ -85,9 +85,14 @@ def test_a_thousand_events_with_duplicates_and_stale_versions_end_exactly_right(
     assert Attempt.objects.filter(outcome=AttemptOutcome.SUCCEEDED, number=1).count() == 900
 
 
+EVENTS = 3000
+
+
 def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(celery_worker):
     demo_load()
-    events = [customer_event(f"C-{n:05}", version=1) for n in range(1000)]
+    # Six chunks for two pool processes, each chunk applied in one go: the kill comes while
+    # some are still waiting or being applied.
+    events = [customer_event(f"C-{n:05}", version=1) for n in range(EVENTS)]
     post_in_batches(events, size=500)
     wait_for(
         lambda: Transaction.objects.filter(state=TransactionState.SUCCEEDED).count() >= 100,
@@ -97,17 +102,17 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_applies_nothing_twice(celer
     )
     celery_worker.kill()
     done_before = Transaction.objects.filter(state=TransactionState.SUCCEEDED).count()
-    assert done_before < 1000, "the worker finished before it could be killed; send more events"
+    assert done_before < EVENTS, "the worker finished before it could be killed; send more events"
 
     # The rows the dead worker held are taken back; everything due is sent again.
     transactions_sweep(lease_seconds=0, grace_seconds=0)
     celery_worker.start(purge=False)
     wait_until_all_finished(celery_worker)
 
-    assert Transaction.objects.filter(state=TransactionState.SUCCEEDED).count() == 1000
-    assert Customer.objects.filter(number__startswith="C-0").count() == 1000
+    assert Transaction.objects.filter(state=TransactionState.SUCCEEDED).count() == EVENTS
+    assert Customer.objects.filter(number__startswith="C-0").count() == EVENTS
     succeeded_attempts = Attempt.objects.filter(outcome=AttemptOutcome.SUCCEEDED)
-    assert succeeded_attempts.count() == 1000
+    assert succeeded_attempts.count() == EVENTS
     assert (
         not succeeded_attempts.values("transaction")
         .annotate(n=Count("id"))

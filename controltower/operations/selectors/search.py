@@ -87,8 +87,9 @@ def _invoices(term: str) -> QuerySet:
 
 
 def _transactions(term: str) -> QuerySet:
+    # A correlation id is found whole (it is a long opaque id, copied, not typed in part).
     return Transaction.objects.filter(
-        Q(business_key__icontains=term) | Q(correlation_id__icontains=term)
+        Q(business_key__icontains=term) | Q(correlation_id=term)
     ).order_by("-id")
 
 

@@ -50,6 +50,16 @@ def test_part_of_a_key_in_any_case_finds_every_kind_with_its_page(wayne, user_wi
     assert "Stark" not in by_name
 
 
+def test_a_transaction_is_found_by_its_whole_correlation_id(wayne, user_with_role):
+    tx = wayne["tx"]
+    client = signed_in(user_with_role("admin"))
+    text = client.get(f"/search/?q={tx.correlation_id}").text
+    assert f'href="/transactions/{tx.pk}/">#{tx.pk} K-7001</a>' in text
+    # Part of one is not searched (it has no index that part of it could use).
+    part = client.get(f"/search/?q={tx.correlation_id[3:12]}").text
+    assert f'href="/transactions/{tx.pk}/">' not in part
+
+
 def test_a_role_finds_only_what_it_may_read(wayne, user_with_role):
     nobody = signed_in(user_with_role(None)).get("/search/?q=7001")
     assert nobody.status_code == 200
