@@ -74,9 +74,14 @@ class Timing:
     name: str
     samples: list[float]  # milliseconds
     rows: int = 0
+    sql: list[float] = field(default_factory=list)  # of each sample, milliseconds in SQL
+    statements: int = 0  # SQL statements of one sample
 
     def percentile(self, p: int) -> float:
         return percentile_of(self.samples, p)
+
+    def sql_percentile(self, p: int) -> float:
+        return percentile_of(self.sql, p)
 
 
 @dataclass
@@ -131,6 +136,13 @@ class DashboardResult:
             f"  {self.page_ratio(i):>5.2f}   {t.rows:,}"
             for i, (s, t) in enumerate(zip(self.small, self.pages, strict=True))
         ]
+        split = [
+            f"    {t.name:<46} {s.sql_percentile(50):>8.1f} {s.statements:>5}"
+            f"  {t.sql_percentile(50):>8.1f} {t.statements:>5}"
+            f"  {s.percentile(50) - s.sql_percentile(50):>8.1f}"
+            f"  {t.percentile(50) - t.sql_percentile(50):>8.1f}"
+            for s, t in zip(self.small, self.pages, strict=True)
+        ]
         return [
             "Integration Control Tower benchmark: dashboard",
             f"  run              {self.run_id} ({self.database})",
@@ -144,6 +156,10 @@ class DashboardResult:
             f"  {self.baseline[0].percentile(95):>8.1f}  {self.overview[0].percentile(50):>8.1f}"
             f"  {self.overview[0].percentile(95):>8.1f}  {self.ratio(0, 95):>5.2f}",
             *rows,
+            "  where it goes   p50 ms in SQL (statements sent, run and read back) and in the rest",
+            f"    {'':<46} {'SQL ' + small:>8} {'stmts':>5}  {'SQL ' + full:>8} {'stmts':>5}"
+            f"  {'rest ' + small:>8}  {'rest ' + full:>8}",
+            *split,
             f"  targets          * dashboard pages: p95 <= {PAGE_P95_TARGET_MS:.0f} ms at "
             f"{o.transactions:,} and p95 ratio ({full} against {small}) <= {RATIO_TARGET}; "
             f"other lists p95 <= {LIST_P95_TARGET_MS:.0f} ms: "
@@ -154,7 +170,12 @@ class DashboardResult:
 
     def as_json(self) -> str:
         def ms(t: Timing) -> dict[str, float]:
-            return {"p50_ms": round(t.percentile(50), 1), "p95_ms": round(t.percentile(95), 1)}
+            return {
+                "p50_ms": round(t.percentile(50), 1),
+                "p95_ms": round(t.percentile(95), 1),
+                "sql_p50_ms": round(t.sql_percentile(50), 1),
+                "statements": t.statements,
+            }
 
         return json.dumps(
             {
@@ -192,15 +213,36 @@ def _size(n: int) -> str:
 # --- Timing ----------------------------------------------------------------------
 
 
+class SqlClock:
+    """The wall time a request spends in its SQL statements (sent, run, rows read back) and
+    how many it runs: a connection execute wrapper around the timed call."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.statements = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.seconds += time.perf_counter() - started
+            self.statements += 1
+
+
 def time_it(name: str, call: Callable[[], Any], runs: int, rows: int = 0) -> Timing:
     for _ in range(2):  # warm-up: plans cached, pages in memory
         call()
-    samples = []
+    samples, sql, statements = [], [], 0
     for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return Timing(name=name, samples=samples, rows=rows)
+        clock = SqlClock()
+        with connection.execute_wrapper(clock):
+            started = time.perf_counter()
+            call()
+            samples.append((time.perf_counter() - started) * 1000)
+        sql.append(clock.seconds * 1000)
+        statements = clock.statements
+    return Timing(name=name, samples=samples, rows=rows, sql=sql, statements=statements)
 
 
 @contextmanager

@@ -121,12 +121,18 @@ def test_the_bench_times_every_page_and_deletes_what_it_seeded(demo):
     assert by_name["reconciliation page"].rows > 2_000 // 25  # a twentieth, less the refused
     assert by_name["exceptions: every status, by money at risk"].rows >= 200
     assert 0 < by_name["exceptions: a team's open queue"].rows < 200
+    # Where each page's time goes: its SQL statements, timed as the page runs them.
+    overview = by_name["overview page"]
+    assert overview.statements > 5
+    assert all(0 < sql < total for sql, total in zip(overview.sql, overview.samples))
     summary = "\n".join(result.summary_lines())
     assert "* overview page" in summary and "p95 500" in summary and "p95 2k" in summary
+    assert "where it goes" in summary and "SQL 2k" in summary
     data = json.loads(result.as_json())
     assert data["case"] == "dashboard" and data["transactions"] == 2_000
     assert set(data["pages"]) == set(names)
     assert data["pages"]["overview page"]["ratio_p95"] == round(result.page_ratio(0), 2)
+    assert data["pages"]["overview page"]["statements"] == overview.statements
     assert data["targets_met"] == (not result.misses())
     assert any("Deleted the rows" in line for line in lines)
 
