@@ -124,7 +124,7 @@ def test_the_bench_times_every_page_and_deletes_what_it_seeded(demo):
     # Where each page's time goes: its SQL statements, timed as the page runs them.
     overview = by_name["overview page"]
     assert overview.statements > 5
-    assert all(0 < sql < total for sql, total in zip(overview.sql, overview.samples))
+    assert all(0 < sql < total for sql, total in zip(overview.sql, overview.samples, strict=True))
     summary = "\n".join(result.summary_lines())
     assert "* overview page" in summary and "p95 500" in summary and "p95 2k" in summary
     assert "where it goes" in summary and "SQL 2k" in summary
