@@ -37,9 +37,7 @@ def waiting_for_a_lock() -> int:
         return cursor.fetchone()[0]
 
 
-def test_a_chunk_that_meets_a_month_candidate_created_beside_it_is_applied_again(
-    demo, caplog
-):
+def test_a_chunk_that_meets_a_month_candidate_created_beside_it_is_applied_again(demo, caplog):
     world("QR")
     entries = [(n, 1, "TM", "CONSULTANT", date(2026, 10, 3 + n), 2, True) for n in range(3)]
     ids = events_send(*time_events("QR", entries, 0), system="psa", process=False)
