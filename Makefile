@@ -51,19 +51,16 @@ lint: install
 
 # Every test on the embedded default (SQLite, file-system broker, a real worker), and again
 # on PostgreSQL and Redis whenever they answer. CT_REQUIRE_SERVICES=1 turns "not answering"
-# into a failure instead of a skip. Each pass runs as shards of the test modules
-# (CT_TEST_SHARD), and the five share nothing (database, Redis database, broker, files), so
+# into a failure instead of a skip. Each pass runs as two shards of the test modules
+# (CT_TEST_SHARD), and the four share nothing (database, Redis database, broker, files), so
 # they run side by side and keep both cores busy while a test waits on a worker, a server or
-# a browser; each one's output is printed whole when it ends. The services pass, slower per
-# test, runs as three shards. `make test-embedded` and `make test-services` run a whole pass
-# in one process.
+# a browser; each one's output is printed whole when it ends. `make test-embedded` and
+# `make test-services` run a whole pass in one process.
 TEST_REDIS_URL_2 ?= redis://127.0.0.1:6379/2
-TEST_REDIS_URL_3 ?= redis://127.0.0.1:6379/3
-SERVICES_SHARDS := 3
 
 test: install lint
-	$(MAKE) --no-print-directory -j5 --output-sync=target \
-		test-embedded-1 test-embedded-2 test-services-1 test-services-2 test-services-3
+	$(MAKE) --no-print-directory -j4 --output-sync=target \
+		test-embedded-1 test-embedded-2 test-services-1 test-services-2
 
 test-embedded:
 	CT_DEMO=1 $(BIN)/pytest --durations=20
@@ -77,10 +74,10 @@ test-services:
 		RD_URL="$(TEST_REDIS_URL)" PASS_ENV="CT_BROKER_DIR=var/test-broker-services \
 		CT_SQLITE_TEST_PATH=var/test-services.sqlite3" PYTEST_ARGS="--durations=20"
 
-test-services-1 test-services-2 test-services-3: test-services-%:
+test-services-1 test-services-2: test-services-%:
 	@$(MAKE) --no-print-directory services-pass DB_URL="$(TEST_DATABASE_URL)_$*" \
-		RD_URL="$(if $(filter 1,$*),$(TEST_REDIS_URL),$(TEST_REDIS_URL_$*))" \
-		PASS_ENV="CT_TEST_SHARD=$*/$(SERVICES_SHARDS) CT_BROKER_DIR=var/test-broker-services-$* \
+		RD_URL="$(if $(filter 1,$*),$(TEST_REDIS_URL),$(TEST_REDIS_URL_2))" \
+		PASS_ENV="CT_TEST_SHARD=$*/2 CT_BROKER_DIR=var/test-broker-services-$* \
 		CT_SQLITE_TEST_PATH=var/test-services-$*.sqlite3 CT_CACHE_DIR=var/test-cache-services-$*" \
 		PYTEST_ARGS="--durations=10"
 

@@ -195,8 +195,8 @@ def pytest_configure(config) -> None:
 def pytest_collection_modifyitems(config, items) -> None:
     """``CT_TEST_SHARD=k/n`` keeps the test modules of shard ``k`` of ``n``: whole modules,
     the largest first, each to the shard with the fewest tests so far. ``make test`` runs
-    each pass as shards side by side (two embedded, three on PostgreSQL), so that the
-    machine's cores stay busy while a test waits on a worker, a server or a browser."""
+    each pass as two shards side by side, so that the machine's cores stay busy while a test
+    waits on a worker, a server or a browser."""
     shard = os.environ.get("CT_TEST_SHARD", "")
     if not shard:
         return
