@@ -373,19 +373,7 @@ def _batch_record(
         by_outcome[outcomes[tx.pk]].append(tx)
     for outcome, group in by_outcome.items():
         updated = Transaction.objects.filter(still_ours, pk__in=[tx.pk for tx in group]).update(
-            state=TransactionState.SUCCEEDED,
-            outcome=outcome,
-            attempts_count=F("attempts_count") + 1,
-            finished_at=finished_at,
-            updated_at=finished_at,
-            next_attempt_at=None,
-            claimed_at=None,
-            claim_token="",
-            failing_since=None,
-            waiting_for=None,
-            error_class="",
-            error_code="",
-            last_error="",
+            **_succeeded_columns(outcome, finished_at)
         )
         if updated != len(group):
             raise ClaimLost
@@ -403,6 +391,26 @@ def _batch_record(
         for tx in done
     )
     return done, finished_at
+
+
+def _succeeded_columns(outcome: str, finished_at: datetime) -> dict[str, object]:
+    """The columns of a transaction that succeeded with ``outcome``: an attempt more, and its
+    claim, schedule and last error cleared."""
+    return {
+        "state": TransactionState.SUCCEEDED,
+        "outcome": outcome,
+        "attempts_count": F("attempts_count") + 1,
+        "finished_at": finished_at,
+        "updated_at": finished_at,
+        "next_attempt_at": None,
+        "claimed_at": None,
+        "claim_token": "",
+        "failing_since": None,
+        "waiting_for": None,
+        "error_class": "",
+        "error_code": "",
+        "last_error": "",
+    }
 
 
 class ClaimLost(Exception):
@@ -456,21 +464,7 @@ def _run(tx: Transaction) -> TransactionState | None:
             if outcome is None:
                 outcome = handler(tx)
             finished_at = timezone.now()
-            if not _ours(tx).update(
-                state=TransactionState.SUCCEEDED,
-                outcome=outcome,
-                attempts_count=F("attempts_count") + 1,
-                finished_at=finished_at,
-                updated_at=finished_at,
-                next_attempt_at=None,
-                claimed_at=None,
-                claim_token="",
-                failing_since=None,
-                waiting_for=None,
-                error_class="",
-                error_code="",
-                last_error="",
-            ):
+            if not _ours(tx).update(**_succeeded_columns(outcome, finished_at)):
                 raise ClaimLost
             _attempt(tx, number, started_at, clock, AttemptOutcome.SUCCEEDED)
             if tx.parent_id:  # a replay that succeeded settles its original

@@ -19,6 +19,7 @@ from integrations.models import Transaction
 from integrations.services.processing import transactions_process
 from tests.integrations.test_time_to_billing_set_based import time_events, world
 from tests.support.inbound import events_send
+from tests.support.locks import sessions_waiting_for_a_lock
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -26,15 +27,6 @@ pytestmark = [
         connection.vendor != "postgresql", reason="two writers overlap on PostgreSQL only"
     ),
 ]
-
-
-def waiting_for_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
 
 
 def test_a_chunk_that_meets_a_month_candidate_created_beside_it_is_applied_again(demo, caplog):
@@ -54,7 +46,7 @@ def test_a_chunk_that_meets_a_month_candidate_created_beside_it_is_applied_again
                 ).save()
                 created.set()
                 deadline = time.monotonic() + 10
-                while not waiting_for_a_lock() and time.monotonic() < deadline:
+                while not sessions_waiting_for_a_lock() and time.monotonic() < deadline:
                     time.sleep(0.02)
             released.set()
         finally:

@@ -30,6 +30,7 @@ from integrations.models import Transaction
 from tests.factories.canonical import InvoiceFactory, InvoiceLineFactory
 from tests.factories.operations import BusinessExceptionFactory, FlowTransactionFactory
 from tests.support.inbound import customer_event, signed_post
+from tests.support.locks import sessions_waiting_for_a_lock
 from tests.support.worker import wait_for
 
 pytestmark = [
@@ -235,7 +236,9 @@ def bulk_retry_while_the_other_work_holds_its_first_row(
 
     def go_on_once_the_bulk_retry_waits() -> None:
         holds_first.wait(timeout=10)
-        wait_for(lambda: _waiting_for_a_lock() >= 1, timeout=10, what="the bulk retry to wait")
+        wait_for(
+            lambda: sessions_waiting_for_a_lock() >= 1, timeout=10, what="the bulk retry to wait"
+        )
         go_on.set()
 
     _, response, _ = race(
@@ -348,12 +351,3 @@ def test_a_bulk_retry_page_that_loses_a_deadlock_shows_that_nothing_was_changed(
     assert page.status_code == 409
     assert "Someone else changed this at the same moment" in page.content.decode()
     assert Transaction.objects.filter(state=TransactionState.DEAD).count() == 3
-
-
-def _waiting_for_a_lock() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        return cursor.fetchone()[0]
