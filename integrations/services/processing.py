@@ -241,29 +241,20 @@ def _claim_and_apply(ids: list[int], *, token: str, summary: ProcessSummary) -> 
     not a claim, keeps other workers off it, and a worker that dies leaves it ready.
     """
     now = timezone.now()
-    applied: list[tuple[list[Transaction], datetime, datetime]] = []
+    runs: list[_BatchRun] = []
     with transaction.atomic():
         ready = _ready_locked(ids, now)
         summary.claimed = len(ready)
         batches, rest = _split(ready)
         for batch, txs in batches:
-            started_at, clock = timezone.now(), time.perf_counter()
-            outcomes, left = batch(txs)
-            done, finished_at = _batch_record(
-                txs,
-                outcomes,
-                still_ours=Q(
-                    state__in=(TransactionState.RECEIVED, TransactionState.RETRY_SCHEDULED)
-                ),
-                started_at=started_at,
-                clock=clock,
-            )
-            applied.append((done, started_at, finished_at))
-            rest.extend(left)
+            # Locked here, not claimed: still ready as it was read.
+            run = _batch_run(batch, txs, still_ours=ready_q(now))
+            runs.append(run)
+            rest.extend(run.left)
         _claim(rest, token=token, now=now)
-    for done, started_at, finished_at in applied:
-        rollups_succeeded(transactions=done, started_at=started_at, finished_at=finished_at)
-        summary.succeeded += len(done)
+    for run in runs:
+        run.roll_up()
+        summary.succeeded += len(run.done)
     return rest
 
 
@@ -338,34 +329,41 @@ def _run_batch(batch, txs: list[Transaction]) -> tuple[int, list[Transaction]]:
 
 
 def _batch_apply(batch, txs: list[Transaction]) -> tuple[int, list[Transaction]]:
-    started_at = timezone.now()
-    clock = time.perf_counter()
     with transaction.atomic():
-        outcomes, left = batch(txs)
-        done, finished_at = _batch_record(
+        run = _batch_run(
+            batch,
             txs,
-            outcomes,
             still_ours=Q(
                 state=TransactionState.PROCESSING,
                 claim_token__in={tx.claim_token for tx in txs},
             ),
-            started_at=started_at,
-            clock=clock,
         )
-    rollups_succeeded(transactions=done, started_at=started_at, finished_at=finished_at)
-    return len(done), left
+    run.roll_up()
+    return len(run.done), run.left
 
 
-def _batch_record(
-    txs: list[Transaction],
-    outcomes: dict[int, str],
-    *,
-    still_ours: Q,
-    started_at: datetime,
-    clock: float,
-) -> tuple[list[Transaction], datetime]:
-    """Moves the transactions a batch handler applied to succeeded, each with its outcome
-    and an attempt; returns them, and when they finished."""
+@dataclass
+class _BatchRun:
+    """What one batch handler applied (moved to succeeded), what it left, and when."""
+
+    done: list[Transaction]
+    left: list[Transaction]
+    started_at: datetime
+    finished_at: datetime
+
+    def roll_up(self) -> None:
+        """Into the roll-ups, once the database transaction that applied them committed."""
+        rollups_succeeded(
+            transactions=self.done, started_at=self.started_at, finished_at=self.finished_at
+        )
+
+
+def _batch_run(batch, txs: list[Transaction], *, still_ours: Q) -> _BatchRun:
+    """Runs a batch handler over ``txs`` in the caller's database transaction and moves
+    those it applied (still ``still_ours``) to succeeded, each with its outcome and an
+    attempt."""
+    started_at, clock = timezone.now(), time.perf_counter()
+    outcomes, left = batch(txs)
     finished_at = timezone.now()
     done = [tx for tx in txs if tx.pk in outcomes]
     by_outcome: dict[str, list[Transaction]] = defaultdict(list)
@@ -390,7 +388,7 @@ def _batch_record(
         )
         for tx in done
     )
-    return done, finished_at
+    return _BatchRun(done=done, left=left, started_at=started_at, finished_at=finished_at)
 
 
 def _succeeded_columns(outcome: str, finished_at: datetime) -> dict[str, object]:
